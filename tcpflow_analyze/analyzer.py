@@ -1,0 +1,101 @@
+"""The packet loop: capture records -> decoded segments -> the tracker.
+
+The common packet (Ethernet, IPv4 without options, TCP) is decoded inline with
+one precompiled struct read; everything else goes through ``decode.decode``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .capture import read_records
+from .decode import (
+    FAST_ETH_IPV4_TCP, FAST_MIN_CAPLEN, LINKTYPE_ETHERNET, SKIP_NAMES, SYN, decode, window_scale,
+)
+from .states import DEFAULT_FIN_TIMEOUT, DEFAULT_TIME_WAIT
+from .tracker import ConnectionTracker
+
+
+@dataclass
+class CaptureStats:
+    files: list
+    packets: int = 0
+    tcp_packets: int = 0
+    skipped: dict = field(default_factory=lambda: {name: 0 for name in SKIP_NAMES})
+    damages: list = field(default_factory=list)
+    start: float | None = None
+    end: float | None = None
+    linktypes: set = field(default_factory=set)
+
+    @property
+    def truncated(self) -> bool:
+        return bool(self.damages)
+
+
+@dataclass
+class Analysis:
+    stats: CaptureStats
+    connections: list
+    options: dict
+
+
+def analyze(paths, time_wait: float = DEFAULT_TIME_WAIT, fin_timeout: float = DEFAULT_FIN_TIMEOUT,
+            progress=None) -> Analysis:
+    """Read every capture in ``paths`` and return the finished analysis."""
+    stats = CaptureStats(files=["<stdin>" if p == "-" else p for p in paths])
+    tracker = ConnectionTracker(time_wait=time_wait, fin_timeout=fin_timeout)
+    run(read_records(paths, stats.damages), tracker, stats)
+    end = stats.end if stats.end is not None else 0.0
+    conns = tracker.finalize(end)
+    return Analysis(stats=stats, connections=conns,
+                    options={"time_wait": time_wait, "fin_timeout": fin_timeout})
+
+
+def run(records, tracker: ConnectionTracker, stats: CaptureStats) -> None:
+    segment = tracker.segment
+    unpack_fast = FAST_ETH_IPV4_TCP.unpack_from
+    skipped = [0] * len(SKIP_NAMES)
+    packets = 0
+    tcp = 0
+    start = None
+    last = None
+    linktypes = set()
+    lt_seen = -1
+    try:
+        for ts, lt, buf, off, caplen in records:
+            packets += 1
+            if start is None:
+                start = last = ts
+            elif ts > last:
+                last = ts
+            if lt != lt_seen:
+                linktypes.add(lt)
+                lt_seen = lt
+            if lt == LINKTYPE_ETHERNET and caplen >= FAST_MIN_CAPLEN:
+                (etype, vhl, total, frag, proto, sport, dport, seq, ack, doff, flags,
+                 win) = unpack_fast(buf, off)
+                if etype == 0x0800 and vhl == 0x45 and proto == 6 and not frag & 0x3FFF:
+                    thl = (doff >> 4) << 2
+                    if total == 0:
+                        total = caplen - 14
+                    plen = total - 20 - thl
+                    if thl >= 20 and plen >= 0:
+                        tcp += 1
+                        segment(ts, buf[off + 26:off + 38], sport, dport, seq, ack, flags, win, plen,
+                                window_scale(buf, off + 54, min(off + 34 + thl, off + caplen))
+                                if flags & SYN and thl > 20 else -1)
+                        continue
+            r = decode(lt, buf, off, caplen)
+            if r.__class__ is int:
+                skipped[r] += 1
+                continue
+            tcp += 1
+            segment(ts, *r)
+    finally:
+        stats.packets += packets
+        stats.tcp_packets += tcp
+        for i, name in enumerate(SKIP_NAMES):
+            stats.skipped[name] += skipped[i]
+        if start is not None:
+            stats.start = start if stats.start is None else min(stats.start, start)
+            stats.end = last if stats.end is None else max(stats.end, last)
+        stats.linktypes |= linktypes

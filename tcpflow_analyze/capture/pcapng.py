@@ -1,0 +1,188 @@
+"""pcapng, walked block by block.
+
+dpkt's pcapng reader skips Simple Packet Blocks and reports only the first
+interface's link type; here every interface keeps its own link type and
+timestamp resolution, and each Section Header Block starts a fresh interface
+list (pcapng spec, draft-ietf-opsawg-pcapng section 4.1).
+"""
+from __future__ import annotations
+
+import struct
+
+from ..errors import CaptureError
+
+SHB = 0x0A0D0D0A
+IDB = 0x00000001
+OPB = 0x00000002  # obsolete Packet Block
+SPB = 0x00000003
+EPB = 0x00000006
+BYTE_ORDER_MAGIC = 0x1A2B3C4D
+
+OPT_ENDOFOPT = 0
+IF_TSRESOL = 9
+IF_TSOFFSET = 14
+
+# Larger blocks are treated as damage rather than read into memory: Wireshark
+# caps a block at 16 MiB for the same reason (wiretap/pcapng.c).
+MAX_BLOCK_LEN = 16 * 1024 * 1024
+
+
+class _Interface:
+    __slots__ = ("linktype", "snaplen", "ts_scale", "ts_offset")
+
+    def __init__(self, linktype, snaplen, ts_scale, ts_offset):
+        self.linktype = linktype
+        self.snaplen = snaplen
+        self.ts_scale = ts_scale
+        self.ts_offset = ts_offset
+
+
+def _parse_idb(body: bytes, endian: str) -> _Interface:
+    linktype, _reserved, snaplen = struct.unpack_from(endian + "HHI", body, 0)
+    ts_scale = 1e-6
+    ts_offset = 0
+    pos = 8
+    n = len(body)
+    while pos + 4 <= n:
+        code, length = struct.unpack_from(endian + "HH", body, pos)
+        pos += 4
+        if code == OPT_ENDOFOPT or pos + length > n:
+            break
+        if code == IF_TSRESOL and length >= 1:
+            r = body[pos]
+            # High bit set: a negative power of two; else of ten.
+            ts_scale = 2.0 ** -(r & 0x7F) if r & 0x80 else 10.0 ** -r
+        elif code == IF_TSOFFSET and length >= 8:
+            ts_offset = struct.unpack_from(endian + "q", body, pos)[0]
+        pos += (length + 3) & ~3
+    return _Interface(linktype, snaplen, ts_scale, ts_offset)
+
+
+def iter_pcapng(path: str, stream, head: bytes, damage):
+    """Yield records from a pcapng stream whose first bytes (already read) are ``head``."""
+    buf = bytearray(head)
+
+    def fill(n: int) -> bool:
+        while len(buf) < n:
+            more = stream.read(max(n - len(buf), 1 << 20))
+            if not more:
+                return False
+            buf.extend(more)
+        return True
+
+    file_off = 0
+    endian = "<"
+    interfaces: list[_Interface] = []
+    packet_no = 0
+    last_ts = 0.0
+    first = True
+    while True:
+        if not fill(8):
+            if buf:
+                damage(file_off, packet_no, f"block header cut short ({len(buf)} of 8 bytes)")
+            return
+        btype_raw = bytes(buf[0:4])
+        if btype_raw == b"\x0a\x0d\x0d\x0a":
+            if not fill(12):
+                damage(file_off, packet_no, "section header block cut short")
+                return
+            bom = bytes(buf[8:12])
+            if bom == b"\x4d\x3c\x2b\x1a":
+                endian = "<"
+            elif bom == b"\x1a\x2b\x3c\x4d":
+                endian = ">"
+            else:
+                if first:
+                    raise CaptureError(path, "pcapng section header has no valid byte-order magic")
+                damage(file_off, packet_no, "section header with a bad byte-order magic")
+                return
+        btype, blen = struct.unpack_from(endian + "II", buf, 0)
+        if blen < 12 or blen % 4 or blen > MAX_BLOCK_LEN:
+            if first:
+                raise CaptureError(path, f"pcapng first block has an impossible length {blen}")
+            damage(file_off, packet_no, f"block length {blen} is impossible")
+            return
+        if not fill(blen):
+            if first:
+                raise CaptureError(path, "pcapng section header block cut short")
+            damage(file_off, packet_no, f"block cut short ({len(buf)} of {blen} bytes)")
+            return
+        trailer = struct.unpack_from(endian + "I", buf, blen - 4)[0]
+        if trailer != blen:
+            if first:
+                raise CaptureError(path, "pcapng section header block lengths do not match")
+            damage(file_off, packet_no, f"block lengths do not match ({blen} vs {trailer})")
+            return
+        body = bytes(buf[8:blen - 4])
+        del buf[:blen]
+        block_off = file_off
+        file_off += blen
+
+        if btype == SHB:
+            major, minor = struct.unpack_from(endian + "HH", body, 4)
+            if major != 1:
+                if first:
+                    raise CaptureError(path, f"unsupported pcapng version {major}.{minor}")
+                damage(block_off, packet_no, f"section with unsupported version {major}.{minor}")
+                return
+            if not _options_fit(body, 16, endian):
+                if first:
+                    raise CaptureError(path, "pcapng section header options overrun the block")
+                damage(block_off, packet_no, "section header options overrun the block")
+                return
+            interfaces = []
+            first = False
+            continue
+        if first:
+            raise CaptureError(path, "pcapng file does not start with a section header block")
+        if btype == IDB:
+            if len(body) < 8:
+                damage(block_off, packet_no, "interface description block too short")
+                return
+            interfaces.append(_parse_idb(body, endian))
+        elif btype == EPB or btype == OPB:
+            if len(body) < 20:
+                damage(block_off, packet_no, "packet block too short")
+                return
+            if btype == EPB:
+                if_id, ts_hi, ts_lo, caplen, _wirelen = struct.unpack_from(endian + "IIIII", body, 0)
+            else:
+                if_id, _drops, ts_hi, ts_lo, caplen, _wirelen = struct.unpack_from(endian + "HHIIII", body, 0)
+            if if_id >= len(interfaces):
+                damage(block_off, packet_no, f"packet names interface {if_id}, which was never described")
+                return
+            if 20 + caplen > len(body):
+                damage(block_off, packet_no, f"packet length {caplen} overruns its block")
+                return
+            iface = interfaces[if_id]
+            packet_no += 1
+            last_ts = ((ts_hi << 32) | ts_lo) * iface.ts_scale + iface.ts_offset
+            yield last_ts, iface.linktype, body, 20, caplen
+        elif btype == SPB:
+            # No timestamp and no interface id: the first interface, and the
+            # time of the packet before it (the best an observer can say).
+            if len(body) < 4 or not interfaces:
+                damage(block_off, packet_no, "simple packet block without an interface")
+                return
+            wirelen = struct.unpack_from(endian + "I", body, 0)[0]
+            iface = interfaces[0]
+            caplen = min(wirelen, len(body) - 4)
+            if iface.snaplen:
+                caplen = min(caplen, iface.snaplen)
+            packet_no += 1
+            yield last_ts, iface.linktype, body, 4, caplen
+        # Every other block type (name resolution, statistics, custom,
+        # decryption secrets ...) carries nothing this analysis needs.
+
+
+def _options_fit(body: bytes, pos: int, endian: str) -> bool:
+    n = len(body)
+    while pos + 4 <= n:
+        code, length = struct.unpack_from(endian + "HH", body, pos)
+        pos += 4
+        if code == OPT_ENDOFOPT:
+            return True
+        if pos + length > n:
+            return False
+        pos += (length + 3) & ~3
+    return pos <= n

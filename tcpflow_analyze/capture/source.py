@@ -1,0 +1,173 @@
+"""Opening captures: paths, ``-`` for stdin, gzip, and several files merged.
+
+The format is sniffed from the first bytes, never from the file name, so a
+``.pcap`` that is really pcapng (or gzip) still reads.
+"""
+from __future__ import annotations
+
+import gzip
+import heapq
+import os
+import sys
+import zlib
+from dataclasses import dataclass
+
+from ..errors import CaptureError
+from .pcap import MAGIC_NS, MAGIC_US, iter_pcap
+from .pcapng import iter_pcapng
+
+GZIP_MAGIC = b"\x1f\x8b"
+PCAPNG_MAGIC = b"\x0a\x0d\x0d\x0a"
+_PCAP_MAGICS = {
+    MAGIC_US.to_bytes(4, "little"), MAGIC_US.to_bytes(4, "big"),
+    MAGIC_NS.to_bytes(4, "little"), MAGIC_NS.to_bytes(4, "big"),
+}
+
+
+@dataclass
+class Damage:
+    """Where a capture stopped being readable; everything before it was analyzed."""
+
+    file: str
+    offset: int
+    packet: int  # number of whole packets read from this file before the damage
+    reason: str
+
+    def as_dict(self) -> dict:
+        return {"file": self.file, "offset": self.offset, "packet": self.packet, "reason": self.reason}
+
+
+class _GzipStream:
+    """gzip.GzipFile whose damage (a cut or corrupt stream) reads as end of data."""
+
+    def __init__(self, raw, on_error):
+        self._gz = gzip.GzipFile(fileobj=raw, mode="rb")
+        self._on_error = on_error
+        self._dead = False
+
+    def read(self, n: int = -1) -> bytes:
+        if self._dead:
+            return b""
+        try:
+            return self._gz.read(n)
+        except (EOFError, OSError, zlib.error) as exc:
+            self._dead = True
+            self._on_error(f"gzip stream damaged: {exc}")
+            return b""
+
+
+def _read_head(stream, n: int) -> bytes:
+    head = b""
+    while len(head) < n:
+        more = stream.read(n - len(head))
+        if not more:
+            break
+        head += more
+    return head
+
+
+def open_capture(path: str):
+    """Open ``path`` (or stdin for ``-``) and return a binary stream.
+
+    Raises CaptureError for a path that cannot be opened.
+    """
+    if path == "-":
+        return sys.stdin.buffer
+    if os.path.isdir(path):
+        raise CaptureError(path, "is a directory, not a capture file")
+    try:
+        return open(path, "rb")
+    except FileNotFoundError:
+        raise CaptureError(path, "no such file") from None
+    except PermissionError:
+        raise CaptureError(path, "permission denied") from None
+    except OSError as exc:
+        raise CaptureError(path, exc.strerror or str(exc)) from None
+
+
+def iter_file(path: str, damages: list):
+    """Yield the records of one capture; record damage into ``damages``.
+
+    The first record is produced only after the header has been validated, so
+    a CaptureError surfaces on the first ``next()``.
+    """
+    name = "<stdin>" if path == "-" else path
+    raw = open_capture(path)
+    try:
+        def damage(offset, packet, reason):
+            damages.append(Damage(name, offset, packet, reason))
+
+        stream = raw
+        head = _read_head(stream, 4)
+        if head[:2] == GZIP_MAGIC:
+            gz_errors: list[str] = []
+            stream = _GzipStream(_Prefixed(head, raw), gz_errors.append)
+            head = _read_head(stream, 4)
+            if gz_errors and not head:
+                raise CaptureError(name, gz_errors[0])
+        else:
+            gz_errors = None
+        if not head:
+            raise CaptureError(name, "empty file: no capture header")
+        if head == PCAPNG_MAGIC:
+            records = iter_pcapng(name, stream, head, damage)
+        elif head in _PCAP_MAGICS:
+            head += _read_head(stream, 20)
+            records = iter_pcap(name, stream, head, damage)
+        else:
+            raise CaptureError(name, f"not a pcap or pcapng capture (starts with {head.hex()})")
+        yield from records
+        if gz_errors:
+            damages.append(Damage(name, -1, -1, gz_errors[0]))
+    finally:
+        if raw is not sys.stdin.buffer:
+            raw.close()
+
+
+class _Prefixed:
+    """A stream with some already-read bytes pushed back in front."""
+
+    def __init__(self, prefix: bytes, raw):
+        self._prefix = prefix
+        self._raw = raw
+
+    def read(self, n: int = -1) -> bytes:
+        if self._prefix:
+            if n is None or n < 0:
+                out, self._prefix = self._prefix + self._raw.read(), b""
+                return out
+            out, self._prefix = self._prefix[:n], self._prefix[n:]
+            return out
+        return self._raw.read(n)
+
+
+def read_records(paths, damages: list):
+    """Yield records from every capture in ``paths``, merged in timestamp order.
+
+    Rotated ``tcpdump -G/-C`` files are one trace: merging by timestamp rather
+    than concatenating keeps a connection that spans two files in order.
+    Every file's header is checked before the first record is produced, so a
+    bad file fails the run before any output.
+    """
+    gens = []
+    for path in paths:
+        gen = iter_file(path, damages)
+        first = next(gen, None)
+        if first is not None:
+            gens.append((first, gen))
+    if len(gens) == 1:
+        first, gen = gens[0]
+        yield first
+        yield from gen
+        return
+    # The records share read buffers that the reader may replace, but each
+    # record is consumed before its generator is advanced again, so merging
+    # is safe.
+    def chain(first, gen):
+        yield first
+        yield from gen
+    yield from heapq.merge(*(chain(f, g) for f, g in gens), key=_ts)
+
+
+def _ts(record):
+    return record[0]

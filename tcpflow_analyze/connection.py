@@ -1,0 +1,160 @@
+"""The data model: one ``Connection`` per connection instance, two ``Endpoint``s.
+
+Plain ``__slots__`` records with scalar fields, mutated in place by the
+tracker, so the per-packet path allocates nothing.  Sequence numbers are kept
+as raw 32-bit values and compared modulo 2**32 (RFC 9293 section 3.4).
+"""
+from __future__ import annotations
+
+from .states import CLOSED
+
+SEQ_MASK = 0xFFFFFFFF
+SEQ_HALF = 0x80000000
+
+# Zeek's endpoint states (TCP_Endpoint.h), tracked beside ours only to compute
+# Zeek's conn_state code exactly as conn.log does.
+Z_INACTIVE = 0
+Z_SYN_SENT = 1
+Z_SYN_ACK_SENT = 2
+Z_ESTABLISHED = 3
+Z_CLOSED = 4
+Z_RESET = 5
+Z_PARTIAL = 6
+
+# Handshake progress bits.
+HS_SYN = 1
+HS_SYNACK = 2
+HS_ACK = 4
+
+
+def seq_ge(a: int, b: int) -> bool:
+    """a >= b in sequence space."""
+    return ((a - b) & SEQ_MASK) < SEQ_HALF
+
+
+class Endpoint:
+    __slots__ = (
+        "addr", "port",
+        "state", "state_time",
+        "isn",          # initial sequence number, -1 until a SYN is seen
+        "snd_nxt",      # one past the highest sequence number sent, -1 until seen
+        "rcv_nxt",      # the highest acknowledgment this endpoint sent, -1 until seen
+        "window", "wscale",
+        "fin_seq",      # sequence number of this endpoint's FIN, -1 if none
+        "fin_acked",    # the peer acknowledged our FIN (seq + 1)
+        "got_fin",      # we acknowledged the peer's FIN
+        "active_close",  # our FIN went out before we had the peer's FIN
+        "fw2_live",     # data arrived while in FIN_WAIT_2: a half-close, not an orphan
+        "syn_time", "fin_time", "rst_time",
+        "packets", "bytes", "retransmits", "zero_windows", "gaps",
+        "first_time", "last_time",
+        "zstate", "zprev",
+        "hist_seen", "last_syn", "last_fin", "last_rst", "rxmt_next", "zw_next", "gap_next",
+    )
+
+    def __init__(self, addr: bytes, port: int, state: int):
+        self.addr = addr
+        self.port = port
+        self.state = state
+        self.state_time = 0.0
+        self.isn = -1
+        self.snd_nxt = -1
+        self.rcv_nxt = -1
+        self.window = -1
+        self.wscale = -1
+        self.fin_seq = -1
+        self.fin_acked = False
+        self.got_fin = False
+        self.active_close = False
+        self.fw2_live = False
+        self.syn_time = -1.0
+        self.fin_time = -1.0
+        self.rst_time = -1.0
+        self.packets = 0
+        self.bytes = 0
+        self.retransmits = 0
+        self.zero_windows = 0
+        self.gaps = 0
+        self.first_time = -1.0
+        self.last_time = -1.0
+        self.zstate = Z_INACTIVE
+        self.zprev = Z_INACTIVE
+        self.hist_seen = 0
+        self.last_syn = -1
+        self.last_fin = -1
+        self.last_rst = -1
+        self.rxmt_next = 1
+        self.zw_next = 1
+        self.gap_next = 1
+
+
+class Connection:
+    __slots__ = (
+        "ckey",           # flow key as sent by the client (src, dst, sport, dport)
+        "client", "server",
+        "roles_inferred", "flipped",
+        "first_seen", "last_seen",
+        "hist",           # Zeek-style history letters, in order
+        "hs",             # HS_* bits
+        "reset_by",       # the Endpoint whose RST was accepted, or None
+        "rst_ignored",    # RSTs that fell outside the receiver's window
+        "ended",          # both sides closed: a new SYN starts a new instance
+        "prev",           # the instance this one replaced on the same 4-tuple
+        "route_check",    # packets need a look before they are attributed
+        "superseded",     # a later instance took over this 4-tuple
+        "reused_peer_state",  # the peer's state in the old instance when this one's SYN came, or -1
+        "seq_order",      # creation order, to break first_seen ties
+    )
+
+    def __init__(self, ckey: bytes, client: Endpoint, server: Endpoint, ts: float, order: int):
+        self.ckey = ckey
+        self.client = client
+        self.server = server
+        self.roles_inferred = False
+        self.flipped = False
+        self.first_seen = ts
+        self.last_seen = ts
+        self.hist = []
+        self.hs = 0
+        self.reset_by = None
+        self.rst_ignored = 0
+        self.ended = False
+        self.prev = None
+        self.route_check = False
+        self.superseded = False
+        self.reused_peer_state = -1
+        self.seq_order = order
+
+    @property
+    def history(self) -> str:
+        return "".join(self.hist)
+
+    @property
+    def handshake(self) -> str:
+        if self.hs & (HS_SYN | HS_SYNACK | HS_ACK) == HS_SYN | HS_SYNACK | HS_ACK:
+            return "complete"
+        if self.hs & (HS_SYN | HS_SYNACK):
+            return "partial"
+        return "none"
+
+    @property
+    def close(self) -> str:
+        if self.reset_by is not None:
+            return "rst"
+        if self.client.fin_seq >= 0 or self.server.fin_seq >= 0:
+            return "fin"
+        return "none"
+
+
+def new_endpoint_pair(key: bytes, sender_is_client: bool, sport: int, dport: int, state: int = CLOSED):
+    """Endpoints for a flow key (src, dst, sport, dport) and who sent it."""
+    alen = (len(key) - 4) >> 1
+    src = Endpoint(key[:alen], sport, state)
+    dst = Endpoint(key[alen:2 * alen], dport, state)
+    return (src, dst) if sender_is_client else (dst, src)
+
+
+def reverse_key(key: bytes) -> bytes:
+    alen = (len(key) - 4) >> 1
+    a2 = 2 * alen
+    return key[alen:a2] + key[:alen] + key[a2 + 2:a2 + 4] + key[a2:a2 + 2]

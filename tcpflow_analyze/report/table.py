@@ -1,0 +1,79 @@
+"""Human-readable tables (tabulate) rendered from the report document."""
+from __future__ import annotations
+
+import datetime as _dt
+
+from tabulate import tabulate
+
+
+def _when(t) -> str:
+    if t is None:
+        return "-"
+    try:
+        return _dt.datetime.fromtimestamp(t, _dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3] + " UTC"
+    except (OverflowError, OSError, ValueError):
+        return f"{t:.3f}"
+
+
+def _endpoint(ep: dict) -> str:
+    ip = ep["ip"]
+    return f"[{ip}]:{ep['port']}" if ":" in ip else f"{ip}:{ep['port']}"
+
+
+def _duration(seconds) -> str:
+    if seconds is None:
+        return "-"
+    if seconds < 10:
+        return f"{seconds:.3f}s"
+    if seconds < 3600:
+        return f"{seconds:.1f}s"
+    return f"{seconds / 3600:.1f}h"
+
+
+def render(report: dict, table_format: str = "simple") -> str:
+    cap = report["capture"]
+    out = []
+    skipped = ", ".join(f"{k} {v}" for k, v in cap["skipped"].items() if v) or "none"
+    summary = [
+        ("files", ", ".join(cap["files"])),
+        ("packets", f"{cap['packets']} ({cap['tcp_packets']} TCP)"),
+        ("skipped", skipped),
+        ("span", f"{_when(cap['start'])} .. {_when(cap['end'])} ({_duration(cap['duration'])})"),
+        ("connections", str(report["summary"]["connections"])),
+    ]
+    if cap["truncated"]:
+        t = cap["truncation"]
+        summary.append(("truncated", f"yes: {t['file']} at byte {t['offset']} after packet {t['packet']}: {t['reason']}"))
+    out.append(tabulate(summary, tablefmt="plain"))
+
+    states = report["summary"]["states"]
+    names = sorted(set(states["client"]) | set(states["server"]))
+    if names:
+        rows = [(n, states["client"].get(n, 0), states["server"].get(n, 0)) for n in names]
+        out.append(tabulate(rows, headers=("state", "clients", "servers"), tablefmt=table_format))
+
+    conns = report["connections"]
+    if conns:
+        rows = []
+        for c in conns:
+            client = _endpoint(c["client"]) + ("?" if c["roles_inferred"] else "")
+            rows.append((
+                c["id"], client, _endpoint(c["server"]),
+                c["client"]["state"], c["server"]["state"],
+                f"{c['packets']['client']}/{c['packets']['server']}",
+                f"{c['bytes']['client']}/{c['bytes']['server']}",
+                _duration(c["duration"]), c["history"],
+            ))
+        out.append(tabulate(rows, headers=("id", "client", "server", "client state", "server state",
+                                           "pkts c/s", "bytes c/s", "dur", "history"),
+                            tablefmt=table_format, disable_numparse=True))
+        if any(c["roles_inferred"] for c in conns):
+            out.append("? roles guessed: the capture has no SYN for this connection")
+    anomalies = report.get("anomalies") or []
+    if anomalies:
+        rows = [(a["severity"], a["type"], ",".join(map(str, a["connections"][:8])) +
+                 ("…" if len(a["connections"]) > 8 else ""), a["message"]) for a in anomalies]
+        out.append(tabulate(rows, headers=("severity", "anomaly", "conns", "what"), tablefmt=table_format))
+    else:
+        out.append("No anomalies found.")
+    return "\n\n".join(out) + "\n"

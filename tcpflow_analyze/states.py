@@ -1,0 +1,41 @@
+"""TCP endpoint states (RFC 9293 section 3.3.2) and their external names.
+
+One table turns a state into the name every reporter prints, so the JSON
+report, the tables and the tests can never disagree about spelling.
+"""
+
+CLOSED = 0
+LISTEN = 1
+SYN_SENT = 2
+SYN_RECEIVED = 3
+ESTABLISHED = 4
+FIN_WAIT_1 = 5
+FIN_WAIT_2 = 6
+CLOSE_WAIT = 7
+CLOSING = 8
+LAST_ACK = 9
+TIME_WAIT = 10
+UNKNOWN = 11
+
+STATE_NAMES = (
+    "CLOSED", "LISTEN", "SYN_SENT", "SYN_RECEIVED", "ESTABLISHED", "FIN_WAIT_1",
+    "FIN_WAIT_2", "CLOSE_WAIT", "CLOSING", "LAST_ACK", "TIME_WAIT", "UNKNOWN",
+)
+STATE_BY_NAME = {name: i for i, name in enumerate(STATE_NAMES)}
+
+# States in which the endpoint has a synchronized connection (RFC 9293 3.3.2).
+SYNCHRONIZED = frozenset((ESTABLISHED, FIN_WAIT_1, FIN_WAIT_2, CLOSE_WAIT, CLOSING, LAST_ACK, TIME_WAIT))
+
+# Linux timers a capture cannot show, applied at the end of the capture.
+# TIME_WAIT length is a CLI option (--time-wait, default TCP_TIMEWAIT_LEN 60 s).
+DEFAULT_TIME_WAIT = 60.0
+# An orphaned FIN_WAIT_2 socket lives tcp_fin_timeout (60 s) and is then gone.
+DEFAULT_FIN_TIMEOUT = 60.0
+# SYN_SENT gives up after tcp_syn_retries=6 retransmissions: 1+2+...+64 = 127 s.
+SYN_SENT_TIMEOUT = 127.0
+# A SYN_RECEIVED request is dropped after tcp_synack_retries=5: 1+...+32 = 63 s.
+SYN_RECEIVED_TIMEOUT = 63.0
+
+
+def state_name(state: int) -> str:
+    return STATE_NAMES[state]

@@ -1,0 +1,513 @@
+"""The passive state tracker: segments in, per-endpoint TCP states out.
+
+Each endpoint runs its own copy of RFC 9293's state diagram (section 3.3.2),
+driven by what it sends and by what it can be seen to have received:
+
+* what an endpoint *sends* moves its own state (SYN, FIN, RST);
+* what it *acknowledges* shows what it has received: an ACK covering the
+  peer's FIN (FIN sequence number + 1) is the evidence that the FIN arrived,
+  so the acknowledging side moves (ESTABLISHED -> CLOSE_WAIT, FIN_WAIT_2 ->
+  TIME_WAIT ...), never the mere sight of the FIN on the wire -- a FIN that a
+  capture shows may still be dropped before the peer's socket;
+* the ACK itself is taken as delivered to the side it acknowledges, which is
+  then moved (FIN_WAIT_1 -> FIN_WAIT_2, LAST_ACK -> CLOSED ...).
+
+Per packet, the common case (data or ACKs with both sides ESTABLISHED) touches
+a handful of counters; everything that can change a state takes the slower
+methods below.
+"""
+from __future__ import annotations
+
+from .connection import (
+    HS_ACK, HS_SYN, HS_SYNACK, SEQ_HALF, SEQ_MASK, Connection, Endpoint,
+    Z_CLOSED, Z_ESTABLISHED, Z_INACTIVE, Z_PARTIAL, Z_RESET, Z_SYN_ACK_SENT, Z_SYN_SENT,
+    new_endpoint_pair, reverse_key, seq_ge,
+)
+from .decode import ACK, FIN, RST, SYN
+from .states import (
+    CLOSE_WAIT, CLOSED, CLOSING, DEFAULT_FIN_TIMEOUT, DEFAULT_TIME_WAIT, ESTABLISHED, FIN_WAIT_1,
+    FIN_WAIT_2, LAST_ACK, LISTEN, SYN_RECEIVED, SYN_RECEIVED_TIMEOUT, SYN_SENT, SYN_SENT_TIMEOUT,
+    TIME_WAIT, UNKNOWN,
+)
+
+_DONE = (CLOSED, TIME_WAIT)
+
+# History bits recorded once per direction (Zeek: HIST_* masks).
+_H_ACK = 1
+_H_DATA = 2
+_H_SYN = 4
+_H_FIN = 8
+_H_RST = 16
+_H_INCONSISTENT = 32
+_H_MULTIFLAG = 64
+
+# Ports below this are "well known" (IANA); used to guess the server of a
+# connection whose handshake the capture missed.
+WELL_KNOWN_PORT_LIMIT = 1024
+
+
+class ConnectionTracker:
+    """The connection table and the per-endpoint state machines."""
+
+    def __init__(self, time_wait: float = DEFAULT_TIME_WAIT, fin_timeout: float = DEFAULT_FIN_TIMEOUT):
+        self.time_wait = time_wait
+        self.fin_timeout = fin_timeout
+        self.table: dict[bytes, Connection] = {}
+        self.finished: list[Connection] = []
+        self._order = 0
+
+    # ------------------------------------------------------------------ hot path
+    def segment(self, ts, key, sport, dport, seq, ack, flags, win, plen, wscale):
+        conn = self.table.get(key)
+        if conn is None or flags & (SYN | RST) or conn.route_check:
+            conn = self._route(ts, key, conn, sport, dport, seq, ack, flags)
+            if conn is None:
+                return
+        if key == conn.ckey:
+            x = conn.client
+            y = conn.server
+            upper = True
+        else:
+            x = conn.server
+            y = conn.client
+            upper = False
+        conn.last_seen = ts
+        x.packets += 1
+        x.last_time = ts
+        ctl = flags & (SYN | FIN | RST)
+        if ctl or x.state != ESTABLISHED or y.state != ESTABLISHED or x.zstate == Z_INACTIVE:
+            self._receipts(conn, x, y, upper, ts, ack, flags, plen)
+
+        # Sequence space: new data, retransmissions (Zeek's rule: a segment
+        # carrying payload that ends at or before the highest sequence number
+        # already seen), and holes.  A RST's payload is not stream data.
+        if not flags & RST:
+            seglen = plen
+            if ctl:
+                if flags & SYN:
+                    seglen += 1
+                if flags & FIN:
+                    seglen += 1
+            if seglen:
+                nxt = x.snd_nxt
+                if nxt < 0:
+                    nxt = seq
+                end = (seq + seglen) & SEQ_MASK
+                adv = (end - nxt) & SEQ_MASK
+                if adv and adv < SEQ_HALF:
+                    if plen:
+                        x.bytes += plen if adv > plen else adv
+                    x.snd_nxt = end
+                else:
+                    x.snd_nxt = nxt
+                    if plen:
+                        x.retransmits += 1
+                        if x.retransmits == x.rxmt_next:
+                            x.rxmt_next *= 10
+                            conn.hist.append("T" if upper else "t")
+            elif x.snd_nxt < 0:
+                x.snd_nxt = seq
+            if not ctl:
+                if plen:
+                    if not x.hist_seen & _H_DATA:
+                        x.hist_seen |= _H_DATA
+                        conn.hist.append("D" if upper else "d")
+                elif flags & ACK and not x.hist_seen & _H_ACK:
+                    x.hist_seen |= _H_ACK
+                    conn.hist.append("A" if upper else "a")
+            if flags & ACK:
+                rn = x.rcv_nxt
+                if rn < 0 or 0 < ((ack - rn) & SEQ_MASK) < SEQ_HALF:
+                    x.rcv_nxt = ack
+                    # An ACK beyond anything the peer was seen to send: the
+                    # capture missed the peer's bytes (Zeek's content gap).
+                    ynxt = y.snd_nxt
+                    if ynxt >= 0 and 0 < ((ack - ynxt) & SEQ_MASK) < SEQ_HALF and y.state != UNKNOWN:
+                        y.snd_nxt = ack
+                        y.gaps += 1
+                        if y.gaps == y.gap_next:
+                            y.gap_next *= 10
+                            conn.hist.append("g" if upper else "G")
+            x.window = win
+            if win == 0 and y.zstate != Z_CLOSED and x.zstate != Z_RESET:
+                x.zero_windows += 1
+                if x.zero_windows == x.zw_next:
+                    x.zw_next *= 10
+                    conn.hist.append("W" if upper else "w")
+        if ctl:
+            self._control(conn, x, y, upper, ts, seq, ack, flags, plen, wscale)
+
+    # ------------------------------------------------------------------ routing
+    def _route(self, ts, key, conn, sport, dport, seq, ack, flags):
+        """Which connection instance a packet belongs to (creating one if new)."""
+        if conn is None:
+            return self._new(ts, key, sport, dport, seq, ack, flags)
+        is_client = key == conn.ckey
+        x = conn.client if is_client else conn.server
+        y = conn.server if is_client else conn.client
+
+        if flags & SYN and not flags & RST:
+            if not flags & ACK:
+                if x.isn == seq and not conn.ended:
+                    return conn  # retransmitted (or reordered) SYN
+                if not is_client and x.packets == 0 and conn.client.state == SYN_SENT:
+                    return conn  # simultaneous open: the peer's own SYN
+                return self._reuse(ts, key, conn, x, y, sport, dport, seq, ack, flags)
+            # SYN-ACK
+            if x.isn == seq and not conn.ended:
+                return conn  # retransmitted SYN-ACK
+            if y.state == SYN_SENT and y.isn >= 0 and ack == (y.isn + 1) & SEQ_MASK:
+                if conn.prev is not None:
+                    # The peer accepted the new connection, so its old TCB on
+                    # this tuple is gone (Linux lets a SYN with a higher ISN
+                    # replace a TIME_WAIT socket: tcp_timewait_state_process).
+                    self._retire(conn.prev, ts)
+                    conn.prev = None
+                return conn
+            if conn.ended or (y.isn >= 0 and ack != (y.isn + 1) & SEQ_MASK):
+                return self._reuse(ts, key, conn, x, y, sport, dport, seq, ack, flags)
+            return conn
+
+        prev = conn.prev
+        if prev is not None:
+            # A new SYN landed on a tuple whose old connection was still alive
+            # at the peer (a rebooted client, or a TIME_WAIT socket).  The
+            # peer answers with an ACK carrying the *old* numbers (RFC 5961
+            # section 4, or a TIME_WAIT's ACK) and the client resets it: those
+            # packets belong to the old connection, not the new one.
+            c = conn.client
+            if (prev.client.state != CLOSED or prev.server.state != CLOSED) \
+                    and c.state == SYN_SENT and not conn.hs & HS_SYNACK:
+                if not is_client and (c.isn < 0 or ack != (c.isn + 1) & SEQ_MASK):
+                    return prev
+                if is_client and flags & RST:
+                    return prev
+                return conn
+            conn.prev = None
+        if conn.ended and not flags & SYN and ts - conn.last_seen > self.time_wait:
+            # Long after both sides closed: a connection the capture joins
+            # mid-stream, not a straggler of the old one.
+            return self._reuse(ts, key, conn, x, y, sport, dport, seq, ack, flags)
+        if conn.prev is None and not conn.ended:
+            conn.route_check = False
+        return conn
+
+    def _reuse(self, ts, key, old, x_old, y_old, sport, dport, seq, ack, flags):
+        """A new connection instance on a 4-tuple that already had one."""
+        new = self._new(ts, key, sport, dport, seq, ack, flags)
+        old.superseded = True
+        old.prev = None
+        new.reused_peer_state = y_old.state
+        if flags & SYN and not flags & ACK:
+            # The sender started a new connection on this tuple: its old TCB
+            # can no longer exist (one 4-tuple, one socket).  The peer's side
+            # stays as it was until it is seen to go (or to challenge).
+            if x_old.state != CLOSED:
+                self._set(x_old, CLOSED, ts)
+                self._check_ended(old)
+            if y_old.state != CLOSED:
+                new.prev = old
+                new.route_check = True
+        return new
+
+    def _retire(self, old, ts):
+        for ep in (old.client, old.server):
+            if ep.state != CLOSED:
+                self._set(ep, CLOSED, ts)
+        self._check_ended(old)
+
+    def _new(self, ts, key, sport, dport, seq, ack, flags):
+        self._order += 1
+        rkey = reverse_key(key)
+        if flags & SYN:
+            sender_is_client = not flags & ACK
+            inferred = False
+        else:
+            inferred = True
+            if sport < WELL_KNOWN_PORT_LIMIT <= dport:
+                sender_is_client = False
+            elif dport < WELL_KNOWN_PORT_LIMIT <= sport:
+                sender_is_client = True
+            else:
+                sender_is_client = sport > dport or (sport == dport)
+        state = CLOSED if flags & SYN else UNKNOWN
+        client, server = new_endpoint_pair(key, sender_is_client, sport, dport, state)
+        ckey = key if sender_is_client else rkey
+        conn = Connection(ckey, client, server, ts, self._order)
+        conn.roles_inferred = inferred
+        client.state_time = server.state_time = ts
+        if not sender_is_client:
+            conn.flipped = True
+            conn.hist.append("^")
+        if flags & SYN and flags & ACK:
+            # A SYN-ACK seen before (or without) its SYN: the client's SYN is
+            # implied by the acknowledgment number.
+            client.state = SYN_SENT
+            client.isn = (ack - 1) & SEQ_MASK
+            client.snd_nxt = ack
+            client.syn_time = ts
+            client.zstate = Z_SYN_SENT  # Zeek would see the SYN it answers
+            conn.hs |= HS_SYN
+        old = self.table.get(key)
+        if old is not None and old is not conn:
+            self.finished.append(old)
+        self.table[key] = conn
+        self.table[rkey] = conn
+        return conn
+
+    # ------------------------------------------------------------------ states
+    @staticmethod
+    def _set(ep: Endpoint, state: int, ts: float) -> None:
+        if ep.state != state:
+            ep.state = state
+            ep.state_time = ts
+
+    def _receipts(self, conn, x, y, upper, ts, ack, flags, plen):
+        """What a segment from x shows x has received, and what y now knows."""
+        if x.first_time < 0:
+            x.first_time = ts
+        if x.zstate == Z_INACTIVE or flags & (SYN | FIN | RST):
+            _zeek_update(conn, x, y, upper, flags, plen)
+        if x.state == UNKNOWN and not flags & (SYN | RST):
+            # Any non-SYN segment comes from a synchronized TCB.
+            self._set(x, ESTABLISHED, ts)
+        if not flags & ACK or flags & RST:
+            # Acknowledgment numbers in RSTs are not trusted (as Zeek).
+            return
+        # x acknowledges y's SYN: the handshake moves on.
+        if y.isn >= 0 and seq_ge(ack, (y.isn + 1) & SEQ_MASK):
+            if y.state == SYN_SENT and flags & SYN:
+                # y gets the SYN-ACK it waited for (RFC 9293 3.10.7.3).
+                self._set(y, ESTABLISHED, ts)
+            elif y.state == SYN_RECEIVED:
+                # The handshake's final ACK (or, in a simultaneous open, the
+                # peer's SYN-ACK) reaches y.
+                self._set(y, ESTABLISHED, ts)
+                if not flags & SYN and upper:
+                    conn.hs |= HS_ACK
+        # x acknowledges y's FIN: x has received it; y learns it arrived.
+        if y.fin_seq >= 0 and not x.got_fin and seq_ge(ack, (y.fin_seq + 1) & SEQ_MASK):
+            x.got_fin = True
+            st = x.state
+            if st == ESTABLISHED or st == SYN_RECEIVED or st == UNKNOWN:
+                self._set(x, CLOSE_WAIT, ts)
+            elif st == FIN_WAIT_1:
+                self._set(x, CLOSING, ts)
+            elif st == FIN_WAIT_2:
+                self._set(x, TIME_WAIT, ts)
+            y.fin_acked = True
+            st = y.state
+            if st == FIN_WAIT_1:
+                self._set(y, FIN_WAIT_2, ts)
+            elif st == CLOSING:
+                self._set(y, TIME_WAIT, ts)
+            elif st == LAST_ACK:
+                self._set(y, CLOSED, ts)
+            self._check_ended(conn)
+        elif x.state == TIME_WAIT and x.got_fin:
+            # A TIME_WAIT socket re-acknowledging a retransmitted FIN restarts
+            # its 2*MSL timer (Linux: tcp_timewait_state_process).
+            x.state_time = ts
+        rn = x.rcv_nxt
+        if rn >= 0 and 0 < ((ack - rn) & SEQ_MASK) < SEQ_HALF:
+            # x's acknowledgment advanced: y is sending, so y is synchronized.
+            if y.state == UNKNOWN:
+                self._set(y, ESTABLISHED, ts)
+            if x.state == FIN_WAIT_2:
+                # Data still arriving in FIN_WAIT_2: the application shut down
+                # only its sending side; tcp_fin_timeout does not apply.
+                x.fw2_live = True
+
+    def _control(self, conn, x, y, upper, ts, seq, ack, flags, plen, wscale):
+        """The effects of SYN, FIN and RST sent by x."""
+        _history_flags(conn, x, upper, seq, flags, plen)
+        if flags & RST:
+            if x.rst_time < 0:
+                x.rst_time = ts
+            if self._rst_acceptable(x, y, seq, ack, flags):
+                conn.reset_by = x
+                self._set(x, CLOSED, ts)
+                self._set(y, CLOSED, ts)
+                self._check_ended(conn)
+            else:
+                conn.rst_ignored += 1
+            return
+        if flags & SYN:
+            if x.isn < 0 or x.state in (CLOSED, UNKNOWN, LISTEN):
+                x.isn = seq
+            if x.syn_time < 0:
+                x.syn_time = ts
+            x.wscale = wscale
+            if flags & ACK:
+                conn.hs |= HS_SYNACK
+                if x.state in (CLOSED, UNKNOWN, LISTEN, SYN_SENT):
+                    self._set(x, SYN_RECEIVED, ts)
+                if wscale < 0 or y.wscale < 0:
+                    # Window scaling is in force only if both SYNs carried it
+                    # (RFC 7323 section 2.2).
+                    x.wscale = y.wscale = 0
+            else:
+                conn.hs |= HS_SYN
+                if x.state in (CLOSED, UNKNOWN, LISTEN):
+                    self._set(x, SYN_SENT, ts)
+        if flags & FIN:
+            fin_seq = (seq + plen + (1 if flags & SYN else 0)) & SEQ_MASK
+            if x.fin_seq < 0:
+                x.fin_time = ts
+                x.fin_seq = fin_seq
+                x.active_close = not x.got_fin
+            st = x.state
+            if st == ESTABLISHED or st == SYN_RECEIVED or st == UNKNOWN or st == SYN_SENT:
+                self._set(x, LAST_ACK if x.got_fin else FIN_WAIT_1, ts)
+            elif st == CLOSE_WAIT:
+                self._set(x, LAST_ACK, ts)
+
+    @staticmethod
+    def _rst_acceptable(x: Endpoint, y: Endpoint, seq: int, ack: int, flags: int) -> bool:
+        """Would y's TCP accept this RST from x?  (RFC 9293 3.10.7, RFC 5961 3.2)"""
+        st = y.state
+        if st == SYN_SENT:
+            # Acceptable only if it acknowledges y's SYN.
+            return bool(flags & ACK) and y.isn >= 0 and seq_ge(ack, (y.isn + 1) & SEQ_MASK) \
+                and seq_ge(y.snd_nxt if y.snd_nxt >= 0 else ack, ack)
+        if st == CLOSED or st == LISTEN or st == UNKNOWN or y.rcv_nxt < 0:
+            # Nothing known to contradict it (y's receive window unknown).
+            return True
+        # Linux resets only on an exact match with RCV.NXT and answers other
+        # in-window RSTs with a challenge ACK (RFC 5961).  RCV.NXT lies
+        # between y's last acknowledgment and what x has sent so far.
+        lo = y.rcv_nxt
+        hi = x.snd_nxt if x.snd_nxt >= 0 and seq_ge(x.snd_nxt, lo) else lo
+        return ((seq - lo) & SEQ_MASK) <= ((hi - lo) & SEQ_MASK)
+
+    @staticmethod
+    def _check_ended(conn: Connection) -> None:
+        if conn.client.state in _DONE and conn.server.state in _DONE:
+            conn.ended = True
+            conn.route_check = True
+
+    # ------------------------------------------------------------------ end
+    def connections(self) -> list[Connection]:
+        """Every connection instance, ordered by first packet."""
+        seen = set()
+        out = []
+        for conn in list(self.finished) + list(self.table.values()):
+            if id(conn) not in seen:
+                seen.add(id(conn))
+                out.append(conn)
+        out.sort(key=lambda c: (c.first_seen, c.seq_order))
+        return out
+
+    def finalize(self, end_ts: float) -> list[Connection]:
+        """Apply the kernel timers a capture cannot show, at the capture's end."""
+        conns = self.connections()
+        for conn in conns:
+            for ep in (conn.client, conn.server):
+                apply_timers(ep, end_ts, self.time_wait, self.fin_timeout)
+        return conns
+
+
+def apply_timers(ep: Endpoint, end_ts: float, time_wait: float, fin_timeout: float) -> None:
+    st = ep.state
+    age = end_ts - ep.state_time
+    if st == TIME_WAIT and age >= time_wait:
+        ep.state = CLOSED
+        ep.state_time += time_wait
+    elif st == FIN_WAIT_2 and not ep.fw2_live and age >= fin_timeout:
+        ep.state = CLOSED
+        ep.state_time += fin_timeout
+    elif st == SYN_SENT and ep.syn_time >= 0 and end_ts - ep.syn_time >= SYN_SENT_TIMEOUT:
+        ep.state = CLOSED
+        ep.state_time = ep.syn_time + SYN_SENT_TIMEOUT
+    elif st == SYN_RECEIVED and age >= SYN_RECEIVED_TIMEOUT:
+        ep.state = CLOSED
+        ep.state_time += SYN_RECEIVED_TIMEOUT
+
+
+def _history_flags(conn, x, upper, seq, flags, plen):
+    """Zeek's history letters for SYN, FIN and RST packets (TCP.cc update_history)."""
+    bits = (flags & SYN and 1) + (flags & FIN and 1) + (flags & RST and 1)
+    hist = conn.hist
+    if bits > 1:
+        if flags & FIN and flags & RST:
+            mask, code = _H_INCONSISTENT, "I"
+        else:
+            mask, code = _H_MULTIFLAG, "Q"
+        if not x.hist_seen & mask:
+            x.hist_seen |= mask
+            hist.append(code if upper else code.lower())
+        return
+    if flags & SYN:
+        code = "H" if flags & ACK else "S"
+        if not x.hist_seen & _H_SYN:
+            x.hist_seen |= _H_SYN
+            hist.append(code if upper else code.lower())
+        elif seq != x.last_syn:
+            hist.append(code if upper else code.lower())
+        x.last_syn = seq
+    elif flags & FIN:
+        fin_end = (seq + plen) & SEQ_MASK
+        if not x.hist_seen & _H_FIN:
+            x.hist_seen |= _H_FIN
+            hist.append("F" if upper else "f")
+        elif fin_end != x.last_fin:
+            hist.append("F" if upper else "f")
+        x.last_fin = fin_end
+    elif flags & RST:
+        if not x.hist_seen & _H_RST:
+            x.hist_seen |= _H_RST
+            hist.append("R" if upper else "r")
+        elif seq != x.last_rst:
+            hist.append("R" if upper else "r")
+        x.last_rst = seq
+
+
+def _zeek_update(conn, x, y, is_orig, flags, plen):
+    """Zeek's own endpoint state machine (TCP.cc UpdateStateMachine), for conn_state."""
+    zs = x.zstate
+    syn = flags & SYN
+    fin = flags & FIN
+    rst = flags & RST
+    if zs == Z_INACTIVE:
+        if syn:
+            if is_orig:
+                x.zstate = Z_SYN_ACK_SENT if flags & ACK else Z_SYN_SENT
+            else:
+                if y.zstate == Z_SYN_SENT:
+                    y.zstate = Z_ESTABLISHED
+                x.zstate = Z_ESTABLISHED
+        if fin:
+            x.zstate = Z_CLOSED
+        if rst:
+            x.zprev = x.zstate
+            x.zstate = Z_RESET
+        if x.zstate == Z_INACTIVE:
+            if not is_orig and plen == 0 and y.zstate == Z_SYN_SENT:
+                # Some stacks ACK a SYN before their SYN-ACK; not a partial
+                # connection.
+                pass
+            elif flags & ACK and y.zstate == Z_ESTABLISHED:
+                x.zstate = Z_ESTABLISHED
+            else:
+                x.zstate = Z_PARTIAL
+    elif zs == Z_SYN_SENT or zs == Z_SYN_ACK_SENT:
+        if fin:
+            x.zstate = Z_CLOSED
+        if rst:
+            x.zprev = x.zstate
+            x.zstate = Z_RESET
+    elif zs == Z_ESTABLISHED or zs == Z_PARTIAL:
+        if syn and zs == Z_PARTIAL and y.zstate == Z_INACTIVE and not flags & ACK:
+            x.zstate = Z_SYN_SENT
+        if fin and not rst:
+            x.zstate = Z_CLOSED
+            if y.zstate == Z_RESET and y.zprev == Z_CLOSED:
+                # A FIN followed by a RST from the peer: a normal close.
+                y.zstate = Z_CLOSED
+        if rst:
+            x.zprev = x.zstate
+            x.zstate = Z_RESET
+    elif zs == Z_CLOSED:
+        if rst and y.zstate != Z_CLOSED:
+            x.zprev = x.zstate
+            x.zstate = Z_RESET
