@@ -136,10 +136,10 @@ def decode(linktype: int, buf, off: int, caplen: int):
             else:
                 return SKIP_NON_IP
         if etype == ETH_P_PPPOE_SESSION:
-            if pos + 8 > end:
+            # RFC 2516: a 6-byte PPPoE header, then the PPP protocol field.
+            if pos + 7 > end:
                 return SKIP_TRUNCATED
-            proto = _U16.unpack_from(buf, pos + 6)[0]
-            pos += 8
+            proto, pos = _ppp_protocol(buf, pos + 6)
             etype = ETH_P_IP if proto == PPP_IP else ETH_P_IPV6 if proto == PPP_IPV6 else 0
         if etype == ETH_P_IP:
             return _ipv4(buf, pos, end)
@@ -177,15 +177,25 @@ def decode(linktype: int, buf, off: int, caplen: int):
             pos += 2  # HDLC address and control
         if pos + 2 > end:
             return SKIP_TRUNCATED
-        proto = _U16.unpack_from(buf, pos)[0]
+        proto, pos = _ppp_protocol(buf, pos)
         if proto == PPP_IP:
-            return _ipv4(buf, pos + 2, end)
+            return _ipv4(buf, pos, end)
         if proto == PPP_IPV6:
-            return _ipv6(buf, pos + 2, end)
+            return _ipv6(buf, pos, end)
         return SKIP_NON_IP
     if linktype == LINKTYPE_NFLOG:
         return _nflog(buf, off, end)
     return SKIP_UNSUPPORTED_LINK
+
+
+def _ppp_protocol(buf, pos):
+    """PPP protocol field and the offset after it.  With protocol-field
+    compression (RFC 1661 section 6.5) it is one byte, recognisable because
+    every protocol number's low byte is odd and its high byte even."""
+    first = buf[pos]
+    if first & 1:
+        return first, pos + 1
+    return (first << 8) | buf[pos + 1], pos + 2
 
 
 def _by_ethertype(etype, buf, pos, end):

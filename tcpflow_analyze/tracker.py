@@ -156,7 +156,7 @@ class ConnectionTracker:
             # SYN-ACK
             if x.isn == seq and not conn.ended:
                 return conn  # retransmitted SYN-ACK
-            if y.state == SYN_SENT and y.isn >= 0 and ack == (y.isn + 1) & SEQ_MASK:
+            if y.state == SYN_SENT and _acks_syn(y, ack):
                 if conn.prev is not None:
                     # The peer accepted the new connection, so its old TCB on
                     # this tuple is gone (Linux lets a SYN with a higher ISN
@@ -164,7 +164,7 @@ class ConnectionTracker:
                     self._retire(conn.prev, ts)
                     conn.prev = None
                 return conn
-            if conn.ended or (y.isn >= 0 and ack != (y.isn + 1) & SEQ_MASK):
+            if conn.ended or (y.isn >= 0 and not _acks_syn(y, ack)):
                 return self._reuse(ts, key, conn, x, y, sport, dport, seq, ack, flags)
             return conn
 
@@ -178,7 +178,7 @@ class ConnectionTracker:
             c = conn.client
             if (prev.client.state != CLOSED or prev.server.state != CLOSED) \
                     and c.state == SYN_SENT and not conn.hs & HS_SYNACK:
-                if not is_client and (c.isn < 0 or ack != (c.isn + 1) & SEQ_MASK):
+                if not is_client and not _acks_syn(c, ack):
                     return prev
                 if is_client and flags & RST:
                     return prev
@@ -405,6 +405,13 @@ class ConnectionTracker:
             for ep in (conn.client, conn.server):
                 apply_timers(ep, end_ts, self.time_wait, self.fin_timeout)
         return conns
+
+
+def _acks_syn(ep: Endpoint, ack: int) -> bool:
+    """Does ``ack`` acknowledge ep's SYN (and at most what ep sent with it)?"""
+    if ep.isn < 0:
+        return False
+    return seq_ge(ack, (ep.isn + 1) & SEQ_MASK) and seq_ge(ep.snd_nxt if ep.snd_nxt >= 0 else ack, ack)
 
 
 def apply_timers(ep: Endpoint, end_ts: float, time_wait: float, fin_timeout: float) -> None:
