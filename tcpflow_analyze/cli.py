@@ -10,6 +10,7 @@ import sys
 from importlib import resources
 
 import click
+from tabulate import tabulate_formats
 
 from . import __version__
 from .analyzer import analyze as run_analysis
@@ -80,6 +81,8 @@ def analyze(captures, fmt, output, fail_on, time_wait, fin_timeout, table_format
         fail_items = _parse_fail_on(fail_on)
     except click.BadParameter as exc:
         _fail(f"--fail-on: {exc}")
+    if fmt == "table" and table_format not in tabulate_formats:
+        _fail(f"--table-format: unknown format {table_format!r} (one of: {', '.join(tabulate_formats)})")
     try:
         analysis = run_analysis(list(captures), time_wait=time_wait, fin_timeout=fin_timeout)
     except CaptureError as exc:
@@ -90,10 +93,7 @@ def analyze(captures, fmt, output, fail_on, time_wait, fin_timeout, table_format
     if fmt == "json":
         text = json.dumps(report, indent=2, allow_nan=False) + "\n"
     else:
-        try:
-            text = render_table(report, table_format)
-        except Exception as exc:  # tabulate rejects an unknown format name late
-            _fail(f"--table-format {table_format!r}: {exc}")
+        text = render_table(report, table_format)
     try:
         write_text(text, output)
     except OSError as exc:

@@ -1,0 +1,153 @@
+"""The command line, run in-process with click's runner and as a subprocess."""
+import gzip
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+from click.testing import CliRunner
+from pcapgen import Trace
+
+from tcpflow_analyze.cli import main
+
+C, S = 1000, 5000
+
+
+def closed_trace(port=40000, t0=1_700_000_000.0):
+    t = Trace(client=("10.0.0.1", port), t0=t0).handshake(C, S)
+    t.c("FA", C + 1, S + 1).s("FA", S + 1, C + 2).c("A", C + 2, S + 2)
+    return t
+
+
+def run(*args, input=None):
+    return CliRunner().invoke(main, list(args), input=input, catch_exceptions=False)
+
+
+def test_json_report_has_contract_shape(tmp_path):
+    path = closed_trace().write(str(tmp_path / "t.pcap"))
+    res = run("analyze", "--format", "json", path)
+    assert res.exit_code == 0
+    rep = json.loads(res.output)
+    assert rep["schema_version"] == 1
+    assert rep["tool"]["name"] == "tcpflow-analyze"
+    assert rep["capture"]["packets"] == 6 and rep["capture"]["tcp_packets"] == 6
+    assert rep["capture"]["truncated"] is False
+    [c] = rep["connections"]
+    assert c["id"] == 1
+    assert c["client"] == {"ip": "10.0.0.1", "port": 40000, "state": "TIME_WAIT"}
+    assert c["server"] == {"ip": "10.0.0.2", "port": 80, "state": "CLOSED"}
+    assert c["handshake"] == "complete" and c["close"] == "fin" and c["conn_state"] == "SF"
+    assert rep["summary"]["states"] == {"client": {"TIME_WAIT": 1}, "server": {"CLOSED": 1}}
+
+
+def test_table_report(tmp_path):
+    path = closed_trace().write(str(tmp_path / "t.pcap"))
+    res = run("analyze", path)
+    assert res.exit_code == 0
+    assert "TIME_WAIT" in res.output and "10.0.0.1:40000" in res.output
+    assert "No anomalies found." in res.output
+    res = run("analyze", "--table-format", "github", path)
+    assert "| id " in res.output
+
+
+def test_unknown_table_format_is_a_usage_error(tmp_path):
+    path = closed_trace().write(str(tmp_path / "t.pcap"))
+    res = CliRunner().invoke(main, ["analyze", "--table-format", "nonsense", path])
+    assert res.exit_code == 2
+
+
+@pytest.mark.parametrize("make,needle", [
+    (lambda d: str(d / "missing.pcap"), "no such file"),
+    (lambda d: str(d), "is a directory"),
+    (lambda d: (d / "empty.pcap").write_bytes(b"") or str(d / "empty.pcap"), "empty file"),
+    (lambda d: (d / "text.pcap").write_text("hello world\n") and str(d / "text.pcap"), "not a pcap"),
+])
+def test_bad_input_is_one_line_and_exit_2(tmp_path, make, needle):
+    path = make(tmp_path)
+    proc = subprocess.run([sys.executable, "-m", "tcpflow_analyze", "analyze", path],
+                          capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert proc.stdout == ""
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and needle in lines[0] and "Traceback" not in proc.stderr
+
+
+def test_stdin_and_gzip(tmp_path):
+    path = closed_trace().write(str(tmp_path / "t.pcap"))
+    raw = open(path, "rb").read()
+    gz = tmp_path / "t.pcap.gz"
+    gz.write_bytes(gzip.compress(raw))
+    ref = json.loads(run("analyze", "--format", "json", path).output)
+    for args, data in ((["-"], raw), ([str(gz)], None), (["-"], gzip.compress(raw))):
+        proc = subprocess.run([sys.executable, "-m", "tcpflow_analyze", "analyze", "--format", "json", *args],
+                              input=data, capture_output=True)
+        assert proc.returncode == 0, proc.stderr
+        rep = json.loads(proc.stdout)
+        assert rep["connections"] == ref["connections"]
+
+
+def test_nanosecond_and_big_endian_pcap(tmp_path):
+    t = closed_trace()
+    ns = t.write(str(tmp_path / "ns.pcap"), nano=True)
+    rep = json.loads(run("analyze", "--format", "json", ns).output)
+    assert rep["connections"][0]["client"]["state"] == "TIME_WAIT"
+    assert abs(rep["capture"]["start"] - 1_700_000_000.001) < 1e-6
+
+
+def test_rotated_files_merge_in_time_order(tmp_path):
+    t = closed_trace()
+    frames = t.frames
+    from pcapgen import write_frames
+    # Split one connection across two files, given in the wrong order.
+    a = write_frames(str(tmp_path / "a.pcap"), frames[:3])
+    b = write_frames(str(tmp_path / "b.pcap"), frames[3:])
+    rep = json.loads(run("analyze", "--format", "json", b, a).output)
+    assert len(rep["connections"]) == 1
+    assert rep["connections"][0]["client"]["state"] == "TIME_WAIT"
+    assert rep["capture"]["packets"] == 6 and len(rep["capture"]["files"]) == 2
+
+
+def test_output_file_written(tmp_path):
+    path = closed_trace().write(str(tmp_path / "t.pcap"))
+    out = tmp_path / "report.json"
+    res = run("analyze", "--format", "json", "-o", str(out), path)
+    assert res.exit_code == 0 and res.output == ""
+    assert json.loads(out.read_text())["summary"]["connections"] == 1
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".tcpflow")] == []
+
+
+def test_truncated_capture_reports_where(tmp_path):
+    path = closed_trace().write(str(tmp_path / "t.pcap"))
+    raw = open(path, "rb").read()
+    cut = tmp_path / "cut.pcap"
+    cut.write_bytes(raw[:-10])
+    res = run("analyze", "--format", "json", str(cut))
+    assert res.exit_code == 0
+    rep = json.loads(res.output)
+    assert rep["capture"]["truncated"] is True
+    assert rep["capture"]["packets"] == 5
+    assert rep["capture"]["truncation"]["packet"] == 5
+    assert rep["capture"]["truncation"]["offset"] > 24
+
+
+def test_schema_command_prints_json_schema():
+    res = run("schema")
+    assert json.loads(res.output)["title"] == "tcpflow-analyze JSON report"
+
+
+def test_console_script_installed():
+    exe = shutil.which("tcpflow-analyze")
+    if exe is None:
+        pytest.skip("package not installed as a console script")
+    proc = subprocess.run([exe, "--version"], capture_output=True, text=True)
+    assert proc.returncode == 0 and "0.1.0" in proc.stdout
+
+
+def test_reports_validate_against_schema(tmp_path):
+    jsonschema = pytest.importorskip("jsonschema")
+    schema = json.loads(run("schema").output)
+    path = closed_trace().write(str(tmp_path / "t.pcap"))
+    rep = json.loads(run("analyze", "--format", "json", path).output)
+    jsonschema.validate(rep, schema)
