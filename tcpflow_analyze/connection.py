@@ -46,6 +46,8 @@ class Endpoint:
         "active_close",  # our FIN went out before we had the peer's FIN
         "fw2_live",     # data arrived while in FIN_WAIT_2: a half-close, not an orphan
         "syn_time", "fin_time", "rst_time",
+        "rxmt_time",    # when this endpoint last retransmitted payload
+        "syn_count",    # SYN or SYN-ACK segments sent
         "packets", "bytes", "retransmits", "zero_windows", "gaps",
         "first_time", "last_time",
         "zstate", "zprev",
@@ -70,6 +72,8 @@ class Endpoint:
         self.syn_time = -1.0
         self.fin_time = -1.0
         self.rst_time = -1.0
+        self.rxmt_time = -1.0
+        self.syn_count = 0
         self.packets = 0
         self.bytes = 0
         self.retransmits = 0
@@ -104,6 +108,7 @@ class Connection:
         "superseded",     # a later instance took over this 4-tuple
         "reused_peer_state",  # the peer's state in the old instance when this one's SYN came, or -1
         "seq_order",      # creation order, to break first_seen ties
+        "syn_cookie",     # the server answered statelessly (a SYN cookie)
     )
 
     def __init__(self, ckey: bytes, client: Endpoint, server: Endpoint, ts: float, order: int):
@@ -124,6 +129,7 @@ class Connection:
         self.superseded = False
         self.reused_peer_state = -1
         self.seq_order = order
+        self.syn_cookie = False
 
     @property
     def history(self) -> str:

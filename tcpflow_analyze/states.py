@@ -31,6 +31,16 @@ SYNCHRONIZED = frozenset((ESTABLISHED, FIN_WAIT_1, FIN_WAIT_2, CLOSE_WAIT, CLOSI
 DEFAULT_TIME_WAIT = 60.0
 # An orphaned FIN_WAIT_2 socket lives tcp_fin_timeout (60 s) and is then gone.
 DEFAULT_FIN_TIMEOUT = 60.0
+# A peer silent while the other side retransmits for this long has lost the
+# connection (several RTOs: Linux's first five retransmissions span ~3 s at the
+# minimum RTO of 200 ms).  The half_open detector's threshold.
+DEFAULT_UNANSWERED = 5.0
+# TCP_TIMEOUT_INIT, the initial RTO (RFC 6298 2.1): a live client answers a
+# SYN-ACK well within it.
+SYNACK_ANSWER_TIME = 1.0
+# A SYN_RECEIVED request retransmits its SYN-ACK after TCP_TIMEOUT_INIT (1 s);
+# waiting half as long again allows for timer slack.
+SYNACK_RETRANSMIT_WAIT = 1.5
 # SYN_SENT gives up after tcp_syn_retries=6 retransmissions: 1+2+...+64 = 127 s.
 SYN_SENT_TIMEOUT = 127.0
 # A SYN_RECEIVED request is dropped after tcp_synack_retries=5: 1+...+32 = 63 s.

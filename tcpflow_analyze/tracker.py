@@ -25,9 +25,9 @@ from .connection import (
 )
 from .decode import ACK, FIN, RST, SYN
 from .states import (
-    CLOSE_WAIT, CLOSED, CLOSING, DEFAULT_FIN_TIMEOUT, DEFAULT_TIME_WAIT, ESTABLISHED, FIN_WAIT_1,
-    FIN_WAIT_2, LAST_ACK, LISTEN, SYN_RECEIVED, SYN_RECEIVED_TIMEOUT, SYN_SENT, SYN_SENT_TIMEOUT,
-    TIME_WAIT, UNKNOWN,
+    CLOSE_WAIT, CLOSED, CLOSING, DEFAULT_FIN_TIMEOUT, DEFAULT_TIME_WAIT, DEFAULT_UNANSWERED, ESTABLISHED,
+    FIN_WAIT_1, FIN_WAIT_2, LAST_ACK, LISTEN, SYN_RECEIVED, SYN_RECEIVED_TIMEOUT, SYN_SENT,
+    SYN_SENT_TIMEOUT, SYNACK_ANSWER_TIME, SYNACK_RETRANSMIT_WAIT, SYNCHRONIZED, TIME_WAIT, UNKNOWN,
 )
 
 _DONE = (CLOSED, TIME_WAIT)
@@ -49,9 +49,11 @@ WELL_KNOWN_PORT_LIMIT = 1024
 class ConnectionTracker:
     """The connection table and the per-endpoint state machines."""
 
-    def __init__(self, time_wait: float = DEFAULT_TIME_WAIT, fin_timeout: float = DEFAULT_FIN_TIMEOUT):
+    def __init__(self, time_wait: float = DEFAULT_TIME_WAIT, fin_timeout: float = DEFAULT_FIN_TIMEOUT,
+                 unanswered: float = DEFAULT_UNANSWERED):
         self.time_wait = time_wait
         self.fin_timeout = fin_timeout
+        self.unanswered = unanswered
         self.table: dict[bytes, Connection] = {}
         self.finished: list[Connection] = []
         self._order = 0
@@ -102,6 +104,7 @@ class ConnectionTracker:
                     x.snd_nxt = nxt
                     if plen:
                         x.retransmits += 1
+                        x.rxmt_time = ts
                         if x.retransmits == x.rxmt_next:
                             x.rxmt_next *= 10
                             conn.hist.append("T" if upper else "t")
@@ -337,6 +340,7 @@ class ConnectionTracker:
                 x.isn = seq
             if x.syn_time < 0:
                 x.syn_time = ts
+            x.syn_count += 1
             x.wscale = wscale
             if flags & ACK:
                 conn.hs |= HS_SYNACK
@@ -402,6 +406,7 @@ class ConnectionTracker:
         """Apply the kernel timers a capture cannot show, at the capture's end."""
         conns = self.connections()
         for conn in conns:
+            infer_from_silence(conn, end_ts, self.unanswered)
             for ep in (conn.client, conn.server):
                 apply_timers(ep, end_ts, self.time_wait, self.fin_timeout)
         return conns
@@ -412,6 +417,34 @@ def _acks_syn(ep: Endpoint, ack: int) -> bool:
     if ep.isn < 0:
         return False
     return seq_ge(ack, (ep.isn + 1) & SEQ_MASK) and seq_ge(ep.snd_nxt if ep.snd_nxt >= 0 else ack, ack)
+
+
+def infer_from_silence(conn: Connection, end_ts: float, unanswered: float) -> None:
+    """What silence says about a peer, judged at the end of the capture."""
+    c, s = conn.client, conn.server
+    # A SYN-ACK that the client never answered -- no ACK, no retransmitted
+    # SYN -- for longer than the initial RTO did not reach a live TCB: the
+    # SYN was spoofed, stale, or its sender is gone (an embryonic half-open
+    # connection).  A live client answers within one round trip.
+    if (conn.hs & HS_SYNACK and not conn.hs & HS_ACK and c.state == ESTABLISHED
+            and c.last_time <= s.syn_time and end_ts - s.syn_time >= SYNACK_ANSWER_TIME):
+        c.state = CLOSED
+        c.state_time = s.syn_time + SYNACK_ANSWER_TIME
+    # A request socket retransmits its SYN-ACK after the initial RTO; a SYN-ACK
+    # never repeated though unanswered came from a SYN cookie (Linux
+    # tcp_syncookies), for which the server keeps no state at all.
+    if (s.state == SYN_RECEIVED and s.syn_count == 1 and not conn.hs & HS_ACK
+            and end_ts - s.syn_time >= SYNACK_RETRANSMIT_WAIT):
+        s.state = CLOSED
+        s.state_time = s.syn_time
+        conn.syn_cookie = True
+    # A side retransmitting into silence for longer than ``unanswered``
+    # (several RTOs): the peer that used to answer has lost the connection.
+    for x, y in ((c, s), (s, c)):
+        if (y.packets and y.state in SYNCHRONIZED and x.state in SYNCHRONIZED
+                and x.rxmt_time > y.last_time and x.rxmt_time - y.last_time >= unanswered):
+            y.state = CLOSED
+            y.state_time = y.last_time + unanswered
 
 
 def apply_timers(ep: Endpoint, end_ts: float, time_wait: float, fin_timeout: float) -> None:
