@@ -48,6 +48,9 @@ class Endpoint:
         "syn_time", "fin_time", "rst_time",
         "rxmt_time",    # when this endpoint last retransmitted payload
         "syn_count",    # SYN or SYN-ACK segments sent
+        "probes", "probe_time",  # zero-length segments at SND.NXT - 1 (keepalive probes)
+        "got_fin_time",  # when we acknowledged the peer's FIN
+        "trans",        # [(time, state), ...]: every state this endpoint went through
         "packets", "bytes", "retransmits", "zero_windows", "gaps",
         "first_time", "last_time",
         "zstate", "zprev",
@@ -74,6 +77,10 @@ class Endpoint:
         self.rst_time = -1.0
         self.rxmt_time = -1.0
         self.syn_count = 0
+        self.probes = 0
+        self.probe_time = -1.0
+        self.got_fin_time = -1.0
+        self.trans = []
         self.packets = 0
         self.bytes = 0
         self.retransmits = 0
@@ -109,6 +116,11 @@ class Connection:
         "reused_peer_state",  # the peer's state in the old instance when this one's SYN came, or -1
         "seq_order",      # creation order, to break first_seen ties
         "syn_cookie",     # the server answered statelessly (a SYN cookie)
+        "id",             # report id, assigned in first_seen order at the end
+        "rst_time", "rst_ack", "rst_prior",  # the accepted RST: when, ACK bit, (sender, receiver) states before it
+        "challenge_time",  # when the peer answered a new SYN with this instance's old numbers
+        "challenge_state",  # the answering side's state then (TIME_WAIT, ESTABLISHED ...)
+        "replay_of",      # an earlier instance whose client ISN this instance's SYN repeated
     )
 
     def __init__(self, ckey: bytes, client: Endpoint, server: Endpoint, ts: float, order: int):
@@ -130,6 +142,13 @@ class Connection:
         self.reused_peer_state = -1
         self.seq_order = order
         self.syn_cookie = False
+        self.id = 0
+        self.rst_time = -1.0
+        self.rst_ack = False
+        self.rst_prior = None
+        self.challenge_time = -1.0
+        self.challenge_state = -1
+        self.replay_of = None
 
     @property
     def history(self) -> str:

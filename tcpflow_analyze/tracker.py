@@ -110,6 +110,11 @@ class ConnectionTracker:
                             conn.hist.append("T" if upper else "t")
             elif x.snd_nxt < 0:
                 x.snd_nxt = seq
+            elif seq == (x.snd_nxt - 1) & SEQ_MASK:
+                # A zero-length segment one below SND.NXT: a keepalive probe
+                # (RFC 9293 3.8.4; Linux tcp_write_wakeup).
+                x.probes += 1
+                x.probe_time = ts
             if not ctl:
                 if plen:
                     if not x.hist_seen & _H_DATA:
@@ -182,6 +187,9 @@ class ConnectionTracker:
             if (prev.client.state != CLOSED or prev.server.state != CLOSED) \
                     and c.state == SYN_SENT and not conn.hs & HS_SYNACK:
                 if not is_client and not _acks_syn(c, ack):
+                    if prev.challenge_time < 0:
+                        prev.challenge_time = ts
+                        prev.challenge_state = prev.server.state
                     return prev
                 if is_client and flags & RST:
                     return prev
@@ -201,6 +209,8 @@ class ConnectionTracker:
         old.superseded = True
         old.prev = None
         new.reused_peer_state = y_old.state
+        if flags & SYN and not flags & ACK and x_old.isn == seq and x_old is old.client:
+            new.replay_of = old
         if flags & SYN and not flags & ACK:
             # The sender started a new connection on this tuple: its old TCB
             # can no longer exist (one 4-tuple, one socket).  The peer's side
@@ -239,6 +249,8 @@ class ConnectionTracker:
         conn = Connection(ckey, client, server, ts, self._order)
         conn.roles_inferred = inferred
         client.state_time = server.state_time = ts
+        client.trans.append((ts, state))
+        server.trans.append((ts, state))
         if not sender_is_client:
             conn.flipped = True
             conn.hist.append("^")
@@ -246,6 +258,7 @@ class ConnectionTracker:
             # A SYN-ACK seen before (or without) its SYN: the client's SYN is
             # implied by the acknowledgment number.
             client.state = SYN_SENT
+            client.trans.append((ts, SYN_SENT))
             client.isn = (ack - 1) & SEQ_MASK
             client.snd_nxt = ack
             client.syn_time = ts
@@ -264,6 +277,7 @@ class ConnectionTracker:
         if ep.state != state:
             ep.state = state
             ep.state_time = ts
+            ep.trans.append((ts, state))
 
     def _receipts(self, conn, x, y, upper, ts, ack, flags, plen):
         """What a segment from x shows x has received, and what y now knows."""
@@ -291,6 +305,7 @@ class ConnectionTracker:
         # x acknowledges y's FIN: x has received it; y learns it arrived.
         if y.fin_seq >= 0 and not x.got_fin and seq_ge(ack, (y.fin_seq + 1) & SEQ_MASK):
             x.got_fin = True
+            x.got_fin_time = ts
             st = x.state
             if st == ESTABLISHED or st == SYN_RECEIVED or st == UNKNOWN:
                 self._set(x, CLOSE_WAIT, ts)
@@ -328,6 +343,10 @@ class ConnectionTracker:
             if x.rst_time < 0:
                 x.rst_time = ts
             if self._rst_acceptable(x, y, seq, ack, flags):
+                if conn.reset_by is None:
+                    conn.rst_time = ts
+                    conn.rst_ack = bool(flags & ACK)
+                    conn.rst_prior = (x.state, y.state)
                 conn.reset_by = x
                 self._set(x, CLOSED, ts)
                 self._set(y, CLOSED, ts)
@@ -400,6 +419,8 @@ class ConnectionTracker:
                 seen.add(id(conn))
                 out.append(conn)
         out.sort(key=lambda c: (c.first_seen, c.seq_order))
+        for i, conn in enumerate(out, 1):
+            conn.id = i
         return out
 
     def finalize(self, end_ts: float) -> list[Connection]:
@@ -428,40 +449,40 @@ def infer_from_silence(conn: Connection, end_ts: float, unanswered: float) -> No
     # connection).  A live client answers within one round trip.
     if (conn.hs & HS_SYNACK and not conn.hs & HS_ACK and c.state == ESTABLISHED
             and c.last_time <= s.syn_time and end_ts - s.syn_time >= SYNACK_ANSWER_TIME):
-        c.state = CLOSED
-        c.state_time = s.syn_time + SYNACK_ANSWER_TIME
+        _move(c, CLOSED, s.syn_time + SYNACK_ANSWER_TIME)
     # A request socket retransmits its SYN-ACK after the initial RTO; a SYN-ACK
     # never repeated though unanswered came from a SYN cookie (Linux
     # tcp_syncookies), for which the server keeps no state at all.
     if (s.state == SYN_RECEIVED and s.syn_count == 1 and not conn.hs & HS_ACK
             and end_ts - s.syn_time >= SYNACK_RETRANSMIT_WAIT):
-        s.state = CLOSED
-        s.state_time = s.syn_time
+        _move(s, CLOSED, s.syn_time)
         conn.syn_cookie = True
     # A side retransmitting into silence for longer than ``unanswered``
     # (several RTOs): the peer that used to answer has lost the connection.
     for x, y in ((c, s), (s, c)):
         if (y.packets and y.state in SYNCHRONIZED and x.state in SYNCHRONIZED
                 and x.rxmt_time > y.last_time and x.rxmt_time - y.last_time >= unanswered):
-            y.state = CLOSED
-            y.state_time = y.last_time + unanswered
+            _move(y, CLOSED, y.last_time + unanswered)
 
 
 def apply_timers(ep: Endpoint, end_ts: float, time_wait: float, fin_timeout: float) -> None:
     st = ep.state
     age = end_ts - ep.state_time
     if st == TIME_WAIT and age >= time_wait:
-        ep.state = CLOSED
-        ep.state_time += time_wait
+        _move(ep, CLOSED, ep.state_time + time_wait)
     elif st == FIN_WAIT_2 and not ep.fw2_live and age >= fin_timeout:
-        ep.state = CLOSED
-        ep.state_time += fin_timeout
+        _move(ep, CLOSED, ep.state_time + fin_timeout)
     elif st == SYN_SENT and ep.syn_time >= 0 and end_ts - ep.syn_time >= SYN_SENT_TIMEOUT:
-        ep.state = CLOSED
-        ep.state_time = ep.syn_time + SYN_SENT_TIMEOUT
+        _move(ep, CLOSED, ep.syn_time + SYN_SENT_TIMEOUT)
     elif st == SYN_RECEIVED and age >= SYN_RECEIVED_TIMEOUT:
-        ep.state = CLOSED
-        ep.state_time += SYN_RECEIVED_TIMEOUT
+        _move(ep, CLOSED, ep.state_time + SYN_RECEIVED_TIMEOUT)
+
+
+def _move(ep: Endpoint, state: int, t: float) -> None:
+    """A state change inferred at the end of the capture, dated when it happened."""
+    ep.state = state
+    ep.state_time = t
+    ep.trans.append((t, state))
 
 
 def _history_flags(conn, x, upper, seq, flags, plen):
