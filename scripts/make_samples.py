@@ -419,6 +419,13 @@ class Lab:
             self.listener = s
         return s
 
+    def accept(self, listener):
+        """accept() on a listener; the new socket is tracked for cleanup."""
+        s, _ = listener.accept()
+        s.settimeout(10)
+        self.sockets["srv"].append(s)
+        return s
+
     def client(self, cport):
         """A client socket bound to (client ip, cport), not yet connected."""
         c = self.socket("cli")
@@ -612,7 +619,7 @@ def client_closes_first(lab, cport):
     Server: CLOSE_WAIT -> LAST_ACK -> (client ACK) -> CLOSED."""
     srv = lab.listener or lab.listen()
     c = lab.connect(cport)
-    s, _ = srv.accept()
+    s = lab.accept(srv)
     exchange(c, s)
     c.close()
     expect_eof(s)
@@ -646,7 +653,7 @@ def server_close_first(lab):
     srv = lab.listen()
     lab.start_capture("cli")
     c = lab.connect(40001)
-    s, _ = srv.accept()
+    s = lab.accept(srv)
     exchange(c, s)
     s.close()
     expect_eof(c)
@@ -668,7 +675,7 @@ def close_wait(lab):
     srv = lab.listen()
     lab.start_capture("cli")
     c = lab.connect(40001)
-    s, _ = srv.accept()
+    s = lab.accept(srv)
     exchange(c, s)
     c.close()
     expect_eof(s)      # s stays open until cleanup, after ss and the capture
@@ -688,7 +695,7 @@ def rst_abort(lab):
     srv = lab.listen()
     lab.start_capture("cli")
     c = lab.connect(40001)
-    s, _ = srv.accept()
+    s = lab.accept(srv)
     exchange(c, s)
     set_linger0(c)
     c.close()
@@ -774,7 +781,7 @@ def simultaneous_close(lab):
     srv = lab.listen()
     lab.start_capture("cli")
     c = lab.connect(40001)
-    s, _ = srv.accept()
+    s = lab.accept(srv)
     exchange(c, s)
     rule = ("INPUT", "-p", "tcp", "-s", CLI4, "--sport", "40001", "--dport", str(PORT),
             "--tcp-flags", "FIN", "FIN", "-j", "DROP")
@@ -809,7 +816,7 @@ def half_close(lab):
     srv = lab.listen()
     lab.start_capture("cli")
     c = lab.connect(40001)
-    s, _ = srv.accept()
+    s = lab.accept(srv)
     c.sendall(REQUEST)
     c.shutdown(socket.SHUT_WR)
     req = recv_until_eof(s)
@@ -843,7 +850,7 @@ def port_reuse(lab):
     srv = lab.listen()
     lab.start_capture("cli")
     c1 = lab.connect(40001)
-    s1, _ = srv.accept()
+    s1 = lab.accept(srv)
     exchange(c1, s1)
     s1.close()
     expect_eof(c1)
@@ -851,7 +858,7 @@ def port_reuse(lab):
     lab.add_conn(40001)
     time.sleep(0.5)
     c2 = lab.connect(40001)
-    s2, _ = srv.accept()
+    s2 = lab.accept(srv)
     exchange(c2, s2, request=b"second connection\n", response=b"ok, second\n")
     lab.add_conn(40001)
     lab.finish()
@@ -871,7 +878,7 @@ def midstream(lab):
                        "exchanges more data both ways and is still open when the capture stops.")
     srv = lab.listen()
     c = lab.connect(40001)
-    s, _ = srv.accept()
+    s = lab.accept(srv)
     exchange(c, s, request=b"before capture\n", response=b"before capture too\n")
     time.sleep(0.2)
     lab.start_capture("cli")
@@ -909,7 +916,7 @@ def bulk_loss(lab):
     lab.iptables_add("cli", *rule)
     lab.start_capture("cli")
     c = lab.connect(40001)
-    s, _ = srv.accept()
+    s = lab.accept(srv)
     c.sendall(b"GET /bulk HTTP/1.0\r\n\r\n")
     recv_exact(s, 22)
     payload = bytes(random.Random(9293).getrandbits(8) for _ in range(65536)) * (BULK_SIZE // 65536)
@@ -982,10 +989,10 @@ def pcapng(lab):
     srv = lab.listen()
     lab.start_capture("cli", tool="dumpcap")
     c1 = lab.connect(40001)
-    s1, _ = srv.accept()
+    s1 = lab.accept(srv)
     lab.add_conn(40001)
     c2 = lab.connect(40002)
-    s2, _ = srv.accept()
+    s2 = lab.accept(srv)
     lab.add_conn(40002)
     exchange(c1, s1)
     exchange(c2, s2, request=b"hello from 40002\n", response=b"hi 40002\n")
@@ -1003,7 +1010,9 @@ def time_wait_storm(lab):
     """600 short connections, each from its own client port, client closes first.
 
     Each leaves a client TIME_WAIT socket for 60 s, so ss shows ~600
-    TIME-WAIT sockets at the end.  Snaplen 128 keeps the capture small."""
+    TIME-WAIT sockets at the end.  Unpaced, the loop runs 600 connections in
+    ~40 ms; a 3 ms pause after each spreads them over ~2 s, more like a busy
+    client.  Snaplen 128 keeps the capture small."""
     n = 600
     lab.description = (f"{n} short connections from client ports 40001-{40000 + n} to 8080, each "
                        "with a request/response and the client closing first, within a few "
@@ -1014,7 +1023,7 @@ def time_wait_storm(lab):
     for i in range(n):
         cport = 40001 + i
         c = lab.connect(cport)
-        s, _ = srv.accept()
+        s = lab.accept(srv)
         c.sendall(b"GET /%d\r\n" % i)
         s.recv(64)
         s.sendall(b"OK %d\r\n" % i)
@@ -1025,10 +1034,12 @@ def time_wait_storm(lab):
         lab.sockets["cli"].remove(c)
         lab.sockets["srv"].remove(s)
         lab.add_conn(cport)
+        time.sleep(0.003)
     elapsed = time.time() - t0
     lab.finish(settle=0.5)
-    lab.notes.append(f"All {n} connections ran one after the other in {elapsed:.1f} s. Capture "
-                     "snaplen is 128 bytes (headers complete, payload cut).")
+    lab.notes.append(f"All {n} connections ran one after the other (3 ms pause after each) in "
+                     f"{elapsed:.1f} s. Capture snaplen is 128 bytes; every frame in this "
+                     "scenario is shorter than that (largest 76 bytes), so nothing is cut.")
 
 
 @scenario(2)
@@ -1037,27 +1048,49 @@ def close_wait_leak(lab):
 
     Each client closes; each server socket sits in CLOSE_WAIT.  Held 12 s
     (longer than a 10 s CLOSE_WAIT-leak threshold) before ss.  The orphaned
-    client sockets stay in FIN_WAIT_2 (tcp_fin_timeout = 60 s)."""
+    client sockets stay in FIN_WAIT_2 (tcp_fin_timeout = 60 s).
+
+    A CLOSE_WAIT connection is silent, and a pcap has no "capture ended at"
+    record, so without other traffic the capture would end 0.6 s after the
+    last FIN.  A fourth, healthy connection (40100) exchanges a small
+    message every second during the hold, so the capture really spans the
+    12 s; it stays ESTABLISHED."""
     lab.description = ("Three connections (40001-40003): each client exchanges data and close()s; "
-                       "the server application never close()s; held 12 s before the snapshot.")
+                       "the server application never close()s; held 12 s before the snapshot "
+                       "while a fourth connection (40100) sends a heartbeat every second.")
     srv = lab.listen()
     lab.start_capture("cli")
     held = []
     for cport in (40001, 40002, 40003):
         c = lab.connect(cport)
-        s, _ = srv.accept()
+        s = lab.accept(srv)
         exchange(c, s)
         c.close()
         expect_eof(s)
+        t_last_fin = time.time()
         held.append(s)
         lab.add_conn(cport)
         time.sleep(0.2)
-    time.sleep(12)
-    lab.finish()
-    lab.notes.append("The server sockets were still open (never close()d) when ss ran, 12 s after "
-                     "the last client FIN. The client sockets are orphans in FIN_WAIT_2; Linux "
-                     "drops them after net.ipv4.tcp_fin_timeout = 60 s. Nothing is sent during "
-                     "the 12 s idle time (no keepalive).")
+    hb_c = lab.connect(40100)
+    hb_s = lab.accept(srv)
+    lab.add_conn(40100)
+    i = 0
+    while time.time() - t_last_fin < 12.0:
+        exchange(hb_c, hb_s, request=b"ping %d\n" % i, response=b"pong %d\n" % i)
+        time.sleep(0.95)
+        i += 1
+    exchange(hb_c, hb_s, request=b"ping %d\n" % i, response=b"pong %d\n" % i)
+    hold = time.time() - t_last_fin
+    lab.finish(settle=0.1)
+    lab.notes.append(f"The server sockets were still open (never close()d) when ss ran, "
+                     f"{hold + 0.1:.1f} s after the server received the last client FIN; the last heartbeat "
+                     f"packet is {hold:.1f} s after it."
+                     " The client sockets are orphans in FIN_WAIT_2; Linux "
+                     "drops them after net.ipv4.tcp_fin_timeout = 60 s. Nothing is sent on "
+                     "40001-40003 during the 12 s hold (no keepalive). Connection 4 (client port "
+                     "40100) is a heartbeat (ping/pong every second, last one ~0.1 s before the "
+                     "snapshot) only there so the capture covers the whole hold; it stays "
+                     "ESTABLISHED.")
 
 
 @scenario(2)
@@ -1075,7 +1108,7 @@ def half_open_reboot(lab):
     srv = lab.listen()
     lab.start_capture("srv")
     c = lab.connect(40001)
-    s, _ = srv.accept()
+    s = lab.accept(srv)
     exchange(c, s)
     lab.add_conn(40001)
     time.sleep(0.3)
@@ -1114,7 +1147,7 @@ def half_open_silence(lab):
     srv = lab.listen()
     lab.start_capture("srv")
     c = lab.connect(40001)
-    s, _ = srv.accept()
+    s = lab.accept(srv)
     exchange(c, s)
     lab.add_conn(40001)
     time.sleep(0.3)
@@ -1165,16 +1198,19 @@ def challenge_ack_reboot(lab):
     tuple and answers with a challenge ACK carrying the old sequence numbers
     (RFC 5961).  The new client's SYN_SENT socket sees an unacceptable ACK
     and sends RST with seq = that ACK number = the server's rcv_nxt, so the
-    server accepts the RST and drops the old connection.  The client
-    retransmits its SYN after the 1 s initial RTO and now reaches the
-    listener: the new connection is established."""
+    server accepts the RST and drops the old connection.  The client then
+    retransmits its SYN after only ~10 ms, not after the 1 s initial RTO:
+    tcp_rcv_synsent_state_process() re-arms the retransmit timer to
+    TCP_TIMEOUT_MIN when a SYN_SENT socket gets an unacceptable ACK
+    ("Previous FIN/ACK or RST/ACK might be ignored").  That SYN reaches the
+    listener and the new connection is established."""
     lab.description = ("The client reboots under an established connection from port 40001 and "
                        "reconnects from port 40001: challenge ACK from the old server socket, RST "
-                       "from the client, SYN retransmitted 1 s later, new connection established.")
+                       "from the client, SYN retransmitted ~10 ms later, new connection established.")
     srv = lab.listen()
     lab.start_capture("srv")
     c = lab.connect(40001)
-    s, _ = srv.accept()
+    s = lab.accept(srv)
     exchange(c, s)
     lab.add_conn(40001)
     time.sleep(0.3)
@@ -1183,13 +1219,16 @@ def challenge_ack_reboot(lab):
     lab.reboot_client()
     time.sleep(0.5)
     t0 = time.time()
-    c2 = lab.connect(40001)        # blocks ~1 s (challenge ACK, RST, SYN retransmission)
+    c2 = lab.connect(40001)        # challenge ACK, RST, SYN retransmission, SYN-ACK
     took = time.time() - t0
-    s2, _ = srv.accept()
+    s2 = lab.accept(srv)
     exchange(c2, s2, request=b"hello after reboot\n", response=b"welcome back\n")
     lab.add_conn(40001)
     lab.finish()
-    lab.notes.append(f"connect() of the new instance took {took:.2f} s. Two instances on one "
+    lab.notes.append(f"connect() of the new instance took {took * 1000:.0f} ms: the kernel "
+                     "retransmits the SYN ~10 ms after sending the RST (timer re-armed to "
+                     "TCP_TIMEOUT_MIN on an unacceptable ACK in SYN_SENT), not after 1 s. "
+                     "Two instances on one "
                      "4-tuple: the first (pre-reboot) is CLOSED on both sides, the ss sockets are "
                      "the second instance. Crash/reboot as in half_open_reboot (veth moved out, "
                      "socket aborted, namespace deleted and recreated with the same MAC/addresses).")
@@ -1230,18 +1269,20 @@ def syn_to_time_wait(lab):
     client's SYN_SENT socket finds that ACK unacceptable and sends RST with
     seq = the ACK number = the TIME_WAIT's rcv_nxt, which kills the TIME_WAIT
     socket (TIME_WAIT assassination; net.ipv4.tcp_rfc1337 = 0).  The SYN is
-    retransmitted ~1 s later, reaches the listener and connects."""
+    retransmitted ~10 ms later (the SYN_SENT socket re-arms its retransmit
+    timer to TCP_TIMEOUT_MIN after an unacceptable ACK), reaches the
+    listener and connects."""
     lab.description = ("Connection 1 (40001) is closed by the server first; connection 2 from port "
                        "40001 sends a SYN with an ISN below the old numbers, gets an ACK from the "
                        "server's TIME_WAIT socket, resets it, and succeeds with the SYN "
-                       "retransmitted 1 s later.")
+                       "retransmitted ~10 ms later.")
     # Timestamps off on the client: a SYN with a newer timestamp would be
     # accepted by TIME_WAIT whatever its ISN.
     sh("sysctl", "-qw", "net.ipv4.tcp_timestamps=0", ns=CLI_NS)
     srv = lab.listen()
     lab.start_capture("cli")
     c1 = lab.connect(40001)
-    s1, _ = srv.accept()
+    s1 = lab.accept(srv)
     exchange(c1, s1)
     last_seq = repair_get_write_seq(c1)
     s1.close()
@@ -1255,7 +1296,7 @@ def syn_to_time_wait(lab):
     t0 = time.time()
     c2.connect((lab.srv_ip, PORT))
     took = time.time() - t0
-    s2, _ = srv.accept()
+    s2 = lab.accept(srv)
     exchange(c2, s2, request=b"second try\n", response=b"ok\n")
     lab.add_conn(40001)
     lab.finish()
@@ -1264,7 +1305,10 @@ def syn_to_time_wait(lab):
         f"connection 2 ({isn2}, 100000 below connection 1's final client sequence {last_seq}), set "
         f"with TCP_REPAIR before connect(); the kernel would otherwise pick a larger, time-based "
         f"ISN and the TIME_WAIT socket would accept the SYN (as in port_reuse). TCP timestamps "
-        f"are disabled in tfa-cli (so neither connection uses them). connect() took {took:.2f} s. "
+        f"are disabled in tfa-cli (so neither connection uses them). connect() took "
+        f"{took * 1000:.0f} ms: the SYN is retransmitted ~10 ms after the RST, not after 1 s, "
+        f"because Linux re-arms the SYN_SENT retransmit timer to TCP_TIMEOUT_MIN when it gets an "
+        f"unacceptable ACK. "
         f"Two instances on one 4-tuple: the first is CLOSED on both sides; the ss sockets belong "
         f"to the second.")
 
