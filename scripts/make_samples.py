@@ -766,7 +766,7 @@ def syn_dropped(lab):
 
 @scenario(1)
 def simultaneous_close(lab):
-    """Both FINs cross on the wire, ending in CLOSING on the client.
+    """Both FINs cross on the wire; both sides end in TIME_WAIT (client via CLOSING).
 
     An iptables rule in the server namespace drops the client's first FIN, so
     the server application, unaware of it, closes too.  The server's FIN does
