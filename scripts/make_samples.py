@@ -1343,7 +1343,10 @@ def syn_flood(lab):
                    (SRV4, 0))
         lab.add_conn(sport, cip=src, client_in_ns=False)
         time.sleep(0.001)
-    lab.finish(settle=2.0)
+    # Wait past the request sockets' second SYN-ACK retransmission (1 s + 2 s):
+    # a pcap ends at its last packet, and only a capture that runs well past
+    # the 1 s initial RTO shows which SYN-ACKs were never repeated (cookies).
+    lab.finish(settle=3.5)
     states = [c["server"]["state"] for c in lab.truth_connections()]
     n_recv = states.count("SYN_RECEIVED")
     lab.notes.append(
@@ -1353,8 +1356,9 @@ def syn_flood(lab):
         f"has, so SYN-ACKs go on the wire and are dropped by the client NIC. ss showed {n_recv} "
         f"request sockets (SYN_RECEIVED); the other {n - n_recv} SYNs were answered with SYN "
         f"cookies (tcp_syncookies=1) once the SYN queue exceeded the listen backlog of 128, so the "
-        f"server keeps no state for them (CLOSED). The capture lasts ~2 s after the last SYN, so "
-        f"it holds the first SYN-ACK retransmission (1 s) of the request sockets.")
+        f"server keeps no state for them (CLOSED). The capture runs ~3 s past the last SYN, so "
+        f"it holds the first (1 s) and second (3 s) SYN-ACK retransmissions of the request "
+        f"sockets; a cookie SYN-ACK is never retransmitted.")
 
 
 # ---------------------------------------------------------------------------

@@ -6,6 +6,8 @@ as raw 32-bit values and compared modulo 2**32 (RFC 9293 section 3.4).
 """
 from __future__ import annotations
 
+import ipaddress
+
 from .states import CLOSED
 
 SEQ_MASK = 0xFFFFFFFF
@@ -112,8 +114,9 @@ class Connection:
         "ended",          # both sides closed: a new SYN starts a new instance
         "prev",           # the instance this one replaced on the same 4-tuple
         "route_check",    # packets need a look before they are attributed
-        "superseded",     # a later instance took over this 4-tuple
+        "superseded",     # the later instance that took over this 4-tuple, or None
         "reused_peer_state",  # the peer's state in the old instance when this one's SYN came, or -1
+        "reused_own_state",   # the SYN sender's own state in the old instance then, or -1
         "seq_order",      # creation order, to break first_seen ties
         "syn_cookie",     # the server answered statelessly (a SYN cookie)
         "id",             # report id, assigned in first_seen order at the end
@@ -138,8 +141,9 @@ class Connection:
         self.ended = False
         self.prev = None
         self.route_check = False
-        self.superseded = False
+        self.superseded = None
         self.reused_peer_state = -1
+        self.reused_own_state = -1
         self.seq_order = order
         self.syn_cookie = False
         self.id = 0
@@ -183,3 +187,13 @@ def reverse_key(key: bytes) -> bytes:
     alen = (len(key) - 4) >> 1
     a2 = 2 * alen
     return key[alen:a2] + key[:alen] + key[a2 + 2:a2 + 4] + key[a2:a2 + 2]
+
+
+def ip_text(addr: bytes) -> str:
+    return str(ipaddress.ip_address(addr))
+
+
+def endpoint_text(ep: Endpoint) -> str:
+    """ip:port, with IPv6 addresses in brackets."""
+    ip = ip_text(ep.addr)
+    return f"[{ip}]:{ep.port}" if ":" in ip else f"{ip}:{ep.port}"

@@ -206,9 +206,10 @@ class ConnectionTracker:
     def _reuse(self, ts, key, old, x_old, y_old, sport, dport, seq, ack, flags):
         """A new connection instance on a 4-tuple that already had one."""
         new = self._new(ts, key, sport, dport, seq, ack, flags)
-        old.superseded = True
+        old.superseded = new
         old.prev = None
         new.reused_peer_state = y_old.state
+        new.reused_own_state = x_old.state
         if flags & SYN and not flags & ACK and x_old.isn == seq and x_old is old.client:
             new.replay_of = old
         if flags & SYN and not flags & ACK:

@@ -1,19 +1,15 @@
 """The report document of ``shared/spec/report-contract.md`` (schema_version 1)."""
 from __future__ import annotations
 
-import ipaddress
 import math
 from collections import Counter
 
 from .. import __version__
+from ..connection import ip_text
 from ..states import STATE_NAMES
 from ..zeek import conn_state
 
 SCHEMA_VERSION = 1
-
-
-def ip_text(addr: bytes) -> str:
-    return str(ipaddress.ip_address(addr))
 
 
 def _time(t):
