@@ -11,7 +11,7 @@ from .capture import read_records
 from .decode import (
     FAST_ETH_IPV4_TCP, FAST_MIN_CAPLEN, LINKTYPE_ETHERNET, SKIP_NAMES, SYN, decode, window_scale,
 )
-from .states import DEFAULT_FIN_TIMEOUT, DEFAULT_TIME_WAIT
+from .states import DEFAULT_FIN_TIMEOUT, DEFAULT_TIME_WAIT, DEFAULT_UNANSWERED
 from .tracker import ConnectionTracker
 
 
@@ -39,15 +39,15 @@ class Analysis:
 
 
 def analyze(paths, time_wait: float = DEFAULT_TIME_WAIT, fin_timeout: float = DEFAULT_FIN_TIMEOUT,
-            progress=None) -> Analysis:
+            unanswered: float = DEFAULT_UNANSWERED) -> Analysis:
     """Read every capture in ``paths`` and return the finished analysis."""
     stats = CaptureStats(files=["<stdin>" if p == "-" else p for p in paths])
-    tracker = ConnectionTracker(time_wait=time_wait, fin_timeout=fin_timeout)
+    tracker = ConnectionTracker(time_wait=time_wait, fin_timeout=fin_timeout, unanswered=unanswered)
     run(read_records(paths, stats.damages), tracker, stats)
     end = stats.end if stats.end is not None else 0.0
     conns = tracker.finalize(end)
     return Analysis(stats=stats, connections=conns,
-                    options={"time_wait": time_wait, "fin_timeout": fin_timeout})
+                    options={"time_wait": time_wait, "fin_timeout": fin_timeout, "unanswered": unanswered})
 
 
 def run(records, tracker: ConnectionTracker, stats: CaptureStats) -> None:

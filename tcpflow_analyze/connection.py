@@ -117,6 +117,7 @@ class Connection:
         "superseded",     # the later instance that took over this 4-tuple, or None
         "reused_peer_state",  # the peer's state in the old instance when this one's SYN came, or -1
         "reused_own_state",   # the SYN sender's own state in the old instance then, or -1
+        "reused_from",    # the instance this one replaced on its 4-tuple, or None
         "seq_order",      # creation order, to break first_seen ties
         "syn_cookie",     # the server answered statelessly (a SYN cookie)
         "id",             # report id, assigned in first_seen order at the end
@@ -144,6 +145,7 @@ class Connection:
         self.superseded = None
         self.reused_peer_state = -1
         self.reused_own_state = -1
+        self.reused_from = None
         self.seq_order = order
         self.syn_cookie = False
         self.id = 0

@@ -210,6 +210,7 @@ class ConnectionTracker:
         old.prev = None
         new.reused_peer_state = y_old.state
         new.reused_own_state = x_old.state
+        new.reused_from = old
         if flags & SYN and not flags & ACK and x_old.isn == seq and x_old is old.client:
             new.replay_of = old
         if flags & SYN and not flags & ACK:

@@ -40,10 +40,16 @@ def connection_entry(conn, cid: int) -> dict:
     }
 
 
-def build_report(analysis) -> dict:
+def build_report(analysis, anomalies=()) -> dict:
     stats = analysis.stats
     conns = analysis.connections
-    entries = [connection_entry(conn, i) for i, conn in enumerate(conns, 1)]
+    entries = [connection_entry(conn, conn.id or i) for i, conn in enumerate(conns, 1)]
+    by_id = {e["id"]: e for e in entries}
+    for a in anomalies:
+        for cid in a.connections:
+            entry = by_id.get(cid)
+            if entry is not None and a.type not in entry["anomalies"]:
+                entry["anomalies"].append(a.type)
     start = stats.start
     end = stats.end
     states = {"client": Counter(), "server": Counter()}
@@ -69,10 +75,11 @@ def build_report(analysis) -> dict:
         },
         "options": dict(analysis.options),
         "connections": entries,
-        "anomalies": [],
+        "anomalies": [a.as_dict() for a in anomalies],
         "summary": {
             "connections": len(entries),
             "states": {side: dict(sorted(counter.items())) for side, counter in states.items()},
-            "anomalies": {},
+            "anomalies": dict(sorted(Counter(a.type for a in anomalies).items())),
+            "severities": dict(Counter(a.severity for a in anomalies)),
         },
     }

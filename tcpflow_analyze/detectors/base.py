@@ -1,0 +1,74 @@
+"""What every anomaly detector shares: the finding, its options, and helpers.
+
+A detector is a module with ``TYPE``, ``SEVERITY``, ``OPTIONS`` (its
+thresholds, each a CLI flag with a documented default), ``EXPLANATION`` (what
+it means in TCP terms and what to do, for the README and the HTML report) and
+``detect(analysis, cfg) -> list[Anomaly]``: a pure function over the finished
+connections.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from ..connection import Connection, endpoint_text, ip_text
+
+SEVERITIES = ("info", "warning", "critical")
+
+
+@dataclass
+class Anomaly:
+    type: str
+    severity: str
+    time: float | None
+    connections: list[int]
+    message: str
+    details: dict = field(default_factory=dict)
+
+    def as_dict(self) -> dict:
+        return {"type": self.type, "severity": self.severity,
+                "time": None if self.time is None else round(self.time, 6),
+                "connections": list(self.connections), "message": self.message, "details": self.details}
+
+
+@dataclass(frozen=True)
+class Option:
+    """A detector threshold: ``--flag`` on the command line, ``key`` in the config."""
+
+    flag: str
+    key: str
+    default: object
+    help: str
+    type: object = float
+
+
+def service(ep) -> str:
+    return endpoint_text(ep)
+
+
+def group_by(conns, key):
+    groups = defaultdict(list)
+    for conn in conns:
+        groups[key(conn)].append(conn)
+    return groups
+
+
+def ids(conns: list[Connection], limit: int | None = None) -> list[int]:
+    out = [c.id for c in conns]
+    return out if limit is None else out[:limit]
+
+
+def plural(n: int, word: str, words: str | None = None) -> str:
+    return f"{n} {word if n == 1 else (words or word + 's')}"
+
+
+def top_counts(items, n: int = 5) -> list[dict]:
+    counts: dict[str, int] = {}
+    for item in items:
+        counts[item] = counts.get(item, 0) + 1
+    ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:n]
+    return [{"endpoint": k, "count": v} for k, v in ranked]
+
+
+__all__ = ["Anomaly", "Option", "SEVERITIES", "endpoint_text", "group_by", "ids", "ip_text", "plural",
+           "service", "top_counts"]

@@ -1,0 +1,150 @@
+"""half_open: one side believes the connection is open, the other has lost it
+or never completed it.
+
+Kinds (``details.kind``):
+
+* ``peer_reset`` -- a side that never closed answers its peer's segment with a
+  RST carrying no ACK bit: the reply of a host with *no socket* for the
+  segment (RFC 9293 3.10.7.1; Linux ``tcp_v4_send_reset``).  The host crashed
+  or rebooted and lost the connection; the peer learns it only now.  An
+  application abort (SO_LINGER 0, close with unread data) sends RST+ACK and is
+  not this.
+* ``embryonic`` -- a SYN-ACK never acknowledged: the server sat in
+  SYN_RECEIVED.  Many of them toward one service from many sources is a SYN
+  flood; the message says so, with counts.
+* ``unanswered`` -- a side keeps retransmitting (or probing with keepalives)
+  while its peer, which answered before, stays silent for longer than
+  ``--half-open-timeout``, up to the end of the capture.
+* ``challenge_ack`` -- a rebooted client's SYN on its old port lands on the
+  server's still-open connection; the server answers with a bare ACK carrying
+  the old numbers (RFC 5961 section 4), the client resets it and retries.
+"""
+from __future__ import annotations
+
+from ..connection import HS_ACK, HS_SYNACK
+from ..states import CLOSED, STATE_NAMES, SYNCHRONIZED, TIME_WAIT
+from .base import Anomaly, Option, group_by, ids, plural, service, top_counts
+
+TYPE = "half_open"
+SEVERITY = "warning"
+OPTIONS = (
+    Option("--half-open-timeout", "half_open_timeout", 5.0,
+           "Seconds a side may retransmit into silence before its peer is called gone "
+           "(default 5: several retransmission timeouts)."),
+    Option("--syn-flood-threshold", "syn_flood_threshold", 100,
+           "Unacknowledged SYN-ACKs from one service that make a SYN flood (default 100: far above "
+           "the handful a lossy network leaves).", int),
+)
+EXPLANATION = (
+    "One side still believes the connection is open while the other has lost it or never "
+    "completed it: a crashed or rebooted peer (peer_reset, challenge_ack), a SYN-ACK never "
+    "acknowledged (embryonic; many = a SYN flood), or a side retransmitting into silence "
+    "(unanswered). Fix the peer (crash, reboot, firewall state loss); enable TCP keepalive so "
+    "dead peers are found; for floods, SYN cookies and rate limits."
+)
+
+
+def detect(analysis, cfg) -> list[Anomaly]:
+    out = []
+    conns = analysis.connections
+    out += _peer_reset(conns)
+    out += _embryonic(conns, cfg["syn_flood_threshold"])
+    out += _unanswered(conns, cfg["half_open_timeout"])
+    out += _challenge_ack(conns)
+    return out
+
+
+def _peer_reset(conns):
+    out = []
+    for c in conns:
+        if c.reset_by is None or c.rst_ack or c.rst_prior is None or not c.hs & HS_ACK:
+            continue
+        sender_prior, receiver_prior = c.rst_prior
+        if sender_prior not in SYNCHRONIZED or receiver_prior not in SYNCHRONIZED or c.reset_by.fin_seq >= 0:
+            continue
+        lost = c.reset_by
+        kept = c.server if lost is c.client else c.client
+        out.append(Anomaly(
+            TYPE, SEVERITY, c.rst_time, [c.id],
+            f"{service(lost)} answered {service(kept)} with a bare RST (no ACK) although it never "
+            f"closed the connection: it had lost it (crashed or rebooted); {service(kept)} kept it "
+            f"{STATE_NAMES[receiver_prior]} until then",
+            {"kind": "peer_reset", "lost_by": service(lost), "kept_by": service(kept),
+             "kept_state": STATE_NAMES[receiver_prior], "idle_before": None}))
+    return out
+
+
+def _embryonic(conns, flood_threshold):
+    embryonic = [c for c in conns if c.hs & HS_SYNACK and not c.hs & HS_ACK and c.reset_by is None]
+    out = []
+    for svc, group in group_by(embryonic, lambda c: service(c.server)).items():
+        sources = {c.client.addr for c in group}
+        cookies = sum(1 for c in group if c.syn_cookie)
+        held = sum(1 for c in group if c.server.state != CLOSED)
+        first = min(c.server.syn_time for c in group)
+        flood = len(group) >= flood_threshold
+        if flood:
+            msg = (f"SYN flood toward {svc}: {len(group)} SYN-ACKs never acknowledged, from "
+                   f"{plural(len(sources), 'source address', 'source addresses')}; {held} left in "
+                   f"SYN_RECEIVED at the end, {cookies} answered with SYN cookies (no state kept)")
+        else:
+            msg = (f"{svc} sent {plural(len(group), 'SYN-ACK')} that no client acknowledged "
+                   f"({held} still SYN_RECEIVED at the end): the SYN's sender never completed "
+                   f"the handshake")
+        out.append(Anomaly(
+            TYPE, "critical" if flood else SEVERITY, first, ids(group), msg,
+            {"kind": "embryonic", "service": svc, "count": len(group), "sources": len(sources),
+             "syn_flood": flood, "syn_received_at_end": held, "syn_cookies": cookies,
+             "top_sources": top_counts((service(c.client).rsplit(":", 1)[0] for c in group), 5)}))
+    return out
+
+
+def _unanswered(conns, timeout):
+    out = []
+    for c in conns:
+        for x, y in ((c.client, c.server), (c.server, c.client)):
+            if not y.packets:
+                continue  # a one-sided capture: silence is the capture's, not the peer's
+            last_try = max(x.rxmt_time, x.probe_time)
+            if last_try <= y.last_time or last_try - y.last_time < timeout:
+                continue
+            silent = last_try - y.last_time
+            what = "retransmitting" if x.rxmt_time > y.last_time else "sending keepalive probes"
+            out.append(Anomaly(
+                TYPE, SEVERITY, y.last_time + timeout, [c.id],
+                f"{service(x)} kept {what} for {silent:.1f} s with no answer from {service(y)}, "
+                f"which had answered before: the peer is gone (crashed, unplugged, or a firewall "
+                f"dropped the state) while {service(x)} still holds the connection",
+                {"kind": "unanswered", "sender": service(x), "silent_peer": service(y),
+                 "silent_for": round(silent, 3), "retransmissions": x.retransmits,
+                 "keepalive_probes": x.probes}))
+    return out
+
+
+def _challenge_ack(conns):
+    out = []
+    for old in conns:
+        if old.challenge_time < 0 or old.challenge_state == TIME_WAIT:
+            continue
+        new = old.superseded
+        delay = _retry_delay(new)
+        out.append(Anomaly(
+            TYPE, SEVERITY, old.challenge_time, [old.id] + ([new.id] if new is not None else []),
+            f"{service(old.client)} reconnected from the same port while {service(old.server)} still "
+            f"held the old connection ({STATE_NAMES[old.challenge_state]}): the server answered "
+            f"the new SYN with a challenge ACK carrying the old numbers (RFC 5961 4), the client "
+            f"reset the old connection" + (f" and its retried SYN got through after {delay * 1000:.0f} ms"
+                                           if delay is not None else ""),
+            {"kind": "challenge_ack", "client": service(old.client), "server": service(old.server),
+             "server_state": STATE_NAMES[old.challenge_state],
+             "retry_delay": None if delay is None else round(delay, 6)}))
+    return out
+
+
+def _retry_delay(new):
+    """From the new connection's first SYN to the SYN-ACK that accepted it."""
+    if new is None or new.client.syn_time < 0 or new.server.syn_time < 0:
+        return None
+    return new.server.syn_time - new.client.syn_time
+
+

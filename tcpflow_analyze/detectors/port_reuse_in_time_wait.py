@@ -1,0 +1,42 @@
+"""port_reuse_in_time_wait: a new SYN on a 4-tuple the capture shows still in
+TIME_WAIT (at either end).
+
+TIME_WAIT exists so that old duplicates of the previous connection cannot be
+taken for the new one (RFC 9293 3.6.1).  Linux still accepts such a SYN on a
+TIME_WAIT socket when its ISN (or timestamp) is beyond the old connection's
+(``tcp_timewait_state_process``), and a client reuses its own TIME_WAIT port
+with ``tcp_tw_reuse``: ``info`` then.  When the TIME_WAIT socket refuses the SYN,
+see ``syn_to_time_wait``.
+"""
+from __future__ import annotations
+
+from ..connection import HS_SYNACK
+from ..states import TIME_WAIT
+from .base import Anomaly, Option, service
+
+TYPE = "port_reuse_in_time_wait"
+SEVERITY = "info"
+OPTIONS: tuple[Option, ...] = ()
+EXPLANATION = (
+    "A new connection reused a 4-tuple whose previous connection was still in TIME_WAIT. The "
+    "kernel accepted it (a higher ISN or timestamp, or tcp_tw_reuse on the client): normal under "
+    "heavy connection churn, and a sign that the port range is being recycled fast."
+)
+
+
+def detect(analysis, cfg) -> list[Anomaly]:
+    out = []
+    for c in analysis.connections:
+        if TIME_WAIT not in (c.reused_peer_state, c.reused_own_state):
+            continue
+        if c.reused_from is not None and c.reused_from.challenge_time >= 0:
+            continue  # the TIME_WAIT refused the SYN: syn_to_time_wait tells that story
+        holder = "server" if c.reused_peer_state == TIME_WAIT else "client"
+        accepted = bool(c.hs & HS_SYNACK)
+        out.append(Anomaly(
+            TYPE, SEVERITY if accepted else "warning", c.first_seen, [c.id],
+            f"{service(c.client)} opened a new connection to {service(c.server)} on a 4-tuple the "
+            f"{holder} still held in TIME_WAIT; " + ("the kernel accepted it" if accepted else
+                                                    "it was not accepted"),
+            {"time_wait_holder": holder, "accepted": accepted}))
+    return out

@@ -1,0 +1,47 @@
+"""rst_on_stale_syn: a SYN-ACK answered by RST from the SYN's own address.
+
+The client's kernel does not recognise the SYN the SYN-ACK acknowledges: an
+old duplicate SYN (a retransmission delayed in the network, or a replay of an
+earlier connection's SYN) or a forged one.  This is the case the three-way
+handshake exists to defeat (RFC 9293 section 3.5, figure 9): the RST stops
+the server from opening a connection nobody asked for.
+"""
+from __future__ import annotations
+
+from ..connection import HS_ACK, HS_SYN, HS_SYNACK
+from .base import Anomaly, Option, service
+
+TYPE = "rst_on_stale_syn"
+SEVERITY = "warning"
+OPTIONS: tuple[Option, ...] = ()
+EXPLANATION = (
+    "A SYN-ACK was answered with RST from the address that sent the SYN: that host does not "
+    "recognise the SYN (an old duplicate delayed in the network, a replay of an earlier "
+    "connection's SYN, or a forged SYN). Harmless by itself -- the handshake did its job -- "
+    "but many of them point at a middlebox replaying SYNs or at spoofing."
+)
+
+
+def detect(analysis, cfg) -> list[Anomaly]:
+    out = []
+    for c in analysis.connections:
+        if c.hs & (HS_SYN | HS_SYNACK | HS_ACK) != HS_SYN | HS_SYNACK or c.reset_by is not c.client:
+            continue
+        if c.rst_time < c.server.syn_time:
+            continue
+        if c.replay_of is not None:
+            origin = "replay"
+            why = f"a replay of connection {c.replay_of.id}'s SYN (same ISN)"
+        elif c.client.syn_count > 1:
+            origin = "retransmission"
+            why = f"a retransmitted SYN ({c.client.syn_count} SYNs seen)"
+        else:
+            origin = "unknown"
+            why = "a SYN its sender does not recognise (stale, replayed before the capture, or forged)"
+        out.append(Anomaly(
+            TYPE, SEVERITY, c.rst_time, [c.id],
+            f"{service(c.client)} answered {service(c.server)}'s SYN-ACK with RST: the SYN was {why}",
+            {"syn_origin": origin, "client": service(c.client), "server": service(c.server),
+             "replay_of": c.replay_of.id if c.replay_of is not None else None,
+             "syns": c.client.syn_count}))
+    return out

@@ -1,0 +1,46 @@
+"""syn_to_time_wait: a SYN landed on the peer's TIME_WAIT socket, which
+answered with a bare ACK carrying the old connection's numbers; the client
+reset it and retried.
+
+Linux's TIME_WAIT refuses a SYN whose ISN is not beyond the old connection's
+RCV.NXT (and, with timestamps, whose timestamp is not newer) and re-sends its
+last ACK instead (``tcp_timewait_state_process``).  The client, in SYN_SENT,
+sees an ACK that acknowledges nothing it sent and answers with RST, which
+kills the TIME_WAIT (RFC 1337's "TIME-WAIT assassination", Linux default);
+the SYN is then retried.  tshark labels the ACK "ACKed segment that wasn't
+captured", Zeek folds it into the old connection; the delay it cost is here.
+"""
+from __future__ import annotations
+
+from ..states import TIME_WAIT
+from .base import Anomaly, Option, service
+from .half_open import _retry_delay
+
+TYPE = "syn_to_time_wait"
+SEVERITY = "warning"
+OPTIONS: tuple[Option, ...] = ()
+EXPLANATION = (
+    "A client reused a port toward a server that still held the old connection in TIME_WAIT; "
+    "the TIME_WAIT socket refused the new SYN (its ISN was not beyond the old numbers) and "
+    "answered with an old ACK, the client reset it and retried, paying a delay. Let the client "
+    "close first (TIME_WAIT then sits on the client, which picks fresh ports), or keep "
+    "connections alive instead of reconnecting on the same port."
+)
+
+
+def detect(analysis, cfg) -> list[Anomaly]:
+    out = []
+    for old in analysis.connections:
+        if old.challenge_time < 0 or old.challenge_state != TIME_WAIT:
+            continue
+        new = old.superseded
+        delay = _retry_delay(new)
+        cost = f": the retried SYN got through after {delay * 1000:.0f} ms" if delay is not None else ""
+        out.append(Anomaly(
+            TYPE, SEVERITY, old.challenge_time, [old.id] + ([new.id] if new is not None else []),
+            f"{service(old.client)}'s new SYN hit {service(old.server)}'s TIME_WAIT socket, which "
+            f"answered with the old connection's ACK; the client reset it and retried{cost}",
+            {"client": service(old.client), "server": service(old.server),
+             "delay": None if delay is None else round(delay, 6),
+             "new_connection": new.id if new is not None else None}))
+    return out

@@ -1,0 +1,54 @@
+"""Endpoint state over time, from the transitions the tracker records.
+
+Everything here is off the per-packet path: pure functions over finished
+connections, shared by the detectors and the views.
+"""
+from __future__ import annotations
+
+from .states import CLOSED
+
+
+def intervals(ep, end: float):
+    """Yield (start, stop, state) for every state the endpoint was in, up to ``end``."""
+    trans = ep.trans
+    for i, (t, state) in enumerate(trans):
+        stop = trans[i + 1][0] if i + 1 < len(trans) else end
+        yield t, max(stop, t), state
+
+
+def state_at(ep, t: float) -> int:
+    """The endpoint's state at time t (CLOSED before its first packet)."""
+    state = CLOSED
+    for when, st in ep.trans:
+        if when > t:
+            break
+        state = st
+    return state
+
+
+def sweep(spans):
+    """Peak concurrency of (start, stop) spans: (peak, time of peak, step series).
+
+    The series is [(time, count), ...] after every change, for sparklines.
+    """
+    events = []
+    for start, stop in spans:
+        events.append((start, 1))
+        events.append((stop, -1))
+    # At equal times, leave before entering: a span ending when another starts
+    # does not overlap it.
+    events.sort(key=lambda e: (e[0], e[1]))
+    count = peak = 0
+    peak_time = None
+    series = []
+    for t, delta in events:
+        if t == float("inf"):
+            break
+        count += delta
+        if count > peak:
+            peak, peak_time = count, t
+        if series and series[-1][0] == t:
+            series[-1] = (t, count)
+        else:
+            series.append((t, count))
+    return peak, peak_time, series

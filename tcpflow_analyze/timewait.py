@@ -1,0 +1,124 @@
+"""TIME_WAIT per host: how many at once, since when, toward whom, and what it
+means for the ephemeral port range.
+
+Shared by the ``time_wait_storm`` detector and the ``timewait`` command.
+"""
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+
+from .connection import endpoint_text, ip_text
+from .states import TIME_WAIT
+from .timeline import intervals, sweep
+
+# Linux's default net.ipv4.ip_local_port_range.
+DEFAULT_PORT_RANGE = (32768, 60999)
+
+
+def parse_port_range(text: str) -> tuple[int, int]:
+    lo, sep, hi = text.replace(" ", "").partition("-")
+    if not sep:
+        raise ValueError("expected LOW-HIGH, e.g. 32768-60999")
+    lo_i, hi_i = int(lo), int(hi)
+    if not 0 < lo_i <= hi_i <= 65535:
+        raise ValueError("ports must satisfy 0 < LOW <= HIGH <= 65535")
+    return lo_i, hi_i
+
+
+@dataclass
+class HostTimeWait:
+    host: str
+    time_wait: int = 0           # endpoints of this host that entered TIME_WAIT
+    peak: int = 0
+    peak_time: float | None = None
+    series: list = field(default_factory=list)
+    at_end: int = 0
+    conn_ids: list = field(default_factory=list)
+    remotes: list = field(default_factory=list)
+    closed: int = 0              # connections of this host closed by FIN
+    active_closes: int = 0       # ... where this host sent the first FIN
+    opened: int = 0              # connections this host opened (it sent the SYN)
+    open_rate: float = 0.0       # connections opened per second, over the span of the opens
+    mean_lifetime: float | None = None
+    ports_at_peak: int = 0       # distinct local ports in the range held in TIME_WAIT at the peak
+    range_size: int = 0
+
+    @property
+    def active_close_share(self) -> float | None:
+        return self.active_closes / self.closed if self.closed else None
+
+    @property
+    def range_share(self) -> float:
+        return self.ports_at_peak / self.range_size if self.range_size else 0.0
+
+    def projection(self, time_wait: float) -> dict:
+        """Steady state at the observed opening rate: ports held in TIME_WAIT alone."""
+        if self.open_rate <= 0 or not self.range_size:
+            return {"rate": 0.0, "steady_time_wait": 0, "steady_share": 0.0, "exhausted_after": None}
+        steady = self.open_rate * time_wait
+        exhausted = self.range_size / self.open_rate if steady >= self.range_size else None
+        return {"rate": round(self.open_rate, 3), "steady_time_wait": round(steady),
+                "steady_share": round(steady / self.range_size, 4),
+                "exhausted_after": None if exhausted is None else round(exhausted, 1)}
+
+    def as_dict(self, time_wait: float) -> dict:
+        return {
+            "host": self.host, "time_wait": self.time_wait, "peak": self.peak,
+            "peak_time": None if self.peak_time is None else round(self.peak_time, 6),
+            "at_end": self.at_end, "remotes": self.remotes,
+            "active_close_share": None if self.active_close_share is None else round(self.active_close_share, 4),
+            "connections_opened": self.opened, "open_rate": round(self.open_rate, 3),
+            "mean_lifetime": None if self.mean_lifetime is None else round(self.mean_lifetime, 6),
+            "ephemeral_ports_at_peak": self.ports_at_peak, "port_range_size": self.range_size,
+            "port_range_share": round(self.range_share, 4), "projection": self.projection(time_wait),
+        }
+
+
+def time_wait_by_host(analysis, port_range=DEFAULT_PORT_RANGE) -> dict[str, HostTimeWait]:
+    end = analysis.stats.end or 0.0
+    lo, hi = port_range
+    hosts: dict[str, HostTimeWait] = {}
+    spans = defaultdict(list)        # host -> [(start, stop, conn, local port, remote)]
+    opens = defaultdict(list)        # host -> [first_seen of connections it opened]
+    lifetimes = defaultdict(list)
+    for c in analysis.connections:
+        for me, peer in ((c.client, c.server), (c.server, c.client)):
+            host = ip_text(me.addr)
+            h = hosts.get(host)
+            if h is None:
+                h = hosts[host] = HostTimeWait(host, range_size=hi - lo + 1)
+            if me is c.client and me.syn_count:
+                opens[host].append(c.first_seen)
+                lifetimes[host].append(c.last_seen - c.first_seen)
+            if me.fin_seq >= 0 and peer.fin_seq >= 0:
+                h.closed += 1
+                if me.active_close and (not peer.active_close or me.fin_time <= peer.fin_time):
+                    h.active_closes += 1
+            for start, stop, state in intervals(me, end):
+                if state == TIME_WAIT:
+                    # Still in TIME_WAIT when the capture ends: it has not
+                    # left, so it must count against any that start at the end.
+                    if stop >= end:
+                        stop = float("inf")
+                    spans[host].append((start, stop, c, me.port, endpoint_text(peer)))
+    for host, items in spans.items():
+        h = hosts[host]
+        h.time_wait = len(items)
+        h.peak, h.peak_time, h.series = sweep((s, e) for s, e, *_ in items)
+        h.at_end = sum(1 for _, e, *_ in items if e == float("inf"))
+        h.conn_ids = sorted({c.id for _, _, c, _, _ in items})
+        h.remotes = [{"endpoint": k, "count": v} for k, v in Counter(r for *_, r in items).most_common(5)]
+        if h.peak_time is not None:
+            at_peak = {port for s, e, _, port, _ in items if s <= h.peak_time < e}
+            h.ports_at_peak = sum(1 for p in at_peak if lo <= p <= hi)
+    for host, times in opens.items():
+        h = hosts[host]
+        h.opened = len(times)
+        span = max(times) - min(times)
+        h.open_rate = (len(times) - 1) / span if span > 0 and len(times) > 1 else 0.0
+        h.mean_lifetime = sum(lifetimes[host]) / len(lifetimes[host])
+    return hosts
+
+
+__all__ = ["DEFAULT_PORT_RANGE", "HostTimeWait", "parse_port_range", "time_wait_by_host"]
