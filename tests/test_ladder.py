@@ -1,0 +1,240 @@
+"""The ladder diagram on kernel-made captures: the state columns must draw
+RFC 9293's diagram exactly, and end where the kernel's ss said they were."""
+import json
+import re
+
+import pytest
+from conftest import SAMPLES
+
+from tcpflow_analyze.states import STATE_NAMES
+from tcpflow_analyze.views.ladder import (
+    Fold, display_rows, ladder_json, parse_select, record_ladder, record_ladders, render_ladder,
+)
+
+TUPLE = "10.201.0.1:40001-10.201.0.2:8080"
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+TIME = re.compile(r"^\d+\.\d{6} ")
+
+
+def sample(name):
+    return [str(SAMPLES / f"{name}.pcap")]
+
+
+def truth(name, index=0):
+    conn = json.loads((SAMPLES / f"{name}.truth.json").read_text())["connections"][index]
+    return conn["client"]["state"], conn["server"]["state"]
+
+
+def columns(text):
+    """The state names written in the client and server columns of a rendered
+    ladder, read back by column position (the initial-states line sets them)."""
+    lines = text.splitlines()
+    init = next(i for i, ln in enumerate(lines) if ln.split() and ln.split()[0] in STATE_NAMES)
+    cstart = len(lines[init]) - len(lines[init].lstrip())
+    sstart = lines[init].rindex(" ") + 1
+    client, server = [lines[init].split()[0]], [lines[init].split()[-1]]
+    for ln in lines[init + 1:]:
+        indent = len(ln) - len(ln.lstrip())
+        if not (indent in (cstart, sstart) or (indent == 0 and TIME.match(ln))):
+            continue   # anomaly messages, folds, header and footer
+        cell = ln[cstart:cstart + len("SYN_RECEIVED")].strip()
+        if cell:
+            assert cell in STATE_NAMES, ln
+            client.append(cell)
+        cell = ln[sstart:].strip()
+        if cell:
+            assert cell in STATE_NAMES, ln
+            server.append(cell)
+    return client, server
+
+
+# (capture, select, truth index, client states, server states): RFC 9293 figure 5
+# and section 3.6's closing sequences, as the capture shows them.
+OPEN_C = ["CLOSED", "SYN_SENT", "ESTABLISHED"]
+OPEN_S = ["LISTEN", "SYN_RECEIVED", "ESTABLISHED"]
+DIAGRAMS = [
+    ("client_close_first", 1, 0,
+     OPEN_C + ["FIN_WAIT_1", "FIN_WAIT_2", "TIME_WAIT"], OPEN_S + ["CLOSE_WAIT", "LAST_ACK", "CLOSED"]),
+    ("server_close_first", 1, 0,
+     OPEN_C + ["CLOSE_WAIT", "LAST_ACK", "CLOSED"], OPEN_S + ["FIN_WAIT_1", "FIN_WAIT_2", "TIME_WAIT"]),
+    # The client's first FIN is dropped before the server's socket: both send
+    # FIN, the client reaches TIME_WAIT through CLOSING (RFC 9293 figure 13).
+    ("simultaneous_close", 1, 0,
+     OPEN_C + ["FIN_WAIT_1", "CLOSING", "TIME_WAIT"], OPEN_S + ["FIN_WAIT_1", "FIN_WAIT_2", "TIME_WAIT"]),
+    ("half_close", 1, 0,
+     OPEN_C + ["FIN_WAIT_1", "FIN_WAIT_2", "TIME_WAIT"], OPEN_S + ["CLOSE_WAIT", "LAST_ACK", "CLOSED"]),
+    ("rst_abort", 1, 0, OPEN_C + ["CLOSED"], OPEN_S + ["CLOSED"]),
+    # Nothing listens on 8081: the SYN meets a CLOSED port and its RST.
+    ("closed_port", 1, 0, ["CLOSED", "SYN_SENT", "CLOSED"], ["CLOSED"]),
+    ("port_reuse", TUPLE + "#2", 1, OPEN_C, OPEN_S),
+    # The server closed first; its TIME_WAIT answers the new SYN with the old
+    # ACK, the client's RST ends it (RFC 1337's TIME-WAIT assassination).
+    ("syn_to_time_wait", 1, 0,
+     OPEN_C + ["CLOSE_WAIT", "LAST_ACK", "CLOSED"],
+     OPEN_S + ["FIN_WAIT_1", "FIN_WAIT_2", "TIME_WAIT", "CLOSED"]),
+    ("syn_to_time_wait", 2, 1, OPEN_C, OPEN_S),
+]
+
+
+@pytest.mark.parametrize("name,select,index,client,server", DIAGRAMS,
+                         ids=[f"{d[0]}-{d[1]}" for d in DIAGRAMS])
+def test_state_columns_draw_the_rfc_diagram(name, select, index, client, server):
+    ladder = record_ladder(sample(name), select)
+    assert ladder.states("client") == client
+    assert ladder.states("server") == server
+    # The rendered columns say the same, and end at the kernel's truth.
+    assert columns(render_ladder(ladder)) == (client, server)
+    assert (ladder.final("client"), ladder.final("server")) == truth(name, index)
+    assert (ladder.summary["client"]["state"], ladder.summary["server"]["state"]) == truth(name, index)
+
+
+def test_client_close_first_segments():
+    ladder = record_ladder(sample("client_close_first"), TUPLE)
+    segs = [e for e in ladder.events if e.kind == "segment"]
+    assert [e.flag_text for e in segs] == ["S", "SA", "A", "PA", "A", "PA", "A", "FA", "A", "FA", "A"]
+    assert [e.from_client for e in segs] == [True, False, True, True, False, False, True, True, False, False, True]
+    # Relative numbers start at 0 (the ISN) on each side; the request is 34
+    # bytes, the response 52, and each FIN takes one sequence number.
+    assert [(e.rel_seq, e.rel_ack, e.length) for e in segs] == [
+        (0, None, 0), (0, 1, 0), (1, 1, 0), (1, 1, 34), (1, 35, 0), (1, 35, 52), (35, 53, 0),
+        (35, 53, 0), (53, 36, 0), (53, 36, 0), (36, 54, 0)]
+    assert segs[0].seq != 0 and (segs[1].ack - segs[0].seq) % 2**32 == 1
+    assert all(e.time >= ladder.start for e in segs)
+    assert not any(e.retransmission or e.rst_ignored or e.anomalies for e in segs)
+
+
+def test_select_by_tuple_either_order_and_instance():
+    a = record_ladder(sample("port_reuse"), "10.201.0.2:8080-10.201.0.1:40001")
+    b = record_ladder(sample("port_reuse"), TUPLE + "#1")
+    c = record_ladder(sample("port_reuse"), TUPLE + "#2")
+    assert a.conn_id == b.conn_id == 1 and c.conn_id == 2
+    assert (a.instance, a.instances, c.instance) == (1, 2, 2)
+    # The new SYN's connection took the tuple over from the server's
+    # TIME_WAIT: a line of its own in the first instance's ladder.
+    handovers = [e for e in a.events if e.kind == "handover"]
+    assert len(handovers) == 1 and "#2" in handovers[0].note
+    assert STATE_NAMES[handovers[0].server_state] == "CLOSED"
+    assert [x.type for x in c.anomalies] == ["port_reuse_in_time_wait"]
+
+
+def test_select_errors():
+    with pytest.raises(ValueError, match="instance"):
+        record_ladder(sample("port_reuse"), TUPLE + "#3")
+    with pytest.raises(ValueError, match="no connection 9"):
+        record_ladder(sample("port_reuse"), 9)
+    with pytest.raises(ValueError, match="no connection on that 4-tuple"):
+        record_ladder(sample("port_reuse"), "10.9.9.9:1-10.9.9.8:2")
+    for bad in ("nonsense", "10.0.0.1:80", "10.0.0.1:1-[::1]:2", "10.0.0.1:99999-10.0.0.2:80", 0):
+        with pytest.raises(ValueError):
+            parse_select(bad)
+    assert parse_select("[fd00:201::1]:40001-[fd00:201::2]:8080#2").nth == 2
+    assert parse_select("7").conn_id == 7
+
+
+def test_ipv6_tuple():
+    ladder = record_ladder(sample("ipv6"), "[fd00:201::1]:40001-[fd00:201::2]:8080")
+    assert ladder.client == "[fd00:201::1]:40001"
+    assert (ladder.final("client"), ladder.final("server")) == truth("ipv6")
+
+
+def test_anomaly_on_the_segment_it_is_about():
+    ladder = record_ladder(sample("syn_to_time_wait"), 1)
+    marked = [e for e in ladder.events if e.anomalies]
+    assert len(marked) == 1
+    ev = marked[0]
+    # The TIME_WAIT socket's ACK carrying the old numbers, from the server.
+    assert ev.anomalies[0].type == "syn_to_time_wait"
+    assert (ev.flag_text, ev.from_client, ev.rel_seq, ev.rel_ack) == ("A", False, 54, 36)
+    assert STATE_NAMES[ev.server_state] == "TIME_WAIT"
+    text = render_ladder(ladder)
+    assert "▲ warning syn_to_time_wait" in text
+
+
+def test_refused_connection_marks_the_rst():
+    ladder = record_ladder(sample("closed_port"), 1)
+    rst = ladder.events[-1]
+    assert rst.flag_text == "RA" and not rst.from_client
+    assert [a.type for a in rst.anomalies] == ["connection_refused"]
+
+
+def test_retransmission_into_silence_and_timer_line():
+    ladder = record_ladder(sample("half_open_silence"), 1)
+    segs = [e for e in ladder.events if e.kind == "segment"]
+    assert sum(e.retransmission for e in segs) == ladder.summary["retransmissions"]["server"] == 6
+    timers = [e for e in ladder.events if e.kind == "timer"]
+    assert len(timers) == 1 and timers[0].side == "client" and "silent" in timers[0].note
+    times = [e.time for e in ladder.events]
+    assert times == sorted(times)
+    # Segments after the inferred loss keep the client CLOSED.
+    after = [e for e in ladder.events if e.time > timers[0].time]
+    assert after and all(STATE_NAMES[e.client_state] == "CLOSED" for e in after)
+    assert ladder.states("client")[-2:] == ["ESTABLISHED", "CLOSED"]
+    assert (ladder.final("client"), ladder.final("server")) == truth("half_open_silence")
+
+
+def test_time_wait_expiry_is_its_own_line():
+    ladder = record_ladder(sample("client_close_first"), 1, time_wait=0.0)
+    last = ladder.events[-1]
+    assert last.kind == "timer" and last.side == "client" and "TIME_WAIT" in last.note
+    assert ladder.states("client")[-2:] == ["TIME_WAIT", "CLOSED"]
+    assert columns(render_ladder(ladder))[0][-2:] == ["TIME_WAIT", "CLOSED"]
+
+
+def test_syn_cookie_and_spoofed_client():
+    ladders = record_ladders(sample("syn_flood"), [1, 300])
+    notes = {i: [e.note for e in lad.events if e.kind == "timer"] for i, lad in ladders.items()}
+    assert all(any("SYN-ACK unanswered" in n for n in ns) for ns in notes.values())
+    finals = {(lad.final("client"), lad.final("server")) for lad in ladders.values()}
+    assert finals <= {("CLOSED", "SYN_RECEIVED"), ("CLOSED", "CLOSED")}
+
+
+def test_folding_on_bulk_loss():
+    ladder = record_ladder(sample("bulk_loss"), 1)
+    folded = render_ladder(ladder)
+    full = render_ladder(ladder, full=True)
+    segs = [e for e in ladder.events if e.kind == "segment"]
+    assert len(segs) > 4000
+    assert len(full.splitlines()) > len(segs)
+    assert len(folded.splitlines()) < 40
+    folds = [r for r in display_rows(ladder) if isinstance(r, Fold)]
+    assert folds and sum(len(f.events) for f in folds) > 4000
+    retx = sum(f.retransmissions for f in folds)
+    assert retx > 50
+    assert f"{retx:,} retransmissions" in folded
+    total = ladder.summary["retransmissions"]
+    assert sum(e.retransmission for e in segs) == total["client"] + total["server"]
+    # Handshake and close stay visible; the state columns are the same folded or not.
+    assert columns(folded) == columns(full)
+    assert (ladder.final("client"), ladder.final("server")) == truth("bulk_loss")
+
+
+@pytest.mark.parametrize("width", [60, 80, 120])
+def test_width_and_colour(width):
+    ladder = record_ladder(sample("half_close"), 1)
+    plain = render_ladder(ladder, width=width)
+    assert max(len(line) for line in plain.splitlines()) <= width
+    assert "\x1b[" not in plain
+    colored = render_ladder(ladder, width=width, color=True)
+    assert "\x1b[32mESTABLISHED" in colored
+    assert ANSI.sub("", colored) == plain
+
+
+def test_absolute_numbers():
+    ladder = record_ladder(sample("client_close_first"), 1)
+    syn = ladder.events[0]
+    assert f"seq {syn.seq} " in render_ladder(ladder, absolute=True)
+    assert "S seq 0 " in render_ladder(ladder)
+
+
+def test_ladder_json():
+    ladder = record_ladder(sample("syn_to_time_wait"), 1)
+    doc = json.loads(json.dumps(ladder_json(ladder), allow_nan=False))
+    assert doc["connection"]["id"] == 1 and doc["instances"] == 2
+    assert doc["final"] == {"client": "CLOSED", "server": "CLOSED"}
+    segs = [e for e in doc["events"] if e["kind"] == "segment"]
+    assert len(segs) == doc["connection"]["packets"]["client"] + doc["connection"]["packets"]["server"]
+    assert segs[0] == {**segs[0], "direction": "client->server", "flags": "S", "seq": 0, "ack": None,
+                       "client_state": "SYN_SENT", "server_state": "LISTEN"}
+    assert segs[-1]["flags"] == "R" and segs[-1]["server_state"] == "CLOSED"
+    assert [e["anomalies"] for e in segs if e["anomalies"]] == [["syn_to_time_wait"]]
+    assert [a["type"] for a in doc["anomalies"]] == ["syn_to_time_wait"]
