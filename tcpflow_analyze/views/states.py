@@ -268,18 +268,19 @@ def bucket_peaks(series, start: float, end: float, width: int) -> list[int]:
     return peaks
 
 
-def sparkline(series, start: float, end: float, width: int) -> str:
-    """Block characters scaled to the series' own peak; any socket at all shows."""
+def sparkline(series, start: float, end: float, width: int, top: int | None = None) -> str:
+    """Block characters scaled to ``top`` (default: the series' own peak); any socket at all shows."""
     peaks = bucket_peaks(series, start, end, width) if end > start else [series[-1][1] if series else 0]
-    top = max(peaks) or 1
+    top = top or max(peaks) or 1
     return "".join(SPARK[0 if v <= 0 else max(1, -(-v * 8 // top))] for v in peaks)
 
 
 def render_timelines(view: dict, width: int = 60, max_hosts: int | None = 20) -> str:
     """One sparkline per state per host, ``width`` characters of time each.
 
-    Hosts are listed busiest first (by their peak of open sockets); each
-    sparkline is scaled to its own peak, which is written beside it.
+    Hosts are listed busiest first (by their peak of open sockets).  All
+    states of a host share one scale, its highest peak, so 600 sockets in
+    TIME_WAIT dwarf the one in SYN_SENT as they should.
     """
     cap = view["capture"]
     start = cap["start"] if cap["start"] is not None else 0.0
@@ -291,9 +292,10 @@ def render_timelines(view: dict, width: int = 60, max_hosts: int | None = 20) ->
     hosts.sort(key=lambda h: -max(s["peak"] for s in h["states"].values()))
     label = max([len(n) for h in hosts for n in h["states"]] + [5])
     for h in hosts[:max_hosts]:
-        out.append(f"\n{h['host']}")
+        top = max(s["peak"] for s in h["states"].values())
+        out.append(f"\n{h['host']} (full block = {top:,})")
         for name, s in h["states"].items():
-            line = sparkline(s["series"], start, end, width)
+            line = sparkline(s["series"], start, end, width, top)
             peak_at = "" if s["peak_time"] is None else f" at +{s['peak_time'] - start:.3f}s"
             out.append(f"  {name:<{label}} │{line:<{width}}│ peak {s['peak']:,}{peak_at}, "
                        f"{s['at_end']:,} at end")
