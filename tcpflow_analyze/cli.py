@@ -6,6 +6,7 @@ message and an exit code (``errors.ExitStatus``); no traceback reaches them.
 from __future__ import annotations
 
 import functools
+import gc
 import json
 import sys
 from importlib import resources
@@ -19,9 +20,12 @@ from .detectors.time_wait_storm import threshold_count
 from .errors import CaptureError, ExitStatus
 from .output import write_text
 from .report import build_report
+from .report.json_out import iter_dumps
 from .report.markdown import render as render_markdown
 from .report.table import render as render_table
-from .states import DEFAULT_FIN_TIMEOUT, DEFAULT_TIME_WAIT
+from .states import (
+    DEFAULT_FIN_TIMEOUT, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_REPORT_CONNECTIONS, DEFAULT_TIME_WAIT,
+)
 from .timewait import parse_port_range
 
 SEVERITIES = detectors.SEVERITIES
@@ -68,11 +72,19 @@ def analysis_options(func):
                      help="How long an endpoint stays in TIME_WAIT after its final ACK (Linux: 60)."),
         click.option("--fin-timeout", type=click.FloatRange(min=0), default=DEFAULT_FIN_TIMEOUT, show_default=True,
                      metavar="SECONDS", help="How long an orphaned FIN_WAIT_2 socket lives (Linux tcp_fin_timeout: 60)."),
+        click.option("--max-connections", type=click.IntRange(min=1), default=DEFAULT_MAX_CONNECTIONS,
+                     show_default=True, metavar="N",
+                     help="Live connections tracked at once; when full, the idlest tenth are finished early "
+                          "(capture.evicted). Bounds memory on floods."),
+        click.option("--max-report-connections", type=click.IntRange(min=0), default=DEFAULT_MAX_REPORT_CONNECTIONS,
+                     show_default=True, metavar="N",
+                     help="Finished connections listed in the report; older ones beyond it are folded into "
+                          "per-service counts (capture.connections_omitted, capture.omitted)."),
     ]
     for opt in detectors.all_options():
         kind = {float: click.FloatRange(min=0), int: click.IntRange(min=0), str: str}[opt.type]
         opts.append(click.option(opt.flag, opt.key, type=kind, default=opt.default, show_default=True,
-                                 help=opt.help))
+                                 metavar=opt.metavar, help=opt.help))
     for decorate in reversed(opts):
         func = decorate(func)
 
@@ -88,7 +100,9 @@ def analysis_options(func):
         try:
             analysis = run_analysis(list(kw.pop("captures")), time_wait=kw.pop("time_wait"),
                                     fin_timeout=kw.pop("fin_timeout"),
-                                    unanswered=cfg["half_open_timeout"])
+                                    unanswered=cfg["half_open_timeout"],
+                                    max_connections=kw.pop("max_connections"),
+                                    max_report_connections=kw.pop("max_report_connections"))
         except CaptureError as exc:
             _fail(str(exc))
         except KeyboardInterrupt:
@@ -111,6 +125,9 @@ def _emit(text: str, output: str | None) -> None:
 def main():
     """Rebuild every TCP connection in packet captures, say what state each
     endpoint's TCP stack was in, and what went wrong."""
+    # A run builds one large, long-lived object graph and exits: the cyclic
+    # collector would only rescan it again and again (see analyzer.run).
+    gc.disable()
 
 
 @main.command()
@@ -140,7 +157,7 @@ def analyze(analysis, cfg, fmt, output, fail_on, table_format):
     anomalies = detectors.run(analysis, cfg)
     report = build_report(analysis, anomalies)
     if fmt == "json":
-        text = json.dumps(report, indent=2, allow_nan=False) + "\n"
+        text = iter_dumps(report)
     elif fmt == "markdown":
         text = render_markdown(report)
     else:

@@ -6,7 +6,8 @@ as raw 32-bit values and compared modulo 2**32 (RFC 9293 section 3.4).
 """
 from __future__ import annotations
 
-import ipaddress
+import functools
+import socket
 
 from .states import CLOSED
 
@@ -191,8 +192,10 @@ def reverse_key(key: bytes) -> bytes:
     return key[alen:a2] + key[:alen] + key[a2 + 2:a2 + 4] + key[a2:a2 + 2]
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def ip_text(addr: bytes) -> str:
-    return str(ipaddress.ip_address(addr))
+    """Printable address; cached, as a capture repeats a few hosts many times."""
+    return socket.inet_ntop(socket.AF_INET6 if len(addr) == 16 else socket.AF_INET, addr)
 
 
 def endpoint_text(ep: Endpoint) -> str:

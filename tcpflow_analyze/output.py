@@ -10,16 +10,22 @@ import sys
 import tempfile
 
 
-def write_text(text: str, path: str | None) -> None:
+def write_text(text, path: str | None) -> None:
+    """Write ``text`` (a string, or an iterable of string chunks) to ``path``
+    or to stdout when ``path`` is None or ``-``."""
+    chunks = (text,) if isinstance(text, str) else text
     if path is None or path == "-":
-        sys.stdout.write(text)
-        sys.stdout.flush()
+        out = sys.stdout
+        for chunk in chunks:
+            out.write(chunk)
+        out.flush()
         return
     directory = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(prefix=".tcpflow-analyze-", dir=directory)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
+        with os.fdopen(fd, "w", encoding="utf-8", buffering=1 << 20) as fh:
+            for chunk in chunks:
+                fh.write(chunk)
         os.replace(tmp, path)
     except BaseException:
         try:

@@ -26,6 +26,14 @@ STATE_BY_NAME = {name: i for i, name in enumerate(STATE_NAMES)}
 # States in which the endpoint has a synchronized connection (RFC 9293 3.3.2).
 SYNCHRONIZED = frozenset((ESTABLISHED, FIN_WAIT_1, FIN_WAIT_2, CLOSE_WAIT, CLOSING, LAST_ACK, TIME_WAIT))
 
+# Memory bounds (see folding.py): live connections tracked at once, and
+# finished connections listed in the report before further ones are folded
+# into per-service aggregates.  About 3 KB each: together ~600 MB at most,
+# enough for a busy server's capture while a SYN flood of millions of spoofed
+# sources stays bounded.
+DEFAULT_MAX_CONNECTIONS = 100_000
+DEFAULT_MAX_REPORT_CONNECTIONS = 100_000
+
 # Linux timers a capture cannot show, applied at the end of the capture.
 # TIME_WAIT length is a CLI option (--time-wait, default TCP_TIMEWAIT_LEN 60 s).
 DEFAULT_TIME_WAIT = 60.0

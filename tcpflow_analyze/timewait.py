@@ -8,9 +8,9 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
-from .connection import endpoint_text, ip_text
+from .connection import ip_text
 from .states import TIME_WAIT
-from .timeline import intervals, sweep
+from .timeline import sweep
 
 # Linux's default net.ipv4.ip_local_port_range.
 DEFAULT_PORT_RANGE = (32768, 60999)
@@ -75,19 +75,24 @@ class HostTimeWait:
         }
 
 
-def time_wait_by_host(analysis, port_range=DEFAULT_PORT_RANGE) -> dict[str, HostTimeWait]:
+def time_wait_by_host(analysis, port_range=DEFAULT_PORT_RANGE, min_time_wait: int = 0) -> dict[str, HostTimeWait]:
+    """Per host; hosts with fewer than ``min_time_wait`` TIME_WAIT spans get
+    only their counts (their peak cannot reach it), which keeps the detector
+    cheap on captures with thousands of hosts."""
     end = analysis.stats.end or 0.0
     lo, hi = port_range
-    hosts: dict[str, HostTimeWait] = {}
+    hosts: dict[bytes, HostTimeWait] = {}
     spans = defaultdict(list)        # host -> [(start, stop, conn, local port, remote)]
     opens = defaultdict(list)        # host -> [first_seen of connections it opened]
     lifetimes = defaultdict(list)
+    range_size = hi - lo + 1
+    inf = float("inf")
     for c in analysis.connections:
         for me, peer in ((c.client, c.server), (c.server, c.client)):
-            host = ip_text(me.addr)
+            host = me.addr
             h = hosts.get(host)
             if h is None:
-                h = hosts[host] = HostTimeWait(host, range_size=hi - lo + 1)
+                h = hosts[host] = HostTimeWait(ip_text(host), range_size=range_size)
             if me is c.client and me.syn_count:
                 opens[host].append(c.first_seen)
                 lifetimes[host].append(c.last_seen - c.first_seen)
@@ -95,20 +100,24 @@ def time_wait_by_host(analysis, port_range=DEFAULT_PORT_RANGE) -> dict[str, Host
                 h.closed += 1
                 if me.active_close and (not peer.active_close or me.fin_time <= peer.fin_time):
                     h.active_closes += 1
-            for start, stop, state in intervals(me, end):
-                if state == TIME_WAIT:
+            trans = me.trans
+            for i in range(1, len(trans)):
+                if trans[i][1] == TIME_WAIT:
+                    start = trans[i][0]
                     # Still in TIME_WAIT when the capture ends: it has not
-                    # left, so it must count against any that start at the end.
-                    if stop >= end:
-                        stop = float("inf")
-                    spans[host].append((start, stop, c, me.port, endpoint_text(peer)))
+                    # left, so it counts against any that start at the end.
+                    stop = trans[i + 1][0] if i + 1 < len(trans) else inf
+                    spans[host].append((start, max(stop, start), c, me.port, peer))
     for host, items in spans.items():
         h = hosts[host]
         h.time_wait = len(items)
+        if len(items) < min_time_wait:
+            continue
         h.peak, h.peak_time, h.series = sweep((s, e) for s, e, *_ in items)
         h.at_end = sum(1 for _, e, *_ in items if e == float("inf"))
         h.conn_ids = sorted({c.id for _, _, c, _, _ in items})
-        h.remotes = [{"endpoint": k, "count": v} for k, v in Counter(r for *_, r in items).most_common(5)]
+        remotes = Counter((peer.addr, peer.port) for *_, peer in items).most_common(5)
+        h.remotes = [{"endpoint": _endpoint(addr, port), "count": n} for (addr, port), n in remotes]
         if h.peak_time is not None:
             at_peak = {port for s, e, _, port, _ in items if s <= h.peak_time < e}
             h.ports_at_peak = sum(1 for p in at_peak if lo <= p <= hi)
@@ -118,7 +127,12 @@ def time_wait_by_host(analysis, port_range=DEFAULT_PORT_RANGE) -> dict[str, Host
         span = max(times) - min(times)
         h.open_rate = (len(times) - 1) / span if span > 0 and len(times) > 1 else 0.0
         h.mean_lifetime = sum(lifetimes[host]) / len(lifetimes[host])
-    return hosts
+    return {h.host: h for h in hosts.values()}
+
+
+def _endpoint(addr: bytes, port: int) -> str:
+    ip = ip_text(addr)
+    return f"[{ip}]:{port}" if ":" in ip else f"{ip}:{port}"
 
 
 __all__ = ["DEFAULT_PORT_RANGE", "HostTimeWait", "parse_port_range", "time_wait_by_host"]

@@ -23,9 +23,13 @@ from .connection import (
     Z_CLOSED, Z_ESTABLISHED, Z_INACTIVE, Z_PARTIAL, Z_RESET, Z_SYN_ACK_SENT, Z_SYN_SENT,
     new_endpoint_pair, reverse_key, seq_ge,
 )
+from collections import deque
+
 from .decode import ACK, FIN, RST, SYN
+from .folding import OTHER, Folds, kind_of
 from .states import (
-    CLOSE_WAIT, CLOSED, CLOSING, DEFAULT_FIN_TIMEOUT, DEFAULT_TIME_WAIT, DEFAULT_UNANSWERED, ESTABLISHED,
+    CLOSE_WAIT, CLOSED, CLOSING, DEFAULT_FIN_TIMEOUT, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_REPORT_CONNECTIONS,
+    DEFAULT_TIME_WAIT, DEFAULT_UNANSWERED, ESTABLISHED,
     FIN_WAIT_1, FIN_WAIT_2, LAST_ACK, LISTEN, SYN_RECEIVED, SYN_RECEIVED_TIMEOUT, SYN_SENT,
     SYN_SENT_TIMEOUT, SYNACK_ANSWER_TIME, SYNACK_RETRANSMIT_WAIT, SYNCHRONIZED, TIME_WAIT, UNKNOWN,
 )
@@ -41,6 +45,9 @@ _H_RST = 16
 _H_INCONSISTENT = 32
 _H_MULTIFLAG = 64
 
+# An eviction spares a connection seen this recently (seconds) once.
+EVICT_RECENT = 1.0
+
 # Ports below this are "well known" (IANA); used to guess the server of a
 # connection whose handshake the capture missed.
 WELL_KNOWN_PORT_LIMIT = 1024
@@ -50,12 +57,21 @@ class ConnectionTracker:
     """The connection table and the per-endpoint state machines."""
 
     def __init__(self, time_wait: float = DEFAULT_TIME_WAIT, fin_timeout: float = DEFAULT_FIN_TIMEOUT,
-                 unanswered: float = DEFAULT_UNANSWERED):
+                 unanswered: float = DEFAULT_UNANSWERED, max_connections: int = DEFAULT_MAX_CONNECTIONS,
+                 max_report_connections: int = DEFAULT_MAX_REPORT_CONNECTIONS):
         self.time_wait = time_wait
         self.fin_timeout = fin_timeout
         self.unanswered = unanswered
         self.table: dict[bytes, Connection] = {}
-        self.finished: list[Connection] = []
+        # Two keys (one per direction) per live connection.
+        self.max_table = 2 * max(1, max_connections)
+        self.max_finished = max(0, max_report_connections)
+        self.finished: deque[Connection] = deque()
+        self.finished_failed: deque[Connection] = deque()
+        self.order: deque[Connection] = deque()  # live connections, oldest first (for eviction)
+        self.folds = Folds()
+        self.evicted = 0
+        self.now = 0.0
         self._order = 0
 
     # ------------------------------------------------------------------ hot path
@@ -268,10 +284,78 @@ class ConnectionTracker:
             conn.hs |= HS_SYN
         old = self.table.get(key)
         if old is not None and old is not conn:
-            self.finished.append(old)
+            self._finish(old, ts)
+        elif len(self.table) >= self.max_table:
+            self._evict(ts)
         self.table[key] = conn
         self.table[rkey] = conn
+        order = self.order
+        order.append(conn)
+        if len(order) > self.max_table:
+            # Drop finished connections from the eviction queue, so it (and
+            # what it keeps alive) stays proportional to the live table.
+            table = self.table
+            self.order = deque(c for c in order if table.get(c.ckey) is c)
         return conn
+
+    # ------------------------------------------------------------------ memory
+    def _finish(self, conn: Connection, ts: float) -> None:
+        """A connection leaves the live table; past the report caps, fold the oldest.
+
+        Failed attempts (a lone SYN, an unanswered SYN-ACK, a refusal) get a
+        tenth of the cap: a flood of them says all it has to say in counts,
+        and should not push real connections out of the report.
+        """
+        if kind_of(conn) == OTHER:
+            queue, cap = self.finished, self.max_finished
+        else:
+            queue, cap = self.finished_failed, self.max_finished // 10
+        queue.append(conn)
+        while len(queue) > cap:
+            self._fold(queue.popleft(), ts)
+
+    def _fold(self, oldest: Connection, ts: float) -> None:
+        # Its timers are applied now, at the time of folding: the oldest
+        # finished connection has usually long settled.
+        infer_from_silence(oldest, ts, self.unanswered)
+        for ep in (oldest.client, oldest.server):
+            apply_timers(ep, ts, self.time_wait, self.fin_timeout)
+        # Links between instances of one 4-tuple end with it.
+        if oldest.superseded is not None and oldest.superseded.reused_from is oldest:
+            oldest.superseded.reused_from = None
+            oldest.superseded.prev = None
+        if oldest.reused_from is not None and oldest.reused_from.superseded is oldest:
+            oldest.reused_from.superseded = None
+        self.folds.add(oldest)
+
+    def _evict(self, ts: float) -> None:
+        """The table is full: finish a tenth of the live connections, idlest first.
+
+        Connections are visited in creation order (a FIFO with a second
+        chance for any seen in the last second), so each eviction costs time
+        proportional to what it evicts, not to the table: the cost per packet
+        stays constant.  A packet that later arrives for an evicted connection
+        starts a new, mid-stream one.
+        """
+        want = max(1, len(self.table) // 20)
+        order = self.order
+        done = 0
+        for _ in range(2 * len(order)):
+            if done >= want or not order:
+                break
+            conn = order.popleft()
+            if self.table.get(conn.ckey) is not conn:
+                continue  # already finished
+            if ts - conn.last_seen < EVICT_RECENT and not conn.route_check:
+                conn.route_check = True  # marks the second chance; routing clears it harmlessly
+                order.append(conn)
+                continue
+            for k in (conn.ckey, reverse_key(conn.ckey)):
+                if self.table.get(k) is conn:
+                    del self.table[k]
+            self.evicted += 1
+            done += 1
+            self._finish(conn, ts)
 
     # ------------------------------------------------------------------ states
     @staticmethod
@@ -413,10 +497,10 @@ class ConnectionTracker:
 
     # ------------------------------------------------------------------ end
     def connections(self) -> list[Connection]:
-        """Every connection instance, ordered by first packet."""
+        """Every connection instance kept for the report, ordered by first packet."""
         seen = set()
         out = []
-        for conn in list(self.finished) + list(self.table.values()):
+        for conn in list(self.finished) + list(self.finished_failed) + list(self.table.values()):
             if id(conn) not in seen:
                 seen.add(id(conn))
                 out.append(conn)

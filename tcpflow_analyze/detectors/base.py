@@ -40,6 +40,7 @@ class Option:
     default: object
     help: str
     type: object = float
+    metavar: str = "SECONDS"
 
 
 def service(ep) -> str:

@@ -5,9 +5,11 @@ connect() fails with ECONNREFUSED at once.
 """
 from __future__ import annotations
 
-from ..connection import HS_SYNACK
+from collections import Counter
+
+from ..folding import REFUSED, kind_of
 from ..states import SYN_SENT
-from .base import Anomaly, Option, group_by, ids, plural, service, top_counts
+from .base import Anomaly, Option, group_by, ids, ip_text, plural, service
 
 TYPE = "connection_refused"
 SEVERITY = "warning"
@@ -21,14 +23,24 @@ EXPLANATION = (
 
 def detect(analysis, cfg) -> list[Anomaly]:
     refused = [c for c in analysis.connections
-               if c.reset_by is c.server and c.client.syn_count and not c.hs & HS_SYNACK
-               and c.rst_prior is not None and c.rst_prior[1] == SYN_SENT]
+               if kind_of(c) == REFUSED and c.rst_prior is not None and c.rst_prior[1] == SYN_SENT]
+    groups = group_by(refused, lambda c: service(c.server))
+    folds = getattr(analysis, "folds", None)
+    folded = {g.service: g for g in folds.of_kind(REFUSED)} if folds is not None else {}
     out = []
-    for svc, group in group_by(refused, lambda c: service(c.server)).items():
-        clients = [service(c.client).rsplit(":", 1)[0] for c in group]
+    for svc in sorted(set(groups) | set(folded)):
+        group = groups.get(svc, [])
+        fold = folded.get(svc)
+        clients = Counter(ip_text(c.client.addr) for c in group)
+        count = len(group) + (fold.count if fold else 0)
+        if fold:
+            for addr, n in fold.sources.top(fold.sources.k):
+                clients[ip_text(addr)] += n
+        first = min([c.rst_time for c in group] + ([fold.first] if fold else []))
         out.append(Anomaly(
-            TYPE, SEVERITY, min(c.rst_time for c in group), ids(group),
-            f"{svc} refused {plural(len(group), 'connection')} (SYN answered by RST): nothing listens "
+            TYPE, SEVERITY, first, ids(group),
+            f"{svc} refused {plural(count, 'connection')} (SYN answered by RST): nothing listens "
             f"there, or a firewall rejects",
-            {"service": svc, "count": len(group), "clients": top_counts(clients, 5)}))
+            {"service": svc, "count": count, "omitted": fold.count if fold else 0,
+             "clients": [{"endpoint": a, "count": n} for a, n in clients.most_common(5)]}))
     return out

@@ -21,19 +21,22 @@ Kinds (``details.kind``):
 """
 from __future__ import annotations
 
-from ..connection import HS_ACK, HS_SYNACK
+from collections import Counter
+
+from ..connection import HS_ACK
+from ..folding import EMBRYONIC, kind_of
 from ..states import CLOSED, STATE_NAMES, SYNCHRONIZED, TIME_WAIT
-from .base import Anomaly, Option, group_by, ids, plural, service, top_counts
+from .base import Anomaly, Option, group_by, ids, ip_text, plural, service
 
 TYPE = "half_open"
 SEVERITY = "warning"
 OPTIONS = (
     Option("--half-open-timeout", "half_open_timeout", 5.0,
-           "Seconds a side may retransmit into silence before its peer is called gone "
-           "(default 5: several retransmission timeouts)."),
+           "Seconds a side may retransmit into silence before its peer is called gone: "
+           "5 s spans several retransmission timeouts."),
     Option("--syn-flood-threshold", "syn_flood_threshold", 100,
-           "Unacknowledged SYN-ACKs from one service that make a SYN flood (default 100: far above "
-           "the handful a lossy network leaves).", int),
+           "Unacknowledged SYN-ACKs from one service that make a SYN flood: 100 is far above "
+           "the handful a lossy network leaves.", int, "N"),
 )
 EXPLANATION = (
     "One side still believes the connection is open while the other has lost it or never "
@@ -48,7 +51,7 @@ def detect(analysis, cfg) -> list[Anomaly]:
     out = []
     conns = analysis.connections
     out += _peer_reset(conns)
-    out += _embryonic(conns, cfg["syn_flood_threshold"])
+    out += _embryonic(conns, cfg["syn_flood_threshold"], getattr(analysis, "folds", None))
     out += _unanswered(conns, cfg["half_open_timeout"])
     out += _challenge_ack(conns)
     return out
@@ -74,28 +77,43 @@ def _peer_reset(conns):
     return out
 
 
-def _embryonic(conns, flood_threshold):
-    embryonic = [c for c in conns if c.hs & HS_SYNACK and not c.hs & HS_ACK and c.reset_by is None]
+def _embryonic(conns, flood_threshold, folds):
+    embryonic = [c for c in conns if kind_of(c) == EMBRYONIC]
+    groups = group_by(embryonic, lambda c: service(c.server))
+    folded = {g.service: g for g in folds.of_kind(EMBRYONIC)} if folds is not None else {}
     out = []
-    for svc, group in group_by(embryonic, lambda c: service(c.server)).items():
-        sources = {c.client.addr for c in group}
-        cookies = sum(1 for c in group if c.syn_cookie)
+    for svc in sorted(set(groups) | set(folded)):
+        group = groups.get(svc, [])
+        fold = folded.get(svc)
+        sources = Counter(ip_text(c.client.addr) for c in group)
+        count, cookies = len(group), sum(1 for c in group if c.syn_cookie)
         held = sum(1 for c in group if c.server.state != CLOSED)
-        first = min(c.server.syn_time for c in group)
-        flood = len(group) >= flood_threshold
+        first = min((c.server.syn_time for c in group), default=None)
+        if fold is not None:
+            count += fold.count
+            cookies += fold.syn_cookies
+            held += fold.held
+            for addr, n in fold.sources.top(fold.sources.k):
+                sources[ip_text(addr)] += n
+            first = fold.first if first is None else min(first, fold.first)
+        flood = count >= flood_threshold
+        # Past the report's cap, distinct sources are known only as a lower
+        # bound: the folded ones are kept as a sketch of the heaviest.
+        at_least = "at least " if fold is not None else ""
         if flood:
-            msg = (f"SYN flood toward {svc}: {len(group)} SYN-ACKs never acknowledged, from "
+            msg = (f"SYN flood toward {svc}: {count} SYN-ACKs never acknowledged, from {at_least}"
                    f"{plural(len(sources), 'source address', 'source addresses')}; {held} left in "
                    f"SYN_RECEIVED at the end, {cookies} answered with SYN cookies (no state kept)")
         else:
-            msg = (f"{svc} sent {plural(len(group), 'SYN-ACK')} that no client acknowledged "
+            msg = (f"{svc} sent {plural(count, 'SYN-ACK')} that no client acknowledged "
                    f"({held} still SYN_RECEIVED at the end): the SYN's sender never completed "
                    f"the handshake")
         out.append(Anomaly(
             TYPE, "critical" if flood else SEVERITY, first, ids(group), msg,
-            {"kind": "embryonic", "service": svc, "count": len(group), "sources": len(sources),
+            {"kind": "embryonic", "service": svc, "count": count, "sources": len(sources),
              "syn_flood": flood, "syn_received_at_end": held, "syn_cookies": cookies,
-             "top_sources": top_counts((service(c.client).rsplit(":", 1)[0] for c in group), 5)}))
+             "omitted": fold.count if fold is not None else 0,
+             "top_sources": [{"endpoint": a, "count": n} for a, n in sources.most_common(5)]}))
     return out
 
 

@@ -14,8 +14,8 @@ TYPE = "lingering_close_wait"
 SEVERITY = "warning"
 OPTIONS = (
     Option("--close-wait-timeout", "close_wait_timeout", 10.0,
-           "Seconds in CLOSE_WAIT before it counts as lingering (default 10: an application that "
-           "reads EOF closes within milliseconds; 10 s leaves room for slow request handlers)."),
+           "Seconds in CLOSE_WAIT before it counts as lingering: an application that reads EOF "
+           "closes within milliseconds; 10 s leaves room for slow request handlers."),
 )
 EXPLANATION = (
     "The peer closed its side (FIN, acknowledged) but this side's application never called "

@@ -14,9 +14,9 @@ TYPE = "reset_storm"
 SEVERITY = "warning"
 OPTIONS = (
     Option("--reset-storm-count", "reset_storm_count", 50,
-           "Accepted RSTs from one host within the window that make a storm (default 50).", int),
+           "Accepted RSTs from one host within --reset-storm-window that make a storm.", int, "N"),
     Option("--reset-storm-window", "reset_storm_window", 10.0,
-           "The window, in seconds, for --reset-storm-count (default 10)."),
+           "The window for --reset-storm-count."),
 )
 EXPLANATION = (
     "One host aborted many connections with RST in a short time: a service crashing or "

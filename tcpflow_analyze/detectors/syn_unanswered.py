@@ -6,15 +6,17 @@ silently.  connect() hangs until tcp_syn_retries runs out (about 127 s).
 """
 from __future__ import annotations
 
-from ..connection import HS_SYNACK
-from .base import Anomaly, Option, group_by, ids, plural, service
+from collections import Counter
+
+from ..folding import SYN_ONLY, kind_of
+from .base import Anomaly, Option, group_by, ids, ip_text, plural, service
 
 TYPE = "syn_unanswered"
 SEVERITY = "warning"
 OPTIONS = (
     Option("--syn-retries", "syn_retries", 1,
-           "SYN retransmissions without any answer before a connection attempt is flagged "
-           "(default 1: one lost SYN in a row is already a one-second stall).", int),
+           "SYN retransmissions without any answer before a connection attempt is flagged: "
+           "one unanswered SYN retry is already a one-second stall.", int, "N"),
 )
 EXPLANATION = (
     "The client retransmitted its SYN and got no answer at all (no SYN-ACK, no RST): the server "
@@ -25,16 +27,55 @@ EXPLANATION = (
 
 def detect(analysis, cfg) -> list[Anomaly]:
     retries = cfg["syn_retries"]
-    stuck = [c for c in analysis.connections
-             if c.client.syn_count > retries and not c.hs & HS_SYNACK and c.server.packets == 0]
+    flood = cfg.get("syn_flood_threshold", 100)
+    unanswered = [c for c in analysis.connections if kind_of(c) == SYN_ONLY]
+    by_service = group_by(unanswered, lambda c: service(c.server))
+    folds_ = getattr(analysis, "folds", None)
+    folded_all = {g.service: g for g in folds_.of_kind(SYN_ONLY)} if folds_ is not None else {}
     out = []
-    for svc, group in group_by(stuck, lambda c: service(c.server)).items():
-        waited = max(c.client.last_time - c.client.syn_time for c in group)
+    flooded = set()
+    for svc in sorted(set(by_service) | set(folded_all)):
+        group = by_service.get(svc, [])
+        fold = folded_all.get(svc)
+        count = len(group) + (fold.count if fold else 0)
+        if count < flood:
+            continue
+        # Many unanswered SYNs toward one service, most never retried: a SYN
+        # flood from spoofed sources (seen where the server does not answer,
+        # or upstream of it), or a service that went away under load.
+        flooded.add(svc)
+        sources = Counter(ip_text(c.client.addr) for c in group)
+        if fold:
+            for addr, n in fold.sources.top(fold.sources.k):
+                sources[ip_text(addr)] += n
+        first = min([c.client.syn_time for c in group] + ([fold.first] if fold else []))
+        at_least = "at least " if fold else ""
         out.append(Anomaly(
-            TYPE, SEVERITY, min(c.client.syn_time for c in group), ids(group),
-            f"{plural(len(group), 'connection attempt')} to {svc} retried the SYN with no answer "
-            f"(up to {max(c.client.syn_count for c in group)} SYNs over {waited:.1f} s): the server "
+            TYPE, "critical", first, ids(group),
+            f"{count} SYNs toward {svc} from {at_least}{plural(len(sources), 'source address', 'source addresses')} "
+            f"got no answer: a SYN flood (spoofed sources), or the service is down",
+            {"service": svc, "count": count, "syn_flood": True, "sources": len(sources),
+             "omitted": fold.count if fold else 0,
+             "top_sources": [{"endpoint": a, "count": n} for a, n in sources.most_common(5)]}))
+    stuck = [c for c in unanswered if c.client.syn_count > retries and service(c.server) not in flooded]
+    groups = group_by(stuck, lambda c: service(c.server))
+    folded = folded_all
+    for svc in sorted((set(groups) | set(folded)) - flooded):
+        group = groups.get(svc, [])
+        fold = folded.get(svc)
+        omitted = sum(n for syns, n in fold.syn_counts.items() if syns > retries) if fold else 0
+        if not group and not omitted:
+            continue
+        count = len(group) + omitted
+        max_syns = max([c.client.syn_count for c in group] +
+                       ([max(fold.syn_counts)] if omitted else []))
+        waited = max((c.client.last_time - c.client.syn_time for c in group), default=0.0)
+        first = min([c.client.syn_time for c in group] + ([fold.first] if omitted else []))
+        out.append(Anomaly(
+            TYPE, SEVERITY, first, ids(group),
+            f"{plural(count, 'connection attempt')} to {svc} retried the SYN with no answer "
+            f"(up to {max_syns} SYNs" + (f" over {waited:.1f} s" if group else "") + "): the server "
             f"is down or unreachable, or a firewall drops SYNs",
-            {"service": svc, "count": len(group), "max_syns": max(c.client.syn_count for c in group),
-             "longest_wait": round(waited, 3)}))
+            {"service": svc, "count": count, "max_syns": max_syns, "longest_wait": round(waited, 3),
+             "omitted": omitted}))
     return out

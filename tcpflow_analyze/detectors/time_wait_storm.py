@@ -20,10 +20,10 @@ SEVERITY = "warning"
 OPTIONS = (
     Option("--time-wait-threshold", "time_wait_threshold", "1000",
            "TIME_WAIT connections held at once by one host that make a storm: a count, or a "
-           "share of the port range like 25% (default 1000).", str),
+           "share of the port range like 25%.", str, "N|PCT%"),
     Option("--port-range", "port_range", "32768-60999",
-           "The clients' ephemeral port range, as net.ipv4.ip_local_port_range (default "
-           "32768-60999, Linux's).", str),
+           "The clients' ephemeral port range, as net.ipv4.ip_local_port_range (Linux's default).",
+           str, "LOW-HIGH"),
 )
 EXPLANATION = (
     "A host held more connections in TIME_WAIT at once than the threshold. TIME_WAIT sits on the "
@@ -57,7 +57,7 @@ def detect(analysis, cfg) -> list[Anomaly]:
     limit = threshold_count(cfg["time_wait_threshold"], range_size)
     time_wait = analysis.options.get("time_wait", 60.0)
     out = []
-    for host, h in sorted(time_wait_by_host(analysis, port_range).items()):
+    for host, h in sorted(time_wait_by_host(analysis, port_range, min_time_wait=limit + 1).items()):
         if h.peak <= limit:
             continue
         proj = h.projection(time_wait)

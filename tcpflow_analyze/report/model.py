@@ -40,22 +40,56 @@ def connection_entry(conn, cid: int) -> dict:
     }
 
 
+class ConnectionEntries:
+    """The report's connection list, made entry by entry when iterated.
+
+    A list of dicts for 100,000 connections costs hundreds of megabytes; the
+    JSON writer and the table walk this once instead, so only one entry lives
+    at a time.  ``list(entries)`` still gives the plain list.
+    """
+
+    def __init__(self, conns, anomaly_types: dict):
+        self._conns = conns
+        self._types = anomaly_types
+
+    def __len__(self) -> int:
+        return len(self._conns)
+
+    def __iter__(self):
+        types = self._types
+        for i, conn in enumerate(self._conns, 1):
+            entry = connection_entry(conn, conn.id or i)
+            entry["anomalies"] = types.get(entry["id"], [])
+            yield entry
+
+    def __getitem__(self, index):
+        return list(self)[index]
+
+    def __eq__(self, other):
+        return list(self) == list(other)
+
+
 def build_report(analysis, anomalies=()) -> dict:
     stats = analysis.stats
     conns = analysis.connections
-    entries = [connection_entry(conn, conn.id or i) for i, conn in enumerate(conns, 1)]
-    by_id = {e["id"]: e for e in entries}
+    types: dict[int, list] = {}
     for a in anomalies:
         for cid in a.connections:
-            entry = by_id.get(cid)
-            if entry is not None and a.type not in entry["anomalies"]:
-                entry["anomalies"].append(a.type)
+            listed = types.setdefault(cid, [])
+            if a.type not in listed:
+                listed.append(a.type)
+    entries = ConnectionEntries(conns, types)
     start = stats.start
     end = stats.end
     states = {"client": Counter(), "server": Counter()}
-    for e in entries:
-        states["client"][e["client"]["state"]] += 1
-        states["server"][e["server"]["state"]] += 1
+    for conn in conns:
+        states["client"][STATE_NAMES[conn.client.state]] += 1
+        states["server"][STATE_NAMES[conn.server.state]] += 1
+    folds = getattr(analysis, "folds", None)
+    if folds is not None:
+        for g in folds.groups.values():
+            states["client"].update(g.client_states)
+            states["server"].update(g.server_states)
     damage = stats.damages[0] if stats.damages else None
     return {
         "schema_version": SCHEMA_VERSION,
@@ -72,12 +106,16 @@ def build_report(analysis, anomalies=()) -> dict:
             "end": _time(end),
             "duration": _time(end - start) if start is not None else 0.0,
             "link_types": sorted(stats.linktypes),
+            "evicted": stats.evicted,
+            "connections_omitted": stats.connections_omitted,
+            "omitted": [g.as_dict() for g in folds.groups.values()] if folds is not None else [],
         },
         "options": dict(analysis.options),
         "connections": entries,
         "anomalies": [a.as_dict() for a in anomalies],
         "summary": {
             "connections": len(entries),
+            "connections_total": len(entries) + stats.connections_omitted,
             "states": {side: dict(sorted(counter.items())) for side, counter in states.items()},
             "anomalies": dict(sorted(Counter(a.type for a in anomalies).items())),
             "severities": dict(Counter(a.severity for a in anomalies)),

@@ -1,0 +1,116 @@
+"""Bounded memory for what the report keeps.
+
+A flood of SYNs from millions of spoofed sources is millions of one-packet
+connections.  Past ``max_report_connections`` finished connections, further
+ones are *folded* into one aggregate per (kind, server address, server port):
+counts, time span, end states, and the heaviest sources by a Space-Saving
+sketch (Metwally et al., 2005) of fixed size, so memory stays bounded however
+many sources there are.  The detectors read the folds beside the connections,
+so a flood is still one anomaly with counts and top sources.
+"""
+from __future__ import annotations
+
+from collections import Counter
+
+from .connection import HS_ACK, HS_SYNACK, Connection, ip_text
+from .states import CLOSED, STATE_NAMES
+
+# What a folded connection was, for the detectors that count them.
+SYN_ONLY = "syn_only"          # SYN(s) with no answer at all
+EMBRYONIC = "embryonic"        # SYN-ACK never acknowledged
+REFUSED = "refused"            # SYN answered by RST
+OTHER = "other"
+
+SKETCH_SIZE = 32
+
+
+class SpaceSaving:
+    """The k heaviest items of a stream in O(k) memory (counts may overestimate)."""
+
+    __slots__ = ("k", "counts")
+
+    def __init__(self, k: int = SKETCH_SIZE):
+        self.k = k
+        self.counts: dict = {}
+
+    def add(self, item) -> None:
+        counts = self.counts
+        if item in counts:
+            counts[item] += 1
+        elif len(counts) < self.k:
+            counts[item] = 1
+        else:
+            victim = min(counts, key=counts.__getitem__)
+            counts[item] = counts.pop(victim) + 1
+
+    def top(self, n: int):
+        return sorted(self.counts.items(), key=lambda kv: (-kv[1], kv[0]))[:n]
+
+
+class FoldedGroup:
+    __slots__ = ("kind", "server_addr", "server_port", "count", "first", "last", "sources",
+                 "client_states", "server_states", "syn_counts", "syn_cookies", "held")
+
+    def __init__(self, kind, server_addr, server_port):
+        self.kind = kind
+        self.server_addr = server_addr
+        self.server_port = server_port
+        self.count = 0
+        self.first = None
+        self.last = None
+        self.sources = SpaceSaving()
+        self.client_states = Counter()
+        self.server_states = Counter()
+        self.syn_counts = Counter()   # SYNs sent per attempt -> attempts
+        self.syn_cookies = 0
+        self.held = 0                 # server endpoints not CLOSED at the end
+
+    @property
+    def service(self) -> str:
+        ip = ip_text(self.server_addr)
+        return f"[{ip}]:{self.server_port}" if ":" in ip else f"{ip}:{self.server_port}"
+
+    def as_dict(self) -> dict:
+        return {"kind": self.kind, "service": self.service, "count": self.count,
+                "first": self.first, "last": self.last,
+                "top_sources": [{"endpoint": ip_text(a), "count": n} for a, n in self.sources.top(5)],
+                "client_states": dict(self.client_states), "server_states": dict(self.server_states)}
+
+
+def kind_of(conn: Connection) -> str:
+    if conn.hs & HS_SYNACK and not conn.hs & HS_ACK and conn.reset_by is None:
+        return EMBRYONIC
+    if conn.reset_by is conn.server and not conn.hs & HS_SYNACK and conn.client.syn_count:
+        return REFUSED
+    if conn.client.syn_count and not conn.hs & HS_SYNACK and conn.server.packets == 0:
+        return SYN_ONLY
+    return OTHER
+
+
+class Folds:
+    """Every folded group, by (kind, server address, server port)."""
+
+    def __init__(self):
+        self.groups: dict[tuple, FoldedGroup] = {}
+        self.total = 0
+
+    def add(self, conn: Connection) -> None:
+        """Fold a finished connection whose timers have been applied."""
+        kind = kind_of(conn)
+        key = (kind, conn.server.addr, conn.server.port)
+        g = self.groups.get(key)
+        if g is None:
+            g = self.groups[key] = FoldedGroup(kind, conn.server.addr, conn.server.port)
+        g.count += 1
+        self.total += 1
+        g.first = conn.first_seen if g.first is None else min(g.first, conn.first_seen)
+        g.last = conn.last_seen if g.last is None else max(g.last, conn.last_seen)
+        g.sources.add(conn.client.addr)
+        g.client_states[STATE_NAMES[conn.client.state]] += 1
+        g.server_states[STATE_NAMES[conn.server.state]] += 1
+        g.syn_counts[conn.client.syn_count] += 1
+        g.syn_cookies += conn.syn_cookie
+        g.held += conn.server.state != CLOSED
+
+    def of_kind(self, kind: str):
+        return [g for g in self.groups.values() if g.kind == kind]

@@ -1,0 +1,69 @@
+"""Memory stays bounded by the live connections and the report caps, not by
+the capture: a SYN flood from many spoofed sources becomes one anomaly with
+counts, and the connection table evicts when full."""
+import json
+import subprocess
+import sys
+import tracemalloc
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from tcpflow_analyze import detectors
+from tcpflow_analyze.analyzer import analyze
+from tcpflow_analyze.cli import main
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def floods(tmp_path_factory):
+    d = tmp_path_factory.mktemp("flood")
+    out = {}
+    for n in (20_000, 40_000):
+        path = d / f"flood{n}.pcap"
+        subprocess.run([sys.executable, str(ROOT / "scripts" / "gen_syn_flood.py"), "-n", str(n), "-o", str(path)],
+                       check=True)
+        out[n] = str(path)
+    return out
+
+
+def test_flood_is_one_anomaly_with_counts(floods):
+    res = CliRunner().invoke(main, ["analyze", "--format", "json", "--max-connections", "2000",
+                                    "--max-report-connections", "5000", floods[20_000]])
+    assert res.exit_code == 0
+    rep = json.loads(res.output)
+    cap = rep["capture"]
+    assert cap["evicted"] > 0
+    assert rep["summary"]["connections_total"] == 20_000
+    assert rep["summary"]["connections"] + cap["connections_omitted"] == 20_000
+    assert rep["summary"]["connections"] <= 2000 + 500   # live table + failed attempts' share of the cap
+    [a] = rep["anomalies"]
+    assert a["type"] == "syn_unanswered" and a["severity"] == "critical"
+    assert a["details"]["count"] == 20_000 and a["details"]["syn_flood"]
+    assert len(a["details"]["top_sources"]) == 5
+    [omitted] = cap["omitted"]
+    assert omitted["kind"] == "syn_only" and omitted["service"] == "10.0.0.2:80"
+    assert sum(rep["summary"]["states"]["client"].values()) == 20_000
+
+
+def _peak(path):
+    tracemalloc.start()
+    analysis = analyze([path], max_connections=2000, max_report_connections=5000)
+    detectors.run(analysis)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    return peak
+
+
+def test_memory_does_not_grow_with_the_flood(floods):
+    small, large = _peak(floods[20_000]), _peak(floods[40_000])
+    # Twice the SYNs, the same caps: not twice the memory.
+    assert large < small * 1.3, (small, large)
+
+
+def test_default_caps_keep_every_connection_of_a_normal_capture():
+    analysis = analyze([str(ROOT / "sample_pcaps" / "time_wait_storm.pcap")])
+    assert len(analysis.connections) == 600
+    assert analysis.stats.evicted == 0 and analysis.stats.connections_omitted == 0
