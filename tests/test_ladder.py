@@ -238,3 +238,16 @@ def test_ladder_json():
     assert segs[-1]["flags"] == "R" and segs[-1]["server_state"] == "CLOSED"
     assert [e["anomalies"] for e in segs if e["anomalies"]] == [["syn_to_time_wait"]]
     assert [a["type"] for a in doc["anomalies"]] == ["syn_to_time_wait"]
+
+
+def test_stdin_is_read_once():
+    """From standard input (read once) a selection by id still works: every
+    connection is recorded in the single pass."""
+    import subprocess
+    import sys
+    code = ("from tcpflow_analyze.views.ladder import record_ladder; "
+            "lad = record_ladder(['-'], 2); print(lad.conn_id, lad.instance, lad.final('client'))")
+    with open(SAMPLES / "port_reuse.pcap", "rb") as capture:
+        out = subprocess.run([sys.executable, "-c", code], stdin=capture, capture_output=True, text=True,
+                             check=True, cwd=str(SAMPLES.parent)).stdout
+    assert out.split() == ["2", "2", "ESTABLISHED"]

@@ -507,7 +507,7 @@ def ladder_json(ladder: Ladder) -> dict:
                 "direction": "client->server" if ev.from_client else "server->client",
                 "flags": ev.flag_text, "seq": ev.rel_seq, "ack": ev.rel_ack,
                 "seq_abs": ev.seq, "ack_abs": ev.ack if ev.flags & ACK else None,
-                "len": ev.length, "win": ev.window,
+                "len": ev.length, "win": ev.window, "win_raw": ev.window_raw,
                 "retransmission": ev.retransmission, "rst_ignored": ev.rst_ignored,
                 "anomalies": [a.type for a in ev.anomalies],
             })
