@@ -251,3 +251,23 @@ def test_stdin_is_read_once():
         out = subprocess.run([sys.executable, "-c", code], stdin=capture, capture_output=True, text=True,
                              check=True, cwd=str(SAMPLES.parent)).stdout
     assert out.split() == ["2", "2", "ESTABLISHED"]
+
+
+CAPTURES = sorted(p.name for p in SAMPLES.iterdir() if p.suffix in (".pcap", ".pcapng"))
+
+
+@pytest.mark.parametrize("name", CAPTURES)
+def test_every_ladder_agrees_with_the_report(name):
+    """The recording tracker sees what the normal one sees: for every
+    connection of every sample, one segment per packet and the same end states."""
+    from tcpflow_analyze.analyzer import analyze
+    paths = [str(SAMPLES / name)]
+    analysis = analyze(paths)
+    ladders = record_ladders(paths, [c.id for c in analysis.connections], analysis=analysis)
+    for conn in analysis.connections:
+        ladder = ladders[conn.id]
+        segs = [e for e in ladder.events if e.kind == "segment"]
+        assert len(segs) == conn.client.packets + conn.server.packets
+        assert sum(e.from_client for e in segs) == conn.client.packets
+        assert (ladder.final("client"), ladder.final("server")) == (
+            STATE_NAMES[conn.client.state], STATE_NAMES[conn.server.state])

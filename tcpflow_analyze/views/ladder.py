@@ -454,13 +454,21 @@ def _timer_note(conn, side, before, options) -> str:
 
 
 def _merge_timers(events, timers) -> list[LadderEvent]:
-    """Put the inferred changes in time order and carry them into later rows.
+    """Put the inferred changes among the segments and carry them into later rows.
 
-    Segments after an inferred change still carry the tracker's live state
-    for that side (the tracker learns of the change only at the end), so the
+    Segments stay in the order the tracker processed them (file order: a
+    capture's timestamps are not always monotonic, and the states follow the
+    processing); an inferred change goes after the last segment dated at or
+    before it.  Segments after it still carry the tracker's live state for
+    that side (the tracker learns of the change only at the end), so the
     inferred state replaces it while the live state is the one it replaced.
     """
-    merged = sorted(events + timers, key=lambda e: e.time)   # stable: a timer follows its segment
+    merged = list(events)
+    for timer in timers:   # already in time order
+        at = len(merged)
+        while at and merged[at - 1].time > timer.time:
+            at -= 1
+        merged.insert(at, timer)
     shown = {}
     override = {}
     for ev in merged:
