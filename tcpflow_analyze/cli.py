@@ -5,8 +5,10 @@ message and an exit code (``errors.ExitStatus``); no traceback reaches them.
 """
 from __future__ import annotations
 
+import dataclasses
 import functools
 import gc
+import os
 import json
 import sys
 from importlib import resources
@@ -20,6 +22,8 @@ from .detectors.time_wait_storm import threshold_count
 from .errors import CaptureError, ExitStatus
 from .output import write_text
 from .report import build_report
+from .filters import SORT_KEYS, ConnectionFilter, select, select_anomalies
+from .report.csv_out import iter_csv
 from .report.json_out import iter_dumps
 from .report.markdown import render as render_markdown
 from .report.table import render as render_table
@@ -29,6 +33,8 @@ from .states import (
 from .timewait import parse_port_range
 
 SEVERITIES = detectors.SEVERITIES
+# The HTML report draws the ladder of each connection an anomaly names, up to this many.
+HTML_MAX_LADDERS = 20
 
 
 def _fail(message: str, code: ExitStatus = ExitStatus.USAGE):
@@ -111,6 +117,44 @@ def analysis_options(func):
     return wrapper
 
 
+def filter_options(func):
+    """--host/--port/--state/--anomaly/--since/--until: which connections a command shows."""
+    opts = [
+        click.option("--host", "hosts", multiple=True, metavar="ADDR|CIDR",
+                     help="Only connections with an endpoint at this address or in this network (repeatable)."),
+        click.option("--port", "ports", multiple=True, type=click.IntRange(0, 65535), metavar="PORT",
+                     help="Only connections with an endpoint on this port (repeatable)."),
+        click.option("--state", "states", multiple=True, metavar="[client:|server:]STATE",
+                     help="Only connections with an endpoint in this state at the end, e.g. CLOSE_WAIT or "
+                          "server:TIME_WAIT (repeatable)."),
+        click.option("--anomaly", "anomaly_types", multiple=True, type=click.Choice(detectors.TYPES), metavar="TYPE",
+                     help="Only connections (and anomalies) of this anomaly type (repeatable)."),
+        click.option("--since", default=None, metavar="TIME",
+                     help="Only connections active at or after TIME: epoch seconds, ISO-8601, or +SECONDS from the start."),
+        click.option("--until", default=None, metavar="TIME", help="Only connections active at or before TIME."),
+    ]
+    for decorate in reversed(opts):
+        func = decorate(func)
+    return func
+
+
+def build_filter(analysis, hosts, ports, states, anomaly_types, since, until) -> ConnectionFilter:
+    try:
+        return ConnectionFilter.from_options(hosts, ports, states, anomaly_types, since, until,
+                                             analysis.stats.start, analysis.stats.end)
+    except ValueError as exc:
+        _fail(str(exc))
+
+
+def use_color(flag: bool | None, output: str | None) -> bool:
+    """Colour only for a person at a terminal: not into files or pipes, not with NO_COLOR."""
+    if flag is not None:
+        return flag
+    if output not in (None, "-") or os.environ.get("NO_COLOR"):
+        return False
+    return sys.stdout.isatty()
+
+
 def _emit(text: str, output: str | None) -> None:
     try:
         write_text(text, output)
@@ -131,9 +175,9 @@ def main():
 
 
 @main.command()
-@click.option("--format", "fmt", type=click.Choice(["table", "json", "markdown"]), default="table",
-              show_default=True, help="table for people, json for scripts (the report contract), "
-                                      "markdown for CI summaries.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "markdown", "csv", "html"]), default="table",
+              show_default=True, help="table for people, json for scripts (the report contract), markdown for CI "
+                                      "summaries, csv for spreadsheets, html for a self-contained page.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
               help="Write the report to FILE (atomically) instead of stdout.")
 @click.option("--fail-on", "fail_on", default=None, metavar="LIST",
@@ -141,8 +185,14 @@ def main():
                    "exit 1 when a matching anomaly is found.")
 @click.option("--table-format", default="simple", show_default=True, metavar="NAME",
               help="Any tabulate table format (simple, github, grid, plain, ...).")
+@click.option("--sort", type=click.Choice(sorted(SORT_KEYS)), default="id", show_default=True,
+              help="Order of the connections table (id is first-seen order; sizes and durations largest first).")
+@click.option("--top", type=click.IntRange(min=1), default=None, metavar="N", help="Show only the first N connections.")
+@click.option("--color/--no-color", "color", default=None, help="Colour states and severities (default: on a terminal).")
+@filter_options
 @analysis_options
-def analyze(analysis, cfg, fmt, output, fail_on, table_format):
+def analyze(analysis, cfg, fmt, output, fail_on, table_format, sort, top, color,
+            hosts, ports, states, anomaly_types, since, until):
     """Analyze CAPTURE files (pcap, pcapng, optionally gzipped; - for stdin).
 
     Several captures are merged in timestamp order into one trace.  Each
@@ -154,14 +204,26 @@ def analyze(analysis, cfg, fmt, output, fail_on, table_format):
         _fail(f"--fail-on: {exc}")
     if fmt == "table" and table_format not in tabulate_formats:
         _fail(f"--table-format: unknown format {table_format!r} (one of: {', '.join(tabulate_formats)})")
+    flt = build_filter(analysis, hosts, ports, states, anomaly_types, since, until)
     anomalies = detectors.run(analysis, cfg)
-    report = build_report(analysis, anomalies)
+    matched = select(analysis.connections, flt, anomalies)
+    shown = select(matched, ConnectionFilter(), sort=sort, top=top)
+    kept = {c.id for c in matched}
+    anomalies = select_anomalies(anomalies, flt, kept)
+    report = build_report(analysis, anomalies, connections=shown)
+    if flt.active or top is not None:
+        report["selection"] = {"matched": len(matched), "shown": len(shown), "total": len(analysis.connections),
+                               "sort": sort, "top": top}
     if fmt == "json":
         text = iter_dumps(report)
     elif fmt == "markdown":
         text = render_markdown(report)
+    elif fmt == "csv":
+        text = iter_csv(report)
+    elif fmt == "html":
+        text = _html(report, analysis, anomalies, cfg)
     else:
-        text = render_table(report, table_format)
+        text = render_table(report, table_format, color=use_color(color, output))
     _emit(text, output)
     if fail_on_matches(report, fail_items):
         sys.exit(int(ExitStatus.FAIL_ON))
@@ -176,8 +238,9 @@ def analyze(analysis, cfg, fmt, output, fail_on, table_format):
                    "pip install 'tcpflow-analyze[plot]').")
 @click.option("--top", type=click.IntRange(min=1), default=5, show_default=True,
               help="How many hosts and remote endpoints to list.")
+@filter_options
 @analysis_options
-def timewait(analysis, cfg, fmt, output, plot, top):
+def timewait(analysis, cfg, fmt, output, plot, top, hosts, ports, states, anomaly_types, since, until):
     """Why are we out of ports?  TIME_WAIT and CLOSE_WAIT per host.
 
     Which side closes first, how many sockets sit in TIME_WAIT over time and
@@ -186,6 +249,10 @@ def timewait(analysis, cfg, fmt, output, plot, top):
     tied to what was seen; and which services leave sockets in CLOSE_WAIT.
     """
     from .report import timewait_view
+    flt = build_filter(analysis, hosts, ports, states, anomaly_types, since, until)
+    if flt.active:
+        anomalies = detectors.run(analysis, cfg) if flt.anomalies else ()
+        analysis = dataclasses.replace(analysis, connections=select(analysis.connections, flt, anomalies))
     view = timewait_view.build(analysis, cfg, top=top)
     if plot:
         try:
@@ -199,6 +266,24 @@ def timewait(analysis, cfg, fmt, output, plot, top):
     else:
         text = timewait_view.render(view)
     _emit(text, output)
+
+
+def _html(report, analysis, anomalies, cfg) -> str:
+    from .report.html import render_html
+    from .views.ladder import record_ladders
+    ids = []
+    for a in anomalies:
+        for cid in a.connections:
+            if cid not in ids:
+                ids.append(cid)
+    ids = ids[:HTML_MAX_LADDERS]
+    ladders = {}
+    if ids:
+        ladders = record_ladders(analysis.stats.files if "<stdin>" not in analysis.stats.files else [],
+                                 ids, analysis.options["time_wait"], analysis.options["fin_timeout"],
+                                 analysis.options["unanswered"], analysis=analysis, cfg=cfg) \
+            if "<stdin>" not in analysis.stats.files else {}
+    return render_html(report, analysis, ladders)
 
 
 @main.command()

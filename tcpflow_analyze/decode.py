@@ -136,8 +136,9 @@ def decode(linktype: int, buf, off: int, caplen: int):
             else:
                 return SKIP_NON_IP
         if etype == ETH_P_PPPOE_SESSION:
-            # RFC 2516: a 6-byte PPPoE header, then the PPP protocol field.
-            if pos + 7 > end:
+            # RFC 2516: a 6-byte PPPoE header, then the PPP protocol field
+            # (one byte if compressed, else two: see _ppp_protocol).
+            if pos + 7 > end or (not buf[pos + 6] & 1 and pos + 8 > end):
                 return SKIP_TRUNCATED
             proto, pos = _ppp_protocol(buf, pos + 6)
             etype = ETH_P_IP if proto == PPP_IP else ETH_P_IPV6 if proto == PPP_IPV6 else 0
@@ -300,7 +301,8 @@ def _ipv6(buf, pos, end):
 def _tcp(buf, pos, cap_end, ip_end, addrs):
     """TCP header at ``pos``; captured bytes end at ``cap_end``, the IP packet at ``ip_end``."""
     if pos + 20 > cap_end:
-        return SKIP_TRUNCATED
+        # Cut by the capture, or not there at all by the IP header's own length.
+        return SKIP_MALFORMED if pos + 20 > ip_end else SKIP_TRUNCATED
     sport, dport, seq, ack, off, flags, win = _TCP.unpack_from(buf, pos)
     thl = (off >> 4) * 4
     if thl < 20 or pos + thl > ip_end:

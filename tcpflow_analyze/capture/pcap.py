@@ -22,6 +22,10 @@ CHUNK = 1 << 22
 # above both this and the file's snaplen cannot be trusted: the record headers
 # that follow are unreachable, so reading stops there, as libpcap does.
 MAXIMUM_SNAPLEN = 262144
+# A file's snaplen is trusted only up to this (the pcapng reader's block cap):
+# a header claiming 0xFFFFFFFF must not make one lying record header pull
+# gigabytes into memory while waiting for its end.
+MAX_RECORD_LEN = 16 * 1024 * 1024
 
 # The link-type field's low 26 bits are the type; bits 16..25 are reserved and
 # must be zero; the top bits carry the FCS length (pcap-common.c, LT_* macros).
@@ -54,7 +58,7 @@ def iter_pcap(path: str, stream, head: bytes, damage):
     endian, ts_scale, snaplen, linktype = parse_file_header(path, head)
     rec = struct.Struct(endian + "IIII")
     unpack_rec = rec.unpack_from
-    max_caplen = max(snaplen, MAXIMUM_SNAPLEN)
+    max_caplen = max(min(snaplen, MAX_RECORD_LEN), MAXIMUM_SNAPLEN)
     read = stream.read
 
     buf = head[FILE_HEADER_LEN:]

@@ -78,12 +78,16 @@ def iter_pcapng(path: str, stream, head: bytes, damage):
     first = True
     while True:
         if not fill(8):
+            if first:
+                raise CaptureError(path, f"pcapng section header block cut short ({len(buf)} bytes)")
             if buf:
                 damage(file_off, packet_no, f"block header cut short ({len(buf)} of 8 bytes)")
             return
         btype_raw = bytes(buf[0:4])
         if btype_raw == b"\x0a\x0d\x0d\x0a":
             if not fill(12):
+                if first:
+                    raise CaptureError(path, f"pcapng section header block cut short ({len(buf)} bytes)")
                 damage(file_off, packet_no, "section header block cut short")
                 return
             bom = bytes(buf[8:12])
@@ -97,7 +101,9 @@ def iter_pcapng(path: str, stream, head: bytes, damage):
                 damage(file_off, packet_no, "section header with a bad byte-order magic")
                 return
         btype, blen = struct.unpack_from(endian + "II", buf, 0)
-        if blen < 12 or blen % 4 or blen > MAX_BLOCK_LEN:
+        # A section header holds 16 bytes of its own (byte-order magic,
+        # version, section length) besides the 12 every block has.
+        if blen < (28 if btype == SHB else 12) or blen % 4 or blen > MAX_BLOCK_LEN:
             if first:
                 raise CaptureError(path, f"pcapng first block has an impossible length {blen}")
             damage(file_off, packet_no, f"block length {blen} is impossible")

@@ -38,22 +38,37 @@ class Damage:
 
 
 class _GzipStream:
-    """gzip.GzipFile whose damage (a cut or corrupt stream) reads as end of data."""
+    """gzip.GzipFile whose damage (a cut or corrupt stream) reads as end of data.
 
-    def __init__(self, raw, on_error):
-        self._gz = gzip.GzipFile(fileobj=raw, mode="rb")
-        self._on_error = on_error
-        self._dead = False
+    Read with ``read1`` pieces: ``GzipFile.read(n)`` raises on a cut stream
+    and drops everything it had decompressed in that call -- up to a whole
+    read chunk of good packets.  ``delivered`` counts the bytes handed out, so
+    the damage can be placed at its offset in the decompressed capture.
+    """
+
+    def __init__(self, raw):
+        self._read1 = gzip.GzipFile(fileobj=raw, mode="rb").read1
+        self.error: str | None = None
+        self.delivered = 0
 
     def read(self, n: int = -1) -> bytes:
-        if self._dead:
+        if self.error is not None:
             return b""
+        if n is None or n < 0:
+            n = 1 << 62
+        parts = []
+        got = 0
         try:
-            return self._gz.read(n)
+            while got < n:
+                piece = self._read1(min(n - got, 1 << 20))
+                if not piece:
+                    break
+                parts.append(piece)
+                got += len(piece)
         except (EOFError, OSError, zlib.error) as exc:
-            self._dead = True
-            self._on_error(f"gzip stream damaged: {exc}")
-            return b""
+            self.error = f"gzip stream damaged: {exc}"
+        self.delivered += got
+        return parts[0] if len(parts) == 1 else b"".join(parts)
 
 
 def _read_head(stream, n: int) -> bytes:
@@ -93,20 +108,23 @@ def iter_file(path: str, damages: list):
     """
     name = "<stdin>" if path == "-" else path
     raw = open_capture(path)
+    gz = None
+    damaged = False
     try:
         def damage(offset, packet, reason):
+            nonlocal damaged
+            damaged = True
+            if gz is not None and gz.error:
+                reason = f"{gz.error}; {reason}"
             damages.append(Damage(name, offset, packet, reason))
 
         stream = raw
         head = _read_head(stream, 4)
         if head[:2] == GZIP_MAGIC:
-            gz_errors: list[str] = []
-            stream = _GzipStream(_Prefixed(head, raw), gz_errors.append)
+            stream = gz = _GzipStream(_Prefixed(head, raw))
             head = _read_head(stream, 4)
-            if gz_errors and not head:
-                raise CaptureError(name, gz_errors[0])
-        else:
-            gz_errors = None
+            if gz.error and not head:
+                raise CaptureError(name, gz.error)
         if not head:
             raise CaptureError(name, "empty file: no capture header")
         if head == PCAPNG_MAGIC:
@@ -116,9 +134,18 @@ def iter_file(path: str, damages: list):
             records = iter_pcap(name, stream, head, damage)
         else:
             raise CaptureError(name, f"not a pcap or pcapng capture (starts with {head.hex()})")
-        yield from records
-        if gz_errors:
-            damages.append(Damage(name, -1, -1, gz_errors[0]))
+        if gz is None:
+            yield from records
+            return
+        # Compressed: count the records, so that a stream that breaks at a
+        # record boundary (or fails its CRC after the last one) is still
+        # reported with its offset and packet number.
+        n = 0
+        for rec in records:
+            n += 1
+            yield rec
+        if gz.error and not damaged:
+            damages.append(Damage(name, gz.delivered, n, gz.error))
     finally:
         if raw is not sys.stdin.buffer:
             raw.close()
@@ -150,11 +177,16 @@ def read_records(paths, damages: list):
     bad file fails the run before any output.
     """
     gens = []
-    for path in paths:
-        gen = iter_file(path, damages)
-        first = next(gen, None)
-        if first is not None:
-            gens.append((first, gen))
+    try:
+        for path in paths:
+            gen = iter_file(path, damages)
+            first = next(gen, None)
+            if first is not None:
+                gens.append((first, gen))
+    except BaseException:
+        for _, gen in gens:
+            gen.close()  # close the files already opened
+        raise
     if len(gens) == 1:
         first, gen = gens[0]
         yield first

@@ -69,9 +69,10 @@ class ConnectionEntries:
         return list(self) == list(other)
 
 
-def build_report(analysis, anomalies=()) -> dict:
+def build_report(analysis, anomalies=(), connections=None) -> dict:
+    """The report document; ``connections`` (default: all) are the ones listed."""
     stats = analysis.stats
-    conns = analysis.connections
+    conns = analysis.connections if connections is None else connections
     types: dict[int, list] = {}
     for a in anomalies:
         for cid in a.connections:

@@ -30,7 +30,43 @@ def _duration(seconds) -> str:
     return f"{seconds / 3600:.1f}h"
 
 
-def render(report: dict, table_format: str = "simple") -> str:
+STATE_COLORS = {
+    "ESTABLISHED": "green", "TIME_WAIT": "yellow", "CLOSE_WAIT": "magenta", "FIN_WAIT_1": "yellow",
+    "FIN_WAIT_2": "yellow", "CLOSING": "yellow", "LAST_ACK": "yellow", "SYN_SENT": "cyan",
+    "SYN_RECEIVED": "cyan", "LISTEN": "blue",
+}
+SEVERITY_COLORS = {"critical": ("red", True), "warning": ("yellow", False), "info": ("blue", False)}
+
+
+def _paint(text: str, color: str | None, bold: bool = False, dim: bool = False) -> str:
+    if color is None and not dim:
+        return text
+    codes = []
+    if bold:
+        codes.append("1")
+    if dim:
+        codes.append("2")
+    if color:
+        codes.append(str(30 + ("black", "red", "green", "yellow", "blue", "magenta", "cyan", "white").index(color)))
+    return f"\x1b[{';'.join(codes)}m{text}\x1b[0m"
+
+
+def paint_state(name: str, color: bool) -> str:
+    if not color:
+        return name
+    if name in ("CLOSED", "UNKNOWN"):
+        return _paint(name, None, dim=True)
+    return _paint(name, STATE_COLORS.get(name))
+
+
+def paint_severity(sev: str, color: bool) -> str:
+    if not color:
+        return sev
+    c, bold = SEVERITY_COLORS.get(sev, (None, False))
+    return _paint(sev, c, bold=bold)
+
+
+def render(report: dict, table_format: str = "simple", color: bool = False) -> str:
     cap = report["capture"]
     out = []
     skipped = ", ".join(f"{k} {v}" for k, v in cap["skipped"].items() if v) or "none"
@@ -49,17 +85,20 @@ def render(report: dict, table_format: str = "simple") -> str:
     states = report["summary"]["states"]
     names = sorted(set(states["client"]) | set(states["server"]))
     if names:
-        rows = [(n, states["client"].get(n, 0), states["server"].get(n, 0)) for n in names]
+        rows = [(paint_state(n, color), states["client"].get(n, 0), states["server"].get(n, 0)) for n in names]
         out.append(tabulate(rows, headers=("state", "clients", "servers"), tablefmt=table_format))
 
     conns = report["connections"]
+    sel = report.get("selection")
+    if sel:
+        out.append(f"showing {sel['shown']} of {sel['matched']} matching connections ({sel['total']} in all)")
     if conns:
         rows = []
         for c in conns:
             client = _endpoint(c["client"]) + ("?" if c["roles_inferred"] else "")
             rows.append((
                 c["id"], client, _endpoint(c["server"]),
-                c["client"]["state"], c["server"]["state"],
+                paint_state(c["client"]["state"], color), paint_state(c["server"]["state"], color),
                 f"{c['packets']['client']}/{c['packets']['server']}",
                 f"{c['bytes']['client']}/{c['bytes']['server']}",
                 _duration(c["duration"]), c["history"],
@@ -71,7 +110,7 @@ def render(report: dict, table_format: str = "simple") -> str:
             out.append("? roles guessed: the capture has no SYN for this connection")
     anomalies = report.get("anomalies") or []
     if anomalies:
-        rows = [(a["severity"], a["type"], ",".join(map(str, a["connections"][:8])) +
+        rows = [(paint_severity(a["severity"], color), a["type"], ",".join(map(str, a["connections"][:8])) +
                  ("…" if len(a["connections"]) > 8 else ""), a["message"]) for a in anomalies]
         out.append(tabulate(rows, headers=("severity", "anomaly", "conns", "what"), tablefmt=table_format))
     else:

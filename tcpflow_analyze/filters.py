@@ -1,0 +1,146 @@
+"""Selecting connections: --host, --port, --state, --anomaly, --since/--until,
+and ordering them: --sort, --top.  Shared by every command.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import ipaddress
+from dataclasses import dataclass, field
+
+from .connection import ip_text
+from .states import STATE_BY_NAME, STATE_NAMES
+
+SORT_KEYS = {
+    "id": lambda c: c.id,
+    "first_seen": lambda c: (c.first_seen, c.id),
+    "last_seen": lambda c: (c.last_seen, c.id),
+    "duration": lambda c: (-(c.last_seen - c.first_seen), c.id),
+    "packets": lambda c: (-(c.client.packets + c.server.packets), c.id),
+    "bytes": lambda c: (-(c.client.bytes + c.server.bytes), c.id),
+    "retransmissions": lambda c: (-(c.client.retransmits + c.server.retransmits), c.id),
+    "client_state": lambda c: (STATE_NAMES[c.client.state], c.id),
+    "server_state": lambda c: (STATE_NAMES[c.server.state], c.id),
+}
+
+
+def parse_time(text: str, start: float | None, end: float | None) -> float:
+    """Absolute epoch seconds, an ISO-8601 time (UTC unless it says), an offset
+    from the capture's start like ``+12.5s``, or ``start`` / ``end``."""
+    s = text.strip()
+    if s in ("start", "end"):
+        value = start if s == "start" else end
+        return value if value is not None else 0.0
+    if s.startswith("+"):
+        body = s[1:].rstrip("s")
+        return (start or 0.0) + float(body)
+    try:
+        return float(s)
+    except ValueError:
+        pass
+    try:
+        when = _dt.datetime.fromisoformat(s.replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError(f"cannot read {text!r} as a time: give epoch seconds, ISO-8601, "
+                         f"an offset like +12.5s, start or end") from None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=_dt.timezone.utc)
+    return when.timestamp()
+
+
+@dataclass
+class ConnectionFilter:
+    hosts: list = field(default_factory=list)      # ip networks; either endpoint matches
+    ports: set = field(default_factory=set)        # either endpoint's port
+    states: set = field(default_factory=set)       # (side or None, state int)
+    anomalies: set = field(default_factory=set)    # anomaly types the connection is part of
+    since: float | None = None
+    until: float | None = None
+
+    @property
+    def active(self) -> bool:
+        return bool(self.hosts or self.ports or self.states or self.anomalies
+                    or self.since is not None or self.until is not None)
+
+    @classmethod
+    def from_options(cls, hosts=(), ports=(), states=(), anomalies=(), since=None, until=None,
+                     start=None, end=None) -> "ConnectionFilter":
+        f = cls()
+        for h in hosts:
+            try:
+                f.hosts.append(ipaddress.ip_network(h.strip("[]"), strict=False))
+            except ValueError:
+                raise ValueError(f"--host {h!r} is not an address or a network (CIDR)") from None
+        for p in ports:
+            f.ports.add(int(p))
+        for s in states:
+            side, _, name = s.upper().rpartition(":")
+            name = name.replace("-", "_")
+            if name == "ESTAB":
+                name = "ESTABLISHED"
+            if name not in STATE_BY_NAME:
+                raise ValueError(f"--state {s!r}: one of {', '.join(STATE_NAMES)} (optionally client: or server:)")
+            if side not in ("", "CLIENT", "SERVER"):
+                raise ValueError(f"--state {s!r}: the side is client: or server:")
+            f.states.add((side.lower() or None, STATE_BY_NAME[name]))
+        f.anomalies = set(anomalies)
+        f.since = parse_time(since, start, end) if since else None
+        f.until = parse_time(until, start, end) if until else None
+        return f
+
+    def matches(self, conn, anomaly_types=()) -> bool:
+        if self.ports and conn.client.port not in self.ports and conn.server.port not in self.ports:
+            return False
+        if self.hosts:
+            addrs = (ipaddress.ip_address(ip_text(conn.client.addr)), ipaddress.ip_address(ip_text(conn.server.addr)))
+            if not any(a in net for net in self.hosts for a in addrs if a.version == net.version):
+                return False
+        if self.states:
+            ok = False
+            for side, state in self.states:
+                if side in (None, "client") and conn.client.state == state:
+                    ok = True
+                if side in (None, "server") and conn.server.state == state:
+                    ok = True
+            if not ok:
+                return False
+        if self.anomalies and not self.anomalies & set(anomaly_types):
+            return False
+        if self.since is not None and conn.last_seen < self.since:
+            return False
+        if self.until is not None and conn.first_seen > self.until:
+            return False
+        return True
+
+
+def anomaly_types_by_connection(anomalies) -> dict[int, set]:
+    out: dict[int, set] = {}
+    for a in anomalies:
+        for cid in a.connections:
+            out.setdefault(cid, set()).add(a.type)
+    return out
+
+
+def select(conns, flt: ConnectionFilter, anomalies=(), sort: str = "id", top: int | None = None):
+    """The connections that pass the filter, ordered, at most ``top``."""
+    if flt.active:
+        by_conn = anomaly_types_by_connection(anomalies) if flt.anomalies else {}
+        conns = [c for c in conns if flt.matches(c, by_conn.get(c.id, ()))]
+    if sort != "id":
+        conns = sorted(conns, key=SORT_KEYS[sort])
+    if top is not None:
+        conns = list(conns)[:top]
+    return conns
+
+
+def select_anomalies(anomalies, flt: ConnectionFilter, kept_ids: set):
+    """Anomalies of the requested types that involve a selected connection
+    (or, for folded counts with no listed connection, any when only types filter)."""
+    out = []
+    for a in anomalies:
+        if flt.anomalies and a.type not in flt.anomalies:
+            continue
+        if flt.active and (flt.hosts or flt.ports or flt.states or flt.since is not None or flt.until is not None):
+            if not any(cid in kept_ids for cid in a.connections):
+                continue
+        out.append(a)
+    return out
