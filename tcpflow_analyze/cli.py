@@ -164,7 +164,31 @@ def _emit(text: str, output: str | None) -> None:
         _fail("interrupted", ExitStatus.INTERRUPTED)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+class _Group(click.Group):
+    """Maps what escapes a command to one line and an exit code."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt:
+            _fail("interrupted", ExitStatus.INTERRUPTED)
+        except BrokenPipeError:
+            # The reader of our output went away (| head): not an error of ours.
+            try:
+                sys.stdout = open(os.devnull, "w")
+            except OSError:
+                pass
+            sys.exit(0)
+        except (click.exceptions.Exit, click.ClickException, click.Abort, SystemExit):
+            raise
+        except Exception as exc:  # a defect: still one line, never a traceback
+            if os.environ.get("TCPFLOW_ANALYZE_DEBUG"):
+                raise
+            _fail(f"internal error: {type(exc).__name__}: {exc} (please report it; set "
+                  f"TCPFLOW_ANALYZE_DEBUG=1 to see the traceback)")
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="tcpflow-analyze")
 def main():
     """Rebuild every TCP connection in packet captures, say what state each

@@ -151,3 +151,23 @@ def test_reports_validate_against_schema(tmp_path):
     path = closed_trace().write(str(tmp_path / "t.pcap"))
     rep = json.loads(run("analyze", "--format", "json", path).output)
     jsonschema.validate(rep, schema)
+
+
+def test_ctrl_c_exits_130_without_a_partial_report(tmp_path):
+    import signal
+    import time
+    flood = tmp_path / "flood.pcap"
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    subprocess.run([sys.executable, os.path.join(root, "scripts", "gen_syn_flood.py"), "-n", "400000",
+                    "-o", str(flood)], check=True)
+    out = tmp_path / "report.json"
+    proc = subprocess.Popen([sys.executable, "-m", "tcpflow_analyze", "analyze", "--format", "json", "-o", str(out),
+                             str(flood)], stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    time.sleep(1.0)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130
+    assert err.strip() == "tcpflow-analyze: error: interrupted"
+    assert not out.exists()
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".tcpflow")] == []
