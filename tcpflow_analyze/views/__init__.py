@@ -8,5 +8,7 @@
 Library functions: the CLI and the HTML report (``report/html.py``) call them.
 """
 from .ladder import Ladder, ladder_json, record_ladder, record_ladders, render_ladder
+from .states import parse_time, plot_timelines, render_states_at, render_timelines, state_timelines, states_at
 
-__all__ = ["Ladder", "ladder_json", "record_ladder", "record_ladders", "render_ladder"]
+__all__ = ["Ladder", "ladder_json", "parse_time", "plot_timelines", "record_ladder", "record_ladders",
+           "render_ladder", "render_states_at", "render_timelines", "state_timelines", "states_at"]
