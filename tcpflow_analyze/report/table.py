@@ -112,7 +112,9 @@ def render(report: dict, table_format: str = "simple", color: bool = False) -> s
     if anomalies:
         rows = [(paint_severity(a["severity"], color), a["type"], ",".join(map(str, a["connections"][:8])) +
                  ("…" if len(a["connections"]) > 8 else ""), a["message"]) for a in anomalies]
-        out.append(tabulate(rows, headers=("severity", "anomaly", "conns", "what"), tablefmt=table_format))
+        # Messages are sentences: wrap them so the table fits a terminal.
+        out.append(tabulate(rows, headers=("severity", "anomaly", "conns", "what"), tablefmt=table_format,
+                            maxcolwidths=[None, None, 16, 64], disable_numparse=True))
     else:
         out.append("No anomalies found.")
     return "\n\n".join(out) + "\n"
