@@ -73,7 +73,8 @@ def iter_pcap(path: str, stream, head: bytes, damage):
             sec, frac, caplen, _wirelen = unpack_rec(buf, pos)
             if caplen > max_caplen:
                 damage(file_off + pos, packet_no,
-                       f"record length {caplen} exceeds snaplen {snaplen}")
+                       f"record length {caplen} exceeds snaplen {snaplen}" if caplen > snaplen
+                       else f"record length {caplen} exceeds the {max_caplen}-byte limit")
                 return
             end = pos + RECORD_HEADER_LEN + caplen
             if end > n:

@@ -1,0 +1,596 @@
+#!/usr/bin/env python3
+"""Fuzz the capture reader, the decoder and the whole analysis.
+
+Captures are untrusted input: whatever bytes arrive, the analysis must end in
+a report or a ``CaptureError`` (exit 2) -- never another exception, never a
+hang, never a memory blow-up.  This harness feeds mutated captures to
+
+* ``reader``:  ``capture.read_records`` + ``decode.decode`` on every record,
+  checking that each record lies inside its buffer and that every decoded
+  field is in range;
+* ``analyze``: ``analyzer.analyze`` + the anomaly detectors + the JSON report
+  (``json.dumps(..., allow_nan=False)``) + the table, i.e. what the CLI runs.
+
+Engines: libFuzzer through atheris when it is installed (coverage-guided;
+``pip install atheris``), else a built-in random-mutation loop (structure
+aware: it knows where pcap records and packet headers are).  Both start from
+the captures in ``sample_pcaps/`` and ``../shared/pcaps/public/`` and save
+every crasher -- an exception other than CaptureError, an input that runs
+longer than ``--timeout``, or one that grows the process by more than
+``--rss-limit-mb`` -- to ``tests/crashers/``, where ``tests/test_hostile_input.py``
+replays each through the CLI.
+
+    python3 scripts/fuzz.py --seconds 300                   # both targets, in parallel
+    python3 scripts/fuzz.py --target reader --seconds 60
+    python3 scripts/fuzz.py --engine random --seconds 60 --seed 7
+    python3 scripts/fuzz.py --replay tests/crashers/*       # re-run saved inputs
+
+See docs/fuzzing.md.
+"""
+from __future__ import annotations
+
+import argparse
+import gzip
+import hashlib
+import json
+import math
+import os
+import random
+import resource
+import signal
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+SAMPLES = ROOT / "sample_pcaps"
+PUBLIC = ROOT.parent / "shared" / "pcaps" / "public"
+CRASHERS = ROOT / "tests" / "crashers"
+SEED_MAX = 16 * 1024   # seeds are cut to this many bytes: small inputs run fast
+TARGETS = ("reader", "analyze")
+
+
+# --------------------------------------------------------------------- targets
+def _import_targets():
+    global CaptureError, read_records, decode, analyze, detectors, build_report, render_table
+    global SKIP_COUNT, parse_port_range, dumps_json
+    from tcpflow_analyze import detectors  # noqa: F811
+    from tcpflow_analyze.analyzer import analyze  # noqa: F811
+    from tcpflow_analyze.capture import read_records  # noqa: F811
+    from tcpflow_analyze.decode import SKIP_NAMES, decode  # noqa: F811
+    from tcpflow_analyze.errors import CaptureError  # noqa: F811
+    from tcpflow_analyze.report import build_report  # noqa: F811
+    from tcpflow_analyze.report.table import render as render_table  # noqa: F811
+    from tcpflow_analyze.timewait import parse_port_range  # noqa: F811
+    SKIP_COUNT = len(SKIP_NAMES)
+    try:  # the CLI's own JSON writer, where there is one
+        from tcpflow_analyze.report.json_out import dumps as dumps_json  # noqa: F811
+    except ImportError:
+        def dumps_json(report):  # noqa: F811
+            return json.dumps(report, indent=2, allow_nan=False)
+
+
+def _no_constants(name):
+    raise InvariantError(f"report JSON contains {name}")
+
+
+class InvariantError(AssertionError):
+    """The code ran but produced something impossible."""
+
+
+def _check(cond, what):
+    if not cond:
+        raise InvariantError(what)
+
+
+def run_reader(path: str) -> int:
+    """read_records + decode over one capture; returns the record count."""
+    damages: list = []
+    n = 0
+    try:
+        for rec in read_records([path], damages):
+            ts, lt, buf, off, caplen = rec
+            _check(isinstance(ts, float) and math.isfinite(ts), f"record {n}: bad timestamp {ts!r}")
+            _check(0 <= off and 0 <= caplen and off + caplen <= len(buf),
+                   f"record {n}: [{off}:{off}+{caplen}] outside its {len(buf)}-byte buffer")
+            r = decode(lt, buf, off, caplen)
+            if r.__class__ is int:
+                _check(0 <= r < SKIP_COUNT, f"record {n}: skip reason {r}")
+            else:
+                key, sport, dport, seq, ack, flags, win, plen, wscale = r
+                _check(len(key) in (12, 36), f"record {n}: key of {len(key)} bytes")
+                _check(0 <= sport < 65536 and 0 <= dport < 65536 and 0 <= flags < 256 and 0 <= win < 65536,
+                       f"record {n}: field out of range {r!r}")
+                _check(0 <= seq < 2 ** 32 and 0 <= ack < 2 ** 32, f"record {n}: seq/ack out of range")
+                _check(0 <= plen < 2 ** 32, f"record {n}: payload length {plen}")
+                _check(-1 <= wscale <= 14, f"record {n}: window scale {wscale}")
+            n += 1
+    except CaptureError:
+        _check(n == 0, "CaptureError after records were produced")
+    for d in damages:
+        _check(isinstance(d.offset, int) and isinstance(d.packet, int) and d.reason, f"bad damage {d!r}")
+    return n
+
+
+def _config() -> dict:
+    cfg = detectors.default_config()
+    cfg["port_range_parsed"] = parse_port_range(cfg["port_range"])
+    return cfg
+
+
+def run_analyze(path: str) -> int:
+    """The CLI's pipeline in-process: analysis, detectors, JSON and table reports."""
+    try:
+        analysis = analyze([path])
+    except CaptureError:
+        return 0
+    stats = analysis.stats
+    _check(stats.packets == stats.tcp_packets + sum(stats.skipped.values()),
+           f"packets {stats.packets} != tcp {stats.tcp_packets} + skipped {stats.skipped}")
+    _check(sum(c.client.packets + c.server.packets for c in analysis.connections) == stats.tcp_packets,
+           "connection packet counts do not add up to tcp_packets")
+    for c in analysis.connections:
+        _check(0 <= c.client.state <= 11 and 0 <= c.server.state <= 11, "illegal state")
+    report = build_report(analysis, detectors.run(analysis, _config()))
+    json.loads(dumps_json(report), parse_constant=_no_constants)
+    render_table(report)
+    return stats.packets
+
+
+# ------------------------------------------------------------------ seeds
+def seed_files() -> list[Path]:
+    files = []
+    for d in (SAMPLES, PUBLIC, CRASHERS):
+        if d.is_dir():
+            files += sorted(p for p in d.iterdir()
+                            if p.is_file() and p.suffix not in (".json", ".md", ".txt"))
+    return files
+
+
+def seeds() -> list[bytes]:
+    out = []
+    for p in seed_files():
+        data = p.read_bytes()[:SEED_MAX]
+        if data:
+            out.append(data)
+    # One gzip-compressed capture, so the gzip paths are reached too.
+    small = SAMPLES / "client_close_first.pcap"
+    if small.exists():
+        out.append(gzip.compress(small.read_bytes()))
+    return out
+
+
+# ------------------------------------------------------------ random engine
+INTERESTING8 = (0, 1, 0x7F, 0x80, 0xFF, 0x45, 0x46, 0x4F, 0x60, 0x50, 0x00, 0x3C, 0x2B, 0x06)
+INTERESTING16 = (0, 1, 4, 5, 20, 40, 0x7FFF, 0x8000, 0xFFFF, 0x0800, 0x86DD, 0x8100, 0x88A8, 0x8864)
+INTERESTING32 = (0, 1, 8, 12, 16, 28, 0x7FFFFFFF, 0x80000000, 0xFFFFFFFF, 0x0A0D0D0A, 0x00040000,
+                 0x01000000, 0x1A2B3C4D)
+
+
+def pcap_records(data) -> list[tuple[int, int, str]]:
+    """(offset of the record header, caplen, byte order) of each whole record of a classic pcap."""
+    if len(data) < 24:
+        return []
+    magic = bytes(data[:4])
+    if magic in (b"\xd4\xc3\xb2\xa1", b"\x4d\x3c\xb2\xa1"):
+        e = "<"
+    elif magic in (b"\xa1\xb2\xc3\xd4", b"\xa1\xb2\x3c\x4d"):
+        e = ">"
+    else:
+        return []
+    out, pos = [], 24
+    while pos + 16 <= len(data) and len(out) < 4096:
+        caplen = struct.unpack_from(e + "I", data, pos + 8)[0]
+        if pos + 16 + caplen > len(data):
+            break
+        out.append((pos, caplen, e))
+        pos += 16 + caplen
+    return out
+
+
+def pcapng_packets(data) -> list[tuple[int, int, str]]:
+    """(block offset, block length, byte order) of each Enhanced Packet Block."""
+    out, pos, e = [], 0, "<"
+    while pos + 12 <= len(data) and len(out) < 4096:
+        if bytes(data[pos:pos + 4]) == b"\x0a\x0d\x0d\x0a":
+            e = "<" if bytes(data[pos + 8:pos + 12]) == b"\x4d\x3c\x2b\x1a" else ">"
+        btype, blen = struct.unpack_from(e + "II", data, pos)
+        if blen < 12 or pos + blen > len(data):
+            break
+        if btype == 6 and blen >= 32:
+            out.append((pos, blen, e))
+        pos += blen
+    return out
+
+
+def _packets(b) -> list[tuple[int, int]]:
+    """(offset, caplen) of the packet bytes of each record, pcap or pcapng."""
+    recs = pcap_records(b)
+    if recs:
+        return [(pos + 16, caplen) for pos, caplen, _ in recs]
+    out = []
+    for pos, blen, e in pcapng_packets(b):
+        caplen = struct.unpack_from(e + "I", b, pos + 20)[0]
+        if 28 + caplen + 4 <= blen:
+            out.append((pos + 28, caplen))
+    return out
+
+
+def _recut(b: bytearray, rng: random.Random) -> bool:
+    """Cut (or grow) one packet and re-frame its record so the file stays
+    consistent: every "header cut at byte k" path of the decoder."""
+    recs = pcap_records(b)
+    if recs:
+        pos, caplen, e = rng.choice(recs)
+        if caplen and rng.random() < 0.8:
+            # Mostly within the first headers, where the decoder's checks are.
+            new = min(rng.randrange(caplen + 1), rng.randrange(100))
+        else:
+            new = caplen + rng.randrange(1, 64)
+        body = pos + 16
+        if new <= caplen:
+            del b[body + new:body + caplen]
+        else:
+            b[body + caplen:body + caplen] = bytes(rng.randrange(256) for _ in range(new - caplen))
+        struct.pack_into(e + "I", b, pos + 8, new)
+        if rng.random() < 0.5:
+            struct.pack_into(e + "I", b, pos + 12, new)
+        return True
+    blocks = pcapng_packets(b)
+    if blocks:
+        pos, blen, e = rng.choice(blocks)
+        caplen = struct.unpack_from(e + "I", b, pos + 20)[0]
+        if 28 + caplen + 4 > blen:
+            return False
+        pkt = bytes(b[pos + 28:pos + 28 + caplen])
+        opts = bytes(b[pos + 28 + ((caplen + 3) & ~3):pos + blen - 4])
+        new = min(rng.randrange(caplen + 1), rng.randrange(100)) if caplen else 0
+        pkt = pkt[:new]
+        body = bytes(b[pos + 8:pos + 20]) + struct.pack(e + "II", new, new) + pkt + bytes(-new % 4) + opts
+        nlen = len(body) + 12
+        b[pos:pos + blen] = struct.pack(e + "II", 6, nlen) + body + struct.pack(e + "I", nlen)
+        return True
+    return False
+
+
+def _block_lie(b: bytearray, rng: random.Random) -> bool:
+    """Make one pcapng block's length fields lie (too short, unaligned, past the end, mismatched)."""
+    blocks = []
+    pos, e = 0, "<"
+    while pos + 12 <= len(b) and len(blocks) < 4096:
+        if bytes(b[pos:pos + 4]) == b"\x0a\x0d\x0d\x0a":
+            e = "<" if bytes(b[pos + 8:pos + 12]) == b"\x4d\x3c\x2b\x1a" else ">"
+        blen = struct.unpack_from(e + "I", b, pos + 4)[0]
+        if blen < 12 or pos + blen > len(b):
+            break
+        blocks.append((pos, blen, e))
+        pos += blen
+    if not blocks:
+        return False
+    pos, blen, e = rng.choice(blocks)
+    lie = rng.choice((0, 4, 8, 12, 13, 16, 20, blen - 4, blen + 1, blen + 4, blen * 2, 0x7FFFFFFF,
+                      16 * 1024 * 1024, 16 * 1024 * 1024 + 4, 0xFFFFFFFC, rng.randrange(1 << 32)))
+    lie &= 0xFFFFFFFF
+    which = rng.randrange(4)
+    if which == 3:
+        # A consistent lie: both length fields agree on a wrong length.
+        if 12 <= lie <= len(b) - pos:
+            struct.pack_into(e + "I", b, pos + 4, lie)
+            struct.pack_into(e + "I", b, pos + lie - 4, lie)
+        return True
+    if which != 1:
+        struct.pack_into(e + "I", b, pos + 4, lie)
+    if which != 0:
+        struct.pack_into(e + "I", b, pos + blen - 4, lie)
+    return True
+
+
+def mutate(data: bytes, rng: random.Random, pool: list[bytes]) -> bytes:
+    b = bytearray(data)
+    for _ in range(rng.choice((1, 1, 1, 2, 3, 5))):
+        op = rng.randrange(15)
+        n = len(b)
+        if op <= 3:
+            # A byte inside one packet's first headers (link, IP, TCP): the
+            # decoder's input.  Falls back to any byte for other inputs.
+            pkts = _packets(b) if op <= 2 else []
+            if pkts:
+                off, caplen = rng.choice(pkts)
+                if caplen:
+                    i = off + min(rng.randrange(caplen), rng.randrange(80))
+                    b[i] = rng.choice(INTERESTING8) if rng.random() < 0.3 else rng.randrange(256)
+                    continue
+            if n:
+                b[rng.randrange(n)] = rng.randrange(256)
+        elif op == 4 and n:
+            b[rng.randrange(n)] ^= 1 << rng.randrange(8)
+        elif op == 5 and n >= 2:
+            i = rng.randrange(n - 1)
+            b[i:i + 2] = struct.pack(rng.choice("<>") + "H", rng.choice(INTERESTING16))
+        elif op == 6 and n >= 4:
+            i = rng.randrange(n - 3)
+            if rng.random() < 0.5:
+                i &= ~3  # block and record fields are 4-aligned
+            b[i:i + 4] = struct.pack(rng.choice("<>") + "I", rng.choice(INTERESTING32))
+        elif op == 7 and n:
+            del b[rng.randrange(n):]  # truncate
+        elif op == 8:
+            i = rng.randrange(n + 1)
+            b[i:i] = bytes(rng.randrange(256) for _ in range(rng.choice((1, 2, 4, 8, 16))))
+        elif op == 9 and n:
+            i = rng.randrange(n)
+            del b[i:i + rng.choice((1, 2, 4, 8, 16, 64))]
+        elif op == 10 and pool:
+            other = rng.choice(pool)
+            i, j = rng.randrange(n + 1), rng.randrange(len(other) + 1)
+            b = b[:i] + other[j:j + rng.randrange(1, 512)]  # splice
+        elif op == 11 and n:
+            i = rng.randrange(n)
+            chunk = b[i:i + rng.randrange(1, 256)]
+            j = rng.randrange(n + 1)
+            b[j:j] = chunk  # duplicate a range
+        elif op <= 13:
+            _recut(b, rng)
+        else:
+            _block_lie(b, rng)
+    return bytes(b)
+
+
+class Hang(Exception):
+    pass
+
+
+def _alarm(signum, frame):
+    raise Hang()
+
+
+def signature(exc: BaseException) -> str:
+    """What makes two failures the same bug: the exception type and where it was raised."""
+    tb = traceback.extract_tb(exc.__traceback__)
+    where = f"{Path(tb[-1].filename).name}:{tb[-1].lineno}" if tb else "?"
+    return f"{type(exc).__name__}@{where}"
+
+
+def save_crasher(kind: str, target: str, data: bytes, detail: str, out_dir: Path, sig: str = "") -> Path | None:
+    """Save one input per distinct failure; returns its path, or None if that failure was saved before."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    digest = hashlib.sha1((sig or data.hex()).encode()).hexdigest()[:12]
+    path = out_dir / f"{kind}-{target}-{digest}"
+    if path.exists():
+        return None
+    path.write_bytes(data)
+    shown = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
+    print(f"\n*** {kind} in {target} ({sig or 'no signature'}): saved {shown}\n{detail}",
+          file=sys.stderr, flush=True)
+    return path
+
+
+def _maxrss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def random_engine(target: str, seconds: float, seed: int, timeout: float, rss_mb: int, out_dir: Path) -> dict:
+    fn = run_reader if target == "reader" else run_analyze
+    rng = random.Random(seed)
+    pool = seeds()
+    signal.signal(signal.SIGALRM, _alarm)
+    tmp = tempfile.mkdtemp(prefix="tcpflow-fuzz-", dir="/dev/shm" if os.path.isdir("/dev/shm") else None)
+    path = os.path.join(tmp, "input")
+    stats = {"target": target, "engine": "random", "seed": seed, "execs": 0, "crashes": 0, "seconds": 0.0}
+    found: set[str] = set()
+    t0 = time.monotonic()
+    last_print = t0
+    base_rss = _maxrss_mb()
+    try:
+        while time.monotonic() - t0 < seconds:
+            parent = rng.choice(pool)
+            data = mutate(parent, rng, pool)
+            with open(path, "wb") as fh:
+                fh.write(data)
+            signal.setitimer(signal.ITIMER_REAL, timeout)
+            kind = None
+            sig = ""
+            try:
+                fn(path)
+            except Hang:
+                kind, detail = "timeout", f"ran longer than {timeout}s"
+            except MemoryError:
+                kind, detail = "oom", "MemoryError"
+            except Exception as exc:  # noqa: BLE001 -- every other exception is a finding
+                kind, detail, sig = "crash", traceback.format_exc(), signature(exc)
+            finally:
+                signal.setitimer(signal.ITIMER_REAL, 0)
+            stats["execs"] += 1
+            if kind is None and _maxrss_mb() - base_rss > rss_mb:
+                kind, detail = "oom", f"peak RSS grew to {_maxrss_mb():.0f} MB"
+                base_rss = _maxrss_mb()
+            if kind is not None:
+                sig = sig or kind
+                if sig not in found:  # one file per distinct failure
+                    found.add(sig)
+                    stats["crashes"] += 1
+                    save_crasher(kind, target, data, detail, out_dir, sig)
+            elif len(pool) < 2000 and rng.random() < 0.01:
+                pool.append(data)  # keep some mutants: mutations stack up
+            now = time.monotonic()
+            if now - last_print > 30:
+                last_print = now
+                print(f"[{target}] {stats['execs']} execs, {stats['execs'] / (now - t0):.0f}/s, "
+                      f"{stats['crashes']} crashers", file=sys.stderr, flush=True)
+    finally:
+        stats["seconds"] = round(time.monotonic() - t0, 1)
+        try:
+            os.unlink(path)
+        except OSError:
+            pass
+        os.rmdir(tmp)
+    return stats
+
+
+# ----------------------------------------------------------- atheris engine
+def atheris_engine(target: str, seconds: float, timeout: float, rss_mb: int, out_dir: Path,
+                   max_len: int, extra: list[str]) -> dict:
+    """Run libFuzzer (in a child process) until the time is used up.
+
+    An exception is saved and fuzzing goes on; a hang or a memory blow-up
+    makes libFuzzer write the input (timeout-*, oom-*) and exit, and a fresh
+    child resumes from the corpus gathered so far.
+    """
+    corpus = Path(tempfile.mkdtemp(prefix=f"tcpflow-corpus-{target}-"))
+    for i, s in enumerate(seeds()):
+        (corpus / f"seed-{i:03d}").write_bytes(s[:max_len])
+    out_dir.mkdir(parents=True, exist_ok=True)
+    stats = {"target": target, "engine": "atheris", "execs": 0, "crashes": 0, "restarts": 0, "seconds": 0.0}
+    t0 = time.monotonic()
+    while True:
+        left = seconds - (time.monotonic() - t0)
+        if left < 2:
+            break
+        cmd = [sys.executable, __file__, "--atheris-child", "--target", target, str(corpus),
+               f"-max_total_time={max(1, int(left))}", f"-timeout={int(max(1, timeout))}",
+               f"-rss_limit_mb={rss_mb}", f"-max_len={max_len}", f"-artifact_prefix={out_dir}/",
+               "-print_final_stats=1", "-print_pcs=0", "--crashers", str(out_dir), *extra]
+        proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True, errors="replace")
+        quiet = False
+        for line in proc.stderr:
+            if line.startswith("stat::number_of_executed_units:"):
+                stats["execs"] += int(line.split(":")[-1])
+            if line.startswith("*** ") or "Test unit written to" in line:
+                stats["crashes"] += 1  # saved by the child, or by libFuzzer (timeout-*, oom-*)
+            if "Recommended dictionary" in line:
+                quiet = not quiet and "End of" not in line
+                continue
+            if quiet or line.startswith(("#", "INFO:", "WARNING: Failed", "MS:", "stat::", '"')) \
+                    or not line.strip():
+                if line.startswith("#") and ("pulse" in line or "DONE" in line or "INITED" in line):
+                    print(f"[{target}] {line.rstrip()}", file=sys.stderr, flush=True)
+                continue
+            print(f"[{target}] {line.rstrip()}", file=sys.stderr, flush=True)
+        rc = proc.wait()
+        if rc == 0 and seconds - (time.monotonic() - t0) < 2:
+            break
+        if rc != 0:
+            stats["restarts"] += 1  # a hang or an out-of-memory; go on from the corpus
+    stats["seconds"] = round(time.monotonic() - t0, 1)
+    return stats
+
+
+def atheris_child(target: str, out_dir: Path, libfuzzer_args: list[str]) -> None:
+    import atheris
+
+    with atheris.instrument_imports(include=["tcpflow_analyze"]):
+        _import_targets()
+    fn = run_reader if target == "reader" else run_analyze
+    tmp = tempfile.mkdtemp(prefix="tcpflow-fuzz-", dir="/dev/shm" if os.path.isdir("/dev/shm") else None)
+    path = os.path.join(tmp, "input")
+    found: set[str] = set()
+
+    def one_input(data: bytes):
+        with open(path, "wb") as fh:
+            fh.write(data)
+        try:
+            fn(path)
+        except Exception as exc:  # noqa: BLE001 -- every exception that escapes is a finding
+            sig = signature(exc)
+            if sig not in found:
+                found.add(sig)
+                save_crasher("crash", target, data, traceback.format_exc(), out_dir, sig)
+
+    pool = seeds()
+
+    def custom_mutator(data: bytes, max_size: int, seed: int) -> bytes:
+        # Half libFuzzer's own byte-level mutations (guided by the comparisons
+        # it traced), half the structure-aware ones of the random engine.
+        rng = random.Random(seed)
+        if rng.random() < 0.5:
+            return atheris.Mutate(data, max_size)
+        return mutate(data, rng, pool)[:max_size]
+
+    atheris.Setup([sys.argv[0], *libfuzzer_args], one_input, custom_mutator=custom_mutator)
+    atheris.Fuzz()
+
+
+# ------------------------------------------------------------------- replay
+def replay(paths: list[str], timeout: float) -> int:
+    """Run saved inputs through the CLI: exit 0 or 2 and no traceback, or it is still a bug."""
+    bad = 0
+    for p in paths:
+        try:
+            proc = subprocess.run([sys.executable, "-m", "tcpflow_analyze", "analyze", "--format", "json",
+                                   "-o", os.devnull, p], capture_output=True, text=True, timeout=timeout,
+                                  cwd=ROOT)
+            ok = proc.returncode in (0, 2) and "Traceback" not in proc.stderr
+            why = f"exit {proc.returncode} {proc.stderr.strip()[-300:]}"
+        except subprocess.TimeoutExpired:
+            ok, why = False, f"timeout after {timeout}s"
+        bad += not ok
+        print(f"{'ok  ' if ok else 'FAIL'} {p}: {why if not ok else 'exit ' + str(proc.returncode)}")
+    return 1 if bad else 0
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], allow_abbrev=False)
+    ap.add_argument("--target", choices=(*TARGETS, "both"), default="both")
+    ap.add_argument("--seconds", type=float, default=60.0, help="how long to fuzz (each target)")
+    ap.add_argument("--engine", choices=("auto", "atheris", "random"), default="auto")
+    ap.add_argument("--seed", type=int, default=None, help="random engine: RNG seed (default: time)")
+    ap.add_argument("--timeout", type=float, default=10.0, help="an input running longer is a hang")
+    ap.add_argument("--rss-limit-mb", type=int, default=1024, help="memory growth that counts as a blow-up")
+    ap.add_argument("--max-len", type=int, default=SEED_MAX, help="atheris: largest input")
+    ap.add_argument("--crashers", type=Path, default=CRASHERS, help="where crashers are saved")
+    ap.add_argument("--replay", nargs="+", metavar="FILE", help="run saved inputs through the CLI and stop")
+    ap.add_argument("--stats-json", type=Path, help="write the run's numbers here")
+    ap.add_argument("--atheris-child", action="store_true", help=argparse.SUPPRESS)
+    args, extra = ap.parse_known_args(argv)
+
+    if args.atheris_child:
+        atheris_child(args.target, args.crashers, extra)
+        return 0
+
+    if args.replay:
+        return replay(args.replay, max(args.timeout, 30))
+
+    engine = args.engine
+    if engine == "auto":
+        try:
+            import atheris  # noqa: F401
+            engine = "atheris"
+        except ImportError:
+            engine = "random"
+
+    if args.target == "both":
+        # One process per target, side by side (libFuzzer owns its process).
+        procs = []
+        for i, target in enumerate(TARGETS):
+            cmd = [sys.executable, __file__, "--target", target, "--engine", engine,
+                   "--seconds", str(args.seconds), "--timeout", str(args.timeout),
+                   "--rss-limit-mb", str(args.rss_limit_mb), "--max-len", str(args.max_len),
+                   "--crashers", str(args.crashers)]
+            if args.seed is not None:
+                cmd += ["--seed", str(args.seed + i)]
+            if args.stats_json:
+                cmd += ["--stats-json", str(args.stats_json.with_suffix(f".{target}.json"))]
+            procs.append(subprocess.Popen(cmd + extra))
+        return max(p.wait() for p in procs)
+
+    if engine == "atheris":
+        stats = atheris_engine(args.target, args.seconds, args.timeout, args.rss_limit_mb, args.crashers,
+                               args.max_len, extra)
+    else:
+        _import_targets()
+        seed = args.seed if args.seed is not None else int(time.time())
+        stats = random_engine(args.target, args.seconds, seed, args.timeout, args.rss_limit_mb, args.crashers)
+    print(json.dumps(stats), flush=True)
+    if args.stats_json:
+        args.stats_json.write_text(json.dumps(stats) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
