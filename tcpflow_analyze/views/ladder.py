@@ -26,6 +26,7 @@ import re
 import struct
 import textwrap
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from .. import detectors
 from ..analyzer import Analysis, CaptureStats, analyze, run
@@ -193,25 +194,33 @@ class RecordingTracker(ConnectionTracker):
     def segment(self, ts, key, sport, dport, seq, ack, flags, win, plen, wscale):
         if self.watch is not None and key not in self.watch:
             return ConnectionTracker.segment(self, ts, key, sport, dport, seq, ack, flags, win, plen, wscale)
+        # The packet may go to the live instance, to the one it replaced
+        # (a TIME_WAIT's or a challenge ACK, the client's RST to it), or to a
+        # new one: snapshot every candidate and see whose counters move.
         before = self._instances(key)
-        snap = {id(c): _snapshot(c) for c in before}
+        snap = {id(c): _Snap.of(c) for c in before}
         ConnectionTracker.segment(self, ts, key, sport, dport, seq, ack, flags, win, plen, wscale)
-        got = None
-        for conn in before + [c for c in self._instances(key) if id(c) not in snap]:
-            old = snap.get(id(conn))
-            packets = conn.client.packets + conn.server.packets
-            if got is None and (old is None and packets or old is not None and packets > old[0]):
-                got = conn
+        got = self._receiver(key, before, snap)
         if got is not None:
-            old = snap.get(id(got), (0, CLOSED, CLOSED, 0, 0, 0))
-            x = got.client if key == got.ckey else got.server
-            retx = x.retransmits > (old[3] if x is got.client else old[4])
-            self._record(got, (SEGMENT, ts, key == got.ckey, flags, seq, ack, plen, win, retx,
-                               got.rst_ignored > old[5]))
+            old = snap.get(id(got), _NEW)
+            from_client = key == got.ckey
+            sender = got.client if from_client else got.server
+            retx = sender.retransmits > (old.client_rtx if from_client else old.server_rtx)
+            self._record(got, (SEGMENT, ts, from_client, flags, seq, ack, plen, win, retx,
+                               got.rst_ignored > old.rst_ignored))
         for conn in before:
             # One packet can move another instance on the same 4-tuple.
-            if conn is not got and (conn.client.state, conn.server.state) != snap[id(conn)][1:3]:
+            old = snap[id(conn)]
+            if conn is not got and (conn.client.state, conn.server.state) != (old.client_state, old.server_state):
                 self._record(conn, (HANDOVER, ts, got, flags))
+
+    def _receiver(self, key, before, snap):
+        """The instance whose packet count grew: the one the tracker gave the packet to."""
+        for conn in before + [c for c in self._instances(key) if id(c) not in snap]:
+            old = snap.get(id(conn), _NEW)
+            if conn.client.packets + conn.server.packets > old.packets:
+                return conn
+        return None
 
     def _instances(self, key):
         conn = self.table.get(key)
@@ -231,9 +240,23 @@ class RecordingTracker(ConnectionTracker):
         track.raw.append(raw + (conn.client.state, conn.server.state) + track.trans_len)
 
 
-def _snapshot(conn):
-    c, s = conn.client, conn.server
-    return (c.packets + s.packets, c.state, s.state, c.retransmits, s.retransmits, conn.rst_ignored)
+class _Snap(NamedTuple):
+    """The counters and states of one instance just before a packet."""
+
+    packets: int
+    client_state: int
+    server_state: int
+    client_rtx: int
+    server_rtx: int
+    rst_ignored: int
+
+    @classmethod
+    def of(cls, conn) -> "_Snap":
+        c, s = conn.client, conn.server
+        return cls(c.packets + s.packets, c.state, s.state, c.retransmits, s.retransmits, conn.rst_ignored)
+
+
+_NEW = _Snap(0, CLOSED, CLOSED, 0, 0, 0)   # an instance the packet created
 
 
 def analyze_recording(paths, watch=None, **options) -> tuple[Analysis, RecordingTracker]:
@@ -331,19 +354,15 @@ def _find(analysis, sel: Selection):
 def _build(conn, track: _Track | None, analysis: Analysis, anomalies) -> Ladder:
     raw = track.raw if track is not None else []
     c, s = conn.client, conn.server
-    base = _isn_bases(conn, raw)
     events = []
     seen = (1, 1)   # trans entries already shown; entry 0 is the initial state
     for r in raw:
         *head, cst, sst, clen, slen = r
         if head[0] == SEGMENT:
             _, ts, from_client, flags, seq, ack, plen, win, retx, rst_ign = head
-            sender, receiver = ("client", "server") if from_client else ("server", "client")
-            rel_seq = (seq - base[sender]) & SEQ_MASK if base[sender] is not None else None
-            rel_ack = (ack - base[receiver]) & SEQ_MASK if flags & ACK and base[receiver] is not None else None
             ev = LadderEvent(SEGMENT, ts, cst, sst, from_client, flags, seq, ack, plen,
                              _scaled_window(c if from_client else s, flags, win), win,
-                             rel_seq, rel_ack, retx, rst_ign)
+                             retransmission=retx, rst_ignored=rst_ign)
         else:
             _, ts, other, flags = head
             ev = LadderEvent(HANDOVER, ts, cst, sst, flags=flags, note=_handover_note(other, flags))
@@ -353,6 +372,7 @@ def _build(conn, track: _Track | None, analysis: Analysis, anomalies) -> Ladder:
         ev.server_via = [st for _, st in s.trans[seen[1]:slen]][:-1]
         seen = (clen, slen)
         events.append(ev)
+    _relative_numbers(conn, events)
     done = track.trans_len if track is not None else (0, 0)
     events = _merge_timers(events, _timer_events(conn, done, analysis.options))
     initial_server = _initial_server(conn)
@@ -368,16 +388,24 @@ def _build(conn, track: _Track | None, analysis: Analysis, anomalies) -> Ladder:
         files=list(analysis.stats.files))
 
 
-def _isn_bases(conn, raw) -> dict:
-    """Each side's sequence-number origin: its ISN, else its first seq seen (mid-stream)."""
-    base = {"client": conn.client.isn if conn.client.isn >= 0 else None,
-            "server": conn.server.isn if conn.server.isn >= 0 else None}
-    for r in raw:
-        if r[0] == SEGMENT:
-            side = "client" if r[2] else "server"
-            if base[side] is None and not r[3] & RST:
-                base[side] = r[4]
-    return base
+def _relative_numbers(conn, events) -> None:
+    """seq and ack relative to each side's ISN (as Wireshark shows them).
+
+    A side whose SYN the capture missed (mid-stream) counts from the first
+    sequence number it was seen to send; a RST's number is not a reliable
+    origin (it may answer anything).
+    """
+    base = {True: conn.client.isn if conn.client.isn >= 0 else None,
+            False: conn.server.isn if conn.server.isn >= 0 else None}
+    for ev in events:
+        if ev.kind == SEGMENT and base[ev.from_client] is None and not ev.flags & RST:
+            base[ev.from_client] = ev.seq
+    for ev in events:
+        if ev.kind != SEGMENT:
+            continue
+        own, peer = base[ev.from_client], base[not ev.from_client]
+        ev.rel_seq = (ev.seq - own) & SEQ_MASK if own is not None else None
+        ev.rel_ack = (ev.ack - peer) & SEQ_MASK if ev.flags & ACK and peer is not None else None
 
 
 def _initial_server(conn) -> str:
