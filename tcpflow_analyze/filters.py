@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import ipaddress
+import re
 from dataclasses import dataclass, field
 
 from .connection import ip_text
@@ -23,25 +24,37 @@ SORT_KEYS = {
 }
 
 
+_OFFSET_RE = re.compile(r"^\+\s*(\d+(?:\.\d*)?|\.\d+)\s*(s|ms|us|µs|m|min|h)?$")
+_UNITS = {None: 1.0, "s": 1.0, "ms": 1e-3, "us": 1e-6, "µs": 1e-6, "m": 60.0, "min": 60.0, "h": 3600.0}
+
+
 def parse_time(text: str, start: float | None, end: float | None) -> float:
-    """Absolute epoch seconds, an ISO-8601 time (UTC unless it says), an offset
-    from the capture's start like ``+12.5s``, or ``start`` / ``end``."""
-    s = text.strip()
-    if s in ("start", "end"):
-        value = start if s == "start" else end
-        return value if value is not None else 0.0
-    if s.startswith("+"):
-        body = s[1:].rstrip("s")
-        return (start or 0.0) + float(body)
+    """A moment of the capture as epoch seconds.
+
+    Accepts ``end`` / ``start``; an offset from the capture's start like
+    ``+12.5s``, ``+250ms``, ``+2m``; absolute epoch seconds (``1795567091.4``);
+    or an ISO-8601 timestamp (without a zone it is taken as UTC, the zone
+    pcap timestamps are in).
+    """
+    s = str(text).strip()
+    low = s.lower()
+    if low in ("end", "start"):
+        if start is None:
+            raise ValueError("the capture has no packets")
+        return end if low == "end" else start
+    m = _OFFSET_RE.match(s)
+    if m:
+        if start is None:
+            raise ValueError("the capture has no packets")
+        return start + float(m.group(1)) * _UNITS[m.group(2)]
     try:
         return float(s)
     except ValueError:
         pass
     try:
-        when = _dt.datetime.fromisoformat(s.replace("Z", "+00:00"))
+        when = _dt.datetime.fromisoformat(s[:-1] + "+00:00" if s.endswith(("Z", "z")) else s)
     except ValueError:
-        raise ValueError(f"cannot read {text!r} as a time: give epoch seconds, ISO-8601, "
-                         f"an offset like +12.5s, start or end") from None
+        raise ValueError(f"not a time: {text!r} (use end, +12.5s, epoch seconds or ISO-8601)") from None
     if when.tzinfo is None:
         when = when.replace(tzinfo=_dt.timezone.utc)
     return when.timestamp()

@@ -52,3 +52,35 @@ def sweep(spans):
         else:
             series.append((t, count))
     return peak, peak_time, series
+
+
+SPARK = " ▁▂▃▄▅▆▇█"
+
+
+def bucket_peaks(series, start: float, end: float, width: int) -> list[int]:
+    """The most sockets held at once in each of ``width`` equal slices of [start, end].
+
+    The last slice includes ``end``: a socket entering TIME_WAIT with the
+    capture's last packet must still show.
+    """
+    if width <= 0:
+        return []
+    step = (end - start) / width
+    peaks = [0] * width
+    count = idx = 0
+    for b in range(width):
+        hi = start + (b + 1) * step if b < width - 1 else float("inf")
+        peak = count   # held from the previous slice into this one
+        while idx < len(series) and series[idx][0] < hi:
+            count = series[idx][1]
+            peak = max(peak, count)
+            idx += 1
+        peaks[b] = peak
+    return peaks
+
+
+def sparkline(series, start: float, end: float, width: int, top: int | None = None) -> str:
+    """Block characters scaled to ``top`` (default: the series' own peak); any socket at all shows."""
+    peaks = bucket_peaks(series, start, end, width) if end > start else [series[-1][1] if series else 0]
+    top = top or max(peaks) or 1
+    return "".join(SPARK[0 if v <= 0 else max(1, -(-v * 8 // top))] for v in peaks)

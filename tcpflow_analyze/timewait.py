@@ -79,7 +79,6 @@ def time_wait_by_host(analysis, port_range=DEFAULT_PORT_RANGE, min_time_wait: in
     """Per host; hosts with fewer than ``min_time_wait`` TIME_WAIT spans get
     only their counts (their peak cannot reach it), which keeps the detector
     cheap on captures with thousands of hosts."""
-    end = analysis.stats.end or 0.0
     lo, hi = port_range
     hosts: dict[bytes, HostTimeWait] = {}
     spans = defaultdict(list)        # host -> [(start, stop, conn, local port, remote)]

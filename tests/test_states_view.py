@@ -7,8 +7,9 @@ from conftest import SAMPLES
 
 from tcpflow_analyze.analyzer import analyze
 from tcpflow_analyze.views.ladder import record_ladder
+from tcpflow_analyze.timeline import bucket_peaks
 from tcpflow_analyze.views.states import (
-    bucket_peaks, parse_time, plot_timelines, render_states_at, render_timelines, state_timelines, states_at,
+    parse_time, plot_timelines, render_states_at, render_timelines, state_timelines, states_at,
 )
 from tcpflow_analyze.states import STATE_NAMES
 

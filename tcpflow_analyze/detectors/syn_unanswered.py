@@ -75,7 +75,7 @@ def detect(analysis, cfg) -> list[Anomaly]:
             TYPE, SEVERITY, first, ids(group),
             f"{plural(count, 'connection attempt')} to {svc} retried the SYN with no answer "
             f"(up to {max_syns} SYNs" + (f" over {waited:.1f} s" if group else "") + "): the server "
-            f"is down or unreachable, or a firewall drops SYNs",
+            "is down or unreachable, or a firewall drops SYNs",
             {"service": svc, "count": count, "max_syns": max_syns, "longest_wait": round(waited, 3),
              "omitted": omitted}))
     return out

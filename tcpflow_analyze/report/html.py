@@ -17,7 +17,8 @@ from ..detectors import DETECTORS
 from ..decode import RST
 from ..states import STATE_NAMES
 from ..views.ladder import SEGMENT, Fold, display_rows, render_ladder, segment_labels
-from ..views.states import bucket_peaks, state_timelines
+from ..timeline import bucket_peaks
+from ..views.states import state_timelines
 
 MAX_LADDERS = 20
 MAX_TIMELINE_HOSTS = 8

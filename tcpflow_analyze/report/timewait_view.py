@@ -14,32 +14,10 @@ from tabulate import tabulate
 from ..connection import endpoint_text
 from ..detectors.time_wait_storm import threshold_count
 from ..states import CLOSE_WAIT
-from ..timeline import intervals, sweep
+from ..timeline import intervals, sparkline, sweep
 from ..timewait import DEFAULT_PORT_RANGE, time_wait_by_host
 
-SPARK = " ▁▂▃▄▅▆▇█"
 SPARK_WIDTH = 48
-
-
-def sparkline(series, start: float, end: float, width: int = SPARK_WIDTH) -> str:
-    """The step series [(t, count)] as one line of block characters (max per bucket)."""
-    if not series or end <= start:
-        return ""
-    buckets = [0] * width
-    step = (end - start) / width
-    count = 0
-    idx = 0
-    for b in range(width):
-        lo, hi = start + b * step, start + (b + 1) * step
-        peak = count
-        while idx < len(series) and series[idx][0] < hi:
-            count = series[idx][1]
-            if series[idx][0] >= lo or b == 0:
-                peak = max(peak, count)
-            idx += 1
-        buckets[b] = max(peak, count)
-    top = max(buckets) or 1
-    return "".join(SPARK[min(8, (v * 8 + top - 1) // top)] for v in buckets)
 
 
 def _when(t, start) -> str | None:
@@ -103,7 +81,7 @@ def build(analysis, cfg: dict, top: int = 5) -> dict:
         d["remotes"] = d["remotes"][:top]
         d["peak_when"] = _when(h.peak_time, start)
         d["over_threshold"] = h.peak > limit
-        d["sparkline"] = sparkline(h.series, start, end)
+        d["sparkline"] = sparkline(h.series, start, end, SPARK_WIDTH)
         d["series"] = [[round(t, 6), n] for t, n in h.series]
         d["advice"] = _advice(h, d, time_wait)
         tw.append(d)
@@ -145,7 +123,7 @@ def close_wait_by_service(analysis, threshold: float, top: int) -> list[dict]:
         peak, peak_time, series = sweep(spans[svc])
         d["peak"] = peak
         d["longest"] = round(d["longest"], 3)
-        d["sparkline"] = sparkline(series, start, end)
+        d["sparkline"] = sparkline(series, start, end, SPARK_WIDTH)
         d["series"] = [[round(t, 6), n] for t, n in series]
         d["threshold"] = threshold
         out.append(d)

@@ -15,14 +15,14 @@ from __future__ import annotations
 
 import datetime as _dt
 import ipaddress
-import re
 from collections import Counter, defaultdict
 
 from tabulate import tabulate
 
+from .. import filters
 from ..connection import HS_SYNACK, endpoint_text, ip_text
-from ..states import CLOSED, LISTEN, STATE_NAMES, SYN_SENT
-from ..timeline import intervals, state_at, sweep
+from ..states import CLOSED, STATE_NAMES, SYN_SENT
+from ..timeline import intervals, sparkline, state_at, sweep
 
 # ss's spelling of the RFC 9293 state names (iproute2 misc/ss.c sstate_name).
 SS_NAMES = {
@@ -35,42 +35,12 @@ STATE_ORDER = ("LISTEN", "SYN_SENT", "SYN_RECEIVED", "ESTABLISHED", "FIN_WAIT_1"
                "CLOSE_WAIT", "CLOSING", "LAST_ACK", "TIME_WAIT", "UNKNOWN")
 _RANK = {name: i for i, name in enumerate(STATE_ORDER)}
 
-_OFFSET_RE = re.compile(r"^\+\s*(\d+(?:\.\d*)?|\.\d+)\s*(s|ms|us|µs|m|min|h)?$")
-_UNITS = {None: 1.0, "s": 1.0, "ms": 1e-3, "us": 1e-6, "µs": 1e-6, "m": 60.0, "min": 60.0, "h": 3600.0}
 
 
 # ---------------------------------------------------------------------- time
 def parse_time(text: str, analysis) -> float:
-    """A moment of the capture as epoch seconds.
-
-    Accepts ``end`` / ``start``; an offset from the capture's start like
-    ``+12.5s``, ``+250ms``, ``+2m``; absolute epoch seconds (``1795567091.4``);
-    or an ISO-8601 timestamp (``2026-11-25T00:38:11.4Z``; without a zone it is
-    taken as UTC, the zone pcap timestamps are in).
-    """
-    s = str(text).strip()
-    start, end = analysis.stats.start, analysis.stats.end
-    low = s.lower()
-    if low in ("end", "start"):
-        if start is None:
-            raise ValueError("the capture has no packets")
-        return end if low == "end" else start
-    m = _OFFSET_RE.match(s)
-    if m:
-        if start is None:
-            raise ValueError("the capture has no packets")
-        return start + float(m.group(1)) * _UNITS[m.group(2)]
-    try:
-        return float(s)
-    except ValueError:
-        pass
-    try:
-        when = _dt.datetime.fromisoformat(s[:-1] + "+00:00" if s.endswith(("Z", "z")) else s)
-    except ValueError:
-        raise ValueError(f"not a time: {text!r} (use end, +12.5s, epoch seconds or ISO-8601)") from None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=_dt.timezone.utc)
-    return when.timestamp()
+    """A moment of the capture as epoch seconds (see ``filters.parse_time``)."""
+    return filters.parse_time(text, analysis.stats.start, analysis.stats.end)
 
 
 def _stamp(t: float | None) -> str:
@@ -243,38 +213,6 @@ def state_timelines(analysis, hosts=None) -> dict:
             "hosts": out}
 
 
-SPARK = " ▁▂▃▄▅▆▇█"
-
-
-def bucket_peaks(series, start: float, end: float, width: int) -> list[int]:
-    """The most sockets held at once in each of ``width`` equal slices of [start, end].
-
-    The last slice includes ``end``: a socket entering TIME_WAIT with the
-    capture's last packet must still show.
-    """
-    if width <= 0:
-        return []
-    step = (end - start) / width
-    peaks = [0] * width
-    count = idx = 0
-    for b in range(width):
-        hi = start + (b + 1) * step if b < width - 1 else float("inf")
-        peak = count   # held from the previous slice into this one
-        while idx < len(series) and series[idx][0] < hi:
-            count = series[idx][1]
-            peak = max(peak, count)
-            idx += 1
-        peaks[b] = peak
-    return peaks
-
-
-def sparkline(series, start: float, end: float, width: int, top: int | None = None) -> str:
-    """Block characters scaled to ``top`` (default: the series' own peak); any socket at all shows."""
-    peaks = bucket_peaks(series, start, end, width) if end > start else [series[-1][1] if series else 0]
-    top = top or max(peaks) or 1
-    return "".join(SPARK[0 if v <= 0 else max(1, -(-v * 8 // top))] for v in peaks)
-
-
 def render_timelines(view: dict, width: int = 60, max_hosts: int | None = 20) -> str:
     """One sparkline per state per host, ``width`` characters of time each.
 
@@ -335,5 +273,5 @@ def plot_timelines(view: dict, path: str, max_hosts: int = 6) -> None:
     plt.close(fig)
 
 
-__all__ = ["SS_NAMES", "bucket_peaks", "listen_evidence", "sparkline", "parse_time", "plot_timelines", "render_states_at",
+__all__ = ["SS_NAMES", "listen_evidence", "parse_time", "plot_timelines", "render_states_at",
            "render_timelines", "state_timelines", "states_at"]
