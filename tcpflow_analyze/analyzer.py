@@ -48,11 +48,18 @@ class Analysis:
 
 def analyze(paths, time_wait: float = DEFAULT_TIME_WAIT, fin_timeout: float = DEFAULT_FIN_TIMEOUT,
             unanswered: float = DEFAULT_UNANSWERED, max_connections: int = DEFAULT_MAX_CONNECTIONS,
-            max_report_connections: int = DEFAULT_MAX_REPORT_CONNECTIONS) -> Analysis:
-    """Read every capture in ``paths`` and return the finished analysis."""
+            max_report_connections: int = DEFAULT_MAX_REPORT_CONNECTIONS, tracker=None) -> Analysis:
+    """Read every capture in ``paths`` and return the finished analysis.
+
+    ``tracker``, if given, is a ConnectionTracker (or subclass, e.g. the
+    ladder's recording tracker) to use instead of a new one; the other
+    options then only label the analysis.
+    """
     stats = CaptureStats(files=["<stdin>" if p == "-" else p for p in paths])
-    tracker = ConnectionTracker(time_wait=time_wait, fin_timeout=fin_timeout, unanswered=unanswered,
-                                max_connections=max_connections, max_report_connections=max_report_connections)
+    if tracker is None:
+        tracker = ConnectionTracker(time_wait=time_wait, fin_timeout=fin_timeout, unanswered=unanswered,
+                                    max_connections=max_connections,
+                                    max_report_connections=max_report_connections)
     run(read_records(paths, stats.damages), tracker, stats)
     end = stats.end if stats.end is not None else 0.0
     conns = tracker.finalize(end)

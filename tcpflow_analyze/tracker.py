@@ -89,7 +89,8 @@ class ConnectionTracker:
             x = conn.server
             y = conn.client
             upper = False
-        conn.last_seen = ts
+        if ts > conn.last_seen:
+            conn.last_seen = ts
         x.packets += 1
         x.last_time = ts
         ctl = flags & (SYN | FIN | RST)
@@ -361,6 +362,10 @@ class ConnectionTracker:
     @staticmethod
     def _set(ep: Endpoint, state: int, ts: float) -> None:
         if ep.state != state:
+            # A capture's timestamps can go backwards (merged interfaces,
+            # clock steps); an endpoint's history must not.
+            if ep.trans and ts < ep.trans[-1][0]:
+                ts = ep.trans[-1][0]
             ep.state = state
             ep.state_time = ts
             ep.trans.append((ts, state))
@@ -535,7 +540,9 @@ def infer_from_silence(conn: Connection, end_ts: float, unanswered: float) -> No
     # connection).  A live client answers within one round trip.
     if (conn.hs & HS_SYNACK and not conn.hs & HS_ACK and c.state == ESTABLISHED
             and c.last_time <= s.syn_time and end_ts - s.syn_time >= SYNACK_ANSWER_TIME):
-        _move(c, CLOSED, s.syn_time + SYNACK_ANSWER_TIME)
+        # Dated at the SYN-ACK: the client never was open, and a view of any
+        # earlier moment must not show it ESTABLISHED.
+        _move(c, CLOSED, s.syn_time)
     # A request socket retransmits its SYN-ACK after the initial RTO; a SYN-ACK
     # never repeated though unanswered came from a SYN cookie (Linux
     # tcp_syncookies), for which the server keeps no state at all.
@@ -566,6 +573,8 @@ def apply_timers(ep: Endpoint, end_ts: float, time_wait: float, fin_timeout: flo
 
 def _move(ep: Endpoint, state: int, t: float) -> None:
     """A state change inferred at the end of the capture, dated when it happened."""
+    if ep.trans and t < ep.trans[-1][0]:
+        t = ep.trans[-1][0]
     ep.state = state
     ep.state_time = t
     ep.trans.append((t, state))

@@ -29,8 +29,7 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from .. import detectors
-from ..analyzer import Analysis, CaptureStats, analyze, run
-from ..capture import read_records
+from ..analyzer import Analysis, analyze
 from ..connection import HS_ACK, HS_SYNACK, SEQ_MASK, endpoint_text, reverse_key
 from ..decode import ACK, CWR, ECE, FIN, PSH, RST, SYN, URG
 from ..report.model import connection_entry
@@ -264,17 +263,8 @@ def analyze_recording(paths, watch=None, **options) -> tuple[Analysis, Recording
 
     ``options`` are the tracker's (time_wait, fin_timeout, unanswered ...).
     """
-    stats = CaptureStats(files=["<stdin>" if p == "-" else p for p in paths])
     tracker = RecordingTracker(watch, **options)
-    run(read_records(paths, stats.damages), tracker, stats)
-    conns = tracker.finalize(stats.end if stats.end is not None else 0.0)
-    analysis = Analysis(stats=stats, connections=conns, options=dict(options))
-    # What a memory-bounded tracker folded or evicted, where it keeps count.
-    if hasattr(tracker, "folds"):
-        analysis.folds = tracker.folds
-    if hasattr(tracker, "evicted"):
-        stats.evicted = tracker.evicted
-    return analysis, tracker
+    return analyze(paths, tracker=tracker, **options), tracker
 
 
 # ---------------------------------------------------------------------- building
