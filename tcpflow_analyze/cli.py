@@ -9,6 +9,7 @@ import dataclasses
 import functools
 import gc
 import os
+import shutil
 import json
 import sys
 from importlib import resources
@@ -285,29 +286,124 @@ def timewait(analysis, cfg, fmt, output, plot, top, hosts, ports, states, anomal
             _fail("--plot needs matplotlib: pip install 'tcpflow-analyze[plot]'")
         except OSError as exc:
             _fail(f"cannot write {plot}: {exc.strerror or exc}")
-    if fmt == "json":
-        text = json.dumps(view, indent=2, allow_nan=False) + "\n"
-    else:
-        text = timewait_view.render(view)
+    text = _json_text(view) if fmt == "json" else timewait_view.render(view)
     _emit(text, output)
 
 
 def _html(report, analysis, anomalies, cfg) -> str:
-    from .report.html import render_html
+    from .report.html import anomaly_connection_ids, render_html
     from .views.ladder import record_ladders
-    ids = []
-    for a in anomalies:
-        for cid in a.connections:
-            if cid not in ids:
-                ids.append(cid)
-    ids = ids[:HTML_MAX_LADDERS]
+    ids = anomaly_connection_ids(report, limit=HTML_MAX_LADDERS)
     ladders = {}
     if ids:
-        ladders = record_ladders(analysis.stats.files if "<stdin>" not in analysis.stats.files else [],
-                                 ids, analysis.options["time_wait"], analysis.options["fin_timeout"],
-                                 analysis.options["unanswered"], analysis=analysis, cfg=cfg) \
-            if "<stdin>" not in analysis.stats.files else {}
+        opts = analysis.options
+        ladders = record_ladders(_paths(analysis), ids, opts["time_wait"], opts["fin_timeout"], opts["unanswered"],
+                                 analysis=analysis, cfg=cfg)
     return render_html(report, analysis, ladders)
+
+
+def _paths(analysis) -> list[str]:
+    return ["-" if f == "<stdin>" else f for f in analysis.stats.files]
+
+
+@main.command()
+@click.option("--conn", "conns", multiple=True, metavar="ID|A:P-B:P[#N]",
+              help="The connection: its id in the report, or its 4-tuple (either order; #N for the Nth "
+                   "instance of a reused tuple). Repeatable. Without it, the connections the filters select.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("-o", "--output", type=click.Path(dir_okay=False), default=None, help="Write to FILE instead of stdout.")
+@click.option("--full", is_flag=True, help="Every segment: do not fold the data phase into a summary line.")
+@click.option("--absolute", is_flag=True, help="Absolute sequence numbers instead of relative to each ISN.")
+@click.option("--width", type=click.IntRange(min=60), default=None, metavar="COLUMNS",
+              help="Diagram width (default: the terminal's, else 100).")
+@click.option("--top", type=click.IntRange(min=1), default=1, show_default=True,
+              help="With filters instead of --conn: how many of the selected connections to draw.")
+@click.option("--color/--no-color", "color", default=None, help="Colour states and marks (default: on a terminal).")
+@filter_options
+@analysis_options
+def ladder(analysis, cfg, conns, fmt, output, full, absolute, width, top, color,
+           hosts, ports, states, anomaly_types, since, until):
+    """Draw a connection as the textbook ladder diagram.
+
+    Client on the left, server on the right, one line per segment with its
+    flags, relative seq/ack and length, and each side's TCP state written
+    where it changes; retransmissions, ignored RSTs and anomalies are marked
+    on their line.  The data phase of a long connection folds into one
+    summary line unless --full.
+    """
+    from .views.ladder import ladder_json, record_ladders, render_ladder
+    selects = list(conns)
+    if not selects:
+        flt = build_filter(analysis, hosts, ports, states, anomaly_types, since, until)
+        if not flt.active:
+            _fail("give --conn ID (or a 4-tuple), or filters (--host, --port, --state, --anomaly ...) to pick one")
+        anomalies = detectors.run(analysis, cfg) if flt.anomalies else ()
+        picked = select(analysis.connections, flt, anomalies, top=top)
+        if not picked:
+            _fail("no connection matches the filters")
+        selects = [c.id for c in picked]
+    else:
+        selects = [int(s) if s.isdigit() else s for s in selects]
+    opts = analysis.options
+    try:
+        drawn = record_ladders(_paths(analysis), selects, opts["time_wait"], opts["fin_timeout"],
+                               opts["unanswered"], analysis=analysis, cfg=cfg)
+    except ValueError as exc:
+        _fail(f"--conn: {exc}")
+    if fmt == "json":
+        doc = [ladder_json(lad) for lad in drawn.values()]
+        text = _json_text(doc[0] if len(doc) == 1 else doc)
+    else:
+        cols = width or (shutil.get_terminal_size((100, 24)).columns if sys.stdout.isatty() else 100)
+        paint = use_color(color, output)
+        text = "\n\n".join(render_ladder(lad, full=full, width=cols, color=paint, absolute=absolute)
+                            for lad in drawn.values()) + "\n"
+    _emit(text, output)
+
+
+@main.command()
+@click.option("--at", "at", default=None, metavar="TIME",
+              help="Show the sockets at TIME, as ss -tan would have: epoch seconds, ISO-8601, +SECONDS from the "
+                   "start (+12.5s, +250ms), or end.  Without it: the count per state over time, per host.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.option("-o", "--output", type=click.Path(dir_okay=False), default=None, help="Write to FILE instead of stdout.")
+@click.option("--plot", type=click.Path(dir_okay=False), default=None, metavar="FILE.png",
+              help="Without --at: also draw the timelines (needs the 'plot' extra).")
+@click.option("--width", type=click.IntRange(min=10), default=60, show_default=True,
+              help="Sparkline width in characters.")
+@click.option("--limit", type=click.IntRange(min=1), default=None, metavar="N",
+              help="With --at: list at most N sockets per host (the counts stay complete).")
+@filter_options
+@analysis_options
+def states(analysis, cfg, at, fmt, output, plot, width, limit, hosts, ports, states, anomaly_types, since, until):
+    """What ss -tan would have shown at a moment, or each host's states over time."""
+    from .views import states as sv
+    flt = build_filter(analysis, hosts, ports, states, anomaly_types, since, until)
+    if flt.active:
+        anomalies = detectors.run(analysis, cfg) if flt.anomalies else ()
+        analysis = dataclasses.replace(analysis, connections=select(analysis.connections, flt, anomalies))
+    if at is not None:
+        try:
+            t = sv.parse_time(at, analysis)
+        except ValueError as exc:
+            _fail(f"--at: {exc}")
+        view = sv.states_at(analysis, t)
+        text = _json_text(view) if fmt == "json" else sv.render_states_at(view, limit=limit) + "\n"
+    else:
+        view = sv.state_timelines(analysis)
+        if plot:
+            try:
+                sv.plot_timelines(view, plot)
+            except ImportError:
+                _fail("--plot needs matplotlib: pip install 'tcpflow-analyze[plot]'")
+            except OSError as exc:
+                _fail(f"cannot write {plot}: {exc.strerror or exc}")
+        text = _json_text(view) if fmt == "json" else sv.render_timelines(view, width=width) + "\n"
+    _emit(text, output)
+
+
+def _json_text(doc) -> str:
+    return json.dumps(doc, indent=2, allow_nan=False) + "\n"
 
 
 @main.command()

@@ -26,6 +26,11 @@ def write_text(text, path: str | None) -> None:
         with os.fdopen(fd, "w", encoding="utf-8", buffering=1 << 20) as fh:
             for chunk in chunks:
                 fh.write(chunk)
+        # mkstemp makes the file private (0600); a report gets the usual
+        # permissions a new file would have.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, path)
     except BaseException:
         try:
