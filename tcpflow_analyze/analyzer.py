@@ -71,14 +71,17 @@ def analyze(paths, time_wait: float = DEFAULT_TIME_WAIT, fin_timeout: float = DE
                              "max_report_connections": max_report_connections})
 
 
-def run(records, tracker: ConnectionTracker, stats: CaptureStats) -> None:
+def run(records, tracker: ConnectionTracker, stats: CaptureStats, part: int = 0, nparts: int = 1) -> None:
+    """Feed every record to the tracker; with ``nparts`` > 1, only the
+    connections of partition ``part`` (see ``partition_of``), so that several
+    processes can share one capture."""
     segment = tracker.segment
     unpack_fast = FAST_ETH_IPV4_TCP.unpack_from
     skipped = [0] * len(SKIP_NAMES)
     packets = 0
     tcp = 0
-    start = None
-    last = None
+    start = float("inf")
+    last = float("-inf")
     linktypes = set()
     lt_seen = -1
     # Connections are long-lived: CPython's cyclic collector would rescan the
@@ -90,10 +93,10 @@ def run(records, tracker: ConnectionTracker, stats: CaptureStats) -> None:
     try:
         for ts, lt, buf, off, caplen in records:
             packets += 1
-            if start is None:
-                start = last = ts
-            elif ts > last:
+            if ts > last:
                 last = ts
+            if ts < start:
+                start = ts
             if lt != lt_seen:
                 linktypes.add(lt)
                 lt_seen = lt
@@ -106,6 +109,10 @@ def run(records, tracker: ConnectionTracker, stats: CaptureStats) -> None:
                         total = caplen - 14
                     plen = total - 20 - thl
                     if thl >= 20 and plen >= 0:
+                        if nparts > 1:
+                            if (sport ^ dport) % nparts != part:
+                                continue  # another partition's connection
+                            tracker.packet_index = packets
                         tcp += 1
                         segment(ts, buf[off + 26:off + 38], sport, dport, seq, ack, flags, win, plen,
                                 window_scale(buf, off + 54, min(off + 34 + thl, off + caplen))
@@ -115,6 +122,10 @@ def run(records, tracker: ConnectionTracker, stats: CaptureStats) -> None:
             if r.__class__ is int:
                 skipped[r] += 1
                 continue
+            if nparts > 1:
+                if (r[1] ^ r[2]) % nparts != part:
+                    continue
+                tracker.packet_index = packets
             tcp += 1
             segment(ts, *r)
     finally:
@@ -124,7 +135,7 @@ def run(records, tracker: ConnectionTracker, stats: CaptureStats) -> None:
         stats.tcp_packets += tcp
         for i, name in enumerate(SKIP_NAMES):
             stats.skipped[name] += skipped[i]
-        if start is not None:
+        if packets:
             stats.start = start if stats.start is None else min(stats.start, start)
             stats.end = last if stats.end is None else max(stats.end, last)
         stats.linktypes |= linktypes

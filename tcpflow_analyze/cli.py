@@ -83,6 +83,14 @@ def analysis_options(func):
                      show_default=True, metavar="N",
                      help="Live connections tracked at once; when full, the idlest tenth are finished early "
                           "(capture.evicted). Bounds memory on floods."),
+        click.option("--jobs", type=click.IntRange(min=1), default=None, metavar="N",
+                     help="Processes to analyze with (default: one per core for captures over 64 MB, else 1). "
+                          "Each tracks its share of the connections; the report is the same."),
+        click.option("--engine", type=click.Choice(["local", "dask"]), default="local", show_default=True,
+                     help="dask: run the partitions as tasks on a Dask cluster (--scheduler; the 'dask' extra)."),
+        click.option("--scheduler", default="local", show_default=True, metavar="ADDRESS",
+                     help="With --engine dask: the scheduler's address (tcp://host:8786), or local for a "
+                          "LocalCluster of --jobs workers."),
         click.option("--max-report-connections", type=click.IntRange(min=0), default=DEFAULT_MAX_REPORT_CONNECTIONS,
                      show_default=True, metavar="N",
                      help="Finished connections listed in the report; older ones beyond it are folded into "
@@ -104,13 +112,16 @@ def analysis_options(func):
             threshold_count(cfg["time_wait_threshold"], range_size)
         except ValueError as exc:
             _fail(f"--port-range / --time-wait-threshold: {exc}")
+        paths = list(kw.pop("captures"))
+        options = {"time_wait": kw.pop("time_wait"), "fin_timeout": kw.pop("fin_timeout"),
+                   "unanswered": cfg["half_open_timeout"], "max_connections": kw.pop("max_connections"),
+                   "max_report_connections": kw.pop("max_report_connections")}
+        jobs, engine, scheduler = kw.pop("jobs"), kw.pop("engine"), kw.pop("scheduler")
         try:
-            analysis = run_analysis(list(kw.pop("captures")), time_wait=kw.pop("time_wait"),
-                                    fin_timeout=kw.pop("fin_timeout"),
-                                    unanswered=cfg["half_open_timeout"],
-                                    max_connections=kw.pop("max_connections"),
-                                    max_report_connections=kw.pop("max_report_connections"))
+            analysis = _run(paths, options, jobs, engine, scheduler)
         except CaptureError as exc:
+            _fail(str(exc))
+        except RuntimeError as exc:
             _fail(str(exc))
         except KeyboardInterrupt:
             _fail("interrupted", ExitStatus.INTERRUPTED)
@@ -154,6 +165,29 @@ def use_color(flag: bool | None, output: str | None) -> bool:
     if output not in (None, "-") or os.environ.get("NO_COLOR"):
         return False
     return sys.stdout.isatty()
+
+
+# Below this much capture, starting worker processes costs more than it saves.
+PARALLEL_MIN_BYTES = 64 * 1024 * 1024
+
+
+def _run(paths, options, jobs, engine, scheduler):
+    from . import parallel
+    if engine == "dask":
+        if "-" in paths:
+            _fail("--engine dask reads files the workers can open, not standard input")
+        return parallel.analyze_dask(paths, scheduler, jobs, options)
+    if jobs is None:
+        size = 0
+        for p in paths:
+            try:
+                size += os.path.getsize(p) if p != "-" else 0
+            except OSError:
+                pass
+        jobs = (os.cpu_count() or 1) if size >= PARALLEL_MIN_BYTES else 1
+    if jobs > 1 and "-" not in paths:
+        return parallel.analyze_parallel(paths, jobs, options)
+    return run_analysis(paths, **options)
 
 
 def _emit(text: str, output: str | None) -> None:

@@ -26,3 +26,8 @@ class CaptureError(Exception):
         super().__init__(f"{path}: {message}")
         self.path = path
         self.message = message
+
+    def __reduce__(self):
+        # Raised in a worker process, re-raised in the parent: pickle the
+        # two fields, not the formatted text.
+        return (CaptureError, (self.path, self.message))

@@ -71,8 +71,11 @@ class ConnectionTracker:
         self.order: deque[Connection] = deque()  # live connections, oldest first (for eviction)
         self.folds = Folds()
         self.evicted = 0
-        self.now = 0.0
         self._order = 0
+        # In a partitioned run (analyzer.run with nparts > 1) the global
+        # packet number, so that every partition orders connections as a
+        # single process would.
+        self.packet_index = None
 
     # ------------------------------------------------------------------ hot path
     def segment(self, ts, key, sport, dport, seq, ack, flags, win, plen, wscale):
@@ -249,7 +252,7 @@ class ConnectionTracker:
         self._check_ended(old)
 
     def _new(self, ts, key, sport, dport, seq, ack, flags):
-        self._order += 1
+        self._order = self._order + 1 if self.packet_index is None else self.packet_index
         rkey = reverse_key(key)
         if flags & SYN:
             sender_is_client = not flags & ACK

@@ -54,7 +54,12 @@ def parse_file_header(path: str, head: bytes):
 
 
 def iter_pcap(path: str, stream, head: bytes, damage):
-    """Yield records from a pcap stream whose first bytes (already read) are ``head``."""
+    """Yield records from a pcap stream whose first bytes (already read) are ``head``.
+
+    ``damage(offset, packet, reason)`` is called once, where reading stops:
+    with the reason it stopped early, or with None at a clean end of data
+    (where the stream itself may know of damage: a cut gzip, a read error).
+    """
     endian, ts_scale, snaplen, linktype = parse_file_header(path, head)
     rec = struct.Struct(endian + "IIII")
     unpack_rec = rec.unpack_from
@@ -90,6 +95,8 @@ def iter_pcap(path: str, stream, head: bytes, damage):
                 else:
                     why = f"last record header cut short ({n - pos} of 16 bytes)"
                 damage(file_off + pos, packet_no, why)
+            else:
+                damage(file_off + pos, packet_no, None)
             return
         more = read(CHUNK)
         if not more:

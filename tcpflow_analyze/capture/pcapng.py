@@ -59,7 +59,10 @@ def _parse_idb(body: bytes, endian: str) -> _Interface:
 
 
 def iter_pcapng(path: str, stream, head: bytes, damage):
-    """Yield records from a pcapng stream whose first bytes (already read) are ``head``."""
+    """Yield records from a pcapng stream whose first bytes (already read) are ``head``.
+
+    ``damage`` is called once, where reading stops, as in ``pcap.iter_pcap``.
+    """
     buf = bytearray(head)
 
     def fill(n: int) -> bool:
@@ -80,8 +83,7 @@ def iter_pcapng(path: str, stream, head: bytes, damage):
         if not fill(8):
             if first:
                 raise CaptureError(path, f"pcapng section header block cut short ({len(buf)} bytes)")
-            if buf:
-                damage(file_off, packet_no, f"block header cut short ({len(buf)} of 8 bytes)")
+            damage(file_off, packet_no, f"block header cut short ({len(buf)} of 8 bytes)" if buf else None)
             return
         btype_raw = bytes(buf[0:4])
         if btype_raw == b"\x0a\x0d\x0d\x0a":

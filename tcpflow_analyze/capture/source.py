@@ -42,14 +42,12 @@ class _GzipStream:
 
     Read with ``read1`` pieces: ``GzipFile.read(n)`` raises on a cut stream
     and drops everything it had decompressed in that call -- up to a whole
-    read chunk of good packets.  ``delivered`` counts the bytes handed out, so
-    the damage can be placed at its offset in the decompressed capture.
+    read chunk of good packets.
     """
 
     def __init__(self, raw):
         self._read1 = gzip.GzipFile(fileobj=raw, mode="rb").read1
         self.error: str | None = None
-        self.delivered = 0
 
     def read(self, n: int = -1) -> bytes:
         if self.error is not None:
@@ -67,8 +65,25 @@ class _GzipStream:
                 got += len(piece)
         except (EOFError, OSError, zlib.error) as exc:
             self.error = f"gzip stream damaged: {exc}"
-        self.delivered += got
         return parts[0] if len(parts) == 1 else b"".join(parts)
+
+
+class _Guarded:
+    """A raw stream whose read errors (EIO from a failing disk or a network
+    file system ...) read as end of data, remembered in ``error``."""
+
+    def __init__(self, raw):
+        self._read = raw.read
+        self.error: str | None = None
+
+    def read(self, n: int = -1) -> bytes:
+        if self.error is not None:
+            return b""
+        try:
+            return self._read(n)
+        except OSError as exc:
+            self.error = f"read error: {exc.strerror or exc}"
+            return b""
 
 
 def _read_head(stream, n: int) -> bytes:
@@ -108,44 +123,40 @@ def iter_file(path: str, damages: list):
     """
     name = "<stdin>" if path == "-" else path
     raw = open_capture(path)
+    src = _Guarded(raw)
     gz = None
-    damaged = False
     try:
         def damage(offset, packet, reason):
-            nonlocal damaged
-            damaged = True
-            if gz is not None and gz.error:
-                reason = f"{gz.error}; {reason}"
+            # The stream's own damage (a read error, a cut gzip stream) is
+            # the cause of whatever the reader saw, so it comes first.
+            err = src.error or (gz.error if gz is not None else None)
+            if reason is None:
+                if err is None:
+                    return  # a clean end
+                reason = err
+            elif err is not None:
+                reason = f"{err}; {reason}"
             damages.append(Damage(name, offset, packet, reason))
 
-        stream = raw
+        stream = src
         head = _read_head(stream, 4)
         if head[:2] == GZIP_MAGIC:
-            stream = gz = _GzipStream(_Prefixed(head, raw))
+            stream = gz = _GzipStream(_Prefixed(head, src))
             head = _read_head(stream, 4)
             if gz.error and not head:
-                raise CaptureError(name, gz.error)
+                raise CaptureError(name, src.error or gz.error)
         if not head:
-            raise CaptureError(name, "empty file: no capture header")
+            raise CaptureError(name, src.error or "empty file: no capture header")
         if head == PCAPNG_MAGIC:
             records = iter_pcapng(name, stream, head, damage)
         elif head in _PCAP_MAGICS:
             head += _read_head(stream, 20)
+            if len(head) < 24 and src.error:
+                raise CaptureError(name, src.error)
             records = iter_pcap(name, stream, head, damage)
         else:
             raise CaptureError(name, f"not a pcap or pcapng capture (starts with {head.hex()})")
-        if gz is None:
-            yield from records
-            return
-        # Compressed: count the records, so that a stream that breaks at a
-        # record boundary (or fails its CRC after the last one) is still
-        # reported with its offset and packet number.
-        n = 0
-        for rec in records:
-            n += 1
-            yield rec
-        if gz.error and not damaged:
-            damages.append(Damage(name, gz.delivered, n, gz.error))
+        yield from records
     finally:
         if raw is not sys.stdin.buffer:
             raw.close()
@@ -176,6 +187,9 @@ def read_records(paths, damages: list):
     Every file's header is checked before the first record is produced, so a
     bad file fails the run before any output.
     """
+    paths = list(paths)
+    if paths.count("-") > 1:
+        raise CaptureError("-", "standard input can be read only once; give - once")
     gens = []
     try:
         for path in paths:

@@ -1,0 +1,130 @@
+"""One analysis over several processes, or several machines through Dask.
+
+Every worker reads the whole capture and keeps only the connections of its
+partition: a connection's partition is its two ports XOR-ed modulo the
+number of partitions, which is the same for both directions of a connection,
+so each connection is tracked, start to end, by exactly one worker.  The
+workers' finished connections are merged and ordered as a single process
+orders them (first packet, then global packet number), then the detectors run
+once over the whole.  ``analyze_partition`` is the unit of work for both
+engines: a ``concurrent.futures`` process pool here, ``dask.distributed``
+across a cluster.
+
+Reading is repeated by every worker -- it is cheap next to tracking (a
+fifth of the work) and needs no coordination; what is divided is the
+per-connection work.  The report equals the single-process one, unless the
+memory caps (``--max-connections``, ``--max-report-connections``) bind: each
+partition gets its share of them.
+"""
+from __future__ import annotations
+
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+
+from .analyzer import Analysis, CaptureStats, run
+from .capture import read_records
+from .folding import Folds, SpaceSaving
+from .tracker import ConnectionTracker
+
+
+@dataclass
+class PartResult:
+    stats: CaptureStats
+    connections: list
+    folds: Folds
+    evicted: int
+
+
+def analyze_partition(paths, part: int, nparts: int, options: dict) -> PartResult:
+    """Track the connections of one partition of the captures in ``paths``."""
+    stats = CaptureStats(files=["<stdin>" if p == "-" else p for p in paths])
+    tracker = ConnectionTracker(
+        time_wait=options["time_wait"], fin_timeout=options["fin_timeout"], unanswered=options["unanswered"],
+        max_connections=max(1, options["max_connections"] // nparts),
+        max_report_connections=max(0, options["max_report_connections"] // nparts))
+    run(read_records(paths, stats.damages), tracker, stats, part, nparts)
+    conns = tracker.finalize(stats.end if stats.end is not None else 0.0)
+    return PartResult(stats, conns, tracker.folds, tracker.evicted)
+
+
+def merge(results: list[PartResult], options: dict) -> Analysis:
+    """The partitions' results as one analysis, as a single process makes it."""
+    first = results[0].stats
+    stats = CaptureStats(files=list(first.files), packets=first.packets, skipped=dict(first.skipped),
+                         damages=list(first.damages), start=first.start, end=first.end,
+                         linktypes=set(first.linktypes))
+    stats.tcp_packets = sum(r.stats.tcp_packets for r in results)
+    stats.evicted = sum(r.evicted for r in results)
+    conns = [c for r in results for c in r.connections]
+    conns.sort(key=lambda c: (c.first_seen, c.seq_order))
+    for i, conn in enumerate(conns, 1):
+        conn.id = i
+    folds = Folds()
+    for r in results:
+        _merge_folds(folds, r.folds)
+    stats.connections_omitted = folds.total
+    return Analysis(stats=stats, connections=conns, folds=folds, options=dict(options))
+
+
+def _merge_folds(into: Folds, other: Folds) -> None:
+    for key, g in other.groups.items():
+        mine = into.groups.get(key)
+        if mine is None:
+            into.groups[key] = g
+            into.total += g.count
+            continue
+        mine.count += g.count
+        into.total += g.count
+        mine.first = min(mine.first, g.first)
+        mine.last = max(mine.last, g.last)
+        mine.client_states.update(g.client_states)
+        mine.server_states.update(g.server_states)
+        mine.syn_counts.update(g.syn_counts)
+        mine.syn_cookies += g.syn_cookies
+        mine.held += g.held
+        merged = SpaceSaving(mine.sources.k)
+        counts = dict(mine.sources.counts)
+        for item, n in g.sources.counts.items():
+            counts[item] = counts.get(item, 0) + n
+        merged.counts = dict(sorted(counts.items(), key=lambda kv: -kv[1])[:merged.k])
+        mine.sources = merged
+
+
+def analyze_parallel(paths, jobs: int, options: dict) -> Analysis:
+    """``jobs`` processes on this machine, one partition each."""
+    # fork: the workers inherit the imported package and start at once.
+    ctx = multiprocessing.get_context("fork")
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
+        futures = [pool.submit(analyze_partition, list(paths), i, jobs, options) for i in range(jobs)]
+        results = [f.result() for f in futures]
+    return merge(results, options)
+
+
+def analyze_dask(paths, scheduler: str, partitions: int | None, options: dict) -> Analysis:
+    """The same partitions as tasks on a Dask cluster.
+
+    ``scheduler`` is a scheduler address (``tcp://host:8786``), or ``local`` to
+    start a LocalCluster of ``partitions`` worker processes here.  The
+    capture paths must be readable by every worker (a shared filesystem).
+    """
+    try:
+        from dask.distributed import Client, LocalCluster
+    except ImportError:
+        raise RuntimeError("the dask engine needs dask.distributed: pip install 'tcpflow-analyze[dask]'") from None
+    cluster = None
+    if scheduler == "local":
+        cluster = LocalCluster(n_workers=partitions or 2, threads_per_worker=1, processes=True,
+                               dashboard_address=None)
+        client = Client(cluster)
+    else:
+        client = Client(scheduler)
+    try:
+        n = partitions or max(1, sum(w.get("nthreads", 1) for w in client.scheduler_info()["workers"].values()))
+        futures = client.map(analyze_partition, [list(paths)] * n, range(n), [n] * n, [options] * n, pure=False)
+        results = client.gather(futures)
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+    return merge(results, options)

@@ -1,0 +1,50 @@
+"""--jobs and --engine dask give the single-process report."""
+import json
+import subprocess
+import sys
+
+import pytest
+from click.testing import CliRunner
+from conftest import SAMPLES
+
+from tcpflow_analyze.cli import main
+
+# Several kernel captures merged: ~1,000 connections of every kind, reused
+# tuples and anomalies included.
+CAPTURES = [str(SAMPLES / n) for n in ("time_wait_storm.pcap", "syn_flood.pcap", "port_reuse.pcap",
+                                        "bulk_loss.pcap", "challenge_ack_reboot.pcap", "close_wait_leak.pcap")]
+
+
+def report(*args):
+    res = CliRunner().invoke(main, ["analyze", "--format", "json", "--time-wait-threshold", "500", *args, *CAPTURES],
+                             catch_exceptions=False)
+    assert res.exit_code == 0, res.output
+    return res.output
+
+
+def test_two_jobs_same_report():
+    one = report("--jobs", "1")
+    two = report("--jobs", "2")
+    three = report("--jobs", "3")
+    assert one == two == three
+    rep = json.loads(two)
+    assert rep["summary"]["connections"] > 900
+    assert {a["type"] for a in rep["anomalies"]} >= {"time_wait_storm", "half_open", "port_reuse_in_time_wait"}
+
+
+def test_worker_errors_are_one_line(tmp_path):
+    bad = tmp_path / "bad.pcap"
+    bad.write_bytes(b"not a capture at all")
+    proc = subprocess.run([sys.executable, "-m", "tcpflow_analyze", "analyze", "--jobs", "2", CAPTURES[0], str(bad)],
+                          capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert proc.stderr.count("\n") == 1 and "not a pcap" in proc.stderr
+
+
+def test_dask_local_cluster_same_report():
+    pytest.importorskip("dask.distributed")
+    one = report("--jobs", "1")
+    res = CliRunner().invoke(main, ["analyze", "--format", "json", "--time-wait-threshold", "500", "--engine", "dask",
+                                    "--scheduler", "local", "--jobs", "2", *CAPTURES], catch_exceptions=False)
+    assert res.exit_code == 0, res.output
+    assert res.output == one
