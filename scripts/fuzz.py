@@ -522,9 +522,11 @@ def replay(paths: list[str], timeout: float) -> int:
     bad = 0
     for p in paths:
         try:
-            proc = subprocess.run([sys.executable, "-m", "tcpflow_analyze", "analyze", "--format", "json",
-                                   "-o", os.devnull, p], capture_output=True, text=True, timeout=timeout,
-                                  cwd=ROOT)
+            # The report goes to a pipe, not to "-o /dev/null": -o replaces
+            # its target with a new file (see docs/fuzzing.md).
+            proc = subprocess.run([sys.executable, "-m", "tcpflow_analyze", "analyze", "--format", "json", p],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                                  timeout=timeout, cwd=ROOT)
             ok = proc.returncode in (0, 2) and "Traceback" not in proc.stderr
             why = f"exit {proc.returncode} {proc.stderr.strip()[-300:]}"
         except subprocess.TimeoutExpired:
