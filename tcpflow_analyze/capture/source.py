@@ -201,6 +201,10 @@ def read_records(paths, damages: list):
         for _, gen in gens:
             gen.close()  # close the files already opened
         raise
+    # Files in the order of their first packet: heapq.merge breaks timestamp
+    # ties by input order, so rotated files given out of order (b.pcap
+    # a.pcap) still keep a tie across the rotation in capture order.
+    gens.sort(key=lambda g: g[0][0])
     if len(gens) == 1:
         first, gen = gens[0]
         yield first
