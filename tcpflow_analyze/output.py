@@ -6,6 +6,7 @@ and is renamed into place, so an interrupted run never leaves half a report.
 from __future__ import annotations
 
 import os
+import stat
 import sys
 import tempfile
 
@@ -19,6 +20,17 @@ def write_text(text, path: str | None) -> None:
         for chunk in chunks:
             out.write(chunk)
         out.flush()
+        return
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        mode = None
+    if mode is not None and not stat.S_ISREG(mode):
+        # A FIFO, a terminal, /dev/null: write into it.  Renaming a file over
+        # it would replace the device itself (as root, /dev/null).
+        with open(path, "w", encoding="utf-8") as fh:
+            for chunk in chunks:
+                fh.write(chunk)
         return
     directory = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(prefix=".tcpflow-analyze-", dir=directory)

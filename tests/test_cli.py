@@ -171,3 +171,11 @@ def test_ctrl_c_exits_130_without_a_partial_report(tmp_path):
     assert err.strip() == "tcpflow-analyze: error: interrupted"
     assert not out.exists()
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".tcpflow")] == []
+
+
+def test_output_to_dev_null_leaves_the_device(tmp_path):
+    import stat
+    path = closed_trace().write(str(tmp_path / "t.pcap"))
+    res = run("analyze", "--format", "json", "-o", os.devnull, path)
+    assert res.exit_code == 0
+    assert stat.S_ISCHR(os.stat(os.devnull).st_mode)
