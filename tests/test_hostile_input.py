@@ -721,6 +721,61 @@ def test_damaged_file_among_merged_files(tmp_path):
     assert rc == 2 and "bad.pcap" in line
 
 
+# =========================================== timestamps past what a clock shows
+def _ng_with_clock(opts: bytes, units):
+    """The good connection in a pcapng whose interface has ``opts`` and whose
+    packets carry the raw timestamps ``units`` (in the interface's resolution)."""
+    idb = ng_block(1, struct.pack("<HHI", 1, 0, 65535) + opts + struct.pack("<HH", 0, 0))
+    blocks = [ng_block(6, struct.pack("<IIIII", 0, t >> 32, t & 0xFFFFFFFF, len(f), len(f)) + f)
+              for t, f in zip(units, good_connection())]
+    return ng_shb() + idb + b"".join(blocks)
+
+
+TSRESOL_SECONDS = struct.pack("<HHB3x", 9, 1, 0)
+TSOFFSET_MIN = struct.pack("<HHq", 14, 8, -(1 << 62))
+FAR_CLOCKS = {
+    # 2**64 - 100 seconds after 1970: the year 584 billion.
+    "far-future": _ng_with_clock(TSRESOL_SECONDS, [(1 << 64) - 100 + i for i in range(8)]),
+    # if_tsoffset -2**62 s: long before the Big Bang.
+    "far-past": _ng_with_clock(TSOFFSET_MIN, [1000 + i for i in range(8)]),
+}
+
+
+@pytest.mark.parametrize("name", sorted(FAR_CLOCKS))
+def test_timestamps_no_calendar_holds_are_still_a_report(tmp_path, name):
+    # The timestamps are the file's claim: kept, finite, valid JSON and tables.
+    path = write(tmp_path, name + ".pcapng", FAR_CLOCKS[name])
+    rep = report(path)
+    assert rep["capture"]["packets"] == 8
+    # (Seconds are lost at that magnitude -- a double has 53 bits -- so all
+    # eight packets share one instant; their order is the file's.)
+    assert rep["capture"]["start"] == rep["capture"]["end"]
+    the_good_connection(rep)
+    for fmt in ("table", "markdown", "csv"):
+        proc = subprocess.run([sys.executable, "-m", "tcpflow_analyze", "analyze", "--format", fmt, str(path)],
+                              capture_output=True, text=True, cwd=ROOT)
+        assert proc.returncode == 0 and "internal error" not in proc.stderr, proc.stderr
+
+
+@pytest.mark.parametrize("name", sorted(FAR_CLOCKS))
+@pytest.mark.parametrize("command", [
+    pytest.param(["analyze", "--format", "html"], marks=pytest.mark.xfail(
+        strict=True, reason="report/html.py _when: datetime.fromtimestamp raises OverflowError/OSError "
+                            "for a timestamp outside datetime's range")),
+    pytest.param(["timewait"], marks=pytest.mark.xfail(
+        strict=True, reason="report/timewait_view.py _when: datetime.fromtimestamp raises OverflowError/OSError")),
+    pytest.param(["states"], marks=pytest.mark.xfail(
+        strict=True, reason="views/states.py _stamp: datetime.fromtimestamp raises OverflowError/OSError")),
+], ids=["html", "timewait", "states"])
+def test_timestamps_no_calendar_holds_in_other_views(tmp_path, name, command):
+    path = write(tmp_path, name + ".pcapng", FAR_CLOCKS[name])
+    proc = subprocess.run([sys.executable, "-m", "tcpflow_analyze", *command, str(path)],
+                          capture_output=True, text=True, cwd=ROOT)
+    assert "Traceback" not in proc.stderr
+    assert "internal error" not in proc.stderr, proc.stderr
+    assert proc.returncode == 0 and proc.stdout
+
+
 # ====================================================== read errors, stdin
 class _FailingFile:
     """A file whose reads fail with EIO from byte ``fail_at`` on (a dying disk)."""
@@ -783,9 +838,10 @@ def test_stdin_given_twice_is_a_usage_error(tmp_path):
 
 
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
-@pytest.mark.xfail(strict=True, reason="output.py: -o renames a temporary file over the target even when it "
-                                       "is a FIFO or a device: `-o /dev/null` replaces /dev/null with a file")
 def test_output_to_a_fifo_writes_into_it(tmp_path):
+    # Found here: -o renamed a temporary file over its target even when that
+    # was a FIFO or a device, so `-o /dev/null` (as root) replaced /dev/null
+    # with a regular file (fixed in output.py, f5fa2a0).
     fifo = tmp_path / "report.fifo"
     os.mkfifo(fifo)
     cap = write(tmp_path, "c.pcap", pcap_file(good_connection()))
@@ -840,6 +896,59 @@ def _clean_cuts(name, frames):
     return offs
 
 
+IP4 = ipv4("10.9.0.1", "10.9.0.2", T)
+
+
+def nflog(payload, family=2, tlv_len=None, tlv_type=9):
+    tlv = struct.pack("<HH", 4 + len(payload) if tlv_len is None else tlv_len, tlv_type) + payload
+    return bytes([family, 0, 0, 0]) + struct.pack("<HH", 8, 1) + b"\x00" * 4 + tlv + bytes(-len(tlv) % 4)
+
+
+OTHER_LINKS = [
+    # (linktype, frame, what it is counted as)
+    (113, b"\x00\x00\x00\x01\x00\x06" + bytes(8) + b"\x08\x00" + IP4, None),        # Linux SLL
+    (113, (b"\x00\x00\x00\x01\x00\x06" + bytes(8) + b"\x08\x00")[:15], "truncated_header"),
+    (113, b"\x00\x00\x00\x01\x00\x06" + bytes(8) + b"\x08\x06" + bytes(28), "non_ip"),
+    (276, b"\x08\x00" + bytes(18) + IP4, None),                                        # SLL2
+    (276, (b"\x08\x00" + bytes(18))[:19], "truncated_header"),
+    (276, b"\x86\xdd" + bytes(18) + IP4, "malformed"),                                  # IPv4 under an IPv6 type
+    (101, IP4, None),                                                                   # raw IP
+    (101, b"", "truncated_header"),
+    (101, b"\x70" + IP4[1:], "non_ip"),
+    (228, IP4[:19], "truncated_header"),
+    (0, struct.pack("<I", 2) + IP4, None),                                              # BSD null, little endian
+    (0, struct.pack(">I", 2) + IP4, None),                                              # ... and big endian
+    (0, struct.pack("<I", 7) + IP4, "non_ip"),
+    (0, b"\x02\x00\x00", "truncated_header"),
+    (108, struct.pack(">I", 2) + IP4, None),                                            # OpenBSD loop
+    (9, b"\xff\x03\x00\x21" + IP4, None),                                              # PPP in HDLC framing
+    (9, b"\x21" + IP4, None),                                                           # ... protocol compressed
+    (9, b"\xff\x03\x00", "truncated_header"),
+    (9, b"\xff\x03\xc0\x21" + bytes(8), "non_ip"),                                       # LCP
+    (239, nflog(IP4), None),                                                            # NFLOG
+    (239, nflog(IP4, tlv_len=2), "malformed"),                                          # a TLV shorter than itself
+    (239, nflog(IP4, tlv_len=4 + 10), "truncated_header"),                              # payload TLV cut short
+    (239, nflog(IP4, tlv_type=3), "non_ip"),                                            # no payload TLV
+    (239, nflog(IP4)[:3], "truncated_header"),
+    (147, IP4, "unsupported_link"),                                                     # a user link type
+    (0xFFFF, IP4, "unsupported_link"),
+]
+
+
+@pytest.mark.parametrize("linktype,frame,reason", OTHER_LINKS, ids=[f"lt{lt}-{i}" for i, (lt, _, _) in
+                                                                     enumerate(OTHER_LINKS)])
+def test_other_link_types_lying_and_cut(tmp_path, linktype, frame, reason):
+    rep = report(write(tmp_path, "lt.pcap", pcap_file([frame, frame], linktype=linktype)))
+    assert rep["capture"]["packets"] == 2
+    if reason is None:
+        skipped(rep)
+        [c] = rep["connections"]
+        assert c["client"] == {"ip": "10.9.0.1", "port": 41000, "state": "SYN_SENT"}
+    else:
+        skipped(rep, **{reason: 2})
+        assert rep["connections"] == []
+
+
 def test_decode_never_reads_past_caplen():
     """The packet is decoded from buf[off:off + caplen] only: bytes after it
     (the next record, in a shared read buffer) never change the answer."""
@@ -848,12 +957,13 @@ def test_decode_never_reads_past_caplen():
         eth(ipv6(IP6A, IP6B, 0, _ext(6) + T6), etype=0x86DD),
         eth(ipv4("10.9.0.1", "10.9.0.2", T), tags=(0x8100, 0x8100)),
     ]
-    for frame in samples:
+    cases = [(1, f) for f in samples] + [(lt, f) for lt, f, _ in OTHER_LINKS]
+    for lt, frame in cases:
         for cut in range(len(frame) + 1):
-            a = decode(1, frame[:cut] + b"\x00" * 64, 0, cut)
-            b = decode(1, frame[:cut] + b"\xff" * 64, 0, cut)
-            c = decode(1, b"\x55" * 3 + frame[:cut], 3, cut)
-            assert a == b == c, (frame.hex(), cut, a, b)
+            a = decode(lt, frame[:cut] + b"\x00" * 64, 0, cut)
+            b = decode(lt, frame[:cut] + b"\xff" * 64, 0, cut)
+            c = decode(lt, b"\x55" * 3 + frame[:cut], 3, cut)
+            assert a == b == c, (lt, frame.hex(), cut, a, b)
 
 
 # ================================================================ crashers
