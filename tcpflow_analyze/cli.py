@@ -308,18 +308,10 @@ def timewait(analysis, cfg, fmt, output, plot, top, hosts, ports, states, anomal
     tied to what was seen; and which services leave sockets in CLOSE_WAIT.
     """
     from .report import timewait_view
-    flt = build_filter(analysis, hosts, ports, states, anomaly_types, since, until)
-    if flt.active:
-        anomalies = detectors.run(analysis, cfg) if flt.anomalies else ()
-        analysis = dataclasses.replace(analysis, connections=select(analysis.connections, flt, anomalies))
+    analysis = _filtered(analysis, cfg, hosts, ports, states, anomaly_types, since, until)
     view = timewait_view.build(analysis, cfg, top=top)
     if plot:
-        try:
-            timewait_view.plot(view, plot)
-        except ImportError:
-            _fail("--plot needs matplotlib: pip install 'tcpflow-analyze[plot]'")
-        except OSError as exc:
-            _fail(f"cannot write {plot}: {exc.strerror or exc}")
+        _plot(timewait_view.plot, view, plot)
     text = _json_text(view) if fmt == "json" else timewait_view.render(view)
     _emit(text, output)
 
@@ -412,10 +404,7 @@ def ladder(analysis, cfg, conns, fmt, output, full, absolute, width, top, color,
 def states(analysis, cfg, at, fmt, output, plot, width, limit, hosts, ports, states, anomaly_types, since, until):
     """What ss -tan would have shown at a moment, or each host's states over time."""
     from .views import states as sv
-    flt = build_filter(analysis, hosts, ports, states, anomaly_types, since, until)
-    if flt.active:
-        anomalies = detectors.run(analysis, cfg) if flt.anomalies else ()
-        analysis = dataclasses.replace(analysis, connections=select(analysis.connections, flt, anomalies))
+    analysis = _filtered(analysis, cfg, hosts, ports, states, anomaly_types, since, until)
     if at is not None:
         try:
             t = sv.parse_time(at, analysis)
@@ -426,14 +415,27 @@ def states(analysis, cfg, at, fmt, output, plot, width, limit, hosts, ports, sta
     else:
         view = sv.state_timelines(analysis)
         if plot:
-            try:
-                sv.plot_timelines(view, plot)
-            except ImportError:
-                _fail("--plot needs matplotlib: pip install 'tcpflow-analyze[plot]'")
-            except OSError as exc:
-                _fail(f"cannot write {plot}: {exc.strerror or exc}")
+            _plot(sv.plot_timelines, view, plot)
         text = _json_text(view) if fmt == "json" else sv.render_timelines(view, width=width) + "\n"
     _emit(text, output)
+
+
+def _filtered(analysis, cfg, hosts, ports, states, anomaly_types, since, until):
+    """The analysis with only the connections the filter options select."""
+    flt = build_filter(analysis, hosts, ports, states, anomaly_types, since, until)
+    if not flt.active:
+        return analysis
+    anomalies = detectors.run(analysis, cfg) if flt.anomalies else ()
+    return dataclasses.replace(analysis, connections=select(analysis.connections, flt, anomalies))
+
+
+def _plot(draw, view, path) -> None:
+    try:
+        draw(view, path)
+    except ImportError:
+        _fail("--plot needs matplotlib: pip install 'tcpflow-analyze[plot]'")
+    except OSError as exc:
+        _fail(f"cannot write {path}: {exc.strerror or exc}")
 
 
 def _json_text(doc) -> str:

@@ -597,28 +597,25 @@ def _history_flags(conn, x, upper, seq, flags, plen):
             hist.append(code if upper else code.lower())
         return
     if flags & SYN:
-        code = "H" if flags & ACK else "S"
-        if not x.hist_seen & _H_SYN:
-            x.hist_seen |= _H_SYN
-            hist.append(code if upper else code.lower())
-        elif seq != x.last_syn:
-            hist.append(code if upper else code.lower())
+        _repeatable(hist, x, _H_SYN, "H" if flags & ACK else "S", upper, seq, x.last_syn)
         x.last_syn = seq
     elif flags & FIN:
+        # A FIN's number is after its data (Zeek compares seq + len).
         fin_end = (seq + plen) & SEQ_MASK
-        if not x.hist_seen & _H_FIN:
-            x.hist_seen |= _H_FIN
-            hist.append("F" if upper else "f")
-        elif fin_end != x.last_fin:
-            hist.append("F" if upper else "f")
+        _repeatable(hist, x, _H_FIN, "F", upper, fin_end, x.last_fin)
         x.last_fin = fin_end
     elif flags & RST:
-        if not x.hist_seen & _H_RST:
-            x.hist_seen |= _H_RST
-            hist.append("R" if upper else "r")
-        elif seq != x.last_rst:
-            hist.append("R" if upper else "r")
+        _repeatable(hist, x, _H_RST, "R", upper, seq, x.last_rst)
         x.last_rst = seq
+
+
+def _repeatable(hist, x, bit, code, upper, value, last):
+    """S, H, F, R: the first time, then again whenever the sequence number differs."""
+    if not x.hist_seen & bit:
+        x.hist_seen |= bit
+        hist.append(code if upper else code.lower())
+    elif value != last:
+        hist.append(code if upper else code.lower())
 
 
 def _zeek_update(conn, x, y, is_orig, flags, plen):

@@ -8,7 +8,7 @@ connections.
 """
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
 from ..connection import Connection, endpoint_text, ip_text
@@ -41,6 +41,26 @@ class Option:
     help: str
     type: object = float
     metavar: str = "SECONDS"
+
+
+def with_folds(conns, analysis, kind):
+    """(service, listed connections, folded group or None) for every server
+    service with connections of ``kind`` (folding.kind_of), listed or folded."""
+    from ..folding import kind_of
+    groups = group_by((c for c in conns if kind_of(c) == kind), lambda c: service(c.server))
+    folds = getattr(analysis, "folds", None)
+    folded = {g.service: g for g in folds.of_kind(kind)} if folds is not None else {}
+    for svc in sorted(set(groups) | set(folded)):
+        yield svc, groups.get(svc, []), folded.get(svc)
+
+
+def clients_of(group, fold) -> Counter:
+    """Client addresses by count: the listed ones exactly, the folded ones from their sketch."""
+    clients = Counter(ip_text(c.client.addr) for c in group)
+    if fold is not None:
+        for addr, n in fold.sources.top(fold.sources.k):
+            clients[ip_text(addr)] += n
+    return clients
 
 
 def service(ep) -> str:

@@ -5,11 +5,9 @@ connect() fails with ECONNREFUSED at once.
 """
 from __future__ import annotations
 
-from collections import Counter
-
-from ..folding import REFUSED, kind_of
+from ..folding import REFUSED
 from ..states import SYN_SENT
-from .base import Anomaly, Option, group_by, ids, ip_text, plural, service
+from .base import Anomaly, Option, clients_of, ids, plural, with_folds
 
 TYPE = "connection_refused"
 SEVERITY = "warning"
@@ -22,20 +20,11 @@ EXPLANATION = (
 
 
 def detect(analysis, cfg) -> list[Anomaly]:
-    refused = [c for c in analysis.connections
-               if kind_of(c) == REFUSED and c.rst_prior is not None and c.rst_prior[1] == SYN_SENT]
-    groups = group_by(refused, lambda c: service(c.server))
-    folds = getattr(analysis, "folds", None)
-    folded = {g.service: g for g in folds.of_kind(REFUSED)} if folds is not None else {}
+    refused = [c for c in analysis.connections if c.rst_prior is not None and c.rst_prior[1] == SYN_SENT]
     out = []
-    for svc in sorted(set(groups) | set(folded)):
-        group = groups.get(svc, [])
-        fold = folded.get(svc)
-        clients = Counter(ip_text(c.client.addr) for c in group)
+    for svc, group, fold in with_folds(refused, analysis, REFUSED):
+        clients = clients_of(group, fold)
         count = len(group) + (fold.count if fold else 0)
-        if fold:
-            for addr, n in fold.sources.top(fold.sources.k):
-                clients[ip_text(addr)] += n
         first = min([c.rst_time for c in group] + ([fold.first] if fold else []))
         out.append(Anomaly(
             TYPE, SEVERITY, first, ids(group),

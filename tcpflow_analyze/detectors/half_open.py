@@ -21,12 +21,10 @@ Kinds (``details.kind``):
 """
 from __future__ import annotations
 
-from collections import Counter
-
 from ..connection import HS_ACK
-from ..folding import EMBRYONIC, kind_of
+from ..folding import EMBRYONIC
 from ..states import CLOSED, STATE_NAMES, SYNCHRONIZED, TIME_WAIT
-from .base import Anomaly, Option, group_by, ids, ip_text, plural, service
+from .base import Anomaly, Option, clients_of, ids, plural, service, with_folds
 
 TYPE = "half_open"
 SEVERITY = "warning"
@@ -51,7 +49,7 @@ def detect(analysis, cfg) -> list[Anomaly]:
     out = []
     conns = analysis.connections
     out += _peer_reset(conns)
-    out += _embryonic(conns, cfg["syn_flood_threshold"], getattr(analysis, "folds", None))
+    out += _embryonic(analysis, cfg["syn_flood_threshold"])
     out += _unanswered(conns, cfg["half_open_timeout"])
     out += _challenge_ack(conns)
     return out
@@ -77,15 +75,10 @@ def _peer_reset(conns):
     return out
 
 
-def _embryonic(conns, flood_threshold, folds):
-    embryonic = [c for c in conns if kind_of(c) == EMBRYONIC]
-    groups = group_by(embryonic, lambda c: service(c.server))
-    folded = {g.service: g for g in folds.of_kind(EMBRYONIC)} if folds is not None else {}
+def _embryonic(analysis, flood_threshold):
     out = []
-    for svc in sorted(set(groups) | set(folded)):
-        group = groups.get(svc, [])
-        fold = folded.get(svc)
-        sources = Counter(ip_text(c.client.addr) for c in group)
+    for svc, group, fold in with_folds(analysis.connections, analysis, EMBRYONIC):
+        sources = clients_of(group, fold)
         count, cookies = len(group), sum(1 for c in group if c.syn_cookie)
         held = sum(1 for c in group if c.server.state != CLOSED)
         first = min((c.server.syn_time for c in group), default=None)
@@ -93,8 +86,6 @@ def _embryonic(conns, flood_threshold, folds):
             count += fold.count
             cookies += fold.syn_cookies
             held += fold.held
-            for addr, n in fold.sources.top(fold.sources.k):
-                sources[ip_text(addr)] += n
             first = fold.first if first is None else min(first, fold.first)
         flood = count >= flood_threshold
         # Past the report's cap, distinct sources are known only as a lower

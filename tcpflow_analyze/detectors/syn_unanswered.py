@@ -6,10 +6,8 @@ silently.  connect() hangs until tcp_syn_retries runs out (about 127 s).
 """
 from __future__ import annotations
 
-from collections import Counter
-
-from ..folding import SYN_ONLY, kind_of
-from .base import Anomaly, Option, group_by, ids, ip_text, plural, service
+from ..folding import SYN_ONLY
+from .base import Anomaly, Option, clients_of, ids, plural, with_folds
 
 TYPE = "syn_unanswered"
 SEVERITY = "warning"
@@ -28,15 +26,9 @@ EXPLANATION = (
 def detect(analysis, cfg) -> list[Anomaly]:
     retries = cfg["syn_retries"]
     flood = cfg.get("syn_flood_threshold", 100)
-    unanswered = [c for c in analysis.connections if kind_of(c) == SYN_ONLY]
-    by_service = group_by(unanswered, lambda c: service(c.server))
-    folds_ = getattr(analysis, "folds", None)
-    folded_all = {g.service: g for g in folds_.of_kind(SYN_ONLY)} if folds_ is not None else {}
     out = []
     flooded = set()
-    for svc in sorted(set(by_service) | set(folded_all)):
-        group = by_service.get(svc, [])
-        fold = folded_all.get(svc)
+    for svc, group, fold in with_folds(analysis.connections, analysis, SYN_ONLY):
         count = len(group) + (fold.count if fold else 0)
         if count < flood:
             continue
@@ -44,10 +36,7 @@ def detect(analysis, cfg) -> list[Anomaly]:
         # flood from spoofed sources (seen where the server does not answer,
         # or upstream of it), or a service that went away under load.
         flooded.add(svc)
-        sources = Counter(ip_text(c.client.addr) for c in group)
-        if fold:
-            for addr, n in fold.sources.top(fold.sources.k):
-                sources[ip_text(addr)] += n
+        sources = clients_of(group, fold)
         first = min([c.client.syn_time for c in group] + ([fold.first] if fold else []))
         at_least = "at least " if fold else ""
         out.append(Anomaly(
@@ -57,12 +46,10 @@ def detect(analysis, cfg) -> list[Anomaly]:
             {"service": svc, "count": count, "syn_flood": True, "sources": len(sources),
              "omitted": fold.count if fold else 0,
              "top_sources": [{"endpoint": a, "count": n} for a, n in sources.most_common(5)]}))
-    stuck = [c for c in unanswered if c.client.syn_count > retries and service(c.server) not in flooded]
-    groups = group_by(stuck, lambda c: service(c.server))
-    folded = folded_all
-    for svc in sorted((set(groups) | set(folded)) - flooded):
-        group = groups.get(svc, [])
-        fold = folded.get(svc)
+    stuck = [c for c in analysis.connections if c.client.syn_count > retries]
+    for svc, group, fold in with_folds(stuck, analysis, SYN_ONLY):
+        if svc in flooded:
+            continue
         omitted = sum(n for syns, n in fold.syn_counts.items() if syns > retries) if fold else 0
         if not group and not omitted:
             continue
