@@ -759,13 +759,7 @@ def test_timestamps_no_calendar_holds_are_still_a_report(tmp_path, name):
 
 @pytest.mark.parametrize("name", sorted(FAR_CLOCKS))
 @pytest.mark.parametrize("command", [
-    pytest.param(["analyze", "--format", "html"], marks=pytest.mark.xfail(
-        strict=True, reason="report/html.py _when: datetime.fromtimestamp raises OverflowError/OSError "
-                            "for a timestamp outside datetime's range")),
-    pytest.param(["timewait"], marks=pytest.mark.xfail(
-        strict=True, reason="report/timewait_view.py _when: datetime.fromtimestamp raises OverflowError/OSError")),
-    pytest.param(["states"], marks=pytest.mark.xfail(
-        strict=True, reason="views/states.py _stamp: datetime.fromtimestamp raises OverflowError/OSError")),
+    ["analyze", "--format", "html"], ["timewait"], ["states"],
 ], ids=["html", "timewait", "states"])
 def test_timestamps_no_calendar_holds_in_other_views(tmp_path, name, command):
     path = write(tmp_path, name + ".pcapng", FAR_CLOCKS[name])

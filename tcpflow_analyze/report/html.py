@@ -9,7 +9,6 @@ of the connections the anomalies name.
 """
 from __future__ import annotations
 
-import datetime as _dt
 import html
 import math
 
@@ -17,7 +16,7 @@ from ..detectors import DETECTORS
 from ..decode import RST
 from ..states import STATE_NAMES
 from ..views.ladder import SEGMENT, Fold, display_rows, render_ladder, segment_labels
-from ..timeline import bucket_peaks
+from ..timeline import bucket_peaks, utc_text
 from ..views.states import state_timelines
 
 MAX_LADDERS = 20
@@ -43,9 +42,7 @@ def esc(text) -> str:
 
 
 def _when(t) -> str:
-    if t is None:
-        return "-"
-    return _dt.datetime.fromtimestamp(t, _dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3] + " UTC"
+    return utc_text(t)
 
 
 def _endpoint(ep: dict) -> str:

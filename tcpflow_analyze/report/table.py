@@ -1,18 +1,14 @@
 """Human-readable tables (tabulate) rendered from the report document."""
 from __future__ import annotations
 
-import datetime as _dt
 
 from tabulate import tabulate
 
+from ..timeline import utc_text
+
 
 def _when(t) -> str:
-    if t is None:
-        return "-"
-    try:
-        return _dt.datetime.fromtimestamp(t, _dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3] + " UTC"
-    except (OverflowError, OSError, ValueError):
-        return f"{t:.3f}"
+    return utc_text(t)
 
 
 def _endpoint(ep: dict) -> str:

@@ -7,14 +7,13 @@ advice tied to what was seen.  Then CLOSE_WAIT per service.
 """
 from __future__ import annotations
 
-import datetime as _dt
 
 from tabulate import tabulate
 
 from ..connection import endpoint_text
 from ..detectors.time_wait_storm import threshold_count
 from ..states import CLOSE_WAIT
-from ..timeline import intervals, sparkline, sweep
+from ..timeline import intervals, sparkline, sweep, utc_text
 from ..timewait import DEFAULT_PORT_RANGE, time_wait_by_host
 
 SPARK_WIDTH = 48
@@ -23,8 +22,7 @@ SPARK_WIDTH = 48
 def _when(t, start) -> str | None:
     if t is None:
         return None
-    stamp = _dt.datetime.fromtimestamp(t, _dt.timezone.utc).strftime("%H:%M:%S.%f")[:-3]
-    return f"{stamp} UTC (+{t - start:.1f}s)"
+    return f"{utc_text(t, '%H:%M:%S.%f')} (+{t - start:.1f}s)"
 
 
 def _duration(seconds: float) -> str:

@@ -13,7 +13,6 @@ answers a later SYN with a RST (the listener was closed).
 """
 from __future__ import annotations
 
-import datetime as _dt
 import ipaddress
 from collections import Counter, defaultdict
 
@@ -22,7 +21,7 @@ from tabulate import tabulate
 from .. import filters
 from ..connection import HS_SYNACK, endpoint_text, ip_text
 from ..states import CLOSED, STATE_NAMES, SYN_SENT
-from ..timeline import intervals, sparkline, state_at, sweep
+from ..timeline import intervals, sparkline, state_at, sweep, utc_text
 
 # ss's spelling of the RFC 9293 state names (iproute2 misc/ss.c sstate_name).
 SS_NAMES = {
@@ -44,9 +43,7 @@ def parse_time(text: str, analysis) -> float:
 
 
 def _stamp(t: float | None) -> str:
-    if t is None:
-        return "-"
-    return _dt.datetime.fromtimestamp(t, _dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f UTC")
+    return utc_text(t, digits=6)
 
 
 def _host_key(host: str):
