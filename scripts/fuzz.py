@@ -30,12 +30,14 @@ See docs/fuzzing.md.
 from __future__ import annotations
 
 import argparse
+import gc
 import gzip
 import hashlib
 import json
 import math
 import os
 import random
+import re
 import resource
 import signal
 import struct
@@ -53,7 +55,8 @@ SAMPLES = ROOT / "sample_pcaps"
 PUBLIC = ROOT.parent / "shared" / "pcaps" / "public"
 CRASHERS = ROOT / "tests" / "crashers"
 SEED_MAX = 16 * 1024   # seeds are cut to this many bytes: small inputs run fast
-TARGETS = ("reader", "analyze")
+TARGETS = ("reader", "analyze", "views")
+DEFAULT_TARGETS = "reader,analyze"
 
 
 # --------------------------------------------------------------------- targets
@@ -141,6 +144,37 @@ def run_analyze(path: str) -> int:
     json.loads(dumps_json(report), parse_constant=_no_constants)
     render_table(report)
     return stats.packets
+
+
+# The other commands and formats, each a view of the same analysis that
+# renders times, ladders and timelines of its own.
+VIEW_COMMANDS = (
+    ["analyze", "--format", "html"], ["analyze", "--format", "markdown"], ["analyze", "--format", "csv"],
+    ["timewait"], ["timewait", "--format", "json"], ["states"], ["states", "--at", "end"],
+    ["ladder", "--full"], ["ladder", "--format", "json"],
+)
+
+
+def run_views(path: str) -> int:
+    """Every other command in-process; an "internal error" line is a defect too."""
+    from click.testing import CliRunner
+
+    from tcpflow_analyze.cli import main as cli_main
+    runner = CliRunner()
+    for cmd in VIEW_COMMANDS:
+        res = runner.invoke(cli_main, [*cmd, path], catch_exceptions=True)
+        # The CLI switches the cyclic collector off for its (short) process;
+        # in this long-running one that would read as a memory leak.
+        gc.enable()
+        if res.exception is not None and not isinstance(res.exception, SystemExit):
+            raise res.exception
+        if "internal error" in res.output or res.exit_code not in (0, 1, 2):
+            line = res.output.strip().splitlines()[-1] if res.output.strip() else f"exit {res.exit_code}"
+            raise InvariantError(f"{' '.join(cmd)}: {line}")
+    return 0
+
+
+TARGET_FUNCS = {"reader": run_reader, "analyze": run_analyze, "views": run_views}
 
 
 # ------------------------------------------------------------------ seeds
@@ -351,9 +385,13 @@ def _alarm(signum, frame):
 
 
 def signature(exc: BaseException) -> str:
-    """What makes two failures the same bug: the exception type and where it was raised."""
+    """What makes two failures the same bug: the exception type and where it
+    was raised (for a broken invariant, which one)."""
     tb = traceback.extract_tb(exc.__traceback__)
     where = f"{Path(tb[-1].filename).name}:{tb[-1].lineno}" if tb else "?"
+    if isinstance(exc, InvariantError):
+        # "internal error: OverflowError: ..." -> up to the message's detail.
+        where += ":" + re.sub(r"[0-9]+", "N", str(exc))[:90]
     return f"{type(exc).__name__}@{where}"
 
 
@@ -376,7 +414,7 @@ def _maxrss_mb() -> float:
 
 
 def random_engine(target: str, seconds: float, seed: int, timeout: float, rss_mb: int, out_dir: Path) -> dict:
-    fn = run_reader if target == "reader" else run_analyze
+    fn = TARGET_FUNCS[target]
     rng = random.Random(seed)
     pool = seeds()
     signal.signal(signal.SIGALRM, _alarm)
@@ -486,7 +524,7 @@ def atheris_child(target: str, out_dir: Path, libfuzzer_args: list[str]) -> None
 
     with atheris.instrument_imports(include=["tcpflow_analyze"]):
         _import_targets()
-    fn = run_reader if target == "reader" else run_analyze
+    fn = TARGET_FUNCS[target]
     tmp = tempfile.mkdtemp(prefix="tcpflow-fuzz-", dir="/dev/shm" if os.path.isdir("/dev/shm") else None)
     path = os.path.join(tmp, "input")
     found: set[str] = set()
@@ -538,7 +576,9 @@ def replay(paths: list[str], timeout: float) -> int:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], allow_abbrev=False)
-    ap.add_argument("--target", choices=(*TARGETS, "both"), default="both")
+    ap.add_argument("--target", default=DEFAULT_TARGETS,
+                    help=f"comma-separated, of {', '.join(TARGETS)} (default: {DEFAULT_TARGETS}), "
+                         "each in its own process")
     ap.add_argument("--seconds", type=float, default=60.0, help="how long to fuzz (each target)")
     ap.add_argument("--engine", choices=("auto", "atheris", "random"), default="auto")
     ap.add_argument("--seed", type=int, default=None, help="random engine: RNG seed (default: time)")
@@ -566,10 +606,14 @@ def main(argv=None) -> int:
         except ImportError:
             engine = "random"
 
-    if args.target == "both":
+    targets = [t.strip() for t in args.target.split(",") if t.strip()]
+    unknown = [t for t in targets if t not in TARGETS]
+    if unknown or not targets:
+        ap.error(f"unknown target {', '.join(unknown)}; choose from {', '.join(TARGETS)}")
+    if len(targets) > 1:
         # One process per target, side by side (libFuzzer owns its process).
         procs = []
-        for i, target in enumerate(TARGETS):
+        for i, target in enumerate(targets):
             cmd = [sys.executable, __file__, "--target", target, "--engine", engine,
                    "--seconds", str(args.seconds), "--timeout", str(args.timeout),
                    "--rss-limit-mb", str(args.rss_limit_mb), "--max-len", str(args.max_len),

@@ -48,6 +48,19 @@ PUBLIC = ROOT.parent / "shared" / "pcaps" / "public"
 SCALE = max(1, int(os.environ.get("TCPFLOW_PROPERTY_SCALE", "1")))
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _cyclic_collector_on():
+    # A CLI test run in-process earlier in the session may have left the
+    # collector off (cli.main disables it for its own short process); these
+    # tests build thousands of connection graphs.
+    import gc
+    was = gc.isenabled()
+    gc.enable()
+    yield
+    if not was:
+        gc.disable()
+
+
 def cfg(n):
     return settings(max_examples=n * SCALE, deadline=None, derandomize=True, print_blob=True,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
