@@ -228,9 +228,12 @@ class _Group(click.Group):
 def main():
     """Rebuild every TCP connection in packet captures, say what state each
     endpoint's TCP stack was in, and what went wrong."""
-    # A run builds one large, long-lived object graph and exits: the cyclic
-    # collector would only rescan it again and again (see analyzer.run).
-    gc.disable()
+    # A run builds one large, long-lived object graph: the cyclic collector
+    # would only rescan it again and again (see analyzer.run).  Switched back
+    # on when the command ends, for callers that stay (tests, the fuzzer).
+    if gc.isenabled():
+        gc.disable()
+        click.get_current_context().call_on_close(gc.enable)
 
 
 @main.command()

@@ -988,9 +988,6 @@ def test_fuzzer_crashers_in_every_view(path):
         gc.enable()
 
 
-@pytest.mark.xfail(strict=True, reason="cli.py main(): gc.disable() for the whole process; an in-process caller "
-                                       "(CliRunner in the tests, a library user, the fuzzer) is left with the "
-                                       "cyclic collector off for good and grows ~20 KB per run")
 def test_cli_in_process_leaves_the_cyclic_collector_on(tmp_path):
     from click.testing import CliRunner
 
