@@ -39,6 +39,7 @@ import os
 import random
 import re
 import resource
+import shutil
 import signal
 import struct
 import subprocess
@@ -473,16 +474,27 @@ def random_engine(target: str, seconds: float, seed: int, timeout: float, rss_mb
 
 # ----------------------------------------------------------- atheris engine
 def atheris_engine(target: str, seconds: float, timeout: float, rss_mb: int, out_dir: Path,
-                   max_len: int, extra: list[str]) -> dict:
+                   max_len: int, extra: list[str], corpus: Path | None = None) -> dict:
     """Run libFuzzer (in a child process) until the time is used up.
 
     An exception is saved and fuzzing goes on; a hang or a memory blow-up
     makes libFuzzer write the input (timeout-*, oom-*) and exit, and a fresh
-    child resumes from the corpus gathered so far.
+    child resumes from the corpus gathered so far.  The corpus lives in a
+    temporary directory removed at the end, unless ``corpus`` names one to keep.
     """
-    corpus = Path(tempfile.mkdtemp(prefix=f"tcpflow-corpus-{target}-"))
-    for i, s in enumerate(seeds()):
-        (corpus / f"seed-{i:03d}").write_bytes(s[:max_len])
+    work = Path(tempfile.mkdtemp(prefix=f"tcpflow-fuzz-{target}-"))
+    try:
+        return _atheris_runs(target, seconds, timeout, rss_mb, out_dir, max_len, extra,
+                             corpus or work / "corpus", work)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _atheris_runs(target, seconds, timeout, rss_mb, out_dir, max_len, extra, corpus: Path, work: Path) -> dict:
+    corpus.mkdir(parents=True, exist_ok=True)
+    if not any(corpus.iterdir()):
+        for i, s in enumerate(seeds()):
+            (corpus / f"seed-{i:03d}").write_bytes(s[:max_len])
     out_dir.mkdir(parents=True, exist_ok=True)
     stats = {"target": target, "engine": "atheris", "execs": 0, "crashes": 0, "restarts": 0, "seconds": 0.0}
     t0 = time.monotonic()
@@ -493,7 +505,8 @@ def atheris_engine(target: str, seconds: float, timeout: float, rss_mb: int, out
         cmd = [sys.executable, __file__, "--atheris-child", "--target", target, str(corpus),
                f"-max_total_time={max(1, int(left))}", f"-timeout={int(max(1, timeout))}",
                f"-rss_limit_mb={rss_mb}", f"-max_len={max_len}", f"-artifact_prefix={out_dir}/",
-               "-print_final_stats=1", "-print_pcs=0", "--crashers", str(out_dir), *extra]
+               "-print_final_stats=1", "-print_pcs=0", "--crashers", str(out_dir),
+               "--scratch", str(work / "input"), *extra]
         proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True, errors="replace")
         quiet = False
         for line in proc.stderr:
@@ -519,14 +532,12 @@ def atheris_engine(target: str, seconds: float, timeout: float, rss_mb: int, out
     return stats
 
 
-def atheris_child(target: str, out_dir: Path, libfuzzer_args: list[str]) -> None:
+def atheris_child(target: str, out_dir: Path, path: str, libfuzzer_args: list[str]) -> None:
     import atheris
 
     with atheris.instrument_imports(include=["tcpflow_analyze"]):
         _import_targets()
     fn = TARGET_FUNCS[target]
-    tmp = tempfile.mkdtemp(prefix="tcpflow-fuzz-", dir="/dev/shm" if os.path.isdir("/dev/shm") else None)
-    path = os.path.join(tmp, "input")
     found: set[str] = set()
 
     def one_input(data: bytes):
@@ -588,11 +599,14 @@ def main(argv=None) -> int:
     ap.add_argument("--crashers", type=Path, default=CRASHERS, help="where crashers are saved")
     ap.add_argument("--replay", nargs="+", metavar="FILE", help="run saved inputs through the CLI and stop")
     ap.add_argument("--stats-json", type=Path, help="write the run's numbers here")
+    ap.add_argument("--corpus", type=Path, help="atheris: keep the corpus here (seeded when empty), "
+                                                "to resume a later run from it")
     ap.add_argument("--atheris-child", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--scratch", help=argparse.SUPPRESS)
     args, extra = ap.parse_known_args(argv)
 
     if args.atheris_child:
-        atheris_child(args.target, args.crashers, extra)
+        atheris_child(args.target, args.crashers, args.scratch, extra)
         return 0
 
     if args.replay:
@@ -622,12 +636,14 @@ def main(argv=None) -> int:
                 cmd += ["--seed", str(args.seed + i)]
             if args.stats_json:
                 cmd += ["--stats-json", str(args.stats_json.with_suffix(f".{target}.json"))]
+            if args.corpus:
+                cmd += ["--corpus", str(args.corpus / target)]
             procs.append(subprocess.Popen(cmd + extra))
         return max(p.wait() for p in procs)
 
     if engine == "atheris":
         stats = atheris_engine(args.target, args.seconds, args.timeout, args.rss_limit_mb, args.crashers,
-                               args.max_len, extra)
+                               args.max_len, extra, args.corpus)
     else:
         _import_targets()
         seed = args.seed if args.seed is not None else int(time.time())
