@@ -876,7 +876,7 @@ def test_every_cut_of_a_small_capture(tmp_path):
             assert len(recs) >= last
             last = len(recs)
             assert bool(damages) == (cut not in (len(data), *_clean_cuts(name, frames))), (name, cut, damages)
-            for ts, lt, buf, off, caplen in recs:
+            for _ts, lt, buf, off, caplen in recs:
                 assert off + caplen <= len(buf)
                 decode(lt, buf, off, caplen)
         assert last == 8
@@ -886,7 +886,7 @@ def _clean_cuts(name, frames):
     if name.endswith(".pcap"):
         return record_offsets(frames)
     offs = [len(ng_shb()), len(ng_shb()) + len(ng_idb())]
-    for i, f in enumerate(frames):
+    for f in frames:
         offs.append(offs[-1] + len(ng_epb(T0, f)))
     return offs
 

@@ -475,7 +475,7 @@ def _summary(conns):
 def test_a_duplicated_segment_changes_nothing_but_retransmissions(cisn, sisn, data, close, draw):
     # A segment repeated at once (a duplicate from a span port, a spurious
     # retransmission) changes no state and no byte count.
-    segments, want = ideal_connection(cisn, sisn, data, close)
+    segments, _ = ideal_connection(cisn, sisn, data, close)
     i = draw.draw(st.integers(0, len(segments) - 1))
     dup = segments[:i + 1] + [segments[i]] + segments[i + 1:]
     _, conns, _ = run_tracker(dup)
