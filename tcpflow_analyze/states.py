@@ -46,6 +46,10 @@ DEFAULT_UNANSWERED = 5.0
 # TCP_TIMEOUT_INIT, the initial RTO (RFC 6298 2.1): a live client answers a
 # SYN-ACK well within it.
 SYNACK_ANSWER_TIME = 1.0
+# A FIN that arrives is acknowledged at once; one that is lost is sent again
+# after at least TCP_RTO_MIN (200 ms).  An unanswered FIN younger than this at
+# the end of a capture is taken as received.
+FIN_ANSWER_TIME = 0.2
 # A SYN_RECEIVED request retransmits its SYN-ACK after TCP_TIMEOUT_INIT (1 s);
 # waiting half as long again allows for timer slack.
 SYNACK_RETRANSMIT_WAIT = 1.5

@@ -31,7 +31,7 @@ from .states import (
     CLOSE_WAIT, CLOSED, CLOSING, DEFAULT_FIN_TIMEOUT, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_REPORT_CONNECTIONS,
     DEFAULT_TIME_WAIT, DEFAULT_UNANSWERED, ESTABLISHED,
     FIN_WAIT_1, FIN_WAIT_2, LAST_ACK, LISTEN, SYN_RECEIVED, SYN_RECEIVED_TIMEOUT, SYN_SENT,
-    SYN_SENT_TIMEOUT, SYNACK_ANSWER_TIME, SYNACK_RETRANSMIT_WAIT, SYNCHRONIZED, TIME_WAIT, UNKNOWN,
+    SYN_SENT_TIMEOUT, SYNACK_ANSWER_TIME, SYNACK_RETRANSMIT_WAIT, SYNCHRONIZED, FIN_ANSWER_TIME, TIME_WAIT, UNKNOWN,
 )
 
 _DONE = (CLOSED, TIME_WAIT)
@@ -398,15 +398,7 @@ class ConnectionTracker:
                     conn.hs |= HS_ACK
         # x acknowledges y's FIN: x has received it; y learns it arrived.
         if y.fin_seq >= 0 and not x.got_fin and seq_ge(ack, (y.fin_seq + 1) & SEQ_MASK):
-            x.got_fin = True
-            x.got_fin_time = ts
-            st = x.state
-            if st == ESTABLISHED or st == SYN_RECEIVED or st == UNKNOWN:
-                self._set(x, CLOSE_WAIT, ts)
-            elif st == FIN_WAIT_1:
-                self._set(x, CLOSING, ts)
-            elif st == FIN_WAIT_2:
-                self._set(x, TIME_WAIT, ts)
+            receive_fin(x, ts, self._set)
             y.fin_acked = True
             st = y.state
             if st == FIN_WAIT_1:
@@ -534,9 +526,31 @@ def _acks_syn(ep: Endpoint, ack: int) -> bool:
     return seq_ge(ack, (ep.isn + 1) & SEQ_MASK) and seq_ge(ep.snd_nxt if ep.snd_nxt >= 0 else ack, ack)
 
 
+def receive_fin(x: Endpoint, ts: float, move) -> None:
+    """x has the peer's FIN (RFC 9293 3.10.7.4, "eighth, check the FIN bit")."""
+    x.got_fin = True
+    x.got_fin_time = ts
+    st = x.state
+    if st == ESTABLISHED or st == SYN_RECEIVED or st == UNKNOWN:
+        move(x, CLOSE_WAIT, ts)
+    elif st == FIN_WAIT_1:
+        move(x, CLOSING, ts)
+    elif st == FIN_WAIT_2:
+        move(x, TIME_WAIT, ts)
+
+
 def infer_from_silence(conn: Connection, end_ts: float, unanswered: float) -> None:
     """What silence says about a peer, judged at the end of the capture."""
     c, s = conn.client, conn.server
+    # A FIN among the capture's last moments, not yet acknowledged: a FIN that
+    # arrives is acknowledged at once, one that is lost is retransmitted after
+    # at least the minimum RTO (200 ms on Linux).  Within that window the
+    # capture simply ended before the answer: the FIN arrived (packets on the
+    # wire almost always do).  Later, silence says it did not.
+    for x, y in ((c, s), (s, c)):
+        if (y.fin_seq >= 0 and not x.got_fin and x.state in SYNCHRONIZED and y.state != CLOSED
+                and end_ts - y.fin_time < FIN_ANSWER_TIME and x.last_time <= y.fin_time):
+            receive_fin(x, y.fin_time, _move)
     # A SYN-ACK that the client never answered -- no ACK, no retransmitted
     # SYN -- for longer than the initial RTO did not reach a live TCB: the
     # SYN was spoofed, stale, or its sender is gone (an embryonic half-open

@@ -69,11 +69,12 @@ def test_fin_acked_only_when_ack_covers_fin(run_trace):
 def test_lost_final_ack_then_fin_retransmitted(run_trace):
     t = established()
     t.c("FA", C + 19, S + 25).s("A", S + 25, C + 20).s("FA", S + 25, C + 20)
-    [conn] = run_trace(t)
-    # The client never acknowledged the server's FIN: no evidence it arrived.
+    t.other("S", 1, dt=0.5)
+    conn = run_trace(t)[0]
+    # Half a second and no ACK from the client: no evidence the FIN arrived.
     assert states(conn) == ("FIN_WAIT_2", "LAST_ACK")
     t.s("FA", S + 25, C + 20, dt=0.2).c("A", C + 20, S + 26)
-    [conn] = run_trace(t)
+    conn = run_trace(t)[0]
     assert states(conn) == ("TIME_WAIT", "CLOSED")
     assert conn.history == "ShADdFaf"  # a retransmitted FIN is not a new letter
 
@@ -301,3 +302,21 @@ def test_zero_window_history(run_trace):
     t.c("A", C + 19, S + 25, win=0)
     [conn] = run_trace(t)
     assert conn.history.endswith("W")
+
+
+def test_fin_ack_at_the_very_end_is_taken_as_received(run_trace):
+    # The capture stops right after the server's FIN+ACK: its ACK is taken as
+    # delivered, and so is the FIN on the same segment (a FIN that arrives is
+    # answered at once; a lost one would be repeated after 200 ms).
+    t = established()
+    t.c("FA", C + 19, S + 25).s("FA", S + 25, C + 20)
+    [conn] = run_trace(t)
+    assert states(conn) == ("TIME_WAIT", "LAST_ACK")
+
+
+def test_fin_unanswered_for_long_was_not_received(run_trace):
+    t = established()
+    t.c("FA", C + 19, S + 25).s("FA", S + 25, C + 20)
+    t.other("S", 1, dt=1.0)  # the capture goes on for a second: no ACK, no TIME_WAIT
+    conn = run_trace(t)[0]
+    assert states(conn) == ("FIN_WAIT_2", "LAST_ACK")

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from ..connection import HS_ACK
 from ..folding import EMBRYONIC
-from ..states import CLOSED, STATE_NAMES, SYNCHRONIZED, TIME_WAIT
+from ..states import CLOSED, STATE_NAMES, SYNACK_ANSWER_TIME, SYNCHRONIZED, TIME_WAIT
 from .base import Anomaly, Option, clients_of, ids, plural, service, with_folds
 
 TYPE = "half_open"
@@ -76,8 +76,13 @@ def _peer_reset(conns):
 
 
 def _embryonic(analysis, flood_threshold):
+    # A SYN-ACK younger than the initial RTO when the capture ends may simply
+    # not have been answered yet: not evidence of anything.
+    end = analysis.stats.end or 0.0
+    settled = [c for c in analysis.connections
+               if c.server.syn_count > 1 or end - c.server.syn_time >= SYNACK_ANSWER_TIME]
     out = []
-    for svc, group, fold in with_folds(analysis.connections, analysis, EMBRYONIC):
+    for svc, group, fold in with_folds(settled, analysis, EMBRYONIC):
         sources = clients_of(group, fold)
         count, cookies = len(group), sum(1 for c in group if c.syn_cookie)
         held = sum(1 for c in group if c.server.state != CLOSED)
