@@ -54,6 +54,7 @@ class Endpoint:
         "probes", "probe_time",  # zero-length segments at SND.NXT - 1 (keepalive probes)
         "got_fin_time",  # when we acknowledged the peer's FIN
         "trans",        # [(time, state), ...]: every state this endpoint went through
+        "tw_entries",   # times it entered TIME_WAIT (a shortcut past most endpoints)
         "packets", "bytes", "retransmits", "zero_windows", "gaps",
         "first_time", "last_time",
         "zstate", "zprev",
@@ -84,6 +85,7 @@ class Endpoint:
         self.probe_time = -1.0
         self.got_fin_time = -1.0
         self.trans = []
+        self.tw_entries = 0
         self.packets = 0
         self.bytes = 0
         self.retransmits = 0

@@ -80,25 +80,16 @@ def time_wait_by_host(analysis, port_range=DEFAULT_PORT_RANGE, min_time_wait: in
     only their counts (their peak cannot reach it), which keeps the detector
     cheap on captures with thousands of hosts."""
     lo, hi = port_range
-    hosts: dict[bytes, HostTimeWait] = {}
-    spans = defaultdict(list)        # host -> [(start, stop, conn, local port, remote)]
-    opens = defaultdict(list)        # host -> [first_seen of connections it opened]
-    lifetimes = defaultdict(list)
     range_size = hi - lo + 1
     inf = float("inf")
-    for c in analysis.connections:
+    conns = analysis.connections
+    # First the TIME_WAIT spans alone: most endpoints never had one, and only
+    # the hosts that did need the rest of the work.
+    spans = defaultdict(list)        # host -> [(start, stop, conn, local port, remote)]
+    for c in conns:
         for me, peer in ((c.client, c.server), (c.server, c.client)):
-            host = me.addr
-            h = hosts.get(host)
-            if h is None:
-                h = hosts[host] = HostTimeWait(ip_text(host), range_size=range_size)
-            if me is c.client and me.syn_count:
-                opens[host].append(c.first_seen)
-                lifetimes[host].append(c.last_seen - c.first_seen)
-            if me.fin_seq >= 0 and peer.fin_seq >= 0:
-                h.closed += 1
-                if me.active_close and (not peer.active_close or me.fin_time <= peer.fin_time):
-                    h.active_closes += 1
+            if not me.tw_entries:
+                continue
             trans = me.trans
             for i in range(1, len(trans)):
                 if trans[i][1] == TIME_WAIT:
@@ -106,20 +97,38 @@ def time_wait_by_host(analysis, port_range=DEFAULT_PORT_RANGE, min_time_wait: in
                     # Still in TIME_WAIT when the capture ends: it has not
                     # left, so it counts against any that start at the end.
                     stop = trans[i + 1][0] if i + 1 < len(trans) else inf
-                    spans[host].append((start, max(stop, start), c, me.port, peer))
+                    spans[me.addr].append((start, max(stop, start), c, me.port, peer))
+    hosts: dict[bytes, HostTimeWait] = {}
     for host, items in spans.items():
-        h = hosts[host]
-        h.time_wait = len(items)
+        h = hosts[host] = HostTimeWait(ip_text(host), range_size=range_size, time_wait=len(items))
         if len(items) < min_time_wait:
             continue
         h.peak, h.peak_time, h.series = sweep((s, e) for s, e, *_ in items)
-        h.at_end = sum(1 for _, e, *_ in items if e == float("inf"))
+        h.at_end = sum(1 for _, e, *_ in items if e == inf)
         h.conn_ids = sorted({c.id for _, _, c, _, _ in items})
         remotes = Counter((peer.addr, peer.port) for *_, peer in items).most_common(5)
         h.remotes = [{"endpoint": _endpoint(addr, port), "count": n} for (addr, port), n in remotes]
         if h.peak_time is not None:
             at_peak = {port for s, e, _, port, _ in items if s <= h.peak_time < e}
             h.ports_at_peak = sum(1 for p in at_peak if lo <= p <= hi)
+    wanted = {host for host, items in spans.items() if len(items) >= min_time_wait}
+    if not wanted:
+        return {h.host: h for h in hosts.values()}
+    # Then who closes first, how fast it opens, how long connections live.
+    opens = defaultdict(list)        # host -> [first_seen of connections it opened]
+    lifetimes = defaultdict(list)
+    for c in conns:
+        for me, peer in ((c.client, c.server), (c.server, c.client)):
+            if me.addr not in wanted:
+                continue
+            h = hosts[me.addr]
+            if me is c.client and me.syn_count:
+                opens[me.addr].append(c.first_seen)
+                lifetimes[me.addr].append(c.last_seen - c.first_seen)
+            if me.fin_seq >= 0 and peer.fin_seq >= 0:
+                h.closed += 1
+                if me.active_close and (not peer.active_close or me.fin_time <= peer.fin_time):
+                    h.active_closes += 1
     for host, times in opens.items():
         h = hosts[host]
         h.opened = len(times)

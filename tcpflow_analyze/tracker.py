@@ -372,6 +372,8 @@ class ConnectionTracker:
             ep.state = state
             ep.state_time = ts
             ep.trans.append((ts, state))
+            if state == TIME_WAIT:
+                ep.tw_entries += 1
 
     def _receipts(self, conn, x, y, upper, ts, ack, flags, plen):
         """What a segment from x shows x has received, and what y now knows."""

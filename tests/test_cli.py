@@ -179,3 +179,19 @@ def test_output_to_dev_null_leaves_the_device(tmp_path):
     res = run("analyze", "--format", "json", "-o", os.devnull, path)
     assert res.exit_code == 0
     assert stat.S_ISCHR(os.stat(os.devnull).st_mode)
+
+
+def test_fast_json_lines_equal_the_encoder():
+    # The report writes connections without building dicts; the text must
+    # be what json.dumps writes for the same entry, for every kind of
+    # connection the samples hold.
+    from conftest import SAMPLES
+
+    from tcpflow_analyze import detectors
+    from tcpflow_analyze.analyzer import analyze
+    from tcpflow_analyze.report import build_report
+    for sample in sorted(SAMPLES.glob("*.pcap*")):
+        analysis = analyze([str(sample)])
+        report = build_report(analysis, detectors.run(analysis))
+        entries = report["connections"]
+        assert list(entries.json_lines()) == [json.dumps(e) for e in entries], sample.name

@@ -22,8 +22,9 @@ def iter_dumps(report: dict):
         sep = ",\n" if i else ""
         if key in _LISTS:
             first = True
-            for item in value:
-                yield (f"{sep}  {enc(key)}: [\n    " if first else ",\n    ") + enc(item)
+            lines = value.json_lines() if hasattr(value, "json_lines") else map(enc, value)
+            for line in lines:
+                yield (f"{sep}  {enc(key)}: [\n    " if first else ",\n    ") + line
                 first = False
             yield f"{sep}  {enc(key)}: []" if first else "\n  ]"
         else:

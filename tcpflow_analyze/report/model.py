@@ -19,6 +19,10 @@ def _time(t):
     return round(t, 6)
 
 
+def _num(value) -> str:
+    return "null" if value is None else repr(value)
+
+
 def connection_entry(conn, cid: int) -> dict:
     c, s = conn.client, conn.server
     return {
@@ -61,6 +65,30 @@ class ConnectionEntries:
             entry = connection_entry(conn, conn.id or i)
             entry["anomalies"] = types.get(entry["id"], [])
             yield entry
+
+    def json_lines(self):
+        """Each entry as its JSON text, exactly as ``json.dumps(entry)`` writes
+        it, made without the intermediate dict: the report's largest part is
+        written at several times the encoder's speed (see tests)."""
+        types = self._types
+        for i, conn in enumerate(self._conns, 1):
+            cid = conn.id or i
+            c, s = conn.client, conn.server
+            t0, t1 = _time(conn.first_seen), _time(conn.last_seen)
+            dur = _time(conn.last_seen - conn.first_seen)
+            listed = types.get(cid)
+            anomalies = "[" + ", ".join(f'"{t}"' for t in listed) + "]" if listed else "[]"
+            yield (
+                f'{{"id": {cid}, "client": {{"ip": "{ip_text(c.addr)}", "port": {c.port}, '
+                f'"state": "{STATE_NAMES[c.state]}"}}, "server": {{"ip": "{ip_text(s.addr)}", '
+                f'"port": {s.port}, "state": "{STATE_NAMES[s.state]}"}}, '
+                f'"roles_inferred": {"true" if conn.roles_inferred else "false"}, '
+                f'"first_seen": {_num(t0)}, "last_seen": {_num(t1)}, "duration": {_num(dur)}, '
+                f'"packets": {{"client": {c.packets}, "server": {s.packets}}}, '
+                f'"bytes": {{"client": {c.bytes}, "server": {s.bytes}}}, '
+                f'"retransmissions": {{"client": {c.retransmits}, "server": {s.retransmits}}}, '
+                f'"handshake": "{conn.handshake}", "close": "{conn.close}", "history": "{conn.history}", '
+                f'"conn_state": "{conn_state(conn)}", "anomalies": {anomalies}}}')
 
     def __getitem__(self, index):
         return list(self)[index]
