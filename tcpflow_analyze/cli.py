@@ -83,9 +83,10 @@ def analysis_options(func):
                      show_default=True, metavar="N",
                      help="Live connections tracked at once; when full, the idlest tenth are finished early "
                           "(capture.evicted). Bounds memory on floods."),
-        click.option("--jobs", type=click.IntRange(min=1), default=None, metavar="N",
-                     help="Processes to analyze with (default: one per core for captures over 64 MB, else 1). "
-                          "Each tracks its share of the connections; the report is the same."),
+        click.option("--jobs", type=click.IntRange(min=1), default=1, show_default=True, metavar="N",
+                     help="Processes to analyze with: each reads the whole capture and tracks its share of the "
+                          "connections; the report is the same. See the README's performance section for "
+                          "when it pays."),
         click.option("--engine", type=click.Choice(["local", "dask"]), default="local", show_default=True,
                      help="dask: run the partitions as tasks on a Dask cluster (--scheduler; the 'dask' extra)."),
         click.option("--scheduler", default="local", show_default=True, metavar="ADDRESS",
@@ -167,24 +168,12 @@ def use_color(flag: bool | None, output: str | None) -> bool:
     return sys.stdout.isatty()
 
 
-# Below this much capture, starting worker processes costs more than it saves.
-PARALLEL_MIN_BYTES = 64 * 1024 * 1024
-
-
 def _run(paths, options, jobs, engine, scheduler):
     from . import parallel
     if engine == "dask":
         if "-" in paths:
             _fail("--engine dask reads files the workers can open, not standard input")
         return parallel.analyze_dask(paths, scheduler, jobs, options)
-    if jobs is None:
-        size = 0
-        for p in paths:
-            try:
-                size += os.path.getsize(p) if p != "-" else 0
-            except OSError:
-                pass
-        jobs = (os.cpu_count() or 1) if size >= PARALLEL_MIN_BYTES else 1
     if jobs > 1 and "-" not in paths:
         return parallel.analyze_parallel(paths, jobs, options)
     return run_analysis(paths, **options)
