@@ -8,6 +8,8 @@ advice tied to what was seen.  Then CLOSE_WAIT per service.
 from __future__ import annotations
 
 
+import textwrap
+
 from tabulate import tabulate
 
 from ..connection import endpoint_text
@@ -163,7 +165,8 @@ def render(view: dict) -> str:
             rows.append(("toward", ", ".join(f"{r['endpoint']} ({r['count']})" for r in d["remotes"])))
         out.append(f"\n{d['host']}\n" + tabulate(rows, tablefmt="plain", disable_numparse=True))
         if d["advice"]:
-            out.append("\n".join(f"  - {a}" for a in d["advice"]))
+            out.append("\n".join(textwrap.fill(a, 100, initial_indent="  - ", subsequent_indent="    ")
+                                 for a in d["advice"]))
     more = view["hosts_with_time_wait"] - len(view["time_wait"])
     if more > 0:
         out.append(f"(+{more} more hosts with TIME_WAIT; --top to list them)")
