@@ -13,11 +13,15 @@ from .decode import (
     FAST_ETH_IPV4_TCP, FAST_MIN_CAPLEN, LINKTYPE_ETHERNET, SKIP_NAMES, SYN, decode, window_scale,
 )
 from .folding import Folds
+from .progress import EVERY_PACKETS
 from .states import (
     DEFAULT_FIN_TIMEOUT, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_REPORT_CONNECTIONS, DEFAULT_TIME_WAIT,
     DEFAULT_UNANSWERED,
 )
 from .tracker import ConnectionTracker
+
+
+PROGRESS_MASK = EVERY_PACKETS - 1
 
 
 @dataclass
@@ -48,7 +52,8 @@ class Analysis:
 
 def analyze(paths, time_wait: float = DEFAULT_TIME_WAIT, fin_timeout: float = DEFAULT_FIN_TIMEOUT,
             unanswered: float = DEFAULT_UNANSWERED, max_connections: int = DEFAULT_MAX_CONNECTIONS,
-            max_report_connections: int = DEFAULT_MAX_REPORT_CONNECTIONS, tracker=None) -> Analysis:
+            max_report_connections: int = DEFAULT_MAX_REPORT_CONNECTIONS, tracker=None,
+            progress=None) -> Analysis:
     """Read every capture in ``paths`` and return the finished analysis.
 
     ``tracker``, if given, is a ConnectionTracker (or subclass, e.g. the
@@ -60,7 +65,12 @@ def analyze(paths, time_wait: float = DEFAULT_TIME_WAIT, fin_timeout: float = DE
         tracker = ConnectionTracker(time_wait=time_wait, fin_timeout=fin_timeout, unanswered=unanswered,
                                     max_connections=max_connections,
                                     max_report_connections=max_report_connections)
-    run(read_records(paths, stats.damages), tracker, stats)
+    try:
+        run(read_records(paths, stats.damages, progress.opened if progress else None), tracker, stats,
+            progress=progress)
+    finally:
+        if progress is not None:
+            progress.finish()
     end = stats.end if stats.end is not None else 0.0
     conns = tracker.finalize(end)
     stats.evicted = tracker.evicted
@@ -71,7 +81,8 @@ def analyze(paths, time_wait: float = DEFAULT_TIME_WAIT, fin_timeout: float = DE
                              "max_report_connections": max_report_connections})
 
 
-def run(records, tracker: ConnectionTracker, stats: CaptureStats, part: int = 0, nparts: int = 1) -> None:
+def run(records, tracker: ConnectionTracker, stats: CaptureStats, part: int = 0, nparts: int = 1,
+        progress=None) -> None:
     """Feed every record to the tracker; with ``nparts`` > 1, only the
     connections of partition ``part`` (see ``partition_of``), so that several
     processes can share one capture."""
@@ -93,6 +104,8 @@ def run(records, tracker: ConnectionTracker, stats: CaptureStats, part: int = 0,
     try:
         for ts, lt, buf, off, caplen in records:
             packets += 1
+            if not packets & PROGRESS_MASK and progress is not None:
+                progress.update(packets)
             if ts > last:
                 last = ts
             if ts < start:

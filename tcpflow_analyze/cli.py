@@ -22,6 +22,7 @@ from .analyzer import analyze as run_analysis
 from .detectors.time_wait_storm import threshold_count
 from .errors import CaptureError, ExitStatus
 from .output import write_text
+from .progress import Progress
 from .report import build_report
 from .filters import SORT_KEYS, ConnectionFilter, select, select_anomalies
 from .report.csv_out import iter_csv
@@ -176,7 +177,7 @@ def _run(paths, options, jobs, engine, scheduler):
         return parallel.analyze_dask(paths, scheduler, jobs, options)
     if jobs > 1 and "-" not in paths:
         return parallel.analyze_parallel(paths, jobs, options)
-    return run_analysis(paths, **options)
+    return run_analysis(paths, progress=Progress(paths), **options)
 
 
 def _emit(text: str, output: str | None) -> None:

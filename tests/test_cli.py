@@ -195,3 +195,29 @@ def test_fast_json_lines_equal_the_encoder():
         report = build_report(analysis, detectors.run(analysis))
         entries = report["connections"]
         assert list(entries.json_lines()) == [json.dumps(e) for e in entries], sample.name
+
+
+def test_progress_on_a_terminal_only(tmp_path, monkeypatch):
+    import io
+
+    from tcpflow_analyze import analyzer
+    from tcpflow_analyze.progress import Progress
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    path = closed_trace().write(str(tmp_path / "t.pcap"))
+    monkeypatch.setattr(analyzer, "PROGRESS_MASK", 0)  # report at every packet
+    tty = Terminal()
+    analyzer.analyze([path], progress=Progress([path], stream=tty, after=0.0))
+    shown = tty.getvalue()
+    assert "100% " in shown and "6 packets" in shown
+    assert shown.endswith("\r\x1b[K")  # the line is cleared for the report
+    piped = io.StringIO()
+    analyzer.analyze([path], progress=Progress([path], stream=piped, after=0.0))
+    assert piped.getvalue() == ""
+    # Shown only once the read has taken longer than `after`.
+    slow = Terminal()
+    analyzer.analyze([path], progress=Progress([path], stream=slow, after=3600))
+    assert slow.getvalue() == ""

@@ -115,7 +115,7 @@ def open_capture(path: str):
         raise CaptureError(path, exc.strerror or str(exc)) from None
 
 
-def iter_file(path: str, damages: list):
+def iter_file(path: str, damages: list, opened=None):
     """Yield the records of one capture; record damage into ``damages``.
 
     The first record is produced only after the header has been validated, so
@@ -123,6 +123,8 @@ def iter_file(path: str, damages: list):
     """
     name = "<stdin>" if path == "-" else path
     raw = open_capture(path)
+    if opened is not None:
+        opened(raw)
     src = _Guarded(raw)
     gz = None
     try:
@@ -179,13 +181,14 @@ class _Prefixed:
         return self._raw.read(n)
 
 
-def read_records(paths, damages: list):
+def read_records(paths, damages: list, opened=None):
     """Yield records from every capture in ``paths``, merged in timestamp order.
 
     Rotated ``tcpdump -G/-C`` files are one trace: merging by timestamp rather
     than concatenating keeps a connection that spans two files in order.
     Every file's header is checked before the first record is produced, so a
-    bad file fails the run before any output.
+    bad file fails the run before any output.  ``opened(raw)``, if given, is
+    told of every file opened (for a progress display).
     """
     paths = list(paths)
     if paths.count("-") > 1:
@@ -193,7 +196,7 @@ def read_records(paths, damages: list):
     gens = []
     try:
         for path in paths:
-            gen = iter_file(path, damages)
+            gen = iter_file(path, damages, opened)
             first = next(gen, None)
             if first is not None:
                 gens.append((first, gen))
