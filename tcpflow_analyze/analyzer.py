@@ -10,7 +10,8 @@ from dataclasses import dataclass, field
 
 from .capture import read_records
 from .decode import (
-    FAST_ETH_IPV4_TCP, FAST_MIN_CAPLEN, LINKTYPE_ETHERNET, SKIP_NAMES, SYN, decode, window_scale,
+    FAST6_MIN_CAPLEN, FAST_ETH_IPV4_TCP, FAST_ETH_IPV6_TCP, FAST_MIN_CAPLEN, LINKTYPE_ETHERNET, SKIP_NAMES, SYN,
+    decode, window_scale,
 )
 from .folding import Folds
 from .progress import EVERY_PACKETS
@@ -88,6 +89,7 @@ def run(records, tracker: ConnectionTracker, stats: CaptureStats, part: int = 0,
     processes can share one capture."""
     segment = tracker.segment
     unpack_fast = FAST_ETH_IPV4_TCP.unpack_from
+    unpack_fast6 = FAST_ETH_IPV6_TCP.unpack_from
     skipped = [0] * len(SKIP_NAMES)
     packets = 0
     tcp = 0
@@ -131,6 +133,25 @@ def run(records, tracker: ConnectionTracker, stats: CaptureStats, part: int = 0,
                                 window_scale(buf, off + 54, min(off + 34 + thl, off + caplen))
                                 if flags & SYN and thl > 20 else -1)
                         continue
+                elif etype == 0x86DD and caplen >= FAST6_MIN_CAPLEN:
+                    # IPv6 with TCP right after the fixed header: the same
+                    # fields as decode._ipv6/_tcp give, without the walk.
+                    vtf, ip_plen, nxt, sport, dport, seq, ack, doff, flags, win = unpack_fast6(buf, off)
+                    if nxt == 6 and vtf >> 28 == 6:
+                        thl = (doff >> 4) << 2
+                        if ip_plen == 0:
+                            ip_plen = caplen - 54  # jumbogram / BIG TCP: what was captured
+                        plen = ip_plen - thl
+                        if thl >= 20 and plen >= 0:
+                            if nparts > 1:
+                                if (sport ^ dport) % nparts != part:
+                                    continue
+                                tracker.packet_index = packets
+                            tcp += 1
+                            segment(ts, buf[off + 22:off + 58], sport, dport, seq, ack, flags, win, plen,
+                                    window_scale(buf, off + 74, min(off + 54 + thl, off + caplen))
+                                    if flags & SYN and thl > 20 else -1)
+                            continue
             r = decode(lt, buf, off, caplen)
             if r.__class__ is int:
                 skipped[r] += 1

@@ -80,6 +80,12 @@ TCPOPT_WSCALE = 3
 # sport, dport, seq, ack, data offset, flags, window.
 FAST_ETH_IPV4_TCP = struct.Struct("!12xH BxH2xH xB2x 8x HHIIBBH")
 FAST_MIN_CAPLEN = 14 + 20 + 20
+# Ethernet II + IPv6 without extension headers + the first 16 bytes of TCP:
+# version/class/flow, payload length, next header, sport, dport, seq, ack,
+# data offset, flags, window.  The addresses and ports (bytes 22..58) are the
+# flow key as they stand.
+FAST_ETH_IPV6_TCP = struct.Struct("!14xIHBx32xHHIIBBH")
+FAST6_MIN_CAPLEN = 14 + 40 + 20
 
 _U16 = struct.Struct("!H")
 _U16_LE = struct.Struct("<H")
