@@ -44,7 +44,6 @@ class Endpoint:
         "rcv_nxt",      # the highest acknowledgment this endpoint sent, -1 until seen
         "window", "wscale",
         "fin_seq",      # sequence number of this endpoint's FIN, -1 if none
-        "fin_acked",    # the peer acknowledged our FIN (seq + 1)
         "got_fin",      # we acknowledged the peer's FIN
         "active_close",  # our FIN went out before we had the peer's FIN
         "fw2_live",     # data arrived while in FIN_WAIT_2: a half-close, not an orphan
@@ -72,7 +71,6 @@ class Endpoint:
         self.window = -1
         self.wscale = -1
         self.fin_seq = -1
-        self.fin_acked = False
         self.got_fin = False
         self.active_close = False
         self.fw2_live = False
@@ -108,7 +106,7 @@ class Connection:
     __slots__ = (
         "ckey",           # flow key as sent by the client (src, dst, sport, dport)
         "client", "server",
-        "roles_inferred", "flipped",
+        "roles_inferred",
         "first_seen", "last_seen",
         "hist",           # Zeek-style history letters, in order
         "hs",             # HS_* bits
@@ -135,7 +133,6 @@ class Connection:
         self.client = client
         self.server = server
         self.roles_inferred = False
-        self.flipped = False
         self.first_seen = ts
         self.last_seen = ts
         self.hist = []

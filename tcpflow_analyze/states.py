@@ -57,7 +57,3 @@ SYNACK_RETRANSMIT_WAIT = 1.5
 SYN_SENT_TIMEOUT = 127.0
 # A SYN_RECEIVED request is dropped after tcp_synack_retries=5: 1+...+32 = 63 s.
 SYN_RECEIVED_TIMEOUT = 63.0
-
-
-def state_name(state: int) -> str:
-    return STATE_NAMES[state]

@@ -274,8 +274,7 @@ class ConnectionTracker:
         client.trans.append((ts, state))
         server.trans.append((ts, state))
         if not sender_is_client:
-            conn.flipped = True
-            conn.hist.append("^")
+            conn.hist.append("^")  # Zeek's mark: roles flipped from the first packet's direction
         if flags & SYN and flags & ACK:
             # A SYN-ACK seen before (or without) its SYN: the client's SYN is
             # implied by the acknowledgment number.
@@ -401,7 +400,6 @@ class ConnectionTracker:
         # x acknowledges y's FIN: x has received it; y learns it arrived.
         if y.fin_seq >= 0 and not x.got_fin and seq_ge(ack, (y.fin_seq + 1) & SEQ_MASK):
             receive_fin(x, ts, self._set)
-            y.fin_acked = True
             st = y.state
             if st == FIN_WAIT_1:
                 self._set(y, FIN_WAIT_2, ts)

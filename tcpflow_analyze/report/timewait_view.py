@@ -74,7 +74,7 @@ def build(analysis, cfg: dict, top: int = 5) -> dict:
     end = analysis.stats.end or 0.0
     hosts = time_wait_by_host(analysis, port_range)
     tw = []
-    for host, h in sorted(hosts.items(), key=lambda kv: (-kv[1].peak, kv[0])):
+    for _host, h in sorted(hosts.items(), key=lambda kv: (-kv[1].peak, kv[0])):
         if not h.time_wait:
             continue
         d = h.as_dict(time_wait)
