@@ -180,6 +180,13 @@ def _run(paths, options, jobs, engine, scheduler):
     return run_analysis(paths, progress=Progress(paths), **options)
 
 
+def _terminal_width(output: str | None) -> int | None:
+    """The terminal's width when the report goes to one; None for files and pipes."""
+    if output not in (None, "-") or not sys.stdout.isatty():
+        return None
+    return shutil.get_terminal_size((100, 24)).columns
+
+
 def _emit(text: str, output: str | None) -> None:
     try:
         write_text(text, output)
@@ -275,7 +282,7 @@ def analyze(analysis, cfg, fmt, output, fail_on, table_format, sort, top, color,
     elif fmt == "html":
         text = _html(report, analysis, anomalies, cfg)
     else:
-        text = render_table(report, table_format, color=use_color(color, output))
+        text = render_table(report, table_format, color=use_color(color, output), width=_terminal_width(output))
     _emit(text, output)
     if fail_on_matches(report, fail_items):
         sys.exit(int(ExitStatus.FAIL_ON))

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 
+import re
+
 from tabulate import tabulate
 
 from ..timeline import utc_text
@@ -62,7 +64,57 @@ def paint_severity(sev: str, color: bool) -> str:
     return _paint(sev, c, bold=bold)
 
 
-def render(report: dict, table_format: str = "simple", color: bool = False) -> str:
+CONNECTION_COLUMNS = ("id", "client", "server", "client state", "server state", "pkts c/s", "bytes c/s",
+                      "dur", "history")
+HEADERS = {"client state": "client\nstate", "server state": "server\nstate", "pkts c/s": "pkts\nc/s",
+           "bytes c/s": "bytes\nc/s"}
+# On a narrow terminal these go first, in this order: the JSON has them all.
+DROPPABLE = ("bytes c/s", "dur", "pkts c/s", "history")
+
+
+def _connection_row(c: dict, color: bool) -> dict:
+    return {
+        "id": c["id"],
+        "client": _endpoint(c["client"]) + ("?" if c["roles_inferred"] else ""),
+        "server": _endpoint(c["server"]),
+        "client state": paint_state(c["client"]["state"], color),
+        "server state": paint_state(c["server"]["state"], color),
+        "pkts c/s": f"{c['packets']['client']}/{c['packets']['server']}",
+        "bytes c/s": f"{c['bytes']['client']}/{c['bytes']['server']}",
+        "dur": _duration(c["duration"]),
+        "history": c["history"],
+    }
+
+
+def _connections_table(conns, table_format: str, color: bool, width: int | None) -> str:
+    rows = [_connection_row(c, color) for c in conns]
+    columns = list(CONNECTION_COLUMNS)
+    while True:
+        # Two-line headers: a header no wider than its values.
+        headers = [HEADERS.get(k, k) for k in columns]
+        text = tabulate([[r[k] for k in columns] for r in rows], headers=headers, tablefmt=table_format,
+                        disable_numparse=True)
+        too_wide = width is not None and max(len(_strip_ansi(line)) for line in text.splitlines()) > width
+        droppable = [k for k in DROPPABLE if k in columns]
+        if not too_wide or not droppable:
+            break
+        columns.remove(droppable[0])
+    dropped = [k for k in CONNECTION_COLUMNS if k not in columns]
+    if dropped:
+        text += f"\n(narrow terminal: {', '.join(dropped)} left out; --format json has everything)"
+    return text
+
+
+def _strip_ansi(text: str) -> str:
+    return _ANSI.sub("", text)
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def render(report: dict, table_format: str = "simple", color: bool = False, width: int | None = None) -> str:
+    """The report as text; ``width``, for a terminal, drops the connection
+    table's least needed columns until it fits."""
     cap = report["capture"]
     out = []
     skipped = ", ".join(f"{k} {v}" for k, v in cap["skipped"].items() if v) or "none"
@@ -89,19 +141,7 @@ def render(report: dict, table_format: str = "simple", color: bool = False) -> s
     if sel:
         out.append(f"showing {sel['shown']} of {sel['matched']} matching connections ({sel['total']} in all)")
     if conns:
-        rows = []
-        for c in conns:
-            client = _endpoint(c["client"]) + ("?" if c["roles_inferred"] else "")
-            rows.append((
-                c["id"], client, _endpoint(c["server"]),
-                paint_state(c["client"]["state"], color), paint_state(c["server"]["state"], color),
-                f"{c['packets']['client']}/{c['packets']['server']}",
-                f"{c['bytes']['client']}/{c['bytes']['server']}",
-                _duration(c["duration"]), c["history"],
-            ))
-        out.append(tabulate(rows, headers=("id", "client", "server", "client state", "server state",
-                                           "pkts c/s", "bytes c/s", "dur", "history"),
-                            tablefmt=table_format, disable_numparse=True))
+        out.append(_connections_table(conns, table_format, color, width))
         if any(c["roles_inferred"] for c in conns):
             out.append("? roles guessed: the capture has no SYN for this connection")
     anomalies = report.get("anomalies") or []
