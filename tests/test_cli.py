@@ -221,3 +221,18 @@ def test_progress_on_a_terminal_only(tmp_path, monkeypatch):
     slow = Terminal()
     analyzer.analyze([path], progress=Progress([path], stream=slow, after=3600))
     assert slow.getvalue() == ""
+
+
+def test_table_fits_a_narrow_terminal():
+    from conftest import SAMPLES
+
+    from tcpflow_analyze.analyzer import analyze
+    from tcpflow_analyze.report import build_report
+    from tcpflow_analyze.report.table import render
+    report = build_report(analyze([str(SAMPLES / "port_reuse.pcap")]))
+    wide = render(report)
+    assert "bytes" in wide and "left out" not in wide
+    narrow = render(report, width=80)
+    table = narrow[narrow.index("id "):narrow.index("(narrow terminal")]
+    assert max(len(line) for line in table.splitlines()) <= 80
+    assert "ESTABLISHED" in table and "bytes" not in table
