@@ -387,7 +387,8 @@ class ConnectionTracker:
             # Acknowledgment numbers in RSTs are not trusted (as Zeek).
             return
         # x acknowledges y's SYN: the handshake moves on.
-        if y.isn >= 0 and seq_ge(ack, (y.isn + 1) & SEQ_MASK):
+        yst = y.state
+        if (yst == SYN_SENT or yst == SYN_RECEIVED) and y.isn >= 0 and seq_ge(ack, (y.isn + 1) & SEQ_MASK):
             if y.state == SYN_SENT and flags & SYN:
                 # y gets the SYN-ACK it waited for (RFC 9293 3.10.7.3).
                 self._set(y, ESTABLISHED, ts)
