@@ -49,6 +49,7 @@ class Analysis:
     connections: list
     options: dict
     folds: Folds = field(default_factory=Folds)
+    paths: list | None = None    # the files read, where they differ from stats.files (spooled stdin)
 
 
 def analyze(paths, time_wait: float = DEFAULT_TIME_WAIT, fin_timeout: float = DEFAULT_FIN_TIMEOUT,

@@ -10,6 +10,7 @@ import functools
 import gc
 import os
 import shutil
+import tempfile
 import json
 import sys
 from importlib import resources
@@ -119,8 +120,15 @@ def analysis_options(func):
                    "unanswered": cfg["half_open_timeout"], "max_connections": kw.pop("max_connections"),
                    "max_report_connections": kw.pop("max_report_connections")}
         jobs, engine, scheduler = kw.pop("jobs"), kw.pop("engine"), kw.pop("scheduler")
+        read_paths = paths
+        if "-" in paths and _reads_twice(kw):
+            read_paths = _spool_stdin(paths)
         try:
-            analysis = _run(paths, options, jobs, engine, scheduler)
+            analysis = _run(read_paths, options, jobs, engine, scheduler)
+            # Report the names the user gave; keep the files actually read
+            # for the views that read them again.
+            analysis.stats.files = ["<stdin>" if p == "-" else p for p in paths]
+            analysis.paths = read_paths
         except CaptureError as exc:
             _fail(str(exc))
         except RuntimeError as exc:
@@ -329,7 +337,22 @@ def _html(report, analysis, anomalies, cfg) -> str:
 
 
 def _paths(analysis) -> list[str]:
-    return ["-" if f == "<stdin>" else f for f in analysis.stats.files]
+    """The files to read again for a view (standard input was spooled to one)."""
+    return list(analysis.paths) if analysis.paths else ["-" if f == "<stdin>" else f for f in analysis.stats.files]
+
+
+def _reads_twice(kw) -> bool:
+    """The ladder and the HTML report read the captures a second time."""
+    return click.get_current_context().info_name == "ladder" or kw.get("fmt") == "html"
+
+
+def _spool_stdin(paths) -> list[str]:
+    """Standard input can be read once: keep a copy in a temporary file for the second pass."""
+    spool = tempfile.NamedTemporaryFile(prefix="tcpflow-analyze-stdin-", suffix=".cap", delete=False)
+    with spool:
+        shutil.copyfileobj(sys.stdin.buffer, spool, 1 << 20)
+    click.get_current_context().call_on_close(lambda: os.unlink(spool.name))
+    return [spool.name if p == "-" else p for p in paths]
 
 
 @main.command()
@@ -376,6 +399,8 @@ def ladder(analysis, cfg, conns, fmt, output, full, absolute, width, top, color,
                                opts["unanswered"], analysis=analysis, cfg=cfg)
     except ValueError as exc:
         _fail(f"--conn: {exc}")
+    except CaptureError as exc:
+        _fail(str(exc))
     if fmt == "json":
         doc = [ladder_json(lad) for lad in drawn.values()]
         text = _json_text(doc[0] if len(doc) == 1 else doc)

@@ -69,3 +69,19 @@ def test_html_report_file(tmp_path):
     assert "<svg" in page and "half_open" in page and "challenge" in page
     assert "http://" not in page.replace("http://www.w3.org", "") and "https://" not in page
     assert oct(os.stat(out).st_mode & 0o777) != oct(0o600)
+
+
+def test_views_that_read_twice_work_from_stdin(tmp_path):
+    import subprocess
+    import sys
+    data = (SAMPLES / "challenge_ack_reboot.pcap").read_bytes()
+    for args in (["ladder", "--conn", "2", "--no-color", "-"], ["analyze", "--format", "html", "-"]):
+        proc = subprocess.run([sys.executable, "-m", "tcpflow_analyze", *args], input=data, capture_output=True)
+        assert proc.returncode == 0, proc.stderr
+        assert b"ESTABLISHED" in proc.stdout
+    assert not [p for p in os.listdir(tempfile_dir()) if p.startswith("tcpflow-analyze-stdin-")]
+
+
+def tempfile_dir():
+    import tempfile
+    return tempfile.gettempdir()
