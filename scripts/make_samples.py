@@ -1093,6 +1093,24 @@ def close_wait_leak(lab):
                      "ESTABLISHED.")
 
 
+def established_then_reboot(lab):
+    """An established connection from port 40001, captured on the server side;
+    then the client host crashes and reboots (see Lab.crash_client and
+    Lab.reboot_client).  Returns the listener and the server's old socket."""
+    srv = lab.listen()
+    lab.start_capture("srv")
+    c = lab.connect(40001)
+    s = lab.accept(srv)
+    exchange(c, s)
+    lab.add_conn(40001)
+    time.sleep(0.3)
+    lab.crash_client()
+    time.sleep(0.3)
+    lab.reboot_client()
+    time.sleep(0.5)
+    return srv, s
+
+
 @scenario(2)
 def half_open_reboot(lab):
     """The client host reboots under an idle connection; the server then sends.
@@ -1105,17 +1123,7 @@ def half_open_reboot(lab):
     lab.description = ("An idle established connection; the client host crashes and reboots "
                        "(namespace deleted and recreated, same MAC and addresses); the server then "
                        "sends data and the new client kernel answers with RST.")
-    srv = lab.listen()
-    lab.start_capture("srv")
-    c = lab.connect(40001)
-    s = lab.accept(srv)
-    exchange(c, s)
-    lab.add_conn(40001)
-    time.sleep(0.3)
-    lab.crash_client()
-    time.sleep(0.3)
-    lab.reboot_client()
-    time.sleep(0.5)
+    _srv, s = established_then_reboot(lab)  # the listener stays open to the end
     s.sendall(b"server data for a client that rebooted\n")
     time.sleep(0.2)
     try:
@@ -1207,17 +1215,7 @@ def challenge_ack_reboot(lab):
     lab.description = ("The client reboots under an established connection from port 40001 and "
                        "reconnects from port 40001: challenge ACK from the old server socket, RST "
                        "from the client, SYN retransmitted ~10 ms later, new connection established.")
-    srv = lab.listen()
-    lab.start_capture("srv")
-    c = lab.connect(40001)
-    s = lab.accept(srv)
-    exchange(c, s)
-    lab.add_conn(40001)
-    time.sleep(0.3)
-    lab.crash_client()
-    time.sleep(0.3)
-    lab.reboot_client()
-    time.sleep(0.5)
+    srv, s = established_then_reboot(lab)
     t0 = time.time()
     c2 = lab.connect(40001)        # challenge ACK, RST, SYN retransmission, SYN-ACK
     took = time.time() - t0
