@@ -115,6 +115,7 @@ class Connection:
         "ended",          # both sides closed: a new SYN starts a new instance
         "prev",           # the instance this one replaced on the same 4-tuple
         "route_check",    # packets need a look before they are attributed
+        "evict_spared",   # an eviction already passed it over once for being recent
         "superseded",     # the later instance that took over this 4-tuple, or None
         "reused_peer_state",  # the peer's state in the old instance when this one's SYN came, or -1
         "reused_own_state",   # the SYN sender's own state in the old instance then, or -1
@@ -142,6 +143,7 @@ class Connection:
         self.ended = False
         self.prev = None
         self.route_check = False
+        self.evict_spared = False
         self.superseded = None
         self.reused_peer_state = -1
         self.reused_own_state = -1

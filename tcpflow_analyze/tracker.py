@@ -349,8 +349,8 @@ class ConnectionTracker:
             conn = order.popleft()
             if self.table.get(conn.ckey) is not conn:
                 continue  # already finished
-            if ts - conn.last_seen < EVICT_RECENT and not conn.route_check:
-                conn.route_check = True  # marks the second chance; routing clears it harmlessly
+            if ts - conn.last_seen < EVICT_RECENT and not conn.evict_spared:
+                conn.evict_spared = True  # one second chance, not more
                 order.append(conn)
                 continue
             for k in (conn.ckey, reverse_key(conn.ckey)):
