@@ -8,7 +8,7 @@ from __future__ import annotations
 import gc
 from dataclasses import dataclass, field
 
-from .capture import read_records
+from .capture import read_windows
 from .decode import (
     FAST6_MIN_CAPLEN, FAST_ETH_IPV4_TCP, FAST_ETH_IPV6_TCP, FAST_MIN_CAPLEN, LINKTYPE_ETHERNET, SKIP_NAMES, SYN,
     decode, window_scale,
@@ -68,7 +68,7 @@ def analyze(paths, time_wait: float = DEFAULT_TIME_WAIT, fin_timeout: float = DE
                                     max_connections=max_connections,
                                     max_report_connections=max_report_connections)
     try:
-        run(read_records(paths, stats.damages, progress.opened if progress else None), tracker, stats,
+        run(read_windows(paths, stats.damages, progress.opened if progress else None), tracker, stats,
             progress=progress)
     finally:
         if progress is not None:
@@ -83,11 +83,11 @@ def analyze(paths, time_wait: float = DEFAULT_TIME_WAIT, fin_timeout: float = DE
                              "max_report_connections": max_report_connections})
 
 
-def run(records, tracker: ConnectionTracker, stats: CaptureStats, part: int = 0, nparts: int = 1,
+def run(windows, tracker: ConnectionTracker, stats: CaptureStats, part: int = 0, nparts: int = 1,
         progress=None) -> None:
-    """Feed every record to the tracker; with ``nparts`` > 1, only the
-    connections of partition ``part`` (see ``partition_of``), so that several
-    processes can share one capture."""
+    """Feed every record of ``windows`` (``capture.read_windows``) to the
+    tracker; with ``nparts`` > 1, only the connections of partition ``part``
+    (see ``parallel``), so that several processes can share one capture."""
     segment = tracker.segment
     unpack_fast = FAST_ETH_IPV4_TCP.unpack_from
     unpack_fast6 = FAST_ETH_IPV6_TCP.unpack_from
@@ -97,7 +97,6 @@ def run(records, tracker: ConnectionTracker, stats: CaptureStats, part: int = 0,
     start = float("inf")
     last = float("-inf")
     linktypes = set()
-    lt_seen = -1
     # Connections are long-lived: CPython's cyclic collector would rescan the
     # growing table on every generation-0 threshold (700 allocations) and
     # cost 20-50% of the run, while nothing it finds is garbage before the
@@ -105,64 +104,81 @@ def run(records, tracker: ConnectionTracker, stats: CaptureStats, part: int = 0,
     gc_was_enabled = gc.isenabled()
     gc.disable()
     try:
-        for ts, lt, buf, off, caplen in records:
-            packets += 1
-            if not packets & PROGRESS_MASK and progress is not None:
-                progress.update(packets)
-            if ts > last:
-                last = ts
-            if ts < start:
-                start = ts
-            if lt != lt_seen:
-                linktypes.add(lt)
-                lt_seen = lt
-            if lt == LINKTYPE_ETHERNET and caplen >= FAST_MIN_CAPLEN:
-                (etype, vhl, total, frag, proto, sport, dport, seq, ack, doff, flags,
-                 win) = unpack_fast(buf, off)
-                if etype == 0x0800 and vhl == 0x45 and proto == 6 and not frag & 0x3FFF:
-                    thl = (doff >> 4) << 2
-                    if total == 0:
-                        total = caplen - 14
-                    plen = total - 20 - thl
-                    if thl >= 20 and plen >= 0:
-                        if nparts > 1:
-                            if (sport ^ dport) % nparts != part:
-                                continue  # another partition's connection
-                            tracker.packet_index = packets
-                        tcp += 1
-                        segment(ts, buf[off + 26:off + 38], sport, dport, seq, ack, flags, win, plen,
-                                window_scale(buf, off + 54, min(off + 34 + thl, off + caplen))
-                                if flags & SYN and thl > 20 else -1)
-                        continue
-                elif etype == 0x86DD and caplen >= FAST6_MIN_CAPLEN:
-                    # IPv6 with TCP right after the fixed header: the same
-                    # fields as decode._ipv6/_tcp give, without the walk.
-                    vtf, ip_plen, nxt, sport, dport, seq, ack, doff, flags, win = unpack_fast6(buf, off)
-                    if nxt == 6 and vtf >> 28 == 6:
+        window = next(windows, None)
+        while window is not None:
+            buf, pos, end, (unpack_rec, hlen, ts_scale, lt, max_caplen) = window
+            walked_before = packets
+            ether = lt == LINKTYPE_ETHERNET
+            # The record walk (see capture.pcap.pcap_windows), fused with
+            # decoding: no generator switch, no tuple per packet.
+            while pos + hlen <= end:
+                sec, frac, caplen, _ = unpack_rec(buf, pos)
+                off = pos + hlen
+                nxt = off + caplen
+                if nxt > end or caplen > max_caplen:
+                    break  # the reader decides: more data, the end, or damage
+                pos = nxt
+                packets += 1
+                ts = sec + frac * ts_scale
+                if not packets & PROGRESS_MASK and progress is not None:
+                    progress.update(packets)
+                if ts > last:
+                    last = ts
+                if ts < start:
+                    start = ts
+                if ether and caplen >= FAST_MIN_CAPLEN:
+                    (etype, vhl, total, frag, proto, sport, dport, seq, ack, doff, flags,
+                     win) = unpack_fast(buf, off)
+                    if etype == 0x0800 and vhl == 0x45 and proto == 6 and not frag & 0x3FFF:
                         thl = (doff >> 4) << 2
-                        if ip_plen == 0:
-                            ip_plen = caplen - 54  # jumbogram / BIG TCP: what was captured
-                        plen = ip_plen - thl
+                        if total == 0:
+                            total = caplen - 14
+                        plen = total - 20 - thl
                         if thl >= 20 and plen >= 0:
                             if nparts > 1:
                                 if (sport ^ dport) % nparts != part:
-                                    continue
+                                    continue  # another partition's connection
                                 tracker.packet_index = packets
                             tcp += 1
-                            segment(ts, buf[off + 22:off + 58], sport, dport, seq, ack, flags, win, plen,
-                                    window_scale(buf, off + 74, min(off + 54 + thl, off + caplen))
+                            segment(ts, buf[off + 26:off + 38], sport, dport, seq, ack, flags, win, plen,
+                                    window_scale(buf, off + 54, min(off + 34 + thl, off + caplen))
                                     if flags & SYN and thl > 20 else -1)
                             continue
-            r = decode(lt, buf, off, caplen)
-            if r.__class__ is int:
-                skipped[r] += 1
-                continue
-            if nparts > 1:
-                if (r[1] ^ r[2]) % nparts != part:
+                    elif etype == 0x86DD and caplen >= FAST6_MIN_CAPLEN:
+                        # IPv6 with TCP right after the fixed header: the same
+                        # fields as decode._ipv6/_tcp give, without the walk.
+                        vtf, ip_plen, nxt_hdr, sport, dport, seq, ack, doff, flags, win = unpack_fast6(buf, off)
+                        if nxt_hdr == 6 and vtf >> 28 == 6:
+                            thl = (doff >> 4) << 2
+                            if ip_plen == 0:
+                                ip_plen = caplen - 54  # jumbogram / BIG TCP: what was captured
+                            plen = ip_plen - thl
+                            if thl >= 20 and plen >= 0:
+                                if nparts > 1:
+                                    if (sport ^ dport) % nparts != part:
+                                        continue
+                                    tracker.packet_index = packets
+                                tcp += 1
+                                segment(ts, buf[off + 22:off + 58], sport, dport, seq, ack, flags, win, plen,
+                                        window_scale(buf, off + 74, min(off + 54 + thl, off + caplen))
+                                        if flags & SYN and thl > 20 else -1)
+                                continue
+                r = decode(lt, buf, off, caplen)
+                if r.__class__ is int:
+                    skipped[r] += 1
                     continue
-                tracker.packet_index = packets
-            tcp += 1
-            segment(ts, *r)
+                if nparts > 1:
+                    if (r[1] ^ r[2]) % nparts != part:
+                        continue
+                    tracker.packet_index = packets
+                tcp += 1
+                segment(ts, *r)
+            if packets > walked_before:
+                linktypes.add(lt)
+            try:
+                window = windows.send((pos, packets - walked_before))
+            except StopIteration:
+                window = None
     finally:
         if gc_was_enabled:
             gc.enable()

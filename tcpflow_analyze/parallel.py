@@ -23,7 +23,7 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 
 from .analyzer import Analysis, CaptureStats, run
-from .capture import read_records
+from .capture import read_windows
 from .folding import Folds, SpaceSaving
 from .tracker import ConnectionTracker
 
@@ -43,7 +43,7 @@ def analyze_partition(paths, part: int, nparts: int, options: dict) -> PartResul
         time_wait=options["time_wait"], fin_timeout=options["fin_timeout"], unanswered=options["unanswered"],
         max_connections=max(1, options["max_connections"] // nparts),
         max_report_connections=max(0, options["max_report_connections"] // nparts))
-    run(read_records(paths, stats.damages), tracker, stats, part, nparts)
+    run(read_windows(paths, stats.damages), tracker, stats, part, nparts)
     conns = tracker.finalize(stats.end if stats.end is not None else 0.0)
     return PartResult(stats, conns, tracker.folds, tracker.evicted)
 

@@ -786,13 +786,18 @@ class _FailingFile:
         self.pos = end
         return out
 
+    def seek(self, pos):
+        self.pos = pos
+
     def close(self):
         pass
 
 
-@pytest.mark.parametrize("compress", [False, True])
-def test_read_error_mid_file_keeps_what_was_read(monkeypatch, compress):
+@pytest.mark.parametrize("compress,positional", [(False, False), (True, False), (False, True)])
+def test_read_error_mid_file_keeps_what_was_read(monkeypatch, compress, positional):
     from tcpflow_analyze.capture import source
+    # positional: read as a regular file is, by offset (capture.source._Guarded.read_at).
+    monkeypatch.setattr(source, "_is_regular", lambda raw: positional)
     frames = good_connection()
     data = pcap_file(frames)
     offs = record_offsets(frames)

@@ -1,9 +1,12 @@
 """Capture reading: files, gzip and stdin in; packet records out.
 
-Every reader yields ``(ts, linktype, buf, offset, caplen)`` records: the packet
-bytes are ``buf[offset:offset + caplen]``.  Handing out the shared read buffer
-and an offset instead of a slice keeps the per-packet path free of copies.
+Two shapes of the same records.  ``read_records`` yields ``(ts, linktype,
+buf, offset, caplen)`` one at a time: the packet bytes are
+``buf[offset:offset + caplen]``.  ``read_windows`` hands the packet loop whole
+read buffers to walk itself (``pcap.pcap_windows``), which spares a generator
+switch and a tuple per packet.  Handing out shared read buffers and offsets
+instead of slices keeps the per-packet path free of copies.
 """
-from .source import Damage, open_capture, read_records
+from .source import Damage, open_capture, read_records, read_windows
 
-__all__ = ["Damage", "open_capture", "read_records"]
+__all__ = ["Damage", "open_capture", "read_records", "read_windows"]

@@ -53,10 +53,26 @@ def parse_file_header(path: str, head: bytes):
     return endian, ts_scale, snaplen, linkfield & LT_LINKTYPE_MASK
 
 
-def iter_pcap(path: str, stream, head: bytes, damage):
-    """Yield records from a pcap stream whose first bytes (already read) are ``head``.
+def pcap_windows(path: str, stream, head: bytes, damage, read_at=None):
+    """The records of a pcap stream, as windows for a record walker.
 
-    ``damage(offset, packet, reason)`` is called once, where reading stops:
+    A generator of ``(buf, pos, end, layout)``: whole records may start at
+    ``buf[pos]``, up to ``end``; ``layout`` is ``(unpack_record_header,
+    header_len, ts_scale, linktype, max_caplen)``.  The walker unpacks each
+    record header ``(sec, frac, caplen, _)``, its timestamp being ``sec + frac
+    * ts_scale``, and stops at the first record that is not whole in the
+    window or whose caplen exceeds ``max_caplen``; it then ``send``s back
+    ``(stop, records_walked)`` and gets the next window.  This generator, not
+    the walker, decides what the stop means: more data to read, the clean
+    end, or damage.  Handing out whole read buffers keeps the per-packet path
+    free of generator switches and copies (the packet loop walks a window in
+    one tight loop).
+
+    ``read_at(offset, n)``, for a regular file, reads from a position: every
+    window then starts at a record boundary, so a record crossing a read
+    boundary is read again instead of the buffers being joined.  Without it,
+    ``stream`` is read on, and the unread tail carried into the next buffer.
+    ``damage(offset, packet, reason)`` is called once, where reading stops,
     with the reason it stopped early, or with None at a clean end of data
     (where the stream itself may know of damage: a cut gzip, a read error).
     """
@@ -64,33 +80,35 @@ def iter_pcap(path: str, stream, head: bytes, damage):
     rec = struct.Struct(endian + "IIII")
     unpack_rec = rec.unpack_from
     max_caplen = max(min(snaplen, MAX_RECORD_LEN), MAXIMUM_SNAPLEN)
-    read = stream.read
+    layout = (unpack_rec, RECORD_HEADER_LEN, ts_scale, linktype, max_caplen)
 
-    buf = head[FILE_HEADER_LEN:]
-    pos = 0
     file_off = FILE_HEADER_LEN  # file offset of buf[0]
+    if read_at is not None:
+        buf, eof = _read_whole(read_at, file_off, CHUNK)
+    else:
+        buf = head[FILE_HEADER_LEN:]
+        eof = False
+    pos = 0
     packet_no = 0
-    eof = False
     while True:
         n = len(buf)
-        # Walk every whole record in the buffer.
-        while pos + RECORD_HEADER_LEN <= n:
-            sec, frac, caplen, _wirelen = unpack_rec(buf, pos)
+        if pos + RECORD_HEADER_LEN <= n:
+            stop, walked = yield buf, pos, n, layout
+            packet_no += walked
+            pos = stop
+        need = CHUNK
+        if n - pos >= RECORD_HEADER_LEN:
+            caplen = unpack_rec(buf, pos)[2]
             if caplen > max_caplen:
                 damage(file_off + pos, packet_no,
                        f"record length {caplen} exceeds snaplen {snaplen}" if caplen > snaplen
                        else f"record length {caplen} exceeds the {max_caplen}-byte limit")
                 return
-            end = pos + RECORD_HEADER_LEN + caplen
-            if end > n:
-                break
-            packet_no += 1
-            yield sec + frac * ts_scale, linktype, buf, pos + RECORD_HEADER_LEN, caplen
-            pos = end
+            # A record larger than a read chunk is read whole.
+            need = max(need, RECORD_HEADER_LEN + caplen)
         if eof:
             if pos < n:
                 if n - pos >= RECORD_HEADER_LEN:
-                    caplen = unpack_rec(buf, pos)[2]
                     why = f"last record cut short ({n - pos - RECORD_HEADER_LEN} of {caplen} bytes)"
                 else:
                     why = f"last record header cut short ({n - pos} of 16 bytes)"
@@ -98,9 +116,46 @@ def iter_pcap(path: str, stream, head: bytes, damage):
             else:
                 damage(file_off + pos, packet_no, None)
             return
-        more = read(CHUNK)
-        if not more:
-            eof = True
         file_off += pos
-        buf = buf[pos:] + more
+        if read_at is not None:
+            buf, eof = _read_whole(read_at, file_off, need)
+        else:
+            more = stream.read(need)
+            eof = not more
+            buf = buf[pos:] + more
         pos = 0
+
+
+def _read_whole(read_at, offset: int, n: int):
+    """``(data, at_end)``: a short read is the end of the file only if the next
+    read says so -- it may instead report the read error that cut it short,
+    or find that the file has grown (a capture still being written)."""
+    data = read_at(offset, n)
+    if len(data) == n:
+        return data, False
+    more = read_at(offset + len(data), n - len(data))
+    if more:
+        return data + more, False
+    return data, True
+
+
+def iter_pcap(path: str, stream, head: bytes, damage, read_at=None):
+    """Yield ``(ts, linktype, buf, offset, caplen)`` records from a pcap stream
+    (see ``pcap_windows``), for consumers that take one record at a time."""
+    windows = pcap_windows(path, stream, head, damage, read_at)
+    window = next(windows, None)
+    while window is not None:
+        buf, pos, end, (unpack_rec, hlen, ts_scale, linktype, max_caplen) = window
+        walked = 0
+        while pos + hlen <= end:
+            sec, frac, caplen, _ = unpack_rec(buf, pos)
+            nxt = pos + hlen + caplen
+            if nxt > end or caplen > max_caplen:
+                break
+            walked += 1
+            yield sec + frac * ts_scale, linktype, buf, pos + hlen, caplen
+            pos = nxt
+        try:
+            window = windows.send((pos, walked))
+        except StopIteration:
+            window = None

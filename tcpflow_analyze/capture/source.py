@@ -8,12 +8,14 @@ from __future__ import annotations
 import gzip
 import heapq
 import os
+import stat
+import struct
 import sys
 import zlib
 from dataclasses import dataclass
 
 from ..errors import CaptureError
-from .pcap import MAGIC_NS, MAGIC_US, iter_pcap
+from .pcap import MAGIC_NS, MAGIC_US, iter_pcap, pcap_windows
 from .pcapng import iter_pcapng
 
 GZIP_MAGIC = b"\x1f\x8b"
@@ -74,12 +76,25 @@ class _Guarded:
 
     def __init__(self, raw):
         self._read = raw.read
+        self._seek = getattr(raw, "seek", None)
         self.error: str | None = None
 
     def read(self, n: int = -1) -> bytes:
         if self.error is not None:
             return b""
         try:
+            return self._read(n)
+        except OSError as exc:
+            self.error = f"read error: {exc.strerror or exc}"
+            return b""
+
+    def read_at(self, offset: int, n: int) -> bytes:
+        """``n`` bytes from ``offset`` (fewer at the end of the file).  The
+        file position follows, so a progress display can see how far we are."""
+        if self.error is not None:
+            return b""
+        try:
+            self._seek(offset)
             return self._read(n)
         except OSError as exc:
             self.error = f"read error: {exc.strerror or exc}"
@@ -115,53 +130,133 @@ def open_capture(path: str):
         raise CaptureError(path, exc.strerror or str(exc)) from None
 
 
+class _Opened:
+    """One capture file, opened and sniffed: its stream, first bytes and format."""
+
+    def __init__(self, path: str, damages: list, opened=None):
+        self.name = name = "<stdin>" if path == "-" else path
+        self.raw = raw = open_capture(path)
+        try:
+            if opened is not None:
+                opened(raw)
+            self.src = src = _Guarded(raw)
+            self.gz = None
+            self._damages = damages
+            stream = src
+            head = _read_head(stream, 4)
+            if head[:2] == GZIP_MAGIC:
+                stream = self.gz = _GzipStream(_Prefixed(head, src))
+                head = _read_head(stream, 4)
+                if self.gz.error and not head:
+                    raise CaptureError(name, src.error or self.gz.error)
+            if not head:
+                raise CaptureError(name, src.error or "empty file: no capture header")
+            if head == PCAPNG_MAGIC:
+                self.pcapng = True
+            elif head in _PCAP_MAGICS:
+                self.pcapng = False
+                head += _read_head(stream, 20)
+                if len(head) < 24 and src.error:
+                    raise CaptureError(name, src.error)
+            else:
+                raise CaptureError(name, f"not a pcap or pcapng capture (starts with {head.hex()})")
+            self.stream = stream
+            self.head = head
+            # A regular file is read by position: no buffers to join.
+            self.read_at = src.read_at if self.gz is None and _is_regular(raw) else None
+        except BaseException:
+            self.close()
+            raise
+
+    def damage(self, offset, packet, reason):
+        # The stream's own damage (a read error, a cut gzip stream) is the
+        # cause of whatever the reader saw, so it comes first.
+        err = self.src.error or (self.gz.error if self.gz is not None else None)
+        if reason is None:
+            if err is None:
+                return  # a clean end
+            reason = err
+        elif err is not None:
+            reason = f"{err}; {reason}"
+        self._damages.append(Damage(self.name, offset, packet, reason))
+
+    def records(self):
+        if self.pcapng:
+            return iter_pcapng(self.name, self.stream, self.head, self.damage)
+        return iter_pcap(self.name, self.stream, self.head, self.damage, self.read_at)
+
+    def windows(self):
+        if self.pcapng:
+            return records_as_windows(self.records())
+        return pcap_windows(self.name, self.stream, self.head, self.damage, self.read_at)
+
+    def close(self):
+        if self.raw is not sys.stdin.buffer:
+            self.raw.close()
+
+
 def iter_file(path: str, damages: list, opened=None):
     """Yield the records of one capture; record damage into ``damages``.
 
     The first record is produced only after the header has been validated, so
     a CaptureError surfaces on the first ``next()``.
     """
-    name = "<stdin>" if path == "-" else path
-    raw = open_capture(path)
-    if opened is not None:
-        opened(raw)
-    src = _Guarded(raw)
-    gz = None
+    f = _Opened(path, damages, opened)
     try:
-        def damage(offset, packet, reason):
-            # The stream's own damage (a read error, a cut gzip stream) is
-            # the cause of whatever the reader saw, so it comes first.
-            err = src.error or (gz.error if gz is not None else None)
-            if reason is None:
-                if err is None:
-                    return  # a clean end
-                reason = err
-            elif err is not None:
-                reason = f"{err}; {reason}"
-            damages.append(Damage(name, offset, packet, reason))
-
-        stream = src
-        head = _read_head(stream, 4)
-        if head[:2] == GZIP_MAGIC:
-            stream = gz = _GzipStream(_Prefixed(head, src))
-            head = _read_head(stream, 4)
-            if gz.error and not head:
-                raise CaptureError(name, src.error or gz.error)
-        if not head:
-            raise CaptureError(name, src.error or "empty file: no capture header")
-        if head == PCAPNG_MAGIC:
-            records = iter_pcapng(name, stream, head, damage)
-        elif head in _PCAP_MAGICS:
-            head += _read_head(stream, 20)
-            if len(head) < 24 and src.error:
-                raise CaptureError(name, src.error)
-            records = iter_pcap(name, stream, head, damage)
-        else:
-            raise CaptureError(name, f"not a pcap or pcapng capture (starts with {head.hex()})")
-        yield from records
+        yield from f.records()
     finally:
-        if raw is not sys.stdin.buffer:
-            raw.close()
+        f.close()
+
+
+def read_windows(paths, damages: list, opened=None):
+    """Every capture in ``paths`` as windows of records, for the packet loop.
+
+    The protocol is ``pcap.pcap_windows``'s.  One classic pcap file is walked
+    in its own read buffers; pcapng files, and several files merged by
+    timestamp (``read_records``), are packed into windows of the same shape
+    by ``records_as_windows``.
+    """
+    paths = list(paths)
+    if len(paths) != 1:
+        yield from records_as_windows(read_records(paths, damages, opened))
+        return
+    f = _Opened(paths[0], damages, opened)
+    try:
+        yield from f.windows()
+    finally:
+        f.close()
+
+
+# A packed record: timestamp (a double, exact), 0, caplen, 0 -- the shape of
+# a pcap record header, so one walker reads both (ts = sec + 0 * scale).
+_PACKED = struct.Struct("=dIII")
+PACK_WINDOW = 1 << 20
+
+
+def records_as_windows(records):
+    """Records ``(ts, linktype, buf, off, caplen)`` repacked into windows
+    (``pcap.pcap_windows``'s protocol) of one link type each."""
+    pack = _PACKED.pack
+    hlen = _PACKED.size
+    out = bytearray()
+    linktype = None
+    for ts, lt, buf, off, caplen in records:
+        if lt != linktype or len(out) >= PACK_WINDOW:
+            if out:
+                yield bytes(out), 0, len(out), (_PACKED.unpack_from, hlen, 1.0, linktype, 1 << 62)
+                out.clear()
+            linktype = lt
+        out += pack(ts, 0, caplen, 0)
+        out += memoryview(buf)[off:off + caplen]
+    if out:
+        yield bytes(out), 0, len(out), (_PACKED.unpack_from, hlen, 1.0, linktype, 1 << 62)
+
+
+def _is_regular(raw) -> bool:
+    try:
+        return stat.S_ISREG(os.fstat(raw.fileno()).st_mode) and raw.seekable()
+    except (OSError, ValueError, AttributeError):
+        return False
 
 
 class _Prefixed:
