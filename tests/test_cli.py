@@ -236,3 +236,33 @@ def test_table_fits_a_narrow_terminal():
     table = narrow[narrow.index("id "):narrow.index("(narrow terminal")]
     assert max(len(line) for line in table.splitlines()) <= 80
     assert "ESTABLISHED" in table and "bytes" not in table
+
+
+def test_reader_closing_the_pipe_early_is_not_an_error():
+    # `tcpflow-analyze analyze ... | head`: the report is larger than a pipe's
+    # buffer, head leaves after a few bytes.  No error line, exit 0.
+    from conftest import SAMPLES
+    proc = subprocess.Popen([sys.executable, "-m", "tcpflow_analyze", "analyze", "--format", "json",
+                             str(SAMPLES / "time_wait_storm.pcap")], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout.read(10) == b'{\n  "schem'
+    proc.stdout.close()
+    err = proc.stderr.read()
+    assert proc.wait(timeout=60) == 0 and err == b""
+
+
+def test_console_entry_exit_codes(tmp_path):
+    # `run`, the console entry point, ends the process with os._exit: the
+    # exit codes and everything written must survive it.
+    from conftest import SAMPLES
+    path = closed_trace().write(str(tmp_path / "t.pcap"))
+    out = tmp_path / "r.json"
+    for args, code in ((["analyze", path, "--format", "json", "-o", str(out)], 0),
+                       (["analyze", str(SAMPLES / "close_wait_leak.pcap"), "--fail-on", "warning"], 1),
+                       (["analyze", str(tmp_path / "missing.pcap")], 2), (["--version"], 0), (["nonsense"], 2)):
+        proc = subprocess.run([sys.executable, "-m", "tcpflow_analyze", *args], capture_output=True, text=True)
+        assert proc.returncode == code, (args, proc.stderr)
+        if code == 2:
+            assert proc.stderr.strip() and proc.stdout == ""
+    assert json.loads(out.read_text())["summary"]["connections"] == 1
+    proc = subprocess.run([sys.executable, "-m", "tcpflow_analyze", "analyze", path], capture_output=True, text=True)
+    assert proc.returncode == 0 and "ESTABLISHED" not in proc.stderr and "files" in proc.stdout
