@@ -92,12 +92,20 @@ def _merge_folds(into: Folds, other: Folds) -> None:
 
 
 def analyze_parallel(paths, jobs: int, options: dict) -> Analysis:
-    """``jobs`` processes on this machine, one partition each."""
+    """``jobs`` processes on this machine, one partition each: this process
+    tracks partition 0 itself while ``jobs - 1`` forked workers track the
+    others, so only their share of the connections is shipped back."""
     # fork: the workers inherit the imported package and start at once.
     ctx = multiprocessing.get_context("fork")
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
-        futures = [pool.submit(analyze_partition, list(paths), i, jobs, options) for i in range(jobs)]
-        results = [f.result() for f in futures]
+    with ProcessPoolExecutor(max_workers=jobs - 1, mp_context=ctx) as pool:
+        futures = [pool.submit(analyze_partition, list(paths), i, jobs, options) for i in range(1, jobs)]
+        try:
+            mine = analyze_partition(paths, 0, jobs, options)
+            results = [mine] + [f.result() for f in futures]
+        except BaseException:
+            for f in futures:
+                f.cancel()
+            raise
     return merge(results, options)
 
 
