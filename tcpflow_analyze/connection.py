@@ -7,7 +7,6 @@ as raw 32-bit values and compared modulo 2**32 (RFC 9293 section 3.4).
 from __future__ import annotations
 
 import functools
-import operator
 import socket
 
 from .states import CLOSED
@@ -178,31 +177,6 @@ class Connection:
         if self.client.fin_seq >= 0 or self.server.fin_seq >= 0:
             return "fin"
         return "none"
-
-
-def _pickle_as_tuples(cls) -> None:
-    """Pickle ``cls`` as one flat tuple of its slot values.
-
-    Parallel runs (``parallel``) ship each worker's connections to the
-    parent.  The default pickling of a ``__slots__`` object builds a dict per
-    object and sets it back attribute by attribute: for 50,000 connections,
-    seconds.  A tuple, and a generated ``__setstate__`` that assigns every
-    slot in one statement (as ``dataclasses`` generates its methods), loads
-    three times faster.  Object identity (an instance's ``prev``, the
-    ``reset_by`` endpoint) is kept by pickle's memo, cycles included, since
-    the object exists before its state is loaded.
-    """
-    slots = cls.__slots__
-    values = operator.attrgetter(*slots)
-    namespace: dict = {}
-    exec(f"def __setstate__(self, state):\n    ({', '.join('self.' + s for s in slots)},) = state\n",
-         namespace)
-    cls.__setstate__ = namespace["__setstate__"]
-    cls.__reduce__ = lambda self: (object.__new__, (type(self),), values(self))
-
-
-_pickle_as_tuples(Endpoint)
-_pickle_as_tuples(Connection)
 
 
 def new_endpoint_pair(key: bytes, sender_is_client: bool, sport: int, dport: int, state: int = CLOSED):

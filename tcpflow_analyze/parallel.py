@@ -22,6 +22,7 @@ import multiprocessing
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 
+from . import wire
 from .analyzer import Analysis, CaptureStats, run
 from .capture import read_windows
 from .folding import Folds, SpaceSaving
@@ -31,13 +32,17 @@ from .tracker import ConnectionTracker
 @dataclass
 class PartResult:
     stats: CaptureStats
-    connections: list
+    connections: list | bytes   # bytes: packed by ``wire`` to cross a process boundary
     folds: Folds
     evicted: int
 
+    def unpacked(self) -> list:
+        return wire.decode(self.connections) if isinstance(self.connections, bytes) else self.connections
 
-def analyze_partition(paths, part: int, nparts: int, options: dict) -> PartResult:
-    """Track the connections of one partition of the captures in ``paths``."""
+
+def analyze_partition(paths, part: int, nparts: int, options: dict, packed: bool = True) -> PartResult:
+    """Track the connections of one partition of the captures in ``paths``;
+    ``packed``: for another process (see ``wire``)."""
     stats = CaptureStats(files=["<stdin>" if p == "-" else p for p in paths])
     tracker = ConnectionTracker(
         time_wait=options["time_wait"], fin_timeout=options["fin_timeout"], unanswered=options["unanswered"],
@@ -45,7 +50,7 @@ def analyze_partition(paths, part: int, nparts: int, options: dict) -> PartResul
         max_report_connections=max(0, options["max_report_connections"] // nparts))
     run(read_windows(paths, stats.damages), tracker, stats, part, nparts)
     conns = tracker.finalize(stats.end if stats.end is not None else 0.0)
-    return PartResult(stats, conns, tracker.folds, tracker.evicted)
+    return PartResult(stats, wire.encode(conns) if packed else conns, tracker.folds, tracker.evicted)
 
 
 def merge(results: list[PartResult], options: dict) -> Analysis:
@@ -56,7 +61,7 @@ def merge(results: list[PartResult], options: dict) -> Analysis:
                          linktypes=set(first.linktypes))
     stats.tcp_packets = sum(r.stats.tcp_packets for r in results)
     stats.evicted = sum(r.evicted for r in results)
-    conns = [c for r in results for c in r.connections]
+    conns = [c for r in results for c in r.unpacked()]
     conns.sort(key=lambda c: (c.first_seen, c.seq_order))
     for i, conn in enumerate(conns, 1):
         conn.id = i
@@ -100,7 +105,7 @@ def analyze_parallel(paths, jobs: int, options: dict) -> Analysis:
     with ProcessPoolExecutor(max_workers=jobs - 1, mp_context=ctx) as pool:
         futures = [pool.submit(analyze_partition, list(paths), i, jobs, options) for i in range(1, jobs)]
         try:
-            mine = analyze_partition(paths, 0, jobs, options)
+            mine = analyze_partition(paths, 0, jobs, options, packed=False)
             results = [mine] + [f.result() for f in futures]
         except BaseException:
             for f in futures:

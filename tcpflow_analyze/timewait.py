@@ -86,18 +86,23 @@ def time_wait_by_host(analysis, port_range=DEFAULT_PORT_RANGE, min_time_wait: in
     # First the TIME_WAIT spans alone: most endpoints never had one, and only
     # the hosts that did need the rest of the work.
     spans = defaultdict(list)        # host -> [(start, stop, conn, local port, remote)]
+
+    def add_spans(c, me, peer):
+        trans = me.trans
+        for i in range(1, len(trans)):
+            if trans[i][1] == TIME_WAIT:
+                start = trans[i][0]
+                # Still in TIME_WAIT when the capture ends: it has not left,
+                # so it counts against any that start at the end.
+                stop = trans[i + 1][0] if i + 1 < len(trans) else inf
+                spans[me.addr].append((start, stop if stop > start else start, c, me.port, peer))
+
     for c in conns:
-        for me, peer in ((c.client, c.server), (c.server, c.client)):
-            if not me.tw_entries:
-                continue
-            trans = me.trans
-            for i in range(1, len(trans)):
-                if trans[i][1] == TIME_WAIT:
-                    start = trans[i][0]
-                    # Still in TIME_WAIT when the capture ends: it has not
-                    # left, so it counts against any that start at the end.
-                    stop = trans[i + 1][0] if i + 1 < len(trans) else inf
-                    spans[me.addr].append((start, max(stop, start), c, me.port, peer))
+        # Most endpoints never were in TIME_WAIT: one counter says so.
+        if c.client.tw_entries:
+            add_spans(c, c.client, c.server)
+        if c.server.tw_entries:
+            add_spans(c, c.server, c.client)
     hosts: dict[bytes, HostTimeWait] = {}
     for host, items in spans.items():
         h = hosts[host] = HostTimeWait(ip_text(host), range_size=range_size, time_wait=len(items))
@@ -118,17 +123,14 @@ def time_wait_by_host(analysis, port_range=DEFAULT_PORT_RANGE, min_time_wait: in
     opens = defaultdict(list)        # host -> [first_seen of connections it opened]
     lifetimes = defaultdict(list)
     for c in conns:
-        for me, peer in ((c.client, c.server), (c.server, c.client)):
-            if me.addr not in wanted:
-                continue
-            h = hosts[me.addr]
-            if me is c.client and me.syn_count:
-                opens[me.addr].append(c.first_seen)
-                lifetimes[me.addr].append(c.last_seen - c.first_seen)
-            if me.fin_seq >= 0 and peer.fin_seq >= 0:
-                h.closed += 1
-                if me.active_close and (not peer.active_close or me.fin_time <= peer.fin_time):
-                    h.active_closes += 1
+        client, server = c.client, c.server
+        if client.addr in wanted:
+            if client.syn_count:
+                opens[client.addr].append(c.first_seen)
+                lifetimes[client.addr].append(c.last_seen - c.first_seen)
+            _count_close(hosts[client.addr], client, server)
+        if server.addr in wanted:
+            _count_close(hosts[server.addr], server, client)
     for host, times in opens.items():
         h = hosts[host]
         h.opened = len(times)
@@ -136,6 +138,13 @@ def time_wait_by_host(analysis, port_range=DEFAULT_PORT_RANGE, min_time_wait: in
         h.open_rate = (len(times) - 1) / span if span > 0 and len(times) > 1 else 0.0
         h.mean_lifetime = sum(lifetimes[host]) / len(lifetimes[host])
     return {h.host: h for h in hosts.values()}
+
+
+def _count_close(h: HostTimeWait, me, peer) -> None:
+    if me.fin_seq >= 0 and peer.fin_seq >= 0:
+        h.closed += 1
+        if me.active_close and (not peer.active_close or me.fin_time <= peer.fin_time):
+            h.active_closes += 1
 
 
 def _endpoint(addr: bytes, port: int) -> str:
