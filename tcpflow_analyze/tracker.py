@@ -238,7 +238,7 @@ class ConnectionTracker:
             # can no longer exist (one 4-tuple, one socket).  The peer's side
             # stays as it was until it is seen to go (or to challenge).
             if x_old.state != CLOSED:
-                self._set(x_old, CLOSED, ts)
+                _set(x_old, CLOSED, ts)
                 self._check_ended(old)
             if y_old.state != CLOSED:
                 new.prev = old
@@ -248,7 +248,7 @@ class ConnectionTracker:
     def _retire(self, old, ts):
         for ep in (old.client, old.server):
             if ep.state != CLOSED:
-                self._set(ep, CLOSED, ts)
+                _set(ep, CLOSED, ts)
         self._check_ended(old)
 
     def _new(self, ts, key, sport, dport, seq, ack, flags):
@@ -361,19 +361,6 @@ class ConnectionTracker:
             self._finish(conn, ts)
 
     # ------------------------------------------------------------------ states
-    @staticmethod
-    def _set(ep: Endpoint, state: int, ts: float) -> None:
-        if ep.state != state:
-            # A capture's timestamps can go backwards (merged interfaces,
-            # clock steps); an endpoint's history must not.
-            if ep.trans and ts < ep.trans[-1][0]:
-                ts = ep.trans[-1][0]
-            ep.state = state
-            ep.state_time = ts
-            ep.trans.append((ts, state))
-            if state == TIME_WAIT:
-                ep.tw_entries += 1
-
     def _receipts(self, conn, x, y, upper, ts, ack, flags, plen):
         """What a segment from x shows x has received, and what y now knows."""
         if x.first_time < 0:
@@ -382,7 +369,7 @@ class ConnectionTracker:
             _zeek_update(conn, x, y, upper, flags, plen)
         if x.state == UNKNOWN and not flags & (SYN | RST):
             # Any non-SYN segment comes from a synchronized TCB.
-            self._set(x, ESTABLISHED, ts)
+            _set(x, ESTABLISHED, ts)
         if not flags & ACK or flags & RST:
             # Acknowledgment numbers in RSTs are not trusted (as Zeek).
             return
@@ -391,23 +378,23 @@ class ConnectionTracker:
         if (yst == SYN_SENT or yst == SYN_RECEIVED) and y.isn >= 0 and seq_ge(ack, (y.isn + 1) & SEQ_MASK):
             if y.state == SYN_SENT and flags & SYN:
                 # y gets the SYN-ACK it waited for (RFC 9293 3.10.7.3).
-                self._set(y, ESTABLISHED, ts)
+                _set(y, ESTABLISHED, ts)
             elif y.state == SYN_RECEIVED:
                 # The handshake's final ACK (or, in a simultaneous open, the
                 # peer's SYN-ACK) reaches y.
-                self._set(y, ESTABLISHED, ts)
+                _set(y, ESTABLISHED, ts)
                 if not flags & SYN and upper:
                     conn.hs |= HS_ACK
         # x acknowledges y's FIN: x has received it; y learns it arrived.
         if y.fin_seq >= 0 and not x.got_fin and seq_ge(ack, (y.fin_seq + 1) & SEQ_MASK):
-            receive_fin(x, ts, self._set)
+            receive_fin(x, ts, _set)
             st = y.state
             if st == FIN_WAIT_1:
-                self._set(y, FIN_WAIT_2, ts)
+                _set(y, FIN_WAIT_2, ts)
             elif st == CLOSING:
-                self._set(y, TIME_WAIT, ts)
+                _set(y, TIME_WAIT, ts)
             elif st == LAST_ACK:
-                self._set(y, CLOSED, ts)
+                _set(y, CLOSED, ts)
             self._check_ended(conn)
         elif x.state == TIME_WAIT and x.got_fin:
             # A TIME_WAIT socket re-acknowledging a retransmitted FIN restarts
@@ -417,7 +404,7 @@ class ConnectionTracker:
         if rn >= 0 and 0 < ((ack - rn) & SEQ_MASK) < SEQ_HALF:
             # x's acknowledgment advanced: y is sending, so y is synchronized.
             if y.state == UNKNOWN:
-                self._set(y, ESTABLISHED, ts)
+                _set(y, ESTABLISHED, ts)
             if x.state == FIN_WAIT_2:
                 # Data still arriving in FIN_WAIT_2: the application shut down
                 # only its sending side; tcp_fin_timeout does not apply.
@@ -435,8 +422,8 @@ class ConnectionTracker:
                     conn.rst_ack = bool(flags & ACK)
                     conn.rst_prior = (x.state, y.state)
                 conn.reset_by = x
-                self._set(x, CLOSED, ts)
-                self._set(y, CLOSED, ts)
+                _set(x, CLOSED, ts)
+                _set(y, CLOSED, ts)
                 self._check_ended(conn)
             else:
                 conn.rst_ignored += 1
@@ -451,7 +438,7 @@ class ConnectionTracker:
             if flags & ACK:
                 conn.hs |= HS_SYNACK
                 if x.state in (CLOSED, UNKNOWN, LISTEN, SYN_SENT):
-                    self._set(x, SYN_RECEIVED, ts)
+                    _set(x, SYN_RECEIVED, ts)
                 if wscale < 0 or y.wscale < 0:
                     # Window scaling is in force only if both SYNs carried it
                     # (RFC 7323 section 2.2).
@@ -459,7 +446,7 @@ class ConnectionTracker:
             else:
                 conn.hs |= HS_SYN
                 if x.state in (CLOSED, UNKNOWN, LISTEN):
-                    self._set(x, SYN_SENT, ts)
+                    _set(x, SYN_SENT, ts)
         if flags & FIN:
             fin_seq = (seq + plen + (1 if flags & SYN else 0)) & SEQ_MASK
             if x.fin_seq < 0:
@@ -468,9 +455,9 @@ class ConnectionTracker:
                 x.active_close = not x.got_fin
             st = x.state
             if st == ESTABLISHED or st == SYN_RECEIVED or st == UNKNOWN or st == SYN_SENT:
-                self._set(x, LAST_ACK if x.got_fin else FIN_WAIT_1, ts)
+                _set(x, LAST_ACK if x.got_fin else FIN_WAIT_1, ts)
             elif st == CLOSE_WAIT:
-                self._set(x, LAST_ACK, ts)
+                _set(x, LAST_ACK, ts)
 
     @staticmethod
     def _rst_acceptable(x: Endpoint, y: Endpoint, seq: int, ack: int, flags: int) -> bool:
@@ -518,6 +505,21 @@ class ConnectionTracker:
             for ep in (conn.client, conn.server):
                 apply_timers(ep, end_ts, self.time_wait, self.fin_timeout)
         return conns
+
+
+def _set(ep: Endpoint, state: int, ts: float) -> None:
+    """A state change seen on the wire, at ``ts``."""
+    if ep.state != state:
+        trans = ep.trans
+        # A capture's timestamps can go backwards (merged interfaces, clock
+        # steps); an endpoint's history must not.
+        if trans and ts < trans[-1][0]:
+            ts = trans[-1][0]
+        ep.state = state
+        ep.state_time = ts
+        trans.append((ts, state))
+        if state == TIME_WAIT:
+            ep.tw_entries += 1
 
 
 def _acks_syn(ep: Endpoint, ack: int) -> bool:

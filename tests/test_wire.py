@@ -1,0 +1,53 @@
+"""wire: connections packed for another process come back equal, links and all."""
+from conftest import SAMPLES
+
+from tcpflow_analyze import wire
+from tcpflow_analyze.analyzer import analyze
+from tcpflow_analyze.connection import Connection, Endpoint
+from tcpflow_analyze.report import build_report
+from tcpflow_analyze.report.json_out import dumps
+
+
+def slots(obj):
+    return {s: getattr(obj, s) for s in obj.__slots__}
+
+
+def test_round_trip_keeps_every_field_and_link():
+    # port_reuse and the challenge-ACK reboot chain instances of one 4-tuple
+    # (prev, superseded, reused_from, replay_of) and accept RSTs (reset_by).
+    for name in ("port_reuse.pcap", "challenge_ack_reboot.pcap", "stale_syn.pcap", "rst_abort.pcap"):
+        a = analyze([str(SAMPLES / name)])
+        back = wire.decode(wire.encode(a.connections))
+        assert len(back) == len(a.connections)
+        index = {id(c): i for i, c in enumerate(a.connections)}
+        linked = 0
+        for orig, copy in zip(a.connections, back):
+            for s in Connection.__slots__:
+                o, c = getattr(orig, s), getattr(copy, s)
+                if isinstance(o, Connection):
+                    linked += 1
+                    assert back.index(c) == index[id(o)]
+                elif isinstance(o, Endpoint):
+                    assert c is (copy.client if o is orig.client else copy.server)
+                    if s != "client" and s != "server":
+                        linked += 1
+                    assert slots(c) == slots(o)
+                else:
+                    assert c == o, (name, s)
+        assert linked, name
+        before = dumps(build_report(a))
+        a.connections = back
+        assert dumps(build_report(a)) == before
+
+
+def test_a_link_to_an_unlisted_instance_travels_too():
+    a = analyze([str(SAMPLES / "port_reuse.pcap")])
+    conns = [c for c in a.connections if c.reused_from is not None]
+    assert conns
+    back = wire.decode(wire.encode(conns))
+    assert len(back) == len(conns)
+    for orig, copy in zip(conns, back):
+        assert copy.reused_from is not None and copy.reused_from not in back
+        assert slots(copy.reused_from.client) == slots(orig.reused_from.client)
+        assert copy.reused_from.superseded is (copy if orig.reused_from.superseded is orig else
+                                               copy.reused_from.superseded)
