@@ -41,6 +41,10 @@ SEVERITIES = detectors.SEVERITIES
 HTML_MAX_LADDERS = 20
 
 
+# --jobs by default: below this much capture, starting and feeding worker
+# processes costs about what they save.
+PARALLEL_MIN_BYTES = 64 << 20
+
 # Set by ``run``, the console entry point: the process ends with the command.
 _EXIT_FAST = False
 _KEEP: list = []
@@ -117,10 +121,10 @@ def analysis_options(func):
                      show_default=True, metavar="N",
                      help="Live connections tracked at once; when full, the idlest tenth are finished early "
                           "(capture.evicted). Bounds memory on floods."),
-        click.option("--jobs", type=click.IntRange(min=1), default=1, show_default=True, metavar="N",
+        click.option("--jobs", type=click.IntRange(min=1), default=None, metavar="N",
                      help="Processes to analyze with: each reads the whole capture and tracks its share of the "
-                          "connections; the report is the same. See the README's performance section for "
-                          "when it pays."),
+                          "connections; the report is the same.  [default: every core for capture files of "
+                          f"{PARALLEL_MIN_BYTES >> 20} MB or more, else 1]"),
         click.option("--engine", type=click.Choice(["local", "dask"]), default="local", show_default=True,
                      help="dask: run the partitions as tasks on a Dask cluster (--scheduler; the 'dask' extra)."),
         click.option("--scheduler", default="local", show_default=True, metavar="ADDRESS",
@@ -217,9 +221,27 @@ def _run(paths, options, jobs, engine, scheduler):
         if "-" in paths:
             _fail("--engine dask reads files the workers can open, not standard input")
         return parallel.analyze_dask(paths, scheduler, jobs, options)
+    if jobs is None:
+        jobs = auto_jobs(paths)
     if jobs > 1 and "-" not in paths:
-        return parallel.analyze_parallel(paths, jobs, options)
+        return parallel.analyze_parallel(paths, jobs, options, progress=Progress(paths))
     return run_analysis(paths, progress=Progress(paths), **options)
+
+
+def auto_jobs(paths) -> int:
+    """--jobs by default: every core this process may use, for capture files
+    big enough to gain from them; standard input is read once, by one process."""
+    if "-" in paths:
+        return 1
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cores = os.cpu_count() or 1
+    try:
+        size = sum(os.path.getsize(p) for p in paths)
+    except OSError:
+        return 1  # the reader reports the missing file
+    return cores if cores > 1 and size >= PARALLEL_MIN_BYTES else 1
 
 
 def _terminal_width(output: str | None) -> int | None:

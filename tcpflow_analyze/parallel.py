@@ -40,7 +40,8 @@ class PartResult:
         return wire.decode(self.connections) if isinstance(self.connections, bytes) else self.connections
 
 
-def analyze_partition(paths, part: int, nparts: int, options: dict, packed: bool = True) -> PartResult:
+def analyze_partition(paths, part: int, nparts: int, options: dict, packed: bool = True,
+                      progress=None) -> PartResult:
     """Track the connections of one partition of the captures in ``paths``;
     ``packed``: for another process (see ``wire``)."""
     stats = CaptureStats(files=["<stdin>" if p == "-" else p for p in paths])
@@ -48,7 +49,12 @@ def analyze_partition(paths, part: int, nparts: int, options: dict, packed: bool
         time_wait=options["time_wait"], fin_timeout=options["fin_timeout"], unanswered=options["unanswered"],
         max_connections=max(1, options["max_connections"] // nparts),
         max_report_connections=max(0, options["max_report_connections"] // nparts))
-    run(read_windows(paths, stats.damages), tracker, stats, part, nparts)
+    try:
+        run(read_windows(paths, stats.damages, progress.opened if progress else None), tracker, stats, part, nparts,
+            progress=progress)
+    finally:
+        if progress is not None:
+            progress.finish()
     conns = tracker.finalize(stats.end if stats.end is not None else 0.0)
     return PartResult(stats, wire.encode(conns) if packed else conns, tracker.folds, tracker.evicted)
 
@@ -96,16 +102,17 @@ def _merge_folds(into: Folds, other: Folds) -> None:
         mine.sources = merged
 
 
-def analyze_parallel(paths, jobs: int, options: dict) -> Analysis:
+def analyze_parallel(paths, jobs: int, options: dict, progress=None) -> Analysis:
     """``jobs`` processes on this machine, one partition each: this process
     tracks partition 0 itself while ``jobs - 1`` forked workers track the
-    others, so only their share of the connections is shipped back."""
+    others, so only their share of the connections is shipped back.  As this
+    process reads the whole capture too, its reading is the progress shown."""
     # fork: the workers inherit the imported package and start at once.
     ctx = multiprocessing.get_context("fork")
     with ProcessPoolExecutor(max_workers=jobs - 1, mp_context=ctx) as pool:
         futures = [pool.submit(analyze_partition, list(paths), i, jobs, options) for i in range(1, jobs)]
         try:
-            mine = analyze_partition(paths, 0, jobs, options, packed=False)
+            mine = analyze_partition(paths, 0, jobs, options, packed=False, progress=progress)
             results = [mine] + [f.result() for f in futures]
         except BaseException:
             for f in futures:

@@ -221,6 +221,27 @@ def test_progress_on_a_terminal_only(tmp_path, monkeypatch):
     slow = Terminal()
     analyzer.analyze([path], progress=Progress([path], stream=slow, after=3600))
     assert slow.getvalue() == ""
+    # With --jobs, this process reads the whole capture too: its reading is shown.
+    from tcpflow_analyze import parallel
+    from tcpflow_analyze.cli import DEFAULT_MAX_CONNECTIONS
+    jobs = Terminal()
+    options = {"time_wait": 60.0, "fin_timeout": 60.0, "unanswered": 5.0,
+               "max_connections": DEFAULT_MAX_CONNECTIONS, "max_report_connections": 1000}
+    a = parallel.analyze_parallel([path], 2, options, progress=Progress([path], stream=jobs, after=0.0))
+    assert a.stats.packets == 6 and "100% " in jobs.getvalue() and jobs.getvalue().endswith("\r\x1b[K")
+
+
+def test_jobs_by_default(tmp_path, monkeypatch):
+    from tcpflow_analyze import cli
+    small = closed_trace().write(str(tmp_path / "t.pcap"))
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2, 3})
+    assert cli.auto_jobs([small]) == 1            # too small to gain
+    assert cli.auto_jobs(["-"]) == 1              # stdin is read once
+    monkeypatch.setattr(cli, "PARALLEL_MIN_BYTES", 100)
+    assert cli.auto_jobs([small]) == 4
+    assert cli.auto_jobs([small, str(tmp_path / "missing.pcap")]) == 1
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0})
+    assert cli.auto_jobs([small]) == 1
 
 
 def test_table_fits_a_narrow_terminal():
