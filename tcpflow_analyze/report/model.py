@@ -23,6 +23,14 @@ def _num(value) -> str:
     return "null" if value is None else repr(value)
 
 
+def _json_time(t) -> str:
+    """``_num(_time(t))`` in one call: the connection lines' hot spot."""
+    return repr(round(t, 6)) if t is not None and -_INF < t < _INF else "null"
+
+
+_INF = float("inf")
+
+
 def connection_entry(conn, cid: int) -> dict:
     c, s = conn.client, conn.server
     return {
@@ -74,8 +82,7 @@ class ConnectionEntries:
         for i, conn in enumerate(self._conns, 1):
             cid = conn.id or i
             c, s = conn.client, conn.server
-            t0, t1 = _time(conn.first_seen), _time(conn.last_seen)
-            dur = _time(conn.last_seen - conn.first_seen)
+            first, last = conn.first_seen, conn.last_seen
             listed = types.get(cid)
             anomalies = "[" + ", ".join(f'"{t}"' for t in listed) + "]" if listed else "[]"
             yield (
@@ -83,7 +90,8 @@ class ConnectionEntries:
                 f'"state": "{STATE_NAMES[c.state]}"}}, "server": {{"ip": "{ip_text(s.addr)}", '
                 f'"port": {s.port}, "state": "{STATE_NAMES[s.state]}"}}, '
                 f'"roles_inferred": {"true" if conn.roles_inferred else "false"}, '
-                f'"first_seen": {_num(t0)}, "last_seen": {_num(t1)}, "duration": {_num(dur)}, '
+                f'"first_seen": {_json_time(first)}, "last_seen": {_json_time(last)}, '
+                f'"duration": {_json_time(last - first)}, '
                 f'"packets": {{"client": {c.packets}, "server": {s.packets}}}, '
                 f'"bytes": {{"client": {c.bytes}, "server": {s.bytes}}}, '
                 f'"retransmissions": {{"client": {c.retransmits}, "server": {s.retransmits}}}, '
