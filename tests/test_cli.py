@@ -287,3 +287,24 @@ def test_console_entry_exit_codes(tmp_path):
     assert json.loads(out.read_text())["summary"]["connections"] == 1
     proc = subprocess.run([sys.executable, "-m", "tcpflow_analyze", "analyze", path], capture_output=True, text=True)
     assert proc.returncode == 0 and "ESTABLISHED" not in proc.stderr and "files" in proc.stdout
+
+
+@pytest.mark.skipif(not hasattr(__import__("fcntl"), "F_GETPIPE_SZ"), reason="Linux pipes only")
+def test_stdin_pipe_is_widened(tmp_path):
+    # A capture piped in crosses a 64 KiB pipe in tiny pieces unless the
+    # reader widens it (capture.source._widen_pipe).
+    import fcntl
+    from conftest import SAMPLES
+    data = (SAMPLES / "bulk_loss.pcap").read_bytes()
+    r, w = os.pipe()
+    proc = subprocess.Popen([sys.executable, "-m", "tcpflow_analyze", "analyze", "--format", "json", "-"],
+                            stdin=r, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    os.close(r)
+    with os.fdopen(w, "wb") as pipe:
+        pipe.write(data)
+        pipe.flush()
+        size = fcntl.fcntl(pipe.fileno(), fcntl.F_GETPIPE_SZ)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert json.loads(out)["capture"]["packets"] == 4283
+    assert size >= 1 << 20

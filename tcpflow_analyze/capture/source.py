@@ -14,6 +14,11 @@ import sys
 import zlib
 from dataclasses import dataclass
 
+try:
+    import fcntl
+except ImportError:  # not a POSIX system
+    fcntl = None
+
 from ..errors import CaptureError
 from .pcap import MAGIC_NS, MAGIC_US, iter_pcap, pcap_windows
 from .pcapng import iter_pcapng
@@ -117,6 +122,7 @@ def open_capture(path: str):
     Raises CaptureError for a path that cannot be opened.
     """
     if path == "-":
+        _widen_pipe(sys.stdin)
         return sys.stdin.buffer
     if os.path.isdir(path):
         raise CaptureError(path, "is a directory, not a capture file")
@@ -193,6 +199,23 @@ class _Opened:
     def close(self):
         if self.raw is not sys.stdin.buffer:
             self.raw.close()
+
+
+# A pipe holds 64 KiB by default: a capture piped in then crosses it in tiny
+# pieces, a pair of context switches each, which cost more than the analysis
+# of the bytes (cat FILE | ...: 0.5 s per 300 MB, against 0.2 s with 1 MiB).
+PIPE_SIZE = 1 << 20
+
+
+def _widen_pipe(stream) -> None:
+    if fcntl is None or not hasattr(fcntl, "F_SETPIPE_SZ"):
+        return  # only Linux can
+    try:
+        fd = stream.fileno()
+        if stat.S_ISFIFO(os.fstat(fd).st_mode):
+            fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, PIPE_SIZE)
+    except (OSError, ValueError, AttributeError):
+        pass  # not a pipe, not Linux, or the size is capped (pipe-max-size): it still works
 
 
 def iter_file(path: str, damages: list, opened=None):
