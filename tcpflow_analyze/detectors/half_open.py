@@ -21,7 +21,7 @@ Kinds (``details.kind``):
 """
 from __future__ import annotations
 
-from ..connection import HS_ACK
+from ..connection import HS_ACK, HS_SYNACK
 from ..folding import EMBRYONIC
 from ..states import CLOSED, STATE_NAMES, SYNACK_ANSWER_TIME, SYNCHRONIZED, TIME_WAIT
 from .base import Anomaly, Option, clients_of, ids, plural, service, with_folds
@@ -79,8 +79,11 @@ def _embryonic(analysis, flood_threshold):
     # A SYN-ACK younger than the initial RTO when the capture ends may simply
     # not have been answered yet: not evidence of anything.
     end = analysis.stats.end or 0.0
+    # (The handshake bits first: they rule out nearly every connection at the
+    # cost of one test, before folding.kind_of says the same in full.)
     settled = [c for c in analysis.connections
-               if c.server.syn_count > 1 or end - c.server.syn_time >= SYNACK_ANSWER_TIME]
+               if c.hs & HS_SYNACK and not c.hs & HS_ACK
+               and (c.server.syn_count > 1 or end - c.server.syn_time >= SYNACK_ANSWER_TIME)]
     out = []
     for svc, group, fold in with_folds(settled, analysis, EMBRYONIC):
         sources = clients_of(group, fold)
@@ -116,7 +119,10 @@ def _embryonic(analysis, flood_threshold):
 def _unanswered(conns, timeout):
     out = []
     for c in conns:
-        for x, y in ((c.client, c.server), (c.server, c.client)):
+        client, server = c.client, c.server
+        if client.rxmt_time < 0 and client.probe_time < 0 and server.rxmt_time < 0 and server.probe_time < 0:
+            continue  # neither side retransmitted nor probed: nothing went unanswered
+        for x, y in ((client, server), (server, client)):
             if not y.packets:
                 continue  # a one-sided capture: silence is the capture's, not the peer's
             last_try = max(x.rxmt_time, x.probe_time)
