@@ -48,3 +48,16 @@ def test_dask_local_cluster_same_report():
                                     "--scheduler", "local", "--jobs", "2", *CAPTURES], catch_exceptions=False)
     assert res.exit_code == 0, res.output
     assert res.output == one
+
+
+@pytest.mark.parametrize("command", [["timewait", "--format", "json"], ["states", "--format", "json"],
+                                     ["ladder", "--format", "json", "--port", "8080", "--top", "3"],
+                                     ["analyze", "--format", "csv", "--sort", "bytes"]])
+def test_views_same_with_jobs(command):
+    # --jobs defaults to every core for big captures: every command that
+    # analyzes must say the same either way.
+    def out(jobs):
+        res = CliRunner().invoke(main, [*command, "--jobs", jobs, *CAPTURES], catch_exceptions=False)
+        assert res.exit_code == 0, res.output
+        return res.output
+    assert out("1") == out("2")
