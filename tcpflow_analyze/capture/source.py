@@ -260,19 +260,23 @@ def records_as_windows(records):
     """Records ``(ts, linktype, buf, off, caplen)`` repacked into windows
     (``pcap.pcap_windows``'s protocol) of one link type each."""
     pack = _PACKED.pack
-    hlen = _PACKED.size
     out = bytearray()
     linktype = None
     for ts, lt, buf, off, caplen in records:
         if lt != linktype or len(out) >= PACK_WINDOW:
             if out:
-                yield bytes(out), 0, len(out), (_PACKED.unpack_from, hlen, 1.0, linktype, 1 << 62)
+                yield _packed_window(out, linktype)
                 out.clear()
             linktype = lt
         out += pack(ts, 0, caplen, 0)
         out += memoryview(buf)[off:off + caplen]
     if out:
-        yield bytes(out), 0, len(out), (_PACKED.unpack_from, hlen, 1.0, linktype, 1 << 62)
+        yield _packed_window(out, linktype)
+
+
+def _packed_window(out: bytearray, linktype: int):
+    # Flow keys are slices of the window: bytes, to be hashable.
+    return bytes(out), 0, len(out), (_PACKED.unpack_from, _PACKED.size, 1.0, linktype, 1 << 62)
 
 
 def _is_regular(raw) -> bool:
