@@ -9,7 +9,6 @@ from __future__ import annotations
 import functools
 import socket
 
-from .states import CLOSED
 
 SEQ_MASK = 0xFFFFFFFF
 SEQ_HALF = 0x80000000
@@ -60,11 +59,11 @@ class Endpoint:
         "hist_seen", "last_syn", "last_fin", "last_rst", "rxmt_next", "zw_next", "gap_next",
     )
 
-    def __init__(self, addr: bytes, port: int, state: int):
+    def __init__(self, addr: bytes, port: int, state: int, ts: float | None = None):
+        """``ts``: when the endpoint was first seen, in ``state`` (its first transition)."""
         self.addr = addr
         self.port = port
         self.state = state
-        self.state_time = 0.0
         self.isn = -1
         self.snd_nxt = -1
         self.rcv_nxt = -1
@@ -82,7 +81,12 @@ class Endpoint:
         self.probes = 0
         self.probe_time = -1.0
         self.got_fin_time = -1.0
-        self.trans = []
+        if ts is None:
+            self.state_time = 0.0
+            self.trans = []
+        else:
+            self.state_time = ts
+            self.trans = [(ts, state)]
         self.tw_entries = 0
         self.packets = 0
         self.bytes = 0
@@ -177,14 +181,6 @@ class Connection:
         if self.client.fin_seq >= 0 or self.server.fin_seq >= 0:
             return "fin"
         return "none"
-
-
-def new_endpoint_pair(key: bytes, sender_is_client: bool, sport: int, dport: int, state: int = CLOSED):
-    """Endpoints for a flow key (src, dst, sport, dport) and who sent it."""
-    alen = (len(key) - 4) >> 1
-    src = Endpoint(key[:alen], sport, state)
-    dst = Endpoint(key[alen:2 * alen], dport, state)
-    return (src, dst) if sender_is_client else (dst, src)
 
 
 def reverse_key(key: bytes) -> bytes:

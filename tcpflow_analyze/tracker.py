@@ -21,9 +21,10 @@ from __future__ import annotations
 from .connection import (
     HS_ACK, HS_SYN, HS_SYNACK, SEQ_HALF, SEQ_MASK, Connection, Endpoint,
     Z_CLOSED, Z_ESTABLISHED, Z_INACTIVE, Z_PARTIAL, Z_RESET, Z_SYN_ACK_SENT, Z_SYN_SENT,
-    new_endpoint_pair, reverse_key, seq_ge,
+    reverse_key, seq_ge,
 )
 from collections import deque
+from operator import attrgetter
 
 from .decode import ACK, FIN, RST, SYN
 from .folding import OTHER, Folds, kind_of
@@ -35,6 +36,7 @@ from .states import (
 )
 
 _DONE = (CLOSED, TIME_WAIT)
+_BY_FIRST_PACKET = attrgetter("first_seen", "seq_order")
 
 # History bits recorded once per direction (Zeek: HIST_* masks).
 _H_ACK = 1
@@ -44,6 +46,8 @@ _H_FIN = 8
 _H_RST = 16
 _H_INCONSISTENT = 32
 _H_MULTIFLAG = 64
+# S or H (by the ACK bit), by direction: [upper][flags & ACK].
+_SYN_LETTERS = ({0: "s", ACK: "h"}, {0: "S", ACK: "H"})
 
 # An eviction spares a connection seen this recently (seconds) once.
 EVICT_RECENT = 1.0
@@ -253,7 +257,13 @@ class ConnectionTracker:
 
     def _new(self, ts, key, sport, dport, seq, ack, flags):
         self._order = self._order + 1 if self.packet_index is None else self.packet_index
-        rkey = reverse_key(key)
+        # The key is (src, dst, sport, dport): the reverse direction's key and
+        # both endpoints' addresses from one set of slices.
+        alen = (len(key) - 4) >> 1
+        a2 = alen + alen
+        src = key[:alen]
+        dst = key[alen:a2]
+        rkey = dst + src + key[a2 + 2:] + key[a2:a2 + 2]
         if flags & SYN:
             sender_is_client = not flags & ACK
             inferred = False
@@ -266,15 +276,16 @@ class ConnectionTracker:
             else:
                 sender_is_client = sport > dport or (sport == dport)
         state = CLOSED if flags & SYN else UNKNOWN
-        client, server = new_endpoint_pair(key, sender_is_client, sport, dport, state)
-        ckey = key if sender_is_client else rkey
-        conn = Connection(ckey, client, server, ts, self._order)
-        conn.roles_inferred = inferred
-        client.state_time = server.state_time = ts
-        client.trans.append((ts, state))
-        server.trans.append((ts, state))
-        if not sender_is_client:
+        if sender_is_client:
+            client = Endpoint(src, sport, state, ts)
+            server = Endpoint(dst, dport, state, ts)
+            conn = Connection(key, client, server, ts, self._order)
+        else:
+            client = Endpoint(dst, dport, state, ts)
+            server = Endpoint(src, sport, state, ts)
+            conn = Connection(rkey, client, server, ts, self._order)
             conn.hist.append("^")  # Zeek's mark: roles flipped from the first packet's direction
+        conn.roles_inferred = inferred
         if flags & SYN and flags & ACK:
             # A SYN-ACK seen before (or without) its SYN: the client's SYN is
             # implied by the acknowledgment number.
@@ -365,7 +376,13 @@ class ConnectionTracker:
         """What a segment from x shows x has received, and what y now knows."""
         if x.first_time < 0:
             x.first_time = ts
-        if x.zstate == Z_INACTIVE or flags & (SYN | FIN | RST):
+        zs = x.zstate
+        if zs == Z_ESTABLISHED and flags & (SYN | FIN | RST) == FIN:
+            # The common close, inline (_zeek_update's ESTABLISHED + FIN).
+            x.zstate = Z_CLOSED
+            if y.zstate == Z_RESET and y.zprev == Z_CLOSED:
+                y.zstate = Z_CLOSED
+        elif zs == Z_INACTIVE or flags & (SYN | FIN | RST):
             _zeek_update(conn, x, y, upper, flags, plen)
         if x.state == UNKNOWN and not flags & (SYN | RST):
             # Any non-SYN segment comes from a synchronized TCB.
@@ -375,7 +392,7 @@ class ConnectionTracker:
             return
         # x acknowledges y's SYN: the handshake moves on.
         yst = y.state
-        if (yst == SYN_SENT or yst == SYN_RECEIVED) and y.isn >= 0 and seq_ge(ack, (y.isn + 1) & SEQ_MASK):
+        if (yst == SYN_SENT or yst == SYN_RECEIVED) and y.isn >= 0 and ((ack - y.isn - 1) & SEQ_MASK) < SEQ_HALF:
             if y.state == SYN_SENT and flags & SYN:
                 # y gets the SYN-ACK it waited for (RFC 9293 3.10.7.3).
                 _set(y, ESTABLISHED, ts)
@@ -386,7 +403,7 @@ class ConnectionTracker:
                 if not flags & SYN and upper:
                     conn.hs |= HS_ACK
         # x acknowledges y's FIN: x has received it; y learns it arrived.
-        if y.fin_seq >= 0 and not x.got_fin and seq_ge(ack, (y.fin_seq + 1) & SEQ_MASK):
+        if y.fin_seq >= 0 and not x.got_fin and ((ack - y.fin_seq - 1) & SEQ_MASK) < SEQ_HALF:
             receive_fin(x, ts, _set)
             st = y.state
             if st == FIN_WAIT_1:
@@ -395,7 +412,9 @@ class ConnectionTracker:
                 _set(y, TIME_WAIT, ts)
             elif st == LAST_ACK:
                 _set(y, CLOSED, ts)
-            self._check_ended(conn)
+            if x.state in _DONE and y.state in _DONE:
+                conn.ended = True
+                conn.route_check = True
         elif x.state == TIME_WAIT and x.got_fin:
             # A TIME_WAIT socket re-acknowledging a retransmitted FIN restarts
             # its 2*MSL timer (Linux: tcp_timewait_state_process).
@@ -411,8 +430,40 @@ class ConnectionTracker:
                 x.fw2_live = True
 
     def _control(self, conn, x, y, upper, ts, seq, ack, flags, plen, wscale):
-        """The effects of SYN, FIN and RST sent by x."""
-        _history_flags(conn, x, upper, seq, flags, plen)
+        """The effects of SYN, FIN and RST sent by x, and their history letters.
+
+        Zeek's letters (TCP.cc update_history): S, H, F and R the first time,
+        then again whenever the sequence number differs (a FIN's number is
+        after its data); I or Q once for a packet carrying several of them.
+        """
+        ctl = flags & (SYN | FIN | RST)
+        if ctl == SYN:
+            if not x.hist_seen & _H_SYN:
+                x.hist_seen |= _H_SYN
+                conn.hist.append(_SYN_LETTERS[upper][flags & ACK])
+            elif seq != x.last_syn:
+                conn.hist.append(_SYN_LETTERS[upper][flags & ACK])
+            x.last_syn = seq
+        elif ctl == FIN:
+            fin_end = (seq + plen) & SEQ_MASK
+            if not x.hist_seen & _H_FIN:
+                x.hist_seen |= _H_FIN
+                conn.hist.append("F" if upper else "f")
+            elif fin_end != x.last_fin:
+                conn.hist.append("F" if upper else "f")
+            x.last_fin = fin_end
+        elif ctl == RST:
+            if not x.hist_seen & _H_RST:
+                x.hist_seen |= _H_RST
+                conn.hist.append("R" if upper else "r")
+            elif seq != x.last_rst:
+                conn.hist.append("R" if upper else "r")
+            x.last_rst = seq
+        else:
+            mask, code = (_H_INCONSISTENT, "I") if flags & FIN and flags & RST else (_H_MULTIFLAG, "Q")
+            if not x.hist_seen & mask:
+                x.hist_seen |= mask
+                conn.hist.append(code if upper else code.lower())
         if flags & RST:
             if x.rst_time < 0:
                 x.rst_time = ts
@@ -492,7 +543,7 @@ class ConnectionTracker:
             if id(conn) not in seen:
                 seen.add(id(conn))
                 out.append(conn)
-        out.sort(key=lambda c: (c.first_seen, c.seq_order))
+        out.sort(key=_BY_FIRST_PACKET)
         for i, conn in enumerate(out, 1):
             conn.id = i
         return out
@@ -598,41 +649,6 @@ def _move(ep: Endpoint, state: int, t: float) -> None:
     ep.state = state
     ep.state_time = t
     ep.trans.append((t, state))
-
-
-def _history_flags(conn, x, upper, seq, flags, plen):
-    """Zeek's history letters for SYN, FIN and RST packets (TCP.cc update_history)."""
-    bits = (flags & SYN and 1) + (flags & FIN and 1) + (flags & RST and 1)
-    hist = conn.hist
-    if bits > 1:
-        if flags & FIN and flags & RST:
-            mask, code = _H_INCONSISTENT, "I"
-        else:
-            mask, code = _H_MULTIFLAG, "Q"
-        if not x.hist_seen & mask:
-            x.hist_seen |= mask
-            hist.append(code if upper else code.lower())
-        return
-    if flags & SYN:
-        _repeatable(hist, x, _H_SYN, "H" if flags & ACK else "S", upper, seq, x.last_syn)
-        x.last_syn = seq
-    elif flags & FIN:
-        # A FIN's number is after its data (Zeek compares seq + len).
-        fin_end = (seq + plen) & SEQ_MASK
-        _repeatable(hist, x, _H_FIN, "F", upper, fin_end, x.last_fin)
-        x.last_fin = fin_end
-    elif flags & RST:
-        _repeatable(hist, x, _H_RST, "R", upper, seq, x.last_rst)
-        x.last_rst = seq
-
-
-def _repeatable(hist, x, bit, code, upper, value, last):
-    """S, H, F, R: the first time, then again whenever the sequence number differs."""
-    if not x.hist_seen & bit:
-        x.hist_seen |= bit
-        hist.append(code if upper else code.lower())
-    elif value != last:
-        hist.append(code if upper else code.lower())
 
 
 def _zeek_update(conn, x, y, is_orig, flags, plen):

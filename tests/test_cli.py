@@ -197,6 +197,24 @@ def test_fast_json_lines_equal_the_encoder():
         assert list(entries.json_lines()) == [json.dumps(e) for e in entries], sample.name
 
 
+from hypothesis import given, settings, strategies as st
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.one_of(
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.floats(min_value=0, max_value=1e-3),
+    st.floats(min_value=1e9, max_value=5e9),
+    st.integers(min_value=0, max_value=2 ** 33).map(lambda n: n / 1e6),
+    st.sampled_from([None, 0.0, -0.0, 1e-4, 9.99999e-05, 4294967296.0, 4294967295.9999995, 0.5e-6]),
+))
+def test_json_time_writes_what_the_encoder_writes(t):
+    # The connection lines print times by a shortcut: the text must be
+    # json.dumps's for the same rounded value, at every magnitude.
+    from tcpflow_analyze.report.model import _json_time, _num, _time
+    assert _json_time(t) == _num(_time(t))
+
+
 def test_progress_on_a_terminal_only(tmp_path, monkeypatch):
     import io
 

@@ -24,8 +24,21 @@ def _num(value) -> str:
 
 
 def _json_time(t) -> str:
-    """``_num(_time(t))`` in one call: the connection lines' hot spot."""
-    return repr(round(t, 6)) if t is not None and -_INF < t < _INF else "null"
+    """``_num(_time(t))`` in one call: the connection lines' hot spot.
+
+    Between 1e-4 and 2**32 a double is finer than a microsecond, so the
+    shortest text of ``round(t, 6)`` (what ``repr`` writes) is ``t`` printed
+    to six places without its trailing zeros -- twice as fast to make.
+    Outside that range (tiny durations print with an exponent, far-future
+    times lose digits) ``repr`` itself is asked.
+    """
+    if t is None:
+        return "null"
+    if 1e-4 <= t < 4294967296.0:
+        text = "%.6f" % t
+        text = text.rstrip("0")
+        return text + "0" if text[-1] == "." else text
+    return repr(round(t, 6)) if -_INF < t < _INF else "null"
 
 
 _INF = float("inf")
