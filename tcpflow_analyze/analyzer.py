@@ -14,15 +14,11 @@ from .decode import (
     decode, window_scale,
 )
 from .folding import Folds
-from .progress import EVERY_PACKETS
 from .states import (
     DEFAULT_FIN_TIMEOUT, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_REPORT_CONNECTIONS, DEFAULT_TIME_WAIT,
     DEFAULT_UNANSWERED,
 )
 from .tracker import ConnectionTracker
-
-
-PROGRESS_MASK = EVERY_PACKETS - 1
 
 
 @dataclass
@@ -93,7 +89,9 @@ def run(windows, tracker: ConnectionTracker, stats: CaptureStats, part: int = 0,
     unpack_fast6 = FAST_ETH_IPV6_TCP.unpack_from
     skipped = [0] * len(SKIP_NAMES)
     packets = 0
-    tcp = 0
+    # Every packet walked is skipped (undecodable), another partition's, or
+    # a TCP segment of ours: the last is counted as what remains.
+    others = 0
     start = float("inf")
     last = float("-inf")
     linktypes = set()
@@ -120,8 +118,6 @@ def run(windows, tracker: ConnectionTracker, stats: CaptureStats, part: int = 0,
                 pos = nxt
                 packets += 1
                 ts = sec + frac * ts_scale
-                if not packets & PROGRESS_MASK and progress is not None:
-                    progress.update(packets)
                 if ts > last:
                     last = ts
                 if ts < start:
@@ -137,9 +133,9 @@ def run(windows, tracker: ConnectionTracker, stats: CaptureStats, part: int = 0,
                         if thl >= 20 and plen >= 0:
                             if nparts > 1:
                                 if (sport ^ dport) % nparts != part:
+                                    others += 1
                                     continue  # another partition's connection
                                 tracker.packet_index = packets
-                            tcp += 1
                             segment(ts, buf[off + 26:off + 38], sport, dport, seq, ack, flags, win, plen,
                                     window_scale(buf, off + 54, min(off + 34 + thl, off + caplen))
                                     if flags & SYN and thl > 20 else -1)
@@ -156,9 +152,9 @@ def run(windows, tracker: ConnectionTracker, stats: CaptureStats, part: int = 0,
                             if thl >= 20 and plen >= 0:
                                 if nparts > 1:
                                     if (sport ^ dport) % nparts != part:
+                                        others += 1
                                         continue
                                     tracker.packet_index = packets
-                                tcp += 1
                                 segment(ts, buf[off + 22:off + 58], sport, dport, seq, ack, flags, win, plen,
                                         window_scale(buf, off + 74, min(off + 54 + thl, off + caplen))
                                         if flags & SYN and thl > 20 else -1)
@@ -169,12 +165,15 @@ def run(windows, tracker: ConnectionTracker, stats: CaptureStats, part: int = 0,
                     continue
                 if nparts > 1:
                     if (r[1] ^ r[2]) % nparts != part:
+                        others += 1
                         continue
                     tracker.packet_index = packets
-                tcp += 1
                 segment(ts, *r)
             if packets > walked_before:
                 linktypes.add(lt)
+                # Once a window (4 MiB: thousands of packets), not per packet.
+                if progress is not None:
+                    progress.update(packets)
             try:
                 window = windows.send((pos, packets - walked_before))
             except StopIteration:
@@ -183,7 +182,7 @@ def run(windows, tracker: ConnectionTracker, stats: CaptureStats, part: int = 0,
         if gc_was_enabled:
             gc.enable()
         stats.packets += packets
-        stats.tcp_packets += tcp
+        stats.tcp_packets += packets - sum(skipped) - others
         for i, name in enumerate(SKIP_NAMES):
             stats.skipped[name] += skipped[i]
         if packets:

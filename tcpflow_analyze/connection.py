@@ -56,7 +56,7 @@ class Endpoint:
         "packets", "bytes", "retransmits", "zero_windows", "gaps",
         "first_time", "last_time",
         "zstate", "zprev",
-        "hist_seen", "last_syn", "last_fin", "last_rst", "rxmt_next", "zw_next", "gap_next",
+        "hist_seen", "last_syn", "last_fin", "last_rst",
     )
 
     def __init__(self, addr: bytes, port: int, state: int, ts: float | None = None):
@@ -101,9 +101,6 @@ class Endpoint:
         self.last_syn = -1
         self.last_fin = -1
         self.last_rst = -1
-        self.rxmt_next = 1
-        self.zw_next = 1
-        self.gap_next = 1
 
 
 class Connection:

@@ -7,8 +7,6 @@ import os
 import sys
 import time
 
-# How often the packet loop reports (a power of two: one AND per packet).
-EVERY_PACKETS = 1 << 16
 BAR_WIDTH = 24
 
 

@@ -46,6 +46,9 @@ _H_FIN = 8
 _H_RST = 16
 _H_INCONSISTENT = 32
 _H_MULTIFLAG = 64
+# Zeek logs the letters for retransmissions, gaps and zero windows at their
+# 1st, 10th, 100th ... occurrence (conn.log's history: scaling thresholds).
+_LETTER_COUNTS = frozenset(10 ** i for i in range(19))
 # S or H (by the ACK bit), by direction: [upper][flags & ACK].
 _SYN_LETTERS = ({0: "s", ACK: "h"}, {0: "S", ACK: "H"})
 
@@ -129,8 +132,7 @@ class ConnectionTracker:
                     if plen:
                         x.retransmits += 1
                         x.rxmt_time = ts
-                        if x.retransmits == x.rxmt_next:
-                            x.rxmt_next *= 10
+                        if x.retransmits in _LETTER_COUNTS:
                             conn.hist.append("T" if upper else "t")
             elif x.snd_nxt < 0:
                 x.snd_nxt = seq
@@ -157,14 +159,12 @@ class ConnectionTracker:
                     if ynxt >= 0 and 0 < ((ack - ynxt) & SEQ_MASK) < SEQ_HALF and y.state != UNKNOWN:
                         y.snd_nxt = ack
                         y.gaps += 1
-                        if y.gaps == y.gap_next:
-                            y.gap_next *= 10
+                        if y.gaps in _LETTER_COUNTS:
                             conn.hist.append("g" if upper else "G")
             x.window = win
             if win == 0 and y.zstate != Z_CLOSED and x.zstate != Z_RESET:
                 x.zero_windows += 1
-                if x.zero_windows == x.zw_next:
-                    x.zw_next *= 10
+                if x.zero_windows in _LETTER_COUNTS:
                     conn.hist.append("W" if upper else "w")
         if ctl:
             self._control(conn, x, y, upper, ts, seq, ack, flags, plen, wscale)

@@ -215,7 +215,7 @@ def test_json_time_writes_what_the_encoder_writes(t):
     assert _json_time(t) == _num(_time(t))
 
 
-def test_progress_on_a_terminal_only(tmp_path, monkeypatch):
+def test_progress_on_a_terminal_only(tmp_path):
     import io
 
     from tcpflow_analyze import analyzer
@@ -226,7 +226,6 @@ def test_progress_on_a_terminal_only(tmp_path, monkeypatch):
             return True
 
     path = closed_trace().write(str(tmp_path / "t.pcap"))
-    monkeypatch.setattr(analyzer, "PROGRESS_MASK", 0)  # report at every packet
     tty = Terminal()
     analyzer.analyze([path], progress=Progress([path], stream=tty, after=0.0))
     shown = tty.getvalue()
