@@ -89,13 +89,19 @@ def time_wait_by_host(analysis, port_range=DEFAULT_PORT_RANGE, min_time_wait: in
 
     def add_spans(c, me, peer):
         trans = me.trans
-        for i in range(1, len(trans)):
+        n = len(trans)
+        # One TIME_WAIT (nearly every endpoint that had one) is the last or
+        # next to last state: found from the end.
+        found = range(n - 1, 0, -1) if me.tw_entries == 1 else range(1, n)
+        for i in found:
             if trans[i][1] == TIME_WAIT:
                 start = trans[i][0]
                 # Still in TIME_WAIT when the capture ends: it has not left,
                 # so it counts against any that start at the end.
-                stop = trans[i + 1][0] if i + 1 < len(trans) else inf
+                stop = trans[i + 1][0] if i + 1 < n else inf
                 spans[me.addr].append((start, stop if stop > start else start, c, me.port, peer))
+                if me.tw_entries == 1:
+                    break
 
     for c in conns:
         # Most endpoints never were in TIME_WAIT: one counter says so.

@@ -649,6 +649,8 @@ def _move(ep: Endpoint, state: int, t: float) -> None:
     ep.state = state
     ep.state_time = t
     ep.trans.append((t, state))
+    if state == TIME_WAIT:
+        ep.tw_entries += 1  # (a FIN_WAIT_2 given the FIN the capture ended on)
 
 
 def _zeek_update(conn, x, y, is_orig, flags, plen):

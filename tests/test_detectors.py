@@ -213,6 +213,26 @@ def test_timewait_command_on_storm():
     assert "closes first" in text and "█" in text and "tcp_tw_reuse" in text
 
 
+def test_time_wait_entered_at_the_capture_end_is_counted():
+    # The peer's FIN is the capture's last packet, too recent to have been
+    # answered: the client is taken to have it, FIN_WAIT_2 -> TIME_WAIT, and
+    # that TIME_WAIT counts in the per-host view like any other.
+    from tcpflow_analyze.states import TIME_WAIT
+    from tcpflow_analyze.timewait import time_wait_by_host
+    t = Trace()
+    t.handshake()
+    t.c("FA", 1001, 5001)
+    t.s("A", 5001, 1002)
+    t.s("FA", 5001, 1002, dt=0.01)
+    import tempfile
+    with tempfile.TemporaryDirectory() as d:
+        analysis = analyze([t.write(d + "/t.pcap")])
+    [c] = analysis.connections
+    assert c.client.state == TIME_WAIT and c.client.tw_entries == 1
+    hosts = time_wait_by_host(analysis)
+    assert hosts["10.0.0.1"].time_wait == 1 and hosts["10.0.0.1"].at_end == 1
+
+
 def test_timewait_command_close_wait_view():
     view = json.loads(cli("timewait", "--format", "json", str(SAMPLES / "close_wait_leak.pcap")).output)
     [svc] = [d for d in view["close_wait"] if d["at_end"]]
