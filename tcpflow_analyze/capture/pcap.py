@@ -10,6 +10,7 @@ from __future__ import annotations
 import struct
 
 from ..errors import CaptureError
+from .readahead import ReadAhead
 
 MAGIC_US = 0xA1B2C3D4
 MAGIC_NS = 0xA1B23C4D
@@ -68,9 +69,10 @@ def pcap_windows(path: str, stream, head: bytes, damage, read_at=None):
     free of generator switches and copies (the packet loop walks a window in
     one tight loop).
 
-    ``read_at(offset, n)``, for a regular file, reads from a position: every
-    window then starts at a record boundary, so a record crossing a read
-    boundary is read again instead of the buffers being joined.  Without it,
+    ``read_at(offset, n)``, for a regular file, reads from a position, a
+    chunk ahead in a thread (``readahead``): each window is a chunk that
+    overlaps the one before, so a record crossing a chunk boundary is read
+    again instead of the buffers being joined.  Without it,
     ``stream`` is read on, and the unread tail carried into the next buffer.
     ``damage(offset, packet, reason)`` is called once, where reading stops,
     with the reason it stopped early, or with None at a clean end of data
@@ -83,12 +85,25 @@ def pcap_windows(path: str, stream, head: bytes, damage, read_at=None):
     layout = (unpack_rec, RECORD_HEADER_LEN, ts_scale, linktype, max_caplen)
 
     file_off = FILE_HEADER_LEN  # file offset of buf[0]
+    ahead = None
     if read_at is not None:
-        buf, eof = _read_whole(read_at, file_off, CHUNK)
+        # Chunks overlap by the longest record: see readahead.
+        ahead = ReadAhead(read_at, CHUNK, RECORD_HEADER_LEN + max_caplen)
+        buf, pos, eof = ahead.read(file_off, RECORD_HEADER_LEN)
+        file_off -= pos
     else:
         buf = head[FILE_HEADER_LEN:]
         eof = False
-    pos = 0
+        pos = 0
+    try:
+        yield from _walk_windows(stream, damage, ahead, layout, snaplen, buf, pos, eof, file_off)
+    finally:
+        if ahead is not None:
+            ahead.close()
+
+
+def _walk_windows(stream, damage, ahead, layout, snaplen, buf, pos, eof, file_off):
+    unpack_rec, _, _, _, max_caplen = layout
     packet_no = 0
     while True:
         n = len(buf)
@@ -97,6 +112,7 @@ def pcap_windows(path: str, stream, head: bytes, damage, read_at=None):
             packet_no += walked
             pos = stop
         need = CHUNK
+        record = RECORD_HEADER_LEN  # what must follow the stop: the header, or the whole record
         if n - pos >= RECORD_HEADER_LEN:
             caplen = unpack_rec(buf, pos)[2]
             if caplen > max_caplen:
@@ -105,7 +121,8 @@ def pcap_windows(path: str, stream, head: bytes, damage, read_at=None):
                        else f"record length {caplen} exceeds the {max_caplen}-byte limit")
                 return
             # A record larger than a read chunk is read whole.
-            need = max(need, RECORD_HEADER_LEN + caplen)
+            record = RECORD_HEADER_LEN + caplen
+            need = max(need, record)
         if eof:
             if pos < n:
                 if n - pos >= RECORD_HEADER_LEN:
@@ -116,27 +133,16 @@ def pcap_windows(path: str, stream, head: bytes, damage, read_at=None):
             else:
                 damage(file_off + pos, packet_no, None)
             return
-        file_off += pos
-        if read_at is not None:
-            buf, eof = _read_whole(read_at, file_off, need)
+        if ahead is not None:
+            want = file_off + pos
+            buf, pos, eof = ahead.read(want, record)
+            file_off = want - pos
         else:
+            file_off += pos
             more = stream.read(need)
             eof = not more
             buf = buf[pos:] + more
-        pos = 0
-
-
-def _read_whole(read_at, offset: int, n: int):
-    """``(data, at_end)``: a short read is the end of the file only if the next
-    read says so -- it may instead report the read error that cut it short,
-    or find that the file has grown (a capture still being written)."""
-    data = read_at(offset, n)
-    if len(data) == n:
-        return data, False
-    more = read_at(offset + len(data), n - len(data))
-    if more:
-        return data + more, False
-    return data, True
+            pos = 0
 
 
 def iter_pcap(path: str, stream, head: bytes, damage, read_at=None):
