@@ -54,7 +54,7 @@ def parse_file_header(path: str, head: bytes):
     return endian, ts_scale, snaplen, linkfield & LT_LINKTYPE_MASK
 
 
-def pcap_windows(path: str, stream, head: bytes, damage, read_at=None):
+def pcap_windows(path: str, stream, head: bytes, damage, read_at=None, read_ahead: bool = True):
     """The records of a pcap stream, as windows for a record walker.
 
     A generator of ``(buf, pos, end, layout)``: whole records may start at
@@ -88,7 +88,7 @@ def pcap_windows(path: str, stream, head: bytes, damage, read_at=None):
     ahead = None
     if read_at is not None:
         # Chunks overlap by the longest record: see readahead.
-        ahead = ReadAhead(read_at, CHUNK, RECORD_HEADER_LEN + max_caplen)
+        ahead = ReadAhead(read_at, CHUNK, RECORD_HEADER_LEN + max_caplen, threaded=read_ahead)
         buf, pos, eof = ahead.read(file_off, RECORD_HEADER_LEN)
         file_off -= pos
     else:
@@ -145,10 +145,10 @@ def _walk_windows(stream, damage, ahead, layout, snaplen, buf, pos, eof, file_of
             pos = 0
 
 
-def iter_pcap(path: str, stream, head: bytes, damage, read_at=None):
+def iter_pcap(path: str, stream, head: bytes, damage, read_at=None, read_ahead: bool = True):
     """Yield ``(ts, linktype, buf, offset, caplen)`` records from a pcap stream
     (see ``pcap_windows``), for consumers that take one record at a time."""
-    windows = pcap_windows(path, stream, head, damage, read_at)
+    windows = pcap_windows(path, stream, head, damage, read_at, read_ahead)
     window = next(windows, None)
     while window is not None:
         buf, pos, end, (unpack_rec, hlen, ts_scale, linktype, max_caplen) = window

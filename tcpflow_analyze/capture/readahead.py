@@ -17,6 +17,9 @@ from __future__ import annotations
 import queue
 import threading
 
+# What a stream's reader thread reads at a time (StreamAhead).
+STREAM_CHUNK = 1 << 22
+
 
 def read_whole(read_at, offset: int, n: int):
     """``(data, at_end)``: a short read is the end of the file only if the next
@@ -75,10 +78,15 @@ class _Ahead:
 
 
 class ReadAhead:
-    """``read(offset, need)`` for a file read front to back by a walker."""
+    """``read(offset, need)`` for a file read front to back by a walker.
 
-    def __init__(self, read_at, size: int, overlap: int):
+    Not ``threaded``, every read is the walker's own (several files merged:
+    a thread and its chunks per file would add up).
+    """
+
+    def __init__(self, read_at, size: int, overlap: int, threaded: bool = True):
         self._read_at = read_at
+        self._threaded = threaded
         self._size = size
         # The overlap must leave each chunk something new.
         self._overlap = max(0, min(overlap, size // 4))
@@ -98,7 +106,7 @@ class ReadAhead:
                 ahead.close()
                 self._ahead = None
         data, at_end = read_whole(self._read_at, offset, max(need, self._size))
-        if not at_end and len(data) > self._overlap:
+        if self._threaded and not at_end and len(data) > self._overlap:
             self._ahead = _Ahead(self._read_at, offset + len(data) - self._overlap, self._size, self._overlap)
         return data, 0, at_end
 
@@ -106,3 +114,76 @@ class ReadAhead:
         if self._ahead is not None:
             self._ahead.close()
             self._ahead = None
+
+
+class StreamAhead:
+    """A stream (a pipe, gzip, a pcapng file) read a chunk ahead by a thread.
+
+    ``read(n)`` behaves as the stream's own: at most ``n`` bytes, ``b""`` only
+    at the end.  A pipe's read and gzip's inflate release the GIL, so they run
+    beside the packet loop instead of before it.
+    """
+
+    def __init__(self, stream, size: int):
+        self._stream = stream
+        self._size = size
+        self._chunks: queue.Queue = queue.Queue(maxsize=1)
+        self._thread: threading.Thread | None = None
+        self._closed = False
+        self._buf = b""
+        self._pos = 0
+        self._end = False
+
+    def _run(self) -> None:
+        try:
+            while not self._closed:
+                data = self._stream.read(self._size)
+                self._chunks.put(data)
+                if not data:
+                    return
+        except BaseException as exc:  # handed to the consumer, raised there
+            self._chunks.put(exc)
+
+    def _next_chunk(self) -> bool:
+        if self._end:
+            return False
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="capture read-ahead", daemon=True)
+            self._thread.start()
+        item = self._chunks.get()
+        if isinstance(item, BaseException):
+            self._end = True
+            raise item
+        if not item:
+            self._end = True
+            return False
+        self._buf, self._pos = item, 0
+        return True
+
+    def read(self, n: int = -1) -> bytes:
+        if self._pos >= len(self._buf) and not self._next_chunk():
+            return b""
+        if n is None or n < 0:
+            parts = [self._buf[self._pos:]]
+            while self._next_chunk():
+                parts.append(self._buf)
+            self._buf, self._pos = b"", 0
+            return b"".join(parts)
+        if self._pos == 0 and n >= len(self._buf):
+            out = self._buf  # the whole chunk, not a copy
+            self._buf = b""
+            return out
+        out = self._buf[self._pos:self._pos + n]
+        self._pos += len(out)
+        return out
+
+    def close(self) -> None:
+        self._closed = True
+        try:
+            self._chunks.get_nowait()
+        except queue.Empty:
+            pass
+        if self._thread is not None:
+            # A pipe that delivers nothing more keeps its reader waiting; that
+            # thread is a daemon and ends with the read.
+            self._thread.join(timeout=1.0)
