@@ -79,15 +79,16 @@ def analyze(paths, time_wait: float = DEFAULT_TIME_WAIT, fin_timeout: float = DE
                              "max_report_connections": max_report_connections})
 
 
-def run(windows, tracker: ConnectionTracker, stats: CaptureStats, part: int = 0, nparts: int = 1,
-        progress=None) -> None:
+def run(windows, tracker: ConnectionTracker, stats: CaptureStats, owned=None, progress=None) -> None:
     """Feed every record of ``windows`` (``capture.read_windows``) to the
-    tracker; with ``nparts`` > 1, only the connections of partition ``part``
-    (see ``parallel``), so that several processes can share one capture."""
+    tracker; with ``owned``, only the connections of one partition (see
+    ``parallel``): those whose ``(sport ^ dport) % len(owned)`` bucket is
+    true in it, so that several processes can share one capture."""
     segment = tracker.segment
     unpack_fast = FAST_ETH_IPV4_TCP.unpack_from
     unpack_fast6 = FAST_ETH_IPV6_TCP.unpack_from
     skipped = [0] * len(SKIP_NAMES)
+    nbuckets = len(owned) if owned is not None else 1
     packets = 0
     # Every packet walked is skipped (undecodable), another partition's, or
     # a TCP segment of ours: the last is counted as what remains.
@@ -131,8 +132,8 @@ def run(windows, tracker: ConnectionTracker, stats: CaptureStats, part: int = 0,
                             total = caplen - 14
                         plen = total - 20 - thl
                         if thl >= 20 and plen >= 0:
-                            if nparts > 1:
-                                if (sport ^ dport) % nparts != part:
+                            if owned is not None:
+                                if not owned[(sport ^ dport) % nbuckets]:
                                     others += 1
                                     continue  # another partition's connection
                                 tracker.packet_index = packets
@@ -150,8 +151,8 @@ def run(windows, tracker: ConnectionTracker, stats: CaptureStats, part: int = 0,
                                 ip_plen = caplen - 54  # jumbogram / BIG TCP: what was captured
                             plen = ip_plen - thl
                             if thl >= 20 and plen >= 0:
-                                if nparts > 1:
-                                    if (sport ^ dport) % nparts != part:
+                                if owned is not None:
+                                    if not owned[(sport ^ dport) % nbuckets]:
                                         others += 1
                                         continue
                                     tracker.packet_index = packets
@@ -163,8 +164,8 @@ def run(windows, tracker: ConnectionTracker, stats: CaptureStats, part: int = 0,
                 if r.__class__ is int:
                     skipped[r] += 1
                     continue
-                if nparts > 1:
-                    if (r[1] ^ r[2]) % nparts != part:
+                if owned is not None:
+                    if not owned[(r[1] ^ r[2]) % nbuckets]:
                         others += 1
                         continue
                     tracker.packet_index = packets

@@ -61,3 +61,16 @@ def test_views_same_with_jobs(command):
         assert res.exit_code == 0, res.output
         return res.output
     assert out("1") == out("2")
+
+
+@pytest.mark.parametrize("nparts", [1, 2, 3, 4, 7])
+@pytest.mark.parametrize("parent", [False, True])
+def test_partitions_own_every_bucket_once(nparts, parent):
+    from tcpflow_analyze.parallel import BUCKETS, owned_buckets, shares
+    weights = shares(nparts, parent)
+    assert abs(sum(weights) - 1) < 1e-9
+    owned = [owned_buckets(i, weights) for i in range(nparts)]
+    assert [sum(col) for col in zip(*owned)] == [1] * BUCKETS
+    if parent and nparts > 1:
+        # The merging process ships nothing: it takes the larger share.
+        assert sum(owned[0]) > sum(owned[1])

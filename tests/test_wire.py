@@ -12,7 +12,13 @@ def slots(obj):
     return {s: getattr(obj, s) for s in obj.__slots__}
 
 
-def test_round_trip_keeps_every_field_and_link():
+import pytest
+
+
+@pytest.mark.parametrize("batch", [4096, 2, 1])
+def test_round_trip_keeps_every_field_and_link(monkeypatch, batch):
+    # Small batches: links cross from one marshalled batch to another.
+    monkeypatch.setattr(wire, "BATCH", batch)
     # port_reuse and the challenge-ACK reboot chain instances of one 4-tuple
     # (prev, superseded, reused_from, replay_of) and accept RSTs (reset_by).
     for name in ("port_reuse.pcap", "challenge_ack_reboot.pcap", "stale_syn.pcap", "rst_abort.pcap"):
