@@ -100,3 +100,17 @@ def test_window_damage_is_where_record_reading_puts_it(tmp_path):
     d1, d2 = [], []
     assert len(walked(read_windows([str(cut)], d1))) == len(list(read_records([str(cut)], d2))) == 4282
     assert d1 == d2 and d1[0].reason.startswith("last record cut short")
+
+
+@pytest.mark.parametrize("read_size", [1, 7, 64, 1500])
+def test_pcapng_blocks_across_any_read_boundary(monkeypatch, read_size):
+    # Enhanced Packet Blocks are read in place from the read buffer; a block
+    # that crosses its end takes the careful path.  Either way, the same
+    # records in the same order, and the same damage, as with large reads.
+    from tcpflow_analyze.capture import pcapng
+    paths = [str(SAMPLES / "pcapng.pcapng")]
+    want_damage, got_damage = [], []
+    want = [(ts, lt, bytes(buf[off:off + n])) for ts, lt, buf, off, n in read_records(paths, want_damage)]
+    monkeypatch.setattr(pcapng, "READ_SIZE", read_size)
+    got = [(ts, lt, bytes(buf[off:off + n])) for ts, lt, buf, off, n in read_records(paths, got_damage)]
+    assert got == want and len(got) > 10 and got_damage == want_damage

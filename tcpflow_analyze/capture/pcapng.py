@@ -58,41 +58,63 @@ def _parse_idb(body: bytes, endian: str) -> _Interface:
     return _Interface(linktype, snaplen, ts_scale, ts_offset)
 
 
+READ_SIZE = 1 << 20
+
+
 def iter_pcapng(path: str, stream, head: bytes, damage):
     """Yield records from a pcapng stream whose first bytes (already read) are ``head``.
 
     ``damage`` is called once, where reading stops, as in ``pcap.iter_pcap``.
+    Blocks are walked in place in large read buffers; records point into
+    them (``(ts, linktype, buf, offset, caplen)``), so an Enhanced Packet
+    Block costs two struct reads and no copy.
     """
-    buf = bytearray(head)
-
-    def fill(n: int) -> bool:
-        while len(buf) < n:
-            more = stream.read(max(n - len(buf), 1 << 20))
-            if not more:
-                return False
-            buf.extend(more)
-        return True
-
-    file_off = 0
+    buf = bytes(head)
+    pos = 0          # where the next block starts in buf
+    base = 0         # file offset of buf[0]
     endian = "<"
+    block_header = struct.Struct("<II")
+    epb_fields = struct.Struct("<IIII")   # interface, ts high, ts low, caplen
+    u32 = struct.Struct("<I")
     interfaces: list[_Interface] = []
     packet_no = 0
     last_ts = 0.0
     first = True
     while True:
-        if not fill(8):
+        n = len(buf)
+        if pos + 8 <= n:
+            btype, blen = block_header.unpack_from(buf, pos)
+            end = pos + blen
+            # The common block, inline: an EPB, whole in the buffer, of a
+            # sane length and a known interface, its trailer matching.
+            if btype == EPB and end <= n and 32 <= blen <= MAX_BLOCK_LEN and not blen & 3 \
+                    and u32.unpack_from(buf, end - 4)[0] == blen:
+                if_id, ts_hi, ts_lo, caplen = epb_fields.unpack_from(buf, pos + 8)
+                if if_id < len(interfaces) and 32 + caplen <= blen:
+                    iface = interfaces[if_id]
+                    packet_no += 1
+                    last_ts = ((ts_hi << 32) | ts_lo) * iface.ts_scale + iface.ts_offset
+                    yield last_ts, iface.linktype, buf, pos + 28, caplen
+                    pos = end
+                    continue
+        # Everything else -- other blocks, a block crossing the buffer's end,
+        # damage -- the careful way.
+        block = _Block(buf, pos, stream)
+        if not block.fill(8):
             if first:
-                raise CaptureError(path, f"pcapng section header block cut short ({len(buf)} bytes)")
-            damage(file_off, packet_no, f"block header cut short ({len(buf)} of 8 bytes)" if buf else None)
+                raise CaptureError(path, f"pcapng section header block cut short ({block.avail} bytes)")
+            damage(base + pos, packet_no,
+                   f"block header cut short ({block.avail} of 8 bytes)" if block.avail else None)
             return
-        btype_raw = bytes(buf[0:4])
-        if btype_raw == b"\x0a\x0d\x0d\x0a":
-            if not fill(12):
+        buf, pos, base = block.buf, 0, base + pos
+        if buf[0:4] == b"\x0a\x0d\x0d\x0a":
+            if not block.fill(12):
                 if first:
-                    raise CaptureError(path, f"pcapng section header block cut short ({len(buf)} bytes)")
-                damage(file_off, packet_no, "section header block cut short")
+                    raise CaptureError(path, f"pcapng section header block cut short ({block.avail} bytes)")
+                damage(base, packet_no, "section header block cut short")
                 return
-            bom = bytes(buf[8:12])
+            buf = block.buf
+            bom = buf[8:12]
             if bom == b"\x4d\x3c\x2b\x1a":
                 endian = "<"
             elif bom == b"\x1a\x2b\x3c\x4d":
@@ -100,31 +122,34 @@ def iter_pcapng(path: str, stream, head: bytes, damage):
             else:
                 if first:
                     raise CaptureError(path, "pcapng section header has no valid byte-order magic")
-                damage(file_off, packet_no, "section header with a bad byte-order magic")
+                damage(base, packet_no, "section header with a bad byte-order magic")
                 return
-        btype, blen = struct.unpack_from(endian + "II", buf, 0)
+            block_header = struct.Struct(endian + "II")
+            epb_fields = struct.Struct(endian + "IIII")
+            u32 = struct.Struct(endian + "I")
+        btype, blen = block_header.unpack_from(buf, 0)
         # A section header holds 16 bytes of its own (byte-order magic,
         # version, section length) besides the 12 every block has.
         if blen < (28 if btype == SHB else 12) or blen % 4 or blen > MAX_BLOCK_LEN:
             if first:
                 raise CaptureError(path, f"pcapng first block has an impossible length {blen}")
-            damage(file_off, packet_no, f"block length {blen} is impossible")
+            damage(base, packet_no, f"block length {blen} is impossible")
             return
-        if not fill(blen):
+        if not block.fill(blen):
             if first:
                 raise CaptureError(path, "pcapng section header block cut short")
-            damage(file_off, packet_no, f"block cut short ({len(buf)} of {blen} bytes)")
+            damage(base, packet_no, f"block cut short ({block.avail} of {blen} bytes)")
             return
-        trailer = struct.unpack_from(endian + "I", buf, blen - 4)[0]
+        buf = block.buf
+        trailer = u32.unpack_from(buf, blen - 4)[0]
         if trailer != blen:
             if first:
                 raise CaptureError(path, "pcapng section header block lengths do not match")
-            damage(file_off, packet_no, f"block lengths do not match ({blen} vs {trailer})")
+            damage(base, packet_no, f"block lengths do not match ({blen} vs {trailer})")
             return
-        body = bytes(buf[8:blen - 4])
-        del buf[:blen]
-        block_off = file_off
-        file_off += blen
+        body = buf[8:blen - 4]
+        block_off = base
+        pos = blen
 
         if btype == SHB:
             major, minor = struct.unpack_from(endian + "HH", body, 4)
@@ -181,6 +206,36 @@ def iter_pcapng(path: str, stream, head: bytes, damage):
             yield last_ts, iface.linktype, body, 4, caplen
         # Every other block type (name resolution, statistics, custom,
         # decryption secrets ...) carries nothing this analysis needs.
+
+
+class _Block:
+    """The unread rest of a buffer, filled from the stream on demand: the
+    slow path's view of the next block."""
+
+    __slots__ = ("buf", "stream")
+
+    def __init__(self, buf: bytes, pos: int, stream):
+        self.buf = buf[pos:] if pos else buf
+        self.stream = stream
+
+    @property
+    def avail(self) -> int:
+        return len(self.buf)
+
+    def fill(self, n: int) -> bool:
+        """At least ``n`` bytes in ``buf``, unless the stream ends first."""
+        if len(self.buf) >= n:
+            return True
+        parts = [self.buf]
+        have = len(self.buf)
+        while have < n:
+            more = self.stream.read(max(n - have, READ_SIZE))
+            if not more:
+                break
+            parts.append(more)
+            have += len(more)
+        self.buf = b"".join(parts)
+        return have >= n
 
 
 def _options_fit(body: bytes, pos: int, endian: str) -> bool:
