@@ -41,7 +41,7 @@ class Endpoint:
         "isn",          # initial sequence number, -1 until a SYN is seen
         "snd_nxt",      # one past the highest sequence number sent, -1 until seen
         "rcv_nxt",      # the highest acknowledgment this endpoint sent, -1 until seen
-        "window", "wscale",
+        "wscale",
         "fin_seq",      # sequence number of this endpoint's FIN, -1 if none
         "got_fin",      # we acknowledged the peer's FIN
         "active_close",  # our FIN went out before we had the peer's FIN
@@ -67,7 +67,6 @@ class Endpoint:
         self.isn = -1
         self.snd_nxt = -1
         self.rcv_nxt = -1
-        self.window = -1
         self.wscale = -1
         self.fin_seq = -1
         self.got_fin = False

@@ -104,68 +104,70 @@ class ConnectionTracker:
         x.packets += 1
         x.last_time = ts
         ctl = flags & (SYN | FIN | RST)
+        seglen = plen
         if ctl or x.state != ESTABLISHED or y.state != ESTABLISHED or x.zstate == Z_INACTIVE:
             self._receipts(conn, x, y, upper, ts, ack, flags, plen)
-
-        # Sequence space: new data, retransmissions (Zeek's rule: a segment
-        # carrying payload that ends at or before the highest sequence number
-        # already seen), and holes.  A RST's payload is not stream data.
-        if not flags & RST:
-            seglen = plen
             if ctl:
+                if flags & RST:
+                    # A RST's payload is not stream data.
+                    self._control(conn, x, y, upper, ts, seq, ack, flags, plen, wscale)
+                    return
                 if flags & SYN:
                     seglen += 1
                 if flags & FIN:
                     seglen += 1
-            if seglen:
-                nxt = x.snd_nxt
-                if nxt < 0:
-                    nxt = seq
-                end = (seq + seglen) & SEQ_MASK
-                adv = (end - nxt) & SEQ_MASK
-                if adv and adv < SEQ_HALF:
-                    if plen:
-                        x.bytes += plen if adv > plen else adv
-                    x.snd_nxt = end
-                else:
-                    x.snd_nxt = nxt
-                    if plen:
-                        x.retransmits += 1
-                        x.rxmt_time = ts
-                        if x.retransmits in _LETTER_COUNTS:
-                            conn.hist.append("T" if upper else "t")
-            elif x.snd_nxt < 0:
-                x.snd_nxt = seq
-            elif seq == (x.snd_nxt - 1) & SEQ_MASK:
-                # A zero-length segment one below SND.NXT: a keepalive probe
-                # (RFC 9293 3.8.4; Linux tcp_write_wakeup).
-                x.probes += 1
-                x.probe_time = ts
-            if not ctl:
+
+        # Sequence space: new data, retransmissions (Zeek's rule: a segment
+        # carrying payload that ends at or before the highest sequence number
+        # already seen), and holes.
+        if seglen:
+            nxt = x.snd_nxt
+            if nxt < 0:
+                nxt = seq
+            end = (seq + seglen) & SEQ_MASK
+            adv = (end - nxt) & SEQ_MASK
+            if adv and adv < SEQ_HALF:
                 if plen:
-                    if not x.hist_seen & _H_DATA:
-                        x.hist_seen |= _H_DATA
-                        conn.hist.append("D" if upper else "d")
-                elif flags & ACK and not x.hist_seen & _H_ACK:
-                    x.hist_seen |= _H_ACK
-                    conn.hist.append("A" if upper else "a")
-            if flags & ACK:
-                rn = x.rcv_nxt
-                if rn < 0 or 0 < ((ack - rn) & SEQ_MASK) < SEQ_HALF:
-                    x.rcv_nxt = ack
-                    # An ACK beyond anything the peer was seen to send: the
-                    # capture missed the peer's bytes (Zeek's content gap).
-                    ynxt = y.snd_nxt
-                    if ynxt >= 0 and 0 < ((ack - ynxt) & SEQ_MASK) < SEQ_HALF and y.state != UNKNOWN:
-                        y.snd_nxt = ack
-                        y.gaps += 1
-                        if y.gaps in _LETTER_COUNTS:
-                            conn.hist.append("g" if upper else "G")
-            x.window = win
-            if win == 0 and y.zstate != Z_CLOSED and x.zstate != Z_RESET:
-                x.zero_windows += 1
-                if x.zero_windows in _LETTER_COUNTS:
-                    conn.hist.append("W" if upper else "w")
+                    x.bytes += plen if adv > plen else adv
+                x.snd_nxt = end
+            else:
+                x.snd_nxt = nxt
+                if plen:
+                    x.retransmits += 1
+                    x.rxmt_time = ts
+                    if x.retransmits in _LETTER_COUNTS:
+                        conn.hist.append("T" if upper else "t")
+        elif x.snd_nxt < 0:
+            x.snd_nxt = seq
+        elif seq == (x.snd_nxt - 1) & SEQ_MASK:
+            # A zero-length segment one below SND.NXT: a keepalive probe
+            # (RFC 9293 3.8.4; Linux tcp_write_wakeup).
+            x.probes += 1
+            x.probe_time = ts
+        if not ctl:
+            if plen:
+                if not x.hist_seen & _H_DATA:
+                    x.hist_seen |= _H_DATA
+                    conn.hist.append("D" if upper else "d")
+            elif flags & ACK and not x.hist_seen & _H_ACK:
+                x.hist_seen |= _H_ACK
+                conn.hist.append("A" if upper else "a")
+        if flags & ACK:
+            rn = x.rcv_nxt
+            if rn < 0 or 0 < ((ack - rn) & SEQ_MASK) < SEQ_HALF:
+                x.rcv_nxt = ack
+                # An ACK beyond anything the peer was seen to send: the
+                # capture missed the peer's bytes (Zeek's content gap).
+                ynxt = y.snd_nxt
+                if ynxt >= 0 and 0 < ((ack - ynxt) & SEQ_MASK) < SEQ_HALF and y.state != UNKNOWN:
+                    y.snd_nxt = ack
+                    y.gaps += 1
+                    if y.gaps in _LETTER_COUNTS:
+                        conn.hist.append("g" if upper else "G")
+        if win == 0 and y.zstate != Z_CLOSED and x.zstate != Z_RESET:
+            x.zero_windows += 1
+            if x.zero_windows in _LETTER_COUNTS:
+                conn.hist.append("W" if upper else "w")
         if ctl:
             self._control(conn, x, y, upper, ts, seq, ack, flags, plen, wscale)
 
