@@ -21,6 +21,7 @@ except ImportError:  # not a POSIX system
 
 from ..errors import CaptureError
 from .pcap import MAGIC_NS, MAGIC_US, iter_pcap, pcap_windows
+from . import inflate
 from .pcapng import iter_pcapng
 from .readahead import STREAM_CHUNK, StreamAhead
 
@@ -157,6 +158,8 @@ class _Opened:
             head = _read_head(stream, 4)
             if head[:2] == GZIP_MAGIC:
                 stream = self.gz = _GzipStream(_Prefixed(head, src))
+                if read_ahead and inflate.usable():
+                    stream = self.gz = inflate.InflatingChild(self.gz, src, widen=_widen_fd)
                 head = _read_head(stream, 4)
                 if self.gz.error and not head:
                     raise CaptureError(name, src.error or self.gz.error)
@@ -174,12 +177,13 @@ class _Opened:
             self.head = head
             # A regular file is read by position: no buffers to join.
             self.read_at = src.read_at if self.gz is None and _is_regular(raw) else None
-            if read_ahead and self.read_at is None and self.gz is None:
-                # A pipe: its reads run beside the walk (cat F | ...: 3.7 ->
-                # 3.45 s on 651 MB).  Not gzip: inflating in a thread takes
-                # the GIL back after every output block and measured slower
-                # than inline (4.05 against 3.95 s).  Regular files have their
-                # own read-ahead (pcap) or are read block by block (pcapng).
+            if read_ahead and self.read_at is None and not isinstance(self.gz, _GzipStream):
+                # A pipe (standard input, or gzip inflated by a child): its
+                # reads run beside the walk (cat F | ...: 3.7 -> 3.45 s on
+                # 651 MB).  Not gzip inflated here: that takes the GIL back
+                # after every output block, and measured slower in a thread
+                # than inline.  Regular files have their own read-ahead
+                # (pcap) or are read block by block (pcapng).
                 stream = self.ahead = StreamAhead(stream, STREAM_CHUNK)
             self.stream = stream
         except BaseException:
@@ -209,8 +213,13 @@ class _Opened:
         return pcap_windows(self.name, self.stream, self.head, self.damage, self.read_at, self.read_ahead)
 
     def close(self):
+        child = self.gz if isinstance(self.gz, inflate.InflatingChild) else None
+        if child is not None:
+            child.stop()  # first: a read-ahead thread waiting on its pipe then returns
         if self.ahead is not None:
             self.ahead.close()
+        if child is not None:
+            child.close()
         if self.raw is not sys.stdin.buffer:
             self.raw.close()
 
@@ -222,14 +231,20 @@ PIPE_SIZE = 1 << 20
 
 
 def _widen_pipe(stream) -> None:
+    try:
+        _widen_fd(stream.fileno())
+    except (OSError, ValueError, AttributeError):
+        pass
+
+
+def _widen_fd(fd: int) -> None:
     if fcntl is None or not hasattr(fcntl, "F_SETPIPE_SZ"):
         return  # only Linux can
     try:
-        fd = stream.fileno()
         if stat.S_ISFIFO(os.fstat(fd).st_mode):
             fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, PIPE_SIZE)
-    except (OSError, ValueError, AttributeError):
-        pass  # not a pipe, not Linux, or the size is capped (pipe-max-size): it still works
+    except OSError:
+        pass  # not Linux, or the size is capped (pipe-max-size): it still works
 
 
 def iter_file(path: str, damages: list, opened=None):
