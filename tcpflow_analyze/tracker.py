@@ -440,25 +440,16 @@ class ConnectionTracker:
         """
         ctl = flags & (SYN | FIN | RST)
         if ctl == SYN:
-            if not x.hist_seen & _H_SYN:
-                x.hist_seen |= _H_SYN
-                conn.hist.append(_SYN_LETTERS[upper][flags & ACK])
-            elif seq != x.last_syn:
+            if _repeatable(x, _H_SYN, seq, x.last_syn):
                 conn.hist.append(_SYN_LETTERS[upper][flags & ACK])
             x.last_syn = seq
         elif ctl == FIN:
             fin_end = (seq + plen) & SEQ_MASK
-            if not x.hist_seen & _H_FIN:
-                x.hist_seen |= _H_FIN
-                conn.hist.append("F" if upper else "f")
-            elif fin_end != x.last_fin:
+            if _repeatable(x, _H_FIN, fin_end, x.last_fin):
                 conn.hist.append("F" if upper else "f")
             x.last_fin = fin_end
         elif ctl == RST:
-            if not x.hist_seen & _H_RST:
-                x.hist_seen |= _H_RST
-                conn.hist.append("R" if upper else "r")
-            elif seq != x.last_rst:
+            if _repeatable(x, _H_RST, seq, x.last_rst):
                 conn.hist.append("R" if upper else "r")
             x.last_rst = seq
         else:
@@ -653,6 +644,15 @@ def _move(ep: Endpoint, state: int, t: float) -> None:
     ep.trans.append((t, state))
     if state == TIME_WAIT:
         ep.tw_entries += 1  # (a FIN_WAIT_2 given the FIN the capture ended on)
+
+
+def _repeatable(x, bit, value, last) -> bool:
+    """Is a repeatable letter (S, H, F, R) due: the first time, then whenever
+    the sequence number differs from the last such packet's."""
+    if not x.hist_seen & bit:
+        x.hist_seen |= bit
+        return True
+    return value != last
 
 
 def _zeek_update(conn, x, y, is_orig, flags, plen):

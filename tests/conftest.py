@@ -25,3 +25,30 @@ def run_trace(tmp_path):
 def states(conn):
     from tcpflow_analyze.states import STATE_NAMES
     return STATE_NAMES[conn.client.state], STATE_NAMES[conn.server.state]
+
+
+def walk_windows(windows, stop_after=None):
+    """Every record of a window stream (capture.read_windows) as
+    ``(ts, linktype, bytes)``, walked the way the packet loop walks it: the
+    tests' oracle for the window protocol, written apart from iter_pcap.
+    ``stop_after``: close the stream once that many records are in hand."""
+    out = []
+    window = next(windows, None)
+    while window is not None:
+        buf, pos, end, (unpack, hlen, scale, lt, max_caplen) = window
+        n = 0
+        while pos + hlen <= end:
+            sec, frac, caplen, _ = unpack(buf, pos)
+            if pos + hlen + caplen > end or caplen > max_caplen:
+                break
+            out.append((sec + frac * scale, lt, bytes(buf[pos + hlen:pos + hlen + caplen])))
+            pos += hlen + caplen
+            n += 1
+        if stop_after is not None and len(out) >= stop_after:
+            windows.close()
+            break
+        try:
+            window = windows.send((pos, n))
+        except StopIteration:
+            window = None
+    return out

@@ -7,7 +7,7 @@ import threading
 import time
 
 import pytest
-from conftest import SAMPLES
+from conftest import SAMPLES, walk_windows as walk
 
 from tcpflow_analyze.capture import inflate, read_windows, source
 
@@ -20,29 +20,6 @@ def gone(pid: int) -> bool:
     except ChildProcessError:
         return True  # reaped
     return False
-
-
-def walk(windows, stop_after=None):
-    records = []
-    window = next(windows, None)
-    while window is not None:
-        buf, pos, end, (unpack, hlen, scale, lt, max_caplen) = window
-        n = 0
-        while pos + hlen <= end:
-            sec, frac, caplen, _ = unpack(buf, pos)
-            if pos + hlen + caplen > end or caplen > max_caplen:
-                break
-            records.append((sec, frac, bytes(buf[pos + hlen:pos + hlen + caplen])))
-            pos += hlen + caplen
-            n += 1
-        if stop_after is not None and len(records) >= stop_after:
-            windows.close()
-            return records
-        try:
-            window = windows.send((pos, n))
-        except StopIteration:
-            window = None
-    return records
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ import random
 import threading
 
 import pytest
-from conftest import SAMPLES
+from conftest import SAMPLES, walk_windows
 
 from tcpflow_analyze.capture import pcap, read_windows
 from tcpflow_analyze.capture.readahead import ReadAhead
@@ -153,25 +153,8 @@ def test_stdin_is_read_ahead_and_reads_as_the_file(monkeypatch):
 
     monkeypatch.setattr(source, "StreamAhead", spy)
     from tcpflow_analyze.capture import read_records
-    got = [(ts, bytes(buf[off:off + n])) for ts, lt, buf, off, n in _walk(read_windows(["-"], []))]
-    want = [(ts, bytes(buf[off:off + n])) for ts, lt, buf, off, n in read_records([str(path)], [])]
+    got = walk_windows(read_windows(["-"], []))
+    want = [(ts, lt, bytes(buf[off:off + n])) for ts, lt, buf, off, n in read_records([str(path)], [])]
     assert used and got == want and len(got) == 4283
     assert not threads()
 
-
-def _walk(windows):
-    window = next(windows, None)
-    while window is not None:
-        buf, pos, end, (unpack, hlen, scale, lt, max_caplen) = window
-        n = 0
-        while pos + hlen <= end:
-            sec, frac, caplen, _ = unpack(buf, pos)
-            if pos + hlen + caplen > end or caplen > max_caplen:
-                break
-            yield sec + frac * scale, lt, buf, pos + hlen, caplen
-            pos += hlen + caplen
-            n += 1
-        try:
-            window = windows.send((pos, n))
-        except StopIteration:
-            window = None

@@ -5,7 +5,7 @@ import gzip
 import shutil
 
 import pytest
-from conftest import SAMPLES
+from conftest import SAMPLES, walk_windows as walked
 
 from tcpflow_analyze.analyzer import analyze
 from tcpflow_analyze.capture import pcap, read_records, read_windows, source
@@ -24,27 +24,6 @@ def report_text(paths):
 @pytest.fixture(scope="module")
 def reference():
     return {p: report_text([p]) for p in (BULK, REUSE)}
-
-
-def walked(windows):
-    """Every record of a window stream, walked the way the packet loop walks it."""
-    out = []
-    window = next(windows, None)
-    while window is not None:
-        buf, pos, end, (unpack, hlen, scale, lt, max_caplen) = window
-        n = 0
-        while pos + hlen <= end:
-            sec, frac, caplen, _ = unpack(buf, pos)
-            if pos + hlen + caplen > end or caplen > max_caplen:
-                break
-            out.append((sec + frac * scale, lt, bytes(buf[pos + hlen:pos + hlen + caplen])))
-            pos += hlen + caplen
-            n += 1
-        try:
-            window = windows.send((pos, n))
-        except StopIteration:
-            window = None
-    return out
 
 
 @pytest.mark.parametrize("chunk", [16, 97, 1500, 4096])
