@@ -23,7 +23,7 @@ PIECE = 1 << 16
 def usable() -> bool:
     """A child may be forked: a POSIX system, and no other thread that could
     hold a lock at the moment of the fork (a parallel run's pool, a Dask
-    worker's threads): then gzip is inflated here, as before."""
+    worker's threads).  Otherwise gzip is inflated in this process."""
     return hasattr(os, "fork") and threading.active_count() == 1
 
 

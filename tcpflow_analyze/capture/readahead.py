@@ -3,14 +3,14 @@
 Copying a capture out of the page cache costs about 0.2 s per GB here, and a
 read releases the GIL while the kernel copies: a thread that reads the next
 chunk while the packet loop walks the current one moves that copy onto
-another core (double buffering, as tcpdump's and Wireshark's readers get from
-the kernel's own read-ahead).
+another core (double buffering).
 
 Chunks overlap by the longest record the reader accepts, so the place where
 the walker stops -- the first record not whole in a chunk -- lies inside the
 next chunk, which becomes the next window as it is: no buffers are joined.
 A record longer than the overlap, or than what the next chunk holds, is read
-where it starts, by this thread, and the read-ahead starts again after it.
+where it starts by the walker's own thread, and the read-ahead starts again
+after it.
 """
 from __future__ import annotations
 
@@ -99,7 +99,8 @@ class ReadAhead:
         if ahead is not None:
             start, data, at_end = ahead.get()
             if at_end:
-                self._ahead = None  # its thread has finished
+                ahead.close()  # its thread has finished: joined at once
+                self._ahead = None
             if start <= offset and (offset + need <= start + len(data) or at_end):
                 return data, offset - start, at_end
             if not at_end:
@@ -117,11 +118,12 @@ class ReadAhead:
 
 
 class StreamAhead:
-    """A stream (a pipe, gzip, a pcapng file) read a chunk ahead by a thread.
+    """A pipe (standard input, or gzip inflated by a child) read a chunk
+    ahead by a thread.
 
     ``read(n)`` behaves as the stream's own: at most ``n`` bytes, ``b""`` only
-    at the end.  A pipe's read and gzip's inflate release the GIL, so they run
-    beside the packet loop instead of before it.
+    at the end.  A pipe's read releases the GIL while it waits and copies, so
+    it runs beside the packet loop instead of before it.
     """
 
     def __init__(self, stream, size: int):
