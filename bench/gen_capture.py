@@ -415,36 +415,29 @@ class Generator:
 
     def client_fin(self, f, t):
         """Client closes first: client TIME_WAIT, server CLOSED."""
-        rng = self.rng
-        f.emit(t, C, f.nxt[C], f.nxt[S], FA, 0)
-        f.nxt[C] = (f.nxt[C] + 1) & M32
-        t += f.rd[S]
-        if rng.random() < 0.7:
-            f.emit(t, S, f.nxt[S], f.nxt[C], FA, 0)
-        else:
-            f.emit(t, S, f.nxt[S], f.nxt[C], ACK, 0)
-            t += rng.randint(20, 5000)
-            f.emit(t, S, f.nxt[S], f.nxt[C], FA, 0)
-        f.nxt[S] = (f.nxt[S] + 1) & M32
-        t += f.rd[C]
-        f.emit(t, C, f.nxt[C], f.nxt[S], ACK, 0)
-        return t
+        return self.close_first(f, t, C, S, 0.7)
 
     def server_fin(self, f, t):
         """Server closes first: server TIME_WAIT, client CLOSED."""
+        return self.close_first(f, t, S, C, 0.5)
+
+    def close_first(self, f, t, a, b, p_fin_ack):
+        """``a`` sends FIN; ``b`` answers with its own FIN-ACK at once (with
+        probability ``p_fin_ack``) or ACKs first and closes a little later;
+        ``a`` ACKs the last FIN."""
         rng = self.rng
-        f.emit(t, S, f.nxt[S], f.nxt[C], FA, 0)
-        f.nxt[S] = (f.nxt[S] + 1) & M32
-        t += f.rd[C]
-        if rng.random() < 0.5:
-            f.emit(t, C, f.nxt[C], f.nxt[S], FA, 0)
+        f.emit(t, a, f.nxt[a], f.nxt[b], FA, 0)
+        f.nxt[a] = (f.nxt[a] + 1) & M32
+        t += f.rd[b]
+        if rng.random() < p_fin_ack:
+            f.emit(t, b, f.nxt[b], f.nxt[a], FA, 0)
         else:
-            f.emit(t, C, f.nxt[C], f.nxt[S], ACK, 0)
+            f.emit(t, b, f.nxt[b], f.nxt[a], ACK, 0)
             t += rng.randint(20, 5000)
-            f.emit(t, C, f.nxt[C], f.nxt[S], FA, 0)
-        f.nxt[C] = (f.nxt[C] + 1) & M32
-        t += f.rd[S]
-        f.emit(t, S, f.nxt[S], f.nxt[C], ACK, 0)
+            f.emit(t, b, f.nxt[b], f.nxt[a], FA, 0)
+        f.nxt[b] = (f.nxt[b] + 1) & M32
+        t += f.rd[a]
+        f.emit(t, a, f.nxt[a], f.nxt[b], ACK, 0)
         return t
 
     def idle(self, p_now=0.6, mean=500_000, cap=5_000_000):

@@ -1093,10 +1093,11 @@ def close_wait_leak(lab):
                      "ESTABLISHED.")
 
 
-def established_then_reboot(lab):
-    """An established connection from port 40001, captured on the server side;
-    then the client host crashes and reboots (see Lab.crash_client and
-    Lab.reboot_client).  Returns the listener and the server's old socket."""
+def established_on_server_side(lab):
+    """An established connection from port 40001, one exchange done, captured
+    on the server side (the client namespace may disappear).  Returns the
+    listener and both sockets: the caller keeps the client's alive, as a
+    socket dropped is closed (a FIN) before any crash is staged."""
     srv = lab.listen()
     lab.start_capture("srv")
     c = lab.connect(40001)
@@ -1104,6 +1105,14 @@ def established_then_reboot(lab):
     exchange(c, s)
     lab.add_conn(40001)
     time.sleep(0.3)
+    return srv, c, s
+
+
+def established_then_reboot(lab):
+    """An established connection from port 40001, captured on the server side;
+    then the client host crashes and reboots (see Lab.crash_client and
+    Lab.reboot_client).  Returns the listener and the server's old socket."""
+    srv, c, s = established_on_server_side(lab)
     lab.crash_client()
     time.sleep(0.3)
     lab.reboot_client()
@@ -1152,13 +1161,7 @@ def half_open_silence(lab):
     ESTABLISHED ~8 s later when ss runs."""
     lab.description = ("An established connection whose client host crashes for good; the server "
                        "then sends data that is retransmitted into silence for ~8 s.")
-    srv = lab.listen()
-    lab.start_capture("srv")
-    c = lab.connect(40001)
-    s = lab.accept(srv)
-    exchange(c, s)
-    lab.add_conn(40001)
-    time.sleep(0.3)
+    _srv, _c, s = established_on_server_side(lab)
     sh("ip", "-n", SRV_NS, "neigh", "replace", CLI4, "lladdr", CLI_MAC, "nud", "permanent",
        "dev", SRV_IF)
     lab.crash_client()

@@ -288,6 +288,11 @@ class _Group(click.Group):
                   f"TCPFLOW_ANALYZE_DEBUG=1 to see the traceback)")
 
 
+def output_option(help_text: str):
+    """Every command's ``-o/--output FILE`` (stdout without it)."""
+    return click.option("-o", "--output", type=click.Path(dir_okay=False), default=None, help=help_text)
+
+
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="tcpflow-analyze")
 def main():
@@ -310,8 +315,7 @@ def main():
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "markdown", "csv", "html"]), default="table",
               show_default=True, help="table for people, json for scripts (the report contract), markdown for CI "
                                       "summaries, csv for spreadsheets, html for a self-contained page.")
-@click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
-              help="Write the report to FILE (atomically) instead of stdout.")
+@output_option("Write the report to FILE (atomically) instead of stdout.")
 @click.option("--fail-on", "fail_on", default=None, metavar="LIST",
               help="Comma-separated anomaly types, or a severity (info, warning, critical): "
                    "exit 1 when a matching anomaly is found.")
@@ -363,8 +367,7 @@ def analyze(analysis, cfg, fmt, output, fail_on, table_format, sort, top, color,
 
 @main.command()
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
-@click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
-              help="Write the report to FILE (atomically) instead of stdout.")
+@output_option("Write the report to FILE (atomically) instead of stdout.")
 @click.option("--plot", type=click.Path(dir_okay=False), default=None, metavar="FILE.png",
               help="Also draw TIME_WAIT and CLOSE_WAIT counts over time per host (needs the 'plot' extra: "
                    "pip install 'tcpflow-analyze[plot]').")
@@ -425,7 +428,7 @@ def _spool_stdin(paths) -> list[str]:
               help="The connection: its id in the report, or its 4-tuple (either order; #N for the Nth "
                    "instance of a reused tuple). Repeatable. Without it, the connections the filters select.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
-@click.option("-o", "--output", type=click.Path(dir_okay=False), default=None, help="Write to FILE instead of stdout.")
+@output_option("Write to FILE instead of stdout.")
 @click.option("--full", is_flag=True, help="Every segment: do not fold the data phase into a summary line.")
 @click.option("--absolute", is_flag=True, help="Absolute sequence numbers instead of relative to each ISN.")
 @click.option("--width", type=click.IntRange(min=60), default=None, metavar="COLUMNS",
@@ -482,7 +485,7 @@ def ladder(analysis, cfg, conns, fmt, output, full, absolute, width, top, color,
               help="Show the sockets at TIME, as ss -tan would have: epoch seconds, ISO-8601, +SECONDS from the "
                    "start (+12.5s, +250ms), or end.  Without it: the count per state over time, per host.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
-@click.option("-o", "--output", type=click.Path(dir_okay=False), default=None, help="Write to FILE instead of stdout.")
+@output_option("Write to FILE instead of stdout.")
 @click.option("--plot", type=click.Path(dir_okay=False), default=None, metavar="FILE.png",
               help="Without --at: also draw the timelines (needs the 'plot' extra).")
 @click.option("--width", type=click.IntRange(min=10), default=60, show_default=True,

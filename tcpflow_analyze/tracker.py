@@ -378,13 +378,7 @@ class ConnectionTracker:
         """What a segment from x shows x has received, and what y now knows."""
         if x.first_time < 0:
             x.first_time = ts
-        zs = x.zstate
-        if zs == Z_ESTABLISHED and flags & (SYN | FIN | RST) == FIN:
-            # The common close, inline (_zeek_update's ESTABLISHED + FIN).
-            x.zstate = Z_CLOSED
-            if y.zstate == Z_RESET and y.zprev == Z_CLOSED:
-                y.zstate = Z_CLOSED
-        elif zs == Z_INACTIVE or flags & (SYN | FIN | RST):
+        if x.zstate == Z_INACTIVE or flags & (SYN | FIN | RST):
             _zeek_update(conn, x, y, upper, flags, plen)
         if x.state == UNKNOWN and not flags & (SYN | RST):
             # Any non-SYN segment comes from a synchronized TCB.
@@ -394,7 +388,7 @@ class ConnectionTracker:
             return
         # x acknowledges y's SYN: the handshake moves on.
         yst = y.state
-        if (yst == SYN_SENT or yst == SYN_RECEIVED) and y.isn >= 0 and ((ack - y.isn - 1) & SEQ_MASK) < SEQ_HALF:
+        if (yst == SYN_SENT or yst == SYN_RECEIVED) and y.isn >= 0 and seq_ge(ack, (y.isn + 1) & SEQ_MASK):
             if y.state == SYN_SENT and flags & SYN:
                 # y gets the SYN-ACK it waited for (RFC 9293 3.10.7.3).
                 _set(y, ESTABLISHED, ts)
@@ -405,7 +399,7 @@ class ConnectionTracker:
                 if not flags & SYN and upper:
                     conn.hs |= HS_ACK
         # x acknowledges y's FIN: x has received it; y learns it arrived.
-        if y.fin_seq >= 0 and not x.got_fin and ((ack - y.fin_seq - 1) & SEQ_MASK) < SEQ_HALF:
+        if y.fin_seq >= 0 and not x.got_fin and seq_ge(ack, (y.fin_seq + 1) & SEQ_MASK):
             receive_fin(x, ts, _set)
             st = y.state
             if st == FIN_WAIT_1:
@@ -414,9 +408,7 @@ class ConnectionTracker:
                 _set(y, TIME_WAIT, ts)
             elif st == LAST_ACK:
                 _set(y, CLOSED, ts)
-            if x.state in _DONE and y.state in _DONE:
-                conn.ended = True
-                conn.route_check = True
+            self._check_ended(conn)
         elif x.state == TIME_WAIT and x.got_fin:
             # A TIME_WAIT socket re-acknowledging a retransmitted FIN restarts
             # its 2*MSL timer (Linux: tcp_timewait_state_process).

@@ -67,10 +67,7 @@ class InflatingChild:
     def read(self, n: int = -1) -> bytes:
         if self._ended:
             return b""
-        if n is None or n < 0:
-            out = self._data.readall()
-        else:
-            out = self._data.read(n)
+        out = self._data.read(n)  # a pipe's read: what is there, up to n (all, for -1)
         if not out:
             self._end()
         return out
