@@ -46,6 +46,7 @@ class Analysis:
     options: dict
     folds: Folds = field(default_factory=Folds)
     paths: list | None = None    # the files read, where they differ from stats.files (spooled stdin)
+    jobs: int = 1                # processes the analysis was asked to use (--jobs)
 
 
 def analyze(paths, time_wait: float = DEFAULT_TIME_WAIT, fin_timeout: float = DEFAULT_FIN_TIMEOUT,

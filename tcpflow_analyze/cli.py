@@ -28,6 +28,7 @@ from .progress import Progress
 from .report import build_report
 from .filters import SORT_KEYS, ConnectionFilter, select, select_anomalies
 from .report.csv_out import iter_csv
+from .report.forked_lines import ForkedLines
 from .report.json_out import iter_dumps
 from .report.markdown import render as render_markdown
 from .report.table import render as render_table
@@ -161,6 +162,7 @@ def analysis_options(func):
             read_paths = _spool_stdin(paths)
         try:
             analysis = _run(read_paths, options, jobs, engine, scheduler)
+            analysis.jobs = jobs if jobs is not None else auto_jobs(read_paths)
             # Report the names the user gave; keep the files actually read
             # for the views that read them again.
             analysis.stats.files = ["<stdin>" if p == "-" else p for p in paths]
@@ -341,26 +343,36 @@ def analyze(analysis, cfg, fmt, output, fail_on, table_format, sort, top, color,
     if fmt == "table" and table_format not in tabulate_formats:
         _fail(f"--table-format: unknown format {table_format!r} (one of: {', '.join(tabulate_formats)})")
     flt = build_filter(analysis, hosts, ports, states, anomaly_types, since, until)
-    anomalies = detectors.run(analysis, cfg)
-    matched = select(analysis.connections, flt, anomalies)
-    shown = select(matched, ConnectionFilter(), sort=sort, top=top)
-    kept = {c.id for c in matched}
-    anomalies = select_anomalies(anomalies, flt, kept)
-    report = build_report(analysis, anomalies, connections=shown)
-    if flt.active or top is not None:
-        report["selection"] = {"matched": len(matched), "shown": len(shown), "total": len(analysis.connections),
-                               "sort": sort, "top": top}
-    if fmt == "json":
-        text = iter_dumps(report)
-    elif fmt == "markdown":
-        text = render_markdown(report)
-    elif fmt == "csv":
-        text = iter_csv(report)
-    elif fmt == "html":
-        text = _html(report, analysis, anomalies, cfg)
-    else:
-        text = render_table(report, table_format, color=use_color(color, output), width=_terminal_width(output))
-    _emit(text, output)
+    forked = None
+    if fmt == "json" and not flt.active and sort == "id" and top is None:
+        # Every connection is listed, in order: its lines can be written
+        # while the detectors run (see report.forked_lines).
+        forked = ForkedLines.start(analysis.connections, analysis.jobs)
+    try:
+        anomalies = detectors.run(analysis, cfg)
+        matched = select(analysis.connections, flt, anomalies)
+        shown = select(matched, ConnectionFilter(), sort=sort, top=top)
+        kept = {c.id for c in matched}
+        anomalies = select_anomalies(anomalies, flt, kept)
+        report = build_report(analysis, anomalies, connections=shown, forked=forked)
+        if flt.active or top is not None:
+            report["selection"] = {"matched": len(matched), "shown": len(shown),
+                                   "total": len(analysis.connections), "sort": sort, "top": top}
+        if fmt == "json":
+            text = iter_dumps(report)
+        elif fmt == "markdown":
+            text = render_markdown(report)
+        elif fmt == "csv":
+            text = iter_csv(report)
+        elif fmt == "html":
+            text = _html(report, analysis, anomalies, cfg)
+        else:
+            text = render_table(report, table_format, color=use_color(color, output),
+                                width=_terminal_width(output))
+        _emit(text, output)
+    finally:
+        if forked is not None:
+            forked.close()
     if fail_on_matches(report, fail_items):
         sys.exit(int(ExitStatus.FAIL_ON))
 

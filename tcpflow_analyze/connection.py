@@ -108,7 +108,7 @@ class Connection:
         "client", "server",
         "roles_inferred",
         "first_seen", "last_seen",
-        "hist",           # Zeek-style history letters, in order
+        "hist",           # Zeek-style history letters, in order (a str: one object, not a list of letters)
         "hs",             # HS_* bits
         "reset_by",       # the Endpoint whose RST was accepted, or None
         "rst_ignored",    # RSTs that fell outside the receiver's window
@@ -136,7 +136,7 @@ class Connection:
         self.roles_inferred = False
         self.first_seen = ts
         self.last_seen = ts
-        self.hist = []
+        self.hist = ""
         self.hs = 0
         self.reset_by = None
         self.rst_ignored = 0
@@ -160,7 +160,7 @@ class Connection:
 
     @property
     def history(self) -> str:
-        return "".join(self.hist)
+        return self.hist
 
     @property
     def handshake(self) -> str:

@@ -136,7 +136,7 @@ class ConnectionTracker:
                     x.retransmits += 1
                     x.rxmt_time = ts
                     if x.retransmits in _LETTER_COUNTS:
-                        conn.hist.append("T" if upper else "t")
+                        conn.hist += "T" if upper else "t"
         elif x.snd_nxt < 0:
             x.snd_nxt = seq
         elif seq == (x.snd_nxt - 1) & SEQ_MASK:
@@ -148,10 +148,10 @@ class ConnectionTracker:
             if plen:
                 if not x.hist_seen & _H_DATA:
                     x.hist_seen |= _H_DATA
-                    conn.hist.append("D" if upper else "d")
+                    conn.hist += "D" if upper else "d"
             elif flags & ACK and not x.hist_seen & _H_ACK:
                 x.hist_seen |= _H_ACK
-                conn.hist.append("A" if upper else "a")
+                conn.hist += "A" if upper else "a"
         if flags & ACK:
             rn = x.rcv_nxt
             if rn < 0 or 0 < ((ack - rn) & SEQ_MASK) < SEQ_HALF:
@@ -163,11 +163,11 @@ class ConnectionTracker:
                     y.snd_nxt = ack
                     y.gaps += 1
                     if y.gaps in _LETTER_COUNTS:
-                        conn.hist.append("g" if upper else "G")
+                        conn.hist += "g" if upper else "G"
         if win == 0 and y.zstate != Z_CLOSED and x.zstate != Z_RESET:
             x.zero_windows += 1
             if x.zero_windows in _LETTER_COUNTS:
-                conn.hist.append("W" if upper else "w")
+                conn.hist += "W" if upper else "w"
         if ctl:
             self._control(conn, x, y, upper, ts, seq, ack, flags, plen, wscale)
 
@@ -286,7 +286,7 @@ class ConnectionTracker:
             client = Endpoint(dst, dport, state, ts)
             server = Endpoint(src, sport, state, ts)
             conn = Connection(rkey, client, server, ts, self._order)
-            conn.hist.append("^")  # Zeek's mark: roles flipped from the first packet's direction
+            conn.hist += "^"  # Zeek's mark: roles flipped from the first packet's direction
         conn.roles_inferred = inferred
         if flags & SYN and flags & ACK:
             # A SYN-ACK seen before (or without) its SYN: the client's SYN is
@@ -433,22 +433,22 @@ class ConnectionTracker:
         ctl = flags & (SYN | FIN | RST)
         if ctl == SYN:
             if _repeatable(x, _H_SYN, seq, x.last_syn):
-                conn.hist.append(_SYN_LETTERS[upper][flags & ACK])
+                conn.hist += _SYN_LETTERS[upper][flags & ACK]
             x.last_syn = seq
         elif ctl == FIN:
             fin_end = (seq + plen) & SEQ_MASK
             if _repeatable(x, _H_FIN, fin_end, x.last_fin):
-                conn.hist.append("F" if upper else "f")
+                conn.hist += "F" if upper else "f"
             x.last_fin = fin_end
         elif ctl == RST:
             if _repeatable(x, _H_RST, seq, x.last_rst):
-                conn.hist.append("R" if upper else "r")
+                conn.hist += "R" if upper else "r"
             x.last_rst = seq
         else:
             mask, code = (_H_INCONSISTENT, "I") if flags & FIN and flags & RST else (_H_MULTIFLAG, "Q")
             if not x.hist_seen & mask:
                 x.hist_seen |= mask
-                conn.hist.append(code if upper else code.lower())
+                conn.hist += code if upper else code.lower()
         if flags & RST:
             if x.rst_time < 0:
                 x.rst_time = ts

@@ -73,9 +73,12 @@ class ConnectionEntries:
     at a time.  ``list(entries)`` still gives the plain list.
     """
 
-    def __init__(self, conns, anomaly_types: dict):
+    def __init__(self, conns, anomaly_types: dict, forked=None):
+        """``forked``: a ``forked_lines.ForkedLines`` writing these very
+        connections' lines, for ``json_lines`` to read instead."""
         self._conns = conns
         self._types = anomaly_types
+        self._forked = forked
 
     def __len__(self) -> int:
         return len(self._conns)
@@ -92,6 +95,9 @@ class ConnectionEntries:
         it, made without the intermediate dict: the report's largest part is
         written at several times the encoder's speed (see tests)."""
         types = self._types
+        if self._forked is not None:
+            yield from self._forked.lines(types)
+            return
         for i, conn in enumerate(self._conns, 1):
             cid = conn.id or i
             c, s = conn.client, conn.server
@@ -118,8 +124,10 @@ class ConnectionEntries:
         return list(self) == list(other)
 
 
-def build_report(analysis, anomalies=(), connections=None) -> dict:
-    """The report document; ``connections`` (default: all) are the ones listed."""
+def build_report(analysis, anomalies=(), connections=None, forked=None) -> dict:
+    """The report document; ``connections`` (default: all) are the ones
+    listed; ``forked``: their JSON lines, being written by a child
+    (``forked_lines``)."""
     stats = analysis.stats
     conns = analysis.connections if connections is None else connections
     types: dict[int, list] = {}
@@ -128,7 +136,7 @@ def build_report(analysis, anomalies=(), connections=None) -> dict:
             listed = types.setdefault(cid, [])
             if a.type not in listed:
                 listed.append(a.type)
-    entries = ConnectionEntries(conns, types)
+    entries = ConnectionEntries(conns, types, forked)
     start = stats.start
     end = stats.end
     states = {"client": Counter(), "server": Counter()}

@@ -1,0 +1,104 @@
+"""report.forked_lines: the connection lines written by a forked child while
+the detectors run are the lines this process would write, byte for byte."""
+import json
+import os
+
+import pytest
+from click.testing import CliRunner
+from conftest import SAMPLES
+
+from tcpflow_analyze import detectors
+from tcpflow_analyze.analyzer import analyze
+from tcpflow_analyze.cli import main
+from tcpflow_analyze.report import forked_lines
+from tcpflow_analyze.report.forked_lines import ForkedLines
+from tcpflow_analyze.report.model import ConnectionEntries, build_report
+
+pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+
+# Kernel captures with anomalies on many connections (the lines that get an
+# anomaly list spliced in) and without (the plain ones).
+CAPTURES = [str(SAMPLES / n) for n in ("time_wait_storm.pcap", "syn_flood.pcap", "port_reuse.pcap",
+                                        "close_wait_leak.pcap")]
+
+
+@pytest.fixture(scope="module")
+def analysis():
+    return analyze(CAPTURES)
+
+
+def anomaly_types(analysis):
+    report = build_report(analysis, detectors.run(analysis, {"time_wait_threshold": "500"}))
+    return report["connections"]._types
+
+
+def test_same_lines_as_this_process(analysis):
+    types = anomaly_types(analysis)
+    assert 50 < len(types) < len(analysis.connections)  # both kinds of line are there
+    # No kernel sample has a connection with two anomaly types: one is made.
+    plain = next(c.id for c in analysis.connections if c.id not in types)
+    types[plain] = ["half_open", "port_reuse_in_time_wait"]
+    forked = ForkedLines(analysis.connections)
+    try:
+        got = list(forked.lines(types))
+    finally:
+        forked.close()
+    assert got == list(ConnectionEntries(analysis.connections, types).json_lines())
+    assert json.loads(got[0])["id"] == 1
+
+
+def test_a_failed_child_leaves_the_lines_to_this_process(analysis, monkeypatch):
+    def fail(self):
+        raise MemoryError("the child ran out")
+    monkeypatch.setattr(ForkedLines, "_write", fail)
+    types = anomaly_types(analysis)
+    forked = ForkedLines(analysis.connections)
+    try:
+        got = list(forked.lines(types))
+    finally:
+        forked.close()
+    assert got == list(ConnectionEntries(analysis.connections, types).json_lines())
+
+
+def test_an_abandoned_report_stops_the_child(analysis, monkeypatch):
+    def hang(self):
+        import time
+        time.sleep(60)
+    monkeypatch.setattr(ForkedLines, "_write", hang)
+    forked = ForkedLines(analysis.connections)
+    pid = forked._pid
+    forked.close()
+    with pytest.raises(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)  # reaped: no process, no zombie
+
+
+def test_only_where_it_gains(analysis, monkeypatch):
+    assert ForkedLines.start(analysis.connections, jobs=2) is None  # a few hundred connections
+    monkeypatch.setattr(forked_lines, "MIN_CONNECTIONS", 1)
+    assert ForkedLines.start(analysis.connections, jobs=1) is None  # --jobs 1: one process
+    monkeypatch.setattr(forked_lines, "_cores", lambda: 1)
+    assert ForkedLines.start(analysis.connections, jobs=2) is None  # nothing to run it beside
+
+
+def test_cli_report_is_the_same(monkeypatch):
+    # --jobs 2 with the child forked, against --jobs 1 (no child): the same report.
+    monkeypatch.setattr(forked_lines, "MIN_CONNECTIONS", 1)
+    monkeypatch.setattr(forked_lines, "_cores", lambda: 2)
+    started = []
+    real_start = ForkedLines.start.__func__
+
+    def spy(cls, conns, jobs):
+        got = real_start(cls, conns, jobs)
+        started.append(got is not None)
+        return got
+    monkeypatch.setattr(ForkedLines, "start", classmethod(spy))
+
+    def report(jobs):
+        res = CliRunner().invoke(main, ["analyze", "--format", "json", "--time-wait-threshold", "500",
+                                        "--jobs", jobs, *CAPTURES], catch_exceptions=False)
+        assert res.exit_code == 0, res.output
+        return res.output
+    one, two = report("1"), report("2")
+    assert started == [False, True]
+    assert one == two
+    assert json.loads(two)["summary"]["anomalies"]
