@@ -29,16 +29,20 @@ def utc_text(t: float | None, fmt: str = "%Y-%m-%d %H:%M:%S.%f", digits: int = 3
 
 def intervals(ep, end: float):
     """Yield (start, stop, state) for every state the endpoint was in, up to ``end``."""
-    trans = ep.trans
-    for i, (t, state) in enumerate(trans):
-        stop = trans[i + 1][0] if i + 1 < len(trans) else end
-        yield t, max(stop, t), state
+    flat = ep.trans_flat
+    n = len(flat)
+    for i in range(0, n, 2):
+        t = flat[i]
+        stop = flat[i + 2] if i + 2 < n else end
+        yield t, max(stop, t), flat[i + 1]
 
 
 def state_at(ep, t: float) -> int:
     """The endpoint's state at time t (CLOSED before its first packet)."""
     state = CLOSED
-    for when, st in ep.trans:
+    flat = ep.trans_flat
+    for i in range(0, len(flat), 2):
+        when, st = flat[i], flat[i + 1]
         if when > t:
             break
         state = st

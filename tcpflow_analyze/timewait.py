@@ -88,17 +88,17 @@ def time_wait_by_host(analysis, port_range=DEFAULT_PORT_RANGE, min_time_wait: in
     spans = defaultdict(list)        # host -> [(start, stop, conn, local port, remote)]
 
     def add_spans(c, me, peer):
-        trans = me.trans
-        n = len(trans)
+        flat = me.trans_flat   # time, state, time, state ...
+        n = len(flat)
         # One TIME_WAIT (nearly every endpoint that had one) is the last or
         # next to last state: found from the end.
-        found = range(n - 1, 0, -1) if me.tw_entries == 1 else range(1, n)
+        found = range(n - 2, 0, -2) if me.tw_entries == 1 else range(2, n, 2)
         for i in found:
-            if trans[i][1] == TIME_WAIT:
-                start = trans[i][0]
+            if flat[i + 1] == TIME_WAIT:
+                start = flat[i]
                 # Still in TIME_WAIT when the capture ends: it has not left,
                 # so it counts against any that start at the end.
-                stop = trans[i + 1][0] if i + 1 < n else inf
+                stop = flat[i + 2] if i + 2 < n else inf
                 spans[me.addr].append((start, stop if stop > start else start, c, me.port, peer))
                 if me.tw_entries == 1:
                     break

@@ -292,7 +292,7 @@ class ConnectionTracker:
             # A SYN-ACK seen before (or without) its SYN: the client's SYN is
             # implied by the acknowledgment number.
             client.state = SYN_SENT
-            client.trans.append((ts, SYN_SENT))
+            client.trans_flat += (ts, SYN_SENT)
             client.isn = (ack - 1) & SEQ_MASK
             client.snd_nxt = ack
             client.syn_time = ts
@@ -546,14 +546,14 @@ class ConnectionTracker:
 def _set(ep: Endpoint, state: int, ts: float) -> None:
     """A state change seen on the wire, at ``ts``."""
     if ep.state != state:
-        trans = ep.trans
+        trans = ep.trans_flat
         # A capture's timestamps can go backwards (merged interfaces, clock
         # steps); an endpoint's history must not.
-        if trans and ts < trans[-1][0]:
-            ts = trans[-1][0]
+        if trans and ts < trans[-2]:
+            ts = trans[-2]
         ep.state = state
         ep.state_time = ts
-        trans.append((ts, state))
+        trans += (ts, state)
         if state == TIME_WAIT:
             ep.tw_entries += 1
 
@@ -629,11 +629,12 @@ def apply_timers(ep: Endpoint, end_ts: float, time_wait: float, fin_timeout: flo
 
 def _move(ep: Endpoint, state: int, t: float) -> None:
     """A state change inferred at the end of the capture, dated when it happened."""
-    if ep.trans and t < ep.trans[-1][0]:
-        t = ep.trans[-1][0]
+    trans = ep.trans_flat
+    if trans and t < trans[-2]:
+        t = trans[-2]
     ep.state = state
     ep.state_time = t
-    ep.trans.append((t, state))
+    trans += (t, state)
     if state == TIME_WAIT:
         ep.tw_entries += 1  # (a FIN_WAIT_2 given the FIN the capture ended on)
 

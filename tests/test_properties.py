@@ -35,6 +35,7 @@ from hypothesis import strategies as st
 
 from tcpflow_analyze import detectors
 from tcpflow_analyze.analyzer import Analysis, CaptureStats, analyze
+from tcpflow_analyze.connection import transitions
 from tcpflow_analyze.errors import CaptureError
 from tcpflow_analyze.report import build_report
 from tcpflow_analyze.states import STATE_NAMES
@@ -88,7 +89,13 @@ def check_connections(conns, segments, *, monotonic=True, folded=0):
         for ep in (c.client, c.server):
             assert 0 <= ep.state < len(STATE_NAMES), ep.state
             assert ep.packets >= 0 and ep.bytes >= 0 and ep.retransmits >= 0
-            assert all(0 <= st_ < len(STATE_NAMES) for _, st_ in ep.trans)
+            pairs = transitions(ep)
+            assert len(ep.trans_flat) == 2 * len(pairs)
+            assert all(0 <= st_ < len(STATE_NAMES) for _, st_ in pairs)
+            # Dated in order (a capture's clock may step back; a history may not),
+            # and ending in the state the endpoint is in.
+            assert all(a[0] <= b[0] for a, b in zip(pairs, pairs[1:])), pairs
+            assert not pairs or pairs[-1][1] == ep.state, (pairs, ep.state)
         assert HISTORY_RE.match(c.history), c.history
         assert c.handshake in ("complete", "partial", "none")
         assert c.close in ("fin", "rst", "none")

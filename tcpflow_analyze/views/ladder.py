@@ -30,7 +30,7 @@ from typing import NamedTuple
 
 from .. import detectors
 from ..analyzer import Analysis, analyze
-from ..connection import HS_ACK, HS_SYNACK, SEQ_MASK, endpoint_text, reverse_key
+from ..connection import HS_ACK, HS_SYNACK, SEQ_MASK, endpoint_text, reverse_key, transitions
 from ..decode import ACK, CWR, ECE, FIN, PSH, RST, SYN, URG
 from ..report.model import connection_entry
 from ..states import (
@@ -235,7 +235,7 @@ class RecordingTracker(ConnectionTracker):
         track = self.tracks.get(id(conn))
         if track is None:
             track = self.tracks[id(conn)] = _Track(conn)
-        track.trans_len = (len(conn.client.trans), len(conn.server.trans))
+        track.trans_len = (len(conn.client.trans_flat) >> 1, len(conn.server.trans_flat) >> 1)
         track.raw.append(raw + (conn.client.state, conn.server.state) + track.trans_len)
 
 
@@ -358,8 +358,8 @@ def _build(conn, track: _Track | None, analysis: Analysis, anomalies) -> Ladder:
             ev = LadderEvent(HANDOVER, ts, cst, sst, flags=flags, note=_handover_note(other, flags))
         # One segment can move a side twice (a FIN+ACK takes ESTABLISHED
         # through CLOSE_WAIT to LAST_ACK): keep the states it passed through.
-        ev.client_via = [st for _, st in c.trans[seen[0]:clen]][:-1]
-        ev.server_via = [st for _, st in s.trans[seen[1]:slen]][:-1]
+        ev.client_via = c.trans_flat[2 * seen[0] + 1:2 * clen:2][:-1]
+        ev.server_via = s.trans_flat[2 * seen[1] + 1:2 * slen:2][:-1]
         seen = (clen, slen)
         events.append(ev)
     _relative_numbers(conn, events)
@@ -372,7 +372,7 @@ def _build(conn, track: _Track | None, analysis: Analysis, anomalies) -> Ladder:
     _attach(events, mine)
     return Ladder(
         conn_id=conn.id, client=endpoint_text(c), server=endpoint_text(s), start=conn.first_seen,
-        initial_client=STATE_NAMES[c.trans[0][1]] if c.trans else "CLOSED",
+        initial_client=STATE_NAMES[c.trans_flat[1]] if c.trans_flat else "CLOSED",
         initial_server=initial_server,
         events=events, anomalies=mine, summary=connection_entry(conn, conn.id),
         files=list(analysis.stats.files))
@@ -405,7 +405,7 @@ def _initial_server(conn) -> str:
     s = conn.server
     if s.syn_count and not conn.roles_inferred and conn.client.syn_count:
         return STATE_NAMES[LISTEN]
-    return STATE_NAMES[s.trans[0][1]] if s.trans else "CLOSED"
+    return STATE_NAMES[s.trans_flat[1]] if s.trans_flat else "CLOSED"
 
 
 def _show_listener(events) -> None:
@@ -439,8 +439,9 @@ def _handover_note(other, flags) -> str:
 def _timer_events(conn, done, options) -> list[LadderEvent]:
     """State changes the tracker inferred at the end of the capture, as events."""
     c, s = conn.client, conn.server
-    extra = [(t, "client", st, c.trans[i - 1][1]) for i, (t, st) in enumerate(c.trans) if i >= done[0] and i]
-    extra += [(t, "server", st, s.trans[i - 1][1]) for i, (t, st) in enumerate(s.trans) if i >= done[1] and i]
+    ct, st_ = transitions(c), transitions(s)
+    extra = [(t, "client", st, ct[i - 1][1]) for i, (t, st) in enumerate(ct) if i >= done[0] and i]
+    extra += [(t, "server", st, st_[i - 1][1]) for i, (t, st) in enumerate(st_) if i >= done[1] and i]
     extra.sort(key=lambda e: e[0])
     return [_timer_event(conn, t, side, state, before, options) for t, side, state, before in extra]
 

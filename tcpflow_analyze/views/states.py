@@ -2,7 +2,7 @@
 host's sockets per state over time.
 
 Both are read off the transitions the tracker recorded for every endpoint
-(``Endpoint.trans``, including the changes it dated from kernel timers at the
+(``Endpoint.trans_flat``, including the changes it dated from kernel timers at the
 end of the capture), so "at the end of the capture" means exactly what the
 report says, and any earlier moment is answered the same way.
 
@@ -188,7 +188,7 @@ def state_timelines(analysis, hosts=None) -> dict:
             if wanted is not None and host not in wanted:
                 continue
             spans[host]  # a host with nothing open still has a (flat) timeline
-            last = len(ep.trans) - 1
+            last = len(ep.trans_flat) // 2 - 1
             for i, (s, e, state) in enumerate(intervals(ep, end)):
                 if state == CLOSED or (e <= s and i != last):
                     continue   # a state left at the instant it was entered never held a socket
