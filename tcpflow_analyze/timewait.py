@@ -83,8 +83,8 @@ def time_wait_by_host(analysis, port_range=DEFAULT_PORT_RANGE, min_time_wait: in
     range_size = hi - lo + 1
     inf = float("inf")
     conns = analysis.connections
-    # First the TIME_WAIT spans alone: most endpoints never had one, and only
-    # the hosts that did need the rest of the work.
+    # First the TIME_WAIT spans of the hosts that may reach ``min_time_wait``:
+    # only those need the rest of the work.
     spans = defaultdict(list)        # host -> [(start, stop, conn, local port, remote)]
 
     def add_spans(c, me, peer):
@@ -103,17 +103,28 @@ def time_wait_by_host(analysis, port_range=DEFAULT_PORT_RANGE, min_time_wait: in
                 if me.tw_entries == 1:
                     break
 
+    # Most endpoints never were in TIME_WAIT, and most hosts that were stay
+    # below ``min_time_wait``: the counters say so, before any span is built.
+    counts = Counter()
     for c in conns:
-        # Most endpoints never were in TIME_WAIT: one counter says so.
-        if c.client.tw_entries:
-            add_spans(c, c.client, c.server)
-        if c.server.tw_entries:
-            add_spans(c, c.server, c.client)
-    hosts: dict[bytes, HostTimeWait] = {}
+        client, server = c.client, c.server
+        if client.tw_entries:
+            counts[client.addr] += client.tw_entries
+        if server.tw_entries:
+            counts[server.addr] += server.tw_entries
+    hosts: dict[bytes, HostTimeWait] = {
+        host: HostTimeWait(ip_text(host), range_size=range_size, time_wait=n) for host, n in counts.items()}
+    wanted = {host for host, n in counts.items() if n >= min_time_wait}
+    if not wanted:
+        return {h.host: h for h in hosts.values()}
+    for c in conns:
+        client, server = c.client, c.server
+        if client.tw_entries and client.addr in wanted:
+            add_spans(c, client, server)
+        if server.tw_entries and server.addr in wanted:
+            add_spans(c, server, client)
     for host, items in spans.items():
-        h = hosts[host] = HostTimeWait(ip_text(host), range_size=range_size, time_wait=len(items))
-        if len(items) < min_time_wait:
-            continue
+        h = hosts[host]
         h.peak, h.peak_time, h.series = sweep((s, e) for s, e, *_ in items)
         h.at_end = sum(1 for _, e, *_ in items if e == inf)
         h.conn_ids = sorted({c.id for _, _, c, _, _ in items})
@@ -122,9 +133,6 @@ def time_wait_by_host(analysis, port_range=DEFAULT_PORT_RANGE, min_time_wait: in
         if h.peak_time is not None:
             at_peak = {port for s, e, _, port, _ in items if s <= h.peak_time < e}
             h.ports_at_peak = sum(1 for p in at_peak if lo <= p <= hi)
-    wanted = {host for host, items in spans.items() if len(items) >= min_time_wait}
-    if not wanted:
-        return {h.host: h for h in hosts.values()}
     # Then who closes first, how fast it opens, how long connections live.
     opens = defaultdict(list)        # host -> [first_seen of connections it opened]
     lifetimes = defaultdict(list)
