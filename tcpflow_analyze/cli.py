@@ -235,10 +235,8 @@ def auto_jobs(paths) -> int:
     big enough to gain from them; standard input is read once, by one process."""
     if "-" in paths:
         return 1
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        cores = os.cpu_count() or 1
+    from .parallel import usable_cores
+    cores = usable_cores()
     try:
         size = sum(os.path.getsize(p) for p in paths)
     except OSError:

@@ -76,14 +76,14 @@ def test_only_where_it_gains(analysis, monkeypatch):
     assert ForkedLines.start(analysis.connections, jobs=2) is None  # a few hundred connections
     monkeypatch.setattr(forked_lines, "MIN_CONNECTIONS", 1)
     assert ForkedLines.start(analysis.connections, jobs=1) is None  # --jobs 1: one process
-    monkeypatch.setattr(forked_lines, "_cores", lambda: 1)
+    monkeypatch.setattr(forked_lines, "usable_cores", lambda: 1)
     assert ForkedLines.start(analysis.connections, jobs=2) is None  # nothing to run it beside
 
 
 def test_cli_report_is_the_same(monkeypatch):
     # --jobs 2 with the child forked, against --jobs 1 (no child): the same report.
     monkeypatch.setattr(forked_lines, "MIN_CONNECTIONS", 1)
-    monkeypatch.setattr(forked_lines, "_cores", lambda: 2)
+    monkeypatch.setattr(forked_lines, "usable_cores", lambda: 2)
     started = []
     real_start = ForkedLines.start.__func__
 

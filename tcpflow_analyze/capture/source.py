@@ -260,19 +260,21 @@ def iter_file(path: str, damages: list, opened=None):
         f.close()
 
 
-def read_windows(paths, damages: list, opened=None):
+def read_windows(paths, damages: list, opened=None, read_ahead: bool = True):
     """Every capture in ``paths`` as windows of records, for the packet loop.
 
     The protocol is ``pcap.pcap_windows``'s.  One classic pcap file is walked
     in its own read buffers; pcapng files, and several files merged by
     timestamp (``read_records``), are packed into windows of the same shape
-    by ``records_as_windows``.
+    by ``records_as_windows``.  ``read_ahead``: one file is read beside the
+    walk (a thread, or a child inflating gzip) -- worth it only with a core
+    to spare for it.
     """
     paths = list(paths)
     if len(paths) != 1:
         yield from records_as_windows(read_records(paths, damages, opened))
         return
-    f = _Opened(paths[0], damages, opened, read_ahead=True)
+    f = _Opened(paths[0], damages, opened, read_ahead=read_ahead)
     try:
         yield from f.windows()
     finally:

@@ -23,6 +23,7 @@ import os
 import tempfile
 import threading
 
+from ..parallel import usable_cores
 from .model import ConnectionEntries
 
 # Below this many connections the lines take a few tens of milliseconds,
@@ -60,7 +61,7 @@ class ForkedLines:
     def start(cls, conns, jobs: int) -> ForkedLines | None:
         """A child writing the lines of ``conns``, where that gains: see the
         module's doc.  None otherwise, or if no child could be started."""
-        if jobs < 2 or len(conns) < MIN_CONNECTIONS or not hasattr(os, "fork") or _cores() < 2:
+        if jobs < 2 or len(conns) < MIN_CONNECTIONS or not hasattr(os, "fork") or usable_cores() < 2:
             return None
         # A fork while another thread holds a lock would leave the child
         # waiting on it forever.
@@ -123,10 +124,3 @@ class ForkedLines:
                 pass
             self._pid = None
         self._file.close()
-
-
-def _cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        return os.cpu_count() or 1
