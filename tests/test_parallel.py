@@ -74,3 +74,36 @@ def test_partitions_own_every_bucket_once(nparts, parent):
     if parent and nparts > 1:
         # The merging process ships nothing: it takes the larger share.
         assert sum(owned[0]) > sum(owned[1])
+
+
+@pytest.mark.parametrize("cores", [2, 8])
+def test_gzip_and_read_ahead_same_report(tmp_path, monkeypatch, cores):
+    # One capture file, gzipped: with a process on every core it is read
+    # without a read-ahead thread or inflating child; with cores to spare,
+    # with them.  The report is the single process's either way.
+    import gzip
+    from tcpflow_analyze import parallel
+    plain = CAPTURES[0]
+    zipped = tmp_path / "capture.pcap.gz"
+    zipped.write_bytes(gzip.compress(open(plain, "rb").read()))
+    monkeypatch.setattr(parallel, "usable_cores", lambda: cores)
+    seen = []
+    real = parallel.read_windows
+
+    def spy(paths, damages, opened=None, read_ahead=True):
+        seen.append(read_ahead)
+        return real(paths, damages, opened, read_ahead)
+    monkeypatch.setattr(parallel, "read_windows", spy)
+
+    def run(jobs, capture):
+        res = CliRunner().invoke(main, ["analyze", "--format", "json", "--time-wait-threshold", "500",
+                                        "--jobs", jobs, capture], catch_exceptions=False)
+        assert res.exit_code == 0, res.output
+        return json.loads(res.output)
+    one = run("1", plain)
+    two = run("2", str(zipped))
+    assert seen == [cores > 2]
+    for rep in (one, two):
+        rep["capture"].pop("files")
+    assert one == two
+    assert one["summary"]["connections"] > 500
