@@ -9,6 +9,7 @@ import gc
 from dataclasses import dataclass, field
 
 from .capture import read_windows
+from .capture.windows import EPB, EPB_FIXED_LEN
 from .decode import (
     FAST6_MIN_CAPLEN, FAST_ETH_IPV4_TCP, FAST_ETH_IPV6_TCP, FAST_MIN_CAPLEN, LINKTYPE_ETHERNET, SKIP_NAMES, SYN,
     decode, window_scale,
@@ -106,20 +107,33 @@ def run(windows, tracker: ConnectionTracker, stats: CaptureStats, owned=None, pr
     try:
         window = next(windows, None)
         while window is not None:
-            buf, pos, end, (unpack_rec, hlen, ts_scale, lt, max_caplen) = window
+            buf, pos, end, (unpack_rec, hlen, ts_scale, lt, max_caplen, epb) = window
             walked_before = packets
             ether = lt == LINKTYPE_ETHERNET
-            # The record walk (see capture.pcap.pcap_windows), fused with
-            # decoding: no generator switch, no tuple per packet.
+            if epb is not None:
+                interface, ts_offset, unpack_u32 = epb
+            # The record walk (see capture.windows), fused with decoding: no
+            # generator switch, no tuple per packet.  The stop is the reader's
+            # to judge: more data, another kind of block, the end, or damage.
             while pos + hlen <= end:
-                sec, frac, caplen, _ = unpack_rec(buf, pos)
-                off = pos + hlen
-                nxt = off + caplen
-                if nxt > end or caplen > max_caplen:
-                    break  # the reader decides: more data, the end, or damage
+                if epb is None:
+                    sec, frac, caplen, _ = unpack_rec(buf, pos)
+                    off = pos + hlen
+                    nxt = off + caplen
+                    if nxt > end or caplen > max_caplen:
+                        break
+                    ts = sec + frac * ts_scale
+                else:
+                    # pcapng: an Enhanced Packet Block of this window's interface.
+                    btype, blen, iface, ts_hi, ts_lo, caplen, _ = unpack_rec(buf, pos)
+                    nxt = pos + blen
+                    if btype != EPB or iface != interface or nxt > end or blen < EPB_FIXED_LEN + caplen \
+                            or blen & 3 or unpack_u32(buf, nxt - 4)[0] != blen:
+                        break
+                    off = pos + hlen
+                    ts = ((ts_hi << 32) | ts_lo) * ts_scale + ts_offset
                 pos = nxt
                 packets += 1
-                ts = sec + frac * ts_scale
                 if ts > last:
                     last = ts
                 if ts < start:

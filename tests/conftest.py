@@ -30,19 +30,32 @@ def states(conn):
 def walk_windows(windows, stop_after=None):
     """Every record of a window stream (capture.read_windows) as
     ``(ts, linktype, bytes)``, walked the way the packet loop walks it: the
-    tests' oracle for the window protocol, written apart from iter_pcap.
-    ``stop_after``: close the stream once that many records are in hand."""
+    tests' oracle for the window protocol, written apart from
+    capture.windows.walk_records.  ``stop_after``: close the stream once that
+    many records are in hand."""
     out = []
     window = next(windows, None)
     while window is not None:
-        buf, pos, end, (unpack, hlen, scale, lt, max_caplen) = window
+        buf, pos, end, (unpack, hlen, scale, lt, max_caplen, epb) = window
         n = 0
         while pos + hlen <= end:
-            sec, frac, caplen, _ = unpack(buf, pos)
-            if pos + hlen + caplen > end or caplen > max_caplen:
-                break
-            out.append((sec + frac * scale, lt, bytes(buf[pos + hlen:pos + hlen + caplen])))
-            pos += hlen + caplen
+            if epb is None:
+                sec, frac, caplen, _ = unpack(buf, pos)
+                if pos + hlen + caplen > end or caplen > max_caplen:
+                    break
+                ts = sec + frac * scale
+                step = hlen + caplen
+            else:
+                # A pcapng EPB of the window's interface, whole, with both
+                # lengths equal (pcapng spec 4.3).
+                btype, blen, iface, hi, lo, caplen, _ = unpack(buf, pos)
+                if (btype != 6 or iface != epb[0] or pos + blen > end or blen % 4 or 32 + caplen > blen
+                        or epb[2](buf, pos + blen - 4)[0] != blen):
+                    break
+                ts = (hi * 2 ** 32 + lo) * scale + epb[1]
+                step = blen
+            out.append((ts, lt, bytes(buf[pos + hlen:pos + hlen + caplen])))
+            pos += step
             n += 1
         if stop_after is not None and len(out) >= stop_after:
             windows.close()

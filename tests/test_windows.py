@@ -2,6 +2,7 @@
 windows happen to cut the file, and however the file is read, the analysis is
 the same as record-at-a-time reading gives."""
 import gzip
+import struct
 import shutil
 
 import pytest
@@ -93,3 +94,96 @@ def test_pcapng_blocks_across_any_read_boundary(monkeypatch, read_size):
     monkeypatch.setattr(pcapng, "READ_SIZE", read_size)
     got = [(ts, lt, bytes(buf[off:off + n])) for ts, lt, buf, off, n in read_records(paths, got_damage)]
     assert got == want and len(got) > 10 and got_damage == want_damage
+
+
+def _ng(btype, body, endian="<"):
+    body += bytes(-len(body) % 4)
+    return struct.pack(endian + "II", btype, len(body) + 12) + body + struct.pack(endian + "I", len(body) + 12)
+
+
+def _mixed_pcapng(path):
+    """A pcapng of every kind of block around runs of EPBs, and the records it
+    holds as (ts, linktype, bytes): what any reader must give."""
+    want, out = [], []
+
+    def shb(e):
+        out.append(_ng(0x0A0D0D0A, struct.pack(e + "IHHq", 0x1A2B3C4D, 1, 0, -1), e))
+
+    def idb(e, linktype, opts=b""):
+        out.append(_ng(1, struct.pack(e + "HHI", linktype, 0, 65535) + opts, e))
+
+    def epb(e, if_id, t, frame, scale, offset, linktype, opts=b""):
+        body = struct.pack(e + "IIIII", if_id, t >> 32, t & 0xFFFFFFFF, len(frame), len(frame)) + frame
+        body += bytes(-len(body) % 4) + opts
+        out.append(_ng(6, body, e))
+        want.append((t * scale + offset, linktype, frame))
+
+    def frame(n, tag):
+        return bytes([tag]) * n
+
+    le, be = "<", ">"
+    shb(le)
+    idb(le, 1)                                                   # 0: Ethernet, microseconds
+    idb(le, 101, struct.pack(le + "HHB3x", 9, 1, 9)              # 1: raw IP, nanoseconds,
+        + struct.pack(le + "HHq", 14, 8, 100) + struct.pack(le + "HH", 0, 0))   # 100 s offset
+    t = 1_700_000_000_000_000
+    for n in (60, 61, 62, 63):                                   # every padding
+        epb(le, 0, t + n, frame(n, n), 1e-6, 0, 1)
+    epb(le, 0, t + 70, frame(64, 7), 1e-6, 0, 1,                 # with options: flags, then the end
+        struct.pack(le + "HHI", 2, 4, 1) + struct.pack(le + "HH", 0, 0))
+    for k in range(2):                                           # the other interface
+        epb(le, 1, (t + 80 + k) * 1000, frame(40 + k, 80 + k), 1e-9, 100, 101)
+    out.append(_ng(4, struct.pack(le + "HH", 0, 0)))             # name resolution: nothing to read
+    epb(le, 0, t + 90, frame(66, 90), 1e-6, 0, 1)
+    spb = frame(58, 91)                                          # no time: the packet's before it
+    out.append(_ng(3, struct.pack(le + "I", len(spb)) + spb))
+    want.append((want[-1][0], 1, spb))
+    opb = frame(59, 92)                                          # obsolete packet block, interface 1
+    tt = (t + 95) * 1000
+    out.append(_ng(2, struct.pack(le + "HHIIII", 1, 0, tt >> 32, tt & 0xFFFFFFFF, len(opb), len(opb)) + opb))
+    want.append((tt * 1e-9 + 100, 101, opb))
+    for n in (67, 68):
+        epb(le, 0, t + n + 30, frame(n, n), 1e-6, 0, 1)
+    shb(be)                                                      # a new section, big-endian
+    idb(be, 1)
+    for n in (69, 70):
+        epb(be, 0, t + n + 40, frame(n, n), 1e-6, 0, 1)
+    path.write_bytes(b"".join(out))
+    return want
+
+
+@pytest.mark.parametrize("read_size", [7, 64, 1500, None])
+def test_pcapng_epb_runs_are_walked_in_place(tmp_path, monkeypatch, read_size):
+    # Runs of Enhanced Packet Blocks go to the walker as they lie in the read
+    # buffer (the packet loop's pcapng path); every other block (interfaces,
+    # options, SPB, OPB, another section, a block across the buffer's end) is
+    # taken by the reader.  Records, times and link types are what was written.
+    from tcpflow_analyze.capture import pcapng
+    path = tmp_path / "mixed.pcapng"
+    want = _mixed_pcapng(path)
+    if read_size is not None:
+        monkeypatch.setattr(pcapng, "READ_SIZE", read_size)
+    layouts = []
+    real = pcapng.pcapng_windows
+
+    def spy(*args):
+        gen = real(*args)
+        sent = None
+        while True:
+            try:
+                window = gen.send(sent)
+            except StopIteration:
+                return
+            layouts.append(window[3][5])
+            sent = yield window
+    monkeypatch.setattr(source, "pcapng_windows", spy)
+    damages = []
+    assert walked(read_windows([str(path)], damages)) == want
+    assert damages == []
+    assert [(ts, lt, bytes(b[o:o + n])) for ts, lt, b, o, n in read_records([str(path)], [])] == want
+    if read_size is None:
+        # EPB runs of both interfaces and both sections, and packed single records.
+        assert {e[0] for e in layouts if e is not None} == {0, 1}
+        assert None in layouts
+    a = analyze([str(path)])
+    assert a.stats.packets == len(want) and not a.stats.damages

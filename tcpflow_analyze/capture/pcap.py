@@ -11,6 +11,7 @@ import struct
 
 from ..errors import CaptureError
 from .readahead import ReadAhead
+from .windows import walk_records
 
 MAGIC_US = 0xA1B2C3D4
 MAGIC_NS = 0xA1B23C4D
@@ -55,19 +56,8 @@ def parse_file_header(path: str, head: bytes):
 
 
 def pcap_windows(path: str, stream, head: bytes, damage, read_at=None, read_ahead: bool = True):
-    """The records of a pcap stream, as windows for a record walker.
-
-    A generator of ``(buf, pos, end, layout)``: whole records may start at
-    ``buf[pos]``, up to ``end``; ``layout`` is ``(unpack_record_header,
-    header_len, ts_scale, linktype, max_caplen)``.  The walker unpacks each
-    record header ``(sec, frac, caplen, _)``, its timestamp being ``sec + frac
-    * ts_scale``, and stops at the first record that is not whole in the
-    window or whose caplen exceeds ``max_caplen``; it then ``send``s back
-    ``(stop, records_walked)`` and gets the next window.  This generator, not
-    the walker, decides what the stop means: more data to read, the clean
-    end, or damage.  Handing out whole read buffers keeps the per-packet path
-    free of generator switches and copies (the packet loop walks a window in
-    one tight loop).
+    """The records of a pcap stream, as windows for a record walker (the
+    protocol of ``windows``: pcap-shaped records, the file's own).
 
     ``read_at(offset, n)``, for a regular file, reads from a position, a
     chunk ahead in a thread (``readahead``): each window is a chunk that
@@ -82,7 +72,7 @@ def pcap_windows(path: str, stream, head: bytes, damage, read_at=None, read_ahea
     rec = struct.Struct(endian + "IIII")
     unpack_rec = rec.unpack_from
     max_caplen = max(min(snaplen, MAX_RECORD_LEN), MAXIMUM_SNAPLEN)
-    layout = (unpack_rec, RECORD_HEADER_LEN, ts_scale, linktype, max_caplen)
+    layout = (unpack_rec, RECORD_HEADER_LEN, ts_scale, linktype, max_caplen, None)
 
     file_off = FILE_HEADER_LEN  # file offset of buf[0]
     ahead = None
@@ -103,7 +93,7 @@ def pcap_windows(path: str, stream, head: bytes, damage, read_at=None, read_ahea
 
 
 def _walk_windows(stream, damage, ahead, layout, snaplen, buf, pos, eof, file_off):
-    unpack_rec, _, _, _, max_caplen = layout
+    unpack_rec, _, _, _, max_caplen, _ = layout
     packet_no = 0
     while True:
         n = len(buf)
@@ -148,20 +138,4 @@ def _walk_windows(stream, damage, ahead, layout, snaplen, buf, pos, eof, file_of
 def iter_pcap(path: str, stream, head: bytes, damage, read_at=None, read_ahead: bool = True):
     """Yield ``(ts, linktype, buf, offset, caplen)`` records from a pcap stream
     (see ``pcap_windows``), for consumers that take one record at a time."""
-    windows = pcap_windows(path, stream, head, damage, read_at, read_ahead)
-    window = next(windows, None)
-    while window is not None:
-        buf, pos, end, (unpack_rec, hlen, ts_scale, linktype, max_caplen) = window
-        walked = 0
-        while pos + hlen <= end:
-            sec, frac, caplen, _ = unpack_rec(buf, pos)
-            nxt = pos + hlen + caplen
-            if nxt > end or caplen > max_caplen:
-                break
-            walked += 1
-            yield sec + frac * ts_scale, linktype, buf, pos + hlen, caplen
-            pos = nxt
-        try:
-            window = windows.send((pos, walked))
-        except StopIteration:
-            window = None
+    return walk_records(pcap_windows(path, stream, head, damage, read_at, read_ahead))

@@ -10,12 +10,12 @@ from __future__ import annotations
 import struct
 
 from ..errors import CaptureError
+from .windows import EPB, EPB_FIXED_LEN, EPB_HEADER_LEN, PACKED, packed_layout, walk_records
 
 SHB = 0x0A0D0D0A
 IDB = 0x00000001
 OPB = 0x00000002  # obsolete Packet Block
 SPB = 0x00000003
-EPB = 0x00000006
 BYTE_ORDER_MAGIC = 0x1A2B3C4D
 
 OPT_ENDOFOPT = 0
@@ -62,40 +62,50 @@ READ_SIZE = 1 << 20
 
 
 def iter_pcapng(path: str, stream, head: bytes, damage):
-    """Yield records from a pcapng stream whose first bytes (already read) are ``head``.
+    """Yield ``(ts, linktype, buf, offset, caplen)`` records from a pcapng
+    stream (see ``pcapng_windows``), for consumers that take one record at a
+    time."""
+    return walk_records(pcapng_windows(path, stream, head, damage))
 
-    ``damage`` is called once, where reading stops, as in ``pcap.iter_pcap``.
-    Blocks are walked in place in large read buffers; records point into
-    them (``(ts, linktype, buf, offset, caplen)``), so an Enhanced Packet
-    Block costs two struct reads and no copy.
+
+def pcapng_windows(path: str, stream, head: bytes, damage):
+    """The packets of a pcapng stream whose first bytes (already read) are
+    ``head``, as windows (the protocol of ``windows``).
+
+    Blocks are walked in place in large read buffers.  A run of Enhanced
+    Packet Blocks of one interface -- nearly every block of a capture -- is
+    handed to the walker as it lies in the buffer; the walker stops at any
+    other block, which is taken here the careful way: section and interface
+    blocks, other packet blocks (each handed on packed as a window of its
+    own), a block crossing the end of the buffer, damage.  ``damage`` is
+    called once, where reading stops, as in ``pcap.pcap_windows``.
     """
     buf = bytes(head)
     pos = 0          # where the next block starts in buf
     base = 0         # file offset of buf[0]
     endian = "<"
     block_header = struct.Struct("<II")
-    epb_fields = struct.Struct("<IIII")   # interface, ts high, ts low, caplen
+    epb_header = struct.Struct("<IIIIIII")  # type, length, interface, ts high, ts low, caplen, wire length
     u32 = struct.Struct("<I")
     interfaces: list[_Interface] = []
+    layouts: list[tuple] = []               # the EPB window layout of each interface
     packet_no = 0
     last_ts = 0.0
+    # The last run of EPBs handed out, (buf, start, stop): the time of its
+    # last packet, which a Simple Packet Block after it inherits, is read
+    # back only if one comes.
+    last_run = None
     first = True
     while True:
         n = len(buf)
-        if pos + 8 <= n:
-            btype, blen = block_header.unpack_from(buf, pos)
-            end = pos + blen
-            # The common block, inline: an EPB, whole in the buffer, of a
-            # sane length and a known interface, its trailer matching.
-            if btype == EPB and end <= n and 32 <= blen <= MAX_BLOCK_LEN and not blen & 3 \
-                    and u32.unpack_from(buf, end - 4)[0] == blen:
-                if_id, ts_hi, ts_lo, caplen = epb_fields.unpack_from(buf, pos + 8)
-                if if_id < len(interfaces) and 32 + caplen <= blen:
-                    iface = interfaces[if_id]
-                    packet_no += 1
-                    last_ts = ((ts_hi << 32) | ts_lo) * iface.ts_scale + iface.ts_offset
-                    yield last_ts, iface.linktype, buf, pos + 28, caplen
-                    pos = end
+        if pos + EPB_FIXED_LEN <= n:
+            btype, blen, if_id, _, _, caplen, _ = epb_header.unpack_from(buf, pos)
+            if btype == EPB and if_id < len(interfaces):
+                stop, walked = yield buf, pos, n, layouts[if_id]
+                if walked:
+                    packet_no += walked
+                    last_run = (buf, pos, stop)
+                    pos = stop
                     continue
         # Everything else -- other blocks, a block crossing the buffer's end,
         # damage -- the careful way.
@@ -125,7 +135,7 @@ def iter_pcapng(path: str, stream, head: bytes, damage):
                 damage(base, packet_no, "section header with a bad byte-order magic")
                 return
             block_header = struct.Struct(endian + "II")
-            epb_fields = struct.Struct(endian + "IIII")
+            epb_header = struct.Struct(endian + "IIIIIII")
             u32 = struct.Struct(endian + "I")
         btype, blen = block_header.unpack_from(buf, 0)
         # A section header holds 16 bytes of its own (byte-order magic,
@@ -164,15 +174,20 @@ def iter_pcapng(path: str, stream, head: bytes, damage):
                 damage(block_off, packet_no, "section header options overrun the block")
                 return
             interfaces = []
+            layouts = []
             first = False
             continue
         if first:
             raise CaptureError(path, "pcapng file does not start with a section header block")
+        record = None
         if btype == IDB:
             if len(body) < 8:
                 damage(block_off, packet_no, "interface description block too short")
                 return
-            interfaces.append(_parse_idb(body, endian))
+            iface = _parse_idb(body, endian)
+            layouts.append((epb_header.unpack_from, EPB_HEADER_LEN, iface.ts_scale, iface.linktype, MAX_BLOCK_LEN,
+                            (len(interfaces), iface.ts_offset, u32.unpack_from)))
+            interfaces.append(iface)
         elif btype == EPB or btype == OPB:
             if len(body) < 20:
                 damage(block_off, packet_no, "packet block too short")
@@ -188,9 +203,8 @@ def iter_pcapng(path: str, stream, head: bytes, damage):
                 damage(block_off, packet_no, f"packet length {caplen} overruns its block")
                 return
             iface = interfaces[if_id]
-            packet_no += 1
             last_ts = ((ts_hi << 32) | ts_lo) * iface.ts_scale + iface.ts_offset
-            yield last_ts, iface.linktype, body, 20, caplen
+            record = iface.linktype, body, 20, caplen
         elif btype == SPB:
             # No timestamp and no interface id: the first interface, and the
             # time of the packet before it (the best an observer can say).
@@ -202,10 +216,28 @@ def iter_pcapng(path: str, stream, head: bytes, damage):
             caplen = min(wirelen, len(body) - 4)
             if iface.snaplen:
                 caplen = min(caplen, iface.snaplen)
-            packet_no += 1
-            yield last_ts, iface.linktype, body, 4, caplen
+            if last_run is not None:
+                last_ts = _last_packet_time(last_run, epb_header, interfaces)
+            record = iface.linktype, body, 4, caplen
         # Every other block type (name resolution, statistics, custom,
         # decryption secrets ...) carries nothing this analysis needs.
+        if record is not None:
+            last_run = None
+            packet_no += 1
+            linktype, data, off, caplen = record
+            packed = PACKED.pack(last_ts, 0, caplen, 0) + data[off:off + caplen]
+            yield packed, 0, len(packed), packed_layout(linktype)
+
+
+def _last_packet_time(run, epb_header, interfaces) -> float:
+    """The timestamp of the last EPB of a run the walker took."""
+    buf, pos, stop = run
+    while True:
+        _, blen, if_id, ts_hi, ts_lo, _, _ = epb_header.unpack_from(buf, pos)
+        if pos + blen >= stop:
+            iface = interfaces[if_id]
+            return ((ts_hi << 32) | ts_lo) * iface.ts_scale + iface.ts_offset
+        pos += blen
 
 
 class _Block:

@@ -9,7 +9,6 @@ import gzip
 import heapq
 import os
 import stat
-import struct
 import sys
 import zlib
 from dataclasses import dataclass
@@ -22,8 +21,9 @@ except ImportError:  # not a POSIX system
 from ..errors import CaptureError
 from .pcap import MAGIC_NS, MAGIC_US, iter_pcap, pcap_windows
 from . import inflate
-from .pcapng import iter_pcapng
+from .pcapng import iter_pcapng, pcapng_windows
 from .readahead import STREAM_CHUNK, StreamAhead
+from .windows import PACKED, packed_layout
 
 GZIP_MAGIC = b"\x1f\x8b"
 PCAPNG_MAGIC = b"\x0a\x0d\x0d\x0a"
@@ -209,7 +209,7 @@ class _Opened:
 
     def windows(self):
         if self.pcapng:
-            return records_as_windows(self.records())
+            return pcapng_windows(self.name, self.stream, self.head, self.damage)
         return pcap_windows(self.name, self.stream, self.head, self.damage, self.read_at, self.read_ahead)
 
     def close(self):
@@ -263,10 +263,10 @@ def iter_file(path: str, damages: list, opened=None):
 def read_windows(paths, damages: list, opened=None, read_ahead: bool = True):
     """Every capture in ``paths`` as windows of records, for the packet loop.
 
-    The protocol is ``pcap.pcap_windows``'s.  One classic pcap file is walked
-    in its own read buffers; pcapng files, and several files merged by
-    timestamp (``read_records``), are packed into windows of the same shape
-    by ``records_as_windows``.  ``read_ahead``: one file is read beside the
+    The protocol is ``windows``'s.  One capture file is walked in its own read
+    buffers (pcap records, or pcapng Enhanced Packet Blocks); several files
+    merged by timestamp (``read_records``) are packed into windows by
+    ``records_as_windows``.  ``read_ahead``: one file is read beside the
     walk (a thread, or a child inflating gzip) -- worth it only with a core
     to spare for it.
     """
@@ -281,16 +281,13 @@ def read_windows(paths, damages: list, opened=None, read_ahead: bool = True):
         f.close()
 
 
-# A packed record: timestamp (a double, exact), 0, caplen, 0 -- the shape of
-# a pcap record header, so one walker reads both (ts = sec + 0 * scale).
-_PACKED = struct.Struct("=dIII")
 PACK_WINDOW = 1 << 20
 
 
 def records_as_windows(records):
     """Records ``(ts, linktype, buf, off, caplen)`` repacked into windows
-    (``pcap.pcap_windows``'s protocol) of one link type each."""
-    pack = _PACKED.pack
+    (``windows.PACKED``) of one link type each."""
+    pack = PACKED.pack
     out = bytearray()
     linktype = None
     for ts, lt, buf, off, caplen in records:
@@ -307,7 +304,7 @@ def records_as_windows(records):
 
 def _packed_window(out: bytearray, linktype: int):
     # Flow keys are slices of the window: bytes, to be hashable.
-    return bytes(out), 0, len(out), (_PACKED.unpack_from, _PACKED.size, 1.0, linktype, 1 << 62)
+    return bytes(out), 0, len(out), packed_layout(linktype)
 
 
 def _is_regular(raw) -> bool:
