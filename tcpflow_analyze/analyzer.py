@@ -107,7 +107,7 @@ def run(windows, tracker: ConnectionTracker, stats: CaptureStats, owned=None, pr
     try:
         window = next(windows, None)
         while window is not None:
-            buf, pos, end, (unpack_rec, hlen, ts_scale, lt, max_caplen, epb) = window
+            buf, pos, end, (unpack_rec, hlen, ts_scale, lt, max_caplen, epb), ts_end = window
             walked_before = packets
             ether = lt == LINKTYPE_ETHERNET
             if epb is not None:
@@ -132,6 +132,8 @@ def run(windows, tracker: ConnectionTracker, stats: CaptureStats, owned=None, pr
                         break
                     off = pos + hlen
                     ts = ((ts_hi << 32) | ts_lo) * ts_scale + ts_offset
+                if ts > ts_end:
+                    break  # another capture's packet comes first (capture.windows.merge_windows)
                 pos = nxt
                 packets += 1
                 if ts > last:

@@ -36,7 +36,7 @@ def walk_windows(windows, stop_after=None):
     out = []
     window = next(windows, None)
     while window is not None:
-        buf, pos, end, (unpack, hlen, scale, lt, max_caplen, epb) = window
+        buf, pos, end, (unpack, hlen, scale, lt, max_caplen, epb), ts_end = window
         n = 0
         while pos + hlen <= end:
             if epb is None:
@@ -54,6 +54,8 @@ def walk_windows(windows, stop_after=None):
                     break
                 ts = (hi * 2 ** 32 + lo) * scale + epb[1]
                 step = blen
+            if ts > ts_end:
+                break
             out.append((ts, lt, bytes(buf[pos + hlen:pos + hlen + caplen])))
             pos += step
             n += 1

@@ -93,7 +93,7 @@ def test_an_abandoned_read_leaves_no_thread(monkeypatch):
     # window generator stops and joins the read-ahead.
     monkeypatch.setattr(pcap, "CHUNK", 4096)
     windows = read_windows([str(SAMPLES / "bulk_loss.pcap")], [])
-    buf, pos, end, _ = next(windows)
+    buf, pos, end, _, _ = next(windows)
     windows.send((pos, 0))
     assert threads()
     windows.close()

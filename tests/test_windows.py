@@ -7,9 +7,12 @@ import shutil
 
 import pytest
 from conftest import SAMPLES, walk_windows as walked
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from tcpflow_analyze.analyzer import analyze
 from tcpflow_analyze.capture import pcap, read_records, read_windows, source
+from tcpflow_analyze.capture.windows import walk_records
 from tcpflow_analyze.report import build_report
 from tcpflow_analyze.report.json_out import dumps
 
@@ -60,9 +63,10 @@ def test_stdin_and_gzip_read_as_the_file(monkeypatch, reference, tmp_path):
     assert text.replace(str(gz), str(BULK)) == want_text
 
 
-def test_pcapng_and_merged_files_are_packed_into_windows(monkeypatch):
-    # Packed windows flush at their size limit and at every link-type change.
-    monkeypatch.setattr(source, "PACK_WINDOW", 500)
+def test_merged_files_are_walked_in_record_order():
+    # Several files are merged window by window, each window bounded by the
+    # time another file's next packet comes first: the records, in the
+    # order read_records merges them one by one.
     paths = [str(SAMPLES / "pcapng.pcapng"), str(SAMPLES / "sll2_any.pcap"), str(REUSE)]
     got = walked(read_windows(paths, []))
     want = [(ts, lt, bytes(buf[off:off + n])) for ts, lt, buf, off, n in read_records(paths, [])]
@@ -175,6 +179,7 @@ def test_pcapng_epb_runs_are_walked_in_place(tmp_path, monkeypatch, read_size):
             except StopIteration:
                 return
             layouts.append(window[3][5])
+            assert window[4] == float("inf")  # one file: no time bound
             sent = yield window
     monkeypatch.setattr(source, "pcapng_windows", spy)
     damages = []
@@ -187,3 +192,87 @@ def test_pcapng_epb_runs_are_walked_in_place(tmp_path, monkeypatch, read_size):
         assert None in layouts
     a = analyze([str(path)])
     assert a.stats.packets == len(want) and not a.stats.damages
+
+
+# ------------------------------------------------- merging, window by window
+def _capture_bytes(kind, records):
+    """A pcap or (little-endian) pcapng of ``records``: (microseconds, frame)."""
+    if kind == "pcap":
+        out = struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1)
+        for t, frame in records:
+            out += struct.pack("<IIII", t // 10 ** 6, t % 10 ** 6, len(frame), len(frame)) + frame
+        return out
+    out = _ng(0x0A0D0D0A, struct.pack("<IHHq", 0x1A2B3C4D, 1, 0, -1)) + _ng(1, struct.pack("<HHI", 1, 0, 65535))
+    for t, frame in records:
+        out += _ng(6, struct.pack("<IIIII", 0, t >> 32, t & 0xFFFFFFFF, len(frame), len(frame)) + frame)
+    return out
+
+
+_streams = st.lists(
+    st.tuples(st.sampled_from(["pcap", "pcapng"]),
+              st.lists(st.tuples(st.integers(1_700_000_000 * 10 ** 6, 1_700_000_000 * 10 ** 6 + 40),
+                                 st.integers(0, 120)), max_size=60),
+              st.sampled_from(["sorted", "as drawn"])),
+    min_size=2, max_size=4)
+
+
+@settings(max_examples=300, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(streams=_streams, chunk=st.sampled_from([97, 4096]))
+def test_merged_windows_give_the_records_in_merge_order(tmp_path, monkeypatch, streams, chunk):
+    # Timestamps from a 40-microsecond span: ties across files, and within
+    # files when drawn unsorted (a clock stepping back).  Files that alternate
+    # record by record (packed windows), run in blocks or not at all; reads
+    # of 97 bytes (the reader stops the walker often) or 4 KiB.  The window
+    # merge gives exactly the records, in the order, that merging record by
+    # record (read_records, heapq.merge) gives.
+    from tcpflow_analyze.capture import pcapng
+    monkeypatch.setattr(pcap, "CHUNK", chunk)
+    monkeypatch.setattr(pcapng, "READ_SIZE", chunk)
+    paths = []
+    for i, (kind, records, order) in enumerate(streams):
+        if order == "sorted":
+            records = sorted(records)
+        frames = [(t, bytes([i, n % 256]) * (7 + n)) for n, (t, _) in enumerate(records)]
+        path = tmp_path / f"merge-{len(list(tmp_path.iterdir()))}.{kind}"
+        path.write_bytes(_capture_bytes(kind, frames))
+        paths.append(str(path))
+    want = [(ts, lt, bytes(b[o:o + n])) for ts, lt, b, o, n in read_records(paths, [])]
+    assert walked(read_windows(paths, [])) == want
+    assert [(ts, lt, bytes(b[o:o + n])) for ts, lt, b, o, n in walk_records(read_windows(paths, []))] == want
+
+
+def test_interleaved_captures_are_packed_and_disjoint_ones_walked_in_place(tmp_path):
+    from tcpflow_analyze.capture import windows as W
+    t0 = 1_700_000_000 * 10 ** 6
+    frame = bytes(60)
+    every_other = [tmp_path / "a.pcap", tmp_path / "b.pcap"]
+    for k, path in enumerate(every_other):
+        path.write_bytes(_capture_bytes("pcap", [(t0 + 2 * i + k, frame) for i in range(2000)]))
+    rotated = [tmp_path / "c.pcap", tmp_path / "d.pcap"]
+    for k, path in enumerate(rotated):
+        path.write_bytes(_capture_bytes("pcap", [(t0 + 10_000 * k + i, frame) for i in range(2000)]))
+
+    def shapes(paths):
+        # (kind, records walked) of each window, walked by record_at's rule.
+        out = []
+        windows = read_windows([str(p) for p in paths], [])
+        window = next(windows, None)
+        while window is not None:
+            buf, pos, end, layout, ts_end = window
+            n = 0
+            while (record := W.record_at(buf, pos, end, layout)) is not None and record[0] <= ts_end:
+                pos = record[2]
+                n += 1
+            if n:
+                out.append(("packed" if layout[0] == W.PACKED.unpack_from else "in place", n))
+            try:
+                window = windows.send((pos, n))
+            except StopIteration:
+                window = None
+        return out
+    alternating = shapes(every_other)
+    assert sum(n for _, n in alternating) == 4000
+    assert sum(n for kind, n in alternating if kind == "packed") > 3500
+    disjoint = shapes(rotated)
+    assert disjoint == [("in place", 2000), ("in place", 2000)]

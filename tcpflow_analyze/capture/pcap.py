@@ -11,7 +11,7 @@ import struct
 
 from ..errors import CaptureError
 from .readahead import ReadAhead
-from .windows import walk_records
+from .windows import INF, walk_records
 
 MAGIC_US = 0xA1B2C3D4
 MAGIC_NS = 0xA1B23C4D
@@ -98,7 +98,7 @@ def _walk_windows(stream, damage, ahead, layout, snaplen, buf, pos, eof, file_of
     while True:
         n = len(buf)
         if pos + RECORD_HEADER_LEN <= n:
-            stop, walked = yield buf, pos, n, layout
+            stop, walked = yield buf, pos, n, layout, INF
             packet_no += walked
             pos = stop
         need = CHUNK

@@ -10,7 +10,7 @@ from __future__ import annotations
 import struct
 
 from ..errors import CaptureError
-from .windows import EPB, EPB_FIXED_LEN, EPB_HEADER_LEN, PACKED, packed_layout, walk_records
+from .windows import EPB, EPB_FIXED_LEN, EPB_HEADER_LEN, INF, PACKED, packed_layout, walk_records
 
 SHB = 0x0A0D0D0A
 IDB = 0x00000001
@@ -101,7 +101,7 @@ def pcapng_windows(path: str, stream, head: bytes, damage):
         if pos + EPB_FIXED_LEN <= n:
             btype, blen, if_id, _, _, caplen, _ = epb_header.unpack_from(buf, pos)
             if btype == EPB and if_id < len(interfaces):
-                stop, walked = yield buf, pos, n, layouts[if_id]
+                stop, walked = yield buf, pos, n, layouts[if_id], INF
                 if walked:
                     packet_no += walked
                     last_run = (buf, pos, stop)
@@ -226,7 +226,7 @@ def pcapng_windows(path: str, stream, head: bytes, damage):
             packet_no += 1
             linktype, data, off, caplen = record
             packed = PACKED.pack(last_ts, 0, caplen, 0) + data[off:off + caplen]
-            yield packed, 0, len(packed), packed_layout(linktype)
+            yield packed, 0, len(packed), packed_layout(linktype), INF
 
 
 def _last_packet_time(run, epb_header, interfaces) -> float:

@@ -23,7 +23,7 @@ from .pcap import MAGIC_NS, MAGIC_US, iter_pcap, pcap_windows
 from . import inflate
 from .pcapng import iter_pcapng, pcapng_windows
 from .readahead import STREAM_CHUNK, StreamAhead
-from .windows import PACKED, packed_layout
+from .windows import merge_windows
 
 GZIP_MAGIC = b"\x1f\x8b"
 PCAPNG_MAGIC = b"\x0a\x0d\x0d\x0a"
@@ -263,48 +263,34 @@ def iter_file(path: str, damages: list, opened=None):
 def read_windows(paths, damages: list, opened=None, read_ahead: bool = True):
     """Every capture in ``paths`` as windows of records, for the packet loop.
 
-    The protocol is ``windows``'s.  One capture file is walked in its own read
-    buffers (pcap records, or pcapng Enhanced Packet Blocks); several files
-    merged by timestamp (``read_records``) are packed into windows by
-    ``records_as_windows``.  ``read_ahead``: one file is read beside the
-    walk (a thread, or a child inflating gzip) -- worth it only with a core
-    to spare for it.
+    The protocol is ``windows``'s.  Each capture file is walked in its own
+    read buffers (pcap records, or pcapng Enhanced Packet Blocks); several
+    are merged by timestamp (``windows.merge_windows``), in the order
+    ``read_records`` gives.  ``read_ahead``: a file read alone is read beside
+    the walk (a thread, or a child inflating gzip) -- worth it only with a
+    core to spare for it.
     """
     paths = list(paths)
-    if len(paths) != 1:
-        yield from records_as_windows(read_records(paths, damages, opened))
+    if len(paths) == 1:
+        yield from _file_windows(paths[0], damages, opened, read_ahead)
         return
-    f = _Opened(paths[0], damages, opened, read_ahead=read_ahead)
+    if paths.count("-") > 1:
+        raise CaptureError("-", "standard input can be read only once; give - once")
+    # Merged files are read each in turn: no read-ahead.
+    streams = [_file_windows(path, damages, opened, False) for path in paths]
+    try:
+        yield from merge_windows(streams)
+    finally:
+        for stream in streams:
+            stream.close()
+
+
+def _file_windows(path, damages, opened, read_ahead):
+    f = _Opened(path, damages, opened, read_ahead=read_ahead)
     try:
         yield from f.windows()
     finally:
         f.close()
-
-
-PACK_WINDOW = 1 << 20
-
-
-def records_as_windows(records):
-    """Records ``(ts, linktype, buf, off, caplen)`` repacked into windows
-    (``windows.PACKED``) of one link type each."""
-    pack = PACKED.pack
-    out = bytearray()
-    linktype = None
-    for ts, lt, buf, off, caplen in records:
-        if lt != linktype or len(out) >= PACK_WINDOW:
-            if out:
-                yield _packed_window(out, linktype)
-                out.clear()
-            linktype = lt
-        out += pack(ts, 0, caplen, 0)
-        out += memoryview(buf)[off:off + caplen]
-    if out:
-        yield _packed_window(out, linktype)
-
-
-def _packed_window(out: bytearray, linktype: int):
-    # Flow keys are slices of the window: bytes, to be hashable.
-    return bytes(out), 0, len(out), packed_layout(linktype)
 
 
 def _is_regular(raw) -> bool:

@@ -1,10 +1,11 @@
 """The window protocol: how the readers hand records to the packet loop.
 
-A reader is a generator of windows ``(buf, pos, end, layout)``: whole records
-may start at ``buf[pos]``, up to ``end``.  The walker (``analyzer.run``, or
-``walk_records`` here) walks them in one tight loop, stops at the first
-record it cannot take, ``send``s back ``(stop, records_walked)`` and gets the
-next window.  The reader, not the walker, decides what the stop means: more
+A reader is a generator of windows ``(buf, pos, end, layout, ts_end)``: whole
+records may start at ``buf[pos]``, up to ``end``, as long as their timestamps
+are at most ``ts_end`` (infinite, except where several captures are merged:
+``merge_windows``).  The walker (``analyzer.run``, or ``walk_records`` here)
+walks them in one tight loop, stops at the first record it cannot take,
+``send``s back ``(stop, records_walked)`` and gets the next window.  The reader, not the walker, decides what the stop means: more
 data to read, a block of another kind, the clean end, or damage.  Handing out
 whole read buffers keeps the per-packet path free of generator switches and
 copies.
@@ -27,6 +28,7 @@ copies.
 """
 from __future__ import annotations
 
+import math
 import struct
 
 EPB = 0x00000006
@@ -43,35 +45,183 @@ def packed_layout(linktype: int) -> tuple:
     return (PACKED.unpack_from, PACKED.size, 1.0, linktype, 1 << 62, None)
 
 
+INF = float("inf")
+
+
+def record_at(buf, pos: int, end: int, layout):
+    """``(ts, caplen, next record's position)`` of the record at ``pos`` if
+    the walker can take it (whole, of the window's kind), else None."""
+    unpack, hlen, ts_scale, _, max_caplen, epb = layout
+    if pos + hlen > end:
+        return None
+    if epb is None:
+        sec, frac, caplen, _ = unpack(buf, pos)
+        nxt = pos + hlen + caplen
+        if nxt > end or caplen > max_caplen:
+            return None
+        return sec + frac * ts_scale, caplen, nxt
+    interface, ts_offset, unpack_u32 = epb
+    btype, blen, iface, ts_hi, ts_lo, caplen, _ = unpack(buf, pos)
+    nxt = pos + blen
+    if btype != EPB or iface != interface or nxt > end or blen < EPB_FIXED_LEN + caplen or blen & 3 \
+            or unpack_u32(buf, nxt - 4)[0] != blen:
+        return None
+    return ((ts_hi << 32) | ts_lo) * ts_scale + ts_offset, caplen, nxt
+
+
 def walk_records(windows):
     """Every record of a window stream as ``(ts, linktype, buf, offset,
-    caplen)``, for consumers that take one record at a time (merging files
-    by timestamp)."""
+    caplen)``, for consumers that take one record at a time."""
     window = next(windows, None)
     while window is not None:
-        buf, pos, end, (unpack, hlen, ts_scale, linktype, max_caplen, epb) = window
+        buf, pos, end, layout, ts_end = window
+        hlen, linktype = layout[1], layout[3]
         walked = 0
-        if epb is None:
-            while pos + hlen <= end:
-                sec, frac, caplen, _ = unpack(buf, pos)
-                nxt = pos + hlen + caplen
-                if nxt > end or caplen > max_caplen:
-                    break
-                walked += 1
-                yield sec + frac * ts_scale, linktype, buf, pos + hlen, caplen
-                pos = nxt
-        else:
-            interface, ts_offset, unpack_u32 = epb
-            while pos + hlen <= end:
-                btype, blen, iface, ts_hi, ts_lo, caplen, _ = unpack(buf, pos)
-                nxt = pos + blen
-                if btype != EPB or iface != interface or nxt > end or blen < EPB_FIXED_LEN + caplen \
-                        or blen & 3 or unpack_u32(buf, nxt - 4)[0] != blen:
-                    break
-                walked += 1
-                yield ((ts_hi << 32) | ts_lo) * ts_scale + ts_offset, linktype, buf, pos + hlen, caplen
-                pos = nxt
+        while True:
+            record = record_at(buf, pos, end, layout)
+            if record is None or record[0] > ts_end:
+                break
+            ts, caplen, nxt = record
+            walked += 1
+            yield ts, linktype, buf, pos + hlen, caplen
+            pos = nxt
         try:
             window = windows.send((pos, walked))
         except StopIteration:
             window = None
+
+
+class _Source:
+    """One capture's window stream, seen by ``merge_windows``: its current
+    window, and the timestamp of the next record the walker can take."""
+
+    __slots__ = ("windows", "buf", "pos", "end", "layout", "walked", "head", "record")
+
+    def __init__(self, windows):
+        self.windows = windows
+        self.walked = 0
+        self.head = None
+        self.record = None   # record_at of the head: (ts, caplen, next position)
+        self._take(next(windows, None))
+
+    def _take(self, window) -> None:
+        # A window that opens on a record the walker cannot take goes straight
+        # back to its reader, as a walker would send it (nothing walked).
+        while window is not None:
+            self.buf, self.pos, self.end, self.layout, _ = window
+            record = record_at(self.buf, self.pos, self.end, self.layout)
+            if record is not None:
+                self.head = record[0]
+                self.record = record
+                return
+            window = self._send()
+        self.head = None
+
+    def _send(self):
+        walked, self.walked = self.walked, 0
+        try:
+            return self.windows.send((self.pos, walked))
+        except StopIteration:
+            return None
+
+    def walked_to(self, stop: int, walked: int) -> None:
+        """The walker stopped at ``stop``: at a record past its time bound (the
+        next one to merge), or at one the reader must judge."""
+        self.pos = stop
+        self.walked += walked
+        record = record_at(self.buf, stop, self.end, self.layout)
+        if record is not None:
+            self.head = record[0]
+            self.record = record
+        else:
+            self._take(self._send())
+
+
+# Merging hands out a window per run of one capture's records.  Where the
+# captures interleave packet by packet (two interfaces captured at once), a
+# window per packet costs more than copying each packet into a packed window
+# (2.7 against 2.3 s for 500k packets alternating between two files): after
+# this many windows in a row of fewer than SMALL_RUN records, the next
+# PACK_RECORDS records are merged one by one into packed windows.
+SMALL_RUNS = 16
+SMALL_RUN = 4
+PACK_RECORDS = 4096
+
+
+def merge_windows(streams):
+    """Several captures' window streams as one, in timestamp order.
+
+    The order is ``heapq.merge``'s over the records (``read_records``): the
+    earliest next record first, a tie going to the stream given first.  But
+    whole runs of records are handed out at once, in the captures' own read
+    buffers: each window is bounded by the time (``ts_end``) at which another
+    capture's next record must come first.  Rotated files, which do not
+    overlap, are each walked through in long runs; captures that interleave
+    closely are copied into packed windows instead (see ``SMALL_RUNS``).
+    """
+    # Every stream is opened (its header checked) before the first window
+    # goes out; then they are taken in the order of their first packet, as
+    # read_records sorts its files.
+    sources = [_Source(w) for w in streams]
+    sources = sorted((s for s in sources if s.head is not None), key=lambda s: s.head)
+    small = 0
+    while sources:
+        if small >= SMALL_RUNS:
+            yield from _packed_merge(sources, PACK_RECORDS)
+            small = 0
+            continue
+        j = _next_source(sources)
+        src = sources[j]
+        ts_end = INF
+        for k, other in enumerate(sources):
+            if k != j:
+                # Before a later stream's head, ties included; before an
+                # earlier one's, ties excluded.
+                bound = other.head if k > j else math.nextafter(other.head, -INF)
+                if bound < ts_end:
+                    ts_end = bound
+        stop, walked = yield src.buf, src.pos, src.end, src.layout, ts_end
+        src.walked_to(stop, walked)
+        if src.head is None:
+            del sources[j]
+        small = small + 1 if walked < SMALL_RUN else 0
+
+
+def _next_source(sources) -> int:
+    """Whose record comes next: the earliest head, a tie to the earlier stream."""
+    j = 0
+    head = sources[0].head
+    for i in range(1, len(sources)):
+        if sources[i].head < head:
+            j = i
+            head = sources[i].head
+    return j
+
+
+def _packed_merge(sources, count: int):
+    """The next ``count`` records, merged one by one, copied into packed
+    windows (one link type each).  ``sources`` loses the streams that end."""
+    pack = PACKED.pack
+    out = bytearray()
+    linktype = None
+    for _ in range(count):
+        if not sources:
+            break
+        j = _next_source(sources)
+        src = sources[j]
+        ts, caplen, nxt = src.record
+        _, hlen, _, lt, _, _ = src.layout
+        if lt != linktype:
+            if out:
+                yield bytes(out), 0, len(out), packed_layout(linktype), INF
+                out.clear()
+            linktype = lt
+        off = src.pos + hlen
+        out += pack(ts, 0, caplen, 0)
+        out += memoryview(src.buf)[off:off + caplen]
+        src.walked_to(nxt, 1)
+        if src.head is None:
+            del sources[j]
+    if out:
+        # Flow keys are slices of the window: bytes, to be hashable.
+        yield bytes(out), 0, len(out), packed_layout(linktype), INF
