@@ -110,13 +110,14 @@ def run(windows, tracker: ConnectionTracker, stats: CaptureStats, owned=None, pr
             buf, pos, end, (unpack_rec, hlen, ts_scale, lt, max_caplen, epb), ts_end = window
             walked_before = packets
             ether = lt == LINKTYPE_ETHERNET
-            if epb is not None:
+            records = epb is None   # pcap-shaped records (else pcapng EPBs)
+            if not records:
                 interface, ts_offset, unpack_u32 = epb
             # The record walk (see capture.windows), fused with decoding: no
             # generator switch, no tuple per packet.  The stop is the reader's
             # to judge: more data, another kind of block, the end, or damage.
             while pos + hlen <= end:
-                if epb is None:
+                if records:
                     sec, frac, caplen, _ = unpack_rec(buf, pos)
                     off = pos + hlen
                     nxt = off + caplen
