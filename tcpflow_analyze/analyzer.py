@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from .capture import read_windows
 from .capture.windows import EPB, EPB_FIXED_LEN
 from .decode import (
-    FAST6_MIN_CAPLEN, FAST_ETH_IPV4_TCP, FAST_ETH_IPV6_TCP, FAST_MIN_CAPLEN, LINKTYPE_ETHERNET, SKIP_NAMES, SYN,
+    FAST_PATHS, SKIP_NAMES, SYN,
     decode, window_scale,
 )
 from .folding import Folds
@@ -87,8 +87,6 @@ def run(windows, tracker: ConnectionTracker, stats: CaptureStats, owned=None, pr
     ``parallel``): those whose ``(sport ^ dport) % len(owned)`` bucket is
     true in it, so that several processes can share one capture."""
     segment = tracker.segment
-    unpack_fast = FAST_ETH_IPV4_TCP.unpack_from
-    unpack_fast6 = FAST_ETH_IPV6_TCP.unpack_from
     skipped = [0] * len(SKIP_NAMES)
     nbuckets = len(owned) if owned is not None else 1
     packets = 0
@@ -109,7 +107,17 @@ def run(windows, tracker: ConnectionTracker, stats: CaptureStats, owned=None, pr
         while window is not None:
             buf, pos, end, (unpack_rec, hlen, ts_scale, lt, max_caplen, epb), ts_end = window
             walked_before = packets
-            ether = lt == LINKTYPE_ETHERNET
+            fast_path = FAST_PATHS.get(lt)
+            fast = fast_path is not None
+            if fast:
+                # Offsets into the packet, by the link header's length l2:
+                # IPv4 from l2, TCP from l2 + 20 (IPv4) or l2 + 40 (IPv6); the
+                # flow key is the addresses and ports as they stand.
+                unpack_fast, unpack_fast6, l2 = fast_path
+                fast4_min = l2 + 20 + 20
+                key4, key4_end, tcp4 = l2 + 12, l2 + 24, l2 + 20
+                fast6_min = l2 + 40 + 20
+                key6, key6_end, tcp6 = l2 + 8, l2 + 44, l2 + 40
             records = epb is None   # pcap-shaped records (else pcapng EPBs)
             if not records:
                 interface, ts_offset, unpack_u32 = epb
@@ -141,13 +149,13 @@ def run(windows, tracker: ConnectionTracker, stats: CaptureStats, owned=None, pr
                     last = ts
                 if ts < start:
                     start = ts
-                if ether and caplen >= FAST_MIN_CAPLEN:
+                if fast and caplen >= fast4_min:
                     (etype, vhl, total, frag, proto, sport, dport, seq, ack, doff, flags,
                      win) = unpack_fast(buf, off)
                     if etype == 0x0800 and vhl == 0x45 and proto == 6 and not frag & 0x3FFF:
                         thl = (doff >> 4) << 2
                         if total == 0:
-                            total = caplen - 14
+                            total = caplen - l2
                         plen = total - 20 - thl
                         if thl >= 20 and plen >= 0:
                             if owned is not None:
@@ -155,18 +163,18 @@ def run(windows, tracker: ConnectionTracker, stats: CaptureStats, owned=None, pr
                                     others += 1
                                     continue  # another partition's connection
                                 tracker.packet_index = packets
-                            segment(ts, buf[off + 26:off + 38], sport, dport, seq, ack, flags, win, plen,
-                                    window_scale(buf, off + 54, min(off + 34 + thl, off + caplen))
+                            segment(ts, buf[off + key4:off + key4_end], sport, dport, seq, ack, flags, win, plen,
+                                    window_scale(buf, off + tcp4 + 20, min(off + tcp4 + thl, off + caplen))
                                     if flags & SYN and thl > 20 else -1)
                             continue
-                    elif etype == 0x86DD and caplen >= FAST6_MIN_CAPLEN:
+                    elif etype == 0x86DD and caplen >= fast6_min:
                         # IPv6 with TCP right after the fixed header: the same
                         # fields as decode._ipv6/_tcp give, without the walk.
                         vtf, ip_plen, nxt_hdr, sport, dport, seq, ack, doff, flags, win = unpack_fast6(buf, off)
                         if nxt_hdr == 6 and vtf >> 28 == 6:
                             thl = (doff >> 4) << 2
                             if ip_plen == 0:
-                                ip_plen = caplen - 54  # jumbogram / BIG TCP: what was captured
+                                ip_plen = caplen - tcp6  # jumbogram / BIG TCP: what was captured
                             plen = ip_plen - thl
                             if thl >= 20 and plen >= 0:
                                 if owned is not None:
@@ -174,8 +182,8 @@ def run(windows, tracker: ConnectionTracker, stats: CaptureStats, owned=None, pr
                                         others += 1
                                         continue
                                     tracker.packet_index = packets
-                                segment(ts, buf[off + 22:off + 58], sport, dport, seq, ack, flags, win, plen,
-                                        window_scale(buf, off + 74, min(off + 54 + thl, off + caplen))
+                                segment(ts, buf[off + key6:off + key6_end], sport, dport, seq, ack, flags, win,
+                                        plen, window_scale(buf, off + tcp6 + 20, min(off + tcp6 + thl, off + caplen))
                                         if flags & SYN and thl > 20 else -1)
                                 continue
                 r = decode(lt, buf, off, caplen)

@@ -2,9 +2,10 @@
 
 Only the fields the analysis uses are read (addresses, ports, seq, ack, flags,
 window, payload length, window scale on SYNs); no object tree is built.  The
-common case -- Ethernet, IPv4 without options, TCP -- is one precompiled
-``struct`` read that the analyzer's packet loop inlines (``FAST_ETH_IPV4_TCP``);
-``decode`` is the general path for everything else.
+common case -- Ethernet (or Linux cooked capture), IPv4 without options or
+IPv6 without extension headers, TCP -- is one precompiled ``struct`` read
+that the analyzer's packet loop inlines (``FAST_PATHS``); ``decode`` is the
+general path for everything else.
 
 ``decode`` returns either a tuple
 ``(key, sport, dport, seq, ack, flags, window, payload_len, wscale)`` or an
@@ -75,17 +76,29 @@ TCPOPT_EOL = 0
 TCPOPT_NOP = 1
 TCPOPT_WSCALE = 3
 
-# Ethernet II + IPv4 (IHL 5) + the first 16 bytes of TCP, in one read:
-# ethertype, ver/ihl, total length, flags/fragment offset, protocol,
-# sport, dport, seq, ack, data offset, flags, window.
-FAST_ETH_IPV4_TCP = struct.Struct("!12xH BxH2xH xB2x 8x HHIIBBH")
-FAST_MIN_CAPLEN = 14 + 20 + 20
-# Ethernet II + IPv6 without extension headers + the first 16 bytes of TCP:
-# version/class/flow, payload length, next header, sport, dport, seq, ack,
-# data offset, flags, window.  The addresses and ports (bytes 22..58) are the
-# flow key as they stand.
-FAST_ETH_IPV6_TCP = struct.Struct("!14xIHBx32xHHIIBBH")
-FAST6_MIN_CAPLEN = 14 + 40 + 20
+# The packet loop's fast paths (analyzer.run), per link type whose header
+# has a fixed length and names the ethertype: (link header length, the
+# ethertype's offset in it).  Ethernet II; Linux cooked capture v1 and v2
+# (``tcpdump -i any``: 16 and 20 bytes, the protocol at 14 and at 0).  VLAN
+# tags and everything else take ``decode``.
+_FAST_LINKS = {LINKTYPE_ETHERNET: (14, 12), LINKTYPE_LINUX_SLL: (16, 14), LINKTYPE_LINUX_SLL2: (20, 0)}
+
+
+def _fast_structs(l2: int, etype_at: int):
+    # The link header + IPv4 (IHL 5) + the first 16 bytes of TCP, in one read:
+    # ethertype, ver/ihl, total length, flags/fragment offset, protocol,
+    # sport, dport, seq, ack, data offset, flags, window.
+    v4 = struct.Struct(f"!{etype_at}xH{l2 - etype_at - 2}x BxH2xH xB2x 8x HHIIBBH")
+    # The link header + IPv6 without extension headers + the first 16 bytes
+    # of TCP: version/class/flow, payload length, next header, sport, dport,
+    # seq, ack, data offset, flags, window.  The addresses and ports (40
+    # bytes from the IPv6 source address on) are the flow key as they stand.
+    v6 = struct.Struct(f"!{l2}xIHBx32xHHIIBBH")
+    return v4.unpack_from, v6.unpack_from
+
+
+# linktype -> (unpack IPv4+TCP, unpack IPv6+TCP, link header length)
+FAST_PATHS = {lt: (*_fast_structs(l2, at), l2) for lt, (l2, at) in _FAST_LINKS.items()}
 
 _U16 = struct.Struct("!H")
 _U16_LE = struct.Struct("<H")

@@ -28,7 +28,7 @@ SYNCHRONIZED = frozenset((ESTABLISHED, FIN_WAIT_1, FIN_WAIT_2, CLOSE_WAIT, CLOSI
 
 # Memory bounds (see folding.py): live connections tracked at once, and
 # finished connections listed in the report before further ones are folded
-# into per-service aggregates.  About 3 KB each: together ~600 MB at most,
+# into per-service aggregates.  About 2 KB each: together ~420 MB at most,
 # enough for a busy server's capture while a SYN flood of millions of spoofed
 # sources stays bounded.
 DEFAULT_MAX_CONNECTIONS = 100_000

@@ -24,7 +24,7 @@ def test_fast_paths_equal_the_decoder(path, monkeypatch):
         fast = report(path)
     except CaptureError:
         return
-    monkeypatch.setattr(analyzer, "FAST_MIN_CAPLEN", 1 << 30)  # every packet through decode()
+    monkeypatch.setattr(analyzer, "FAST_PATHS", {})  # every packet through decode()
     assert report(path) == fast
 
 
@@ -36,5 +36,47 @@ def test_ipv6_fast_path_edges(tmp_path, monkeypatch):
     t.c("A", 1102, 5002)
     path = t.write(str(tmp_path / "v6.pcap"))
     fast = report(path)
-    monkeypatch.setattr(analyzer, "FAST_MIN_CAPLEN", 1 << 30)
+    monkeypatch.setattr(analyzer, "FAST_PATHS", {})
     assert report(path) == fast
+
+
+@pytest.mark.parametrize("linktype", [113, 276])
+def test_linux_cooked_captures_take_the_fast_path_and_agree(tmp_path, monkeypatch, linktype):
+    # ``tcpdump -i any`` writes Linux cooked headers (SLL: 16 bytes, SLL2: 20)
+    # instead of Ethernet's 14.  The same kernel capture rewritten with each
+    # gives the same connections, through the fast path and through decode().
+    import struct
+    data = (SAMPLES / "bulk_loss.pcap").read_bytes()   # IPv4 and Ethernet, no VLAN tags
+    out = bytearray(data[:24])
+    struct.pack_into("<I", out, 20, linktype)
+    pos = 24
+    while pos + 16 <= len(data):
+        sec, frac, caplen, wirelen = struct.unpack_from("<IIII", data, pos)
+        frame = data[pos + 16:pos + 16 + caplen]
+        etype, src_mac, payload = frame[12:14], frame[6:12], frame[14:]
+        if linktype == 113:
+            head = struct.pack("!HHH", 0, 1, 6) + src_mac + b"\0\0" + etype
+        else:
+            head = etype + b"\0\0" + struct.pack("!IHBB", 2, 1, 0, 6) + src_mac + b"\0\0"
+        out += struct.pack("<IIII", sec, frac, len(head) + len(payload), wirelen - 14 + len(head)) + head + payload
+        pos += 16 + caplen
+    cooked = tmp_path / "cooked.pcap"
+    cooked.write_bytes(bytes(out))
+    calls = []
+    real_decode = analyzer.decode
+
+    def counting_decode(*args):
+        calls.append(1)
+        return real_decode(*args)
+    monkeypatch.setattr(analyzer, "decode", counting_decode)
+    ether = analyzer.analyze([str(SAMPLES / "bulk_loss.pcap")])
+    calls.clear()
+    fast = analyzer.analyze([str(cooked)])
+    assert len(calls) < fast.stats.packets // 100   # nearly every packet took the fast path
+    monkeypatch.setattr(analyzer, "FAST_PATHS", {})
+    slow = analyzer.analyze([str(cooked)])
+    for a in (fast, slow):
+        assert a.stats.linktypes == {linktype}
+    rows = [build_report(a)["connections"] for a in (ether, fast, slow)]
+    assert list(rows[0]) == list(rows[1]) == list(rows[2])
+    assert len(list(rows[0])) > 0
