@@ -32,18 +32,24 @@ def anomaly_types(analysis):
     return report["connections"]._types
 
 
-def test_same_lines_as_this_process(analysis):
-    types = anomaly_types(analysis)
-    assert 50 < len(types) < len(analysis.connections)  # both kinds of line are there
-    # No kernel sample has a connection with two anomaly types: one is made.
-    plain = next(c.id for c in analysis.connections if c.id not in types)
-    types[plain] = ["half_open", "port_reuse_in_time_wait"]
+def forked_and_here(analysis, types):
+    """The lines from a forked child, checked against this process's own."""
     forked = ForkedLines(analysis.connections)
     try:
         got = list(forked.lines(types))
     finally:
         forked.close()
     assert got == list(ConnectionEntries(analysis.connections, types).json_lines())
+    return got
+
+
+def test_same_lines_as_this_process(analysis):
+    types = anomaly_types(analysis)
+    assert 50 < len(types) < len(analysis.connections)  # both kinds of line are there
+    # No kernel sample has a connection with two anomaly types: one is made.
+    plain = next(c.id for c in analysis.connections if c.id not in types)
+    types[plain] = ["half_open", "port_reuse_in_time_wait"]
+    got = forked_and_here(analysis, types)
     assert json.loads(got[0])["id"] == 1
 
 
@@ -51,13 +57,7 @@ def test_a_failed_child_leaves_the_lines_to_this_process(analysis, monkeypatch):
     def fail(self):
         raise MemoryError("the child ran out")
     monkeypatch.setattr(ForkedLines, "_write", fail)
-    types = anomaly_types(analysis)
-    forked = ForkedLines(analysis.connections)
-    try:
-        got = list(forked.lines(types))
-    finally:
-        forked.close()
-    assert got == list(ConnectionEntries(analysis.connections, types).json_lines())
+    forked_and_here(analysis, anomaly_types(analysis))
 
 
 def test_an_abandoned_report_stops_the_child(analysis, monkeypatch):
