@@ -99,7 +99,7 @@ def pcapng_windows(path: str, stream, head: bytes, damage):
     while True:
         n = len(buf)
         if pos + EPB_FIXED_LEN <= n:
-            btype, blen, if_id, _, _, caplen, _ = epb_header.unpack_from(buf, pos)
+            btype, _, if_id, _, _, _, _ = epb_header.unpack_from(buf, pos)
             if btype == EPB and if_id < len(interfaces):
                 stop, walked = yield buf, pos, n, layouts[if_id], INF
                 if walked:

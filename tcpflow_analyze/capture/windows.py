@@ -5,10 +5,10 @@ records may start at ``buf[pos]``, up to ``end``, as long as their timestamps
 are at most ``ts_end`` (infinite, except where several captures are merged:
 ``merge_windows``).  The walker (``analyzer.run``, or ``walk_records`` here)
 walks them in one tight loop, stops at the first record it cannot take,
-``send``s back ``(stop, records_walked)`` and gets the next window.  The reader, not the walker, decides what the stop means: more
-data to read, a block of another kind, the clean end, or damage.  Handing out
-whole read buffers keeps the per-packet path free of generator switches and
-copies.
+``send``s back ``(stop, records_walked)`` and gets the next window.  The
+reader, not the walker, decides what the stop means: more data to read, a
+block of another kind, the clean end, or damage.  Handing out whole read
+buffers keeps the per-packet path free of generator switches and copies.
 
 ``layout`` is ``(unpack, header_len, ts_scale, linktype, max_caplen, epb)``:
 
@@ -42,6 +42,7 @@ PACKED = struct.Struct("=dIII")
 
 
 def packed_layout(linktype: int) -> tuple:
+    """The layout of PACKED records of one link type."""
     return (PACKED.unpack_from, PACKED.size, 1.0, linktype, 1 << 62, None)
 
 
