@@ -40,3 +40,59 @@ def test_simple_table_is_tabulates_for_any_cells(rows, width):
         if not color and any(paint for *_, paint in rows):
             continue  # colour codes appear only when colour is on
         assert T._simple_table(dicts, color, width) == T._tabulated_table(dicts, "simple", width)
+
+
+def _tabulated_anomalies(rows):
+    """tabulate's own rendering, wrapping included (maxcolwidths)."""
+    from tabulate import tabulate
+    return tabulate(rows, headers=T.ANOMALY_HEADERS, tablefmt="simple", maxcolwidths=list(T.ANOMALY_WIDTHS),
+                    disable_numparse=True)
+
+
+@pytest.mark.parametrize("color", [False, True])
+def test_simple_anomalies_table_is_tabulates(color):
+    from tcpflow_analyze import detectors
+    names = ["time_wait_storm.pcap", "syn_flood.pcap", "port_reuse.pcap", "close_wait_leak.pcap",
+             "half_open_reboot.pcap", "closed_port.pcap"]
+    a = analyze([str(SAMPLES / n) for n in names])
+    report = build_report(a, detectors.run(a, {"time_wait_threshold": "500"}))
+    anomalies = report["anomalies"]
+    assert len({x["type"] for x in anomalies}) >= 4
+    rows = [[T.paint_severity(x["severity"], color), x["type"], ",".join(map(str, x["connections"][:8])) +
+             ("…" if len(x["connections"]) > 8 else ""), x["message"]] for x in anomalies]
+    assert T._anomalies_table(rows, "simple", color) == _tabulated_anomalies(rows)
+
+
+def test_ids_that_look_like_a_number_do_not_break_the_table():
+    # tabulate's maxcolwidths raises ValueError on "1,100" (ids 1 and 100).
+    rows = [["warning", "half_open", "1,100", "a message"]]
+    for fmt in ("simple", "github", "grid"):
+        assert "1,100" in T._anomalies_table(rows, fmt, False)
+
+
+_words = st.lists(st.one_of(st.text("abcxyz-/.,:;()%'", min_size=1, max_size=12), st.just("a" * 70),
+                            st.sampled_from(["--", "-", " ", "  ", "well-known", "192.168.10.1:443"])),
+                  max_size=30).map(" ".join)
+
+
+@settings(max_examples=400, deadline=None, derandomize=True)
+@given(rows=st.lists(st.tuples(st.sampled_from(["info", "warning", "critical"]), st.booleans(),
+                               st.sampled_from(["half_open", "time_wait_storm", "x"]),
+                               st.lists(st.integers(1, 10 ** 6), max_size=10), _words), max_size=8))
+def test_simple_anomalies_table_is_tabulates_for_any_text(rows):
+    # Sentences of any words: hyphens, long words, runs of blanks, blanks at
+    # the ends, empty messages; id lists cut with an ellipsis; severities in
+    # colour or not.  Where tabulate's own wrapping works (see above), the
+    # same text; and always the same table as tabulate makes of our wrapping.
+    from tabulate import tabulate
+    cells = [[T.paint_severity(sev, paint), kind, ",".join(map(str, ids[:8])) + ("…" if len(ids) > 8 else ""),
+              message] for sev, paint, kind, ids, message in rows]
+    color = any(paint for _, paint, *_ in rows)
+    ours = T._anomalies_table(cells, "simple", color)
+    wrapped = [[(T._wrapped(c, w) if w else c).strip() for c, w in zip(r, T.ANOMALY_WIDTHS)] for r in cells]
+    assert ours == tabulate(wrapped, headers=T.ANOMALY_HEADERS, tablefmt="simple", disable_numparse=True)
+    try:
+        theirs = _tabulated_anomalies(cells)
+    except ValueError:
+        return  # ids it takes for a number
+    assert ours == theirs

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 
 import re
+import textwrap
 
 from tabulate import tabulate
 
@@ -113,52 +114,98 @@ def _tabulated_table(rows: list[list[str]], table_format: str, width: int | None
 
 
 def _simple_table(rows: list[list[str]], color: bool, width: int | None) -> str:
-    """The connections table in tabulate's "simple" format, written here.
-
-    tabulate builds the whole table in memory, several times over when
-    columns must be dropped to fit a terminal: for 100,000 connections it
-    took 6 s and 200 MB, as long as the analysis.  This format is plain
-    enough to write directly: cells stripped of surrounding blanks; each
-    column as wide as its widest value, or its header plus two (tabulate's
-    padding); two spaces between columns; lines stripped at the end; colour
-    codes take no width; with the two-line headers, a row of empty cells takes
-    no line.  Tests hold it to tabulate's output byte for byte.
-    """
+    """The connections table in tabulate's "simple" format, written here
+    (``_simple``), its least needed columns dropped to fit ``width``."""
     columns = list(CONNECTION_COLUMNS)
-    # Rows as lists of the cells' text, in CONNECTION_COLUMNS order.
-    cells = [[v.strip() for v in r] for r in rows]
-    cells = [c for c in cells if any(c)]
-    visible = (lambda s: len(_strip_ansi(s))) if color else len
-    widths = {}
-    for i, k in enumerate(columns):
-        header = HEADERS.get(k, k).split("\n")
-        widths[k] = max(max(map(len, header)) + 2, max((visible(c[i]) for c in cells), default=0))
-    dropped = []
+    headers = [HEADERS.get(k, k) for k in columns]
+    rows = [[v.strip() for v in r] for r in rows]
+    widths = _simple_widths(headers, rows, color)
     droppable = [k for k in DROPPABLE if k in columns]
-    while width is not None and sum(widths[k] for k in columns) + 2 * (len(columns) - 1) > width and droppable:
-        k = droppable.pop(0)
-        columns.remove(k)
-        dropped.append(k)
-    headers = [HEADERS.get(k, k).split("\n") for k in columns]
-    ws = [widths[k] for k in columns]
+    dropped = []
+    while width is not None and sum(widths) + 2 * (len(widths) - 1) > width and droppable:
+        i = columns.index(droppable.pop(0))
+        dropped.append(columns.pop(i))
+        del headers[i], widths[i]
     if dropped:
         keep = [CONNECTION_COLUMNS.index(k) for k in columns]
-        cells = [[c[i] for i in keep] for c in cells]
-    lines = []
-    for i in range(max(len(h) for h in headers)):
-        lines.append("  ".join((h[i] if i < len(h) else "").ljust(w) for h, w in zip(headers, ws)).rstrip())
-    lines.append("  ".join("-" * w for w in ws))
-    if color:
-        for row in cells:
-            lines.append("  ".join(c + " " * (w - visible(c)) for c, w in zip(row, ws)).rstrip())
-    else:
-        fmt = "  ".join(f"{{:<{w}}}" for w in ws)
-        lines += [fmt.format(*row).rstrip() for row in cells]
-    text = "\n".join(lines)
+        rows = [[r[i] for i in keep] for r in rows]
+    text = "\n".join(_simple(headers, rows, widths, color))
     if dropped:
         text += f"\n(narrow terminal: {', '.join(k for k in CONNECTION_COLUMNS if k in dropped)} left out; " \
                 "--format json has everything)"
     return text
+
+
+# tabulate's "simple" format, written here.  tabulate builds a whole table in
+# memory, several times over when columns are dropped to fit a terminal: for
+# 100,000 connections it took 6 s and 200 MB, as long as the analysis.  The
+# format is plain enough to write directly: cells stripped of surrounding
+# blanks, a cell of several lines making its row as tall (a row of empty
+# cells takes no line); each column as wide as its widest line, or its
+# header's plus two (tabulate's padding); two spaces between columns; lines
+# stripped at the end; colour codes take no width.  Tests hold it to
+# tabulate's output byte for byte.
+
+def _simple_widths(headers: list[str], rows: list[list[str]], color: bool) -> list[int]:
+    """Each column's width: ``rows`` are lists of stripped cell text."""
+    visible = (lambda text: len(_strip_ansi(text))) if color else len
+    widths = []
+    for i, header in enumerate(headers):
+        cells = [r[i] for r in rows]
+        if any("\n" in c for c in cells):
+            cells = [line for c in cells for line in c.splitlines()]
+        widths.append(max(max(map(len, header.split("\n"))) + 2, max(map(visible, cells), default=0)))
+    return widths
+
+
+def _simple(headers: list[str], rows: list[list[str]], widths: list[int], color: bool) -> list[str]:
+    """The table's lines: headers, dashes, rows."""
+    visible = (lambda text: len(_strip_ansi(text))) if color else len
+    lines = []
+    header_lines = [h.split("\n") for h in headers]
+    for i in range(max(len(h) for h in header_lines)):
+        lines.append("  ".join((h[i] if i < len(h) else "").ljust(w) for h, w in zip(header_lines, widths)).rstrip())
+    lines.append("  ".join("-" * w for w in widths))
+    fmt = "  ".join(f"{{:<{w}}}" for w in widths)
+    for row in rows:
+        if any("\n" in c for c in row):
+            parts = [c.splitlines() for c in row]
+            for i in range(max(map(len, parts))):
+                cells = [p[i] if i < len(p) else "" for p in parts]
+                lines.append(_simple_line(cells, widths, fmt, color, visible))
+        elif any(row):
+            lines.append(_simple_line(row, widths, fmt, color, visible))
+    return lines
+
+
+def _simple_line(cells, widths, fmt, color, visible) -> str:
+    if color:
+        return "  ".join(c + " " * (w - visible(c)) for c, w in zip(cells, widths)).rstrip()
+    return fmt.format(*cells).rstrip()
+
+
+def _wrapped(text: str, width: int) -> str:
+    """A cell wrapped to ``width`` as tabulate's ``maxcolwidths`` wraps it
+    (its wrapper is textwrap's, which this is for text without colour codes):
+    each non-blank line on its own."""
+    wrapper = textwrap.TextWrapper(width=width)
+    return "\n".join("\n".join(wrapper.wrap(line)) for line in text.splitlines() if line.strip())
+
+
+# Messages are sentences: wrapped so the table fits a terminal.
+ANOMALY_HEADERS = ("severity", "anomaly", "conns", "what")
+ANOMALY_WIDTHS = (None, None, 16, 64)
+
+
+def _anomalies_table(rows: list[list[str]], table_format: str, color: bool) -> str:
+    # Wrapped here, not by tabulate's maxcolwidths: that raises ValueError on
+    # a cell it takes for a number with a thousands separator -- the ids
+    # "1,100" (tabulate 0.10).
+    rows = [[(_wrapped(c, w) if w is not None else c).strip() for c, w in zip(r, ANOMALY_WIDTHS)] for r in rows]
+    headers = list(ANOMALY_HEADERS)
+    if table_format != "simple":
+        return tabulate(rows, headers=headers, tablefmt=table_format, disable_numparse=True)
+    return "\n".join(_simple(headers, rows, _simple_widths(headers, rows, color), color))
 
 
 def _strip_ansi(text: str) -> str:
@@ -204,11 +251,9 @@ def render(report: dict, table_format: str = "simple", color: bool = False, widt
             out.append("? roles guessed: the capture has no SYN for this connection")
     anomalies = report.get("anomalies") or []
     if anomalies:
-        rows = [(paint_severity(a["severity"], color), a["type"], ",".join(map(str, a["connections"][:8])) +
-                 ("…" if len(a["connections"]) > 8 else ""), a["message"]) for a in anomalies]
-        # Messages are sentences: wrap them so the table fits a terminal.
-        out.append(tabulate(rows, headers=("severity", "anomaly", "conns", "what"), tablefmt=table_format,
-                            maxcolwidths=[None, None, 16, 64], disable_numparse=True))
+        rows = [[paint_severity(a["severity"], color), a["type"], ",".join(map(str, a["connections"][:8])) +
+                 ("…" if len(a["connections"]) > 8 else ""), a["message"]] for a in anomalies]
+        out.append(_anomalies_table(rows, table_format, color))
     else:
         out.append("No anomalies found.")
     return "\n\n".join(out) + "\n"
