@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from .capture import read_windows
 from .capture.windows import EPB, EPB_FIXED_LEN
 from .decode import (
-    FAST_PATHS, SKIP_NAMES, SYN,
+    ETH_P_8021Q, FAST_PATHS, LINKTYPE_ETHERNET, SKIP_NAMES, SYN,
     decode, window_scale,
 )
 from .folding import Folds
@@ -118,6 +118,9 @@ def run(windows, tracker: ConnectionTracker, stats: CaptureStats, owned=None, pr
                 key4, key4_end, tcp4 = l2 + 12, l2 + 24, l2 + 20
                 fast6_min = l2 + 40 + 20
                 key6, key6_end, tcp6 = l2 + 8, l2 + 44, l2 + 40
+                # An 802.1Q tag puts the same layout 4 bytes on (Ethernet only:
+                # decode() skips tags there, and nowhere else).
+                tagged_min = fast4_min + 4 if lt == LINKTYPE_ETHERNET else 1 << 62
             records = epb is None   # pcap-shaped records (else pcapng EPBs)
             if not records:
                 interface, ts_offset, unpack_u32 = epb
@@ -152,6 +155,14 @@ def run(windows, tracker: ConnectionTracker, stats: CaptureStats, owned=None, pr
                 if fast and caplen >= fast4_min:
                     (etype, vhl, total, frag, proto, sport, dport, seq, ack, doff, flags,
                      win) = unpack_fast(buf, off)
+                    if etype == ETH_P_8021Q and caplen >= tagged_min:
+                        # The packet as if untagged (the tag is the bytes after the
+                        # source address): the fast paths below, and decode() if
+                        # they refuse it, give what decode() gives the tagged one.
+                        off += 4
+                        caplen -= 4
+                        (etype, vhl, total, frag, proto, sport, dport, seq, ack, doff, flags,
+                         win) = unpack_fast(buf, off)
                     if etype == 0x0800 and vhl == 0x45 and proto == 6 and not frag & 0x3FFF:
                         thl = (doff >> 4) << 2
                         if total == 0:

@@ -80,3 +80,44 @@ def test_linux_cooked_captures_take_the_fast_path_and_agree(tmp_path, monkeypatc
     rows = [build_report(a)["connections"] for a in (ether, fast, slow)]
     assert list(rows[0]) == list(rows[1]) == list(rows[2])
     assert len(list(rows[0])) > 0
+
+
+def test_vlan_tagged_frames_take_the_fast_path_and_agree(tmp_path, monkeypatch):
+    # A kernel capture rewritten with 802.1Q tags (every third frame two
+    # tags, every fifth an 802.1ad outer tag): the same connections as
+    # untagged, through the fast path and through decode().
+    import struct
+    data = (SAMPLES / "bulk_loss.pcap").read_bytes()
+    out = bytearray(data[:24])
+    pos, i = 24, 0
+    while pos + 16 <= len(data):
+        sec, frac, caplen, wirelen = struct.unpack_from("<IIII", data, pos)
+        frame = data[pos + 16:pos + 16 + caplen]
+        tags = struct.pack("!HH", 0x8100, 10 + i % 7)
+        if i % 3 == 0:
+            tags += struct.pack("!HH", 0x8100, 20)
+        if i % 5 == 0:
+            tags = struct.pack("!HH", 0x88A8, 30) + tags
+        tagged = frame[:12] + tags + frame[12:]
+        out += struct.pack("<IIII", sec, frac, len(tagged), wirelen + len(tags)) + tagged
+        pos += 16 + caplen
+        i += 1
+    path = tmp_path / "vlan.pcap"
+    path.write_bytes(bytes(out))
+    calls = []
+    real_decode = analyzer.decode
+
+    def counting_decode(*args):
+        calls.append(1)
+        return real_decode(*args)
+    monkeypatch.setattr(analyzer, "decode", counting_decode)
+    plain = analyzer.analyze([str(SAMPLES / "bulk_loss.pcap")])
+    calls.clear()
+    fast = analyzer.analyze([str(path)])
+    # Single tags (8 frames in 15) take the fast path; the rest go to decode().
+    assert len(calls) < fast.stats.packets * 0.6
+    monkeypatch.setattr(analyzer, "FAST_PATHS", {})
+    slow = analyzer.analyze([str(path)])
+    rows = [list(build_report(a)["connections"]) for a in (plain, fast, slow)]
+    assert rows[0] == rows[1] == rows[2] and rows[0]
+    assert fast.stats.skipped == slow.stats.skipped == plain.stats.skipped
