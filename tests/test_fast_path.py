@@ -40,84 +40,78 @@ def test_ipv6_fast_path_edges(tmp_path, monkeypatch):
     assert report(path) == fast
 
 
+def rewritten(tmp_path, linktype, frame_of):
+    """bulk_loss.pcap (a kernel capture: Ethernet, IPv4, no tags) with each
+    frame replaced by ``frame_of(i, frame)``, under ``linktype``."""
+    import struct
+    data = (SAMPLES / "bulk_loss.pcap").read_bytes()
+    out = bytearray(data[:24])
+    struct.pack_into("<I", out, 20, linktype)
+    pos, i = 24, 0
+    while pos + 16 <= len(data):
+        sec, frac, caplen, wirelen = struct.unpack_from("<IIII", data, pos)
+        frame = data[pos + 16:pos + 16 + caplen]
+        new = frame_of(i, frame)
+        out += struct.pack("<IIII", sec, frac, len(new), wirelen + len(new) - len(frame)) + new
+        pos += 16 + caplen
+        i += 1
+    path = tmp_path / "rewritten.pcap"
+    path.write_bytes(bytes(out))
+    return str(path)
+
+
+def fast_and_decoded(monkeypatch, path):
+    """The analysis of ``path`` with the fast paths (and how many packets
+    still went to decode()), and with decode() alone; and the original's."""
+    calls = []
+    real_decode = analyzer.decode
+
+    def counting_decode(*args):
+        calls.append(1)
+        return real_decode(*args)
+    monkeypatch.setattr(analyzer, "decode", counting_decode)
+    original = analyzer.analyze([str(SAMPLES / "bulk_loss.pcap")])
+    calls.clear()
+    fast = analyzer.analyze([path])
+    decoded = len(calls)
+    monkeypatch.setattr(analyzer, "FAST_PATHS", {})
+    slow = analyzer.analyze([path])
+    rows = [list(build_report(a)["connections"]) for a in (original, fast, slow)]
+    assert rows[0] == rows[1] == rows[2] and rows[0]
+    assert fast.stats.skipped == slow.stats.skipped == original.stats.skipped
+    return decoded, fast
+
+
 @pytest.mark.parametrize("linktype", [113, 276])
 def test_linux_cooked_captures_take_the_fast_path_and_agree(tmp_path, monkeypatch, linktype):
     # ``tcpdump -i any`` writes Linux cooked headers (SLL: 16 bytes, SLL2: 20)
     # instead of Ethernet's 14.  The same kernel capture rewritten with each
     # gives the same connections, through the fast path and through decode().
     import struct
-    data = (SAMPLES / "bulk_loss.pcap").read_bytes()   # IPv4 and Ethernet, no VLAN tags
-    out = bytearray(data[:24])
-    struct.pack_into("<I", out, 20, linktype)
-    pos = 24
-    while pos + 16 <= len(data):
-        sec, frac, caplen, wirelen = struct.unpack_from("<IIII", data, pos)
-        frame = data[pos + 16:pos + 16 + caplen]
+
+    def cooked(i, frame):
         etype, src_mac, payload = frame[12:14], frame[6:12], frame[14:]
         if linktype == 113:
-            head = struct.pack("!HHH", 0, 1, 6) + src_mac + b"\0\0" + etype
-        else:
-            head = etype + b"\0\0" + struct.pack("!IHBB", 2, 1, 0, 6) + src_mac + b"\0\0"
-        out += struct.pack("<IIII", sec, frac, len(head) + len(payload), wirelen - 14 + len(head)) + head + payload
-        pos += 16 + caplen
-    cooked = tmp_path / "cooked.pcap"
-    cooked.write_bytes(bytes(out))
-    calls = []
-    real_decode = analyzer.decode
-
-    def counting_decode(*args):
-        calls.append(1)
-        return real_decode(*args)
-    monkeypatch.setattr(analyzer, "decode", counting_decode)
-    ether = analyzer.analyze([str(SAMPLES / "bulk_loss.pcap")])
-    calls.clear()
-    fast = analyzer.analyze([str(cooked)])
-    assert len(calls) < fast.stats.packets // 100   # nearly every packet took the fast path
-    monkeypatch.setattr(analyzer, "FAST_PATHS", {})
-    slow = analyzer.analyze([str(cooked)])
-    for a in (fast, slow):
-        assert a.stats.linktypes == {linktype}
-    rows = [build_report(a)["connections"] for a in (ether, fast, slow)]
-    assert list(rows[0]) == list(rows[1]) == list(rows[2])
-    assert len(list(rows[0])) > 0
+            return struct.pack("!HHH", 0, 1, 6) + src_mac + b"\0\0" + etype + payload
+        return etype + b"\0\0" + struct.pack("!IHBB", 2, 1, 0, 6) + src_mac + b"\0\0" + payload
+    decoded, fast = fast_and_decoded(monkeypatch, rewritten(tmp_path, linktype, cooked))
+    assert decoded < fast.stats.packets // 100   # nearly every packet took the fast path
+    assert fast.stats.linktypes == {linktype}
 
 
 def test_vlan_tagged_frames_take_the_fast_path_and_agree(tmp_path, monkeypatch):
-    # A kernel capture rewritten with 802.1Q tags (every third frame two
+    # The kernel capture rewritten with 802.1Q tags (every third frame two
     # tags, every fifth an 802.1ad outer tag): the same connections as
     # untagged, through the fast path and through decode().
     import struct
-    data = (SAMPLES / "bulk_loss.pcap").read_bytes()
-    out = bytearray(data[:24])
-    pos, i = 24, 0
-    while pos + 16 <= len(data):
-        sec, frac, caplen, wirelen = struct.unpack_from("<IIII", data, pos)
-        frame = data[pos + 16:pos + 16 + caplen]
+
+    def tagged(i, frame):
         tags = struct.pack("!HH", 0x8100, 10 + i % 7)
         if i % 3 == 0:
             tags += struct.pack("!HH", 0x8100, 20)
         if i % 5 == 0:
             tags = struct.pack("!HH", 0x88A8, 30) + tags
-        tagged = frame[:12] + tags + frame[12:]
-        out += struct.pack("<IIII", sec, frac, len(tagged), wirelen + len(tags)) + tagged
-        pos += 16 + caplen
-        i += 1
-    path = tmp_path / "vlan.pcap"
-    path.write_bytes(bytes(out))
-    calls = []
-    real_decode = analyzer.decode
-
-    def counting_decode(*args):
-        calls.append(1)
-        return real_decode(*args)
-    monkeypatch.setattr(analyzer, "decode", counting_decode)
-    plain = analyzer.analyze([str(SAMPLES / "bulk_loss.pcap")])
-    calls.clear()
-    fast = analyzer.analyze([str(path)])
+        return frame[:12] + tags + frame[12:]
+    decoded, fast = fast_and_decoded(monkeypatch, rewritten(tmp_path, 1, tagged))
     # Single tags (8 frames in 15) take the fast path; the rest go to decode().
-    assert len(calls) < fast.stats.packets * 0.6
-    monkeypatch.setattr(analyzer, "FAST_PATHS", {})
-    slow = analyzer.analyze([str(path)])
-    rows = [list(build_report(a)["connections"]) for a in (plain, fast, slow)]
-    assert rows[0] == rows[1] == rows[2] and rows[0]
-    assert fast.stats.skipped == slow.stats.skipped == plain.stats.skipped
+    assert decoded < fast.stats.packets * 0.6
