@@ -369,20 +369,28 @@ def test_pcapng_block_trailer_mismatch(tmp_path):
     the_good_connection(rep)
 
 
-def test_pcapng_block_claiming_16_mib_is_not_read(tmp_path):
+@pytest.mark.parametrize("read_ahead", [False, True])
+def test_pcapng_block_claiming_16_mib_is_not_read(tmp_path, read_ahead):
+    # The block claims 16 MiB + 4 and 20 MiB of data follow: the reader does
+    # not read it in to see; a read-ahead thread holds its own two chunks at
+    # most, whatever the block claims.
+    from tcpflow_analyze.analyzer import CaptureStats, run
+    from tcpflow_analyze.capture import read_windows
+    from tcpflow_analyze.capture.readahead import STREAM_CHUNK
+    from tcpflow_analyze.tracker import ConnectionTracker
     frames, data = _ng_good()
-    # The block claims 16 MiB + 4 and 20 MiB of data follow: none of it is read.
     path = write(tmp_path, "m.pcapng", data + struct.pack("<II", 6, (16 << 20) + 4))
     with open(path, "r+b") as fh:
         fh.truncate(len(data) + (20 << 20))
+    stats = CaptureStats(files=[str(path)])
     tracemalloc.start()
     try:
-        a = analyze([str(path)])
+        run(read_windows([str(path)], stats.damages, read_ahead=read_ahead), ConnectionTracker(), stats)
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
-    assert a.stats.packets == 8 and a.stats.damages[0].offset == len(data)
-    assert peak < 4 << 20, peak
+    assert stats.packets == 8 and stats.damages[0].offset == len(data)
+    assert peak < (2 * STREAM_CHUNK if read_ahead else 0) + (4 << 20), peak
 
 
 def test_pcapng_epb_naming_an_undefined_interface(tmp_path):
