@@ -1,7 +1,11 @@
 """The packet loop: capture records -> decoded segments -> the tracker.
 
-The common packet (Ethernet, IPv4 without options, TCP) is decoded inline with
-one precompiled struct read; everything else goes through ``decode.decode``.
+The common packet (Ethernet, Linux cooked or one 802.1Q tag; IPv4 without
+options or IPv6 without extension headers; TCP) is decoded inline with one
+precompiled struct read (``decode.FAST_PATHS``); everything else goes through
+``decode.decode``.  Records are walked where they lie in the readers' buffers
+(``capture.windows``): pcap records, pcapng Enhanced Packet Blocks, or packed
+records.
 """
 from __future__ import annotations
 
