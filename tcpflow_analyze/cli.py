@@ -162,7 +162,6 @@ def analysis_options(func):
             read_paths = _spool_stdin(paths)
         try:
             analysis = _run(read_paths, options, jobs, engine, scheduler)
-            analysis.jobs = jobs if jobs is not None else auto_jobs(read_paths)
             # Report the names the user gave; keep the files actually read
             # for the views that read them again.
             analysis.stats.files = ["<stdin>" if p == "-" else p for p in paths]
@@ -218,16 +217,22 @@ def use_color(flag: bool | None, output: str | None) -> bool:
 
 
 def _run(paths, options, jobs, engine, scheduler):
+    """The analysis, with the processes it was asked to use (``Analysis.jobs``)."""
     from . import parallel
     if engine == "dask":
         if "-" in paths:
             _fail("--engine dask reads files the workers can open, not standard input")
-        return parallel.analyze_dask(paths, scheduler, jobs, options)
+        analysis = parallel.analyze_dask(paths, scheduler, jobs, options)
+        analysis.jobs = jobs if jobs is not None else auto_jobs(paths)
+        return analysis
     if jobs is None:
         jobs = auto_jobs(paths)
     if jobs > 1 and "-" not in paths:
-        return parallel.analyze_parallel(paths, jobs, options, progress=Progress(paths))
-    return run_analysis(paths, progress=Progress(paths), **options)
+        analysis = parallel.analyze_parallel(paths, jobs, options, progress=Progress(paths))
+    else:
+        analysis = run_analysis(paths, progress=Progress(paths), **options)
+    analysis.jobs = jobs
+    return analysis
 
 
 def auto_jobs(paths) -> int:

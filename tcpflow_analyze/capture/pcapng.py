@@ -10,7 +10,7 @@ from __future__ import annotations
 import struct
 
 from ..errors import CaptureError
-from .windows import EPB, EPB_FIXED_LEN, EPB_HEADER_LEN, INF, PACKED, packed_layout, walk_records
+from .windows import EPB, EPB_FIXED_LEN, EPB_HEADER_LEN, INF, PACKED, packed_layout, record_at, walk_records
 
 SHB = 0x0A0D0D0A
 IDB = 0x00000001
@@ -91,7 +91,7 @@ def pcapng_windows(path: str, stream, head: bytes, damage):
     layouts: list[tuple] = []               # the EPB window layout of each interface
     packet_no = 0
     last_ts = 0.0
-    # The last run of EPBs handed out, (buf, start, stop): the time of its
+    # The last run of EPBs handed out, (buf, start, stop, layout): the time of its
     # last packet, which a Simple Packet Block after it inherits, is read
     # back only if one comes.
     last_run = None
@@ -104,7 +104,7 @@ def pcapng_windows(path: str, stream, head: bytes, damage):
                 stop, walked = yield buf, pos, n, layouts[if_id], INF
                 if walked:
                     packet_no += walked
-                    last_run = (buf, pos, stop)
+                    last_run = (buf, pos, stop, layouts[if_id])
                     pos = stop
                     continue
         # Everything else -- other blocks, a block crossing the buffer's end,
@@ -217,7 +217,7 @@ def pcapng_windows(path: str, stream, head: bytes, damage):
             if iface.snaplen:
                 caplen = min(caplen, iface.snaplen)
             if last_run is not None:
-                last_ts = _last_packet_time(last_run, epb_header, interfaces)
+                last_ts = _last_packet_time(*last_run)
             record = iface.linktype, body, 4, caplen
         # Every other block type (name resolution, statistics, custom,
         # decryption secrets ...) carries nothing this analysis needs.
@@ -229,15 +229,13 @@ def pcapng_windows(path: str, stream, head: bytes, damage):
             yield packed, 0, len(packed), packed_layout(linktype), INF
 
 
-def _last_packet_time(run, epb_header, interfaces) -> float:
-    """The timestamp of the last EPB of a run the walker took."""
-    buf, pos, stop = run
+def _last_packet_time(buf, pos: int, stop: int, layout) -> float:
+    """The timestamp of the last EPB of a run the walker took, from ``pos`` to ``stop``."""
     while True:
-        _, blen, if_id, ts_hi, ts_lo, _, _ = epb_header.unpack_from(buf, pos)
-        if pos + blen >= stop:
-            iface = interfaces[if_id]
-            return ((ts_hi << 32) | ts_lo) * iface.ts_scale + iface.ts_offset
-        pos += blen
+        ts, _, nxt = record_at(buf, pos, stop, layout)
+        if nxt >= stop:
+            return ts
+        pos = nxt
 
 
 class _Block:

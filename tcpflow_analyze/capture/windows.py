@@ -94,48 +94,44 @@ def walk_records(windows):
 
 class _Source:
     """One capture's window stream, seen by ``merge_windows``: its current
-    window, and the timestamp of the next record the walker can take."""
+    window, and the next record the walker can take there."""
 
-    __slots__ = ("windows", "buf", "pos", "end", "layout", "walked", "head", "record")
+    __slots__ = ("windows", "buf", "pos", "end", "layout", "walked", "record")
 
     def __init__(self, windows):
         self.windows = windows
         self.walked = 0
-        self.head = None
-        self.record = None   # record_at of the head: (ts, caplen, next position)
-        self._take(next(windows, None))
-
-    def _take(self, window) -> None:
-        # A window that opens on a record the walker cannot take goes straight
-        # back to its reader, as a walker would send it (nothing walked).
-        while window is not None:
+        self.record = None   # record_at of the next record: (ts, caplen, next position)
+        window = next(windows, None)
+        if window is not None:
             self.buf, self.pos, self.end, self.layout, _ = window
-            record = record_at(self.buf, self.pos, self.end, self.layout)
-            if record is not None:
-                self.head = record[0]
-                self.record = record
-                return
-            window = self._send()
-        self.head = None
+            self._settle()
 
-    def _send(self):
-        walked, self.walked = self.walked, 0
-        try:
-            return self.windows.send((self.pos, walked))
-        except StopIteration:
-            return None
+    @property
+    def head(self) -> float | None:
+        """The timestamp of the next record; None once the stream has ended."""
+        return None if self.record is None else self.record[0]
 
     def walked_to(self, stop: int, walked: int) -> None:
         """The walker stopped at ``stop``: at a record past its time bound (the
         next one to merge), or at one the reader must judge."""
         self.pos = stop
         self.walked += walked
-        record = record_at(self.buf, stop, self.end, self.layout)
-        if record is not None:
-            self.head = record[0]
-            self.record = record
-        else:
-            self._take(self._send())
+        self._settle()
+
+    def _settle(self) -> None:
+        # Where the walker cannot go on, the window goes back to its reader,
+        # as a walker would send it, until a window offers a record.
+        while True:
+            self.record = record_at(self.buf, self.pos, self.end, self.layout)
+            if self.record is not None:
+                return
+            walked, self.walked = self.walked, 0
+            try:
+                window = self.windows.send((self.pos, walked))
+            except StopIteration:
+                return
+            self.buf, self.pos, self.end, self.layout, _ = window
 
 
 # Merging hands out a window per run of one capture's records.  Where the

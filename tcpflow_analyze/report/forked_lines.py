@@ -20,11 +20,12 @@ enough connections to be worth a fork.
 from __future__ import annotations
 
 import os
+import signal
 import tempfile
 import threading
 
 from ..parallel import usable_cores
-from .model import ConnectionEntries
+from .model import ConnectionEntries, anomaly_list_text
 
 # Below this many connections the lines take a few tens of milliseconds,
 # about what a fork of a large process costs.
@@ -42,7 +43,6 @@ class ForkedLines:
         self._conns = conns
         self._file = tempfile.TemporaryFile()
         self._pid = None
-        self._done = False
         try:
             pid = os.fork()
         except OSError:
@@ -106,7 +106,7 @@ class ForkedLines:
             n = i
             listed = types.get(conn.id or i)
             if listed:
-                yield line[:-cut] + '"anomalies": [' + ", ".join(f'"{t}"' for t in listed) + "]}"
+                yield line[:-cut] + '"anomalies": ' + anomaly_list_text(listed) + "}"
             else:
                 yield line[:-1]
         if n != len(self._conns) or text.read(1):
@@ -118,7 +118,7 @@ class ForkedLines:
         drop the file."""
         if self._pid is not None:
             try:
-                os.kill(self._pid, 9)
+                os.kill(self._pid, signal.SIGKILL)
                 os.waitpid(self._pid, 0)
             except OSError:
                 pass

@@ -65,6 +65,11 @@ def connection_entry(conn, cid: int) -> dict:
     }
 
 
+def anomaly_list_text(types) -> str:
+    """A connection's ``anomalies`` list as its JSON line writes it."""
+    return "[" + ", ".join(f'"{t}"' for t in types) + "]"
+
+
 class ConnectionEntries:
     """The report's connection list, made entry by entry when iterated.
 
@@ -103,7 +108,7 @@ class ConnectionEntries:
             c, s = conn.client, conn.server
             first, last = conn.first_seen, conn.last_seen
             listed = types.get(cid)
-            anomalies = "[" + ", ".join(f'"{t}"' for t in listed) + "]" if listed else "[]"
+            anomalies = anomaly_list_text(listed) if listed else "[]"
             yield (
                 f'{{"id": {cid}, "client": {{"ip": "{ip_text(c.addr)}", "port": {c.port}, '
                 f'"state": "{STATE_NAMES[c.state]}"}}, "server": {{"ip": "{ip_text(s.addr)}", '

@@ -102,7 +102,7 @@ def _tabulated_table(rows: list[list[str]], table_format: str, width: int | None
         keep = [CONNECTION_COLUMNS.index(k) for k in columns]
         text = tabulate([[r[i] for i in keep] for r in rows], headers=headers, tablefmt=table_format,
                         disable_numparse=True)
-        too_wide = width is not None and max(len(_strip_ansi(line)) for line in text.splitlines()) > width
+        too_wide = width is not None and max(map(_visible_len, text.splitlines())) > width
         droppable = [k for k in DROPPABLE if k in columns]
         if not too_wide or not droppable:
             break
@@ -148,7 +148,7 @@ def _simple_table(rows: list[list[str]], color: bool, width: int | None) -> str:
 
 def _simple_widths(headers: list[str], rows: list[list[str]], color: bool) -> list[int]:
     """Each column's width: ``rows`` are lists of stripped cell text."""
-    visible = (lambda text: len(_strip_ansi(text))) if color else len
+    visible = _visible_len if color else len
     widths = []
     for i, header in enumerate(headers):
         cells = [r[i] for r in rows]
@@ -160,7 +160,7 @@ def _simple_widths(headers: list[str], rows: list[list[str]], color: bool) -> li
 
 def _simple(headers: list[str], rows: list[list[str]], widths: list[int], color: bool) -> list[str]:
     """The table's lines: headers, dashes, rows."""
-    visible = (lambda text: len(_strip_ansi(text))) if color else len
+    visible = _visible_len if color else len
     lines = []
     header_lines = [h.split("\n") for h in headers]
     for i in range(max(len(h) for h in header_lines)):
@@ -210,6 +210,11 @@ def _anomalies_table(rows: list[list[str]], table_format: str, color: bool) -> s
 
 def _strip_ansi(text: str) -> str:
     return _ANSI.sub("", text)
+
+
+def _visible_len(text: str) -> int:
+    """The width of text on a terminal: colour codes take none."""
+    return len(_strip_ansi(text))
 
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
