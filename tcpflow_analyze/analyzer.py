@@ -1,6 +1,6 @@
 """The packet loop: capture records -> decoded segments -> the tracker.
 
-The common packet (Ethernet, Linux cooked or one 802.1Q tag; IPv4 without
+The common packet (Ethernet, Linux cooked, raw IP or one 802.1Q tag; IPv4 without
 options or IPv6 without extension headers; TCP) is decoded inline with one
 precompiled struct read (``decode.FAST_PATHS``); everything else goes through
 ``decode.decode``.  Records are walked where they lie in the readers' buffers
@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from .capture import read_windows
 from .capture.windows import EPB, EPB_FIXED_LEN
 from .decode import (
-    ETH_P_8021Q, FAST_PATHS, LINKTYPE_ETHERNET, SKIP_NAMES, SYN,
+    ETH_P_8021Q, FAST_PATHS, LINKTYPE_ETHERNET, RAW_IPV4, RAW_IPV6, SKIP_NAMES, SYN,
     decode, window_scale,
 )
 from .folding import Folds
@@ -117,7 +117,9 @@ def run(windows, tracker: ConnectionTracker, stats: CaptureStats, owned=None, pr
                 # Offsets into the packet, by the link header's length l2:
                 # IPv4 from l2, TCP from l2 + 20 (IPv4) or l2 + 40 (IPv6); the
                 # flow key is the addresses and ports as they stand.
-                unpack_fast, unpack_fast6, l2 = fast_path
+                unpack_fast, unpack_fast6, l2, raw = fast_path
+                # Raw IP: the first byte stands for the ethertype (decode.RAW_IPV4).
+                raw4, raw6 = (RAW_IPV4, RAW_IPV6) if raw else (-1, -1)
                 fast4_min = l2 + 20 + 20
                 key4, key4_end, tcp4 = l2 + 12, l2 + 24, l2 + 20
                 fast6_min = l2 + 40 + 20
@@ -167,7 +169,7 @@ def run(windows, tracker: ConnectionTracker, stats: CaptureStats, owned=None, pr
                         caplen -= 4
                         (etype, vhl, total, frag, proto, sport, dport, seq, ack, doff, flags,
                          win) = unpack_fast(buf, off)
-                    if etype == 0x0800 and vhl == 0x45 and proto == 6 and not frag & 0x3FFF:
+                    if (etype == 0x0800 and vhl == 0x45 or etype == raw4) and proto == 6 and not frag & 0x3FFF:
                         thl = (doff >> 4) << 2
                         if total == 0:
                             total = caplen - l2
@@ -182,7 +184,7 @@ def run(windows, tracker: ConnectionTracker, stats: CaptureStats, owned=None, pr
                                     window_scale(buf, off + tcp4 + 20, min(off + tcp4 + thl, off + caplen))
                                     if flags & SYN and thl > 20 else -1)
                             continue
-                    elif etype == 0x86DD and caplen >= fast6_min:
+                    elif (etype == 0x86DD or etype >> 4 == raw6) and caplen >= fast6_min:
                         # IPv6 with TCP right after the fixed header: the same
                         # fields as decode._ipv6/_tcp give, without the walk.
                         vtf, ip_plen, nxt_hdr, sport, dport, seq, ack, doff, flags, win = unpack_fast6(buf, off)

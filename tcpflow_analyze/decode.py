@@ -83,6 +83,9 @@ TCPOPT_WSCALE = 3
 # 802.1Q tag on Ethernet is read 4 bytes on (analyzer.run); tag stacks and
 # everything else take ``decode``.
 _FAST_LINKS = {LINKTYPE_ETHERNET: (14, 12), LINKTYPE_LINUX_SLL: (16, 14), LINKTYPE_LINUX_SLL2: (20, 0)}
+# Raw IP (tun devices, WireGuard, some cloud mirrors): no link header and no
+# ethertype; the IP version nibble says what follows, as in ``decode``.
+_RAW_LINKS = (LINKTYPE_RAW, LINKTYPE_RAW_OPENBSD, LINKTYPE_RAW_BSDOS, LINKTYPE_IPV4, LINKTYPE_IPV6)
 
 
 def _fast_structs(l2: int, etype_at: int):
@@ -90,16 +93,29 @@ def _fast_structs(l2: int, etype_at: int):
     # ethertype, ver/ihl, total length, flags/fragment offset, protocol,
     # sport, dport, seq, ack, data offset, flags, window.
     v4 = struct.Struct(f"!{etype_at}xH{l2 - etype_at - 2}x BxH2xH xB2x 8x HHIIBBH")
+    return v4.unpack_from, _fast_v6(l2)
+
+
+def _fast_v6(l2: int):
     # The link header + IPv6 without extension headers + the first 16 bytes
     # of TCP: version/class/flow, payload length, next header, sport, dport,
     # seq, ack, data offset, flags, window.  The addresses and ports (40
     # bytes from the IPv6 source address on) are the flow key as they stand.
-    v6 = struct.Struct(f"!{l2}xIHBx32xHHIIBBH")
-    return v4.unpack_from, v6.unpack_from
+    return struct.Struct(f"!{l2}xIHBx32xHHIIBBH").unpack_from
 
 
-# linktype -> (unpack IPv4+TCP, unpack IPv6+TCP, link header length)
-FAST_PATHS = {lt: (*_fast_structs(l2, at), l2) for lt, (l2, at) in _FAST_LINKS.items()}
+# Raw IP's IPv4 read has the same twelve fields, but the first (where the
+# ethertype stands for the others) is the version/IHL byte and the second
+# the TOS byte: the loop takes a first byte of RAW_IPV4 (version 4, IHL 5)
+# for the "ethertype and ver/ihl" test, and a first nibble of RAW_IPV6 for
+# IPv6's (whose own version check follows).
+RAW_IPV4 = 0x45
+RAW_IPV6 = 6
+_RAW_V4 = struct.Struct("!BBH2xH xB2x 8x HHIIBBH").unpack_from
+
+# linktype -> (unpack IPv4+TCP, unpack IPv6+TCP, link header length, raw IP)
+FAST_PATHS = {lt: (*_fast_structs(l2, at), l2, False) for lt, (l2, at) in _FAST_LINKS.items()}
+FAST_PATHS.update({lt: (_RAW_V4, _fast_v6(0), 0, True) for lt in _RAW_LINKS})
 
 _U16 = struct.Struct("!H")
 _U16_LE = struct.Struct("<H")

@@ -1,6 +1,8 @@
 """The inline fast paths of the packet loop (Ethernet + IPv4, Ethernet + IPv6)
 must give exactly what the general decoder gives: every capture analyzed both
 ways yields the same report."""
+from pathlib import Path
+
 import pytest
 from conftest import PUBLIC, SAMPLES
 from pcapgen import Trace
@@ -40,11 +42,12 @@ def test_ipv6_fast_path_edges(tmp_path, monkeypatch):
     assert report(path) == fast
 
 
-def rewritten(tmp_path, linktype, frame_of):
-    """bulk_loss.pcap (a kernel capture: Ethernet, IPv4, no tags) with each
-    frame replaced by ``frame_of(i, frame)``, under ``linktype``."""
+def rewritten(tmp_path, linktype, frame_of, source=SAMPLES / "bulk_loss.pcap"):
+    """``source`` (by default bulk_loss.pcap, a kernel capture: Ethernet,
+    IPv4, no tags) with each frame replaced by ``frame_of(i, frame)``, under
+    ``linktype``."""
     import struct
-    data = (SAMPLES / "bulk_loss.pcap").read_bytes()
+    data = Path(source).read_bytes()
     out = bytearray(data[:24])
     struct.pack_into("<I", out, 20, linktype)
     pos, i = 24, 0
@@ -115,3 +118,37 @@ def test_vlan_tagged_frames_take_the_fast_path_and_agree(tmp_path, monkeypatch):
     decoded, fast = fast_and_decoded(monkeypatch, rewritten(tmp_path, 1, tagged))
     # Single tags (8 frames in 15) take the fast path; the rest go to decode().
     assert decoded < fast.stats.packets * 0.6
+
+
+@pytest.mark.parametrize("linktype", [101, 228, 12])
+def test_raw_ip_captures_take_the_fast_path_and_agree(tmp_path, monkeypatch, linktype):
+    # Raw IP (LINKTYPE_RAW from a tun device, LINKTYPE_IPV4, OpenBSD's DLT 12):
+    # the kernel capture without its Ethernet headers.
+    decoded, fast = fast_and_decoded(monkeypatch, rewritten(tmp_path, linktype, lambda i, frame: frame[14:]))
+    assert decoded < fast.stats.packets // 100
+    assert fast.stats.linktypes == {linktype}
+
+
+def test_raw_ipv6_fast_path_agrees_with_the_decoder(tmp_path, monkeypatch):
+    # Raw IPv6, some packets with a traffic class whose high nibble makes the
+    # first byte other than 0x60 (DSCP-marked), one with IPv4 inside a
+    # version-6 link type's capture: what decode() makes of each.
+    t = Trace(client=("fd00::1", 40000), server=("fd00::2", 443)).handshake(1000, 5000)
+    t.c("PA", 1001, 5001, b"x" * 100).s("A", 5001, 1101).c("FA", 1101, 5001).s("FA", 5001, 1102)
+    t.c("A", 1102, 5002)
+    v6 = t.write(str(tmp_path / "v6.pcap"))
+
+    def raw(i, frame):
+        ip = bytearray(frame[14:])
+        if i % 2:
+            ip[0] = 0x6B   # traffic class 0xB0: decode() reads it as IPv6 all the same
+        return bytes(ip)
+    path = rewritten(tmp_path, 229, raw, source=v6)
+    calls = []
+    real_decode = analyzer.decode
+    monkeypatch.setattr(analyzer, "decode", lambda *a: calls.append(1) or real_decode(*a))
+    fast = report(path)
+    assert calls == []   # every packet took the fast path
+    monkeypatch.setattr(analyzer, "FAST_PATHS", {})
+    assert report(path) == fast
+    assert "fd00::1" in fast
