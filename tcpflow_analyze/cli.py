@@ -31,7 +31,7 @@ from .report.csv_out import iter_csv
 from .report.forked_lines import ForkedLines
 from .report.json_out import iter_dumps
 from .report.markdown import render as render_markdown
-from .report.table import render as render_table
+from .report.table import iter_render as render_table
 from .states import (
     DEFAULT_FIN_TIMEOUT, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_REPORT_CONNECTIONS, DEFAULT_TIME_WAIT,
 )

@@ -96,3 +96,22 @@ def test_simple_anomalies_table_is_tabulates_for_any_text(rows):
     except ValueError:
         return  # ids it takes for a number
     assert ours == theirs
+
+
+@settings(max_examples=200, deadline=None, derandomize=True)
+@given(lines=st.lists(_text, max_size=9), batch=st.integers(1, 4))
+def test_table_chunks_join_to_the_lines(lines, batch):
+    assert "".join(T._joined(iter(lines), batch)) == "\n".join(lines)
+
+
+def test_a_large_table_is_written_in_chunks_as_it_is_made(monkeypatch):
+    # time_wait_storm.pcap's 600 connections in chunks of 50 lines: the table
+    # arrives in pieces, which make exactly the text render() makes.
+    monkeypatch.setattr(T, "CHUNK_LINES", 50)
+    report = build_report(analyze([str(SAMPLES / "time_wait_storm.pcap")]))
+    assert len(report["connections"]) > 500
+    chunks = list(T.iter_render(report))
+    assert len(chunks) > 10 and max(map(len, chunks)) < len("".join(chunks)) / 10
+    assert "".join(chunks) == T.render(report)
+    rows = [T._connection_row(c, False) for c in report["connections"]]
+    assert T._simple_table(rows, False, None) == T._tabulated_table(rows, "simple", None)

@@ -88,9 +88,11 @@ def _connection_row(c: dict, color: bool) -> list[str]:
     ]
 
 
-def _connections_table(rows: list[list[str]], table_format: str, color: bool, width: int | None) -> str:
+def _connections_table(rows: list[list[str]], table_format: str, color: bool, width: int | None):
+    """The connections table: text, or for the default format an iterator
+    of its chunks (see ``_simple_chunks``)."""
     if table_format == "simple":
-        return _simple_table(rows, color, width)
+        return _simple_chunks(rows, color, width)
     return _tabulated_table(rows, table_format, width)
 
 
@@ -114,11 +116,18 @@ def _tabulated_table(rows: list[list[str]], table_format: str, width: int | None
 
 
 def _simple_table(rows: list[list[str]], color: bool, width: int | None) -> str:
-    """The connections table in tabulate's "simple" format, written here
-    (``_simple``), its least needed columns dropped to fit ``width``."""
+    """The connections table in tabulate's "simple" format, written here,
+    its least needed columns dropped to fit ``width``."""
+    return "".join(_simple_chunks(rows, color, width))
+
+
+def _simple_chunks(rows: list[list[str]], color: bool, width: int | None):
+    """``_simple_table``'s text in chunks of lines: a table of 100,000 rows
+    is written as it is made, never held whole (17 MB of text, three times
+    over when joined and joined again)."""
     columns = list(CONNECTION_COLUMNS)
     headers = [HEADERS.get(k, k) for k in columns]
-    rows = [[v.strip() for v in r] for r in rows]
+    rows = [r if all(v == v.strip() for v in r) else [v.strip() for v in r] for r in rows]
     widths = _simple_widths(headers, rows, color)
     droppable = [k for k in DROPPABLE if k in columns]
     dropped = []
@@ -126,14 +135,30 @@ def _simple_table(rows: list[list[str]], color: bool, width: int | None) -> str:
         i = columns.index(droppable.pop(0))
         dropped.append(columns.pop(i))
         del headers[i], widths[i]
+    keep = [CONNECTION_COLUMNS.index(k) for k in columns] if dropped else None
+    yield from _joined(_simple(headers, rows, widths, color, keep))
     if dropped:
-        keep = [CONNECTION_COLUMNS.index(k) for k in columns]
-        rows = [[r[i] for i in keep] for r in rows]
-    text = "\n".join(_simple(headers, rows, widths, color))
-    if dropped:
-        text += f"\n(narrow terminal: {', '.join(k for k in CONNECTION_COLUMNS if k in dropped)} left out; " \
-                "--format json has everything)"
-    return text
+        yield f"\n(narrow terminal: {', '.join(k for k in CONNECTION_COLUMNS if k in dropped)} left out; " \
+              "--format json has everything)"
+
+
+# Lines per chunk of a streamed table: ~0.3 MB of text.
+CHUNK_LINES = 2000
+
+
+def _joined(lines, batch: int | None = None):
+    """``"\\n".join(lines)``, as chunks of ``batch`` (CHUNK_LINES) lines."""
+    batch = batch or CHUNK_LINES
+    chunk = []
+    sep = ""
+    for line in lines:
+        chunk.append(line)
+        if len(chunk) == batch:
+            yield sep + "\n".join(chunk)
+            chunk.clear()
+            sep = "\n"
+    if chunk or not sep:
+        yield sep + "\n".join(chunk)
 
 
 # tabulate's "simple" format, written here.  tabulate builds a whole table in
@@ -158,24 +183,25 @@ def _simple_widths(headers: list[str], rows: list[list[str]], color: bool) -> li
     return widths
 
 
-def _simple(headers: list[str], rows: list[list[str]], widths: list[int], color: bool) -> list[str]:
-    """The table's lines: headers, dashes, rows."""
+def _simple(headers: list[str], rows: list[list[str]], widths: list[int], color: bool, keep=None):
+    """The table's lines: headers, dashes, rows (their cells at ``keep``, or
+    all of them)."""
     visible = _visible_len if color else len
-    lines = []
     header_lines = [h.split("\n") for h in headers]
     for i in range(max(len(h) for h in header_lines)):
-        lines.append("  ".join((h[i] if i < len(h) else "").ljust(w) for h, w in zip(header_lines, widths)).rstrip())
-    lines.append("  ".join("-" * w for w in widths))
+        yield "  ".join((h[i] if i < len(h) else "").ljust(w) for h, w in zip(header_lines, widths)).rstrip()
+    yield "  ".join("-" * w for w in widths)
     fmt = "  ".join(f"{{:<{w}}}" for w in widths)
     for row in rows:
+        if keep is not None:
+            row = [row[i] for i in keep]
         if any("\n" in c for c in row):
             parts = [c.splitlines() for c in row]
             for i in range(max(map(len, parts))):
                 cells = [p[i] if i < len(p) else "" for p in parts]
-                lines.append(_simple_line(cells, widths, fmt, color, visible))
+                yield _simple_line(cells, widths, fmt, color, visible)
         elif any(row):
-            lines.append(_simple_line(row, widths, fmt, color, visible))
-    return lines
+            yield _simple_line(row, widths, fmt, color, visible)
 
 
 def _simple_line(cells, widths, fmt, color, visible) -> str:
@@ -223,8 +249,24 @@ _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 def render(report: dict, table_format: str = "simple", color: bool = False, width: int | None = None) -> str:
     """The report as text; ``width``, for a terminal, drops the connection
     table's least needed columns until it fits."""
+    return "".join(iter_render(report, table_format, color, width))
+
+
+def iter_render(report: dict, table_format: str = "simple", color: bool = False, width: int | None = None):
+    """``render``'s text in chunks, to be written as they come."""
+    for i, section in enumerate(_sections(report, table_format, color, width)):
+        if i:
+            yield "\n\n"
+        if isinstance(section, str):
+            yield section
+        else:
+            yield from section
+    yield "\n"
+
+
+def _sections(report: dict, table_format: str, color: bool, width: int | None):
+    """The report's parts, each text or an iterator of text chunks."""
     cap = report["capture"]
-    out = []
     skipped = ", ".join(f"{k} {v}" for k, v in cap["skipped"].items() if v) or "none"
     summary = [
         ("files", ", ".join(cap["files"])),
@@ -236,29 +278,28 @@ def render(report: dict, table_format: str = "simple", color: bool = False, widt
     if cap["truncated"]:
         t = cap["truncation"]
         summary.append(("truncated", f"yes: {t['file']} at byte {t['offset']} after packet {t['packet']}: {t['reason']}"))
-    out.append(tabulate(summary, tablefmt="plain"))
+    yield tabulate(summary, tablefmt="plain")
 
     states = report["summary"]["states"]
     names = sorted(set(states["client"]) | set(states["server"]))
     if names:
         rows = [(paint_state(n, color), states["client"].get(n, 0), states["server"].get(n, 0)) for n in names]
-        out.append(tabulate(rows, headers=("state", "clients", "servers"), tablefmt=table_format))
+        yield tabulate(rows, headers=("state", "clients", "servers"), tablefmt=table_format)
 
     conns = report["connections"]
     sel = report.get("selection")
     if sel:
-        out.append(f"showing {sel['shown']} of {sel['matched']} matching connections ({sel['total']} in all)")
+        yield f"showing {sel['shown']} of {sel['matched']} matching connections ({sel['total']} in all)"
     if conns:
         # The entries are made as they are read (model.ConnectionEntries): once.
         rows = [_connection_row(c, color) for c in conns]
-        out.append(_connections_table(rows, table_format, color, width))
+        yield _connections_table(rows, table_format, color, width)
         if any(r[1].endswith("?") for r in rows):
-            out.append("? roles guessed: the capture has no SYN for this connection")
+            yield "? roles guessed: the capture has no SYN for this connection"
     anomalies = report.get("anomalies") or []
     if anomalies:
         rows = [[paint_severity(a["severity"], color), a["type"], ",".join(map(str, a["connections"][:8])) +
                  ("…" if len(a["connections"]) > 8 else ""), a["message"]] for a in anomalies]
-        out.append(_anomalies_table(rows, table_format, color))
+        yield _anomalies_table(rows, table_format, color)
     else:
-        out.append("No anomalies found.")
-    return "\n\n".join(out) + "\n"
+        yield "No anomalies found."
