@@ -57,12 +57,13 @@ class Analysis:
 def analyze(paths, time_wait: float = DEFAULT_TIME_WAIT, fin_timeout: float = DEFAULT_FIN_TIMEOUT,
             unanswered: float = DEFAULT_UNANSWERED, max_connections: int = DEFAULT_MAX_CONNECTIONS,
             max_report_connections: int = DEFAULT_MAX_REPORT_CONNECTIONS, tracker=None,
-            progress=None) -> Analysis:
+            progress=None, owned=None) -> Analysis:
     """Read every capture in ``paths`` and return the finished analysis.
 
     ``tracker``, if given, is a ConnectionTracker (or subclass, e.g. the
     ladder's recording tracker) to use instead of a new one; the other
-    options then only label the analysis.
+    options then only label the analysis.  ``owned``: track only the
+    connections of these port buckets (see ``run``).
     """
     stats = CaptureStats(files=["<stdin>" if p == "-" else p for p in paths])
     if tracker is None:
@@ -70,7 +71,7 @@ def analyze(paths, time_wait: float = DEFAULT_TIME_WAIT, fin_timeout: float = DE
                                     max_connections=max_connections,
                                     max_report_connections=max_report_connections)
     try:
-        run(read_windows(paths, stats.damages, progress.opened if progress else None), tracker, stats,
+        run(read_windows(paths, stats.damages, progress.opened if progress else None), tracker, stats, owned,
             progress=progress)
     finally:
         if progress is not None:

@@ -12,7 +12,6 @@ import gc
 import os
 import shutil
 import tempfile
-import json
 import sys
 from importlib import resources
 
@@ -29,7 +28,7 @@ from .report import build_report
 from .filters import SORT_KEYS, ConnectionFilter, select, select_anomalies
 from .report.csv_out import iter_csv
 from .report.forked_lines import ForkedLines
-from .report.json_out import iter_dumps
+from .report.json_out import iter_dumps, iter_view_dumps
 from .report.markdown import render as render_markdown
 from .report.table import iter_render as render_table
 from .states import (
@@ -546,8 +545,8 @@ def _plot(draw, view, path) -> None:
         _fail(f"cannot write {path}: {exc.strerror or exc}")
 
 
-def _json_text(doc) -> str:
-    return json.dumps(doc, indent=2, allow_nan=False) + "\n"
+def _json_text(doc):
+    return iter_view_dumps(doc)
 
 
 @main.command()

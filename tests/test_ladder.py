@@ -271,3 +271,50 @@ def test_every_ladder_agrees_with_the_report(name):
         assert sum(e.from_client for e in segs) == conn.client.packets
         assert (ladder.final("client"), ladder.final("server")) == (
             STATE_NAMES[conn.client.state], STATE_NAMES[conn.server.state])
+
+
+def _same_ladders(a, b):
+    assert a.keys() == b.keys()
+    for cid in a:
+        assert ladder_json(a[cid]) == ladder_json(b[cid])
+
+
+@pytest.mark.parametrize("names", [["port_reuse"], ["time_wait_storm", "syn_to_time_wait", "stale_syn"]])
+def test_a_ladder_with_the_analysis_tracks_only_its_own_connections(names, monkeypatch):
+    # With the full analysis at hand, the recording pass tracks only the
+    # connections whose ports XOR like a watched one's; the ladders (ids,
+    # instances, handovers, anomalies) are those of a full recording pass.
+    from tcpflow_analyze import analyzer
+    from tcpflow_analyze.views import ladder as L
+    paths = [p for n in names for p in sample(n)]
+    analysis = analyzer.analyze(paths)
+    picks = [c for c in analysis.connections if c.client.port in (40001, 40002)][:3] or analysis.connections[:3]
+    ids = [c.id for c in picks] + [analysis.connections[-1].id]
+    full = record_ladders(paths, ids)                     # no analysis given: made inside
+    seen = []
+    real = L.analyze_recording
+    monkeypatch.setattr(L, "analyze_recording", lambda *a, **k: seen.append(k.get("owned")) or real(*a, **k))
+    quick = record_ladders(paths, ids, analysis=analysis)
+    assert seen and seen[-1] is not None
+    _same_ladders(full, quick)
+    assert {lad.conn_id for lad in quick.values()} == set(ids)
+
+
+def test_a_ladder_falls_back_to_the_full_pass_where_the_analysis_lists_other_instances(monkeypatch):
+    # An analysis whose memory caps folded a connection away lists fewer
+    # instances of its 4-tuple than the watched-only pass finds: the two
+    # cannot be matched, so the full recording pass is made, as before.
+    import dataclasses
+
+    from tcpflow_analyze import analyzer
+    from tcpflow_analyze.views import ladder as L
+    paths = sample("port_reuse")
+    analysis = analyzer.analyze(paths)
+    assert len(analysis.connections) == 2
+    folded = dataclasses.replace(analysis, connections=analysis.connections[1:])
+    calls = []
+    real = L.analyze_recording
+    monkeypatch.setattr(L, "analyze_recording", lambda *a, **k: calls.append(k.get("owned")) or real(*a, **k))
+    got = record_ladders(paths, [2], analysis=folded)
+    assert calls[0] is not None and calls[1:] == [None]
+    _same_ladders(got, record_ladders(paths, [2]))

@@ -14,6 +14,7 @@ answers a later SYN with a RST (the listener was closed).
 from __future__ import annotations
 
 import ipaddress
+from bisect import bisect_left
 from collections import Counter, defaultdict
 
 from tabulate import tabulate
@@ -21,7 +22,7 @@ from tabulate import tabulate
 from .. import filters
 from ..connection import HS_SYNACK, endpoint_text, ip_text
 from ..states import CLOSED, STATE_NAMES, SYN_SENT
-from ..timeline import intervals, sparkline, state_at, sweep, utc_text
+from ..timeline import StepSeries, sparkline, state_at, sweep_sorted, utc_text
 
 # ss's spelling of the RFC 9293 state names (iproute2 misc/ss.c sstate_name).
 SS_NAMES = {
@@ -174,36 +175,60 @@ def _counts_text(counts: dict) -> str:
 def state_timelines(analysis, hosts=None) -> dict:
     """Per host, how many of its endpoints were in each state over time.
 
-    Step series ``[[t, count], ...]`` (the count after each change) per
-    state other than CLOSED; ``hosts`` (IP strings) limits the hosts.  An
-    endpoint still in a state at the capture's end counts to the end.
+    Step series ``[[t, count], ...]`` (the count after each change, as a
+    ``timeline.StepSeries``) per state other than CLOSED; ``hosts`` (IP
+    strings) limits the hosts.  An endpoint still in a state at the
+    capture's end counts to the end.
     """
     start, end = analysis.stats.start, analysis.stats.end
     end = end if end is not None else 0.0
     wanted = set(hosts) if hosts is not None else None
-    spans: dict[str, dict[str, list]] = defaultdict(lambda: defaultdict(list))
+    inf = float("inf")
+    names: dict[bytes, str] = {}
+    # host -> state -> (the times endpoints entered it, the times they left)
+    spans: dict[str, dict[int, tuple[list, list]]] = {}
     for conn in analysis.connections:
         for ep in (conn.client, conn.server):
-            host = ip_text(ep.addr)
+            host = names.get(ep.addr)
+            if host is None:
+                host = names[ep.addr] = ip_text(ep.addr)
             if wanted is not None and host not in wanted:
                 continue
-            spans[host]  # a host with nothing open still has a (flat) timeline
-            last = len(ep.trans_flat) // 2 - 1
-            for i, (s, e, state) in enumerate(intervals(ep, end)):
-                if state == CLOSED or (e <= s and i != last):
-                    continue   # a state left at the instant it was entered never held a socket
-                spans[host][STATE_NAMES[state]].append((s, float("inf") if i == last else e))
+            by_state = spans.get(host)
+            if by_state is None:
+                by_state = spans[host] = {}  # a host with nothing open still has a (flat) timeline
+            flat = ep.trans_flat
+            n = len(flat)
+            for i in range(0, n, 2):
+                state = flat[i + 1]
+                if state == CLOSED:
+                    continue
+                entered = flat[i]
+                if i + 2 < n:
+                    left = flat[i + 2]
+                    if left <= entered:
+                        continue   # a state left at the instant it was entered never held a socket
+                else:
+                    left = inf     # still in it at the end
+                pair = by_state.get(state)
+                if pair is None:
+                    pair = by_state[state] = ([], [])
+                pair[0].append(entered)
+                pair[1].append(left)
     out = []
     for host in sorted(spans, key=_host_key):
         states = {}
-        for name in sorted(spans[host], key=lambda n: _RANK.get(n, 99)):
-            items = spans[host][name]
-            peak, peak_time, series = sweep(items)
+        by_name = {STATE_NAMES[state]: pair for state, pair in spans.pop(host).items()}
+        for name in sorted(by_name, key=lambda n: _RANK.get(n, 99)):
+            entered, left = by_name[name]
+            entered.sort()
+            left.sort()
+            peak, peak_time, times, counts = sweep_sorted(entered, left)
             states[name] = {
-                "series": [[round(t, 6), n] for t, n in series],
+                "series": StepSeries(times, counts),
                 "peak": peak, "peak_time": None if peak_time is None else round(peak_time, 6),
-                "at_end": sum(1 for _, e in items if e == float("inf")),
-                "entered": len(items),
+                "at_end": len(left) - bisect_left(left, inf),
+                "entered": len(entered),
             }
         out.append({"host": host, "states": states})
     return {"capture": {"files": list(analysis.stats.files), "start": start, "end": end},
