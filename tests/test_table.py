@@ -16,10 +16,22 @@ CAPTURES = ["port_reuse.pcap", "ipv6.pcap", "midstream.pcap", "time_wait_storm.p
 @pytest.mark.parametrize("color", [False, True])
 def test_simple_table_is_tabulates(name, color):
     report = build_report(analyze([str(SAMPLES / name)]))
-    rows = [T._connection_row(c, color) for c in report["connections"]]
+    rows = [T._connection_row(conn, cid, color) for conn, cid in report["connections"].numbered()]
     assert rows
+    # Each row says what the connection's report entry says.
+    assert rows == [_row_of_entry(c, color) for c in report["connections"]]
     for width in (None, 200, 100, 80, 60, 30):
         assert T._simple_table(rows, color, width) == T._tabulated_table(rows, "simple", width), width
+
+
+def _row_of_entry(c: dict, color: bool) -> list[str]:
+    """The table's cells read off a JSON report entry."""
+    def endpoint(ep):
+        return f"[{ep['ip']}]:{ep['port']}" if ":" in ep["ip"] else f"{ep['ip']}:{ep['port']}"
+    return [str(c["id"]), endpoint(c["client"]) + ("?" if c["roles_inferred"] else ""), endpoint(c["server"]),
+            T.paint_state(c["client"]["state"], color), T.paint_state(c["server"]["state"], color),
+            f"{c['packets']['client']}/{c['packets']['server']}", f"{c['bytes']['client']}/{c['bytes']['server']}",
+            T._duration(c["duration"]), c["history"]]
 
 
 _text = st.text(st.characters(min_codepoint=32, max_codepoint=126), max_size=30)
@@ -113,5 +125,5 @@ def test_a_large_table_is_written_in_chunks_as_it_is_made(monkeypatch):
     chunks = list(T.iter_render(report))
     assert len(chunks) > 10 and max(map(len, chunks)) < len("".join(chunks)) / 10
     assert "".join(chunks) == T.render(report)
-    rows = [T._connection_row(c, False) for c in report["connections"]]
+    rows = [T._connection_row(conn, cid, False) for conn, cid in report["connections"].numbered()]
     assert T._simple_table(rows, False, None) == T._tabulated_table(rows, "simple", None)

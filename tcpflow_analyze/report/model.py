@@ -12,7 +12,7 @@ from ..zeek import conn_state
 SCHEMA_VERSION = 1
 
 
-def _time(t):
+def report_time(t):
     """Timestamps as JSON numbers, never NaN or Infinity (not valid JSON)."""
     if t is None or not math.isfinite(t):
         return None
@@ -24,7 +24,7 @@ def _num(value) -> str:
 
 
 def _json_time(t) -> str:
-    """``_num(_time(t))`` in one call: the connection lines' hot spot.
+    """``_num(report_time(t))`` in one call: the connection lines' hot spot.
 
     Between 1e-4 and 2**32 a double is finer than a microsecond, so the
     shortest text of ``round(t, 6)`` (what ``repr`` writes) is ``t`` printed
@@ -51,9 +51,9 @@ def connection_entry(conn, cid: int) -> dict:
         "client": {"ip": ip_text(c.addr), "port": c.port, "state": STATE_NAMES[c.state]},
         "server": {"ip": ip_text(s.addr), "port": s.port, "state": STATE_NAMES[s.state]},
         "roles_inferred": conn.roles_inferred,
-        "first_seen": _time(conn.first_seen),
-        "last_seen": _time(conn.last_seen),
-        "duration": _time(conn.last_seen - conn.first_seen),
+        "first_seen": report_time(conn.first_seen),
+        "last_seen": report_time(conn.last_seen),
+        "duration": report_time(conn.last_seen - conn.first_seen),
         "packets": {"client": c.packets, "server": s.packets},
         "bytes": {"client": c.bytes, "server": s.bytes},
         "retransmissions": {"client": c.retransmits, "server": s.retransmits},
@@ -94,6 +94,12 @@ class ConnectionEntries:
             entry = connection_entry(conn, conn.id or i)
             entry["anomalies"] = types.get(entry["id"], [])
             yield entry
+
+    def numbered(self):
+        """Each connection with its id, for writers that need no entry dict
+        (the table: a row is nine cells)."""
+        for i, conn in enumerate(self._conns, 1):
+            yield conn, conn.id or i
 
     def json_lines(self):
         """Each entry as its JSON text, exactly as ``json.dumps(entry)`` writes
@@ -165,9 +171,9 @@ def build_report(analysis, anomalies=(), connections=None, forked=None) -> dict:
             "truncated": stats.truncated,
             "truncation": damage.as_dict() if damage else None,
             "damage": [d.as_dict() for d in stats.damages],
-            "start": _time(start),
-            "end": _time(end),
-            "duration": _time(end - start) if start is not None else 0.0,
+            "start": report_time(start),
+            "end": report_time(end),
+            "duration": report_time(end - start) if start is not None else 0.0,
             "link_types": sorted(stats.linktypes),
             "evicted": stats.evicted,
             "connections_omitted": stats.connections_omitted,

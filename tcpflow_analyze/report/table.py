@@ -7,7 +7,10 @@ import textwrap
 
 from tabulate import tabulate
 
+from ..connection import endpoint_text
+from ..states import STATE_NAMES
 from ..timeline import utc_text
+from .model import report_time
 
 
 def _when(t) -> str:
@@ -73,18 +76,20 @@ HEADERS = {"client state": "client\nstate", "server state": "server\nstate", "pk
 DROPPABLE = ("bytes c/s", "dur", "pkts c/s", "history")
 
 
-def _connection_row(c: dict, color: bool) -> list[str]:
-    """A connection's cells, in CONNECTION_COLUMNS order."""
+def _connection_row(conn, cid: int, color: bool) -> list[str]:
+    """A connection's cells, in CONNECTION_COLUMNS order: what its report
+    entry says (``model.connection_entry``), made without the entry."""
+    c, s = conn.client, conn.server
     return [
-        str(c["id"]),
-        _endpoint(c["client"]) + ("?" if c["roles_inferred"] else ""),
-        _endpoint(c["server"]),
-        paint_state(c["client"]["state"], color),
-        paint_state(c["server"]["state"], color),
-        f"{c['packets']['client']}/{c['packets']['server']}",
-        f"{c['bytes']['client']}/{c['bytes']['server']}",
-        _duration(c["duration"]),
-        c["history"],
+        str(cid),
+        endpoint_text(c) + ("?" if conn.roles_inferred else ""),
+        endpoint_text(s),
+        paint_state(STATE_NAMES[c.state], color),
+        paint_state(STATE_NAMES[s.state], color),
+        f"{c.packets}/{s.packets}",
+        f"{c.bytes}/{s.bytes}",
+        _duration(report_time(conn.last_seen - conn.first_seen)),
+        conn.history,
     ]
 
 
@@ -291,8 +296,7 @@ def _sections(report: dict, table_format: str, color: bool, width: int | None):
     if sel:
         yield f"showing {sel['shown']} of {sel['matched']} matching connections ({sel['total']} in all)"
     if conns:
-        # The entries are made as they are read (model.ConnectionEntries): once.
-        rows = [_connection_row(c, color) for c in conns]
+        rows = [_connection_row(conn, cid, color) for conn, cid in conns.numbered()]
         yield _connections_table(rows, table_format, color, width)
         if any(r[1].endswith("?") for r in rows):
             yield "? roles guessed: the capture has no SYN for this connection"
