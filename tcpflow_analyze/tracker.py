@@ -544,18 +544,9 @@ class ConnectionTracker:
 
 
 def _set(ep: Endpoint, state: int, ts: float) -> None:
-    """A state change seen on the wire, at ``ts``."""
+    """A state change seen on the wire, at ``ts`` (none if already there)."""
     if ep.state != state:
-        trans = ep.trans_flat
-        # A capture's timestamps can go backwards (merged interfaces, clock
-        # steps); an endpoint's history must not.
-        if trans and ts < trans[-2]:
-            ts = trans[-2]
-        ep.state = state
-        ep.state_time = ts
-        trans += (ts, state)
-        if state == TIME_WAIT:
-            ep.tw_entries += 1
+        _move(ep, state, ts)
 
 
 def _acks_syn(ep: Endpoint, ack: int) -> bool:
@@ -628,8 +619,11 @@ def apply_timers(ep: Endpoint, end_ts: float, time_wait: float, fin_timeout: flo
 
 
 def _move(ep: Endpoint, state: int, t: float) -> None:
-    """A state change inferred at the end of the capture, dated when it happened."""
+    """A state change at ``t``: seen on the wire (``_set``), or inferred at
+    the end of the capture and dated when it happened."""
     trans = ep.trans_flat
+    # A capture's timestamps can go backwards (merged interfaces, clock
+    # steps); an endpoint's history must not.
     if trans and t < trans[-2]:
         t = trans[-2]
     ep.state = state
