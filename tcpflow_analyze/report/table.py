@@ -17,11 +17,6 @@ def _when(t) -> str:
     return utc_text(t)
 
 
-def _endpoint(ep: dict) -> str:
-    ip = ep["ip"]
-    return f"[{ip}]:{ep['port']}" if ":" in ip else f"{ip}:{ep['port']}"
-
-
 def _duration(seconds) -> str:
     if seconds is None:
         return "-"
