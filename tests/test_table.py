@@ -21,7 +21,11 @@ def test_simple_table_is_tabulates(name, color):
     # Each row says what the connection's report entry says.
     assert rows == [_row_of_entry(c, color) for c in report["connections"]]
     for width in (None, 200, 100, 80, 60, 30):
-        assert T._simple_table(rows, color, width) == T._tabulated_table(rows, "simple", width), width
+        assert _simple_table(rows, color, width) == T._tabulated_table(rows, "simple", width), width
+
+
+def _simple_table(rows, color, width):
+    return "".join(T._simple_chunks(rows, color, width))
 
 
 def _row_of_entry(c: dict, color: bool) -> list[str]:
@@ -51,7 +55,7 @@ def test_simple_table_is_tabulates_for_any_cells(rows, width):
     for color in (False, True):
         if not color and any(paint for *_, paint in rows):
             continue  # colour codes appear only when colour is on
-        assert T._simple_table(dicts, color, width) == T._tabulated_table(dicts, "simple", width)
+        assert _simple_table(dicts, color, width) == T._tabulated_table(dicts, "simple", width)
 
 
 def _tabulated_anomalies(rows):
@@ -126,4 +130,4 @@ def test_a_large_table_is_written_in_chunks_as_it_is_made(monkeypatch):
     assert len(chunks) > 10 and max(map(len, chunks)) < len("".join(chunks)) / 10
     assert "".join(chunks) == T.render(report)
     rows = [T._connection_row(conn, cid, False) for conn, cid in report["connections"].numbered()]
-    assert T._simple_table(rows, False, None) == T._tabulated_table(rows, "simple", None)
+    assert _simple_table(rows, False, None) == T._tabulated_table(rows, "simple", None)

@@ -19,12 +19,8 @@ def report_time(t):
     return round(t, 6)
 
 
-def _num(value) -> str:
-    return "null" if value is None else repr(value)
-
-
 def _json_time(t) -> str:
-    """``_num(report_time(t))`` in one call: the connection lines' hot spot.
+    """The JSON text of ``report_time(t)``, fast: the connection lines' hot spot.
 
     Between 1e-4 and 2**32 a double is finer than a microsecond, so the
     shortest text of ``round(t, 6)`` (what ``repr`` writes) is ``t`` printed

@@ -115,16 +115,11 @@ def _tabulated_table(rows: list[list[str]], table_format: str, width: int | None
     return text
 
 
-def _simple_table(rows: list[list[str]], color: bool, width: int | None) -> str:
-    """The connections table in tabulate's "simple" format, written here,
-    its least needed columns dropped to fit ``width``."""
-    return "".join(_simple_chunks(rows, color, width))
-
-
 def _simple_chunks(rows: list[list[str]], color: bool, width: int | None):
-    """``_simple_table``'s text in chunks of lines: a table of 100,000 rows
-    is written as it is made, never held whole (17 MB of text, three times
-    over when joined and joined again)."""
+    """The connections table in tabulate's "simple" format, written here,
+    its least needed columns dropped to fit ``width``: in chunks of lines,
+    so that a table of 100,000 rows is written as it is made, never held
+    whole (17 MB of text, three times over when joined and joined again)."""
     columns = list(CONNECTION_COLUMNS)
     headers = [HEADERS.get(k, k) for k in columns]
     rows = [r if all(v == v.strip() for v in r) else [v.strip() for v in r] for r in rows]
