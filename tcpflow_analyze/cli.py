@@ -27,7 +27,7 @@ from .progress import Progress
 from .report import build_report
 from .filters import SORT_KEYS, ConnectionFilter, select, select_anomalies
 from .report.csv_out import iter_csv
-from .report.forked_lines import ForkedLines
+from .report.forked_lines import ForkedLines, ForkedTable
 from .report.json_out import iter_dumps, iter_view_dumps
 from .report.markdown import render as render_markdown
 from .report.table import iter_render as render_table
@@ -345,18 +345,23 @@ def analyze(analysis, cfg, fmt, output, fail_on, table_format, sort, top, color,
     if fmt == "table" and table_format not in tabulate_formats:
         _fail(f"--table-format: unknown format {table_format!r} (one of: {', '.join(tabulate_formats)})")
     flt = build_filter(analysis, hosts, ports, states, anomaly_types, since, until)
+    color, width = use_color(color, output), _terminal_width(output)
     forked = None
-    if fmt == "json" and not flt.active and sort == "id" and top is None:
-        # Every connection is listed, in order: its lines can be written
-        # while the detectors run (see report.forked_lines).
-        forked = ForkedLines.start(analysis.connections, analysis.jobs)
+    if not flt.active and sort == "id" and top is None:
+        # Every connection is listed, in order: its lines, or its table, can
+        # be written while the detectors run (see report.forked_lines).
+        if fmt == "json":
+            forked = ForkedLines.start(analysis.connections, analysis.jobs)
+        elif fmt == "table" and table_format == "simple":
+            forked = ForkedTable.start(analysis.connections, analysis.jobs, color, width)
     try:
         anomalies = detectors.run(analysis, cfg)
         matched = select(analysis.connections, flt, anomalies)
         shown = select(matched, ConnectionFilter(), sort=sort, top=top)
         kept = {c.id for c in matched}
         anomalies = select_anomalies(anomalies, flt, kept)
-        report = build_report(analysis, anomalies, connections=shown, forked=forked)
+        report = build_report(analysis, anomalies, connections=shown,
+                              forked=forked if fmt == "json" else None)
         if flt.active or top is not None:
             report["selection"] = {"matched": len(matched), "shown": len(shown),
                                    "total": len(analysis.connections), "sort": sort, "top": top}
@@ -369,8 +374,7 @@ def analyze(analysis, cfg, fmt, output, fail_on, table_format, sort, top, color,
         elif fmt == "html":
             text = _html(report, analysis, anomalies, cfg)
         else:
-            text = render_table(report, table_format, color=use_color(color, output),
-                                width=_terminal_width(output))
+            text = render_table(report, table_format, color=color, width=width, forked=forked)
         _emit(text, output)
     finally:
         if forked is not None:

@@ -11,7 +11,7 @@ from tcpflow_analyze import detectors
 from tcpflow_analyze.analyzer import analyze
 from tcpflow_analyze.cli import main
 from tcpflow_analyze.report import forked_lines
-from tcpflow_analyze.report.forked_lines import ForkedLines
+from tcpflow_analyze.report.forked_lines import ForkedLines, ForkedTable
 from tcpflow_analyze.report.model import ConnectionEntries, build_report
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
@@ -54,14 +54,14 @@ def test_same_lines_as_this_process(analysis):
 
 
 def test_a_failed_child_leaves_the_lines_to_this_process(analysis, monkeypatch):
-    def fail(self):
+    def fail(self, out):
         raise MemoryError("the child ran out")
     monkeypatch.setattr(ForkedLines, "_write", fail)
     forked_and_here(analysis, anomaly_types(analysis))
 
 
 def test_an_abandoned_report_stops_the_child(analysis, monkeypatch):
-    def hang(self):
+    def hang(self, out):
         import time
         time.sleep(60)
     monkeypatch.setattr(ForkedLines, "_write", hang)
@@ -102,3 +102,58 @@ def test_cli_report_is_the_same(monkeypatch):
     assert started == [False, True]
     assert one == two
     assert json.loads(two)["summary"]["anomalies"]
+
+
+def table_section(analysis, color, width, forked=None):
+    from tcpflow_analyze.report.table import connections_section
+    if forked is not None:
+        try:
+            return "".join(forked.chunks())
+        finally:
+            forked.close()
+    return "".join(connections_section(ConnectionEntries(analysis.connections, {}), "simple", color, width))
+
+
+@pytest.mark.parametrize("color,width", [(False, None), (True, None), (False, 70)])
+def test_forked_table_is_this_process_table(analysis, color, width):
+    # The connections section as the child writes it, with colour and a
+    # narrow terminal's dropped columns too.
+    here = table_section(analysis, color, width)
+    assert here.count("\n") > len(analysis.connections)
+    assert table_section(analysis, color, width, ForkedTable(analysis.connections, color, width)) == here
+
+
+def test_a_failed_table_child_leaves_the_table_to_this_process(analysis, monkeypatch):
+    def fail(self, out):
+        out.write("half a table")
+        raise MemoryError("the child ran out")
+    monkeypatch.setattr(ForkedTable, "_write", fail)
+    forked = ForkedTable(analysis.connections, False, None)
+    assert table_section(analysis, False, None, forked) == table_section(analysis, False, None)
+
+
+def test_cli_table_is_the_same(monkeypatch):
+    # The default table with --jobs 2 (its connections section from a
+    # forked child) against --jobs 1: the same text.
+    monkeypatch.setattr(forked_lines, "MIN_CONNECTIONS", 1)
+    monkeypatch.setattr(forked_lines, "usable_cores", lambda: 2)
+    started = []
+    real_start = ForkedTable.start.__func__
+
+    def spy(cls, conns, jobs, *args):
+        got = real_start(cls, conns, jobs, *args)
+        started.append(got is not None)
+        return got
+    monkeypatch.setattr(ForkedTable, "start", classmethod(spy))
+
+    def report(*args):
+        res = CliRunner().invoke(main, ["analyze", "--time-wait-threshold", "500", *args, *CAPTURES],
+                                 catch_exceptions=False)
+        assert res.exit_code == 0, res.output
+        return res.output
+    one, two = report("--jobs", "1"), report("--jobs", "2")
+    assert started == [False, True]
+    assert one == two and "time_wait_storm" in two
+    report("--jobs", "2", "--table-format", "grid")   # tabulate's formats: no child
+    report("--jobs", "2", "--top", "5")               # a selection: no child
+    assert started == [False, True]

@@ -1,17 +1,17 @@
-"""The JSON report's connection lines, written by a forked child while this
-process runs the anomaly detectors.
+"""The report's connections, written by a forked child while this process
+runs the anomaly detectors: the JSON report's lines, or the default table.
 
 After a parallel analysis, everything left -- the detectors (0.5 s on the
 2M-packet benchmark) and the connection lines (0.55 s) -- ran in one
 process while the other cores sat idle.  Neither needs the other until the
 end: a line's only part that depends on the detectors is its ``anomalies``
-list.  So a forked child (it shares the finished connections copy-on-write,
-nothing is shipped) writes every line with an empty list into an unlinked
-temporary file; the parent runs the detectors meanwhile, then streams the
-file to the output, filling in the lists of the connections that have
-anomalies.  The text is byte-identical to ``ConnectionEntries.json_lines``
-(which the child runs); if the child cannot be forked or fails, the parent
-writes the lines itself.
+list, and the table has no such column.  So a forked child (it shares the
+finished connections copy-on-write, nothing is shipped) writes the text
+into an unlinked temporary file; the parent runs the detectors meanwhile,
+then streams the file to the output, filling in the JSON lines' lists of
+the connections that have anomalies.  The text is byte-identical to what
+the parent would write (the child runs the same code); if the child cannot
+be forked or fails, the parent writes it itself.
 
 Used only where it can gain: a run that asked for several processes
 (``--jobs``), on a machine with more than one core, and a report listing
@@ -34,10 +34,9 @@ _BATCH = 2048
 _EMPTY_TAIL = '"anomalies": []}\n'
 
 
-class ForkedLines:
-    """The lines of ``conns`` (in that order, as ``ConnectionEntries`` lists
-    them), being written by a child; ``lines(types)`` gives them with the
-    anomaly types filled in."""
+class _Forked:
+    """Text about ``conns`` being written by a child into a temporary file
+    (``_write``, the subclass's), read back once the child is done."""
 
     def __init__(self, conns):
         self._conns = conns
@@ -51,16 +50,19 @@ class ForkedLines:
         if pid == 0:  # the child: write, and leave without running any cleanup of the parent's
             code = 1
             try:
-                self._write()
+                out = open(self._file.fileno(), "w", encoding="utf-8", closefd=False, buffering=1 << 20)
+                self._write(out)
+                out.flush()
                 code = 0
             finally:
                 os._exit(code)
         self._pid = pid
 
     @classmethod
-    def start(cls, conns, jobs: int) -> ForkedLines | None:
-        """A child writing the lines of ``conns``, where that gains: see the
-        module's doc.  None otherwise, or if no child could be started."""
+    def start(cls, conns, jobs: int, *args):
+        """A child writing about ``conns`` (``args``: the subclass's own),
+        where that gains: see the module's doc.  None otherwise, or if no
+        child could be started."""
         if jobs < 2 or len(conns) < MIN_CONNECTIONS or not hasattr(os, "fork") or usable_cores() < 2:
             return None
         # A fork while another thread holds a lock would leave the child
@@ -68,12 +70,42 @@ class ForkedLines:
         if threading.active_count() != 1:
             return None
         try:
-            return cls(conns)
+            return cls(conns, *args)
         except OSError:
             return None
 
-    def _write(self) -> None:
-        out = open(self._file.fileno(), "w", encoding="utf-8", closefd=False, buffering=1 << 20)
+    def _write(self, out) -> None:
+        raise NotImplementedError
+
+    def _written(self):
+        """The child's text to read, if it wrote all of it; else None."""
+        if self._pid is None:
+            return None
+        _, status = os.waitpid(self._pid, 0)
+        self._pid = None
+        if os.waitstatus_to_exitcode(status) != 0:
+            return None
+        self._file.seek(0)
+        return open(self._file.fileno(), "r", encoding="utf-8", closefd=False, buffering=1 << 20)
+
+    def close(self) -> None:
+        """Stop the child if it still runs (the report was abandoned), and
+        drop the file."""
+        if self._pid is not None:
+            try:
+                os.kill(self._pid, signal.SIGKILL)
+                os.waitpid(self._pid, 0)
+            except OSError:
+                pass
+            self._pid = None
+        self._file.close()
+
+
+class ForkedLines(_Forked):
+    """The JSON lines of ``conns`` (in that order, as ``ConnectionEntries``
+    lists them); ``lines(types)`` gives them with the anomaly types filled in."""
+
+    def _write(self, out) -> None:
         batch = []
         for line in ConnectionEntries(self._conns, {}).json_lines():
             batch.append(line)
@@ -82,24 +114,14 @@ class ForkedLines:
                 batch.clear()
         if batch:
             out.write("\n".join(batch) + "\n")
-        out.flush()
-
-    def _wait(self) -> bool:
-        """The child's verdict: did it write every line?"""
-        if self._pid is None:
-            return False
-        _, status = os.waitpid(self._pid, 0)
-        self._pid = None
-        return os.waitstatus_to_exitcode(status) == 0
 
     def lines(self, types: dict):
         """The lines, each with its connection's anomaly types (``types``: id ->
         list of types, as ``ConnectionEntries`` takes them)."""
-        if not self._wait():
+        text = self._written()
+        if text is None:
             yield from ConnectionEntries(self._conns, types).json_lines()
             return
-        self._file.seek(0)
-        text = open(self._file.fileno(), "r", encoding="utf-8", closefd=False, buffering=1 << 20)
         cut = len(_EMPTY_TAIL)
         n = 0
         for i, (conn, line) in enumerate(zip(self._conns, text), 1):
@@ -113,14 +135,32 @@ class ForkedLines:
             # The child said it wrote them all: a short file is a bug, not damage.
             raise RuntimeError(f"forked report lines: {n} lines for {len(self._conns)} connections")
 
-    def close(self) -> None:
-        """Stop the child if it still runs (the report was abandoned), and
-        drop the file."""
-        if self._pid is not None:
-            try:
-                os.kill(self._pid, signal.SIGKILL)
-                os.waitpid(self._pid, 0)
-            except OSError:
-                pass
-            self._pid = None
-        self._file.close()
+
+class ForkedTable(_Forked):
+    """The default table's connections section of ``conns`` (``table.
+    connections_section``: every connection, in order, with ``color`` and
+    ``width`` as the table is asked for); ``chunks()`` gives its text."""
+
+    def __init__(self, conns, color: bool, width: int | None):
+        self._color = color
+        self._width = width
+        super().__init__(conns)
+
+    def _section(self):
+        from .table import connections_section
+        return connections_section(ConnectionEntries(self._conns, {}), "simple", self._color, self._width)
+
+    def _write(self, out) -> None:
+        for chunk in self._section():
+            out.write(chunk)
+
+    def chunks(self):
+        text = self._written()
+        if text is None:
+            yield from self._section()
+            return
+        while True:
+            chunk = text.read(1 << 20)
+            if not chunk:
+                break
+            yield chunk

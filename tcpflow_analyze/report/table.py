@@ -88,6 +88,16 @@ def _connection_row(conn, cid: int, color: bool) -> list[str]:
     ]
 
 
+def connections_section(conns, table_format: str, color: bool, width: int | None):
+    """The connections table's text in chunks, and the note on guessed
+    roles if it needs one; ``conns``: a ``model.ConnectionEntries``."""
+    rows = [_connection_row(conn, cid, color) for conn, cid in conns.numbered()]
+    table = _connections_table(rows, table_format, color, width)
+    yield from (table,) if isinstance(table, str) else table
+    if any(r[1].endswith("?") for r in rows):
+        yield "\n\n? roles guessed: the capture has no SYN for this connection"
+
+
 def _connections_table(rows: list[list[str]], table_format: str, color: bool, width: int | None):
     """The connections table: text, or for the default format an iterator
     of its chunks (see ``_simple_chunks``)."""
@@ -247,9 +257,11 @@ def render(report: dict, table_format: str = "simple", color: bool = False, widt
     return "".join(iter_render(report, table_format, color, width))
 
 
-def iter_render(report: dict, table_format: str = "simple", color: bool = False, width: int | None = None):
-    """``render``'s text in chunks, to be written as they come."""
-    for i, section in enumerate(_sections(report, table_format, color, width)):
+def iter_render(report: dict, table_format: str = "simple", color: bool = False, width: int | None = None,
+                forked=None):
+    """``render``'s text in chunks, to be written as they come; ``forked``:
+    a ``forked_lines.ForkedTable`` writing the connections section."""
+    for i, section in enumerate(_sections(report, table_format, color, width, forked)):
         if i:
             yield "\n\n"
         if isinstance(section, str):
@@ -259,7 +271,7 @@ def iter_render(report: dict, table_format: str = "simple", color: bool = False,
     yield "\n"
 
 
-def _sections(report: dict, table_format: str, color: bool, width: int | None):
+def _sections(report: dict, table_format: str, color: bool, width: int | None, forked=None):
     """The report's parts, each text or an iterator of text chunks."""
     cap = report["capture"]
     skipped = ", ".join(f"{k} {v}" for k, v in cap["skipped"].items() if v) or "none"
@@ -286,10 +298,7 @@ def _sections(report: dict, table_format: str, color: bool, width: int | None):
     if sel:
         yield f"showing {sel['shown']} of {sel['matched']} matching connections ({sel['total']} in all)"
     if conns:
-        rows = [_connection_row(conn, cid, color) for conn, cid in conns.numbered()]
-        yield _connections_table(rows, table_format, color, width)
-        if any(r[1].endswith("?") for r in rows):
-            yield "? roles guessed: the capture has no SYN for this connection"
+        yield forked.chunks() if forked is not None else connections_section(conns, table_format, color, width)
     anomalies = report.get("anomalies") or []
     if anomalies:
         rows = [[paint_severity(a["severity"], color), a["type"], ",".join(map(str, a["connections"][:8])) +
