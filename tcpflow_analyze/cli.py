@@ -355,11 +355,11 @@ def analyze(analysis, cfg, fmt, output, fail_on, table_format, sort, top, color,
         elif fmt == "table" and table_format == "simple":
             forked = ForkedTable.start(analysis.connections, analysis.jobs, color, width)
     try:
-        anomalies = detectors.run(analysis, cfg)
-        matched = select(analysis.connections, flt, anomalies)
+        found = detectors.run(analysis, cfg)
+        matched = select(analysis.connections, flt, found)
         shown = select(matched, ConnectionFilter(), sort=sort, top=top)
         kept = {c.id for c in matched}
-        anomalies = select_anomalies(anomalies, flt, kept)
+        anomalies = select_anomalies(found, flt, kept)
         report = build_report(analysis, anomalies, connections=shown,
                               forked=forked if fmt == "json" else None)
         if flt.active or top is not None:
@@ -372,7 +372,7 @@ def analyze(analysis, cfg, fmt, output, fail_on, table_format, sort, top, color,
         elif fmt == "csv":
             text = iter_csv(report)
         elif fmt == "html":
-            text = _html(report, analysis, anomalies, cfg)
+            text = _html(report, analysis, found, cfg)
         else:
             text = render_table(report, table_format, color=color, width=width, forked=forked)
         _emit(text, output)
@@ -410,7 +410,9 @@ def timewait(analysis, cfg, fmt, output, plot, top, hosts, ports, states, anomal
     _emit(text, output)
 
 
-def _html(report, analysis, anomalies, cfg) -> str:
+def _html(report, analysis, found, cfg) -> str:
+    """The HTML report; ``found``: every anomaly the detectors found (the
+    ladders mark them all, whatever the filters kept)."""
     from .report.html import anomaly_connection_ids, render_html
     from .views.ladder import record_ladders
     ids = anomaly_connection_ids(report, limit=HTML_MAX_LADDERS)
@@ -418,7 +420,7 @@ def _html(report, analysis, anomalies, cfg) -> str:
     if ids:
         opts = analysis.options
         ladders = record_ladders(_paths(analysis), ids, opts["time_wait"], opts["fin_timeout"], opts["unanswered"],
-                                 analysis=analysis, cfg=cfg)
+                                 analysis=analysis, cfg=cfg, anomalies=found)
     return render_html(report, analysis, ladders)
 
 
@@ -468,6 +470,7 @@ def ladder(analysis, cfg, conns, fmt, output, full, absolute, width, top, color,
     """
     from .views.ladder import ladder_json, record_ladders, render_ladder
     selects = list(conns)
+    anomalies = ()
     if not selects:
         flt = build_filter(analysis, hosts, ports, states, anomaly_types, since, until)
         if not flt.active:
@@ -482,7 +485,7 @@ def ladder(analysis, cfg, conns, fmt, output, full, absolute, width, top, color,
     opts = analysis.options
     try:
         drawn = record_ladders(_paths(analysis), selects, opts["time_wait"], opts["fin_timeout"],
-                               opts["unanswered"], analysis=analysis, cfg=cfg)
+                               opts["unanswered"], analysis=analysis, cfg=cfg, anomalies=anomalies or None)
     except ValueError as exc:
         _fail(f"--conn: {exc}")
     except CaptureError as exc:

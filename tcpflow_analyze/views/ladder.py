@@ -285,12 +285,14 @@ def record_ladder(paths, select, time_wait: float = DEFAULT_TIME_WAIT, fin_timeo
 
 def record_ladders(paths, selects, time_wait: float = DEFAULT_TIME_WAIT, fin_timeout: float = DEFAULT_FIN_TIMEOUT,
                    unanswered: float = DEFAULT_UNANSWERED, *, analysis: Analysis | None = None,
-                   cfg: dict | None = None) -> dict[int, Ladder]:
+                   cfg: dict | None = None, anomalies=None) -> dict[int, Ladder]:
     """Ladders of several connections from one recording pass, keyed by connection id.
 
     Ids need the connection table of a first pass (ids are assigned in
     first-packet order at the end); 4-tuples do not.  Standard input can be
     read once only, so with '-' every connection is recorded in one pass.
+    ``anomalies``: what the detectors found in ``analysis`` with ``cfg``,
+    if the caller has it already.
     """
     paths = list(paths)
     sels = [parse_select(s) for s in selects]
@@ -317,7 +319,8 @@ def record_ladders(paths, selects, time_wait: float = DEFAULT_TIME_WAIT, fin_tim
         got = _record_watched_only(paths, watch, analysis, options)
     if got is not None:
         recorded, tracker = got
-        anomalies = detectors.run(analysis, det_cfg)
+        if anomalies is None:
+            anomalies = detectors.run(analysis, det_cfg)
     else:
         recorded, tracker = analyze_recording(paths, watch, **options)
         anomalies = detectors.run(recorded, det_cfg)
