@@ -29,16 +29,6 @@ def utc_text(t: float | None, fmt: str = "%Y-%m-%d %H:%M:%S.%f", digits: int = 3
     return text + " UTC"
 
 
-def intervals(ep, end: float):
-    """Yield (start, stop, state) for every state the endpoint was in, up to ``end``."""
-    flat = ep.trans_flat
-    n = len(flat)
-    for i in range(0, n, 2):
-        t = flat[i]
-        stop = flat[i + 2] if i + 2 < n else end
-        yield t, max(stop, t), flat[i + 1]
-
-
 def state_at(ep, t: float) -> int:
     """The endpoint's state at time t (CLOSED before its first packet)."""
     state = CLOSED

@@ -12,7 +12,7 @@ from tcpflow_analyze.analyzer import analyze
 from tcpflow_analyze.connection import ip_text
 from tcpflow_analyze.report.json_out import iter_view_dumps
 from tcpflow_analyze.states import CLOSED, STATE_NAMES
-from tcpflow_analyze.timeline import StepSeries, intervals, sweep, sweep_sorted
+from tcpflow_analyze.timeline import StepSeries, sweep, sweep_sorted
 from tcpflow_analyze.views.states import state_timelines
 
 _scalars = st.one_of(st.none(), st.booleans(), st.integers(-2**70, 2**70),
@@ -76,6 +76,14 @@ def test_sweep_equals_the_event_sort(spans):
     assert (peak, when, list(zip(times, counts))) == _reference_sweep(spans)
 
 
+def _intervals(ep, end):
+    """(start, stop, state) for every state the endpoint was in, up to ``end``."""
+    flat = ep.trans_flat
+    for i in range(0, len(flat), 2):
+        stop = flat[i + 2] if i + 2 < len(flat) else end
+        yield flat[i], max(stop, flat[i]), flat[i + 1]
+
+
 def _reference_timelines(analysis):
     """Per host and state: the (start, stop) spans, as the timelines count them."""
     out = {}
@@ -83,7 +91,7 @@ def _reference_timelines(analysis):
     for conn in analysis.connections:
         for ep in (conn.client, conn.server):
             states = out.setdefault(ip_text(ep.addr), {})
-            spans = list(intervals(ep, end))
+            spans = list(_intervals(ep, end))
             for i, (s, e, state) in enumerate(spans):
                 if state == CLOSED or (e <= s and i != len(spans) - 1):
                     continue

@@ -15,7 +15,7 @@ from tabulate import tabulate
 from ..connection import endpoint_text
 from ..detectors.time_wait_storm import threshold_count
 from ..states import CLOSE_WAIT
-from ..timeline import intervals, sparkline, sweep, utc_text
+from ..timeline import sparkline, sweep, utc_text
 from ..timewait import DEFAULT_PORT_RANGE, time_wait_by_host
 
 SPARK_WIDTH = 48
@@ -73,10 +73,11 @@ def build(analysis, cfg: dict, top: int = 5) -> dict:
     start = analysis.stats.start or 0.0
     end = analysis.stats.end or 0.0
     hosts = time_wait_by_host(analysis, port_range)
+    ranked = [h for _, h in sorted(hosts.items(), key=lambda kv: (-kv[1].peak, kv[0])) if h.time_wait]
     tw = []
-    for _host, h in sorted(hosts.items(), key=lambda kv: (-kv[1].peak, kv[0])):
-        if not h.time_wait:
-            continue
+    # Only the hosts shown are described: a capture from many clients has
+    # thousands (15,000 at 2M packets), each a sparkline and a series.
+    for h in ranked[:top] if top else ranked:
         d = h.as_dict(time_wait)
         d["remotes"] = d["remotes"][:top]
         d["peak_when"] = _when(h.peak_time, start)
@@ -91,8 +92,8 @@ def build(analysis, cfg: dict, top: int = 5) -> dict:
         "time_wait_seconds": time_wait,
         "time_wait_threshold": limit,
         "port_range": list(port_range),
-        "time_wait": tw[:top] if top else tw,
-        "hosts_with_time_wait": len(tw),
+        "time_wait": tw,
+        "hosts_with_time_wait": len(ranked),
         "close_wait": close_wait_by_service(analysis, cfg.get("close_wait_timeout", 10.0), top),
     }
 
@@ -105,9 +106,15 @@ def close_wait_by_service(analysis, threshold: float, top: int) -> list[dict]:
     spans: dict[str, list] = {}
     for c in analysis.connections:
         for x in (c.client, c.server):
-            for s, e, state in intervals(x, end):
-                if state != CLOSE_WAIT:
+            flat = x.trans_flat   # time, state, time, state ...
+            n = len(flat)
+            for i in range(1, n, 2):
+                if flat[i] != CLOSE_WAIT:
                     continue
+                s = flat[i - 1]
+                e = flat[i + 1] if i + 1 < n else end
+                if e < s:
+                    e = s
                 svc = endpoint_text(x) if x is c.server else endpoint_text(x).rsplit(":", 1)[0] + ":*"
                 d = services.setdefault(svc, {"service": svc, "entered": 0, "at_end": 0, "lingering": 0,
                                               "longest": 0.0, "connections": []})
@@ -119,7 +126,8 @@ def close_wait_by_service(analysis, threshold: float, top: int) -> list[dict]:
                 d["connections"].append(c.id)
                 spans.setdefault(svc, []).append((s, float("inf") if still else e))
     out = []
-    for svc, d in sorted(services.items(), key=lambda kv: (-kv[1]["at_end"], -kv[1]["longest"])):
+    ranked = sorted(services.items(), key=lambda kv: (-kv[1]["at_end"], -kv[1]["longest"]))
+    for svc, d in ranked[:top] if top else ranked:
         peak, peak_time, series = sweep(spans[svc])
         d["peak"] = peak
         d["longest"] = round(d["longest"], 3)
@@ -127,7 +135,7 @@ def close_wait_by_service(analysis, threshold: float, top: int) -> list[dict]:
         d["series"] = [[round(t, 6), n] for t, n in series]
         d["threshold"] = threshold
         out.append(d)
-    return out[:top] if top else out
+    return out
 
 
 def render(view: dict) -> str:
