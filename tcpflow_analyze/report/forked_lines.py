@@ -26,6 +26,7 @@ import threading
 
 from ..parallel import usable_cores
 from .model import ConnectionEntries, anomaly_list_text
+from .table import connections_section
 
 # Below this many connections the lines take a few tens of milliseconds,
 # about what a fork of a large process costs.
@@ -147,7 +148,6 @@ class ForkedTable(_Forked):
         super().__init__(conns)
 
     def _section(self):
-        from .table import connections_section
         return connections_section(ConnectionEntries(self._conns, {}), "simple", self._color, self._width)
 
     def _write(self, out) -> None:
