@@ -544,9 +544,18 @@ class ConnectionTracker:
 
 
 def _set(ep: Endpoint, state: int, ts: float) -> None:
-    """A state change seen on the wire, at ``ts`` (none if already there)."""
+    """A state change seen on the wire, at ``ts``."""
     if ep.state != state:
-        _move(ep, state, ts)
+        trans = ep.trans_flat
+        # A capture's timestamps can go backwards (merged interfaces, clock
+        # steps); an endpoint's history must not.
+        if trans and ts < trans[-2]:
+            ts = trans[-2]
+        ep.state = state
+        ep.state_time = ts
+        trans += (ts, state)
+        if state == TIME_WAIT:
+            ep.tw_entries += 1
 
 
 def _acks_syn(ep: Endpoint, ack: int) -> bool:
@@ -619,11 +628,8 @@ def apply_timers(ep: Endpoint, end_ts: float, time_wait: float, fin_timeout: flo
 
 
 def _move(ep: Endpoint, state: int, t: float) -> None:
-    """A state change at ``t``: seen on the wire (``_set``), or inferred at
-    the end of the capture and dated when it happened."""
+    """A state change inferred at the end of the capture, dated when it happened."""
     trans = ep.trans_flat
-    # A capture's timestamps can go backwards (merged interfaces, clock
-    # steps); an endpoint's history must not.
     if trans and t < trans[-2]:
         t = trans[-2]
     ep.state = state
