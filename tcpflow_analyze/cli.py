@@ -406,7 +406,7 @@ def timewait(analysis, cfg, fmt, output, plot, top, hosts, ports, states, anomal
     view = timewait_view.build(analysis, cfg, top=top)
     if plot:
         _plot(timewait_view.plot, view, plot)
-    text = _json_text(view) if fmt == "json" else timewait_view.render(view)
+    text = iter_view_dumps(view) if fmt == "json" else timewait_view.render(view)
     _emit(text, output)
 
 
@@ -492,7 +492,7 @@ def ladder(analysis, cfg, conns, fmt, output, full, absolute, width, top, color,
         _fail(str(exc))
     if fmt == "json":
         doc = [ladder_json(lad) for lad in drawn.values()]
-        text = _json_text(doc[0] if len(doc) == 1 else doc)
+        text = iter_view_dumps(doc[0] if len(doc) == 1 else doc)
     else:
         cols = width or (shutil.get_terminal_size((100, 24)).columns if sys.stdout.isatty() else 100)
         paint = use_color(color, output)
@@ -525,12 +525,12 @@ def states(analysis, cfg, at, fmt, output, plot, width, limit, hosts, ports, sta
         except ValueError as exc:
             _fail(f"--at: {exc}")
         view = sv.states_at(analysis, t)
-        text = _json_text(view) if fmt == "json" else sv.render_states_at(view, limit=limit) + "\n"
+        text = iter_view_dumps(view) if fmt == "json" else sv.render_states_at(view, limit=limit) + "\n"
     else:
         view = sv.state_timelines(analysis)
         if plot:
             _plot(sv.plot_timelines, view, plot)
-        text = _json_text(view) if fmt == "json" else sv.render_timelines(view, width=width) + "\n"
+        text = iter_view_dumps(view) if fmt == "json" else sv.render_timelines(view, width=width) + "\n"
     _emit(text, output)
 
 
@@ -550,10 +550,6 @@ def _plot(draw, view, path) -> None:
         _fail("--plot needs matplotlib: pip install 'tcpflow-analyze[plot]'")
     except OSError as exc:
         _fail(f"cannot write {path}: {exc.strerror or exc}")
-
-
-def _json_text(doc):
-    return iter_view_dumps(doc)
 
 
 @main.command()

@@ -117,9 +117,6 @@ class StepSeries:
     def __getitem__(self, index):
         return round(self.times[index], 6), self.counts[index]
 
-    def __eq__(self, other):
-        return [list(p) for p in self] == [list(p) for p in other]
-
     def as_json(self) -> list:
         return [[round(t, 6), n] for t, n in zip(self.times, self.counts)]
 

@@ -62,7 +62,7 @@ def iter_view_dumps(doc):
 
 def _streamed(value, enc, newline: str, head: str):
     """``head`` and ``value``'s text; a list holding objects an item at a time."""
-    if not (isinstance(value, (list, tuple)) and any(isinstance(x, dict) for x in value)):
+    if not (type(value) in (list, tuple) and any(type(x) is dict for x in value)):
         out = [head]
         _write(value, out, newline, enc)
         yield "".join(out)

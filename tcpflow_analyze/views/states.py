@@ -184,14 +184,11 @@ def state_timelines(analysis, hosts=None) -> dict:
     end = end if end is not None else 0.0
     wanted = set(hosts) if hosts is not None else None
     inf = float("inf")
-    names: dict[bytes, str] = {}
     # host -> state -> (the times endpoints entered it, the times they left)
     spans: dict[str, dict[int, tuple[list, list]]] = {}
     for conn in analysis.connections:
         for ep in (conn.client, conn.server):
-            host = names.get(ep.addr)
-            if host is None:
-                host = names[ep.addr] = ip_text(ep.addr)
+            host = ip_text(ep.addr)
             if wanted is not None and host not in wanted:
                 continue
             by_state = spans.get(host)
