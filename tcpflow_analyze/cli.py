@@ -19,22 +19,21 @@ import click
 from tabulate import tabulate_formats
 
 from . import __version__, detectors
-from .analyzer import analyze as run_analysis
-from .detectors.time_wait_storm import threshold_count
+from .analysis import AnalysisOptions
+from .analysis import analyze as run_analysis
+from .analysis.filters import SORT_KEYS, ConnectionFilter, select, select_anomalies
 from .errors import CaptureError, ExitStatus
-from .output import write_text
-from .progress import Progress
-from .report import build_report
-from .filters import SORT_KEYS, ConnectionFilter, select, select_anomalies
-from .report.csv_out import iter_csv
-from .report.forked_lines import ForkedLines, ForkedTable
-from .report.json_out import iter_dumps, iter_view_dumps
-from .report.markdown import render as render_markdown
-from .report.table import iter_render as render_table
-from .states import (
+from .model.states import (
     DEFAULT_FIN_TIMEOUT, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_REPORT_CONNECTIONS, DEFAULT_TIME_WAIT,
 )
-from .timewait import parse_port_range
+from .output import write_text
+from .progress import Progress
+from .render.csv_out import iter_csv
+from .render.json_out import iter_dumps, iter_view_dumps
+from .render.markdown import render as render_markdown
+from .render.table import iter_render as render_table
+from .runtime import ForkedLines, ForkedTable
+from .views.report import build_report
 
 SEVERITIES = detectors.SEVERITIES
 # The HTML report draws the ladder of each connection an anomaly names, up to this many.
@@ -144,17 +143,15 @@ def analysis_options(func):
 
     @functools.wraps(func)
     def wrapper(**kw):
-        cfg = {opt.key: kw.pop(opt.key) for opt in detectors.all_options()}
         try:
-            cfg["port_range_parsed"] = parse_port_range(cfg["port_range"])
-            range_size = cfg["port_range_parsed"][1] - cfg["port_range_parsed"][0] + 1
-            threshold_count(cfg["time_wait_threshold"], range_size)
+            cfg = detectors.config({opt.key: kw.pop(opt.key) for opt in detectors.all_options()})
+            options = AnalysisOptions(time_wait=kw.pop("time_wait"), fin_timeout=kw.pop("fin_timeout"),
+                                      unanswered=cfg["half_open_timeout"],
+                                      max_connections=kw.pop("max_connections"),
+                                      max_report_connections=kw.pop("max_report_connections"))
         except ValueError as exc:
-            _fail(f"--port-range / --time-wait-threshold: {exc}")
+            _fail(str(exc))
         paths = list(kw.pop("captures"))
-        options = {"time_wait": kw.pop("time_wait"), "fin_timeout": kw.pop("fin_timeout"),
-                   "unanswered": cfg["half_open_timeout"], "max_connections": kw.pop("max_connections"),
-                   "max_report_connections": kw.pop("max_report_connections")}
         jobs, engine, scheduler = kw.pop("jobs"), kw.pop("engine"), kw.pop("scheduler")
         read_paths = paths
         if "-" in paths and _reads_twice(kw):
@@ -217,7 +214,7 @@ def use_color(flag: bool | None, output: str | None) -> bool:
 
 def _run(paths, options, jobs, engine, scheduler):
     """The analysis, with the processes it was asked to use (``Analysis.jobs``)."""
-    from . import parallel
+    from .analysis import parallel
     if engine == "dask":
         if "-" in paths:
             _fail("--engine dask reads files the workers can open, not standard input")
@@ -229,7 +226,7 @@ def _run(paths, options, jobs, engine, scheduler):
     if jobs > 1 and "-" not in paths:
         analysis = parallel.analyze_parallel(paths, jobs, options, progress=Progress(paths))
     else:
-        analysis = run_analysis(paths, progress=Progress(paths), **options)
+        analysis = run_analysis(paths, options, progress=Progress(paths))
     analysis.jobs = jobs
     return analysis
 
@@ -239,7 +236,7 @@ def auto_jobs(paths) -> int:
     big enough to gain from them; standard input is read once, by one process."""
     if "-" in paths:
         return 1
-    from .parallel import usable_cores
+    from .analysis.parallel import usable_cores
     cores = usable_cores()
     try:
         size = sum(os.path.getsize(p) for p in paths)
@@ -401,26 +398,26 @@ def timewait(analysis, cfg, fmt, output, plot, top, hosts, ports, states, anomal
     the ephemeral port range that uses and when it would run out, with advice
     tied to what was seen; and which services leave sockets in CLOSE_WAIT.
     """
-    from .report import timewait_view
+    from .render import timewait as timewait_text
+    from .views import timewait as timewait_view
     analysis = _filtered(analysis, cfg, hosts, ports, states, anomaly_types, since, until)
     view = timewait_view.build(analysis, cfg, top=top)
     if plot:
-        _plot(timewait_view.plot, view, plot)
-    text = iter_view_dumps(view) if fmt == "json" else timewait_view.render(view)
+        _plot(timewait_text.plot, view, plot)
+    text = iter_view_dumps(view) if fmt == "json" else timewait_text.render(view)
     _emit(text, output)
 
 
 def _html(report, analysis, found, cfg) -> str:
     """The HTML report; ``found``: every anomaly the detectors found (the
     ladders mark them all, whatever the filters kept)."""
-    from .report.html import anomaly_connection_ids, render_html
+    from .render.html import anomaly_connection_ids, render_html
     from .views.ladder import record_ladders
     ids = anomaly_connection_ids(report, limit=HTML_MAX_LADDERS)
     ladders = {}
     if ids:
-        opts = analysis.options
-        ladders = record_ladders(_paths(analysis), ids, opts["time_wait"], opts["fin_timeout"], opts["unanswered"],
-                                 analysis=analysis, cfg=cfg, anomalies=found)
+        ladders = record_ladders(_paths(analysis), ids, analysis.options, analysis=analysis, cfg=cfg,
+                                 anomalies=found)
     return render_html(report, analysis, ladders)
 
 
@@ -468,7 +465,8 @@ def ladder(analysis, cfg, conns, fmt, output, full, absolute, width, top, color,
     on their line.  The data phase of a long connection folds into one
     summary line unless --full.
     """
-    from .views.ladder import ladder_json, record_ladders, render_ladder
+    from .render.ladder import render_ladder
+    from .views.ladder import ladder_json, record_ladders
     selects = list(conns)
     anomalies = ()
     if not selects:
@@ -482,10 +480,9 @@ def ladder(analysis, cfg, conns, fmt, output, full, absolute, width, top, color,
         selects = [c.id for c in picked]
     else:
         selects = [int(s) if s.isdigit() else s for s in selects]
-    opts = analysis.options
     try:
-        drawn = record_ladders(_paths(analysis), selects, opts["time_wait"], opts["fin_timeout"],
-                               opts["unanswered"], analysis=analysis, cfg=cfg, anomalies=anomalies or None)
+        drawn = record_ladders(_paths(analysis), selects, analysis.options, analysis=analysis, cfg=cfg,
+                               anomalies=anomalies or None)
     except ValueError as exc:
         _fail(f"--conn: {exc}")
     except CaptureError as exc:
@@ -517,6 +514,7 @@ def ladder(analysis, cfg, conns, fmt, output, full, absolute, width, top, color,
 @analysis_options
 def states(analysis, cfg, at, fmt, output, plot, width, limit, hosts, ports, states, anomaly_types, since, until):
     """What ss -tan would have shown at a moment, or each host's states over time."""
+    from .render import states as states_text
     from .views import states as sv
     analysis = _filtered(analysis, cfg, hosts, ports, states, anomaly_types, since, until)
     if at is not None:
@@ -525,12 +523,12 @@ def states(analysis, cfg, at, fmt, output, plot, width, limit, hosts, ports, sta
         except ValueError as exc:
             _fail(f"--at: {exc}")
         view = sv.states_at(analysis, t)
-        text = iter_view_dumps(view) if fmt == "json" else sv.render_states_at(view, limit=limit) + "\n"
+        text = iter_view_dumps(view) if fmt == "json" else states_text.render_states_at(view, limit=limit) + "\n"
     else:
         view = sv.state_timelines(analysis)
         if plot:
-            _plot(sv.plot_timelines, view, plot)
-        text = iter_view_dumps(view) if fmt == "json" else sv.render_timelines(view, width=width) + "\n"
+            _plot(states_text.plot_timelines, view, plot)
+        text = iter_view_dumps(view) if fmt == "json" else states_text.render_timelines(view, width=width) + "\n"
     _emit(text, output)
 
 
@@ -555,4 +553,4 @@ def _plot(draw, view, path) -> None:
 @main.command()
 def schema():
     """Print the JSON Schema of the JSON report."""
-    click.echo(resources.files("tcpflow_analyze").joinpath("report/report.schema.json").read_text())
+    click.echo(resources.files("tcpflow_analyze").joinpath("views/report.schema.json").read_text())

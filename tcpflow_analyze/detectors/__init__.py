@@ -10,6 +10,7 @@ from . import (
     rst_on_stale_syn, syn_to_time_wait, syn_unanswered, time_wait_storm,
 )
 from .base import SEVERITIES, Anomaly, Option
+from .config import DetectorConfig
 
 DETECTORS = (
     half_open, rst_on_stale_syn, lingering_close_wait, time_wait_storm,
@@ -22,20 +23,22 @@ def all_options() -> list[Option]:
     return [opt for d in DETECTORS for opt in d.OPTIONS]
 
 
-def default_config() -> dict:
-    return {opt.key: opt.default for opt in all_options()}
+def config(values=None) -> DetectorConfig:
+    """The thresholds: ``values`` (a DetectorConfig, or a mapping of some
+    of them) validated, the rest at their defaults."""
+    if isinstance(values, DetectorConfig):
+        return values
+    return DetectorConfig(all_options(), values)
 
 
-def run(analysis, cfg: dict | None = None) -> list[Anomaly]:
-    """Every anomaly in the analysis, ordered by time."""
-    config = default_config()
-    if cfg:
-        config.update(cfg)
+def run(analysis, cfg=None) -> list[Anomaly]:
+    """Every anomaly in the analysis, ordered by time; ``cfg``: see ``config``."""
+    config_ = config(cfg)
     found: list[Anomaly] = []
     for detector in DETECTORS:
-        found.extend(detector.detect(analysis, config))
+        found.extend(detector.detect(analysis, config_))
     found.sort(key=lambda a: (a.time if a.time is not None else float("inf"), a.type))
     return found
 
 
-__all__ = ["Anomaly", "DETECTORS", "Option", "SEVERITIES", "TYPES", "all_options", "default_config", "run"]
+__all__ = ["Anomaly", "DETECTORS", "DetectorConfig", "Option", "SEVERITIES", "TYPES", "all_options", "config", "run"]

@@ -11,7 +11,8 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
-from ..connection import Connection, endpoint_text, ip_text
+from ..model.connection import Connection
+from ..model.text import endpoint_text, ip_text
 
 SEVERITIES = ("info", "warning", "critical")
 
@@ -46,7 +47,7 @@ class Option:
 def with_folds(conns, analysis, kind):
     """(service, listed connections, folded group or None) for every server
     service with connections of ``kind`` (folding.kind_of), listed or folded."""
-    from ..folding import kind_of
+    from ..engine.folding import kind_of
     groups = group_by((c for c in conns if kind_of(c) == kind), lambda c: service(c.server))
     folds = getattr(analysis, "folds", None)
     folded = {g.service: g for g in folds.of_kind(kind)} if folds is not None else {}

@@ -5,8 +5,8 @@ connect() fails with ECONNREFUSED at once.
 """
 from __future__ import annotations
 
-from ..folding import REFUSED
-from ..states import SYN_SENT
+from ..engine.folding import REFUSED
+from ..model.states import SYN_SENT
 from .base import Anomaly, Option, clients_of, ids, plural, with_folds
 
 TYPE = "connection_refused"

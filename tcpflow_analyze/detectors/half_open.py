@@ -21,9 +21,9 @@ Kinds (``details.kind``):
 """
 from __future__ import annotations
 
-from ..connection import HS_ACK, HS_SYNACK
-from ..folding import EMBRYONIC
-from ..states import CLOSED, STATE_NAMES, SYNACK_ANSWER_TIME, SYNCHRONIZED, TIME_WAIT
+from ..model.connection import HS_ACK, HS_SYNACK
+from ..engine.folding import EMBRYONIC
+from ..model.states import CLOSED, STATE_NAMES, SYNACK_ANSWER_TIME, SYNCHRONIZED, TIME_WAIT
 from .base import Anomaly, Option, clients_of, ids, plural, service, with_folds
 
 TYPE = "half_open"

@@ -10,8 +10,8 @@ see ``syn_to_time_wait``.
 """
 from __future__ import annotations
 
-from ..connection import HS_SYNACK
-from ..states import TIME_WAIT
+from ..model.connection import HS_SYNACK
+from ..model.states import TIME_WAIT
 from .base import Anomaly, Option, service
 
 TYPE = "port_reuse_in_time_wait"

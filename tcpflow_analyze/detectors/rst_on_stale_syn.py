@@ -8,7 +8,7 @@ the server from opening a connection nobody asked for.
 """
 from __future__ import annotations
 
-from ..connection import HS_ACK, HS_SYN, HS_SYNACK
+from ..model.connection import HS_ACK, HS_SYN, HS_SYNACK
 from .base import Anomaly, Option, service
 
 TYPE = "rst_on_stale_syn"

@@ -12,7 +12,7 @@ captured", Zeek folds it into the old connection; the delay it cost is here.
 """
 from __future__ import annotations
 
-from ..states import TIME_WAIT
+from ..model.states import TIME_WAIT
 from .base import Anomaly, Option, service
 from .half_open import _retry_delay
 

@@ -6,7 +6,7 @@ silently.  connect() hangs until tcp_syn_retries runs out (about 127 s).
 """
 from __future__ import annotations
 
-from ..folding import SYN_ONLY
+from ..engine.folding import SYN_ONLY
 from .base import Anomaly, Option, clients_of, ids, plural, with_folds
 
 TYPE = "syn_unanswered"

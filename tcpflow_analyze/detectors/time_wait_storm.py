@@ -12,7 +12,7 @@ ports.
 """
 from __future__ import annotations
 
-from ..timewait import DEFAULT_PORT_RANGE, time_wait_by_host
+from ..analysis.timewait import time_wait_by_host
 from .base import Anomaly, Option
 
 TYPE = "time_wait_storm"
@@ -38,24 +38,10 @@ EXPLANATION = (
 )
 
 
-def threshold_count(text: str, range_size: int) -> int:
-    text = str(text).strip()
-    if text.endswith("%"):
-        share = float(text[:-1]) / 100.0
-        if not 0 < share <= 1:
-            raise ValueError("a share must be between 0% and 100%")
-        return max(1, int(share * range_size))
-    value = int(text)
-    if value < 1:
-        raise ValueError("the count must be at least 1")
-    return value
-
-
 def detect(analysis, cfg) -> list[Anomaly]:
-    port_range = cfg.get("port_range_parsed", DEFAULT_PORT_RANGE)
-    range_size = port_range[1] - port_range[0] + 1
-    limit = threshold_count(cfg["time_wait_threshold"], range_size)
-    time_wait = analysis.options.get("time_wait", 60.0)
+    port_range = cfg.port_range
+    limit = cfg.time_wait_limit
+    time_wait = analysis.options.time_wait
     out = []
     for host, h in sorted(time_wait_by_host(analysis, port_range, min_time_wait=limit + 1).items()):
         if h.peak <= limit:

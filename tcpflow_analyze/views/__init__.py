@@ -1,14 +1,11 @@
-"""Views people would rather look at than tables.
+"""Documents: what the analysis and the anomalies say, as data a renderer writes.
 
-* ``ladder``: the textbook sequence diagram of one connection, each side's
-  state written beside the segments that moved it;
-* ``states``: what ``ss -tan`` would have shown at any moment of the capture,
-  and each host's sockets per state over time.
-
-Library functions: the CLI and the HTML report (``report/html.py``) call them.
+* ``report``: the report of ``shared/spec/report-contract.md`` (the JSON
+  report, and what the table, markdown, CSV and HTML write);
+* ``ladder``: one connection as the textbook sequence diagram's events,
+  recorded through the engine's observer hook;
+* ``states``: what ``ss -tan`` would have shown at any moment of the
+  capture, and each host's sockets per state over time;
+* ``timewait``: TIME_WAIT and CLOSE_WAIT per host, for "why are we out of
+  ports?".
 """
-from .ladder import Ladder, ladder_json, record_ladder, record_ladders, render_ladder
-from .states import parse_time, plot_timelines, render_states_at, render_timelines, state_timelines, states_at
-
-__all__ = ["Ladder", "ladder_json", "parse_time", "plot_timelines", "record_ladder", "record_ladders",
-           "render_ladder", "render_states_at", "render_timelines", "state_timelines", "states_at"]

@@ -24,36 +24,24 @@ from __future__ import annotations
 import ipaddress
 import re
 import struct
-import textwrap
 from dataclasses import dataclass, field
-from typing import NamedTuple
 
 from .. import detectors
-from ..analyzer import Analysis, analyze
-from ..connection import HS_ACK, HS_SYNACK, SEQ_MASK, endpoint_text, reverse_key, transitions
+from ..analysis import Analysis, AnalysisOptions, analyze
+from ..engine.observer import Observer
+from ..model.connection import HS_ACK, HS_SYNACK, SEQ_MASK, reverse_key
+from ..model.text import endpoint_text
 from ..decode import ACK, CWR, ECE, FIN, PSH, RST, SYN, URG
-from ..report.model import connection_entry
-from ..states import (
-    CLOSED, DEFAULT_FIN_TIMEOUT, DEFAULT_TIME_WAIT, DEFAULT_UNANSWERED, ESTABLISHED, FIN_WAIT_2,
+from .report import connection_entry
+from ..model.states import (
+    CLOSED, ESTABLISHED, FIN_WAIT_2,
     LISTEN, STATE_NAMES, SYN_RECEIVED, SYN_RECEIVED_TIMEOUT, SYN_SENT, SYN_SENT_TIMEOUT,
     SYNACK_ANSWER_TIME, TIME_WAIT,
 )
-from ..tracker import ConnectionTracker
 
 SEGMENT = "segment"
 HANDOVER = "handover"
 TIMER = "timer"
-
-# A run of quiet segments is folded when it hides at least this many, keeping
-# FOLD_KEEP segments visible at each end so the reader sees how data flowed.
-FOLD_KEEP = 2
-FOLD_MIN = 3
-
-STATE_WIDTH = max(len(n) for n in STATE_NAMES)   # "SYN_RECEIVED"
-MIN_ARROW = 16
-# Past this, a longer arrow only makes the eye travel: wide terminals get a
-# ladder of readable width, not a stretched one.
-MAX_ARROW = 72
 
 
 # ---------------------------------------------------------------------- model
@@ -167,111 +155,56 @@ def parse_select(select) -> Selection:
 class _Track:
     """What was recorded for one connection instance."""
 
-    __slots__ = ("conn", "raw", "trans_len")
+    __slots__ = ("conn", "raw", "timers")
 
     def __init__(self, conn):
         self.conn = conn
         self.raw = []            # (kind, ts, fields...) in capture order
-        self.trans_len = (0, 0)  # how much of each endpoint's trans the records explain
+        self.timers = []         # (time, side, state, state before) inferred at the end
 
 
-class RecordingTracker(ConnectionTracker):
-    """The normal tracker, plus a per-segment record for the watched 4-tuples.
+class Recorder(Observer):
+    """The engine's observer (``engine.observer``) recording the watched
+    4-tuples' segments, handovers and timers, connection instance by
+    instance."""
 
-    ``watch`` is a set of flow keys (both directions are added); None watches
-    every connection, which costs memory in proportion to the capture.
-    Packets of other 4-tuples take the normal path after one set lookup.
-    """
-
-    def __init__(self, watch=None, **kw):
-        super().__init__(**kw)
-        if watch is not None:
-            watch = set(watch) | {reverse_key(k) for k in watch}
-        self.watch = watch
+    def __init__(self, watch=None):
+        super().__init__(watch)
         self.tracks: dict[int, _Track] = {}   # id(conn) -> _Track
 
-    def segment(self, ts, key, sport, dport, seq, ack, flags, win, plen, wscale):
-        if self.watch is not None and key not in self.watch:
-            return ConnectionTracker.segment(self, ts, key, sport, dport, seq, ack, flags, win, plen, wscale)
-        # The packet may go to the live instance, to the one it replaced
-        # (a TIME_WAIT's or a challenge ACK, the client's RST to it), or to a
-        # new one: snapshot every candidate and see whose counters move.
-        before = self._instances(key)
-        snap = {id(c): _Snap.of(c) for c in before}
-        ConnectionTracker.segment(self, ts, key, sport, dport, seq, ack, flags, win, plen, wscale)
-        got = self._receiver(key, before, snap)
-        if got is not None:
-            old = snap.get(id(got), _NEW)
-            from_client = key == got.ckey
-            sender = got.client if from_client else got.server
-            retx = sender.retransmits > (old.client_rtx if from_client else old.server_rtx)
-            self._record(got, (SEGMENT, ts, from_client, flags, seq, ack, plen, win, retx,
-                               got.rst_ignored > old.rst_ignored))
-        for conn in before:
-            # One packet can move another instance on the same 4-tuple.
-            old = snap[id(conn)]
-            if conn is not got and (conn.client.state, conn.server.state) != (old.client_state, old.server_state):
-                self._record(conn, (HANDOVER, ts, got, flags))
-
-    def _receiver(self, key, before, snap):
-        """The instance whose packet count grew: the one the tracker gave the packet to."""
-        for conn in before + [c for c in self._instances(key) if id(c) not in snap]:
-            old = snap.get(id(conn), _NEW)
-            if conn.client.packets + conn.server.packets > old.packets:
-                return conn
-        return None
-
-    def _instances(self, key):
-        conn = self.table.get(key)
-        if conn is None:
-            return []
-        out = [conn]
-        for other in (conn.prev, conn.reused_from):
-            if other is not None and other not in out:
-                out.append(other)
-        return out
-
-    def _record(self, conn, raw):
+    def _track(self, conn) -> _Track:
         track = self.tracks.get(id(conn))
         if track is None:
             track = self.tracks[id(conn)] = _Track(conn)
-        track.trans_len = (len(conn.client.trans_flat) >> 1, len(conn.server.trans_flat) >> 1)
-        track.raw.append(raw + (conn.client.state, conn.server.state) + track.trans_len)
+        return track
+
+    def segment(self, conn, seg) -> None:
+        self._record(conn, (SEGMENT, seg.time, seg.from_client, seg.flags, seg.seq, seg.ack, seg.length, seg.window,
+                            seg.retransmission, seg.rst_ignored))
+
+    def handover(self, conn, time, other, flags) -> None:
+        self._record(conn, (HANDOVER, time, other, flags))
+
+    def timer(self, conn, side, before, after, time) -> None:
+        self._track(conn).timers.append((time, side, after, before))
+
+    def _record(self, conn, raw) -> None:
+        # Both states as the event left them, and how far each endpoint's
+        # history had got: the states passed through on the way are between.
+        trans_len = (len(conn.client.trans_flat) >> 1, len(conn.server.trans_flat) >> 1)
+        self._track(conn).raw.append(raw + (conn.client.state, conn.server.state) + trans_len)
 
 
-class _Snap(NamedTuple):
-    """The counters and states of one instance just before a packet."""
-
-    packets: int
-    client_state: int
-    server_state: int
-    client_rtx: int
-    server_rtx: int
-    rst_ignored: int
-
-    @classmethod
-    def of(cls, conn) -> "_Snap":
-        c, s = conn.client, conn.server
-        return cls(c.packets + s.packets, c.state, s.state, c.retransmits, s.retransmits, conn.rst_ignored)
-
-
-_NEW = _Snap(0, CLOSED, CLOSED, 0, 0, 0)   # an instance the packet created
-
-
-def analyze_recording(paths, watch=None, owned=None, **options) -> tuple[Analysis, RecordingTracker]:
-    """``analyzer.analyze`` with a RecordingTracker: the same Analysis, plus the records.
-
-    ``options`` are the tracker's (time_wait, fin_timeout, unanswered ...);
-    ``owned``: only these port buckets' connections (``analyzer.run``).
-    """
-    tracker = RecordingTracker(watch, **options)
-    return analyze(paths, tracker=tracker, owned=owned, **options), tracker
+def analyze_recording(paths, options: AnalysisOptions, watch=None, owned=None) -> tuple[Analysis, Recorder]:
+    """``analysis.analyze`` with a Recorder watching ``watch`` (flow keys; None:
+    every connection, which costs memory in proportion to the capture)."""
+    recorder = Recorder(watch)
+    return analyze(paths, options, observer=recorder, owned=owned), recorder
 
 
 # ---------------------------------------------------------------------- building
-def record_ladder(paths, select, time_wait: float = DEFAULT_TIME_WAIT, fin_timeout: float = DEFAULT_FIN_TIMEOUT,
-                  unanswered: float = DEFAULT_UNANSWERED, *, analysis: Analysis | None = None,
-                  cfg: dict | None = None) -> Ladder:
+def record_ladder(paths, select, options: AnalysisOptions | None = None, *, analysis: Analysis | None = None,
+                  cfg=None) -> Ladder:
     """The ladder of one connection: ``select`` is an id or 'ip:port-ip:port[#N]'.
 
     ``analysis`` (optional) is a finished analysis of the same captures with
@@ -279,13 +212,12 @@ def record_ladder(paths, select, time_wait: float = DEFAULT_TIME_WAIT, fin_timeo
     ``cfg`` is the detectors' configuration (thresholds), as for
     ``detectors.run``.
     """
-    ladders = record_ladders(paths, [select], time_wait, fin_timeout, unanswered, analysis=analysis, cfg=cfg)
+    ladders = record_ladders(paths, [select], options, analysis=analysis, cfg=cfg)
     return next(iter(ladders.values()))
 
 
-def record_ladders(paths, selects, time_wait: float = DEFAULT_TIME_WAIT, fin_timeout: float = DEFAULT_FIN_TIMEOUT,
-                   unanswered: float = DEFAULT_UNANSWERED, *, analysis: Analysis | None = None,
-                   cfg: dict | None = None, anomalies=None) -> dict[int, Ladder]:
+def record_ladders(paths, selects, options: AnalysisOptions | None = None, *, analysis: Analysis | None = None,
+                   cfg=None, anomalies=None) -> dict[int, Ladder]:
     """Ladders of several connections from one recording pass, keyed by connection id.
 
     Ids need the connection table of a first pass (ids are assigned in
@@ -294,6 +226,7 @@ def record_ladders(paths, selects, time_wait: float = DEFAULT_TIME_WAIT, fin_tim
     ``anomalies``: what the detectors found in ``analysis`` with ``cfg``,
     if the caller has it already.
     """
+    options = options or AnalysisOptions()
     paths = list(paths)
     sels = [parse_select(s) for s in selects]
     if not sels:
@@ -304,36 +237,35 @@ def record_ladders(paths, selects, time_wait: float = DEFAULT_TIME_WAIT, fin_tim
             watch = None
         else:
             if analysis is None:
-                analysis = analyze(paths, time_wait=time_wait, fin_timeout=fin_timeout, unanswered=unanswered)
+                analysis = analyze(paths, options)
             by_id = {c.id: c for c in analysis.connections}
             for s in sels:
                 if s.conn_id is not None:
                     if s.conn_id not in by_id:
                         raise ValueError(f"no connection {s.conn_id}: the capture has {len(by_id)}")
                     watch.add(by_id[s.conn_id].ckey)
-    options = {"time_wait": time_wait, "fin_timeout": fin_timeout, "unanswered": unanswered}
-    det_cfg = {"half_open_timeout": unanswered}
+    det_cfg = {"half_open_timeout": options.unanswered}
     det_cfg.update(cfg or {})
     got = None
     if analysis is not None and watch is not None and "-" not in paths:
         got = _record_watched_only(paths, watch, analysis, options)
     if got is not None:
-        recorded, tracker = got
+        recorded, recorder = got
         if anomalies is None:
             anomalies = detectors.run(analysis, det_cfg)
     else:
-        recorded, tracker = analyze_recording(paths, watch, **options)
+        recorded, recorder = analyze_recording(paths, options, watch)
         anomalies = detectors.run(recorded, det_cfg)
     out = {}
     for s in sels:
         conn, nth, count = _find(recorded, s)
-        ladder = _build(conn, tracker.tracks.get(id(conn)), recorded, anomalies)
+        ladder = _build(conn, recorder.tracks.get(id(conn)), recorded, anomalies)
         ladder.instance, ladder.instances = nth, count
         out[conn.id] = ladder
     return out
 
 
-def _record_watched_only(paths, watch, analysis: Analysis, options: dict):
+def _record_watched_only(paths, watch, analysis: Analysis, options: AnalysisOptions):
     """The recording pass over the watched 4-tuples' connections alone, with
     the ids ``analysis`` (the full analysis of ``paths``) gave them; None if
     the two do not agree.
@@ -350,7 +282,7 @@ def _record_watched_only(paths, watch, analysis: Analysis, options: dict):
     for key in watch:
         sport, dport = _PORTS.unpack_from(key, len(key) - 4)
         owned[sport ^ dport] = 1
-    recorded, tracker = analyze_recording(paths, watch, owned=bytes(owned), **options)
+    recorded, recorder = analyze_recording(paths, options, watch, owned=bytes(owned))
     mine: dict[bytes, list] = {}
     for conn in recorded.connections:
         mine.setdefault(_four_tuple(conn.ckey), []).append(conn)
@@ -365,7 +297,7 @@ def _record_watched_only(paths, watch, analysis: Analysis, options: dict):
             return None
         for a, b in zip(conns, full):
             a.id = b.id
-    return recorded, tracker
+    return recorded, recorder
 
 
 _PORTS = struct.Struct("!HH")
@@ -417,8 +349,9 @@ def _build(conn, track: _Track | None, analysis: Analysis, anomalies) -> Ladder:
         seen = (clen, slen)
         events.append(ev)
     _relative_numbers(conn, events)
-    done = track.trans_len if track is not None else (0, 0)
-    events = _merge_timers(events, _timer_events(conn, done, analysis.options))
+    timers = sorted(track.timers, key=lambda t: t[0]) if track is not None else []
+    events = _merge_timers(events, [_timer_event(conn, t, side, state, before, analysis.options)
+                                    for t, side, state, before in timers])
     initial_server = _initial_server(conn)
     if initial_server == STATE_NAMES[LISTEN]:
         _show_listener(events)
@@ -490,16 +423,6 @@ def _handover_note(other, flags) -> str:
     return f"conn {oid} on this 4-tuple"
 
 
-def _timer_events(conn, done, options) -> list[LadderEvent]:
-    """State changes the tracker inferred at the end of the capture, as events."""
-    c, s = conn.client, conn.server
-    ct, st_ = transitions(c), transitions(s)
-    extra = [(t, "client", st, ct[i - 1][1]) for i, (t, st) in enumerate(ct) if i >= done[0] and i]
-    extra += [(t, "server", st, st_[i - 1][1]) for i, (t, st) in enumerate(st_) if i >= done[1] and i]
-    extra.sort(key=lambda e: e[0])
-    return [_timer_event(conn, t, side, state, before, options) for t, side, state, before in extra]
-
-
 def _timer_event(conn, t, side, state, before, options) -> LadderEvent:
     ev = LadderEvent(TIMER, t, -1, -1, side=side, before=before, note=_timer_note(conn, side, before, options))
     if side == "client":
@@ -512,9 +435,9 @@ def _timer_event(conn, t, side, state, before, options) -> LadderEvent:
 def _timer_note(conn, side, before, options) -> str:
     """Why the tracker moved an endpoint without a packet (tracker.finalize)."""
     if before == TIME_WAIT:
-        return f"TIME_WAIT over (2MSL, {options.get('time_wait', DEFAULT_TIME_WAIT):g} s)"
+        return f"TIME_WAIT over (2MSL, {options.time_wait:g} s)"
     if before == FIN_WAIT_2:
-        return f"FIN_WAIT_2 timeout ({options.get('fin_timeout', DEFAULT_FIN_TIMEOUT):g} s)"
+        return f"FIN_WAIT_2 timeout ({options.fin_timeout:g} s)"
     if before == SYN_SENT:
         return f"SYN retries exhausted ({SYN_SENT_TIMEOUT:g} s)"
     if before == SYN_RECEIVED and conn.syn_cookie:
@@ -523,7 +446,7 @@ def _timer_note(conn, side, before, options) -> str:
         return f"SYN-ACK retries exhausted ({SYN_RECEIVED_TIMEOUT:g} s)"
     if before == ESTABLISHED and side == "client" and not conn.hs & HS_ACK and conn.hs & HS_SYNACK:
         return f"SYN-ACK unanswered {SYNACK_ANSWER_TIME:g} s: no socket"
-    return f"{side} silent {options.get('unanswered', DEFAULT_UNANSWERED):g} s: connection lost"
+    return f"{side} silent {options.unanswered:g} s: connection lost"
 
 
 def _merge_timers(events, timers) -> list[LadderEvent]:
@@ -611,273 +534,3 @@ def ladder_json(ladder: Ladder) -> dict:
         "events": events,
         "anomalies": [a.as_dict() for a in ladder.anomalies],
     }
-
-
-# ---------------------------------------------------------------------- rows
-@dataclass
-class Fold:
-    """A data phase folded into one line."""
-
-    events: list
-
-    @property
-    def retransmissions(self) -> int:
-        return sum(1 for e in self.events if e.retransmission)
-
-    def describe(self, short: bool = False) -> list[str]:
-        """Phrases, most important first, so a narrow line can drop the tail."""
-        evs = self.events
-        data = sum(1 for e in evs if e.length)
-        nbytes = sum(e.length for e in evs if not e.retransmission)
-        retx = self.retransmissions
-        acks = len(evs) - data
-        if short:
-            return [f"{len(evs):,} segs", f"{retx:,} rtx", f"{nbytes:,} B", f"{evs[-1].time - evs[0].time:.3f}s"]
-        return [f"{len(evs):,} data segments", f"{retx:,} retransmission{'s' if retx != 1 else ''}",
-                f"{data:,} with data ({nbytes:,} bytes)", f"{acks:,} ACK{'s' if acks != 1 else ''}",
-                f"{evs[-1].time - evs[0].time:.3f}s"]
-
-
-def _quiet(ev: LadderEvent, prev: tuple) -> bool:
-    """A data-phase segment: no control bit, no state change, nothing to flag.
-
-    Retransmissions stay quiet: loss recovery is what a data phase is made of,
-    and the fold line counts them.
-    """
-    return (ev.kind == SEGMENT and not ev.flags & (SYN | FIN | RST) and not ev.anomalies
-            and not ev.rst_ignored and (ev.client_state, ev.server_state) == prev)
-
-
-def display_rows(ladder: Ladder, full: bool = False) -> list:
-    """Events, with runs of quiet segments folded into ``Fold`` rows unless ``full``."""
-    if full:
-        return list(ladder.events)
-    rows, run = [], []
-    prev = (None, None)
-
-    def flush():
-        if len(run) >= 2 * FOLD_KEEP + FOLD_MIN:
-            rows.extend(run[:FOLD_KEEP])
-            rows.append(Fold(run[FOLD_KEEP:-FOLD_KEEP]))
-            rows.extend(run[-FOLD_KEEP:])
-        else:
-            rows.extend(run)
-        run.clear()
-
-    for ev in ladder.events:
-        if _quiet(ev, prev):
-            run.append(ev)
-        else:
-            flush()
-            rows.append(ev)
-        prev = (ev.client_state, ev.server_state)
-    flush()
-    return rows
-
-
-# ---------------------------------------------------------------------- text
-_COLORS = {"green": "32", "yellow": "33", "blue": "34", "magenta": "35", "cyan": "36", "red": "31",
-           "bold": "1", "dim": "2"}
-STATE_COLOR = {
-    "SYN_SENT": "cyan", "SYN_RECEIVED": "cyan", "LISTEN": "cyan", "ESTABLISHED": "green",
-    "FIN_WAIT_1": "yellow", "FIN_WAIT_2": "yellow", "CLOSE_WAIT": "yellow", "CLOSING": "yellow",
-    "LAST_ACK": "yellow", "TIME_WAIT": "blue", "CLOSED": "bold", "UNKNOWN": "dim",
-}
-SEVERITY_COLOR = {"critical": "red", "warning": "yellow", "info": "cyan"}
-
-
-class _Pen:
-    """ANSI colour for one piece of text, or the text unchanged when colour is off."""
-
-    def __init__(self, color: bool):
-        self.color = color
-
-    def __call__(self, text: str, name: str | None) -> str:
-        if not self.color or not name or not text.strip():
-            return text
-        return f"\x1b[{_COLORS[name]}m{text}\x1b[0m"
-
-
-def segment_labels(ev: LadderEvent, absolute: bool = False) -> list[str]:
-    """The segment's label, from the most to the least detailed."""
-    seq = ev.seq if absolute or ev.rel_seq is None else ev.rel_seq
-    ack = None
-    if ev.flags & ACK:
-        ack = ev.ack if absolute or ev.rel_ack is None else ev.rel_ack
-    f = ev.flag_text
-    length = f" len {ev.length}" if ev.length else ""
-    if ack is None:
-        return [f"{f} seq {seq}{length} win {ev.window}", f"{f} seq {seq}{length}", f"{f} {seq}{length}",
-                f"{f}{length}", f]
-    return [f"{f} seq {seq} ack {ack}{length} win {ev.window}", f"{f} seq {seq} ack {ack}{length}",
-            f"{f} {seq}/{ack}{length}", f"{f}{length}", f]
-
-
-def segment_marks(ev: LadderEvent) -> list[tuple[str, str, str]]:
-    """(long, short, colour) marks shown beside the label."""
-    out = []
-    if ev.retransmission:
-        out.append(("[retransmission]", "[rtx]", "yellow"))
-    if ev.rst_ignored:
-        out.append(("[RST not accepted]", "[RST ign]", "magenta"))
-    return out
-
-
-def _arrow(ev: LadderEvent, width: int, absolute: bool, pen: _Pen) -> str:
-    """A horizontal arrow ``width`` wide, pointing the segment's way, label inside."""
-    room = width - 6   # arrowhead and shaft stubs, spaces around the label
-    marks = segment_marks(ev)
-    label, mtexts = _fit_label(segment_labels(ev, absolute), marks, room)
-    plain = " ".join([label] + mtexts)
-    colored = " ".join([label] + [pen(t, m[2]) for t, m in zip(mtexts, marks)])
-    shaft = "─" * max(0, room - len(plain))
-    if ev.from_client:
-        return f"── {colored} {shaft}─▶"
-    return f"◀─{shaft} {colored} ──"
-
-
-def _fit_label(labels, marks, room):
-    """The most detailed label that fits with its marks (long marks, then short)."""
-    for short in (False, True):
-        mtexts = [m[1] if short else m[0] for m in marks]
-        extra = sum(len(t) + 1 for t in mtexts)
-        for label in labels:
-            if len(label) + extra <= room:
-                return label, mtexts
-    return labels[-1][:room], []
-
-
-def _note_line(text: str, width: int) -> str:
-    """A dotted line ``width`` wide with ``text`` in the middle: no segment here."""
-    inner = f" {text} "
-    if len(inner) > width - 2:
-        inner = inner[: max(1, width - 3)] + "…"
-    side = width - len(inner)
-    return "·" * (side // 2) + inner + "·" * (side - side // 2)
-
-
-def _wrap(text: str, width: int, indent: str = "", later: str = "") -> list[str]:
-    return textwrap.wrap(text, width=max(20, width), initial_indent=indent, subsequent_indent=later or indent,
-                         break_on_hyphens=False) or [indent]
-
-
-class _Layout:
-    """Column widths for one rendering."""
-
-    def __init__(self, ladder: Ladder, width: int):
-        offsets = [e.time - ladder.start for e in ladder.events] or [0.0]
-        self.time = max(len(f"{max(offsets):.6f}"), len(f"{min(offsets):.6f}"), 8)
-        self.state = STATE_WIDTH
-        self.arrow = min(MAX_ARROW, max(MIN_ARROW, width - self.time - 2 * self.state - 3))
-        self.width = self.time + 2 * self.state + 3 + self.arrow
-        self.lead = " " * (self.time + 1)
-
-    def line(self, t: str, left: str, middle: str, right: str) -> str:
-        return f"{t.rjust(self.time)} {left} {middle} {right}".rstrip()
-
-
-def render_ladder(ladder: Ladder, full: bool = False, width: int = 80, color: bool = False,
-                  absolute: bool = False) -> str:
-    """The ladder as text, ``width`` columns wide.
-
-    Columns: seconds since the connection's first packet; the client's state,
-    written when it changes; the segment's arrow with its flags, seq/ack
-    (relative to each side's ISN, or as sent with ``absolute``), payload
-    length and window; the server's state.  Quiet data-phase runs fold into
-    one line unless ``full``.  ANSI colours (states, marks, anomalies) only
-    with ``color``.
-    """
-    pen = _Pen(color)
-    lay = _Layout(ladder, width)
-    out = _header(ladder, width, pen, absolute)
-    out.extend(_column_titles(ladder, lay))
-    prev = (ladder.initial_client, ladder.initial_server)
-    out.append(lay.line("", _state_cell(prev[0], True, lay, pen), " " * lay.arrow,
-                        _state_cell(prev[1], True, lay, pen)))
-    for row in display_rows(ladder, full):
-        if isinstance(row, Fold):
-            # Neither state changes inside a fold, so the line may run across
-            # the server's state column too.
-            room = lay.width - lay.time - lay.state - 2
-            text = "… " + _fold_text(row, room - 8) + " …"
-            out.append(lay.line("", " " * lay.state, pen(_note_line(text, room), "dim"), ""))
-            continue
-        lefts, rights = _changes(row, "client", prev[0]), _changes(row, "server", prev[1])
-        prev = (STATE_NAMES[row.client_state], STATE_NAMES[row.server_state])
-        mid = _arrow(row, lay.arrow, absolute, pen) if row.kind == SEGMENT else pen(_note_line(row.note, lay.arrow), "dim")
-        t = f"{row.time - ladder.start:.6f}"
-        # States a side passed through within this one segment go on the
-        # following lines, in order, so the column reads as the RFC diagram.
-        for i in range(max(1, len(lefts), len(rights))):
-            left = _state_cell(lefts[i], True, lay, pen) if i < len(lefts) else " " * lay.state
-            right = _state_cell(rights[i], True, lay, pen) if i < len(rights) else ""
-            out.append(lay.line(t if i == 0 else "", left, mid if i == 0 else " " * lay.arrow, right))
-        for a in row.anomalies:
-            indent = lay.lead + " " * (lay.state + 1)
-            for text in _wrap(f"▲ {a.severity} {a.type}: {a.message}", width, indent, indent + "  "):
-                out.append(pen(text, SEVERITY_COLOR.get(a.severity)))
-    out.extend(_footer(ladder, width))
-    return "\n".join(out) + "\n"
-
-
-def _changes(ev: LadderEvent, side: str, shown: str) -> list[str]:
-    """The state names to write in ``side``'s column for this event."""
-    out = []
-    for st in getattr(ev, side + "_via") + [getattr(ev, side + "_state")]:
-        name = STATE_NAMES[st]
-        if name != (out[-1] if out else shown):
-            out.append(name)
-    return out
-
-
-def _state_cell(name: str, changed: bool, lay: _Layout, pen: _Pen) -> str:
-    if not changed:
-        return " " * lay.state
-    return pen(name, STATE_COLOR.get(name)) + " " * (lay.state - len(name))
-
-
-def _column_titles(ladder: Ladder, lay: _Layout) -> list[str]:
-    left, right = f"client {ladder.client}", f"server {ladder.server}"
-    room = lay.width - lay.time - 1
-    if len(left) + len(right) + 2 <= room:
-        return [lay.lead + left + " " * (room - len(left) - len(right)) + right]
-    return [lay.lead + left, lay.lead + right.rjust(room)]
-
-
-def _fold_text(fold: Fold, room: int) -> str:
-    """As much of the fold's summary as fits; the segment and retransmission
-    counts first, in short form if the long one would lose them."""
-    for short in (False, True):
-        parts = fold.describe(short)
-        while len(parts) > 2 and len(", ".join(parts)) > room:
-            parts.pop()
-        if len(", ".join(parts)) <= room:
-            break
-    return ", ".join(parts)
-
-
-def _header(ladder: Ladder, width: int, pen: _Pen, absolute: bool) -> list[str]:
-    s = ladder.summary
-    title = f"connection {ladder.conn_id}: {ladder.client} → {ladder.server}"
-    if ladder.instances > 1:
-        title += f" (instance {ladder.instance} of {ladder.instances} on this 4-tuple)"
-    nseg = sum(1 for e in ladder.events if e.kind == SEGMENT)
-    facts = (f"{nseg:,} segments in {s['duration']:.6f}s, history {s['history'] or '-'}, "
-             f"conn_state {s['conn_state']}")
-    if absolute:
-        facts += "; seq/ack as sent"
-    return [pen(line, "bold") for line in _wrap(title, width)] + _wrap(facts, width)
-
-
-def _footer(ladder: Ladder, width: int) -> list[str]:
-    retx = ladder.summary["retransmissions"]
-    text = (f"end: client {ladder.final('client')}, server {ladder.final('server')}; "
-            f"retransmissions {retx['client']:,} client, {retx['server']:,} server")
-    if ladder.anomalies:
-        text += "; anomalies: " + ", ".join(sorted({a.type for a in ladder.anomalies}))
-    return _wrap(text, width)
-
-
-__all__ = ["Fold", "Ladder", "LadderEvent", "RecordingTracker", "STATE_COLOR", "SEVERITY_COLOR",
-           "analyze_recording", "display_rows", "flag_text", "ladder_json", "parse_select", "record_ladder",
-           "record_ladders", "render_ladder", "segment_labels", "segment_marks"]

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 from collections import Counter
 
-from .connection import HS_ACK, HS_SYNACK, Connection, ip_text
-from .states import CLOSED, STATE_NAMES
+from ..model.connection import HS_ACK, HS_SYNACK, Connection
+from ..model.text import address_port_text, ip_text
+from ..model.states import CLOSED, STATE_NAMES
 
 # What a folded connection was, for the detectors that count them.
 SYN_ONLY = "syn_only"          # SYN(s) with no answer at all
@@ -46,6 +47,15 @@ class SpaceSaving:
     def top(self, n: int):
         return sorted(self.counts.items(), key=lambda kv: (-kv[1], kv[0]))[:n]
 
+    def merged(self, other: "SpaceSaving") -> "SpaceSaving":
+        """One sketch of both streams: the counts added, the k heaviest kept."""
+        out = SpaceSaving(self.k)
+        counts = dict(self.counts)
+        for item, n in other.counts.items():
+            counts[item] = counts.get(item, 0) + n
+        out.counts = dict(sorted(counts.items(), key=lambda kv: -kv[1])[:out.k])
+        return out
+
 
 class FoldedGroup:
     __slots__ = ("kind", "server_addr", "server_port", "count", "first", "last", "sources",
@@ -67,8 +77,7 @@ class FoldedGroup:
 
     @property
     def service(self) -> str:
-        ip = ip_text(self.server_addr)
-        return f"[{ip}]:{self.server_port}" if ":" in ip else f"{ip}:{self.server_port}"
+        return address_port_text(ip_text(self.server_addr), self.server_port)
 
     def as_dict(self) -> dict:
         return {"kind": self.kind, "service": self.service, "count": self.count,
@@ -111,6 +120,24 @@ class Folds:
         g.syn_counts[conn.client.syn_count] += 1
         g.syn_cookies += conn.syn_cookie
         g.held += conn.server.state != CLOSED
+
+    def merge(self, other: "Folds") -> None:
+        """Add another partition's folds (``analysis.parallel``) to these."""
+        for key, g in other.groups.items():
+            mine = self.groups.get(key)
+            self.total += g.count
+            if mine is None:
+                self.groups[key] = g
+                continue
+            mine.count += g.count
+            mine.first = min(mine.first, g.first)
+            mine.last = max(mine.last, g.last)
+            mine.client_states.update(g.client_states)
+            mine.server_states.update(g.server_states)
+            mine.syn_counts.update(g.syn_counts)
+            mine.syn_cookies += g.syn_cookies
+            mine.held += g.held
+            mine.sources = mine.sources.merged(g.sources)
 
     def of_kind(self, kind: str):
         return [g for g in self.groups.values() if g.kind == kind]

@@ -24,9 +24,9 @@ import signal
 import tempfile
 import threading
 
-from ..parallel import usable_cores
-from .model import ConnectionEntries, anomaly_list_text
-from .table import connections_section
+from .analysis.parallel import usable_cores
+from .render.table import connections_section
+from .views.report import ConnectionEntries, anomaly_list_text
 
 # Below this many connections the lines take a few tens of milliseconds,
 # about what a fork of a large process costs.

@@ -7,10 +7,9 @@ import textwrap
 
 from tabulate import tabulate
 
-from ..connection import endpoint_text
-from ..states import STATE_NAMES
-from ..timeline import utc_text
-from .model import report_time
+from ..model.text import endpoint_text, utc_text
+from ..model.states import STATE_NAMES
+from ..views.report import report_time
 
 
 def _when(t) -> str:

@@ -5,9 +5,9 @@ import math
 from collections import Counter
 
 from .. import __version__
-from ..connection import ip_text
-from ..states import STATE_NAMES
-from ..zeek import conn_state
+from ..model.text import ip_text
+from ..model.states import STATE_NAMES
+from ..engine.zeek import conn_state
 
 SCHEMA_VERSION = 1
 
@@ -175,7 +175,7 @@ def build_report(analysis, anomalies=(), connections=None, forked=None) -> dict:
             "connections_omitted": stats.connections_omitted,
             "omitted": [g.as_dict() for g in folds.groups.values()] if folds is not None else [],
         },
-        "options": dict(analysis.options),
+        "options": analysis.options.as_dict(),
         "connections": entries,
         "anomalies": [a.as_dict() for a in anomalies],
         "summary": {

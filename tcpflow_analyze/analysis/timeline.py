@@ -5,28 +5,10 @@ connections, shared by the detectors and the views.
 """
 from __future__ import annotations
 
-import datetime as _dt
 from array import array
 from itertools import repeat
 
-from .states import CLOSED
-
-
-def utc_text(t: float | None, fmt: str = "%Y-%m-%d %H:%M:%S.%f", digits: int = 3) -> str:
-    """A capture timestamp as UTC text; epoch seconds where no calendar holds it.
-
-    A timestamp comes from the file and may be anything (the year 584 billion,
-    before 1970 by 2**62 seconds): it is shown, never an error.
-    """
-    if t is None:
-        return "-"
-    try:
-        text = _dt.datetime.fromtimestamp(t, _dt.timezone.utc).strftime(fmt)
-    except (OverflowError, OSError, ValueError):
-        return f"{t:.6f} (epoch seconds)"
-    if fmt.endswith("%f") and digits < 6:
-        text = text[:digits - 6] if digits else text[:-7]
-    return text + " UTC"
+from ..model.states import CLOSED
 
 
 def state_at(ep, t: float) -> int:

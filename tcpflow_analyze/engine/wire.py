@@ -15,7 +15,7 @@ from __future__ import annotations
 import marshal
 import operator
 
-from .connection import Connection, Endpoint
+from ..model.connection import Connection, Endpoint
 
 # Slots holding other objects, sent as indexes (into the list, or 1/2 for the
 # client/server endpoint).

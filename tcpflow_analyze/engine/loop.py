@@ -1,4 +1,4 @@
-"""The packet loop: capture records -> decoded segments -> the tracker.
+"""The packet loop: capture records -> decoded segments -> the connection table.
 
 The common packet (Ethernet, Linux cooked, raw IP or one 802.1Q tag; IPv4 without
 options or IPv6 without extension headers; TCP) is decoded inline with one
@@ -12,18 +12,11 @@ from __future__ import annotations
 import gc
 from dataclasses import dataclass, field
 
-from .capture import read_windows
-from .capture.windows import EPB, EPB_FIXED_LEN
-from .decode import (
+from ..capture.windows import EPB, EPB_FIXED_LEN
+from ..decode import (
     ETH_P_8021Q, FAST_PATHS, LINKTYPE_ETHERNET, RAW_IPV4, RAW_IPV6, SKIP_NAMES, SYN,
     decode, window_scale,
 )
-from .folding import Folds
-from .states import (
-    DEFAULT_FIN_TIMEOUT, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_REPORT_CONNECTIONS, DEFAULT_TIME_WAIT,
-    DEFAULT_UNANSWERED,
-)
-from .tracker import ConnectionTracker
 
 
 @dataclass
@@ -44,54 +37,13 @@ class CaptureStats:
         return bool(self.damages)
 
 
-@dataclass
-class Analysis:
-    stats: CaptureStats
-    connections: list
-    options: dict
-    folds: Folds = field(default_factory=Folds)
-    paths: list | None = None    # the files read, where they differ from stats.files (spooled stdin)
-    jobs: int = 1                # processes the analysis was asked to use (--jobs)
-
-
-def analyze(paths, time_wait: float = DEFAULT_TIME_WAIT, fin_timeout: float = DEFAULT_FIN_TIMEOUT,
-            unanswered: float = DEFAULT_UNANSWERED, max_connections: int = DEFAULT_MAX_CONNECTIONS,
-            max_report_connections: int = DEFAULT_MAX_REPORT_CONNECTIONS, tracker=None,
-            progress=None, owned=None) -> Analysis:
-    """Read every capture in ``paths`` and return the finished analysis.
-
-    ``tracker``, if given, is a ConnectionTracker (or subclass, e.g. the
-    ladder's recording tracker) to use instead of a new one; the other
-    options then only label the analysis.  ``owned``: track only the
-    connections of these port buckets (see ``run``).
-    """
-    stats = CaptureStats(files=["<stdin>" if p == "-" else p for p in paths])
-    if tracker is None:
-        tracker = ConnectionTracker(time_wait=time_wait, fin_timeout=fin_timeout, unanswered=unanswered,
-                                    max_connections=max_connections,
-                                    max_report_connections=max_report_connections)
-    try:
-        run(read_windows(paths, stats.damages, progress.opened if progress else None), tracker, stats, owned,
-            progress=progress)
-    finally:
-        if progress is not None:
-            progress.finish()
-    end = stats.end if stats.end is not None else 0.0
-    conns = tracker.finalize(end)
-    stats.evicted = tracker.evicted
-    stats.connections_omitted = tracker.folds.total
-    return Analysis(stats=stats, connections=conns, folds=tracker.folds,
-                    options={"time_wait": time_wait, "fin_timeout": fin_timeout, "unanswered": unanswered,
-                             "max_connections": max_connections,
-                             "max_report_connections": max_report_connections})
-
-
-def run(windows, tracker: ConnectionTracker, stats: CaptureStats, owned=None, progress=None) -> None:
+def run(windows, table, stats: CaptureStats, owned=None, progress=None) -> None:
     """Feed every record of ``windows`` (``capture.read_windows``) to the
-    tracker; with ``owned``, only the connections of one partition (see
-    ``parallel``): those whose ``(sport ^ dport) % len(owned)`` bucket is
-    true in it, so that several processes can share one capture."""
-    segment = tracker.segment
+    connection table (``table.ConnectionTable``); with ``owned``, only the
+    connections of one partition (``analysis.parallel``): those whose
+    ``(sport ^ dport) % len(owned)`` bucket is true in it, so that several
+    processes can share one capture."""
+    segment = table.segment
     skipped = [0] * len(SKIP_NAMES)
     nbuckets = len(owned) if owned is not None else 1
     packets = 0
@@ -180,7 +132,7 @@ def run(windows, tracker: ConnectionTracker, stats: CaptureStats, owned=None, pr
                                 if not owned[(sport ^ dport) % nbuckets]:
                                     others += 1
                                     continue  # another partition's connection
-                                tracker.packet_index = packets
+                                table.packet_number = packets
                             segment(ts, buf[off + key4:off + key4_end], sport, dport, seq, ack, flags, win, plen,
                                     window_scale(buf, off + tcp4 + 20, min(off + tcp4 + thl, off + caplen))
                                     if flags & SYN and thl > 20 else -1)
@@ -199,7 +151,7 @@ def run(windows, tracker: ConnectionTracker, stats: CaptureStats, owned=None, pr
                                     if not owned[(sport ^ dport) % nbuckets]:
                                         others += 1
                                         continue
-                                    tracker.packet_index = packets
+                                    table.packet_number = packets
                                 segment(ts, buf[off + key6:off + key6_end], sport, dport, seq, ack, flags, win,
                                         plen, window_scale(buf, off + tcp6 + 20, min(off + tcp6 + thl, off + caplen))
                                         if flags & SYN and thl > 20 else -1)
@@ -212,7 +164,7 @@ def run(windows, tracker: ConnectionTracker, stats: CaptureStats, owned=None, pr
                     if not owned[(r[1] ^ r[2]) % nbuckets]:
                         others += 1
                         continue
-                    tracker.packet_index = packets
+                    table.packet_number = packets
                 segment(ts, *r)
             if packets > walked_before:
                 linktypes.add(lt)

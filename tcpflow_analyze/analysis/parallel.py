@@ -24,11 +24,12 @@ import os
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 
-from . import wire
-from .analyzer import Analysis, CaptureStats, run
-from .capture import read_windows
-from .folding import Folds, SpaceSaving
-from .tracker import ConnectionTracker
+from ..engine import wire
+from ..engine.folding import Folds
+from ..engine.loop import CaptureStats
+from ..engine.table import number_connections
+from . import Analysis, analyze
+from .options import AnalysisOptions
 
 
 @dataclass
@@ -68,30 +69,21 @@ def owned_buckets(part: int, weights: list[float]) -> bytes:
     return bytes(lo <= b < hi for b in range(BUCKETS))
 
 
-def analyze_partition(paths, part: int, nparts: int, options: dict, packed: bool = True,
+def analyze_partition(paths, part: int, nparts: int, options: AnalysisOptions, packed: bool = True,
                       progress=None, weights: list[float] | None = None, read_ahead: bool = True) -> PartResult:
     """Track the connections of one partition of the captures in ``paths``
     (of ``nparts``, sized by ``weights``: equal by default); ``packed``: for
     another process (see ``wire``); ``read_ahead``: see ``read_windows``."""
     weights = weights or shares(nparts)
     owned = owned_buckets(part, weights)
-    share = sum(owned) / BUCKETS
-    stats = CaptureStats(files=["<stdin>" if p == "-" else p for p in paths])
-    tracker = ConnectionTracker(
-        time_wait=options["time_wait"], fin_timeout=options["fin_timeout"], unanswered=options["unanswered"],
-        max_connections=max(1, int(options["max_connections"] * share)),
-        max_report_connections=max(0, int(options["max_report_connections"] * share)))
-    try:
-        run(read_windows(paths, stats.damages, progress.opened if progress else None, read_ahead), tracker, stats,
-            owned, progress=progress)
-    finally:
-        if progress is not None:
-            progress.finish()
-    conns = tracker.finalize(stats.end if stats.end is not None else 0.0)
-    return PartResult(stats, wire.encode(conns) if packed else conns, tracker.folds, tracker.evicted)
+    analysis = analyze(paths, options.share(sum(owned) / BUCKETS), owned=owned, progress=progress,
+                       read_ahead=read_ahead)
+    conns = analysis.connections
+    return PartResult(analysis.stats, wire.encode(conns) if packed else conns, analysis.folds,
+                      analysis.stats.evicted)
 
 
-def merge(results: list[PartResult], options: dict) -> Analysis:
+def merge(results: list[PartResult], options: AnalysisOptions) -> Analysis:
     """The partitions' results as one analysis, as a single process makes it."""
     first = results[0].stats
     stats = CaptureStats(files=list(first.files), packets=first.packets, skipped=dict(first.skipped),
@@ -100,41 +92,15 @@ def merge(results: list[PartResult], options: dict) -> Analysis:
     stats.tcp_packets = sum(r.stats.tcp_packets for r in results)
     stats.evicted = sum(r.evicted for r in results)
     conns = [c for r in results for c in r.unpacked()]
-    conns.sort(key=lambda c: (c.first_seen, c.seq_order))
-    for i, conn in enumerate(conns, 1):
-        conn.id = i
+    number_connections(conns)
     folds = Folds()
     for r in results:
-        _merge_folds(folds, r.folds)
+        folds.merge(r.folds)
     stats.connections_omitted = folds.total
-    return Analysis(stats=stats, connections=conns, folds=folds, options=dict(options))
+    return Analysis(stats=stats, connections=conns, folds=folds, options=options)
 
 
-def _merge_folds(into: Folds, other: Folds) -> None:
-    for key, g in other.groups.items():
-        mine = into.groups.get(key)
-        if mine is None:
-            into.groups[key] = g
-            into.total += g.count
-            continue
-        mine.count += g.count
-        into.total += g.count
-        mine.first = min(mine.first, g.first)
-        mine.last = max(mine.last, g.last)
-        mine.client_states.update(g.client_states)
-        mine.server_states.update(g.server_states)
-        mine.syn_counts.update(g.syn_counts)
-        mine.syn_cookies += g.syn_cookies
-        mine.held += g.held
-        merged = SpaceSaving(mine.sources.k)
-        counts = dict(mine.sources.counts)
-        for item, n in g.sources.counts.items():
-            counts[item] = counts.get(item, 0) + n
-        merged.counts = dict(sorted(counts.items(), key=lambda kv: -kv[1])[:merged.k])
-        mine.sources = merged
-
-
-def analyze_parallel(paths, jobs: int, options: dict, progress=None) -> Analysis:
+def analyze_parallel(paths, jobs: int, options: AnalysisOptions, progress=None) -> Analysis:
     """``jobs`` processes on this machine, one partition each: this process
     tracks partition 0 itself while ``jobs - 1`` forked workers track the
     others, so only their share of the connections is shipped back.  As this
@@ -169,7 +135,7 @@ def usable_cores() -> int:
         return os.cpu_count() or 1
 
 
-def analyze_dask(paths, scheduler: str, partitions: int | None, options: dict) -> Analysis:
+def analyze_dask(paths, scheduler: str, partitions: int | None, options: AnalysisOptions) -> Analysis:
     """The same partitions as tasks on a Dask cluster.
 
     ``scheduler`` is a scheduler address (``tcp://host:8786``), or ``local`` to

@@ -6,9 +6,6 @@ as raw 32-bit values and compared modulo 2**32 (RFC 9293 section 3.4).
 """
 from __future__ import annotations
 
-import functools
-import socket
-
 
 SEQ_MASK = 0xFFFFFFFF
 SEQ_HALF = 0x80000000
@@ -192,15 +189,3 @@ def reverse_key(key: bytes) -> bytes:
     alen = (len(key) - 4) >> 1
     a2 = 2 * alen
     return key[alen:a2] + key[:alen] + key[a2 + 2:a2 + 4] + key[a2:a2 + 2]
-
-
-@functools.lru_cache(maxsize=1 << 16)
-def ip_text(addr: bytes) -> str:
-    """Printable address; cached, as a capture repeats a few hosts many times."""
-    return socket.inet_ntop(socket.AF_INET6 if len(addr) == 16 else socket.AF_INET, addr)
-
-
-def endpoint_text(ep: Endpoint) -> str:
-    """ip:port, with IPv6 addresses in brackets."""
-    ip = ip_text(ep.addr)
-    return f"[{ip}]:{ep.port}" if ":" in ip else f"{ip}:{ep.port}"

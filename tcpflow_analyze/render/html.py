@@ -14,9 +14,11 @@ import math
 
 from ..detectors import DETECTORS
 from ..decode import RST
-from ..states import STATE_NAMES
-from ..views.ladder import SEGMENT, Fold, display_rows, render_ladder, segment_labels
-from ..timeline import bucket_peaks, utc_text
+from ..model.states import STATE_NAMES
+from ..views.ladder import SEGMENT
+from .ladder import Fold, display_rows, render_ladder, segment_labels
+from ..analysis.timeline import bucket_peaks
+from ..model.text import utc_text
 from ..views.states import state_timelines
 
 MAX_LADDERS = 20

@@ -8,8 +8,8 @@ import ipaddress
 import re
 from dataclasses import dataclass, field
 
-from .connection import ip_text
-from .states import STATE_BY_NAME, STATE_NAMES
+from ..model.text import ip_text
+from ..model.states import STATE_BY_NAME, STATE_NAMES
 
 SORT_KEYS = {
     "id": lambda c: c.id,

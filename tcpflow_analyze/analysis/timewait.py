@@ -8,8 +8,8 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
-from .connection import ip_text
-from .states import TIME_WAIT
+from ..model.text import ip_text
+from ..model.states import TIME_WAIT
 from .timeline import sweep
 
 # Linux's default net.ipv4.ip_local_port_range.

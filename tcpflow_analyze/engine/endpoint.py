@@ -1,0 +1,212 @@
+"""The RFC 9293 state machine of one endpoint, driven passively from the wire.
+
+Each endpoint runs its own copy of the state diagram (RFC 9293 section
+3.3.2), moved by what it sends and by what it can be seen to have received:
+
+* what an endpoint *sends* moves its own state (SYN, FIN, RST: ``control``);
+* what it *acknowledges* shows what it has received (``receipts``): an ACK
+  covering the peer's FIN (FIN sequence number + 1) is the evidence that the
+  FIN arrived, so the acknowledging side moves (ESTABLISHED -> CLOSE_WAIT,
+  FIN_WAIT_2 -> TIME_WAIT ...), never the mere sight of the FIN on the wire
+  -- a FIN that a capture shows may still be dropped before the peer's socket;
+* the ACK itself is taken as delivered to the side it acknowledges, which is
+  then moved (FIN_WAIT_1 -> FIN_WAIT_2, LAST_ACK -> CLOSED ...).
+
+Every state change, seen on the wire or inferred later from timers
+(``timers``), goes through ``set_state``.
+"""
+from __future__ import annotations
+
+from ..decode import ACK, FIN, RST, SYN
+from ..model.connection import HS_ACK, HS_SYN, HS_SYNACK, SEQ_MASK, Endpoint, seq_ge
+from ..model.states import (
+    CLOSE_WAIT, CLOSED, CLOSING, ESTABLISHED, FIN_WAIT_1, FIN_WAIT_2, LAST_ACK, LISTEN, SYN_RECEIVED,
+    SYN_SENT, TIME_WAIT, UNKNOWN,
+)
+from . import history, zeek
+from .history import H_FIN, H_INCONSISTENT, H_MULTIFLAG, H_RST, H_SYN
+from .zeek import Z_INACTIVE
+
+_DONE = (CLOSED, TIME_WAIT)
+
+
+def set_state(ep: Endpoint, state: int, ts: float) -> None:
+    """``ep`` is in ``state`` from ``ts`` on: the one place a state is written."""
+    if ep.state != state:
+        trans = ep.trans_flat
+        # A capture's timestamps can go backwards (merged interfaces, clock
+        # steps); an endpoint's history must not.
+        if trans and ts < trans[-2]:
+            ts = trans[-2]
+        ep.state = state
+        ep.state_time = ts
+        trans += (ts, state)
+        if state == TIME_WAIT:
+            ep.tw_entries += 1
+
+
+def acks_syn(ep: Endpoint, ack: int) -> bool:
+    """Does ``ack`` acknowledge ep's SYN (and at most what ep sent with it)?"""
+    if ep.isn < 0:
+        return False
+    return seq_ge(ack, (ep.isn + 1) & SEQ_MASK) and seq_ge(ep.snd_nxt if ep.snd_nxt >= 0 else ack, ack)
+
+
+def receive_fin(x: Endpoint, ts: float) -> None:
+    """x has the peer's FIN (RFC 9293 3.10.7.4, "eighth, check the FIN bit")."""
+    x.got_fin = True
+    x.got_fin_time = ts
+    st = x.state
+    if st == ESTABLISHED or st == SYN_RECEIVED or st == UNKNOWN:
+        set_state(x, CLOSE_WAIT, ts)
+    elif st == FIN_WAIT_1:
+        set_state(x, CLOSING, ts)
+    elif st == FIN_WAIT_2:
+        set_state(x, TIME_WAIT, ts)
+
+
+def check_ended(conn) -> None:
+    """Both sides closed: a new SYN on the 4-tuple starts a new instance."""
+    if conn.client.state in _DONE and conn.server.state in _DONE:
+        conn.ended = True
+        conn.route_check = True
+
+
+def receipts(conn, x, y, upper, ts, ack, flags, plen) -> None:
+    """What a segment from x shows x has received, and what y now knows."""
+    if x.first_time < 0:
+        x.first_time = ts
+    if x.zstate == Z_INACTIVE or flags & (SYN | FIN | RST):
+        zeek.update(x, y, upper, flags, plen)
+    if x.state == UNKNOWN and not flags & (SYN | RST):
+        # Any non-SYN segment comes from a synchronized TCB.
+        set_state(x, ESTABLISHED, ts)
+    if not flags & ACK or flags & RST:
+        # Acknowledgment numbers in RSTs are not trusted (as Zeek).
+        return
+    # x acknowledges y's SYN: the handshake moves on.
+    yst = y.state
+    if (yst == SYN_SENT or yst == SYN_RECEIVED) and y.isn >= 0 and seq_ge(ack, (y.isn + 1) & SEQ_MASK):
+        if y.state == SYN_SENT and flags & SYN:
+            # y gets the SYN-ACK it waited for (RFC 9293 3.10.7.3).
+            set_state(y, ESTABLISHED, ts)
+        elif y.state == SYN_RECEIVED:
+            # The handshake's final ACK (or, in a simultaneous open, the
+            # peer's SYN-ACK) reaches y.
+            set_state(y, ESTABLISHED, ts)
+            if not flags & SYN and upper:
+                conn.hs |= HS_ACK
+    # x acknowledges y's FIN: x has received it; y learns it arrived.
+    if y.fin_seq >= 0 and not x.got_fin and seq_ge(ack, (y.fin_seq + 1) & SEQ_MASK):
+        receive_fin(x, ts)
+        st = y.state
+        if st == FIN_WAIT_1:
+            set_state(y, FIN_WAIT_2, ts)
+        elif st == CLOSING:
+            set_state(y, TIME_WAIT, ts)
+        elif st == LAST_ACK:
+            set_state(y, CLOSED, ts)
+        check_ended(conn)
+    elif x.state == TIME_WAIT and x.got_fin:
+        # A TIME_WAIT socket re-acknowledging a retransmitted FIN restarts
+        # its 2*MSL timer (Linux: tcp_timewait_state_process).
+        x.state_time = ts
+    rn = x.rcv_nxt
+    if rn >= 0 and 0 < ((ack - rn) & SEQ_MASK) < 0x80000000:
+        # x's acknowledgment advanced: y is sending, so y is synchronized.
+        if y.state == UNKNOWN:
+            set_state(y, ESTABLISHED, ts)
+        if x.state == FIN_WAIT_2:
+            # Data still arriving in FIN_WAIT_2: the application shut down
+            # only its sending side; tcp_fin_timeout does not apply.
+            x.fw2_live = True
+
+
+def control(conn, x, y, upper, ts, seq, ack, flags, plen, wscale) -> None:
+    """The effects of SYN, FIN and RST sent by x, and their history letters.
+
+    Zeek's letters (TCP.cc update_history): S, H, F and R the first time,
+    then again whenever the sequence number differs (a FIN's number is
+    after its data); I or Q once for a packet carrying several of them.
+    """
+    ctl = flags & (SYN | FIN | RST)
+    if ctl == SYN:
+        if history.repeatable(x, H_SYN, seq, x.last_syn):
+            history.add(conn, "H" if flags & ACK else "S", upper)
+        x.last_syn = seq
+    elif ctl == FIN:
+        fin_end = (seq + plen) & SEQ_MASK
+        if history.repeatable(x, H_FIN, fin_end, x.last_fin):
+            history.add(conn, "F", upper)
+        x.last_fin = fin_end
+    elif ctl == RST:
+        if history.repeatable(x, H_RST, seq, x.last_rst):
+            history.add(conn, "R", upper)
+        x.last_rst = seq
+    elif flags & FIN and flags & RST:
+        history.add_once(conn, x, H_INCONSISTENT, "I", upper)
+    else:
+        history.add_once(conn, x, H_MULTIFLAG, "Q", upper)
+    if flags & RST:
+        if x.rst_time < 0:
+            x.rst_time = ts
+        if rst_acceptable(x, y, seq, ack, flags):
+            if conn.reset_by is None:
+                conn.rst_time = ts
+                conn.rst_ack = bool(flags & ACK)
+                conn.rst_prior = (x.state, y.state)
+            conn.reset_by = x
+            set_state(x, CLOSED, ts)
+            set_state(y, CLOSED, ts)
+            check_ended(conn)
+        else:
+            conn.rst_ignored += 1
+        return
+    if flags & SYN:
+        if x.isn < 0 or x.state in (CLOSED, UNKNOWN, LISTEN):
+            x.isn = seq
+        if x.syn_time < 0:
+            x.syn_time = ts
+        x.syn_count += 1
+        x.wscale = wscale
+        if flags & ACK:
+            conn.hs |= HS_SYNACK
+            if x.state in (CLOSED, UNKNOWN, LISTEN, SYN_SENT):
+                set_state(x, SYN_RECEIVED, ts)
+            if wscale < 0 or y.wscale < 0:
+                # Window scaling is in force only if both SYNs carried it
+                # (RFC 7323 section 2.2).
+                x.wscale = y.wscale = 0
+        else:
+            conn.hs |= HS_SYN
+            if x.state in (CLOSED, UNKNOWN, LISTEN):
+                set_state(x, SYN_SENT, ts)
+    if flags & FIN:
+        fin_seq = (seq + plen + (1 if flags & SYN else 0)) & SEQ_MASK
+        if x.fin_seq < 0:
+            x.fin_time = ts
+            x.fin_seq = fin_seq
+            x.active_close = not x.got_fin
+        st = x.state
+        if st == ESTABLISHED or st == SYN_RECEIVED or st == UNKNOWN or st == SYN_SENT:
+            set_state(x, LAST_ACK if x.got_fin else FIN_WAIT_1, ts)
+        elif st == CLOSE_WAIT:
+            set_state(x, LAST_ACK, ts)
+
+
+def rst_acceptable(x: Endpoint, y: Endpoint, seq: int, ack: int, flags: int) -> bool:
+    """Would y's TCP accept this RST from x?  (RFC 9293 3.10.7, RFC 5961 3.2)"""
+    st = y.state
+    if st == SYN_SENT:
+        # Acceptable only if it acknowledges y's SYN.
+        return bool(flags & ACK) and y.isn >= 0 and seq_ge(ack, (y.isn + 1) & SEQ_MASK) \
+            and seq_ge(y.snd_nxt if y.snd_nxt >= 0 else ack, ack)
+    if st == CLOSED or st == LISTEN or st == UNKNOWN or y.rcv_nxt < 0:
+        # Nothing known to contradict it (y's receive window unknown).
+        return True
+    # Linux resets only on an exact match with RCV.NXT and answers other
+    # in-window RSTs with a challenge ACK (RFC 5961).  RCV.NXT lies
+    # between y's last acknowledgment and what x has sent so far.
+    lo = y.rcv_nxt
+    hi = x.snd_nxt if x.snd_nxt >= 0 and seq_ge(x.snd_nxt, lo) else lo
+    return ((seq - lo) & SEQ_MASK) <= ((hi - lo) & SEQ_MASK)

@@ -1,0 +1,382 @@
+"""The connection table: which connection instance each segment belongs to.
+
+Per packet, the common case (data or ACKs with both sides ESTABLISHED)
+touches a handful of counters here; everything that can change a state goes
+to the endpoint state machine (``endpoint``).  The table also owns the
+connections' lives: a new instance when a 4-tuple is reused (``_route``),
+eviction when the table is full, and folding of finished connections past
+the report's cap (``folding``).
+"""
+from __future__ import annotations
+
+from collections import deque
+from operator import attrgetter
+
+from ..decode import ACK, FIN, RST, SYN
+from ..model.connection import (
+    HS_SYN, HS_SYNACK, SEQ_HALF, SEQ_MASK, Z_CLOSED, Z_INACTIVE, Z_RESET, Z_SYN_SENT, Connection, Endpoint,
+    reverse_key,
+)
+from ..model.states import CLOSED, ESTABLISHED, SYN_SENT, UNKNOWN
+from . import history
+from .endpoint import acks_syn, check_ended, control, receipts, set_state
+from .folding import OTHER, Folds, kind_of
+from .history import H_ACK, H_DATA
+from .timers import settle
+
+_BY_FIRST_PACKET = attrgetter("first_seen", "seq_order")
+_SCALED = history.SCALED_COUNTS
+
+# An eviction spares a connection seen this recently (seconds) once.
+EVICT_RECENT = 1.0
+
+# Ports below this are "well known" (IANA); used to guess the server of a
+# connection whose handshake the capture missed.
+WELL_KNOWN_PORT_LIMIT = 1024
+
+
+class ConnectionTable:
+    """Live connections by flow key (both directions), and the finished ones
+    kept for the report.
+
+    ``segment`` is the packet loop's entry; ``finalize`` ends the capture.
+    """
+
+    def __init__(self, options):
+        """``options``: an ``analysis.AnalysisOptions`` (timers, memory bounds)."""
+        self.options = options
+        self.table: dict[bytes, Connection] = {}
+        # Two keys (one per direction) per live connection.
+        self.max_table = 2 * max(1, options.max_connections)
+        self.max_finished = max(0, options.max_report_connections)
+        self.finished: deque[Connection] = deque()
+        self.finished_failed: deque[Connection] = deque()
+        self.order: deque[Connection] = deque()  # live connections, oldest first (for eviction)
+        self.folds = Folds()
+        self.evicted = 0
+        self._order = 0
+        # Set by the packet loop in a partitioned run (``loop.run`` with
+        # ``owned``): the packet's number in the whole capture, so that every
+        # partition orders its connections as a single process would.
+        self.packet_number = None
+
+    # ------------------------------------------------------------------ hot path
+    def segment(self, ts, key, sport, dport, seq, ack, flags, win, plen, wscale):
+        conn = self.table.get(key)
+        if conn is None or flags & (SYN | RST) or conn.route_check:
+            conn = self._route(ts, key, conn, sport, dport, seq, ack, flags)
+            if conn is None:
+                return
+        if key == conn.ckey:
+            x = conn.client
+            y = conn.server
+            upper = True
+        else:
+            x = conn.server
+            y = conn.client
+            upper = False
+        if ts > conn.last_seen:
+            conn.last_seen = ts
+        x.packets += 1
+        x.last_time = ts
+        ctl = flags & (SYN | FIN | RST)
+        seglen = plen
+        if ctl or x.state != ESTABLISHED or y.state != ESTABLISHED or x.zstate == Z_INACTIVE:
+            receipts(conn, x, y, upper, ts, ack, flags, plen)
+            if ctl:
+                if flags & RST:
+                    # A RST's payload is not stream data.
+                    control(conn, x, y, upper, ts, seq, ack, flags, plen, wscale)
+                    return
+                if flags & SYN:
+                    seglen += 1
+                if flags & FIN:
+                    seglen += 1
+
+        # Sequence space: new data, retransmissions (Zeek's rule: a segment
+        # carrying payload that ends at or before the highest sequence number
+        # already seen), and holes.
+        if seglen:
+            nxt = x.snd_nxt
+            if nxt < 0:
+                nxt = seq
+            end = (seq + seglen) & SEQ_MASK
+            adv = (end - nxt) & SEQ_MASK
+            if adv and adv < SEQ_HALF:
+                if plen:
+                    x.bytes += plen if adv > plen else adv
+                x.snd_nxt = end
+            else:
+                x.snd_nxt = nxt
+                if plen:
+                    x.retransmits += 1
+                    x.rxmt_time = ts
+                    history.add_scaled(conn, x.retransmits, "T", upper)
+        elif x.snd_nxt < 0:
+            x.snd_nxt = seq
+        elif seq == (x.snd_nxt - 1) & SEQ_MASK:
+            # A zero-length segment one below SND.NXT: a keepalive probe
+            # (RFC 9293 3.8.4; Linux tcp_write_wakeup).
+            x.probes += 1
+            x.probe_time = ts
+        if not ctl:
+            if plen:
+                if not x.hist_seen & H_DATA:
+                    history.add_once(conn, x, H_DATA, "D", upper)
+            elif flags & ACK and not x.hist_seen & H_ACK:
+                history.add_once(conn, x, H_ACK, "A", upper)
+        if flags & ACK:
+            rn = x.rcv_nxt
+            if rn < 0 or 0 < ((ack - rn) & SEQ_MASK) < SEQ_HALF:
+                x.rcv_nxt = ack
+                # An ACK beyond anything the peer was seen to send: the
+                # capture missed the peer's bytes (Zeek's content gap).
+                ynxt = y.snd_nxt
+                if ynxt >= 0 and 0 < ((ack - ynxt) & SEQ_MASK) < SEQ_HALF and y.state != UNKNOWN:
+                    y.snd_nxt = ack
+                    y.gaps += 1
+                    history.add_scaled(conn, y.gaps, "G", not upper)
+        if win == 0 and y.zstate != Z_CLOSED and x.zstate != Z_RESET:
+            x.zero_windows += 1
+            history.add_scaled(conn, x.zero_windows, "W", upper)
+        if ctl:
+            control(conn, x, y, upper, ts, seq, ack, flags, plen, wscale)
+
+    # ------------------------------------------------------------------ routing
+    def _route(self, ts, key, conn, sport, dport, seq, ack, flags):
+        """Which connection instance a packet belongs to (creating one if new)."""
+        if conn is None:
+            return self._new(ts, key, sport, dport, seq, ack, flags)
+        is_client = key == conn.ckey
+        x = conn.client if is_client else conn.server
+        y = conn.server if is_client else conn.client
+
+        if flags & SYN and not flags & RST:
+            if not flags & ACK:
+                if x.isn == seq and not conn.ended:
+                    return conn  # retransmitted (or reordered) SYN
+                if not is_client and x.packets == 0 and conn.client.state == SYN_SENT:
+                    return conn  # simultaneous open: the peer's own SYN
+                return self._reuse(ts, key, conn, x, y, sport, dport, seq, ack, flags)
+            # SYN-ACK
+            if x.isn == seq and not conn.ended:
+                return conn  # retransmitted SYN-ACK
+            if y.state == SYN_SENT and acks_syn(y, ack):
+                if conn.prev is not None:
+                    # The peer accepted the new connection, so its old TCB on
+                    # this tuple is gone (Linux lets a SYN with a higher ISN
+                    # replace a TIME_WAIT socket: tcp_timewait_state_process).
+                    self._retire(conn.prev, ts, conn, flags)
+                    conn.prev = None
+                return conn
+            if conn.ended or (y.isn >= 0 and not acks_syn(y, ack)):
+                return self._reuse(ts, key, conn, x, y, sport, dport, seq, ack, flags)
+            return conn
+
+        prev = conn.prev
+        if prev is not None:
+            # A new SYN landed on a tuple whose old connection was still alive
+            # at the peer (a rebooted client, or a TIME_WAIT socket).  The
+            # peer answers with an ACK carrying the *old* numbers (RFC 5961
+            # section 4, or a TIME_WAIT's ACK) and the client resets it: those
+            # packets belong to the old connection, not the new one.
+            c = conn.client
+            if (prev.client.state != CLOSED or prev.server.state != CLOSED) \
+                    and c.state == SYN_SENT and not conn.hs & HS_SYNACK:
+                if not is_client and not acks_syn(c, ack):
+                    if prev.challenge_time < 0:
+                        prev.challenge_time = ts
+                        prev.challenge_state = prev.server.state
+                    return prev
+                if is_client and flags & RST:
+                    return prev
+                return conn
+            conn.prev = None
+        if conn.ended and not flags & SYN and ts - conn.last_seen > self.options.time_wait:
+            # Long after both sides closed: a connection the capture joins
+            # mid-stream, not a straggler of the old one.
+            return self._reuse(ts, key, conn, x, y, sport, dport, seq, ack, flags)
+        if conn.prev is None and not conn.ended:
+            conn.route_check = False
+        return conn
+
+    def _reuse(self, ts, key, old, x_old, y_old, sport, dport, seq, ack, flags):
+        """A new connection instance on a 4-tuple that already had one."""
+        new = self._new(ts, key, sport, dport, seq, ack, flags)
+        old.superseded = new
+        old.prev = None
+        new.reused_peer_state = y_old.state
+        new.reused_own_state = x_old.state
+        new.reused_from = old
+        if flags & SYN and not flags & ACK and x_old.isn == seq and x_old is old.client:
+            new.replay_of = old
+        if flags & SYN and not flags & ACK:
+            # The sender started a new connection on this tuple: its old TCB
+            # can no longer exist (one 4-tuple, one socket).  The peer's side
+            # stays as it was until it is seen to go (or to challenge).
+            if x_old.state != CLOSED:
+                set_state(x_old, CLOSED, ts)
+                check_ended(old)
+                self._handed_over(old, ts, new, flags)
+            if y_old.state != CLOSED:
+                new.prev = old
+                new.route_check = True
+        return new
+
+    def _retire(self, old, ts, new, flags):
+        moved = False
+        for ep in (old.client, old.server):
+            if ep.state != CLOSED:
+                set_state(ep, CLOSED, ts)
+                moved = True
+        check_ended(old)
+        if moved:
+            self._handed_over(old, ts, new, flags)
+
+    def _handed_over(self, old, ts, new, flags) -> None:
+        """A packet of ``new`` changed the states of ``old``, an earlier
+        instance on the same 4-tuple (for an observer: ``observer``)."""
+
+    def _new(self, ts, key, sport, dport, seq, ack, flags):
+        self._order = self._order + 1 if self.packet_number is None else self.packet_number
+        # The key is (src, dst, sport, dport): the reverse direction's key and
+        # both endpoints' addresses from one set of slices.
+        alen = (len(key) - 4) >> 1
+        a2 = alen + alen
+        src = key[:alen]
+        dst = key[alen:a2]
+        rkey = dst + src + key[a2 + 2:] + key[a2:a2 + 2]
+        if flags & SYN:
+            sender_is_client = not flags & ACK
+            inferred = False
+        else:
+            inferred = True
+            if sport < WELL_KNOWN_PORT_LIMIT <= dport:
+                sender_is_client = False
+            elif dport < WELL_KNOWN_PORT_LIMIT <= sport:
+                sender_is_client = True
+            else:
+                sender_is_client = sport > dport or (sport == dport)
+        state = CLOSED if flags & SYN else UNKNOWN
+        if sender_is_client:
+            client = Endpoint(src, sport, state, ts)
+            server = Endpoint(dst, dport, state, ts)
+            conn = Connection(key, client, server, ts, self._order)
+        else:
+            client = Endpoint(dst, dport, state, ts)
+            server = Endpoint(src, sport, state, ts)
+            conn = Connection(rkey, client, server, ts, self._order)
+            conn.hist += "^"  # Zeek's mark: roles flipped from the first packet's direction
+        conn.roles_inferred = inferred
+        if flags & SYN and flags & ACK:
+            # A SYN-ACK seen before (or without) its SYN: the client's SYN is
+            # implied by the acknowledgment number.
+            set_state(client, SYN_SENT, ts)
+            client.isn = (ack - 1) & SEQ_MASK
+            client.snd_nxt = ack
+            client.syn_time = ts
+            client.zstate = Z_SYN_SENT  # Zeek would see the SYN it answers
+            conn.hs |= HS_SYN
+        old = self.table.get(key)
+        if old is not None and old is not conn:
+            self._finish(old, ts)
+        elif len(self.table) >= self.max_table:
+            self._evict(ts)
+        self.table[key] = conn
+        self.table[rkey] = conn
+        order = self.order
+        order.append(conn)
+        if len(order) > self.max_table:
+            # Drop finished connections from the eviction queue, so it (and
+            # what it keeps alive) stays proportional to the live table.
+            table = self.table
+            self.order = deque(c for c in order if table.get(c.ckey) is c)
+        return conn
+
+    # ------------------------------------------------------------------ memory
+    def _finish(self, conn: Connection, ts: float) -> None:
+        """A connection leaves the live table; past the report caps, fold the oldest.
+
+        Failed attempts (a lone SYN, an unanswered SYN-ACK, a refusal) get a
+        tenth of the cap: a flood of them says all it has to say in counts,
+        and should not push real connections out of the report.
+        """
+        if kind_of(conn) == OTHER:
+            queue, cap = self.finished, self.max_finished
+        else:
+            queue, cap = self.finished_failed, self.max_finished // 10
+        queue.append(conn)
+        while len(queue) > cap:
+            self._fold(queue.popleft(), ts)
+
+    def _fold(self, oldest: Connection, ts: float) -> None:
+        # Its timers are applied now, at the time of folding: the oldest
+        # finished connection has usually long settled.
+        self._settle(oldest, ts)
+        # Links between instances of one 4-tuple end with it.
+        if oldest.superseded is not None and oldest.superseded.reused_from is oldest:
+            oldest.superseded.reused_from = None
+            oldest.superseded.prev = None
+        if oldest.reused_from is not None and oldest.reused_from.superseded is oldest:
+            oldest.reused_from.superseded = None
+        self.folds.add(oldest)
+
+    def _evict(self, ts: float) -> None:
+        """The table is full: finish a tenth of the live connections, idlest first.
+
+        Connections are visited in creation order (a FIFO with a second
+        chance for any seen in the last second), so each eviction costs time
+        proportional to what it evicts, not to the table: the cost per packet
+        stays constant.  A packet that later arrives for an evicted connection
+        starts a new, mid-stream one.
+        """
+        want = max(1, len(self.table) // 20)
+        order = self.order
+        done = 0
+        for _ in range(2 * len(order)):
+            if done >= want or not order:
+                break
+            conn = order.popleft()
+            if self.table.get(conn.ckey) is not conn:
+                continue  # already finished
+            if ts - conn.last_seen < EVICT_RECENT and not conn.evict_spared:
+                conn.evict_spared = True  # one second chance, not more
+                order.append(conn)
+                continue
+            for k in (conn.ckey, reverse_key(conn.ckey)):
+                if self.table.get(k) is conn:
+                    del self.table[k]
+            self.evicted += 1
+            done += 1
+            self._finish(conn, ts)
+
+    # ------------------------------------------------------------------ end
+    def connections(self) -> list[Connection]:
+        """Every connection instance kept for the report, ordered by first packet."""
+        seen = set()
+        out = []
+        for conn in list(self.finished) + list(self.finished_failed) + list(self.table.values()):
+            if id(conn) not in seen:
+                seen.add(id(conn))
+                out.append(conn)
+        number_connections(out)
+        return out
+
+    def finalize(self, end_ts: float) -> list[Connection]:
+        """Apply the kernel timers a capture cannot show, at the capture's end."""
+        conns = self.connections()
+        for conn in conns:
+            self._settle(conn, end_ts)
+        return conns
+
+    def _settle(self, conn: Connection, ts: float) -> None:
+        settle(conn, ts, self.options)
+
+
+def number_connections(conns: list[Connection]) -> None:
+    """Order connections by first packet (ties: the packet that created them)
+    and give them their report ids: one order whether one process or several
+    partitions (``analysis.parallel.merge``) tracked them."""
+    conns.sort(key=_BY_FIRST_PACKET)
+    for i, conn in enumerate(conns, 1):
+        conn.id = i

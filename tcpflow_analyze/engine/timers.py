@@ -1,0 +1,83 @@
+"""What the capture cannot show, inferred when it ends: kernel timers and silence.
+
+Applied to every connection at the end of the capture (``settle``), or
+earlier to a finished connection folded away to bound memory.  Each change
+is dated when it happened, not when it was inferred; ``on_change``, if
+given, is told of each (``observer.Observer.timer``).
+"""
+from __future__ import annotations
+
+from ..model.connection import HS_ACK, HS_SYNACK, Connection, Endpoint
+from ..model.states import (
+    CLOSED, ESTABLISHED, FIN_ANSWER_TIME, FIN_WAIT_2, SYN_RECEIVED, SYN_RECEIVED_TIMEOUT, SYN_SENT, SYN_SENT_TIMEOUT,
+    SYNACK_ANSWER_TIME, SYNACK_RETRANSMIT_WAIT, SYNCHRONIZED, TIME_WAIT,
+)
+from .endpoint import receive_fin, set_state
+
+
+def settle(conn: Connection, end_ts: float, options, on_change=None) -> None:
+    """Silence, then each endpoint's timers, judged at ``end_ts``."""
+    if on_change is None:
+        infer_from_silence(conn, end_ts, options.unanswered)
+        for ep in (conn.client, conn.server):
+            apply_timers(ep, end_ts, options.time_wait, options.fin_timeout)
+        return
+    # Watched: each endpoint's history before, to tell the observer what moved.
+    marks = (len(conn.client.trans_flat), len(conn.server.trans_flat))
+    infer_from_silence(conn, end_ts, options.unanswered)
+    for ep in (conn.client, conn.server):
+        apply_timers(ep, end_ts, options.time_wait, options.fin_timeout)
+    for side, ep, mark in (("client", conn.client, marks[0]), ("server", conn.server, marks[1])):
+        flat = ep.trans_flat
+        for i in range(mark, len(flat), 2):
+            on_change(conn, side, flat[i - 1], flat[i + 1], flat[i])
+
+
+def infer_from_silence(conn: Connection, end_ts: float, unanswered: float) -> None:
+    """What silence says about a peer, judged at the end of the capture."""
+    c, s = conn.client, conn.server
+    # A FIN among the capture's last moments, not yet acknowledged: a FIN that
+    # arrives is acknowledged at once, one that is lost is retransmitted after
+    # at least the minimum RTO (200 ms on Linux).  Within that window the
+    # capture simply ended before the answer: the FIN arrived (packets on the
+    # wire almost always do).  Later, silence says it did not.
+    for x, y in ((c, s), (s, c)):
+        if (y.fin_seq >= 0 and not x.got_fin and x.state in SYNCHRONIZED and y.state != CLOSED
+                and end_ts - y.fin_time < FIN_ANSWER_TIME and x.last_time <= y.fin_time):
+            receive_fin(x, y.fin_time)
+    # A SYN-ACK that the client never answered -- no ACK, no retransmitted
+    # SYN -- for longer than the initial RTO did not reach a live TCB: the
+    # SYN was spoofed, stale, or its sender is gone (an embryonic half-open
+    # connection).  A live client answers within one round trip.
+    if (conn.hs & HS_SYNACK and not conn.hs & HS_ACK and c.state == ESTABLISHED
+            and c.last_time <= s.syn_time and end_ts - s.syn_time >= SYNACK_ANSWER_TIME):
+        # Dated at the SYN-ACK: the client never was open, and a view of any
+        # earlier moment must not show it ESTABLISHED.
+        set_state(c, CLOSED, s.syn_time)
+    # A request socket retransmits its SYN-ACK after the initial RTO; a SYN-ACK
+    # never repeated though unanswered came from a SYN cookie (Linux
+    # tcp_syncookies), for which the server keeps no state at all.
+    if (s.state == SYN_RECEIVED and s.syn_count == 1 and not conn.hs & HS_ACK
+            and end_ts - s.syn_time >= SYNACK_RETRANSMIT_WAIT):
+        set_state(s, CLOSED, s.syn_time)
+        conn.syn_cookie = True
+    # A side retransmitting into silence for longer than ``unanswered``
+    # (several RTOs): the peer that used to answer has lost the connection.
+    for x, y in ((c, s), (s, c)):
+        if (y.packets and y.state in SYNCHRONIZED and x.state in SYNCHRONIZED
+                and x.rxmt_time > y.last_time and x.rxmt_time - y.last_time >= unanswered):
+            set_state(y, CLOSED, y.last_time + unanswered)
+
+
+def apply_timers(ep: Endpoint, end_ts: float, time_wait: float, fin_timeout: float) -> None:
+    """The endpoint's own timer, if it ran out before ``end_ts``."""
+    st = ep.state
+    age = end_ts - ep.state_time
+    if st == TIME_WAIT and age >= time_wait:
+        set_state(ep, CLOSED, ep.state_time + time_wait)
+    elif st == FIN_WAIT_2 and not ep.fw2_live and age >= fin_timeout:
+        set_state(ep, CLOSED, ep.state_time + fin_timeout)
+    elif st == SYN_SENT and ep.syn_time >= 0 and end_ts - ep.syn_time >= SYN_SENT_TIMEOUT:
+        set_state(ep, CLOSED, ep.syn_time + SYN_SENT_TIMEOUT)
+    elif st == SYN_RECEIVED and age >= SYN_RECEIVED_TIMEOUT:
+        set_state(ep, CLOSED, ep.state_time + SYN_RECEIVED_TIMEOUT)

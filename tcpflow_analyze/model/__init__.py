@@ -1,0 +1,1 @@
+"""The data model: TCP states, connections and endpoints, and how they are written."""

@@ -1,0 +1,290 @@
+"""The ladder diagram as text: client and server columns, one arrow per segment.
+
+The data phase of a long connection folds into one summary line
+(``display_rows``) unless asked for in full; the HTML report draws the same
+rows as SVG.
+"""
+from __future__ import annotations
+
+import textwrap
+from dataclasses import dataclass
+
+from ..decode import ACK, FIN, RST, SYN
+from ..model.states import STATE_NAMES
+from ..views.ladder import SEGMENT, Ladder, LadderEvent
+
+# A run of quiet segments is folded when it hides at least this many, keeping
+# FOLD_KEEP segments visible at each end so the reader sees how data flowed.
+FOLD_KEEP = 2
+FOLD_MIN = 3
+
+STATE_WIDTH = max(len(n) for n in STATE_NAMES)   # "SYN_RECEIVED"
+MIN_ARROW = 16
+# Past this, a longer arrow only makes the eye travel: wide terminals get a
+# ladder of readable width, not a stretched one.
+MAX_ARROW = 72
+
+
+# ---------------------------------------------------------------------- rows
+@dataclass
+class Fold:
+    """A data phase folded into one line."""
+
+    events: list
+
+    @property
+    def retransmissions(self) -> int:
+        return sum(1 for e in self.events if e.retransmission)
+
+    def describe(self, short: bool = False) -> list[str]:
+        """Phrases, most important first, so a narrow line can drop the tail."""
+        evs = self.events
+        data = sum(1 for e in evs if e.length)
+        nbytes = sum(e.length for e in evs if not e.retransmission)
+        retx = self.retransmissions
+        acks = len(evs) - data
+        if short:
+            return [f"{len(evs):,} segs", f"{retx:,} rtx", f"{nbytes:,} B", f"{evs[-1].time - evs[0].time:.3f}s"]
+        return [f"{len(evs):,} data segments", f"{retx:,} retransmission{'s' if retx != 1 else ''}",
+                f"{data:,} with data ({nbytes:,} bytes)", f"{acks:,} ACK{'s' if acks != 1 else ''}",
+                f"{evs[-1].time - evs[0].time:.3f}s"]
+
+
+def _quiet(ev: LadderEvent, prev: tuple) -> bool:
+    """A data-phase segment: no control bit, no state change, nothing to flag.
+
+    Retransmissions stay quiet: loss recovery is what a data phase is made of,
+    and the fold line counts them.
+    """
+    return (ev.kind == SEGMENT and not ev.flags & (SYN | FIN | RST) and not ev.anomalies
+            and not ev.rst_ignored and (ev.client_state, ev.server_state) == prev)
+
+
+def display_rows(ladder: Ladder, full: bool = False) -> list:
+    """Events, with runs of quiet segments folded into ``Fold`` rows unless ``full``."""
+    if full:
+        return list(ladder.events)
+    rows, run = [], []
+    prev = (None, None)
+
+    def flush():
+        if len(run) >= 2 * FOLD_KEEP + FOLD_MIN:
+            rows.extend(run[:FOLD_KEEP])
+            rows.append(Fold(run[FOLD_KEEP:-FOLD_KEEP]))
+            rows.extend(run[-FOLD_KEEP:])
+        else:
+            rows.extend(run)
+        run.clear()
+
+    for ev in ladder.events:
+        if _quiet(ev, prev):
+            run.append(ev)
+        else:
+            flush()
+            rows.append(ev)
+        prev = (ev.client_state, ev.server_state)
+    flush()
+    return rows
+
+
+# ---------------------------------------------------------------------- text
+_COLORS = {"green": "32", "yellow": "33", "blue": "34", "magenta": "35", "cyan": "36", "red": "31",
+           "bold": "1", "dim": "2"}
+STATE_COLOR = {
+    "SYN_SENT": "cyan", "SYN_RECEIVED": "cyan", "LISTEN": "cyan", "ESTABLISHED": "green",
+    "FIN_WAIT_1": "yellow", "FIN_WAIT_2": "yellow", "CLOSE_WAIT": "yellow", "CLOSING": "yellow",
+    "LAST_ACK": "yellow", "TIME_WAIT": "blue", "CLOSED": "bold", "UNKNOWN": "dim",
+}
+SEVERITY_COLOR = {"critical": "red", "warning": "yellow", "info": "cyan"}
+
+
+class _Pen:
+    """ANSI colour for one piece of text, or the text unchanged when colour is off."""
+
+    def __init__(self, color: bool):
+        self.color = color
+
+    def __call__(self, text: str, name: str | None) -> str:
+        if not self.color or not name or not text.strip():
+            return text
+        return f"\x1b[{_COLORS[name]}m{text}\x1b[0m"
+
+
+def segment_labels(ev: LadderEvent, absolute: bool = False) -> list[str]:
+    """The segment's label, from the most to the least detailed."""
+    seq = ev.seq if absolute or ev.rel_seq is None else ev.rel_seq
+    ack = None
+    if ev.flags & ACK:
+        ack = ev.ack if absolute or ev.rel_ack is None else ev.rel_ack
+    f = ev.flag_text
+    length = f" len {ev.length}" if ev.length else ""
+    if ack is None:
+        return [f"{f} seq {seq}{length} win {ev.window}", f"{f} seq {seq}{length}", f"{f} {seq}{length}",
+                f"{f}{length}", f]
+    return [f"{f} seq {seq} ack {ack}{length} win {ev.window}", f"{f} seq {seq} ack {ack}{length}",
+            f"{f} {seq}/{ack}{length}", f"{f}{length}", f]
+
+
+def segment_marks(ev: LadderEvent) -> list[tuple[str, str, str]]:
+    """(long, short, colour) marks shown beside the label."""
+    out = []
+    if ev.retransmission:
+        out.append(("[retransmission]", "[rtx]", "yellow"))
+    if ev.rst_ignored:
+        out.append(("[RST not accepted]", "[RST ign]", "magenta"))
+    return out
+
+
+def _arrow(ev: LadderEvent, width: int, absolute: bool, pen: _Pen) -> str:
+    """A horizontal arrow ``width`` wide, pointing the segment's way, label inside."""
+    room = width - 6   # arrowhead and shaft stubs, spaces around the label
+    marks = segment_marks(ev)
+    label, mtexts = _fit_label(segment_labels(ev, absolute), marks, room)
+    plain = " ".join([label] + mtexts)
+    colored = " ".join([label] + [pen(t, m[2]) for t, m in zip(mtexts, marks)])
+    shaft = "─" * max(0, room - len(plain))
+    if ev.from_client:
+        return f"── {colored} {shaft}─▶"
+    return f"◀─{shaft} {colored} ──"
+
+
+def _fit_label(labels, marks, room):
+    """The most detailed label that fits with its marks (long marks, then short)."""
+    for short in (False, True):
+        mtexts = [m[1] if short else m[0] for m in marks]
+        extra = sum(len(t) + 1 for t in mtexts)
+        for label in labels:
+            if len(label) + extra <= room:
+                return label, mtexts
+    return labels[-1][:room], []
+
+
+def _note_line(text: str, width: int) -> str:
+    """A dotted line ``width`` wide with ``text`` in the middle: no segment here."""
+    inner = f" {text} "
+    if len(inner) > width - 2:
+        inner = inner[: max(1, width - 3)] + "…"
+    side = width - len(inner)
+    return "·" * (side // 2) + inner + "·" * (side - side // 2)
+
+
+def _wrap(text: str, width: int, indent: str = "", later: str = "") -> list[str]:
+    return textwrap.wrap(text, width=max(20, width), initial_indent=indent, subsequent_indent=later or indent,
+                         break_on_hyphens=False) or [indent]
+
+
+class _Layout:
+    """Column widths for one rendering."""
+
+    def __init__(self, ladder: Ladder, width: int):
+        offsets = [e.time - ladder.start for e in ladder.events] or [0.0]
+        self.time = max(len(f"{max(offsets):.6f}"), len(f"{min(offsets):.6f}"), 8)
+        self.state = STATE_WIDTH
+        self.arrow = min(MAX_ARROW, max(MIN_ARROW, width - self.time - 2 * self.state - 3))
+        self.width = self.time + 2 * self.state + 3 + self.arrow
+        self.lead = " " * (self.time + 1)
+
+    def line(self, t: str, left: str, middle: str, right: str) -> str:
+        return f"{t.rjust(self.time)} {left} {middle} {right}".rstrip()
+
+
+def render_ladder(ladder: Ladder, full: bool = False, width: int = 80, color: bool = False,
+                  absolute: bool = False) -> str:
+    """The ladder as text, ``width`` columns wide.
+
+    Columns: seconds since the connection's first packet; the client's state,
+    written when it changes; the segment's arrow with its flags, seq/ack
+    (relative to each side's ISN, or as sent with ``absolute``), payload
+    length and window; the server's state.  Quiet data-phase runs fold into
+    one line unless ``full``.  ANSI colours (states, marks, anomalies) only
+    with ``color``.
+    """
+    pen = _Pen(color)
+    lay = _Layout(ladder, width)
+    out = _header(ladder, width, pen, absolute)
+    out.extend(_column_titles(ladder, lay))
+    prev = (ladder.initial_client, ladder.initial_server)
+    out.append(lay.line("", _state_cell(prev[0], True, lay, pen), " " * lay.arrow,
+                        _state_cell(prev[1], True, lay, pen)))
+    for row in display_rows(ladder, full):
+        if isinstance(row, Fold):
+            # Neither state changes inside a fold, so the line may run across
+            # the server's state column too.
+            room = lay.width - lay.time - lay.state - 2
+            text = "… " + _fold_text(row, room - 8) + " …"
+            out.append(lay.line("", " " * lay.state, pen(_note_line(text, room), "dim"), ""))
+            continue
+        lefts, rights = _changes(row, "client", prev[0]), _changes(row, "server", prev[1])
+        prev = (STATE_NAMES[row.client_state], STATE_NAMES[row.server_state])
+        mid = _arrow(row, lay.arrow, absolute, pen) if row.kind == SEGMENT else pen(_note_line(row.note, lay.arrow), "dim")
+        t = f"{row.time - ladder.start:.6f}"
+        # States a side passed through within this one segment go on the
+        # following lines, in order, so the column reads as the RFC diagram.
+        for i in range(max(1, len(lefts), len(rights))):
+            left = _state_cell(lefts[i], True, lay, pen) if i < len(lefts) else " " * lay.state
+            right = _state_cell(rights[i], True, lay, pen) if i < len(rights) else ""
+            out.append(lay.line(t if i == 0 else "", left, mid if i == 0 else " " * lay.arrow, right))
+        for a in row.anomalies:
+            indent = lay.lead + " " * (lay.state + 1)
+            for text in _wrap(f"▲ {a.severity} {a.type}: {a.message}", width, indent, indent + "  "):
+                out.append(pen(text, SEVERITY_COLOR.get(a.severity)))
+    out.extend(_footer(ladder, width))
+    return "\n".join(out) + "\n"
+
+
+def _changes(ev: LadderEvent, side: str, shown: str) -> list[str]:
+    """The state names to write in ``side``'s column for this event."""
+    out = []
+    for st in getattr(ev, side + "_via") + [getattr(ev, side + "_state")]:
+        name = STATE_NAMES[st]
+        if name != (out[-1] if out else shown):
+            out.append(name)
+    return out
+
+
+def _state_cell(name: str, changed: bool, lay: _Layout, pen: _Pen) -> str:
+    if not changed:
+        return " " * lay.state
+    return pen(name, STATE_COLOR.get(name)) + " " * (lay.state - len(name))
+
+
+def _column_titles(ladder: Ladder, lay: _Layout) -> list[str]:
+    left, right = f"client {ladder.client}", f"server {ladder.server}"
+    room = lay.width - lay.time - 1
+    if len(left) + len(right) + 2 <= room:
+        return [lay.lead + left + " " * (room - len(left) - len(right)) + right]
+    return [lay.lead + left, lay.lead + right.rjust(room)]
+
+
+def _fold_text(fold: Fold, room: int) -> str:
+    """As much of the fold's summary as fits; the segment and retransmission
+    counts first, in short form if the long one would lose them."""
+    for short in (False, True):
+        parts = fold.describe(short)
+        while len(parts) > 2 and len(", ".join(parts)) > room:
+            parts.pop()
+        if len(", ".join(parts)) <= room:
+            break
+    return ", ".join(parts)
+
+
+def _header(ladder: Ladder, width: int, pen: _Pen, absolute: bool) -> list[str]:
+    s = ladder.summary
+    title = f"connection {ladder.conn_id}: {ladder.client} → {ladder.server}"
+    if ladder.instances > 1:
+        title += f" (instance {ladder.instance} of {ladder.instances} on this 4-tuple)"
+    nseg = sum(1 for e in ladder.events if e.kind == SEGMENT)
+    facts = (f"{nseg:,} segments in {s['duration']:.6f}s, history {s['history'] or '-'}, "
+             f"conn_state {s['conn_state']}")
+    if absolute:
+        facts += "; seq/ack as sent"
+    return [pen(line, "bold") for line in _wrap(title, width)] + _wrap(facts, width)
+
+
+def _footer(ladder: Ladder, width: int) -> list[str]:
+    retx = ladder.summary["retransmissions"]
+    text = (f"end: client {ladder.final('client')}, server {ladder.final('server')}; "
+            f"retransmissions {retx['client']:,} client, {retx['server']:,} server")
+    if ladder.anomalies:
+        text += "; anomalies: " + ", ".join(sorted({a.type for a in ladder.anomalies}))
+    return _wrap(text, width)
