@@ -188,8 +188,8 @@ def test_fast_json_lines_equal_the_encoder():
     from conftest import SAMPLES
 
     from tcpflow_analyze import detectors
-    from tcpflow_analyze.analyzer import analyze
-    from tcpflow_analyze.report import build_report
+    from tcpflow_analyze.analysis import analyze
+    from tcpflow_analyze.views.report import build_report
     for sample in sorted(SAMPLES.glob("*.pcap*")):
         analysis = analyze([str(sample)])
         report = build_report(analysis, detectors.run(analysis))
@@ -211,14 +211,14 @@ from hypothesis import given, settings, strategies as st
 def test_json_time_writes_what_the_encoder_writes(t):
     # The connection lines print times by a shortcut: the text must be
     # json.dumps's for the same rounded value, at every magnitude.
-    from tcpflow_analyze.report.model import _json_time, report_time
+    from tcpflow_analyze.views.report import _json_time, report_time
     assert _json_time(t) == json.dumps(report_time(t))
 
 
 def test_progress_on_a_terminal_only(tmp_path):
     import io
 
-    from tcpflow_analyze import analyzer
+    from tcpflow_analyze import analysis as analyzer
     from tcpflow_analyze.progress import Progress
 
     class Terminal(io.StringIO):
@@ -239,11 +239,10 @@ def test_progress_on_a_terminal_only(tmp_path):
     analyzer.analyze([path], progress=Progress([path], stream=slow, after=3600))
     assert slow.getvalue() == ""
     # With --jobs, this process reads the whole capture too: its reading is shown.
-    from tcpflow_analyze import parallel
+    from tcpflow_analyze.analysis import parallel
     from tcpflow_analyze.cli import DEFAULT_MAX_CONNECTIONS
     jobs = Terminal()
-    options = {"time_wait": 60.0, "fin_timeout": 60.0, "unanswered": 5.0,
-               "max_connections": DEFAULT_MAX_CONNECTIONS, "max_report_connections": 1000}
+    options = parallel.AnalysisOptions(max_connections=DEFAULT_MAX_CONNECTIONS, max_report_connections=1000)
     a = parallel.analyze_parallel([path], 2, options, progress=Progress([path], stream=jobs, after=0.0))
     assert a.stats.packets == 6 and "100% " in jobs.getvalue() and jobs.getvalue().endswith("\r\x1b[K")
 
@@ -264,9 +263,9 @@ def test_jobs_by_default(tmp_path, monkeypatch):
 def test_table_fits_a_narrow_terminal():
     from conftest import SAMPLES
 
-    from tcpflow_analyze.analyzer import analyze
-    from tcpflow_analyze.report import build_report
-    from tcpflow_analyze.report.table import render
+    from tcpflow_analyze.analysis import analyze
+    from tcpflow_analyze.views.report import build_report
+    from tcpflow_analyze.render.table import render
     report = build_report(analyze([str(SAMPLES / "port_reuse.pcap")]))
     wide = render(report)
     assert "bytes" in wide and "left out" not in wide

@@ -8,12 +8,12 @@ from conftest import SAMPLES
 from pcapgen import Trace
 
 from tcpflow_analyze import detectors
-from tcpflow_analyze.analyzer import analyze
+from tcpflow_analyze.analysis import AnalysisOptions, analyze
 from tcpflow_analyze.cli import main
 
 
 def found(sample, **cfg):
-    analysis = analyze([str(SAMPLES / sample)], unanswered=cfg.get("half_open_timeout", 5.0))
+    analysis = analyze([str(SAMPLES / sample)], AnalysisOptions(unanswered=cfg.get("half_open_timeout", 5.0)))
     return detectors.run(analysis, cfg)
 
 
@@ -77,8 +77,8 @@ def test_rst_on_stale_syn():
 def test_rst_on_stale_syn_says_retransmission_or_replay(run_trace, tmp_path):
     t = Trace().c("S", 1000).c("S", 1000, dt=1.0).s("SA", 5000, 1001).c("R", 1001)
     conns = run_trace(t)
-    from tcpflow_analyze.analyzer import Analysis, CaptureStats
-    analysis = Analysis(CaptureStats(files=["x"], end=conns[-1].last_seen), conns, {"time_wait": 60.0})
+    from tcpflow_analyze.analysis import Analysis, CaptureStats
+    analysis = Analysis(CaptureStats(files=["x"], end=conns[-1].last_seen), conns, AnalysisOptions())
     [a] = only(detectors.run(analysis), "rst_on_stale_syn")
     assert a.details["syn_origin"] == "retransmission"
 
@@ -86,7 +86,7 @@ def test_rst_on_stale_syn_says_retransmission_or_replay(run_trace, tmp_path):
     t.c("FA", 1001, 5001).s("FA", 5001, 1002).c("A", 1002, 5002)
     t.c("S", 1000, dt=100.0).s("SA", 9000, 1001).c("R", 1001)  # the old SYN, replayed
     conns = run_trace(t)
-    analysis = Analysis(CaptureStats(files=["x"], end=conns[-1].last_seen), conns, {"time_wait": 60.0})
+    analysis = Analysis(CaptureStats(files=["x"], end=conns[-1].last_seen), conns, AnalysisOptions())
     [a] = only(detectors.run(analysis), "rst_on_stale_syn")
     assert a.details["syn_origin"] == "replay" and a.details["replay_of"] == 1
 
@@ -115,7 +115,7 @@ def test_time_wait_storm():
     # A share of the port range works as a threshold too: 2% of 28232 = 564.
     assert only(found("time_wait_storm.pcap", time_wait_threshold="2%"), "time_wait_storm")
     # A narrower range makes the same 600 ports a larger share.
-    [b] = found("time_wait_storm.pcap", time_wait_threshold="500", port_range_parsed=(40000, 41000))
+    [b] = found("time_wait_storm.pcap", time_wait_threshold="500", port_range="40000-41000")
     assert b.details["port_range_size"] == 1001
 
 
@@ -149,8 +149,8 @@ def test_reset_storm(run_trace):
         t.client = ("10.0.0.1", 41000 + i)
         t.c("S", 1000 + i, dt=0.05).s("RA", 0, 1001 + i)
     conns = run_trace(t)
-    from tcpflow_analyze.analyzer import Analysis, CaptureStats
-    analysis = Analysis(CaptureStats(files=["x"], end=conns[-1].last_seen), conns, {"time_wait": 60.0})
+    from tcpflow_analyze.analysis import Analysis, CaptureStats
+    analysis = Analysis(CaptureStats(files=["x"], end=conns[-1].last_seen), conns, AnalysisOptions())
     storms = only(detectors.run(analysis), "reset_storm")
     assert [a.details["host"] for a in storms] == ["10.0.0.2"]
     assert storms[0].details["count"] == 60
@@ -217,8 +217,8 @@ def test_time_wait_entered_at_the_capture_end_is_counted():
     # The peer's FIN is the capture's last packet, too recent to have been
     # answered: the client is taken to have it, FIN_WAIT_2 -> TIME_WAIT, and
     # that TIME_WAIT counts in the per-host view like any other.
-    from tcpflow_analyze.states import TIME_WAIT
-    from tcpflow_analyze.timewait import time_wait_by_host
+    from tcpflow_analyze.model.states import TIME_WAIT
+    from tcpflow_analyze.analysis.timewait import time_wait_by_host
     t = Trace()
     t.handshake()
     t.c("FA", 1001, 5001)

@@ -7,16 +7,18 @@ import pytest
 from conftest import PUBLIC, SAMPLES
 from pcapgen import Trace
 
-from tcpflow_analyze import analyzer, detectors
+from tcpflow_analyze import detectors
+from tcpflow_analyze.engine import loop as analyzer
+from tcpflow_analyze import analysis
 from tcpflow_analyze.errors import CaptureError
-from tcpflow_analyze.report import build_report
-from tcpflow_analyze.report.json_out import dumps
+from tcpflow_analyze.views.report import build_report
+from tcpflow_analyze.render.json_out import dumps
 
 CAPTURES = sorted(SAMPLES.glob("*.pcap*")) + (sorted(p for p in PUBLIC.glob("*.pcap*")) if PUBLIC.is_dir() else [])
 
 
 def report(path):
-    a = analyzer.analyze([str(path)])
+    a = analysis.analyze([str(path)])
     return dumps(build_report(a, detectors.run(a)))
 
 
@@ -73,12 +75,12 @@ def fast_and_decoded(monkeypatch, path):
         calls.append(1)
         return real_decode(*args)
     monkeypatch.setattr(analyzer, "decode", counting_decode)
-    original = analyzer.analyze([str(SAMPLES / "bulk_loss.pcap")])
+    original = analysis.analyze([str(SAMPLES / "bulk_loss.pcap")])
     calls.clear()
-    fast = analyzer.analyze([path])
+    fast = analysis.analyze([path])
     decoded = len(calls)
     monkeypatch.setattr(analyzer, "FAST_PATHS", {})
-    slow = analyzer.analyze([path])
+    slow = analysis.analyze([path])
     rows = [list(build_report(a)["connections"]) for a in (original, fast, slow)]
     assert rows[0] == rows[1] == rows[2] and rows[0]
     assert fast.stats.skipped == slow.stats.skipped == original.stats.skipped

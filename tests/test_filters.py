@@ -7,7 +7,7 @@ from click.testing import CliRunner
 from conftest import SAMPLES
 
 from tcpflow_analyze.cli import main
-from tcpflow_analyze.filters import parse_time
+from tcpflow_analyze.analysis.filters import parse_time
 
 
 def run(*args):

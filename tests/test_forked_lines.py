@@ -8,11 +8,11 @@ from click.testing import CliRunner
 from conftest import SAMPLES
 
 from tcpflow_analyze import detectors
-from tcpflow_analyze.analyzer import analyze
+from tcpflow_analyze.analysis import analyze
 from tcpflow_analyze.cli import main
-from tcpflow_analyze.report import forked_lines
-from tcpflow_analyze.report.forked_lines import ForkedLines, ForkedTable
-from tcpflow_analyze.report.model import ConnectionEntries, build_report
+from tcpflow_analyze import runtime as forked_lines
+from tcpflow_analyze.runtime import ForkedLines, ForkedTable
+from tcpflow_analyze.views.report import ConnectionEntries, build_report
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
 
@@ -105,7 +105,7 @@ def test_cli_report_is_the_same(monkeypatch):
 
 
 def table_section(analysis, color, width, forked=None):
-    from tcpflow_analyze.report.table import connections_section
+    from tcpflow_analyze.render.table import connections_section
     if forked is not None:
         try:
             return "".join(forked.chunks())

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import pytest
 
-from tcpflow_analyze.analyzer import analyze
+from tcpflow_analyze.analysis import analyze
 from tcpflow_analyze.capture import read_records
 from tcpflow_analyze.decode import SKIP_NAMES, decode
 from tcpflow_analyze.errors import CaptureError
@@ -188,7 +188,7 @@ def _validate(rep):
     global _SCHEMA
     jsonschema = pytest.importorskip("jsonschema")
     if _SCHEMA is None:
-        _SCHEMA = json.loads((ROOT / "tcpflow_analyze" / "report" / "report.schema.json").read_text())
+        _SCHEMA = json.loads((ROOT / "tcpflow_analyze" / "views" / "report.schema.json").read_text())
     jsonschema.validate(rep, _SCHEMA)
 
 
@@ -374,10 +374,11 @@ def test_pcapng_block_claiming_16_mib_is_not_read(tmp_path, read_ahead):
     # The block claims 16 MiB + 4 and 20 MiB of data follow: the reader does
     # not read it in to see; a read-ahead thread holds its own two chunks at
     # most, whatever the block claims.
-    from tcpflow_analyze.analyzer import CaptureStats, run
+    from tcpflow_analyze.engine.loop import CaptureStats, run
     from tcpflow_analyze.capture import read_windows
     from tcpflow_analyze.capture.readahead import STREAM_CHUNK
-    from tcpflow_analyze.tracker import ConnectionTracker
+    from tcpflow_analyze.analysis import AnalysisOptions
+    from tcpflow_analyze.engine.table import ConnectionTable
     frames, data = _ng_good()
     path = write(tmp_path, "m.pcapng", data + struct.pack("<II", 6, (16 << 20) + 4))
     with open(path, "r+b") as fh:
@@ -385,7 +386,7 @@ def test_pcapng_block_claiming_16_mib_is_not_read(tmp_path, read_ahead):
     stats = CaptureStats(files=[str(path)])
     tracemalloc.start()
     try:
-        run(read_windows([str(path)], stats.damages, read_ahead=read_ahead), ConnectionTracker(), stats)
+        run(read_windows([str(path)], stats.damages, read_ahead=read_ahead), ConnectionTable(AnalysisOptions()), stats)
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()

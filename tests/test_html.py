@@ -11,9 +11,9 @@ import pytest
 from conftest import SAMPLES
 
 from tcpflow_analyze import detectors
-from tcpflow_analyze.analyzer import analyze
-from tcpflow_analyze.report import build_report
-from tcpflow_analyze.report.html import MAX_LADDERS, anomaly_connection_ids, render_html
+from tcpflow_analyze.analysis import analyze
+from tcpflow_analyze.views.report import build_report
+from tcpflow_analyze.render.html import MAX_LADDERS, anomaly_connection_ids, render_html
 from tcpflow_analyze.views.ladder import record_ladders
 
 CHROMIUM = Path("/usr/bin/chromium")

@@ -10,8 +10,8 @@ import json
 import pytest
 from conftest import SAMPLES
 
-from tcpflow_analyze.analyzer import analyze
-from tcpflow_analyze.report import build_report
+from tcpflow_analyze.analysis import analyze
+from tcpflow_analyze.views.report import build_report
 
 TRUTHS = sorted(SAMPLES.glob("*.truth.json"))
 

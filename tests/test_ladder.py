@@ -6,10 +6,10 @@ import re
 import pytest
 from conftest import SAMPLES
 
-from tcpflow_analyze.states import STATE_NAMES
-from tcpflow_analyze.views.ladder import (
-    Fold, display_rows, ladder_json, parse_select, record_ladder, record_ladders, render_ladder,
-)
+from tcpflow_analyze.analysis import AnalysisOptions
+from tcpflow_analyze.model.states import STATE_NAMES
+from tcpflow_analyze.render.ladder import Fold, display_rows, render_ladder
+from tcpflow_analyze.views.ladder import ladder_json, parse_select, record_ladder, record_ladders
 
 TUPLE = "10.201.0.1:40001-10.201.0.2:8080"
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
@@ -173,7 +173,7 @@ def test_retransmission_into_silence_and_timer_line():
 
 
 def test_time_wait_expiry_is_its_own_line():
-    ladder = record_ladder(sample("client_close_first"), 1, time_wait=0.0)
+    ladder = record_ladder(sample("client_close_first"), 1, AnalysisOptions(time_wait=0.0))
     last = ladder.events[-1]
     assert last.kind == "timer" and last.side == "client" and "TIME_WAIT" in last.note
     assert ladder.states("client")[-2:] == ["TIME_WAIT", "CLOSED"]
@@ -260,7 +260,7 @@ CAPTURES = sorted(p.name for p in SAMPLES.iterdir() if p.suffix in (".pcap", ".p
 def test_every_ladder_agrees_with_the_report(name):
     """The recording tracker sees what the normal one sees: for every
     connection of every sample, one segment per packet and the same end states."""
-    from tcpflow_analyze.analyzer import analyze
+    from tcpflow_analyze.analysis import analyze
     paths = [str(SAMPLES / name)]
     analysis = analyze(paths)
     ladders = record_ladders(paths, [c.id for c in analysis.connections], analysis=analysis)
@@ -284,7 +284,7 @@ def test_a_ladder_with_the_analysis_tracks_only_its_own_connections(names, monke
     # With the full analysis at hand, the recording pass tracks only the
     # connections whose ports XOR like a watched one's; the ladders (ids,
     # instances, handovers, anomalies) are those of a full recording pass.
-    from tcpflow_analyze import analyzer
+    from tcpflow_analyze import analysis as analyzer
     from tcpflow_analyze.views import ladder as L
     paths = [p for n in names for p in sample(n)]
     analysis = analyzer.analyze(paths)
@@ -306,7 +306,7 @@ def test_a_ladder_falls_back_to_the_full_pass_where_the_analysis_lists_other_ins
     # cannot be matched, so the full recording pass is made, as before.
     import dataclasses
 
-    from tcpflow_analyze import analyzer
+    from tcpflow_analyze import analysis as analyzer
     from tcpflow_analyze.views import ladder as L
     paths = sample("port_reuse")
     analysis = analyzer.analyze(paths)

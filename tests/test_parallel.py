@@ -66,7 +66,7 @@ def test_views_same_with_jobs(command):
 @pytest.mark.parametrize("nparts", [1, 2, 3, 4, 7])
 @pytest.mark.parametrize("parent", [False, True])
 def test_partitions_own_every_bucket_once(nparts, parent):
-    from tcpflow_analyze.parallel import BUCKETS, owned_buckets, shares
+    from tcpflow_analyze.analysis.parallel import BUCKETS, owned_buckets, shares
     weights = shares(nparts, parent)
     assert abs(sum(weights) - 1) < 1e-9
     owned = [owned_buckets(i, weights) for i in range(nparts)]
@@ -82,18 +82,19 @@ def test_gzip_and_read_ahead_same_report(tmp_path, monkeypatch, cores):
     # without a read-ahead thread or inflating child; with cores to spare,
     # with them.  The report is the single process's either way.
     import gzip
-    from tcpflow_analyze import parallel
+    from tcpflow_analyze.analysis import parallel
     plain = CAPTURES[0]
     zipped = tmp_path / "capture.pcap.gz"
     zipped.write_bytes(gzip.compress(open(plain, "rb").read()))
     monkeypatch.setattr(parallel, "usable_cores", lambda: cores)
     seen = []
-    real = parallel.read_windows
+    import tcpflow_analyze.analysis as analysis_pkg
+    real = analysis_pkg.read_windows
 
     def spy(paths, damages, opened=None, read_ahead=True):
         seen.append(read_ahead)
         return real(paths, damages, opened, read_ahead)
-    monkeypatch.setattr(parallel, "read_windows", spy)
+    monkeypatch.setattr(analysis_pkg, "read_windows", spy)
 
     def run(jobs, capture):
         res = CliRunner().invoke(main, ["analyze", "--format", "json", "--time-wait-threshold", "500",
@@ -101,6 +102,7 @@ def test_gzip_and_read_ahead_same_report(tmp_path, monkeypatch, cores):
         assert res.exit_code == 0, res.output
         return json.loads(res.output)
     one = run("1", plain)
+    seen.clear()   # the single process reads through the same analyze()
     two = run("2", str(zipped))
     assert seen == [cores > 2]
     for rep in (one, two):

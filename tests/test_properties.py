@@ -1,6 +1,6 @@
 """Property tests: whatever segments or bytes arrive, the analysis holds together.
 
-(a) Segment sequences straight into ``ConnectionTracker``: pure garbage, and
+(a) Segment sequences straight into the ``ConnectionTable``: pure garbage, and
     plausible connections (a handshake, data, a close) with random damage --
     drops, duplicates, reorderings, flipped flags, shifted numbers -- so the
     interesting paths of the state machines are reached, not only the "no
@@ -34,13 +34,14 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from tcpflow_analyze import detectors
-from tcpflow_analyze.analyzer import Analysis, CaptureStats, analyze
-from tcpflow_analyze.connection import transitions
+from tcpflow_analyze.analysis import Analysis, CaptureStats, analyze
+from tcpflow_analyze.model.connection import transitions
 from tcpflow_analyze.errors import CaptureError
-from tcpflow_analyze.report import build_report
-from tcpflow_analyze.states import STATE_NAMES
-from tcpflow_analyze.tracker import ConnectionTracker
-from tcpflow_analyze.zeek import conn_state
+from tcpflow_analyze.views.report import build_report
+from tcpflow_analyze.model.states import STATE_NAMES
+from tcpflow_analyze.analysis import AnalysisOptions
+from tcpflow_analyze.engine.table import ConnectionTable
+from tcpflow_analyze.engine.zeek import conn_state
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "sample_pcaps"
@@ -116,17 +117,13 @@ def report_of(conns, end):
     stats = CaptureStats(files=["<test>"], packets=0, tcp_packets=0)
     stats.start, stats.end = T0, end
     analysis = Analysis(stats=stats, connections=conns,
-                        options={"time_wait": 60.0, "fin_timeout": 60.0, "unanswered": 5.0})
-    config = detectors.default_config()
-    if "port_range" in config:
-        from tcpflow_analyze.timewait import parse_port_range
-        config["port_range_parsed"] = parse_port_range(config["port_range"])
-    rep = build_report(analysis, detectors.run(analysis, config))
+                        options=AnalysisOptions())
+    rep = build_report(analysis, detectors.run(analysis))
     return json.loads(json.dumps(rep, allow_nan=False, default=list))
 
 
 def run_tracker(segments, end=None, **opts):
-    tr = ConnectionTracker(**opts)
+    tr = ConnectionTable(AnalysisOptions(**opts))
     for s in segments:
         tr.segment(*s)
     last = max((s[0] for s in segments), default=T0)
@@ -411,13 +408,9 @@ def pipeline(path):
     for d in s.damages:
         assert d.offset >= 0 and d.packet >= 0 and d.reason
     check_connections(a.connections, [], monotonic=False, folded=True)
-    config = detectors.default_config()
-    if "port_range" in config:
-        from tcpflow_analyze.timewait import parse_port_range
-        config["port_range_parsed"] = parse_port_range(config["port_range"])
-    rep = build_report(a, detectors.run(a, config))
+    rep = build_report(a, detectors.run(a))
     try:
-        from tcpflow_analyze.report.json_out import dumps
+        from tcpflow_analyze.render.json_out import dumps
         text = dumps(rep)
     except ImportError:
         text = json.dumps(rep, allow_nan=False)

@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from tcpflow_analyze import detectors
-from tcpflow_analyze.analyzer import analyze
+from tcpflow_analyze.analysis import AnalysisOptions, analyze
 from tcpflow_analyze.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -50,7 +50,7 @@ def test_flood_is_one_anomaly_with_counts(floods):
 
 def _peak(path):
     tracemalloc.start()
-    analysis = analyze([path], max_connections=2000, max_report_connections=5000)
+    analysis = analyze([path], AnalysisOptions(max_connections=2000, max_report_connections=5000))
     detectors.run(analysis)
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()

@@ -5,13 +5,12 @@ import json
 import pytest
 from conftest import SAMPLES
 
-from tcpflow_analyze.analyzer import analyze
+from tcpflow_analyze.analysis import analyze
 from tcpflow_analyze.views.ladder import record_ladder
-from tcpflow_analyze.timeline import bucket_peaks
-from tcpflow_analyze.views.states import (
-    parse_time, plot_timelines, render_states_at, render_timelines, state_timelines, states_at,
-)
-from tcpflow_analyze.states import STATE_NAMES
+from tcpflow_analyze.analysis.timeline import bucket_peaks
+from tcpflow_analyze.render.states import plot_timelines, render_states_at, render_timelines
+from tcpflow_analyze.views.states import parse_time, state_timelines, states_at
+from tcpflow_analyze.model.states import STATE_NAMES
 
 TRUTHS = sorted(SAMPLES.glob("*.truth.json"))
 # The lab (sample_pcaps/README.md): the client namespace holds .1, the server .2.

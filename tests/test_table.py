@@ -5,9 +5,9 @@ from conftest import SAMPLES
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tcpflow_analyze.analyzer import analyze
-from tcpflow_analyze.report import build_report
-from tcpflow_analyze.report import table as T
+from tcpflow_analyze.analysis import analyze
+from tcpflow_analyze.views.report import build_report
+from tcpflow_analyze.render import table as T
 
 CAPTURES = ["port_reuse.pcap", "ipv6.pcap", "midstream.pcap", "time_wait_storm.pcap", "sll2_any.pcap"]
 

@@ -7,7 +7,7 @@ Each trace is written as a real pcap and read back through the CLI's path.
 from conftest import states
 from pcapgen import Trace
 
-from tcpflow_analyze.zeek import conn_state
+from tcpflow_analyze.engine.zeek import conn_state
 
 C, S = 1000, 5000  # client and server ISNs
 

@@ -8,11 +8,11 @@ from conftest import SAMPLES
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tcpflow_analyze.analyzer import analyze
-from tcpflow_analyze.connection import ip_text
-from tcpflow_analyze.report.json_out import iter_view_dumps
-from tcpflow_analyze.states import CLOSED, STATE_NAMES
-from tcpflow_analyze.timeline import StepSeries, sweep, sweep_sorted
+from tcpflow_analyze.analysis import analyze
+from tcpflow_analyze.model.text import ip_text
+from tcpflow_analyze.render.json_out import iter_view_dumps
+from tcpflow_analyze.model.states import CLOSED, STATE_NAMES
+from tcpflow_analyze.analysis.timeline import StepSeries, sweep, sweep_sorted
 from tcpflow_analyze.views.states import state_timelines
 
 _scalars = st.one_of(st.none(), st.booleans(), st.integers(-2**70, 2**70),

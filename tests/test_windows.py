@@ -10,11 +10,11 @@ from conftest import SAMPLES, walk_windows as walked
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tcpflow_analyze.analyzer import analyze
+from tcpflow_analyze.analysis import analyze
 from tcpflow_analyze.capture import pcap, read_records, read_windows, source
 from tcpflow_analyze.capture.windows import walk_records
-from tcpflow_analyze.report import build_report
-from tcpflow_analyze.report.json_out import dumps
+from tcpflow_analyze.views.report import build_report
+from tcpflow_analyze.render.json_out import dumps
 
 BULK = SAMPLES / "bulk_loss.pcap"          # 4,283 packets, records up to ~1.5 kB
 REUSE = SAMPLES / "port_reuse.pcap"

@@ -1,11 +1,11 @@
 """wire: connections packed for another process come back equal, links and all."""
 from conftest import SAMPLES
 
-from tcpflow_analyze import wire
-from tcpflow_analyze.analyzer import analyze
-from tcpflow_analyze.connection import Connection, Endpoint
-from tcpflow_analyze.report import build_report
-from tcpflow_analyze.report.json_out import dumps
+from tcpflow_analyze.engine import wire
+from tcpflow_analyze.analysis import analyze
+from tcpflow_analyze.model.connection import Connection, Endpoint
+from tcpflow_analyze.views.report import build_report
+from tcpflow_analyze.render.json_out import dumps
 
 
 def slots(obj):

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from conftest import PUBLIC
 
-from tcpflow_analyze.analyzer import analyze
-from tcpflow_analyze.report import build_report
+from tcpflow_analyze.analysis import analyze
+from tcpflow_analyze.views.report import build_report
 
 BASELINES = json.loads((Path(__file__).parent / "data" / "zeek_conn_baselines.json").read_text())
 
