@@ -92,5 +92,12 @@ def top_counts(items, n: int = 5) -> list[dict]:
     return [{"endpoint": k, "count": v} for k, v in ranked]
 
 
-__all__ = ["Anomaly", "Option", "SEVERITIES", "endpoint_text", "group_by", "ids", "ip_text", "plural",
+def retry_delay(new):
+    """From the new connection's first SYN to the SYN-ACK that accepted it."""
+    if new is None or new.client.syn_time < 0 or new.server.syn_time < 0:
+        return None
+    return new.server.syn_time - new.client.syn_time
+
+
+__all__ = ["Anomaly", "Option", "SEVERITIES", "endpoint_text", "group_by", "ids", "ip_text", "plural", "retry_delay",
            "service", "top_counts"]

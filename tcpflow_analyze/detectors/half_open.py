@@ -24,7 +24,7 @@ from __future__ import annotations
 from ..model.connection import HS_ACK, HS_SYNACK
 from ..engine.folding import EMBRYONIC
 from ..model.states import CLOSED, STATE_NAMES, SYNACK_ANSWER_TIME, SYNCHRONIZED, TIME_WAIT
-from .base import Anomaly, Option, clients_of, ids, plural, service, with_folds
+from .base import Anomaly, Option, clients_of, ids, plural, retry_delay, service, with_folds
 
 TYPE = "half_open"
 SEVERITY = "warning"
@@ -147,7 +147,7 @@ def _challenge_ack(conns):
         if old.challenge_time < 0 or old.challenge_state == TIME_WAIT:
             continue
         new = old.superseded
-        delay = _retry_delay(new)
+        delay = retry_delay(new)
         out.append(Anomaly(
             TYPE, SEVERITY, old.challenge_time, [old.id] + ([new.id] if new is not None else []),
             f"{service(old.client)} reconnected from the same port while {service(old.server)} still "
@@ -159,12 +159,3 @@ def _challenge_ack(conns):
              "server_state": STATE_NAMES[old.challenge_state],
              "retry_delay": None if delay is None else round(delay, 6)}))
     return out
-
-
-def _retry_delay(new):
-    """From the new connection's first SYN to the SYN-ACK that accepted it."""
-    if new is None or new.client.syn_time < 0 or new.server.syn_time < 0:
-        return None
-    return new.server.syn_time - new.client.syn_time
-
-

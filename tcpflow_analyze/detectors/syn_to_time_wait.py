@@ -13,8 +13,7 @@ captured", Zeek folds it into the old connection; the delay it cost is here.
 from __future__ import annotations
 
 from ..model.states import TIME_WAIT
-from .base import Anomaly, Option, service
-from .half_open import _retry_delay
+from .base import Anomaly, Option, retry_delay, service
 
 TYPE = "syn_to_time_wait"
 SEVERITY = "warning"
@@ -34,7 +33,7 @@ def detect(analysis, cfg) -> list[Anomaly]:
         if old.challenge_time < 0 or old.challenge_state != TIME_WAIT:
             continue
         new = old.superseded
-        delay = _retry_delay(new)
+        delay = retry_delay(new)
         cost = f": the retried SYN got through after {delay * 1000:.0f} ms" if delay is not None else ""
         out.append(Anomaly(
             TYPE, SEVERITY, old.challenge_time, [old.id] + ([new.id] if new is not None else []),
