@@ -5,7 +5,7 @@ Captures are untrusted input: whatever bytes arrive, the analysis must end in
 a report or a ``CaptureError`` (exit 2) -- never another exception, never a
 hang, never a memory blow-up.  This harness feeds mutated captures to
 
-* ``reader``:  ``capture.read_records`` + ``decode.decode`` on every record,
+* ``reader``:  the tests' ``records.read_records`` + ``decode.decode`` on every record,
   checking that each record lies inside its buffer and that every decoded
   field is in range;
 * ``analyze``: ``analyzer.analyze`` + the anomaly detectors + the JSON report
@@ -63,21 +63,23 @@ DEFAULT_TARGETS = "reader,analyze"
 # --------------------------------------------------------------------- targets
 def _import_targets():
     global CaptureError, read_records, decode, analyze, detectors, build_report, render_table
-    global SKIP_COUNT, parse_port_range, dumps_json
+    global SKIP_COUNT, dumps_json
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+    from records import read_records  # noqa: F811  (the tests' record-at-a-time reader)
     from tcpflow_analyze import detectors  # noqa: F811
-    from tcpflow_analyze.analyzer import analyze  # noqa: F811
-    from tcpflow_analyze.capture import read_records  # noqa: F811
+    from tcpflow_analyze.analysis import analyze  # noqa: F811
     from tcpflow_analyze.decode import SKIP_NAMES, decode  # noqa: F811
     from tcpflow_analyze.errors import CaptureError  # noqa: F811
-    from tcpflow_analyze.report import build_report  # noqa: F811
-    from tcpflow_analyze.report.table import render as render_table  # noqa: F811
-    from tcpflow_analyze.timewait import parse_port_range  # noqa: F811
+    from tcpflow_analyze.render.json_out import iter_dumps
+    from tcpflow_analyze.render.table import iter_render
+    from tcpflow_analyze.views.report import build_report  # noqa: F811
     SKIP_COUNT = len(SKIP_NAMES)
-    try:  # the CLI's own JSON writer, where there is one
-        from tcpflow_analyze.report.json_out import dumps as dumps_json  # noqa: F811
-    except ImportError:
-        def dumps_json(report):  # noqa: F811
-            return json.dumps(report, indent=2, allow_nan=False)
+
+    def render_table(report, *args, **kw):  # noqa: F811
+        return "".join(iter_render(report, *args, **kw))
+
+    def dumps_json(report):  # noqa: F811
+        return "".join(iter_dumps(report))
 
 
 def _no_constants(name):
@@ -122,10 +124,8 @@ def run_reader(path: str) -> int:
     return n
 
 
-def _config() -> dict:
-    cfg = detectors.default_config()
-    cfg["port_range_parsed"] = parse_port_range(cfg["port_range"])
-    return cfg
+def _config():
+    return detectors.config()
 
 
 def run_analyze(path: str) -> int:

@@ -28,7 +28,7 @@ from pathlib import Path
 import pytest
 
 from tcpflow_analyze.analysis import analyze
-from tcpflow_analyze.capture import read_records
+from records import read_records
 from tcpflow_analyze.decode import SKIP_NAMES, decode
 from tcpflow_analyze.errors import CaptureError
 

@@ -152,7 +152,7 @@ def test_stdin_is_read_ahead_and_reads_as_the_file(monkeypatch):
         return real(stream, size)
 
     monkeypatch.setattr(source, "StreamAhead", spy)
-    from tcpflow_analyze.capture import read_records
+    from records import read_records
     got = walk_windows(read_windows(["-"], []))
     want = [(ts, lt, bytes(buf[off:off + n])) for ts, lt, buf, off, n in read_records([str(path)], [])]
     assert used and got == want and len(got) == 4283

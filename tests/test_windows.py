@@ -11,8 +11,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tcpflow_analyze.analysis import analyze
-from tcpflow_analyze.capture import pcap, read_records, read_windows, source
-from tcpflow_analyze.capture.windows import walk_records
+from records import read_records, walk_records
+from tcpflow_analyze.capture import pcap, read_windows, source
+
 from tcpflow_analyze.views.report import build_report
 from tcpflow_analyze.render.json_out import dumps
 

@@ -11,7 +11,7 @@ import struct
 
 from ..errors import CaptureError
 from .readahead import ReadAhead
-from .windows import INF, walk_records
+from .windows import INF
 
 MAGIC_US = 0xA1B2C3D4
 MAGIC_NS = 0xA1B23C4D
@@ -133,9 +133,3 @@ def _walk_windows(stream, damage, ahead, layout, snaplen, buf, pos, eof, file_of
             eof = not more
             buf = buf[pos:] + more
             pos = 0
-
-
-def iter_pcap(path: str, stream, head: bytes, damage, read_at=None, read_ahead: bool = True):
-    """Yield ``(ts, linktype, buf, offset, caplen)`` records from a pcap stream
-    (see ``pcap_windows``), for consumers that take one record at a time."""
-    return walk_records(pcap_windows(path, stream, head, damage, read_at, read_ahead))

@@ -10,7 +10,7 @@ from __future__ import annotations
 import struct
 
 from ..errors import CaptureError
-from .windows import EPB, EPB_FIXED_LEN, EPB_HEADER_LEN, INF, PACKED, packed_layout, record_at, walk_records
+from .windows import EPB, EPB_FIXED_LEN, EPB_HEADER_LEN, INF, PACKED, packed_layout, record_at
 
 SHB = 0x0A0D0D0A
 IDB = 0x00000001
@@ -59,13 +59,6 @@ def _parse_idb(body: bytes, endian: str) -> _Interface:
 
 
 READ_SIZE = 1 << 20
-
-
-def iter_pcapng(path: str, stream, head: bytes, damage):
-    """Yield ``(ts, linktype, buf, offset, caplen)`` records from a pcapng
-    stream (see ``pcapng_windows``), for consumers that take one record at a
-    time."""
-    return walk_records(pcapng_windows(path, stream, head, damage))
 
 
 def pcapng_windows(path: str, stream, head: bytes, damage):

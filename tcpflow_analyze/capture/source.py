@@ -19,9 +19,9 @@ except ImportError:  # not a POSIX system
     fcntl = None
 
 from ..errors import CaptureError
-from .pcap import MAGIC_NS, MAGIC_US, iter_pcap, pcap_windows
+from .pcap import MAGIC_NS, MAGIC_US, pcap_windows
 from . import inflate
-from .pcapng import iter_pcapng, pcapng_windows
+from .pcapng import pcapng_windows
 from .readahead import STREAM_CHUNK, StreamAhead
 from .windows import merge_windows
 
@@ -203,11 +203,6 @@ class _Opened:
             reason = f"{err}; {reason}"
         self._damages.append(Damage(self.name, offset, packet, reason))
 
-    def records(self):
-        if self.pcapng:
-            return iter_pcapng(self.name, self.stream, self.head, self.damage)
-        return iter_pcap(self.name, self.stream, self.head, self.damage, self.read_at, self.read_ahead)
-
     def windows(self):
         if self.pcapng:
             return pcapng_windows(self.name, self.stream, self.head, self.damage)
@@ -248,26 +243,12 @@ def _widen_fd(fd: int) -> None:
         pass  # not Linux, or the size is capped (pipe-max-size): it still works
 
 
-def iter_file(path: str, damages: list, opened=None):
-    """Yield the records of one capture; record damage into ``damages``.
-
-    The first record is produced only after the header has been validated, so
-    a CaptureError surfaces on the first ``next()``.
-    """
-    f = _Opened(path, damages, opened)
-    try:
-        yield from f.records()
-    finally:
-        f.close()
-
-
 def read_windows(paths, damages: list, opened=None, read_ahead: bool = True):
     """Every capture in ``paths`` as windows of records, for the packet loop.
 
     The protocol is ``windows``'s.  Each capture file is walked in its own
     read buffers (pcap records, or pcapng Enhanced Packet Blocks); several
-    are merged by timestamp (``windows.merge_windows``), in the order
-    ``read_records`` gives.  ``read_ahead``: a file read alone is read beside
+    are merged by timestamp (``windows.merge_windows``).  ``read_ahead``: a file read alone is read beside
     the walk (a thread, or a child inflating gzip) -- worth it only with a
     core to spare for it.
     """
@@ -316,48 +297,3 @@ class _Prefixed:
             out, self._prefix = self._prefix[:n], self._prefix[n:]
             return out
         return self._raw.read(n)
-
-
-def read_records(paths, damages: list, opened=None):
-    """Yield records from every capture in ``paths``, merged in timestamp order.
-
-    Rotated ``tcpdump -G/-C`` files are one trace: merging by timestamp rather
-    than concatenating keeps a connection that spans two files in order.
-    Every file's header is checked before the first record is produced, so a
-    bad file fails the run before any output.  ``opened(raw)``, if given, is
-    told of every file opened (for a progress display).
-    """
-    paths = list(paths)
-    if paths.count("-") > 1:
-        raise CaptureError("-", "standard input can be read only once; give - once")
-    gens = []
-    try:
-        for path in paths:
-            gen = iter_file(path, damages, opened)
-            first = next(gen, None)
-            if first is not None:
-                gens.append((first, gen))
-    except BaseException:
-        for _, gen in gens:
-            gen.close()  # close the files already opened
-        raise
-    # Files in the order of their first packet: heapq.merge breaks timestamp
-    # ties by input order, so rotated files given out of order (b.pcap
-    # a.pcap) still keep a tie across the rotation in capture order.
-    gens.sort(key=lambda g: g[0][0])
-    if len(gens) == 1:
-        first, gen = gens[0]
-        yield first
-        yield from gen
-        return
-    # The records share read buffers that the reader may replace, but each
-    # record is consumed before its generator is advanced again, so merging
-    # is safe.
-    def chain(first, gen):
-        yield first
-        yield from gen
-    yield from heapq.merge(*(chain(f, g) for f, g in gens), key=_ts)
-
-
-def _ts(record):
-    return record[0]

@@ -3,7 +3,7 @@
 A reader is a generator of windows ``(buf, pos, end, layout, ts_end)``: whole
 records may start at ``buf[pos]``, up to ``end``, as long as their timestamps
 are at most ``ts_end`` (infinite, except where several captures are merged:
-``merge_windows``).  The walker (``analyzer.run``, or ``walk_records`` here)
+``merge_windows``).  The walker (``engine.loop.run``)
 walks them in one tight loop, stops at the first record it cannot take,
 ``send``s back ``(stop, records_walked)`` and gets the next window.  The
 reader, not the walker, decides what the stop means: more data to read, a
@@ -70,28 +70,6 @@ def record_at(buf, pos: int, end: int, layout):
     return ((ts_hi << 32) | ts_lo) * ts_scale + ts_offset, caplen, nxt
 
 
-def walk_records(windows):
-    """Every record of a window stream as ``(ts, linktype, buf, offset,
-    caplen)``, for consumers that take one record at a time."""
-    window = next(windows, None)
-    while window is not None:
-        buf, pos, end, layout, ts_end = window
-        hlen, linktype = layout[1], layout[3]
-        walked = 0
-        while True:
-            record = record_at(buf, pos, end, layout)
-            if record is None or record[0] > ts_end:
-                break
-            ts, caplen, nxt = record
-            walked += 1
-            yield ts, linktype, buf, pos + hlen, caplen
-            pos = nxt
-        try:
-            window = windows.send((pos, walked))
-        except StopIteration:
-            window = None
-
-
 class _Source:
     """One capture's window stream, seen by ``merge_windows``: its current
     window, and the next record the walker can take there."""
@@ -148,7 +126,7 @@ PACK_RECORDS = 4096
 def merge_windows(streams):
     """Several captures' window streams as one, in timestamp order.
 
-    The order is ``heapq.merge``'s over the records (``read_records``): the
+    The order is ``heapq.merge``'s over the records (the tests' ``read_records``): the
     earliest next record first, a tie going to the stream given first.  But
     whole runs of records are handed out at once, in the captures' own read
     buffers: each window is bounded by the time (``ts_end``) at which another
@@ -158,7 +136,7 @@ def merge_windows(streams):
     """
     # Every stream is opened (its header checked) before the first window
     # goes out; then they are taken in the order of their first packet, as
-    # read_records sorts its files.
+    # heapq.merge over their records would.
     sources = [_Source(w) for w in streams]
     sources = sorted((s for s in sources if s.head is not None), key=lambda s: s.head)
     small = 0
