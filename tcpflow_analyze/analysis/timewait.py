@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
-from ..model.text import ip_text
+from ..model.text import address_port_text, ip_text
 from ..model.states import TIME_WAIT
 from .timeline import sweep
 
@@ -162,8 +162,7 @@ def _count_close(h: HostTimeWait, me, peer) -> None:
 
 
 def _endpoint(addr: bytes, port: int) -> str:
-    ip = ip_text(addr)
-    return f"[{ip}]:{port}" if ":" in ip else f"{ip}:{port}"
+    return address_port_text(ip_text(addr), port)
 
 
 __all__ = ["DEFAULT_PORT_RANGE", "HostTimeWait", "parse_port_range", "time_wait_by_host"]

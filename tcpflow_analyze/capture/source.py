@@ -6,7 +6,6 @@ The format is sniffed from the first bytes, never from the file name, so a
 from __future__ import annotations
 
 import gzip
-import heapq
 import os
 import stat
 import sys

@@ -6,7 +6,6 @@ connect() fails with ECONNREFUSED at once.
 from __future__ import annotations
 
 from ..engine.folding import REFUSED
-from ..model.states import SYN_SENT
 from .base import Anomaly, Option, clients_of, ids, plural, with_folds
 
 TYPE = "connection_refused"
@@ -20,9 +19,8 @@ EXPLANATION = (
 
 
 def detect(analysis, cfg) -> list[Anomaly]:
-    refused = [c for c in analysis.connections if c.rst_prior is not None and c.rst_prior[1] == SYN_SENT]
     out = []
-    for svc, group, fold in with_folds(refused, analysis, REFUSED):
+    for svc, group, fold in with_folds(analysis.connections, analysis, REFUSED):
         clients = clients_of(group, fold)
         count = len(group) + (fold.count if fold else 0)
         first = min([c.rst_time for c in group] + ([fold.first] if fold else []))

@@ -86,10 +86,16 @@ class FoldedGroup:
                 "client_states": dict(self.client_states), "server_states": dict(self.server_states)}
 
 
+def refused(conn: Connection) -> bool:
+    """A connection refused: the client's SYN answered by the server's RST,
+    no SYN-ACK ever (nothing listens, or a firewall rejects; Zeek's REJ)."""
+    return conn.reset_by is conn.server and not conn.hs & HS_SYNACK and conn.client.syn_count > 0
+
+
 def kind_of(conn: Connection) -> str:
     if conn.hs & HS_SYNACK and not conn.hs & HS_ACK and conn.reset_by is None:
         return EMBRYONIC
-    if conn.reset_by is conn.server and not conn.hs & HS_SYNACK and conn.client.syn_count:
+    if refused(conn):
         return REFUSED
     if conn.client.syn_count and not conn.hs & HS_SYNACK and conn.server.packets == 0:
         return SYN_ONLY

@@ -19,8 +19,9 @@ from collections import Counter, defaultdict
 
 from ..analysis import filters
 from ..model.connection import HS_SYNACK
-from ..model.text import endpoint_text, ip_text, utc_text
-from ..model.states import CLOSED, STATE_NAMES, SYN_SENT
+from ..engine.folding import refused
+from ..model.text import address_port_text, endpoint_text, ip_text, utc_text
+from ..model.states import CLOSED, STATE_NAMES
 from ..analysis.timeline import StepSeries, state_at, sweep_sorted
 
 # ss's spelling of the RFC 9293 state names (iproute2 misc/ss.c sstate_name).
@@ -66,7 +67,7 @@ def listen_evidence(analysis) -> dict[tuple[bytes, int], list[tuple[float, bool]
             continue
         if conn.hs & HS_SYNACK and s.syn_time >= 0:
             out[(s.addr, s.port)].append((s.syn_time, True))
-        elif conn.reset_by is s and conn.rst_prior is not None and conn.rst_prior[1] == SYN_SENT:
+        elif refused(conn):
             out[(s.addr, s.port)].append((conn.rst_time, False))
     for events in out.values():
         events.sort()
@@ -101,7 +102,7 @@ def states_at(analysis, t: float) -> dict:
     for (addr, port), events in listen_evidence(analysis).items():
         if _listening_at(events, t):
             host = ip_text(addr)
-            local = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+            local = address_port_text(host, port)
             hosts.setdefault(host, []).append(_socket(local, "[::]:*" if ":" in host else "0.0.0.0:*",
                                                       "LISTEN", None))
     start, end = analysis.stats.start, analysis.stats.end
