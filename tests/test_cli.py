@@ -1,4 +1,5 @@
-"""The command line, run in-process with click's runner and as a subprocess."""
+"""The command line, run in-process with click's runner; as a subprocess only where the process is what is
+tested (the console entry point's exits, Ctrl-C, real pipes)."""
 import gzip
 import json
 import os
@@ -8,6 +9,7 @@ import sys
 
 import pytest
 from click.testing import CliRunner
+from clirun import invoke
 from pcapgen import Trace
 
 from tcpflow_analyze.cli import main
@@ -66,9 +68,8 @@ def test_unknown_table_format_is_a_usage_error(tmp_path):
 ])
 def test_bad_input_is_one_line_and_exit_2(tmp_path, make, needle):
     path = make(tmp_path)
-    proc = subprocess.run([sys.executable, "-m", "tcpflow_analyze", "analyze", path],
-                          capture_output=True, text=True)
-    assert proc.returncode == 2
+    proc = invoke("analyze", path)
+    assert proc.code == 2
     assert proc.stdout == ""
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and needle in lines[0] and "Traceback" not in proc.stderr
@@ -80,8 +81,12 @@ def test_stdin_and_gzip(tmp_path):
     gz = tmp_path / "t.pcap.gz"
     gz.write_bytes(gzip.compress(raw))
     ref = json.loads(run("analyze", "--format", "json", path).output)
-    for args, data in ((["-"], raw), ([str(gz)], None), (["-"], gzip.compress(raw))):
-        proc = subprocess.run([sys.executable, "-m", "tcpflow_analyze", "analyze", "--format", "json", *args],
+    res = invoke("analyze", "--format", "json", gz)
+    assert res.code == 0, res.stderr
+    assert json.loads(res.stdout)["connections"] == ref["connections"]
+    # Standard input from a real pipe: a process.
+    for data in (raw, gzip.compress(raw)):
+        proc = subprocess.run([sys.executable, "-m", "tcpflow_analyze", "analyze", "--format", "json", "-"],
                               input=data, capture_output=True)
         assert proc.returncode == 0, proc.stderr
         rep = json.loads(proc.stdout)
@@ -200,7 +205,7 @@ def test_fast_json_lines_equal_the_encoder():
 from hypothesis import given, settings, strategies as st
 
 
-@settings(max_examples=3000, deadline=None)
+@settings(max_examples=300, deadline=None)
 @given(st.one_of(
     st.floats(allow_nan=True, allow_infinity=True),
     st.floats(min_value=0, max_value=1e-3),
@@ -211,8 +216,43 @@ from hypothesis import given, settings, strategies as st
 def test_json_time_writes_what_the_encoder_writes(t):
     # The connection lines print times by a shortcut: the text must be
     # json.dumps's for the same rounded value, at every magnitude.
+    # (test_json_time_at_every_magnitude below sweeps them deterministically.)
     from tcpflow_analyze.views.report import _json_time, report_time
     assert _json_time(t) == json.dumps(report_time(t))
+
+
+def _json_time_sweep():
+    """Floats of every binade from 2**-40 to 2**43 (both signs), microsecond
+    multiples up to 2**33 us with their neighbours one ulp away and the
+    half-microsecond ties between them, and the last few hundred doubles on
+    each side of the shortcut's bounds (1e-4, 2**32)."""
+    import math
+    import random
+    rng = random.Random(13)
+    out = [None, 0.0, -0.0, math.inf, -math.inf, math.nan]
+    for e in range(-40, 43):
+        lo = 2.0 ** e
+        out += [rng.uniform(lo, 2 * lo) for _ in range(400)]
+        out += [-rng.uniform(lo, 2 * lo) for _ in range(40)]
+    for _ in range(8000):
+        n = rng.randrange(0, 2 ** 33)
+        t = n / 1e6
+        out += [t, math.nextafter(t, math.inf), math.nextafter(t, 0.0), (n + 0.5) / 1e6]
+    for bound in (1e-4, 4294967296.0):
+        up = down = bound
+        for _ in range(300):
+            up, down = math.nextafter(up, math.inf), math.nextafter(down, 0.0)
+            out += [up, down]
+        out.append(bound)
+    return out
+
+
+def test_json_time_at_every_magnitude():
+    from tcpflow_analyze.views.report import _json_time, report_time
+    values = _json_time_sweep()
+    assert len(values) > 60_000
+    wrong = [t for t in values if _json_time(t) != json.dumps(report_time(t))]
+    assert not wrong, [(t, _json_time(t), json.dumps(report_time(t))) for t in wrong[:5]]
 
 
 def test_progress_on_a_terminal_only(tmp_path):

@@ -1,11 +1,15 @@
 """Hostile and broken input: captures are untrusted data.
 
 Every damaged capture here is written byte by byte (``struct``), so each test
-says exactly which field lies.  Each goes through the CLI in a subprocess, the
-way a user meets it: the answer is exit 0 with a valid JSON report (no NaN or
-Infinity, valid against the shipped schema) or exit 2 with one line on stderr
--- never a traceback, never a hang.  And what was read before the damage is in
-the report: every test puts a whole, good connection in front of the damage.
+says exactly which field lies.  Each goes through the CLI, in-process with
+click's runner (``clirun``: an exception, a thread's or a finalizer's error,
+or a run past its time fails the test, as a process's traceback or hang
+would): the answer is exit 0 with a valid JSON report (no NaN or Infinity,
+valid against the shipped schema) or exit 2 with one line on stderr -- never
+a traceback, never an "internal error", never a hang.  And what was read
+before the damage is in the report: every test puts a whole, good connection
+in front of the damage.  What only a process shows (standard input from a
+real pipe) still runs in one.
 
 ``tests/crashers/`` holds the inputs ``scripts/fuzz.py`` found crashing; each
 is replayed here.
@@ -28,6 +32,7 @@ from pathlib import Path
 import pytest
 
 from tcpflow_analyze.analysis import analyze
+from clirun import invoke
 from records import read_records
 from tcpflow_analyze.decode import SKIP_NAMES, decode
 from tcpflow_analyze.errors import CaptureError
@@ -157,15 +162,14 @@ def _reject_constant(name):
 
 def cli(path, *args, timeout=60):
     """Run the CLI on ``path``; exit 0 with a valid report or 2 with one line, nothing else."""
-    proc = subprocess.run([sys.executable, "-m", "tcpflow_analyze", "analyze", "--format", "json", *args,
-                           str(path)], capture_output=True, text=True, timeout=timeout, cwd=ROOT)
-    assert "Traceback" not in proc.stderr, proc.stderr
-    assert proc.returncode in (0, 2), (proc.returncode, proc.stderr)
-    if proc.returncode == 2:
-        assert proc.stdout == ""
-        assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
-        return 2, proc.stderr.strip()
-    return 0, json.loads(proc.stdout, parse_constant=_reject_constant)
+    run = invoke("analyze", "--format", "json", *args, path, timeout=timeout)
+    assert "Traceback" not in run.stderr and "internal error" not in run.stderr, run.stderr
+    assert run.code in (0, 2), (run.code, run.stderr)
+    if run.code == 2:
+        assert run.stdout == ""
+        assert len(run.stderr.strip().splitlines()) == 1, run.stderr
+        return 2, run.stderr.strip()
+    return 0, json.loads(run.stdout, parse_constant=_reject_constant)
 
 
 def report(path, *args):
@@ -471,9 +475,10 @@ def inflating(request, monkeypatch):
 
 
 @pytest.mark.parametrize("frac", [0.1, 0.5, 0.99])
-def test_gzip_stream_cut_in_the_middle_keeps_what_was_read(tmp_path, frac):
+def test_gzip_stream_cut_in_the_middle_keeps_what_was_read(tmp_path, frac, inflating):
     # 200 connections (1600 packets, 114 KB): the stream is cut part-way, and
-    # every whole packet the cut stream still holds is analyzed.
+    # every whole packet the cut stream still holds is analyzed -- inflated
+    # by a child or here (the CLI runs in this process: ``inflating`` holds).
     frames = []
     for i in range(200):
         frames += good_connection(c=("10.0.0.1", 20000 + i))
@@ -497,7 +502,7 @@ def test_gzip_stream_cut_in_the_middle_keeps_what_was_read(tmp_path, frac):
     assert len(done) == whole // 8
 
 
-def test_gzip_of_nothing_and_corrupt_gzip(tmp_path):
+def test_gzip_of_nothing_and_corrupt_gzip(tmp_path, inflating):
     assert "empty file" in not_a_capture(write(tmp_path, "e.gz", gzip.compress(b"")))
     assert "gzip" in not_a_capture(write(tmp_path, "c.gz", b"\x1f\x8b\x08\x00" + bytes(20)))
     gz = bytearray(gzip.compress(pcap_file(good_connection())))
@@ -733,8 +738,8 @@ def test_timestamps_going_backwards_in_one_file(tmp_path):
     extremes = [0.0, 4294967295.999999, 1.0, 4294967295.0, 0.5, 3.0, 2.0, 1.0]
     rep = report(write(tmp_path, "ext.pcap", pcap_file(list(zip(extremes, frames)))))
     assert rep["capture"]["start"] == 0.0 and rep["capture"]["end"] == 4294967295.999999
-    subprocess.run([sys.executable, "-m", "tcpflow_analyze", "analyze", str(tmp_path / "ext.pcap")],
-                   check=True, capture_output=True, cwd=ROOT)
+    run = invoke("analyze", tmp_path / "ext.pcap")  # the table too
+    assert run.code == 0, run.stderr
 
 
 def test_timestamps_going_backwards_between_merged_files(tmp_path):
@@ -798,9 +803,8 @@ def test_timestamps_no_calendar_holds_are_still_a_report(tmp_path, name):
     assert rep["capture"]["start"] == rep["capture"]["end"]
     the_good_connection(rep)
     for fmt in ("table", "markdown", "csv"):
-        proc = subprocess.run([sys.executable, "-m", "tcpflow_analyze", "analyze", "--format", fmt, str(path)],
-                              capture_output=True, text=True, cwd=ROOT)
-        assert proc.returncode == 0 and "internal error" not in proc.stderr, proc.stderr
+        run = invoke("analyze", "--format", fmt, path)
+        assert run.code == 0 and "internal error" not in run.stderr, run.stderr
 
 
 @pytest.mark.parametrize("name", sorted(FAR_CLOCKS))
@@ -809,11 +813,10 @@ def test_timestamps_no_calendar_holds_are_still_a_report(tmp_path, name):
 ], ids=["html", "timewait", "states"])
 def test_timestamps_no_calendar_holds_in_other_views(tmp_path, name, command):
     path = write(tmp_path, name + ".pcapng", FAR_CLOCKS[name])
-    proc = subprocess.run([sys.executable, "-m", "tcpflow_analyze", *command, str(path)],
-                          capture_output=True, text=True, cwd=ROOT)
-    assert "Traceback" not in proc.stderr
-    assert "internal error" not in proc.stderr, proc.stderr
-    assert proc.returncode == 0 and proc.stdout
+    run = invoke(*command, path)
+    assert "Traceback" not in run.stderr
+    assert "internal error" not in run.stderr, run.stderr
+    assert run.code == 0 and run.stdout
 
 
 # ====================================================== read errors, stdin
@@ -875,6 +878,7 @@ def test_unreadable_file_is_one_line():
 
 
 def test_stdin_given_twice_is_a_usage_error(tmp_path):
+    # A process: standard input is a real pipe here.
     data = pcap_file(good_connection())
     proc = subprocess.run([sys.executable, "-m", "tcpflow_analyze", "analyze", "-", "-"], input=data,
                           capture_output=True, cwd=ROOT)
@@ -892,9 +896,8 @@ def test_output_to_a_fifo_writes_into_it(tmp_path):
     cap = write(tmp_path, "c.pcap", pcap_file(good_connection()))
     reader = subprocess.Popen(["cat", str(fifo)], stdout=subprocess.PIPE)
     try:
-        proc = subprocess.run([sys.executable, "-m", "tcpflow_analyze", "analyze", "--format", "json", "-o",
-                               str(fifo), str(cap)], capture_output=True, text=True, timeout=60, cwd=ROOT)
-        assert proc.returncode == 0, proc.stderr
+        run = invoke("analyze", "--format", "json", "-o", fifo, cap)
+        assert run.code == 0, run.stderr
         still_fifo = stat.S_ISFIFO(os.lstat(fifo).st_mode)
         if still_fifo:
             out, _ = reader.communicate(timeout=30)
@@ -1027,15 +1030,9 @@ VIEW_COMMANDS = (["analyze", "--format", "html"], ["analyze", "--format", "markd
 @pytest.mark.parametrize("path", [p for p in CRASHERS if p.name.startswith("views-")], ids=lambda p: p.name)
 def test_fuzzer_crashers_in_every_view(path):
     """The fuzzer's ``views`` target finds: every other command and format too."""
-    from click.testing import CliRunner
-
-    from tcpflow_analyze.cli import main
-    try:
-        for cmd in VIEW_COMMANDS:
-            res = CliRunner().invoke(main, [*cmd, str(path)], catch_exceptions=False)
-            assert res.exit_code in (0, 2) and "internal error" not in res.output, (cmd, res.output[-500:])
-    finally:
-        gc.enable()
+    for cmd in VIEW_COMMANDS:
+        run = invoke(*cmd, path, timeout=120)
+        assert run.code in (0, 2) and "internal error" not in run.stdout + run.stderr, (cmd, run.stderr[-500:])
 
 
 def test_cli_in_process_leaves_the_cyclic_collector_on(tmp_path):
