@@ -26,13 +26,13 @@ import threading
 
 from .analysis.parallel import usable_cores
 from .render.table import connections_section
-from .views.report import ConnectionEntries, anomaly_list_text
+from .views.record import numbered, with_anomalies
+from .views.report import ConnectionEntries
 
 # Below this many connections the lines take a few tens of milliseconds,
 # about what a fork of a large process costs.
 MIN_CONNECTIONS = 20_000
 _BATCH = 2048
-_EMPTY_TAIL = '"anomalies": []}\n'
 
 
 class _Forked:
@@ -123,15 +123,12 @@ class ForkedLines(_Forked):
         if text is None:
             yield from ConnectionEntries(self._conns, types).json_lines()
             return
-        cut = len(_EMPTY_TAIL)
+        # The child wrote no anomaly types: each line ends in the record's
+        # empty anomaly list (record.EMPTY_ANOMALIES_TAIL), and a newline.
         n = 0
-        for i, (conn, line) in enumerate(zip(self._conns, text), 1):
-            n = i
-            listed = types.get(conn.id or i)
-            if listed:
-                yield line[:-cut] + '"anomalies": ' + anomaly_list_text(listed) + "}"
-            else:
-                yield line[:-1]
+        for n, ((_, cid), line) in enumerate(zip(numbered(self._conns), text), 1):
+            listed = types.get(cid)
+            yield with_anomalies(line[:-1], listed) if listed else line[:-1]
         if n != len(self._conns) or text.read(1):
             # The child said it wrote them all: a short file is a bug, not damage.
             raise RuntimeError(f"forked report lines: {n} lines for {len(self._conns)} connections")

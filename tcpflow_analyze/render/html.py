@@ -12,14 +12,15 @@ from __future__ import annotations
 import html
 import math
 
-from ..detectors import DETECTORS
-from ..decode import RST
-from ..model.states import STATE_NAMES
-from ..views.ladder import SEGMENT
-from .ladder import Fold, display_rows, render_ladder, segment_labels
 from ..analysis.timeline import bucket_peaks
-from ..model.text import utc_text
+from ..decode import RST
+from ..detectors import DETECTORS
+from ..model.states import STATE_NAMES
+from ..model.text import address_port_text, utc_text
+from ..views.ladder import SEGMENT
 from ..views.states import state_timelines
+from .ladder import Fold, display_rows, render_ladder, segment_labels
+from .palette import HTML_SEVERITY, HTML_STATE
 
 MAX_LADDERS = 20
 MAX_TIMELINE_HOSTS = 8
@@ -28,28 +29,14 @@ TIMELINE_POINTS = 300     # buckets per timeline: bounded SVG size, whatever the
 
 EXPLANATIONS = {d.TYPE: d.EXPLANATION for d in DETECTORS}
 
-# One colour per state, shared by the table, the timelines and the ladders:
-# opening states blue, ESTABLISHED green, closing states amber to red,
-# TIME_WAIT purple (it lingers by design), CLOSED grey.
-STATE_COLORS = {
-    "LISTEN": "#4c78a8", "SYN_SENT": "#72b7b2", "SYN_RECEIVED": "#4c78a8", "ESTABLISHED": "#2e9e44",
-    "FIN_WAIT_1": "#e0a526", "FIN_WAIT_2": "#d9822b", "CLOSE_WAIT": "#d1495b", "CLOSING": "#b07aa1",
-    "LAST_ACK": "#c76b29", "TIME_WAIT": "#7b4fa0", "CLOSED": "#7f7f7f", "UNKNOWN": "#aaaaaa",
-}
-SEVERITY_COLORS = {"critical": "#c0392b", "warning": "#d68910", "info": "#2874a6"}
+# One colour per state, shared by the table, the timelines and the ladders
+# (render.palette).
+STATE_COLORS = HTML_STATE
+SEVERITY_COLORS = HTML_SEVERITY
 
 
 def esc(text) -> str:
     return html.escape(str(text), quote=True)
-
-
-def _when(t) -> str:
-    return utc_text(t)
-
-
-def _endpoint(ep: dict) -> str:
-    ip = ep["ip"]
-    return f"[{ip}]:{ep['port']}" if ":" in ip else f"{ip}:{ep['port']}"
 
 
 def _state(name: str) -> str:
@@ -105,7 +92,7 @@ def _summary_section(report: dict) -> str:
     rows = [
         ("packets", f"{cap['packets']:,} ({cap['tcp_packets']:,} TCP)"),
         ("skipped", skipped),
-        ("span", f"{_when(cap['start'])} … {_when(cap['end'])} ({(cap['duration'] or 0):.3f} s)"),
+        ("span", f"{utc_text(cap['start'])} … {utc_text(cap['end'])} ({(cap['duration'] or 0):.3f} s)"),
         ("connections", f"{summary['connections']:,}"),
     ]
     total = summary.get("connections_total")
@@ -142,7 +129,7 @@ def _anomalies_section(report: dict, ladders: dict) -> str:
     for a in anomalies:
         conns = a["connections"]
         links = ", ".join(_conn_link(c, ladders) for c in conns[:30]) + (f" … ({len(conns):,})" if len(conns) > 30 else "")
-        when = f" at {_when(a['time'])}" if a.get("time") is not None else ""
+        when = f" at {utc_text(a['time'])}" if a.get("time") is not None else ""
         items.append(
             f'<div class="anomaly" style="--c:{SEVERITY_COLORS.get(a["severity"], "#555")}">'
             f'<div class="head"><span class="badge" style="--c:{SEVERITY_COLORS.get(a["severity"], "#555")}">'
@@ -226,14 +213,15 @@ def _connections_section(report: dict, ladders: dict, max_rows: int) -> str:
 
 
 def _connection_row(c: dict, ladders: dict) -> str:
+    client, server = c["client"], c["server"]
     retx = c.get("retransmissions", {"client": 0, "server": 0})
     dur = c.get("duration") or 0.0
     cells = [
         (c["id"], _conn_link(c["id"], ladders) if c["id"] in ladders else esc(c["id"])),
-        (None, esc(_endpoint(c["client"])) + ("?" if c["roles_inferred"] else "")),
-        (None, esc(_endpoint(c["server"]))),
-        (c["client"]["state"], _state(c["client"]["state"])),
-        (c["server"]["state"], _state(c["server"]["state"])),
+        (None, esc(address_port_text(client["ip"], client["port"])) + ("?" if c["roles_inferred"] else "")),
+        (None, esc(address_port_text(server["ip"], server["port"]))),
+        (client["state"], _state(client["state"])),
+        (server["state"], _state(server["state"])),
         (c["packets"]["client"] + c["packets"]["server"], f'{c["packets"]["client"]:,}/{c["packets"]["server"]:,}'),
         (c["bytes"]["client"] + c["bytes"]["server"], f'{c["bytes"]["client"]:,}/{c["bytes"]["server"]:,}'),
         (retx["client"] + retx["server"], f'{retx["client"]:,}/{retx["server"]:,}'),

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from ..decode import ACK, FIN, RST, SYN
 from ..model.states import STATE_NAMES
 from ..views.ladder import SEGMENT, Ladder, LadderEvent
+from .palette import SGR, TERMINAL_SEVERITY, TERMINAL_STATE
 
 # A run of quiet segments is folded when it hides at least this many, keeping
 # FOLD_KEEP segments visible at each end so the reader sees how data flowed.
@@ -88,14 +89,10 @@ def display_rows(ladder: Ladder, full: bool = False) -> list:
 
 
 # ---------------------------------------------------------------------- text
-_COLORS = {"green": "32", "yellow": "33", "blue": "34", "magenta": "35", "cyan": "36", "red": "31",
-           "bold": "1", "dim": "2"}
-STATE_COLOR = {
-    "SYN_SENT": "cyan", "SYN_RECEIVED": "cyan", "LISTEN": "cyan", "ESTABLISHED": "green",
-    "FIN_WAIT_1": "yellow", "FIN_WAIT_2": "yellow", "CLOSE_WAIT": "yellow", "CLOSING": "yellow",
-    "LAST_ACK": "yellow", "TIME_WAIT": "blue", "CLOSED": "bold", "UNKNOWN": "dim",
-}
-SEVERITY_COLOR = {"critical": "red", "warning": "yellow", "info": "cyan"}
+# The terminal's colours: the report table's (render.palette).
+_COLORS = SGR
+STATE_COLOR = TERMINAL_STATE
+SEVERITY_COLOR = TERMINAL_SEVERITY
 
 
 class _Pen:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from ..detectors import DETECTORS
+from ..model.text import address_port_text
 
 _EXPLAIN = {d.TYPE: d.EXPLANATION for d in DETECTORS}
 _ICON = {"critical": "🔴", "warning": "🟠", "info": "🔵"}
@@ -10,11 +11,6 @@ MAX_ROWS = 50
 
 def _cell(text) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
-
-
-def _ep(ep: dict) -> str:
-    ip = ep["ip"]
-    return f"[{ip}]:{ep['port']}" if ":" in ip else f"{ip}:{ep['port']}"
 
 
 def render(report: dict) -> str:
@@ -60,8 +56,10 @@ def render(report: dict) -> str:
         lines += ["| id | client | server | client state | server state | history | anomalies |",
                   "| ---: | --- | --- | --- | --- | --- | --- |"]
         for c in flagged[:MAX_ROWS]:
-            lines.append(f"| {c['id']} | {_ep(c['client'])} | {_ep(c['server'])} | {c['client']['state']} | "
-                         f"{c['server']['state']} | `{c['history']}` | {', '.join(c['anomalies'])} |")
+            client, server = c["client"], c["server"]
+            lines.append(f"| {c['id']} | {address_port_text(client['ip'], client['port'])} | "
+                         f"{address_port_text(server['ip'], server['port'])} | {client['state']} | "
+                         f"{server['state']} | `{c['history']}` | {', '.join(c['anomalies'])} |")
         if len(flagged) > MAX_ROWS:
             lines.append(f"\n… and {len(flagged) - MAX_ROWS} more flagged connections.")
         lines.append("")

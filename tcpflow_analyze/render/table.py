@@ -1,19 +1,14 @@
 """Human-readable tables (tabulate) rendered from the report document."""
 from __future__ import annotations
 
-
 import re
 import textwrap
 
 from tabulate import tabulate
 
-from ..model.text import endpoint_text, utc_text
-from ..model.states import STATE_NAMES
-from ..views.report import report_time
-
-
-def _when(t) -> str:
-    return utc_text(t)
+from ..model.text import address_port_text, utc_text
+from ..views.record import values_getter
+from .palette import TERMINAL_SEVERITY, TERMINAL_STATE, paint
 
 
 def _duration(seconds) -> str:
@@ -26,40 +21,12 @@ def _duration(seconds) -> str:
     return f"{seconds / 3600:.1f}h"
 
 
-STATE_COLORS = {
-    "ESTABLISHED": "green", "TIME_WAIT": "yellow", "CLOSE_WAIT": "magenta", "FIN_WAIT_1": "yellow",
-    "FIN_WAIT_2": "yellow", "CLOSING": "yellow", "LAST_ACK": "yellow", "SYN_SENT": "cyan",
-    "SYN_RECEIVED": "cyan", "LISTEN": "blue",
-}
-SEVERITY_COLORS = {"critical": ("red", True), "warning": ("yellow", False), "info": ("blue", False)}
-
-
-def _paint(text: str, color: str | None, bold: bool = False, dim: bool = False) -> str:
-    if color is None and not dim:
-        return text
-    codes = []
-    if bold:
-        codes.append("1")
-    if dim:
-        codes.append("2")
-    if color:
-        codes.append(str(30 + ("black", "red", "green", "yellow", "blue", "magenta", "cyan", "white").index(color)))
-    return f"\x1b[{';'.join(codes)}m{text}\x1b[0m"
-
-
 def paint_state(name: str, color: bool) -> str:
-    if not color:
-        return name
-    if name in ("CLOSED", "UNKNOWN"):
-        return _paint(name, None, dim=True)
-    return _paint(name, STATE_COLORS.get(name))
+    return paint(name, TERMINAL_STATE.get(name)) if color else name
 
 
 def paint_severity(sev: str, color: bool) -> str:
-    if not color:
-        return sev
-    c, bold = SEVERITY_COLORS.get(sev, (None, False))
-    return _paint(sev, c, bold=bold)
+    return paint(sev, TERMINAL_SEVERITY.get(sev)) if color else sev
 
 
 CONNECTION_COLUMNS = ("id", "client", "server", "client state", "server state", "pkts c/s", "bytes c/s",
@@ -70,26 +37,33 @@ HEADERS = {"client state": "client\nstate", "server state": "server\nstate", "pk
 DROPPABLE = ("bytes c/s", "dur", "pkts c/s", "history")
 
 
+# The record's fields a row shows (views.record), read straight from the connection.
+_ROW_VALUES = values_getter("client.ip", "client.port", "roles_inferred", "server.ip", "server.port",
+                            "client.state", "server.state", "packets.client", "packets.server",
+                            "bytes.client", "bytes.server", "duration", "history")
+
+
 def _connection_row(conn, cid: int, color: bool) -> list[str]:
     """A connection's cells, in CONNECTION_COLUMNS order: what its report
-    entry says (``model.connection_entry``), made without the entry."""
-    c, s = conn.client, conn.server
+    entry says (``views.record``), made without the entry."""
+    (cip, cport, guessed, sip, sport, cstate, sstate, cpkts, spkts, cbytes, sbytes, duration,
+     history) = _ROW_VALUES(conn, cid)
     return [
         str(cid),
-        endpoint_text(c) + ("?" if conn.roles_inferred else ""),
-        endpoint_text(s),
-        paint_state(STATE_NAMES[c.state], color),
-        paint_state(STATE_NAMES[s.state], color),
-        f"{c.packets}/{s.packets}",
-        f"{c.bytes}/{s.bytes}",
-        _duration(report_time(conn.last_seen - conn.first_seen)),
-        conn.history,
+        address_port_text(cip, cport) + ("?" if guessed else ""),
+        address_port_text(sip, sport),
+        paint_state(cstate, color),
+        paint_state(sstate, color),
+        f"{cpkts}/{spkts}",
+        f"{cbytes}/{sbytes}",
+        _duration(duration),
+        history,
     ]
 
 
 def connections_section(conns, table_format: str, color: bool, width: int | None):
     """The connections table's text in chunks, and the note on guessed
-    roles if it needs one; ``conns``: a ``model.ConnectionEntries``."""
+    roles if it needs one; ``conns``: a ``views.report.ConnectionEntries``."""
     rows = [_connection_row(conn, cid, color) for conn, cid in conns.numbered()]
     table = _connections_table(rows, table_format, color, width)
     yield from (table,) if isinstance(table, str) else table
@@ -278,7 +252,7 @@ def _sections(report: dict, table_format: str, color: bool, width: int | None, f
         ("files", ", ".join(cap["files"])),
         ("packets", f"{cap['packets']} ({cap['tcp_packets']} TCP)"),
         ("skipped", skipped),
-        ("span", f"{_when(cap['start'])} .. {_when(cap['end'])} ({_duration(cap['duration'])})"),
+        ("span", f"{utc_text(cap['start'])} .. {utc_text(cap['end'])} ({_duration(cap['duration'])})"),
         ("connections", str(report["summary"]["connections"])),
     ]
     if cap["truncated"]:

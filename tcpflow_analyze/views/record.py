@@ -1,0 +1,356 @@
+"""The connection record: one declared spec, every form of it derived.
+
+A connection is written as a JSON object (the report's ``connections``
+list, the ladder's summary), as a JSON line (the same object as text, the
+report's largest part), as a CSV row, and as the cells of the table and the
+HTML rows.  ``RECORD`` below declares it once: each field's JSON name, how
+its value is had from the engine's ``Connection``, and its kind, in the
+record's key order.  From it this module makes, once at import time (as
+``dataclasses`` makes methods):
+
+* ``connection_entry(conn, cid, anomalies)``: the record as a dict;
+* ``json_lines(conns, types)``: the records as JSON text, exactly as
+  ``json.dumps(connection_entry(...))`` writes them -- generated code, one
+  f-string per line, several times the encoder's speed (the report's hot
+  spot: 100,000 connections on the 2M-packet benchmark);
+* ``numbered(conns)``: each connection with its report id;
+* ``CSV_COLUMNS`` and ``csv_row(entry)``: the CSV's header and rows;
+* ``values_getter(*paths)``: a function giving chosen fields' values of a
+  connection (the table's cells are made from it);
+* ``EMPTY_ANOMALIES_TAIL`` and ``with_anomalies(line, types)``: a JSON line
+  written before the anomaly detectors ran, and its anomaly list filled in
+  (``runtime.ForkedLines``).
+
+Adding a field to the record is one edit here (and one in
+``report.schema.json``).
+
+A field's getter is a Python expression, compiled into the generated
+functions rather than called, so that a line costs no call per field.  It may
+use ``conn`` (the ``Connection``), ``c`` and ``s`` (its client and server
+``Endpoint``), ``cid`` (the connection's report id), ``anomalies`` (the list
+of its anomaly types) and the names of ``_NAMESPACE``.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from ..engine.zeek import conn_state
+from ..model.states import STATE_NAMES
+from ..model.text import ip_text
+
+# The kinds of value, and how each is written.
+INT = "int"        # a Python int
+STR = "str"        # text that needs no JSON escape: names from a fixed vocabulary, addresses, history letters
+BOOL = "bool"      # true/false
+TIME = "time"      # seconds as a float, or None; see report_time
+NAMES = "names"    # a list of STR (the anomaly types)
+OBJECT = "object"  # nested fields
+
+
+@dataclass(frozen=True)
+class Field:
+    """One field of the record: ``name`` its JSON key; ``get`` the Python
+    expression of its value (leaves only); ``fields`` an object's members in
+    key order; ``csv`` its CSV column's name (leaves; default its JSON name);
+    ``csv_after``: the CSV column it follows, where that is not the one
+    before it in the record."""
+    name: str
+    kind: str
+    get: str = ""
+    fields: tuple = ()
+    csv: str = ""
+    csv_after: str = ""
+
+
+def _endpoint(side: str, ep: str) -> Field:
+    # In the CSV each endpoint's state follows both addresses (client_ip,
+    # client_port, server_ip, server_port, client_state, server_state).
+    after = {"client": "server_port", "server": "client_state"}[side]
+    return Field(side, OBJECT, fields=(
+        Field("ip", STR, f"ip_text({ep}.addr)", csv=f"{side}_ip"),
+        Field("port", INT, f"{ep}.port", csv=f"{side}_port"),
+        Field("state", STR, f"STATE_NAMES[{ep}.state]", csv=f"{side}_state", csv_after=after),
+    ))
+
+
+def _per_side(name: str, attr: str) -> Field:
+    """A count each endpoint keeps: {"client": n, "server": n}."""
+    return Field(name, OBJECT, fields=(
+        Field("client", INT, f"c.{attr}", csv=f"client_{name}"),
+        Field("server", INT, f"s.{attr}", csv=f"server_{name}"),
+    ))
+
+
+# The record (schema_version 1, views/report.schema.json), in key order.
+RECORD: tuple[Field, ...] = (
+    Field("id", INT, "cid"),
+    _endpoint("client", "c"),
+    _endpoint("server", "s"),
+    Field("roles_inferred", BOOL, "conn.roles_inferred"),
+    Field("first_seen", TIME, "conn.first_seen"),
+    Field("last_seen", TIME, "conn.last_seen"),
+    Field("duration", TIME, "conn.last_seen - conn.first_seen"),
+    _per_side("packets", "packets"),
+    _per_side("bytes", "bytes"),
+    _per_side("retransmissions", "retransmits"),
+    Field("handshake", STR, "conn.handshake"),
+    Field("close", STR, "conn.close"),
+    Field("history", STR, "conn.history"),
+    Field("conn_state", STR, "conn_state(conn)"),
+    # The only field the anomaly detectors give: it stays last (see with_anomalies).
+    Field("anomalies", NAMES, "anomalies"),
+)
+
+
+# ---------------------------------------------------------------------- values
+def report_time(t):
+    """Timestamps as JSON numbers, never NaN or Infinity (not valid JSON)."""
+    if t is None or not math.isfinite(t):
+        return None
+    return round(t, 6)
+
+
+def _json_time(t) -> str:
+    """The JSON text of ``report_time(t)``, fast: the connection lines' hot spot.
+
+    Between 1e-4 and 2**32 a double is finer than a microsecond, so the
+    shortest text of ``round(t, 6)`` (what ``repr`` writes) is ``t`` printed
+    to six places without its trailing zeros -- twice as fast to make.
+    Outside that range (tiny durations print with an exponent, far-future
+    times lose digits) ``repr`` itself is asked.
+    """
+    if t is None:
+        return "null"
+    if 1e-4 <= t < 4294967296.0:
+        text = "%.6f" % t
+        text = text.rstrip("0")
+        return text + "0" if text[-1] == "." else text
+    return repr(round(t, 6)) if -_INF < t < _INF else "null"
+
+
+_INF = float("inf")
+
+
+def anomaly_list_text(types) -> str:
+    """A connection's ``anomalies`` list as its JSON line writes it."""
+    return "[" + ", ".join(f'"{t}"' for t in types) + "]"
+
+
+# What the getters and the generated code may name.
+_NAMESPACE = {
+    "ip_text": ip_text, "STATE_NAMES": STATE_NAMES, "conn_state": conn_state,
+    "report_time": report_time, "_json_time": _json_time, "anomaly_list_text": anomaly_list_text,
+}
+
+
+# ---------------------------------------------------------------------- the leaves
+@dataclass(frozen=True)
+class Leaf:
+    """A field with a value of its own: ``path`` its keys from the record's
+    top ("client", "ip"), ``dotted`` them joined by dots."""
+    path: tuple
+    field: Field
+
+    @property
+    def dotted(self) -> str:
+        return ".".join(self.path)
+
+    @property
+    def csv(self) -> str:
+        return self.field.csv or self.field.name
+
+
+def _leaves(fields, path=()):
+    for f in fields:
+        if f.kind == OBJECT:
+            yield from _leaves(f.fields, path + (f.name,))
+        else:
+            yield Leaf(path + (f.name,), f)
+
+
+LEAVES: tuple[Leaf, ...] = tuple(_leaves(RECORD))
+_BY_PATH = {leaf.dotted: leaf for leaf in LEAVES}
+
+
+def _csv_order(leaves) -> list:
+    """The leaves in the CSV's order: the record's, but a leaf with
+    ``csv_after`` goes right after that column."""
+    order = [leaf for leaf in leaves if not leaf.field.csv_after]
+    moved = [leaf for leaf in leaves if leaf.field.csv_after]
+    while moved:
+        placed = [leaf for leaf in moved if any(o.csv == leaf.field.csv_after for o in order)]
+        if not placed:
+            raise ValueError(f"csv_after names no column: {[leaf.field.csv_after for leaf in moved]}")
+        for leaf in placed:
+            i = next(i for i, o in enumerate(order) if o.csv == leaf.field.csv_after)
+            order.insert(i + 1, leaf)
+            moved.remove(leaf)
+    return order
+
+
+CSV_LEAVES: tuple[Leaf, ...] = tuple(_csv_order(LEAVES))
+CSV_COLUMNS: tuple[str, ...] = tuple(leaf.csv for leaf in CSV_LEAVES)
+
+
+# ---------------------------------------------------------------------- code generation
+# The generated functions' source, by name, to read (``print(record.SOURCE["json_lines"])``).
+SOURCE: dict[str, str] = {}
+
+
+def _compile(name: str, source: str, key: str = ""):
+    """The function ``name`` that ``source`` defines; its source is kept
+    in SOURCE under ``key`` (default: its name)."""
+    key = key or name
+    namespace = dict(_NAMESPACE)
+    exec(compile(source, f"<record {key}>", "exec"), namespace)  # noqa: S102 -- source made here, from RECORD
+    SOURCE[key] = source
+    return namespace[name]
+
+
+def _dict_expr(fields) -> str:
+    """The Python expression of the record (or an object of it) as a dict."""
+    items = []
+    for f in fields:
+        value = _dict_expr(f.fields) if f.kind == OBJECT else _value_expr(f)
+        items.append(f"{f.name!r}: {value}")
+    return "{" + ", ".join(items) + "}"
+
+
+def _value_expr(f: Field) -> str:
+    """A leaf's value as the dict holds it."""
+    return f"report_time({f.get})" if f.kind == TIME else f.get
+
+
+def _fstring_body(fields) -> str:
+    """The record's JSON text as the body of an f-string: the text
+    ``json.dumps`` writes (", " and ": " separators), values put in by
+    expressions."""
+    parts = []
+    for f in fields:
+        if f.kind == OBJECT:
+            value = "{{" + _fstring_body(f.fields) + "}}"
+        elif f.kind == INT:
+            value = "{" + f.get + "}"
+        elif f.kind == STR:
+            value = '"{' + f.get + '}"'
+        elif f.kind == BOOL:
+            value = '{"true" if ' + f.get + ' else "false"}'
+        elif f.kind == TIME:
+            value = "{_json_time(" + f.get + ")}"
+        elif f.kind == NAMES:
+            value = "{anomaly_list_text(" + f.get + ") if " + f.get + ' else "[]"}'
+        else:
+            raise ValueError(f"field {f.name}: unknown kind {f.kind!r}")
+        parts.append(f'"{f.name}": {value}')
+    return ", ".join(parts)
+
+
+def _check(fields) -> None:
+    for f in fields:
+        # The names are written into the JSON text and the generated source as they are.
+        if not f.name.isidentifier():
+            raise ValueError(f"field name {f.name!r}: a JSON key here is an identifier")
+        if f.kind == OBJECT:
+            _check(f.fields)
+        elif "'" in f.get or "\\" in f.get or not f.get:
+            raise ValueError(f"field {f.name}: its getter must be an expression without ' or \\")
+
+
+_check(RECORD)
+if RECORD[-1].kind != NAMES:
+    raise ValueError("the record's last field is its anomaly list (see with_anomalies)")
+
+_PREAMBLE = "    c = conn.client\n    s = conn.server\n"
+
+connection_entry = _compile("connection_entry", (
+    "def connection_entry(conn, cid, anomalies=None):\n"
+    '    """The record of ``conn`` as a dict: what ``json.dumps`` writes as its\n'
+    '    JSON line; ``anomalies``: its anomaly types (default none)."""\n'
+    "    if anomalies is None:\n"
+    "        anomalies = []\n"
+    + _PREAMBLE +
+    f"    return {_dict_expr(RECORD)}\n"))
+
+# A connection's report id: the one the engine gave it, else its place in the list.
+_ID = "conn.id or i"
+
+numbered = _compile("numbered", (
+    "def numbered(conns):\n"
+    '    """Each connection with its report id."""\n'
+    "    for i, conn in enumerate(conns, 1):\n"
+    f"        yield conn, {_ID}\n"))
+
+# The loop is generated with the line: a generator of (conn, id) pairs in
+# between cost 1% more (instructions counted, 100,000 lines).
+json_lines = _compile("json_lines", (
+    "def json_lines(conns, types):\n"
+    '    """The JSON text of each connection\'s record, exactly as ``json.dumps(\n'
+    '    connection_entry(conn, cid, types.get(cid)))`` writes it, made without\n'
+    '    the dict; ids as ``numbered`` gives them; ``types``: id -> anomaly types."""\n'
+    "    get = types.get\n"
+    "    for i, conn in enumerate(conns, 1):\n"
+    f"        cid = {_ID}\n"
+    "        anomalies = get(cid)\n"
+    "        c = conn.client\n"
+    "        s = conn.server\n"
+    "        yield f'{{" + _fstring_body(RECORD) + "}}'\n"))
+
+
+
+def _csv_expr(leaf: Leaf) -> str:
+    """A leaf's CSV cell, from the record's dict ``entry``."""
+    value = "entry" + "".join(f"[{key!r}]" for key in leaf.path)
+    if leaf.field.kind == BOOL:
+        return f"str({value}).lower()"
+    if leaf.field.kind == NAMES:
+        return f'";".join({value})'
+    return value
+
+
+csv_row = _compile("csv_row", (
+    "def csv_row(entry):\n"
+    '    """A record (``connection_entry``\'s dict) as its CSV row, in CSV_COLUMNS\n'
+    '    order: booleans as true/false, the anomaly types joined by ";"."""\n'
+    "    return (" + ", ".join(_csv_expr(leaf) for leaf in CSV_LEAVES) + ",)\n"))
+
+# The tail of a JSON line written with no anomaly types: its last field.
+_ANOMALIES_HEAD = f'"{RECORD[-1].name}": '
+EMPTY_ANOMALIES_TAIL = _ANOMALIES_HEAD + "[]}"
+
+
+def with_anomalies(line: str, types) -> str:
+    """A JSON line that was written with no anomaly types (it ends in
+    ``EMPTY_ANOMALIES_TAIL``), with ``types`` listed instead."""
+    return line[:-len(EMPTY_ANOMALIES_TAIL)] + _ANOMALIES_HEAD + anomaly_list_text(types) + "}"
+
+
+def values_getter(*paths: str):
+    """A function ``(conn, cid, anomalies=None)`` giving the values of the
+    fields at ``paths`` ("id", "client.ip", "duration"), as the record's dict
+    holds them, in a tuple.  Compiled once, called per connection."""
+    unknown = [p for p in paths if p not in _BY_PATH]
+    if unknown:
+        raise KeyError(f"no such record field: {', '.join(unknown)} (fields: {', '.join(_BY_PATH)})")
+    exprs = "".join(_value_expr(_BY_PATH[p].field) + ", " for p in paths)
+    return _compile("values", (
+        "def values(conn, cid, anomalies=None):\n"
+        + _PREAMBLE +
+        f"    return ({exprs})\n"), key=f"values({', '.join(paths)})")
+
+
+__all__ = [
+    "CSV_COLUMNS",
+    "EMPTY_ANOMALIES_TAIL",
+    "LEAVES",
+    "RECORD",
+    "Field",
+    "anomaly_list_text",
+    "connection_entry",
+    "csv_row",
+    "json_lines",
+    "numbered",
+    "report_time",
+    "values_getter",
+    "with_anomalies",
+]
