@@ -8,7 +8,6 @@ from __future__ import annotations
 import dataclasses
 import errno
 import functools
-import gc
 import os
 import shutil
 import tempfile
@@ -32,6 +31,7 @@ from .render.csv_out import iter_csv
 from .render.json_out import iter_dumps, iter_view_dumps
 from .render.markdown import render as render_markdown
 from .render.table import iter_render as render_table
+from . import runtime
 from .runtime import ForkedLines, ForkedTable
 from .views.report import build_report
 
@@ -44,35 +44,11 @@ HTML_MAX_LADDERS = 20
 # processes costs about what they save.
 PARALLEL_MIN_BYTES = 64 << 20
 
-# Set by ``run``, the console entry point: the process ends with the command.
-_EXIT_FAST = False
-_KEEP: list = []
-
 
 def run() -> None:
-    """The console entry point: ``main``, then an exit that skips tearing
-    down the heap.  A large analysis is millions of objects; freeing them one
-    by one when the command returns, and again at interpreter shutdown, took
-    a tenth of a second per million packets for nothing."""
-    global _EXIT_FAST
-    _EXIT_FAST = True
-    try:
-        main()
-        code = 0
-    except SystemExit as exc:
-        code = exc.code
-    if code is None:
-        code = 0
-    elif not isinstance(code, int):
-        click.echo(code, err=True)  # sys.exit("message"): printed, as Python does
-        code = 1
-    for stream in (sys.stdout, sys.stderr):
-        try:
-            stream.flush()
-        except (OSError, ValueError):
-            # The reader of our output went away (| head): not an error of ours.
-            pass
-    os._exit(code)
+    """The console entry point: ``main``, then an exit without heap teardown
+    (``runtime.exit_without_teardown``)."""
+    runtime.exit_without_teardown(main)
 
 
 def _fail(message: str, code: ExitStatus = ExitStatus.USAGE):
@@ -168,8 +144,7 @@ def analysis_options(func):
             _fail(str(exc))
         except KeyboardInterrupt:
             _fail("interrupted", ExitStatus.INTERRUPTED)
-        if _EXIT_FAST:
-            _KEEP.append(analysis)  # freed by os._exit, not object by object (see run)
+        runtime.keep_until_exit(analysis)
         return func(analysis=analysis, cfg=cfg, **kw)
     return wrapper
 
@@ -299,17 +274,7 @@ def output_option(help_text: str):
 def main():
     """Rebuild every TCP connection in packet captures, say what state each
     endpoint's TCP stack was in, and what went wrong."""
-    # A run builds one large, long-lived object graph: the cyclic collector
-    # would only rescan it again and again (see analyzer.run).  Switched back
-    # on when the command ends, for callers that stay (tests, the fuzzer);
-    # the console entry point (``run``) ends the process instead.
-    if gc.isenabled():
-        gc.disable()
-        if not _EXIT_FAST:
-            # Re-enabled, the collector's next pass would scan the whole
-            # analysis once more (half a second on a large capture) just
-            # before a fast exit that frees it anyway.
-            click.get_current_context().call_on_close(gc.enable)
+    runtime.pause_cyclic_gc(click.get_current_context().call_on_close)
 
 
 @main.command()

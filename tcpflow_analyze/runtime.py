@@ -1,33 +1,92 @@
-"""The report's connections, written by a forked child while this process
-runs the anomaly detectors: the JSON report's lines, or the default table.
+"""Process tricks the command line uses: each buys speed at the cost of
+ordinary process hygiene, so they live here, where the CLI switches them on,
+and nothing below the CLI (the engine, the documents, the renderers) knows
+of them.  What each buys is measured by ``bench/tricks.py`` (bench/README.md,
+*Tricks*); one that stops paying 3% of the run it serves goes.
 
-After a parallel analysis, everything left -- the detectors (0.5 s on the
-2M-packet benchmark) and the connection lines (0.55 s) -- ran in one
-process while the other cores sat idle.  Neither needs the other until the
-end: a line's only part that depends on the detectors is its ``anomalies``
-list, and the table has no such column.  So a forked child (it shares the
-finished connections copy-on-write, nothing is shipped) writes the text
-into an unlinked temporary file; the parent runs the detectors meanwhile,
-then streams the file to the output, filling in the JSON lines' lists of
-the connections that have anomalies.  The text is byte-identical to what
-the parent would write (the child runs the same code); if the child cannot
-be forked or fails, the parent writes it itself.
-
-Used only where it can gain: a run that asked for several processes
-(``--jobs``), on a machine with more than one core, and a report listing
-enough connections to be worth a fork.
+* ``pause_cyclic_gc``: no cyclic garbage collection while a command runs.
+* ``exit_without_teardown``: the process ends without freeing its heap.
+* ``ForkedLines`` / ``ForkedTable``: after a ``--jobs`` run, a forked child
+  writes the report's connections while this process runs the detectors.
 """
 from __future__ import annotations
 
+import gc
 import os
 import signal
+import sys
 import tempfile
 import threading
+
+_exiting_fast = False
+_kept: list = []
+
+
+def exit_without_teardown(main) -> None:
+    """Run ``main`` (a click command), then end the process without tearing
+    its heap down: an analysis is millions of objects, and freeing them one by
+    one when the command returns, and again at interpreter shutdown, costs
+    time for nothing.  Streams are flushed first; the exit code is main's."""
+    global _exiting_fast
+    _exiting_fast = True
+    try:
+        main()
+        code = 0
+    except SystemExit as exc:
+        code = exc.code
+    if code is None:
+        code = 0
+    elif not isinstance(code, int):
+        print(code, file=sys.stderr)  # sys.exit("message"): printed, as Python does
+        code = 1
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            # The reader of our output went away (| head): not an error of ours.
+            pass
+    os._exit(code)
+
+
+def keep_until_exit(obj) -> None:
+    """With ``exit_without_teardown``, ``obj`` (an analysis) is never freed
+    object by object: the exit frees the memory whole."""
+    if _exiting_fast:
+        _kept.append(obj)
+
+
+def pause_cyclic_gc(on_close) -> None:
+    """No cyclic garbage collection for the rest of the command.  An analysis
+    is a large graph of long-lived objects: the collector would rescan it at
+    every generation-0 threshold (700 allocations) while nothing in it is
+    garbage.  ``on_close(callback)`` registers what turns it back on when the
+    command ends (for callers that stay: tests); before a fast exit it stays
+    off, as a last pass would only scan the heap the exit frees anyway.
+    Forked ``--jobs`` workers inherit the pause."""
+    if gc.isenabled():
+        gc.disable()
+        if not _exiting_fast:
+            on_close(gc.enable)
 
 from .analysis.parallel import usable_cores
 from .render.table import connections_section
 from .views.record import numbered, with_anomalies
 from .views.report import ConnectionEntries
+
+# ---------------------------------------------------------------------- forked writers
+# After a parallel analysis, everything left -- the detectors and the
+# connection lines -- would run in one process while the other cores sat
+# idle.  Neither needs the other until the end: a line's only part that
+# depends on the detectors is its ``anomalies`` list, and the table has no
+# such column.  So a forked child (it shares the finished connections
+# copy-on-write, nothing is shipped) writes the text into an unlinked
+# temporary file; the parent runs the detectors meanwhile, then streams the
+# file to the output, filling in the JSON lines' anomaly lists.  The text is
+# byte-identical to what the parent would write (the child runs the same
+# code); if the child cannot be forked or fails, the parent writes it
+# itself.  Used only where it can gain: a run that asked for several
+# processes (``--jobs``), on a machine with more than one core, and a report
+# listing enough connections to be worth a fork.
 
 # Below this many connections the lines take a few tens of milliseconds,
 # about what a fork of a large process costs.

@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 from tcpflow_analyze.analysis import analyze
 from tcpflow_analyze.views.report import build_report
 from tcpflow_analyze.render import table as T
+from tcpflow_analyze.render.palette import paint as paint_style
 
 CAPTURES = ["port_reuse.pcap", "ipv6.pcap", "midstream.pcap", "time_wait_storm.pcap", "sll2_any.pcap"]
 
@@ -50,7 +51,7 @@ def test_simple_table_is_tabulates_for_any_cells(rows, width):
     dicts = []
     for *cells, paint in rows:
         if paint:
-            cells[3] = T._paint(cells[3], "green")
+            cells[3] = paint_style(cells[3], "green")
         dicts.append(cells)
     for color in (False, True):
         if not color and any(paint for *_, paint in rows):

@@ -54,7 +54,7 @@ def test_matches_zeek_baseline(entry):
     for z in entry["connections"]:
         if z.get("orig_p") is None:
             assert len(rep["connections"]) == 1
-            c = rep["connections"][0]
+            c = next(iter(rep["connections"]))
         else:
             c = ours[(z["orig_p"], z["resp_p"])]
             assert (c["client"]["ip"], c["server"]["ip"]) == (z["orig_h"], z["resp_h"])

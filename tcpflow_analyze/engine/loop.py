@@ -9,7 +9,6 @@ records.
 """
 from __future__ import annotations
 
-import gc
 from dataclasses import dataclass, field
 
 from ..capture.windows import EPB, EPB_FIXED_LEN
@@ -65,12 +64,6 @@ def run(windows, table, stats: CaptureStats, owned=None, progress=None) -> None:
     start = float("inf")
     last = float("-inf")
     linktypes = set()
-    # Connections are long-lived: CPython's cyclic collector would rescan the
-    # growing table on every generation-0 threshold (700 allocations) and
-    # cost 20-50% of the run, while nothing it finds is garbage before the
-    # report.  It is switched back on afterwards.
-    gc_was_enabled = gc.isenabled()
-    gc.disable()
     try:
         window = next(windows, None)
         while window is not None:
@@ -192,8 +185,6 @@ def run(windows, table, stats: CaptureStats, owned=None, progress=None) -> None:
             except StopIteration:
                 window = None
     finally:
-        if gc_was_enabled:
-            gc.enable()
         stats.packets += packets
         stats.tcp_packets += packets - sum(skipped) - others
         for i, name in enumerate(SKIP_NAMES):
