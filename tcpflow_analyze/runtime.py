@@ -4,10 +4,13 @@ and nothing below the CLI (the engine, the documents, the renderers) knows
 of them.  What each buys is measured by ``bench/tricks.py`` (bench/README.md,
 *Tricks*); one that stops paying 3% of the run it serves goes.
 
-* ``pause_cyclic_gc``: no cyclic garbage collection while a command runs.
-* ``exit_without_teardown``: the process ends without freeing its heap.
+* ``pause_cyclic_gc``: no cyclic garbage collection while a command runs
+  (buys 16% of a 2M-packet JSON run);
+* ``exit_without_teardown``: the process ends without freeing its heap
+  (6%, a noisy measurement);
 * ``ForkedLines`` / ``ForkedTable``: after a ``--jobs`` run, a forked child
-  writes the report's connections while this process runs the detectors.
+  writes the report's connections while this process runs the detectors
+  (14% of a ``--jobs 2`` JSON run, 7% of a table run).
 """
 from __future__ import annotations
 

@@ -109,8 +109,7 @@ def analyze_parallel(paths, jobs: int, options: AnalysisOptions, progress=None) 
     ctx = multiprocessing.get_context("fork")
     weights = shares(jobs, parent=True)
     # A thread reading ahead needs a core of its own: with a process on every
-    # core it only takes turns with them (2 jobs on 2 cores: 5.16 s with it,
-    # 5.02 s without, on the 2M-packet benchmark).
+    # core it only takes turns with them.
     read_ahead = jobs < usable_cores()
     with ProcessPoolExecutor(max_workers=jobs - 1, mp_context=ctx) as pool:
         futures = [pool.submit(analyze_partition, list(paths), i, jobs, options, weights=weights,

@@ -179,8 +179,7 @@ class _Opened:
             if read_ahead and (self.read_at is None or self.pcapng) and not isinstance(self.gz, _GzipStream):
                 # A pipe (standard input, or gzip inflated by a child), or a
                 # pcapng file (read on, block by block): its reads run beside
-                # the walk (cat F | ...: 3.7 -> 3.45 s on 651 MB; pcapng at
-                # 500k packets: 1.92 -> 1.80 s).  Not gzip inflated here: that
+                # the walk (bench/README.md, Tricks: read_ahead_pipe).  Not gzip inflated here: that
                 # takes the GIL back after every output block, and measured
                 # slower in a thread than inline.  A pcap file has its own
                 # read-ahead (readahead.ReadAhead).

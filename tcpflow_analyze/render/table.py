@@ -139,10 +139,10 @@ def _joined(lines, batch: int | None = None):
         yield sep + "\n".join(chunk)
 
 
-# tabulate's "simple" format, written here.  tabulate builds a whole table in
-# memory, several times over when columns are dropped to fit a terminal: for
-# 100,000 connections it took 6 s and 200 MB, as long as the analysis.  The
-# format is plain enough to write directly: cells stripped of surrounding
+# tabulate's "simple" format, written here: it buys 44% of a 2M-packet table
+# run and a third of its memory (bench/README.md, Tricks), as tabulate builds
+# a whole table in memory, several times over when columns are dropped to fit
+# a terminal.  The format is plain enough to write directly: cells stripped of surrounding
 # blanks, a cell of several lines making its row as tall (a row of empty
 # cells takes no line); each column as wide as its widest line, or its
 # header's plus two (tabulate's padding); two spaces between columns; lines

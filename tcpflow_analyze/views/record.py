@@ -11,8 +11,8 @@ record's key order.  From it this module makes, once at import time (as
 * ``connection_entry(conn, cid, anomalies)``: the record as a dict;
 * ``json_lines(conns, types)``: the records as JSON text, exactly as
   ``json.dumps(connection_entry(...))`` writes them -- generated code, one
-  f-string per line, several times the encoder's speed (the report's hot
-  spot: 100,000 connections on the 2M-packet benchmark);
+  f-string per line: it buys 11% of a 2M-packet JSON run over
+  ``json.dumps`` per entry (bench/README.md, Tricks);
 * ``numbered(conns)``: each connection with its report id;
 * ``CSV_COLUMNS`` and ``csv_row(entry)``: the CSV's header and rows;
 * ``values_getter(*paths)``: a function giving chosen fields' values of a
