@@ -377,13 +377,14 @@ def _html(report, analysis, found, cfg) -> str:
     """The HTML report; ``found``: every anomaly the detectors found (the
     ladders mark them all, whatever the filters kept)."""
     from .render.html import anomaly_connection_ids, render_html
+    from .views.states import state_timelines
     from .views.ladder import record_ladders
     ids = anomaly_connection_ids(report, limit=HTML_MAX_LADDERS)
     ladders = {}
     if ids:
         ladders = record_ladders(_paths(analysis), ids, analysis.options, analysis=analysis, cfg=cfg,
                                  anomalies=found)
-    return render_html(report, analysis, ladders)
+    return render_html(report, state_timelines(analysis), ladders)
 
 
 def _paths(analysis) -> list[str]:

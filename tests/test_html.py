@@ -15,6 +15,7 @@ from tcpflow_analyze.analysis import analyze
 from tcpflow_analyze.views.report import build_report
 from tcpflow_analyze.render.html import MAX_LADDERS, anomaly_connection_ids, render_html
 from tcpflow_analyze.views.ladder import record_ladders
+from tcpflow_analyze.views.states import state_timelines
 
 CHROMIUM = Path("/usr/bin/chromium")
 VOID = {"meta", "br", "hr", "img", "input", "link", "area", "base", "col", "embed", "source", "track", "wbr"}
@@ -65,7 +66,7 @@ def parse(doc):
 @pytest.fixture(scope="module")
 def syn_to_time_wait():
     report, analysis, ladders = build("syn_to_time_wait.pcap")
-    return report, analysis, ladders, render_html(report, analysis, ladders)
+    return report, analysis, ladders, render_html(report, state_timelines(analysis), ladders)
 
 
 def test_self_contained(syn_to_time_wait):
@@ -110,7 +111,7 @@ def test_rows_are_sortable_by_value(syn_to_time_wait):
 def test_text_is_escaped():
     report, analysis, ladders = build("closed_port.pcap")
     report["anomalies"][0]["message"] = "<script>alert('x')</script> & more"
-    doc = render_html(report, analysis, ladders)
+    doc = render_html(report, state_timelines(analysis), ladders)
     assert "<script>alert" not in doc
     assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt; &amp; more" in doc
     assert not parse(doc).errors
@@ -122,7 +123,7 @@ def test_ladder_cap_and_round_robin():
     assert anomaly_connection_ids(report, 6) == [1, 500, 2, 3, 501, 4]
     report, analysis, ladders = build("syn_flood.pcap", limit=25)
     assert len(ladders) == 25
-    doc = render_html(report, analysis, ladders)
+    doc = render_html(report, state_timelines(analysis), ladders)
     assert doc.count('<svg class="ladder-svg"') == MAX_LADDERS
     assert "5 more ladders not drawn" in doc
     assert "critical" in doc and "SYN_RECEIVED" in doc
@@ -131,7 +132,7 @@ def test_ladder_cap_and_round_robin():
 def test_no_anomalies_and_row_cap():
     report, analysis, ladders = build("time_wait_storm.pcap")
     assert ladders == {}
-    doc = render_html(report, analysis, ladders, max_rows=100)
+    doc = render_html(report, state_timelines(analysis), ladders, max_rows=100)
     assert "No anomalies found." in doc and 'id="ladders"' not in doc
     assert doc.count('<tr id="conn-') == 100
     assert "The first 100 of 600 connections" in doc
@@ -157,7 +158,7 @@ def screenshot(html_path, png_path, tmp):
 def test_headless_browser_draws_it(tmp_path):
     report, analysis, ladders = build("close_wait_leak.pcap")
     page = tmp_path / "report.html"
-    page.write_text(render_html(report, analysis, ladders), encoding="utf-8")
+    page.write_text(render_html(report, state_timelines(analysis), ladders), encoding="utf-8")
     png = tmp_path / "report.png"
     screenshot(page, png, tmp_path / "profile")
     data = png.read_bytes()

@@ -18,7 +18,6 @@ from ..detectors import DETECTORS
 from ..model.states import STATE_NAMES
 from ..model.text import address_port_text, utc_text
 from ..views.ladder import SEGMENT
-from ..views.states import state_timelines
 from .ladder import Fold, display_rows, render_ladder, segment_labels
 from .palette import HTML_SEVERITY, HTML_STATE
 
@@ -62,10 +61,11 @@ def anomaly_connection_ids(report: dict, limit: int = MAX_LADDERS) -> list[int]:
 
 
 # ---------------------------------------------------------------------- page
-def render_html(report: dict, analysis, ladders: dict, max_rows: int = MAX_TABLE_ROWS) -> str:
+def render_html(report: dict, timelines: dict, ladders: dict, max_rows: int = MAX_TABLE_ROWS) -> str:
     """The whole report as one HTML document (a string, no external resources).
 
-    ``report`` is ``build_report(analysis, anomalies)``; ``ladders`` maps
+    ``report`` is ``build_report(analysis, anomalies)``; ``timelines`` is
+    ``views.states.state_timelines(analysis)``; ``ladders`` maps
     connection ids to ``views.ladder.Ladder`` objects (at most MAX_LADDERS
     are drawn, see ``anomaly_connection_ids``).
     """
@@ -74,7 +74,7 @@ def render_html(report: dict, analysis, ladders: dict, max_rows: int = MAX_TABLE
         f"<h1>tcpflow-analyze <small>{esc(files)}</small></h1>",
         _summary_section(report),
         _anomalies_section(report, ladders),
-        _timelines_section(analysis),
+        _timelines_section(timelines),
         _connections_section(report, ladders, max_rows),
         _ladders_section(ladders),
         f'<footer>{esc(report["tool"]["name"])} {esc(report["tool"]["version"])} · report schema '
@@ -141,8 +141,7 @@ def _anomalies_section(report: dict, ladders: dict) -> str:
 
 
 # ---------------------------------------------------------------------- timelines
-def _timelines_section(analysis) -> str:
-    view = state_timelines(analysis)
+def _timelines_section(view: dict) -> str:
     hosts = [h for h in view["hosts"] if h["states"]]
     hosts.sort(key=lambda h: (-max(s["peak"] for s in h["states"].values()), h["host"]))
     charts = "".join(timeline_svg(h, view["capture"]["start"], view["capture"]["end"])
