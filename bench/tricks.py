@@ -28,6 +28,13 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 
+# Every capture read without the read-ahead thread.
+_NO_READ_AHEAD = (
+    "import tcpflow_analyze.analysis as a\n"
+    "_read = a.read_windows\n"
+    "a.read_windows = lambda paths, damages, opened=None, read_ahead=True: _read(paths, damages, opened, False)"
+)
+
 # trick -> (what it is, the command's arguments before the capture, how it is switched off,
 #           how the capture is given: "file" or "pipe")
 TRICKS = {
@@ -45,19 +52,11 @@ TRICKS = {
     ),
     "read_ahead": (
         "a thread reads the next chunk while the packet loop walks this one (capture.readahead)",
-        ["analyze", "--format", "json", "--jobs", "1"],
-        "import tcpflow_analyze.analysis as a\n"
-        "_read = a.read_windows\n"
-        "a.read_windows = lambda paths, damages, opened=None, read_ahead=True: _read(paths, damages, opened, False)",
-        "file",
+        ["analyze", "--format", "json", "--jobs", "1"], _NO_READ_AHEAD, "file",
     ),
     "read_ahead_pipe": (
         "the same, reading a pipe (cat FILE | tcpflow-analyze analyze -)",
-        ["analyze", "--format", "json", "--jobs", "1"],
-        "import tcpflow_analyze.analysis as a\n"
-        "_read = a.read_windows\n"
-        "a.read_windows = lambda paths, damages, opened=None, read_ahead=True: _read(paths, damages, opened, False)",
-        "pipe",
+        ["analyze", "--format", "json", "--jobs", "1"], _NO_READ_AHEAD, "pipe",
     ),
     "forked_lines": (
         "after a --jobs run, a forked child writes the JSON connection lines while the detectors run "

@@ -217,7 +217,7 @@ def test_json_time_writes_what_the_encoder_writes(t):
     # The connection lines print times by a shortcut: the text must be
     # json.dumps's for the same rounded value, at every magnitude.
     # (test_json_time_at_every_magnitude below sweeps them deterministically.)
-    from tcpflow_analyze.views.report import _json_time, report_time
+    from tcpflow_analyze.views.record import _json_time, report_time
     assert _json_time(t) == json.dumps(report_time(t))
 
 
@@ -248,7 +248,7 @@ def _json_time_sweep():
 
 
 def test_json_time_at_every_magnitude():
-    from tcpflow_analyze.views.report import _json_time, report_time
+    from tcpflow_analyze.views.record import _json_time, report_time
     values = _json_time_sweep()
     assert len(values) > 60_000
     wrong = [t for t in values if _json_time(t) != json.dumps(report_time(t))]

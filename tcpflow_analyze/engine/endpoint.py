@@ -18,14 +18,13 @@ Every state change, seen on the wire or inferred later from timers
 from __future__ import annotations
 
 from ..decode import ACK, FIN, RST, SYN
-from ..model.connection import HS_ACK, HS_SYN, HS_SYNACK, SEQ_MASK, Endpoint, seq_ge
+from ..model.connection import HS_ACK, HS_SYN, HS_SYNACK, SEQ_HALF, SEQ_MASK, Z_INACTIVE, Endpoint, seq_ge
 from ..model.states import (
     CLOSE_WAIT, CLOSED, CLOSING, ESTABLISHED, FIN_WAIT_1, FIN_WAIT_2, LAST_ACK, LISTEN, SYN_RECEIVED,
     SYN_SENT, TIME_WAIT, UNKNOWN,
 )
 from . import history, zeek
 from .history import H_FIN, H_INCONSISTENT, H_MULTIFLAG, H_RST, H_SYN
-from .zeek import Z_INACTIVE
 
 _DONE = (CLOSED, TIME_WAIT)
 
@@ -112,7 +111,7 @@ def receipts(conn, x, y, upper, ts, ack, flags, plen) -> None:
         # its 2*MSL timer (Linux: tcp_timewait_state_process).
         x.state_time = ts
     rn = x.rcv_nxt
-    if rn >= 0 and 0 < ((ack - rn) & SEQ_MASK) < 0x80000000:
+    if rn >= 0 and 0 < ((ack - rn) & SEQ_MASK) < SEQ_HALF:
         # x's acknowledgment advanced: y is sending, so y is synchronized.
         if y.state == UNKNOWN:
             set_state(y, ESTABLISHED, ts)

@@ -120,11 +120,15 @@ class ConnectionTable:
             x.probes += 1
             x.probe_time = ts
         if not ctl:
+            # The bit tested here, not in history.add_once: a call per data
+            # packet on the hot path would buy nothing.
             if plen:
                 if not x.hist_seen & H_DATA:
-                    history.add_once(conn, x, H_DATA, "D", upper)
+                    x.hist_seen |= H_DATA
+                    history.add(conn, "D", upper)
             elif flags & ACK and not x.hist_seen & H_ACK:
-                history.add_once(conn, x, H_ACK, "A", upper)
+                x.hist_seen |= H_ACK
+                history.add(conn, "A", upper)
         if flags & ACK:
             rn = x.rcv_nxt
             if rn < 0 or 0 < ((ack - rn) & SEQ_MASK) < SEQ_HALF:

@@ -17,16 +17,14 @@ from .endpoint import receive_fin, set_state
 
 def settle(conn: Connection, end_ts: float, options, on_change=None) -> None:
     """Silence, then each endpoint's timers, judged at ``end_ts``."""
-    if on_change is None:
-        infer_from_silence(conn, end_ts, options.unanswered)
-        for ep in (conn.client, conn.server):
-            apply_timers(ep, end_ts, options.time_wait, options.fin_timeout)
-        return
-    # Watched: each endpoint's history before, to tell the observer what moved.
-    marks = (len(conn.client.trans_flat), len(conn.server.trans_flat))
+    if on_change is not None:
+        # Each endpoint's history so far, to tell the observer what moved.
+        marks = (len(conn.client.trans_flat), len(conn.server.trans_flat))
     infer_from_silence(conn, end_ts, options.unanswered)
     for ep in (conn.client, conn.server):
         apply_timers(ep, end_ts, options.time_wait, options.fin_timeout)
+    if on_change is None:
+        return
     for side, ep, mark in (("client", conn.client, marks[0]), ("server", conn.server, marks[1])):
         flat = ep.trans_flat
         for i in range(mark, len(flat), 2):

@@ -32,7 +32,7 @@ from ..engine.observer import Observer
 from ..model.connection import HS_ACK, HS_SYNACK, SEQ_MASK, reverse_key
 from ..model.text import endpoint_text
 from ..decode import ACK, CWR, ECE, FIN, PSH, RST, SYN, URG
-from .report import connection_entry
+from .record import connection_entry
 from ..model.states import (
     CLOSED, ESTABLISHED, FIN_WAIT_2,
     LISTEN, STATE_NAMES, SYN_RECEIVED, SYN_RECEIVED_TIMEOUT, SYN_SENT, SYN_SENT_TIMEOUT,

@@ -6,10 +6,7 @@ from collections import Counter
 from .. import __version__
 from ..model.states import STATE_NAMES
 from . import record
-
-# The connection record and its values' forms live in ``record``; these names
-# are also had from here.
-from .record import _json_time, anomaly_list_text, connection_entry, report_time  # noqa: F401
+from .record import connection_entry, report_time
 
 SCHEMA_VERSION = 1
 
