@@ -1,13 +1,40 @@
-"""How the model's values are written for people: addresses, endpoints, times.
+"""How the model's values are written for people: addresses, endpoints, times,
+and any text a capture controls (``printable``).
 
 One place for each, so every output spells an endpoint (``[ip]:port`` for
-IPv6) and a capture time the same way.
+IPv6) and a capture time the same way, and no text output carries a control
+character from a file name.
 """
 from __future__ import annotations
 
 import datetime as _dt
 import functools
+import re
 import socket
+
+
+# What a terminal or a viewer would act on instead of showing: the C0 and
+# C1 controls and DEL (ESC starts colour, title and screen sequences, BEL
+# rings: ECMA-48), the line and paragraph separators (str.splitlines and some
+# viewers break lines there), the bidirectional overrides and isolates (they
+# reorder the text after them: CVE-2021-42574), and surrogates (a file name's
+# bytes that are not UTF-8, as os.fsdecode leaves them: no UTF-8 writer
+# takes them, and written raw they are those bytes again).
+_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+
+
+def printable(text: str) -> str:
+    """``text`` safe for a terminal or a text file: what it would act on
+    (``_UNSAFE``) written as ``\\xNN`` or ``\\uNNNN``, an undecodable byte of
+    a file name as ``\\xNN``.  For any string a capture or its name controls."""
+    return _UNSAFE.sub(_escaped, text)
+
+
+def _escaped(match) -> str:
+    code = ord(match.group())
+    if 0xDC80 <= code <= 0xDCFF:
+        return f"\\x{code - 0xDC00:02x}"  # the byte os.fsdecode kept as a surrogate (PEP 383)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
 
 @functools.lru_cache(maxsize=1 << 16)

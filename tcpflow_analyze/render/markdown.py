@@ -1,8 +1,10 @@
 """Markdown for CI summaries ($GITHUB_STEP_SUMMARY, merge-request notes)."""
 from __future__ import annotations
 
+import re
+
 from ..detectors import DETECTORS
-from ..model.text import address_port_text
+from ..model.text import address_port_text, printable
 
 _EXPLAIN = {d.TYPE: d.EXPLANATION for d in DETECTORS}
 _ICON = {"critical": "🔴", "warning": "🟠", "info": "🔵"}
@@ -10,7 +12,20 @@ MAX_ROWS = 50
 
 
 def _cell(text) -> str:
-    return str(text).replace("|", "\\|").replace("\n", " ")
+    return printable(str(text).replace("\n", " ")).replace("|", "\\|")
+
+
+def code(text: str) -> str:
+    """``text`` (a file name) as a code span nothing in it can leave: in a
+    code span nothing is markup, and a span opened by N backticks ends only
+    at a run of exactly N (CommonMark 0.31, 6.1), so the fence is one longer
+    than the longest run inside.  A space pads text that starts or ends with
+    a backtick (it would join the fence) or with a space (one is stripped
+    from each end): the spec strips one each side again."""
+    text = printable(text)
+    fence = "`" * (max(map(len, re.findall("`+", text)), default=0) + 1)
+    pad = " " if not text or text[0] in "` " or text[-1] in "` " else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
 
 
 def render(report: dict) -> str:
@@ -23,14 +38,14 @@ def render(report: dict) -> str:
         counts = ", ".join(f"{sev[s]} {s}" for s in ("critical", "warning", "info") if sev.get(s))
         noun = "anomaly" if len(anomalies) == 1 else "anomalies"
         lines.append(f"**{len(anomalies)} {noun}** ({counts}) in {summary['connections']} connections, "
-                     f"{cap['packets']} packets from {', '.join(f'`{f}`' for f in cap['files'])}.")
+                     f"{cap['packets']} packets from {', '.join(map(code, cap['files']))}.")
     else:
         lines.append(f"**No anomalies** in {summary['connections']} connections, {cap['packets']} packets "
-                     f"from {', '.join(f'`{f}`' for f in cap['files'])}.")
+                     f"from {', '.join(map(code, cap['files']))}.")
     if cap["truncated"]:
         t = cap["truncation"]
-        lines.append(f"\n> The capture `{t['file']}` is damaged at byte {t['offset']} (after packet "
-                     f"{t['packet']}: {t['reason']}); everything before it was analyzed.")
+        lines.append(f"\n> The capture {code(t['file'])} is damaged at byte {t['offset']} (after packet "
+                     f"{t['packet']}: {printable(t['reason'])}); everything before it was analyzed.")
     lines.append("")
     if anomalies:
         lines += ["| severity | anomaly | connections | what |", "| --- | --- | --- | --- |"]

@@ -6,7 +6,7 @@ import textwrap
 
 from tabulate import tabulate
 
-from ..model.text import address_port_text, utc_text
+from ..model.text import address_port_text, printable, utc_text
 from ..views.record import values_getter
 from .palette import TERMINAL_SEVERITY, TERMINAL_STATE, paint
 
@@ -249,7 +249,7 @@ def _sections(report: dict, table_format: str, color: bool, width: int | None, f
     cap = report["capture"]
     skipped = ", ".join(f"{k} {v}" for k, v in cap["skipped"].items() if v) or "none"
     summary = [
-        ("files", ", ".join(cap["files"])),
+        ("files", ", ".join(map(printable, cap["files"]))),
         ("packets", f"{cap['packets']} ({cap['tcp_packets']} TCP)"),
         ("skipped", skipped),
         ("span", f"{utc_text(cap['start'])} .. {utc_text(cap['end'])} ({_duration(cap['duration'])})"),
@@ -257,7 +257,8 @@ def _sections(report: dict, table_format: str, color: bool, width: int | None, f
     ]
     if cap["truncated"]:
         t = cap["truncation"]
-        summary.append(("truncated", f"yes: {t['file']} at byte {t['offset']} after packet {t['packet']}: {t['reason']}"))
+        summary.append(("truncated", f"yes: {printable(t['file'])} at byte {t['offset']} after packet "
+                                     f"{t['packet']}: {printable(t['reason'])}"))
     yield tabulate(summary, tablefmt="plain")
 
     states = report["summary"]["states"]

@@ -5,13 +5,13 @@ import textwrap
 
 from tabulate import tabulate
 
-from ..model.text import duration_text
+from ..model.text import duration_text, printable
 
 
 def render(view: dict) -> str:
     out = []
     cap = view["capture"]
-    out.append(f"TIME_WAIT and CLOSE_WAIT in {', '.join(cap['files'])} ({cap['duration']:.1f} s); "
+    out.append(f"TIME_WAIT and CLOSE_WAIT in {', '.join(map(printable, cap['files']))} ({cap['duration']:.1f} s); "
                f"TIME_WAIT lasts {view['time_wait_seconds']:g} s; ephemeral ports "
                f"{view['port_range'][0]}-{view['port_range'][1]}")
     if not view["time_wait"]:
