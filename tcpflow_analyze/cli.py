@@ -25,6 +25,8 @@ from .errors import CaptureError, ExitStatus
 from .model.states import (
     DEFAULT_FIN_TIMEOUT, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_REPORT_CONNECTIONS, DEFAULT_TIME_WAIT,
 )
+from .model.text import printable
+from .output import check as check_output_file
 from .output import write_text
 from .progress import Progress
 from .render.csv_out import iter_csv
@@ -128,6 +130,7 @@ def analysis_options(func):
         except ValueError as exc:
             _fail(str(exc))
         paths = list(kw.pop("captures"))
+        _check_outputs(paths, kw)
         jobs, engine, scheduler = kw.pop("jobs"), kw.pop("engine"), kw.pop("scheduler")
         read_paths = paths
         if "-" in paths and _reads_twice(kw):
@@ -233,9 +236,11 @@ def _emit(text: str, output: str | None) -> None:
     except BrokenPipeError:
         if output is None or output == "-":
             raise  # the reader of stdout went away: _Group.invoke ends quietly
-        _fail(f"cannot write {output}: {os.strerror(errno.EPIPE)}")
+        _fail(f"-o/--output: cannot write {printable(output)}: {os.strerror(errno.EPIPE)}")
     except OSError as exc:
-        _fail(f"cannot write {output or 'standard output'}: {exc.strerror or exc}")
+        if output is None or output == "-":
+            _fail(f"cannot write standard output: {exc.strerror or exc}")
+        _fail(f"-o/--output: cannot write {printable(output)}: {exc.strerror or exc}")
     except KeyboardInterrupt:
         _fail("interrupted", ExitStatus.INTERRUPTED)
 
@@ -266,7 +271,57 @@ class _Group(click.Group):
 
 def output_option(help_text: str):
     """Every command's ``-o/--output FILE`` (stdout without it)."""
-    return click.option("-o", "--output", type=click.Path(dir_okay=False), default=None, help=help_text)
+    return click.option("-o", "--output", type=click.Path(dir_okay=False), default=None, help=help_text,
+                        callback=_output_name)
+
+
+def _output_name(ctx, param, value):
+    if value == "":
+        _fail("-o/--output: empty file name")
+    return value
+
+
+NEEDS_MATPLOTLIB = "--plot needs matplotlib: pip install 'tcpflow-analyze[plot]'"
+
+
+def plot_option(help_text: str):
+    """``--plot FILE``: an image in the format its extension names (matplotlib's: png, svg, pdf, ...)."""
+    return click.option("--plot", type=click.Path(dir_okay=False), default=None, metavar="FILE.png",
+                        help=help_text + " The extension picks the format (.png, .svg, .pdf, ...); needs the "
+                                         "'plot' extra: pip install 'tcpflow-analyze[plot]'.",
+                        callback=_plot_name)
+
+
+def _plot_name(ctx, param, value):
+    """The --plot file's name, refused as it is parsed, not after the analysis."""
+    if value is None:
+        return None
+    if value == "":
+        _fail("--plot: empty file name")
+    from .render import figure
+    try:
+        figure.format_of(value)
+    except ImportError:
+        _fail(NEEDS_MATPLOTLIB)
+    except ValueError as exc:
+        _fail(f"--plot: {exc}")
+    return value
+
+
+def _check_outputs(captures, kw) -> None:
+    """Refuse, before the analysis runs, an -o or --plot file that must not
+    or cannot be written (``output.check``): one of the captures, a
+    write-protected file, a missing directory."""
+    for option, key in (("-o/--output", "output"), ("--plot", "plot")):
+        path = kw.get(key)
+        if path is None or (key == "output" and path == "-"):
+            continue
+        try:
+            check_output_file(path, captures)
+        except ValueError as exc:
+            _fail(f"{option}: {exc}")
+        except OSError as exc:
+            _fail(f"{option}: cannot write {printable(path)}: {exc.strerror or exc}")
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -348,9 +403,7 @@ def analyze(analysis, cfg, fmt, output, fail_on, table_format, sort, top, color,
 @main.command()
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
 @output_option("Write the report to FILE (atomically) instead of stdout.")
-@click.option("--plot", type=click.Path(dir_okay=False), default=None, metavar="FILE.png",
-              help="Also draw TIME_WAIT and CLOSE_WAIT counts over time per host (needs the 'plot' extra: "
-                   "pip install 'tcpflow-analyze[plot]').")
+@plot_option("Also draw TIME_WAIT and CLOSE_WAIT counts over time per host.")
 @click.option("--top", type=click.IntRange(min=1), default=5, show_default=True,
               help="How many hosts and remote endpoints to list.")
 @filter_options
@@ -470,8 +523,7 @@ def ladder(analysis, cfg, conns, fmt, output, full, absolute, width, top, color,
                    "start (+12.5s, +250ms), or end.  Without it: the count per state over time, per host.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
 @output_option("Write to FILE instead of stdout.")
-@click.option("--plot", type=click.Path(dir_okay=False), default=None, metavar="FILE.png",
-              help="Without --at: also draw the timelines (needs the 'plot' extra).")
+@plot_option("Without --at: also draw the timelines.")
 @click.option("--width", type=click.IntRange(min=10), default=60, show_default=True,
               help="Sparkline width in characters.")
 @click.option("--limit", type=click.IntRange(min=1), default=None, metavar="N",
@@ -511,9 +563,11 @@ def _plot(draw, view, path) -> None:
     try:
         draw(view, path)
     except ImportError:
-        _fail("--plot needs matplotlib: pip install 'tcpflow-analyze[plot]'")
+        _fail(NEEDS_MATPLOTLIB)
+    except ValueError as exc:  # matplotlib refusing what it was given to draw or write
+        _fail(f"--plot: {printable(str(exc))}")
     except OSError as exc:
-        _fail(f"cannot write {path}: {exc.strerror or exc}")
+        _fail(f"--plot: cannot write {printable(path)}: {exc.strerror or exc}")
 
 
 @main.command()

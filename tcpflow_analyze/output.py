@@ -1,14 +1,56 @@
-"""Writing reports: stdout, or a file replaced atomically.
+"""Writing reports and plots: stdout, or a file replaced atomically.
 
 A report written with ``-o`` goes to a temporary file in the same directory
 and is renamed into place, so an interrupted run never leaves half a report.
+
+Renaming over a file is not writing to it, and would skip what a write
+honours; so, as ``cp`` or a shell's ``>`` would:
+
+* the new file keeps the old one's mode and (where we may give it away) owner;
+* a file we may not write, or one with no write bit at all, is refused
+  (``WriteProtected``): the latter for root too, as ``rm`` asks first;
+* a symlink is written through: the file it names is replaced, the link kept
+  (a dangling link makes its target, as ``>`` does);
+* a file that is one of the captures read is refused (``IsACapture``).
+
+A hard link is not followed: the name given gets the new report, any other
+link to the old file keeps the old report (replacing, not rewriting in
+place, is what makes the write atomic).
 """
 from __future__ import annotations
 
+import errno
 import os
 import stat
 import sys
 import tempfile
+
+from .model.text import printable
+
+
+class IsACapture(ValueError):
+    """The output would replace a capture being read."""
+
+
+class WriteProtected(PermissionError):
+    """The output exists and may not be written."""
+
+
+def check(path: str, inputs=()) -> None:
+    """What would stop a report being written to ``path``, found before the
+    analysis runs: an output that is one of ``inputs`` (the capture paths;
+    ``-`` is standard input), a write-protected file, a missing directory.
+    Raises ``IsACapture``, ``WriteProtected`` or the OSError of the stat."""
+    target = _target(path)
+    st = _stat(target)
+    if st is not None:
+        for name in inputs:
+            if name != "-" and _same(st, name):
+                raise IsACapture(f"{printable(path)} is one of the captures")
+        if stat.S_ISREG(st.st_mode):
+            _refuse_protected(target, st)
+    if not os.path.isdir(os.path.dirname(target)):
+        raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), path)
 
 
 def write_text(text, path: str | None) -> None:
@@ -21,32 +63,94 @@ def write_text(text, path: str | None) -> None:
             out.write(chunk)
         out.flush()
         return
-    try:
-        mode = os.stat(path).st_mode
-    except FileNotFoundError:
-        mode = None
-    if mode is not None and not stat.S_ISREG(mode):
+
+    def write(fh):
+        for chunk in chunks:
+            fh.write(chunk)
+    _write(path, write, binary=False)
+
+
+def write_bytes(data: bytes, path: str) -> None:
+    """Write ``data`` to ``path`` as ``write_text`` writes text (a plot)."""
+    _write(path, lambda fh: fh.write(data), binary=True)
+
+
+def _write(path: str, write, binary: bool) -> None:
+    target = _target(path)
+    st = _stat(target)
+    mode = {"mode": "wb"} if binary else {"mode": "w", "encoding": "utf-8"}
+    if st is not None and not stat.S_ISREG(st.st_mode):
         # A FIFO, a terminal, /dev/null: write into it.  Renaming a file over
         # it would replace the device itself (as root, /dev/null).
-        with open(path, "w", encoding="utf-8") as fh:
-            for chunk in chunks:
-                fh.write(chunk)
+        with open(target, **mode) as fh:
+            write(fh)
         return
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".tcpflow-analyze-", dir=directory)
+    if st is not None:
+        _refuse_protected(target, st)
+    fd, tmp = tempfile.mkstemp(prefix=".tcpflow-analyze-", dir=os.path.dirname(target))
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", buffering=1 << 20) as fh:
-            for chunk in chunks:
-                fh.write(chunk)
-        # mkstemp makes the file private (0600); a report gets the usual
-        # permissions a new file would have.
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
+        with os.fdopen(fd, buffering=1 << 20, **mode) as fh:
+            write(fh)
+        _take_over(tmp, st)
+        os.replace(tmp, target)
     except BaseException:
         try:
             os.unlink(tmp)
         except OSError:
             pass
         raise
+
+
+def _target(path: str) -> str:
+    """The file a write to ``path`` lands in: through symlinks, as open(2)
+    follows them; rename(2) would replace the link itself."""
+    if not path:
+        raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), path)
+    return os.path.realpath(path)
+
+
+def _stat(target: str):
+    """``target``'s stat, None if it does not exist (a symlink loop: ELOOP)."""
+    try:
+        return os.stat(target)
+    except FileNotFoundError:
+        return None
+
+
+def _same(st, name: str) -> bool:
+    """Whether capture ``name`` is the file ``st`` describes (through any
+    symlink or hard link: the same inode on the same device)."""
+    try:
+        other = os.stat(name)
+    except OSError:
+        return False  # the reader reports a capture it cannot open
+    return (other.st_dev, other.st_ino) == (st.st_dev, st.st_ino)
+
+
+def _refuse_protected(target: str, st) -> None:
+    # access(2) says whether we may write it.  For root it says yes to any
+    # file, so a file with no write bit at all is refused too: someone made
+    # it read-only, and rm(1) asks before removing such a file, even for root.
+    if not st.st_mode & 0o222 or not os.access(target, os.W_OK):
+        raise WriteProtected(errno.EACCES, "write-protected file (make it writable, or remove it, to replace it)",
+                             target)
+
+
+def _take_over(tmp: str, old) -> None:
+    """Give the new file the old one's mode and owner, or a new file's mode."""
+    if old is None:
+        # mkstemp makes the file private (0600); a report gets the usual
+        # permissions a new file would have.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
+        return
+    new = os.stat(tmp)
+    if (new.st_uid, new.st_gid) != (old.st_uid, old.st_gid):
+        try:
+            os.chown(tmp, old.st_uid, old.st_gid)
+        except PermissionError:
+            pass  # chown(2): only root may give a file away; it becomes ours, as cp's new files do
+    # Not set-user/group-ID: a report is no program (and write(2) by a
+    # non-root user clears those bits too).
+    os.chmod(tmp, stat.S_IMODE(old.st_mode) & ~(stat.S_ISUID | stat.S_ISGID))

@@ -6,6 +6,7 @@ from tabulate import tabulate
 from ..analysis.timeline import sparkline
 from ..model.text import utc_text
 from ..views.states import SS_NAMES
+from . import figure
 
 
 def _stamp(t: float | None) -> str:
@@ -79,10 +80,9 @@ def render_timelines(view: dict, width: int = 60, max_hosts: int | None = 20) ->
 
 
 def plot_timelines(view: dict, path: str, max_hosts: int = 6) -> None:
-    """The timelines as a PNG: one panel per host (busiest first), one step line per state."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    """The timelines as an image (the format ``path``'s extension names:
+    ``figure.save``): one panel per host (busiest first), one step line per state."""
+    plt = figure.pyplot()
 
     start = view["capture"]["start"] or 0.0
     end = view["capture"]["end"] or start
@@ -100,7 +100,6 @@ def plot_timelines(view: dict, path: str, max_hosts: int = 6) -> None:
         if h["states"]:
             ax.legend(loc="upper left", fontsize="x-small", ncol=3)
     axes[-1, 0].set_xlabel("seconds since the capture's start")
-    fig.suptitle("tcpflow-analyze: endpoints per state, " + ", ".join(view["capture"]["files"]))
+    fig.suptitle(**figure.title("tcpflow-analyze: endpoints per state, " + ", ".join(view["capture"]["files"])))
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    figure.save(fig, path)

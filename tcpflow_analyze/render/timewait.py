@@ -6,6 +6,7 @@ import textwrap
 from tabulate import tabulate
 
 from ..model.text import duration_text, printable
+from . import figure
 
 
 def render(view: dict) -> str:
@@ -63,11 +64,9 @@ def render(view: dict) -> str:
 
 
 def plot(view: dict, path: str) -> None:
-    """TIME_WAIT per host and CLOSE_WAIT per service over time, as a PNG."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    """TIME_WAIT per host and CLOSE_WAIT per service over time, as an image
+    (the format ``path``'s extension names: ``figure.save``)."""
+    plt = figure.pyplot()
     start = view["capture"]["start"]
     fig, axes = plt.subplots(2, 1, figsize=(10, 6), sharex=True)
     for d in view["time_wait"]:
@@ -85,7 +84,6 @@ def plot(view: dict, path: str) -> None:
     axes[1].set_xlabel("seconds since the capture's start")
     if view["close_wait"]:
         axes[1].legend(loc="upper left", fontsize="small")
-    fig.suptitle("tcpflow-analyze timewait: " + ", ".join(view["capture"]["files"]))
+    fig.suptitle(**figure.title("tcpflow-analyze timewait: " + ", ".join(view["capture"]["files"])))
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    figure.save(fig, path)
