@@ -28,6 +28,13 @@ import tempfile
 from .model.text import printable
 
 
+# A file name's bytes that are not UTF-8 reach the JSON and HTML reports as
+# surrogates (PEP 383), which a strict UTF-8 encoder refuses: they are written
+# as \udcNN, in a JSON string the very escape that reads back as that name.
+# (The text outputs have already escaped them: model.text.printable.)
+UNENCODABLE = "backslashreplace"
+
+
 class IsACapture(ValueError):
     """The output would replace a capture being read."""
 
@@ -60,7 +67,13 @@ def write_text(text, path: str | None) -> None:
     if path is None or path == "-":
         out = sys.stdout
         for chunk in chunks:
-            out.write(chunk)
+            try:
+                out.write(chunk)
+            except UnicodeEncodeError:
+                # A stdout with strict errors (a UTF-8 locale, not C):
+                # TextIOWrapper encodes a chunk whole before buffering any of it.
+                enc = out.encoding or "utf-8"
+                out.write(chunk.encode(enc, UNENCODABLE).decode(enc))
         out.flush()
         return
 
@@ -78,7 +91,7 @@ def write_bytes(data: bytes, path: str) -> None:
 def _write(path: str, write, binary: bool) -> None:
     target = _target(path)
     st = _stat(target)
-    mode = {"mode": "wb"} if binary else {"mode": "w", "encoding": "utf-8"}
+    mode = {"mode": "wb"} if binary else {"mode": "w", "encoding": "utf-8", "errors": UNENCODABLE}
     if st is not None and not stat.S_ISREG(st.st_mode):
         # A FIFO, a terminal, /dev/null: write into it.  Renaming a file over
         # it would replace the device itself (as root, /dev/null).

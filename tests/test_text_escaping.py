@@ -134,6 +134,25 @@ def test_undecodable_file_name_is_written(tmp_path):
     assert "bad\\xff.pcap" in (tmp_path / "r.txt").read_text()
 
 
+@pytest.mark.parametrize("fmt", ["json", "html"])
+@pytest.mark.parametrize("to_file", [False, True])
+def test_undecodable_file_name_in_json_and_html(tmp_path, fmt, to_file):
+    # JSON and HTML keep the name, not \xNN: its undecodable bytes are
+    # written as the JSON escape \udcNN, which reads back as the same name.
+    raw = os.fsencode(str(tmp_path)) + b"/bad\xff.pcap"
+    Trace().handshake().write(raw)
+    name = os.fsdecode(raw)
+    out = tmp_path / f"r.{fmt}"
+    res = invoke("analyze", "--format", fmt, *(["-o", str(out)] if to_file else []), name)
+    assert res.code == 0, res.stderr
+    text = out.read_text() if to_file else res.stdout
+    if fmt == "json":
+        import json
+        assert json.loads(text)["capture"]["files"] == [name]
+    else:
+        assert "bad\\udcff.pcap" in text
+
+
 def test_printable():
     for c in [*range(0x20), 0x7f, *range(0x80, 0xa0)]:
         assert printable(f"a{chr(c)}b") == f"a\\x{c:02x}b"
