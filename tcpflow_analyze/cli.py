@@ -27,7 +27,7 @@ from .model.states import (
 )
 from .model.text import printable
 from .output import check as check_output_file
-from .output import write_text
+from .output import write_bytes, write_text
 from .progress import Progress
 from .render.csv_out import iter_csv
 from .render.json_out import iter_dumps, iter_view_dumps
@@ -560,8 +560,10 @@ def _filtered(analysis, cfg, hosts, ports, states, anomaly_types, since, until):
 
 
 def _plot(draw, view, path) -> None:
+    """``draw``'s image of ``view`` written to ``path``, as a report is (``output``)."""
+    from .render import figure
     try:
-        draw(view, path)
+        write_bytes(draw(view, figure.format_of(path)), path)
     except ImportError:
         _fail(NEEDS_MATPLOTLIB)
     except ValueError as exc:  # matplotlib refusing what it was given to draw or write

@@ -1,5 +1,6 @@
-"""Plots (``--plot FILE``): matplotlib figures saved in the format the file
-name's extension names, to exactly that name, as ``output`` writes reports.
+"""Plots (``--plot FILE``): matplotlib figures as image bytes, in the format
+the file name's extension names; the CLI writes them as it writes reports
+(``output.write_bytes``), to exactly that name.
 
 matplotlib is the 'plot' extra: everything here imports it when called, and
 an ImportError means it is not installed.
@@ -10,7 +11,6 @@ import io
 import os
 
 from ..model.text import printable
-from ..output import write_bytes
 
 
 def formats() -> list[str]:
@@ -47,11 +47,12 @@ def title(text: str) -> dict:
     return {"t": printable(text), "parse_math": False}
 
 
-def save(fig, path: str) -> None:
-    """Draw ``fig`` into ``path``, in the format its extension names."""
+def image(fig, fmt: str) -> bytes:
+    """``fig`` drawn as an image in format ``fmt`` (``format_of``); the
+    figure is closed (pyplot keeps every figure it made until then)."""
     buf = io.BytesIO()
     try:
-        fig.savefig(buf, format=format_of(path), dpi=100)
+        fig.savefig(buf, format=fmt, dpi=100)
     finally:
         pyplot().close(fig)
-    write_bytes(buf.getvalue(), path)
+    return buf.getvalue()

@@ -79,9 +79,9 @@ def render_timelines(view: dict, width: int = 60, max_hosts: int | None = 20) ->
     return "\n".join(out) + "\n"
 
 
-def plot_timelines(view: dict, path: str, max_hosts: int = 6) -> None:
-    """The timelines as an image (the format ``path``'s extension names:
-    ``figure.save``): one panel per host (busiest first), one step line per state."""
+def plot_timelines(view: dict, fmt: str = "png", max_hosts: int = 6) -> bytes:
+    """The timelines as an image in format ``fmt`` (``figure.format_of``):
+    one panel per host (busiest first), one step line per state."""
     plt = figure.pyplot()
 
     start = view["capture"]["start"] or 0.0
@@ -102,4 +102,4 @@ def plot_timelines(view: dict, path: str, max_hosts: int = 6) -> None:
     axes[-1, 0].set_xlabel("seconds since the capture's start")
     fig.suptitle(**figure.title("tcpflow-analyze: endpoints per state, " + ", ".join(view["capture"]["files"])))
     fig.tight_layout()
-    figure.save(fig, path)
+    return figure.image(fig, fmt)

@@ -63,9 +63,9 @@ def render(view: dict) -> str:
     return "\n".join(out) + "\n"
 
 
-def plot(view: dict, path: str) -> None:
+def plot(view: dict, fmt: str = "png") -> bytes:
     """TIME_WAIT per host and CLOSE_WAIT per service over time, as an image
-    (the format ``path``'s extension names: ``figure.save``)."""
+    in format ``fmt`` (``figure.format_of``)."""
     plt = figure.pyplot()
     start = view["capture"]["start"]
     fig, axes = plt.subplots(2, 1, figsize=(10, 6), sharex=True)
@@ -86,4 +86,4 @@ def plot(view: dict, path: str) -> None:
         axes[1].legend(loc="upper left", fontsize="small")
     fig.suptitle(**figure.title("tcpflow-analyze timewait: " + ", ".join(view["capture"]["files"])))
     fig.tight_layout()
-    figure.save(fig, path)
+    return figure.image(fig, fmt)
