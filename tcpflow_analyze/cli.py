@@ -9,6 +9,7 @@ import dataclasses
 import errno
 import functools
 import os
+import re
 import shutil
 import tempfile
 import sys
@@ -21,6 +22,7 @@ from . import __version__, detectors
 from .analysis import AnalysisOptions
 from .analysis import analyze as run_analysis
 from .analysis.filters import SORT_KEYS, ConnectionFilter, select, select_anomalies
+from .capture.source import SpoolFull, StdinSpool, spooling
 from .errors import CaptureError, ExitStatus
 from .model.states import (
     DEFAULT_FIN_TIMEOUT, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_REPORT_CONNECTIONS, DEFAULT_TIME_WAIT,
@@ -40,6 +42,9 @@ from .views.report import build_report
 SEVERITIES = detectors.SEVERITIES
 # The HTML report draws the ladder of each connection an anomaly names, up to this many.
 HTML_MAX_LADDERS = 20
+# ... and at most this many of their segments in all, shared evenly: a ladder
+# costs memory by the segment, and one connection can have millions.
+HTML_LADDER_SEGMENTS = 10_000
 
 
 # --jobs by default: below this much capture, starting and feeding worker
@@ -85,6 +90,29 @@ def fail_on_matches(report: dict, fail_on) -> bool:
     return False
 
 
+class ByteSize(click.ParamType):
+    """A size in bytes: 4096, 512K, 4G, 1.5GiB (K, M, G, T: powers of 1024)."""
+
+    name = "size"
+    _UNITS = {"": 0, "K": 1, "M": 2, "G": 3, "T": 4}
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, int):
+            return value
+        m = re.fullmatch(r"\s*(\d+(?:\.\d*)?)\s*([KMGT]?)(?:I?B)?\s*", str(value), re.IGNORECASE)
+        size = int(float(m[1]) * 1024 ** self._UNITS[m[2].upper()]) if m else 0
+        if not m or size < 1:
+            self.fail(f"{value!r} is not a size of at least a byte: give bytes, or K, M, G or T (4G)", param, ctx)
+        return size
+
+    @staticmethod
+    def text(size: int) -> str:
+        for unit, power in (("TiB", 4), ("GiB", 3), ("MiB", 2), ("KiB", 1)):
+            if size >= 1024 ** power:
+                return f"{size / 1024 ** power:.4g} {unit}"
+        return f"{size} bytes"
+
+
 def analysis_options(func):
     """Options every command that analyzes captures shares."""
     opts = [
@@ -107,6 +135,14 @@ def analysis_options(func):
         click.option("--scheduler", default="local", show_default=True, metavar="ADDRESS",
                      help="With --engine dask: the scheduler's address (tcp://host:8786), or local for a "
                           "LocalCluster of --jobs workers."),
+        click.option("--scheduler-timeout", type=click.FloatRange(min=0, min_open=True), default=10.0,
+                     show_default=True, metavar="SECONDS",
+                     help="With --engine dask: how long to wait for the scheduler to accept and answer."),
+        click.option("--spool-limit", type=ByteSize(), default="4G", show_default=True, metavar="SIZE",
+                     envvar="TCPFLOW_ANALYZE_SPOOL_LIMIT",
+                     help="Standard input is kept in TMPDIR for the second pass of --format html and ladder, "
+                          "up to this much (K, M, G, T: powers of 1024); beyond it the run stops: give a file. "
+                          "[env: TCPFLOW_ANALYZE_SPOOL_LIMIT]"),
         click.option("--max-report-connections", type=click.IntRange(min=0), default=DEFAULT_MAX_REPORT_CONNECTIONS,
                      show_default=True, metavar="N",
                      help="Finished connections listed in the report; older ones beyond it are folded into "
@@ -131,25 +167,42 @@ def analysis_options(func):
             _fail(str(exc))
         paths = list(kw.pop("captures"))
         _check_outputs(paths, kw)
-        jobs, engine, scheduler = kw.pop("jobs"), kw.pop("engine"), kw.pop("scheduler")
-        read_paths = paths
-        if "-" in paths and _reads_twice(kw):
-            read_paths = _spool_stdin(paths)
+        engine = kw.pop("engine")
+        dask = (kw.pop("scheduler"), kw.pop("scheduler_timeout"))
+        second_pass = _reads_twice(kw)
+        spool = None
+        spool_limit = kw.pop("spool_limit")
+        if "-" in paths and second_pass and engine != "dask":
+            spool = _spool_stdin(spool_limit, second_pass)
         try:
-            analysis = _run(read_paths, options, jobs, engine, scheduler)
-            # Report the names the user gave; keep the files actually read
-            # for the views that read them again.
-            analysis.stats.files = ["<stdin>" if p == "-" else p for p in paths]
-            analysis.paths = read_paths
-        except CaptureError as exc:
-            _fail(str(exc))
-        except RuntimeError as exc:
-            _fail(str(exc))
-        except KeyboardInterrupt:
-            _fail("interrupted", ExitStatus.INTERRUPTED)
-        runtime.keep_until_exit(analysis)
-        return func(analysis=analysis, cfg=cfg, **kw)
+            analysis = _first_pass(paths, options, kw.pop("jobs"), engine, dask, spool, second_pass)
+            runtime.keep_until_exit(analysis)
+            return func(analysis=analysis, cfg=cfg, **kw)
+        finally:
+            # Every way out: done, a usage error, Ctrl-C or SIGTERM (runtime.Terminated).
+            if spool is not None:
+                spool.discard()
     return wrapper
+
+
+def _first_pass(paths, options, jobs, engine, dask, spool, second_pass):
+    """The analysis of ``paths``; standard input read through ``spool`` when
+    a second pass will read it again."""
+    try:
+        with spooling(spool):
+            analysis = _run(paths, options, jobs, engine, *dask)
+        # Report the names the user gave; keep the files to read again.
+        analysis.stats.files = ["<stdin>" if p == "-" else p for p in paths]
+        analysis.paths = [spool.path if p == "-" else p for p in paths] if spool is not None else None
+        return analysis
+    except SpoolFull as exc:
+        _fail(_spool_full(exc, second_pass))
+    except CaptureError as exc:
+        _fail(str(exc))
+    except RuntimeError as exc:
+        _fail(str(exc))
+    except KeyboardInterrupt as exc:
+        _interrupted(exc)
 
 
 def filter_options(func):
@@ -190,13 +243,13 @@ def use_color(flag: bool | None, output: str | None) -> bool:
     return sys.stdout.isatty()
 
 
-def _run(paths, options, jobs, engine, scheduler):
+def _run(paths, options, jobs, engine, scheduler, scheduler_timeout):
     """The analysis, with the processes it was asked to use (``Analysis.jobs``)."""
     from .analysis import parallel
     if engine == "dask":
         if "-" in paths:
             _fail("--engine dask reads files the workers can open, not standard input")
-        analysis = parallel.analyze_dask(paths, scheduler, jobs, options)
+        analysis = parallel.analyze_dask(paths, scheduler, jobs, options, timeout=scheduler_timeout)
         analysis.jobs = jobs if jobs is not None else auto_jobs(paths)
         return analysis
     if jobs is None:
@@ -241,8 +294,14 @@ def _emit(text: str, output: str | None) -> None:
         if output is None or output == "-":
             _fail(f"cannot write standard output: {exc.strerror or exc}")
         _fail(f"-o/--output: cannot write {printable(output)}: {exc.strerror or exc}")
-    except KeyboardInterrupt:
-        _fail("interrupted", ExitStatus.INTERRUPTED)
+    except KeyboardInterrupt as exc:
+        _interrupted(exc)
+
+
+def _interrupted(exc: KeyboardInterrupt):
+    """Ctrl-C, SIGTERM or SIGHUP (``runtime.Terminated``): one line, exit 128 + the signal."""
+    message, code = runtime.interruption(exc)
+    _fail(message, code)
 
 
 class _Group(click.Group):
@@ -251,8 +310,8 @@ class _Group(click.Group):
     def invoke(self, ctx):
         try:
             return super().invoke(ctx)
-        except KeyboardInterrupt:
-            _fail("interrupted", ExitStatus.INTERRUPTED)
+        except KeyboardInterrupt as exc:
+            _interrupted(exc)
         except BrokenPipeError:
             # The reader of our output went away (| head): not an error of ours.
             try:
@@ -329,6 +388,7 @@ def _check_outputs(captures, kw) -> None:
 def main():
     """Rebuild every TCP connection in packet captures, say what state each
     endpoint's TCP stack was in, and what went wrong."""
+    runtime.end_on_signals(click.get_current_context().call_on_close)
     runtime.pause_cyclic_gc(click.get_current_context().call_on_close)
 
 
@@ -436,7 +496,7 @@ def _html(report, analysis, found, cfg) -> str:
     ladders = {}
     if ids:
         ladders = record_ladders(_paths(analysis), ids, analysis.options, analysis=analysis, cfg=cfg,
-                                 anomalies=found)
+                                 anomalies=found, max_segments=HTML_LADDER_SEGMENTS // len(ids))
     return render_html(report, state_timelines(analysis), ladders)
 
 
@@ -445,18 +505,30 @@ def _paths(analysis) -> list[str]:
     return list(analysis.paths) if analysis.paths else ["-" if f == "<stdin>" else f for f in analysis.stats.files]
 
 
-def _reads_twice(kw) -> bool:
-    """The ladder and the HTML report read the captures a second time."""
-    return click.get_current_context().info_name == "ladder" or kw.get("fmt") == "html"
+def _reads_twice(kw) -> str | None:
+    """What reads the captures a second time, as the user named it: the
+    ladder and the HTML report; None for every other output."""
+    if click.get_current_context().info_name == "ladder":
+        return "ladder"
+    return "--format html" if kw.get("fmt") == "html" else None
 
 
-def _spool_stdin(paths) -> list[str]:
-    """Standard input can be read once: keep a copy in a temporary file for the second pass."""
-    spool = tempfile.NamedTemporaryFile(prefix="tcpflow-analyze-stdin-", suffix=".cap", delete=False)
-    with spool:
-        shutil.copyfileobj(sys.stdin.buffer, spool, 1 << 20)
-    click.get_current_context().call_on_close(lambda: os.unlink(spool.name))
-    return [spool.name if p == "-" else p for p in paths]
+def _spool_stdin(limit: int, second_pass: str) -> StdinSpool:
+    """Standard input can be read once: the first pass copies it into a
+    temporary file (in TMPDIR) for the second (``capture.StdinSpool``)."""
+    try:
+        return StdinSpool(limit)
+    except OSError as exc:
+        _fail(f"cannot keep standard input in TMPDIR ({tempfile.gettempdir()}) for the second pass of "
+              f"{second_pass}: {exc.strerror or exc}: save it to a file and pass its name")
+
+
+def _spool_full(exc: SpoolFull, second_pass: str) -> str:
+    if exc.error is not None:
+        return (f"cannot keep standard input in TMPDIR ({tempfile.gettempdir()}) for the second pass of "
+                f"{second_pass}: {exc.error}: save it to a file and pass its name")
+    return (f"standard input is larger than --spool-limit ({ByteSize.text(exc.limit)}), which {second_pass} "
+            f"keeps in TMPDIR for its second pass: save it to a file and pass its name")
 
 
 @main.command()
@@ -484,7 +556,7 @@ def ladder(analysis, cfg, conns, fmt, output, full, absolute, width, top, color,
     on their line.  The data phase of a long connection folds into one
     summary line unless --full.
     """
-    from .render.ladder import render_ladder
+    from .render.ladder import iter_ladders_json, iter_ladders_text
     from .views.ladder import ladder_json, record_ladders
     selects = list(conns)
     anomalies = ()
@@ -506,14 +578,14 @@ def ladder(analysis, cfg, conns, fmt, output, full, absolute, width, top, color,
         _fail(f"--conn: {exc}")
     except CaptureError as exc:
         _fail(str(exc))
+    # Written as made: a connection's events are read from compact records
+    # one at a time, never all held as objects or text.
     if fmt == "json":
-        doc = [ladder_json(lad) for lad in drawn.values()]
-        text = iter_view_dumps(doc[0] if len(doc) == 1 else doc)
+        text = iter_ladders_json([ladder_json(lad, stream=True) for lad in drawn.values()])
     else:
         cols = width or (shutil.get_terminal_size((100, 24)).columns if sys.stdout.isatty() else 100)
         paint = use_color(color, output)
-        text = "\n\n".join(render_ladder(lad, full=full, width=cols, color=paint, absolute=absolute)
-                            for lad in drawn.values()) + "\n"
+        text = iter_ladders_text(drawn.values(), full=full, width=cols, color=paint, absolute=absolute)
     _emit(text, output)
 
 

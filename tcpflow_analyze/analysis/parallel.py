@@ -24,6 +24,7 @@ import os
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 
+from ..children import forked_child
 from ..engine import wire
 from ..engine.folding import Folds
 from ..engine.loop import CaptureStats
@@ -111,19 +112,34 @@ def analyze_parallel(paths, jobs: int, options: AnalysisOptions, progress=None) 
     # A thread reading ahead needs a core of its own: with a process on every
     # core it only takes turns with them.
     read_ahead = jobs < usable_cores()
-    with ProcessPoolExecutor(max_workers=jobs - 1, mp_context=ctx) as pool:
-        futures = [pool.submit(analyze_partition, list(paths), i, jobs, options, weights=weights,
-                               read_ahead=read_ahead)
-                   for i in range(1, jobs)]
+    # The workers are forked by this (the main) thread, in the first submit.
+    with ProcessPoolExecutor(max_workers=jobs - 1, mp_context=ctx, initializer=forked_child,
+                             initargs=(os.getpid(),)) as pool:
         try:
+            futures = [pool.submit(analyze_partition, list(paths), i, jobs, options, weights=weights,
+                                   read_ahead=read_ahead)
+                       for i in range(1, jobs)]
             mine = analyze_partition(paths, 0, jobs, options, packed=False, progress=progress, weights=weights,
                                      read_ahead=read_ahead)
             results = [mine] + [f.result() for f in futures]
         except BaseException:
-            for f in futures:
-                f.cancel()
+            _kill_workers(pool)
             raise
     return merge(results, options)
+
+
+def _kill_workers(pool: ProcessPoolExecutor) -> None:
+    """End the run's workers now (this process was interrupted, or failed):
+    leaving the pool waits for every running task to finish, the rest of a
+    worker's partition.  A killed worker breaks the pool, which then ends at
+    once.  The workers are listed only in the pool's ``_processes`` (its
+    ``kill_workers`` is Python 3.14's)."""
+    for proc in list((getattr(pool, "_processes", None) or {}).values()):
+        try:
+            proc.kill()
+        except (OSError, ValueError):
+            pass  # already gone, or already closed
+    pool.shutdown(wait=True, cancel_futures=True)
 
 
 def usable_cores() -> int:
@@ -134,24 +150,29 @@ def usable_cores() -> int:
         return os.cpu_count() or 1
 
 
-def analyze_dask(paths, scheduler: str, partitions: int | None, options: AnalysisOptions) -> Analysis:
+def analyze_dask(paths, scheduler: str, partitions: int | None, options: AnalysisOptions,
+                 timeout: float = 10.0) -> Analysis:
     """The same partitions as tasks on a Dask cluster.
 
     ``scheduler`` is a scheduler address (``tcp://host:8786``), or ``local`` to
     start a LocalCluster of ``partitions`` worker processes here.  The
     capture paths must be readable by every worker (a shared filesystem).
+    ``timeout``: seconds to reach the scheduler (``scheduler.connect``); a
+    bad address, or one where no scheduler answers in time, raises
+    ``scheduler.SchedulerError``.
     """
     try:
         from dask.distributed import Client, LocalCluster
     except ImportError:
         raise RuntimeError("the dask engine needs dask.distributed: pip install 'tcpflow-analyze[dask]'") from None
+    from . import scheduler as dask_scheduler
     cluster = None
     if scheduler == "local":
         cluster = LocalCluster(n_workers=partitions or 2, threads_per_worker=1, processes=True,
                                dashboard_address=None)
         client = Client(cluster)
     else:
-        client = Client(scheduler)
+        client = dask_scheduler.connect(dask_scheduler.check_address(scheduler), timeout)
     try:
         n = partitions or max(1, sum(w.get("nthreads", 1) for w in client.scheduler_info()["workers"].values()))
         futures = client.map(analyze_partition, [list(paths)] * n, range(n), [n] * n, [options] * n, pure=False)

@@ -5,10 +5,12 @@ The format is sniffed from the first bytes, never from the file name, so a
 """
 from __future__ import annotations
 
-import gzip
+import contextlib
 import os
 import stat
 import sys
+import tempfile
+import threading
 import zlib
 from dataclasses import dataclass
 
@@ -26,6 +28,9 @@ from .windows import merge_windows
 
 GZIP_MAGIC = b"\x1f\x8b"
 PCAPNG_MAGIC = b"\x0a\x0d\x0d\x0a"
+# Compressed input read at a time (as GzipFile reads): a damaged stream
+# replays at most this much to find where its damage starts.
+GZIP_INPUT = 128 * 1024
 _PCAP_MAGICS = {
     MAGIC_US.to_bytes(4, "little"), MAGIC_US.to_bytes(4, "big"),
     MAGIC_NS.to_bytes(4, "little"), MAGIC_NS.to_bytes(4, "big"),
@@ -46,34 +51,139 @@ class Damage:
 
 
 class _GzipStream:
-    """gzip.GzipFile whose damage (a cut or corrupt stream) reads as end of data.
+    """gzip members inflated with zlib, whose damage reads as end of data.
 
-    Read with ``read1`` pieces: ``GzipFile.read(n)`` raises on a cut stream
-    and drops everything it had decompressed in that call -- up to a whole
-    read chunk of good packets.
+    Every byte that can be inflated before the damage is handed out, whatever
+    the read sizes: zlib stops at the first bad bit, but CPython's binding
+    raises instead of returning what that call had inflated (``_salvage``
+    recovers it).  ``error`` says what stopped the stream and at which byte
+    of the compressed file; the reader's own offsets stay in the inflated
+    data, where the packets are.  Members may follow each other (RFC 1952
+    2.2: ``cat a.gz b.gz``), with zero padding between them skipped, as
+    gzip(1) and ``GzipFile`` skip it.
     """
 
     def __init__(self, raw):
-        self._read1 = gzip.GzipFile(fileobj=raw, mode="rb").read1
+        self._raw = raw
+        self._z = None          # the member being inflated; None between members
+        self._pending = b""     # compressed input read, not yet consumed by zlib
+        self._at = 0            # where _pending starts in the compressed file
+        self._raw_end = False
+        self._done = False
         self.error: str | None = None
 
     def read(self, n: int = -1) -> bytes:
-        if self.error is not None:
-            return b""
         if n is None or n < 0:
             n = 1 << 62
         parts = []
         got = 0
-        try:
-            while got < n:
-                piece = self._read1(min(n - got, 1 << 20))
-                if not piece:
-                    break
+        while got < n and not self._done:
+            if self._z is None and not self._next_member():
+                break
+            piece = self._inflate(n - got)
+            if piece:
                 parts.append(piece)
                 got += len(piece)
-        except (EOFError, OSError, zlib.error) as exc:
-            self.error = f"gzip stream damaged: {exc}"
+            elif self._z is not None and not self._pending and self._raw_end:
+                self._fail("Compressed file ended before the end-of-stream marker was reached", self._at)
         return parts[0] if len(parts) == 1 else b"".join(parts)
+
+    def _fill(self) -> bool:
+        """More compressed input onto ``_pending``; False at its end."""
+        if self._raw_end:
+            return False
+        more = self._raw.read(GZIP_INPUT)
+        if not more:
+            self._raw_end = True
+            return False
+        self._pending += more
+        return True
+
+    def _next_member(self) -> bool:
+        while True:
+            data = self._pending.lstrip(b"\0")
+            self._at += len(self._pending) - len(data)
+            self._pending = data
+            if len(data) >= 2 or not self._fill():
+                break
+        if not self._pending:
+            self._done = True  # the clean end
+            return False
+        if self._pending[:2] != GZIP_MAGIC:
+            self._fail("not gzip data after the end of the stream,", self._at)
+            return False
+        # 16 + MAX_WBITS: one gzip member, its header and trailer checked by zlib.
+        self._z = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        return True
+
+    def _inflate(self, n: int) -> bytes:
+        """At most ``n`` bytes more of the member (b"" while zlib reads a header)."""
+        if not self._pending:
+            self._fill()  # at the end of the input, b"": what zlib still holds
+        data = self._pending
+        z = self._z
+        before = z.copy()
+        try:
+            out = z.decompress(data, n)
+        except zlib.error as exc:
+            return self._salvage(before, data, n, exc)
+        self._advance(z, data, len(data))
+        return out
+
+    def _advance(self, z, data: bytes, k: int) -> None:
+        """``z`` was given ``data[:k]``: what it left over goes back in front."""
+        rest = (z.unused_data if z.eof else z.unconsumed_tail) + data[k:]
+        self._at += len(data) - len(rest)
+        self._pending = rest
+        self._z = None if z.eof else z
+
+    def _salvage(self, before, data: bytes, n: int, exc: zlib.error) -> bytes:
+        """What ``decompress(data, n)`` had inflated when it raised ``exc``.
+
+        Replayed on copies of the state ``before`` it: the shortest prefix of
+        ``data`` that fails ends at the damaged byte, and everything before
+        that byte inflates cleanly; of what that byte completes, the output
+        that precedes the damage is found by bounding the output instead.
+        """
+        lo, hi = 0, len(data)  # data[:lo] inflates cleanly, data[:hi] fails
+        while hi - lo > 1:
+            mid = (lo + hi) // 2
+            try:
+                before.copy().decompress(data[:mid], n)
+                lo = mid
+            except zlib.error:
+                hi = mid
+        z = before
+        out = b""
+        try:
+            out = z.decompress(data[:lo], n)
+            if len(out) == n or z.unconsumed_tail:
+                # The read is full before the damage: the next read meets it.
+                self._advance(z, data, lo)
+                return out
+            last, room = data[lo:hi], n - len(out)
+            clean, fails = 0, room + 1  # output bounds (0 is no call at all: 0 means unbounded to zlib)
+            while fails - clean > 1:
+                mid = (clean + fails) // 2
+                try:
+                    z.copy().decompress(last, mid)
+                    clean = mid
+                except zlib.error:
+                    fails = mid
+            if clean:
+                out += z.decompress(last, clean)
+            if clean == room:
+                self._advance(z, data, hi)
+                return out
+        except zlib.error:
+            pass  # not where the first call failed: stop here, with what is in hand
+        # zlib's words, without CPython's "Error -3 while decompressing data: ".
+        self._fail(str(exc).split(": ", 1)[-1], self._at + max(hi, 1) - 1)
+        return out
+
+    def _fail(self, why: str, at: int) -> None:
+        self.error = f"gzip stream damaged: {why} at byte {at} of the compressed file"
+        self._done = True
 
 
 class _Guarded:
@@ -117,6 +227,101 @@ def _read_head(stream, n: int) -> bytes:
     return head
 
 
+class SpoolFull(Exception):
+    """Standard input outgrew its spool's ``limit`` (bytes), or the spool's
+    file system refused more (``error``: the system's words)."""
+
+    def __init__(self, limit: int, error: str | None = None):
+        super().__init__(error or f"standard input is larger than {limit} bytes")
+        self.limit = limit
+        self.error = error
+
+
+class StdinSpool:
+    """Standard input, kept in a file as it is read, for a second pass.
+
+    A pipe can be read once; the views that read a capture twice read it
+    again from here.  The first pass reads standard input through this
+    object (``spooling``), which writes what it hands out into the spool: the
+    capture's header is checked on its first bytes and the analysis runs as
+    the data arrives, rather than after a copy that lasts until EOF.  At most
+    ``limit`` bytes are kept (``SpoolFull`` past them).  ``path`` opens the
+    spool for the second pass.
+    """
+
+    def __init__(self, limit: int):
+        fd, name = tempfile.mkstemp(prefix="tcpflow-analyze-stdin-", suffix=".cap")
+        self._fd, self._name, self.path = fd, name, name
+        self.limit = limit
+        self.size = 0
+        self._sealed = False
+        # Taken by the read-ahead thread as it copies, and by ``close`` from the reader's.
+        self._lock = threading.Lock()
+        by_fd = f"/proc/self/fd/{fd}"
+        if os.path.exists(by_fd):
+            # Linux reopens a file by descriptor even once its name is gone
+            # (proc(5), /proc/pid/fd): unlinked now, the spool's blocks are
+            # freed when the process ends, however it ends (SIGKILL, the OOM
+            # killer).  Elsewhere ``discard`` removes it.
+            os.unlink(name)
+            self._name, self.path = None, by_fd
+
+    def read(self, n: int = -1) -> bytes:
+        data = sys.stdin.buffer.read(n)
+        if data:
+            self._keep(data)
+        return data
+
+    def _keep(self, data: bytes) -> None:
+        with self._lock:
+            if self._sealed:
+                return
+            self.size += len(data)
+            if self.size > self.limit:
+                raise SpoolFull(self.limit)
+            view = memoryview(data)
+            try:
+                while view:
+                    view = view[os.write(self._fd, view):]
+            except OSError as exc:  # ENOSPC, EFBIG, EDQUOT: the spool's file system is full
+                raise SpoolFull(self.limit, exc.strerror or str(exc)) from None
+
+    def close(self) -> None:
+        """The first pass is done with standard input: the spool is complete.
+        A read-ahead still waiting on the pipe when it stopped adds nothing."""
+        with self._lock:
+            self._sealed = True
+
+    def discard(self) -> None:
+        """Remove the spool (its name, where it still has one) and close it."""
+        self.close()
+        if self._name is not None:
+            try:
+                os.unlink(self._name)
+            except FileNotFoundError:
+                pass
+            self._name = None
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+
+_spool: StdinSpool | None = None
+
+
+@contextlib.contextmanager
+def spooling(spool: StdinSpool | None):
+    """Within: standard input (``-``) is read through ``spool``, if one is given."""
+    global _spool
+    _spool = spool
+    try:
+        yield
+    finally:
+        _spool = None
+        if spool is not None:
+            spool.close()
+
+
 def open_capture(path: str):
     """Open ``path`` (or stdin for ``-``) and return a binary stream.
 
@@ -124,7 +329,7 @@ def open_capture(path: str):
     """
     if path == "-":
         _widen_pipe(sys.stdin)
-        return sys.stdin.buffer
+        return sys.stdin.buffer if _spool is None else _spool
     if os.path.isdir(path):
         raise CaptureError(path, "is a directory, not a capture file")
     try:
@@ -157,7 +362,9 @@ class _Opened:
             head = _read_head(stream, 4)
             if head[:2] == GZIP_MAGIC:
                 stream = self.gz = _GzipStream(_Prefixed(head, src))
-                if read_ahead and inflate.usable():
+                # Not standard input being spooled: the child would copy it
+                # into the spool in its own process, out of this one's count.
+                if read_ahead and inflate.usable() and not isinstance(raw, StdinSpool):
                     stream = self.gz = inflate.InflatingChild(self.gz, src, widen=_widen_fd)
                 head = _read_head(stream, 4)
                 if self.gz.error and not head:
