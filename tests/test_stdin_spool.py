@@ -14,6 +14,7 @@ Real processes and pipes: what is tested is what a shell pipeline sees.
 from __future__ import annotations
 
 import fcntl
+import gzip
 import os
 import signal
 import struct
@@ -82,18 +83,26 @@ def open_in(pid, tmpdir) -> list[str]:
     return held
 
 
-def test_twice_read_views_from_a_pipe_match_the_file(tmp_path):
-    # cat FILE | tcpflow-analyze ... -: what the file gives, and nothing left in TMPDIR.
+@pytest.mark.parametrize("gz", [False, True])
+def test_twice_read_views_from_a_pipe_match_the_file(tmp_path, gz):
+    # cat FILE | tcpflow-analyze ... -: what the file gives, and nothing left
+    # in TMPDIR.  Gzip is spooled as it came and inflated by each pass.
+    capture = SMALL
+    if gz:
+        capture = tmp_path / (SMALL.name + ".gz")
+        capture.write_bytes(gzip.compress(SMALL.read_bytes()))
+    spools = tmp_path / "tmp"
+    spools.mkdir()
     for name, args in TWICE.items():
-        with SMALL.open("rb") as cat:
+        with capture.open("rb") as cat:
             piped = subprocess.run([sys.executable, "-m", "tcpflow_analyze", *args], stdin=cat,
-                                   capture_output=True, cwd=ROOT, env={**os.environ, "TMPDIR": str(tmp_path)})
-        direct = subprocess.run([sys.executable, "-m", "tcpflow_analyze", *args[:-1], str(SMALL)],
+                                   capture_output=True, cwd=ROOT, env={**os.environ, "TMPDIR": str(spools)})
+        direct = subprocess.run([sys.executable, "-m", "tcpflow_analyze", *args[:-1], str(capture)],
                                 capture_output=True, cwd=ROOT)
         assert piped.returncode == 0 and direct.returncode == 0, (piped.stderr, direct.stderr)
-        assert piped.stdout.replace(b"&lt;stdin&gt;", str(SMALL).encode()) == direct.stdout, name
+        assert piped.stdout.replace(b"&lt;stdin&gt;", str(capture).encode()) == direct.stdout, name
         assert b"ESTABLISHED" in piped.stdout
-    assert os.listdir(tmp_path) == []
+    assert os.listdir(spools) == []
 
 
 @pytest.mark.parametrize("view", sorted(TWICE))
@@ -239,3 +248,28 @@ def test_a_full_spool_file_system_is_one_line(tmp_path):
         f"tcpflow-analyze: error: cannot keep standard input in TMPDIR ({tmp_path}) for the second pass of "
         f"ladder: File too large: save it to a file and pass its name"]
     assert os.listdir(tmp_path) == []
+
+
+def test_without_proc_the_named_spool_is_removed(tmp_path, monkeypatch):
+    # Where a file cannot be reopened by descriptor, the spool keeps its
+    # name until the run ends, and is removed then, error or not.
+    import tempfile
+    from clirun import invoke
+    from tcpflow_analyze.capture.source import StdinSpool
+    monkeypatch.setattr(StdinSpool, "BY_FD", str(tmp_path / "no-proc" / "{}"))
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    seen = []
+    real = StdinSpool.__init__
+
+    def spy(self, limit):
+        real(self, limit)
+        seen.append(self.path)
+
+    monkeypatch.setattr(StdinSpool, "__init__", spy)
+    run = invoke("analyze", "--format", "html", "-", input=SMALL.read_bytes())
+    assert run.code == 0 and "<svg" in run.stdout, run.stderr
+    assert seen and seen[0].startswith(str(tmp_path / "tcpflow-analyze-stdin-"))
+    assert os.listdir(tmp_path) == []
+    run = invoke("ladder", "--conn", "2", "--spool-limit", "1K", "-", input=SMALL.read_bytes())
+    assert run.code == 2 and "larger than --spool-limit (1 KiB)" in run.stderr
+    assert len(seen) == 2 and os.listdir(tmp_path) == []

@@ -249,6 +249,9 @@ class StdinSpool:
     spool for the second pass.
     """
 
+    # Where the system names an open file by its descriptor (proc(5)).
+    BY_FD = "/proc/self/fd/{}"
+
     def __init__(self, limit: int):
         fd, name = tempfile.mkstemp(prefix="tcpflow-analyze-stdin-", suffix=".cap")
         self._fd, self._name, self.path = fd, name, name
@@ -257,7 +260,7 @@ class StdinSpool:
         self._sealed = False
         # Taken by the read-ahead thread as it copies, and by ``close`` from the reader's.
         self._lock = threading.Lock()
-        by_fd = f"/proc/self/fd/{fd}"
+        by_fd = self.BY_FD.format(fd)
         if os.path.exists(by_fd):
             # Linux reopens a file by descriptor even once its name is gone
             # (proc(5), /proc/pid/fd): unlinked now, the spool's blocks are
