@@ -59,7 +59,9 @@ def run() -> None:
 
 
 def _fail(message: str, code: ExitStatus = ExitStatus.USAGE):
-    click.echo(f"tcpflow-analyze: error: {message}", err=True)
+    # A message may quote a file name or a capture's bytes: escaped, so that
+    # an ESC or BEL in a name cannot drive the user's terminal.
+    click.echo(f"tcpflow-analyze: error: {printable(message)}", err=True)
     sys.exit(int(code))
 
 

@@ -197,7 +197,7 @@ def test_folding_on_bulk_loss():
     assert len(full.splitlines()) > len(segs)
     assert len(folded.splitlines()) < 40
     folds = [r for r in display_rows(ladder) if isinstance(r, Fold)]
-    assert folds and sum(len(f.events) for f in folds) > 4000
+    assert folds and sum(f.count for f in folds) > 4000
     retx = sum(f.retransmissions for f in folds)
     assert retx > 50
     assert f"{retx:,} retransmissions" in folded

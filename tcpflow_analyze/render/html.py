@@ -18,7 +18,7 @@ from ..detectors import DETECTORS
 from ..model.states import STATE_NAMES
 from ..model.text import address_port_text, utc_text
 from ..views.ladder import SEGMENT
-from .ladder import Fold, display_rows, render_ladder, segment_labels
+from .ladder import Fold, display_rows, omitted_text, render_ladder, segment_labels
 from .palette import HTML_SEVERITY, HTML_STATE
 
 MAX_LADDERS = 20
@@ -254,7 +254,7 @@ def _ladders_section(ladders: dict) -> str:
             f'<article class="ladder" id="ladder-{cid}"><h3>{esc(title)}</h3>'
             f'<p class=note>history <code>{esc(s["history"] or "-")}</code>, conn_state {esc(s["conn_state"])}, '
             f'end: client {_state(ladder.final("client"))} server {_state(ladder.final("server"))}</p>'
-            f'{ladder_svg(ladder)}<ul class="marks">{notes}</ul>'
+            f'{ladder_svg(ladder)}{_omitted_note(ladder)}<ul class="marks">{notes}</ul>'
             f'<details><summary>as text</summary><pre>{esc(render_ladder(ladder, width=100))}</pre></details>'
             f'</article>')
     if len(ladders) > MAX_LADDERS:
@@ -263,12 +263,19 @@ def _ladders_section(ladders: dict) -> str:
     return "".join(parts)
 
 
+def _omitted_note(ladder) -> str:
+    if not ladder.omitted:
+        return ""
+    return (f'<p class=note>{esc(omitted_text(ladder))}: the report draws a bounded number of segments; '
+            f'<code>tcpflow-analyze ladder --conn {ladder.conn_id} --full</code> draws every one.</p>')
+
+
 def ladder_svg(ladder, width: int = 900) -> str:
     """The ladder as SVG: two time axes, slanted arrows, states beside the axes."""
     rows = display_rows(ladder)
     row_h, top = 28, 58
     cx, sx = 250, width - 250
-    height = top + row_h * (len(rows) + 1) + 10
+    height = top + row_h * (len(rows) + 1 + bool(ladder.omitted)) + 10
     out = [f'<svg class="ladder-svg" viewBox="0 0 {width} {height}" width="{width}" height="{height}" role="img" '
            f'aria-label="ladder diagram of connection {ladder.conn_id}">',
            f'<text x="{cx}" y="16" text-anchor="middle" class="h">client {esc(ladder.client)}</text>',
@@ -293,6 +300,10 @@ def ladder_svg(ladder, width: int = 900) -> str:
             if names:
                 out.append(_svg_state(x, y + 14, " → ".join(names), anchor))
         prev = (STATE_NAMES[row.client_state], STATE_NAMES[row.server_state])
+    if ladder.omitted:
+        y = top + len(rows) * row_h
+        out.append(f'<text x="{(cx + sx) / 2}" y="{y + 14}" text-anchor="middle" class="note">'
+                   f'… {esc(omitted_text(ladder))} …</text>')
     out.append("</svg>")
     return "".join(out)
 

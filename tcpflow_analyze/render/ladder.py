@@ -6,12 +6,14 @@ rows as SVG.
 """
 from __future__ import annotations
 
+import json
 import textwrap
-from dataclasses import dataclass
+from collections import deque
 
 from ..decode import ACK, FIN, RST, SYN
 from ..model.states import STATE_NAMES
 from ..views.ladder import SEGMENT, Ladder, LadderEvent
+from .json_out import _as_json, _key, _write
 from .palette import SGR, TERMINAL_SEVERITY, TERMINAL_STATE
 
 # A run of quiet segments is folded when it hides at least this many, keeping
@@ -27,28 +29,39 @@ MAX_ARROW = 72
 
 
 # ---------------------------------------------------------------------- rows
-@dataclass
 class Fold:
-    """A data phase folded into one line."""
+    """A data phase folded into one line: its counts, not its segments (a
+    data phase can run to millions)."""
 
-    events: list
+    __slots__ = ("count", "retransmissions", "data", "nbytes", "first", "last")
 
-    @property
-    def retransmissions(self) -> int:
-        return sum(1 for e in self.events if e.retransmission)
+    def __init__(self, events=()):
+        self.count = self.retransmissions = self.data = self.nbytes = 0
+        self.first = self.last = None
+        for ev in events:
+            self.add(ev)
+
+    def add(self, ev: LadderEvent) -> None:
+        if self.first is None:
+            self.first = ev.time
+        self.last = ev.time
+        self.count += 1
+        if ev.retransmission:
+            self.retransmissions += 1
+        elif ev.length:
+            self.nbytes += ev.length
+        if ev.length:
+            self.data += 1
 
     def describe(self, short: bool = False) -> list[str]:
         """Phrases, most important first, so a narrow line can drop the tail."""
-        evs = self.events
-        data = sum(1 for e in evs if e.length)
-        nbytes = sum(e.length for e in evs if not e.retransmission)
-        retx = self.retransmissions
-        acks = len(evs) - data
+        n, data, nbytes, retx = self.count, self.data, self.nbytes, self.retransmissions
+        acks = n - data
         if short:
-            return [f"{len(evs):,} segs", f"{retx:,} rtx", f"{nbytes:,} B", f"{evs[-1].time - evs[0].time:.3f}s"]
-        return [f"{len(evs):,} data segments", f"{retx:,} retransmission{'s' if retx != 1 else ''}",
+            return [f"{n:,} segs", f"{retx:,} rtx", f"{nbytes:,} B", f"{self.last - self.first:.3f}s"]
+        return [f"{n:,} data segments", f"{retx:,} retransmission{'s' if retx != 1 else ''}",
                 f"{data:,} with data ({nbytes:,} bytes)", f"{acks:,} ACK{'s' if acks != 1 else ''}",
-                f"{evs[-1].time - evs[0].time:.3f}s"]
+                f"{self.last - self.first:.3f}s"]
 
 
 def _quiet(ev: LadderEvent, prev: tuple) -> bool:
@@ -63,29 +76,45 @@ def _quiet(ev: LadderEvent, prev: tuple) -> bool:
 
 def display_rows(ladder: Ladder, full: bool = False) -> list:
     """Events, with runs of quiet segments folded into ``Fold`` rows unless ``full``."""
+    return list(iter_display_rows(ladder, full))
+
+
+def iter_display_rows(ladder: Ladder, full: bool = False):
+    """``display_rows`` one row at a time: a run being folded holds its
+    first and last FOLD_KEEP events and the fold's counts, whatever its length."""
     if full:
-        return list(ladder.events)
-    rows, run = [], []
+        yield from ladder.events
+        return
+    run: list = []          # the run's events while it is too short to fold
+    fold: Fold | None = None
+    tail: deque = deque()   # once folding: the run's latest events
     prev = (None, None)
-
-    def flush():
-        if len(run) >= 2 * FOLD_KEEP + FOLD_MIN:
-            rows.extend(run[:FOLD_KEEP])
-            rows.append(Fold(run[FOLD_KEEP:-FOLD_KEEP]))
-            rows.extend(run[-FOLD_KEEP:])
-        else:
-            rows.extend(run)
-        run.clear()
-
     for ev in ladder.events:
         if _quiet(ev, prev):
-            run.append(ev)
+            if fold is None:
+                run.append(ev)
+                if len(run) == 2 * FOLD_KEEP + FOLD_MIN:
+                    yield from run[:FOLD_KEEP]
+                    fold = Fold(run[FOLD_KEEP:-FOLD_KEEP])
+                    tail.extend(run[-FOLD_KEEP:])
+                    run.clear()
+            else:
+                tail.append(ev)
+                fold.add(tail.popleft())
         else:
-            flush()
-            rows.append(ev)
+            if fold is not None:
+                yield fold
+                yield from tail
+                fold = None
+                tail.clear()
+            yield from run
+            run.clear()
+            yield ev
         prev = (ev.client_state, ev.server_state)
-    flush()
-    return rows
+    if fold is not None:
+        yield fold
+        yield from tail
+    yield from run
 
 
 # ---------------------------------------------------------------------- text
@@ -174,8 +203,9 @@ class _Layout:
     """Column widths for one rendering."""
 
     def __init__(self, ladder: Ladder, width: int):
-        offsets = [e.time - ladder.start for e in ladder.events] or [0.0]
-        self.time = max(len(f"{max(offsets):.6f}"), len(f"{min(offsets):.6f}"), 8)
+        bounds = _time_bounds(ladder.events)
+        lo, hi = (bounds[0] - ladder.start, bounds[1] - ladder.start) if bounds else (0.0, 0.0)
+        self.time = max(len(f"{hi:.6f}"), len(f"{lo:.6f}"), 8)
         self.state = STATE_WIDTH
         self.arrow = min(MAX_ARROW, max(MIN_ARROW, width - self.time - 2 * self.state - 3))
         self.width = self.time + 2 * self.state + 3 + self.arrow
@@ -183,6 +213,15 @@ class _Layout:
 
     def line(self, t: str, left: str, middle: str, right: str) -> str:
         return f"{t.rjust(self.time)} {left} {middle} {right}".rstrip()
+
+
+def _time_bounds(events):
+    """The earliest and latest event time, or None: from the recorded columns
+    where the events are a ``LadderEvents``."""
+    if hasattr(events, "time_bounds"):
+        return events.time_bounds()
+    times = [e.time for e in events]
+    return (min(times), max(times)) if times else None
 
 
 def render_ladder(ladder: Ladder, full: bool = False, width: int = 80, color: bool = False,
@@ -196,20 +235,53 @@ def render_ladder(ladder: Ladder, full: bool = False, width: int = 80, color: bo
     one line unless ``full``.  ANSI colours (states, marks, anomalies) only
     with ``color``.
     """
+    return "".join(iter_ladder_text(ladder, full, width, color, absolute))
+
+
+# Lines written per chunk: a chunk a line would cost a write call each.
+_CHUNK_LINES = 1024
+
+
+def iter_ladder_text(ladder: Ladder, full: bool = False, width: int = 80, color: bool = False,
+                     absolute: bool = False):
+    """``render_ladder``'s text as a stream of chunks of whole lines: with
+    ``full``, a connection of millions of segments is never held as text."""
+    out: list[str] = []
+    for line in _ladder_lines(ladder, full, width, color, absolute):
+        out.append(line)
+        if len(out) >= _CHUNK_LINES:
+            out.append("")
+            yield "\n".join(out)
+            out = []
+    if out:
+        out.append("")
+        yield "\n".join(out)
+
+
+def iter_ladders_text(ladders, **how):
+    """Several ladders' text, a blank line between two, as a stream of chunks
+    (``how``: ``iter_ladder_text``'s options)."""
+    for i, ladder in enumerate(ladders):
+        if i:
+            yield "\n\n"
+        yield from iter_ladder_text(ladder, **how)
+    yield "\n"
+
+
+def _ladder_lines(ladder: Ladder, full: bool, width: int, color: bool, absolute: bool):
     pen = _Pen(color)
     lay = _Layout(ladder, width)
-    out = _header(ladder, width, pen, absolute)
-    out.extend(_column_titles(ladder, lay))
+    yield from _header(ladder, width, pen, absolute)
+    yield from _column_titles(ladder, lay)
     prev = (ladder.initial_client, ladder.initial_server)
-    out.append(lay.line("", _state_cell(prev[0], True, lay, pen), " " * lay.arrow,
-                        _state_cell(prev[1], True, lay, pen)))
-    for row in display_rows(ladder, full):
+    yield lay.line("", _state_cell(prev[0], True, lay, pen), " " * lay.arrow, _state_cell(prev[1], True, lay, pen))
+    # Neither state changes inside a fold (nor is shown past the rows kept),
+    # so its line may run across the server's state column too.
+    room = lay.width - lay.time - lay.state - 2
+    for row in iter_display_rows(ladder, full):
         if isinstance(row, Fold):
-            # Neither state changes inside a fold, so the line may run across
-            # the server's state column too.
-            room = lay.width - lay.time - lay.state - 2
             text = "… " + _fold_text(row, room - 8) + " …"
-            out.append(lay.line("", " " * lay.state, pen(_note_line(text, room), "dim"), ""))
+            yield lay.line("", " " * lay.state, pen(_note_line(text, room), "dim"), "")
             continue
         lefts, rights = _changes(row, "client", prev[0]), _changes(row, "server", prev[1])
         prev = (STATE_NAMES[row.client_state], STATE_NAMES[row.server_state])
@@ -220,13 +292,19 @@ def render_ladder(ladder: Ladder, full: bool = False, width: int = 80, color: bo
         for i in range(max(1, len(lefts), len(rights))):
             left = _state_cell(lefts[i], True, lay, pen) if i < len(lefts) else " " * lay.state
             right = _state_cell(rights[i], True, lay, pen) if i < len(rights) else ""
-            out.append(lay.line(t if i == 0 else "", left, mid if i == 0 else " " * lay.arrow, right))
+            yield lay.line(t if i == 0 else "", left, mid if i == 0 else " " * lay.arrow, right)
         for a in row.anomalies:
             indent = lay.lead + " " * (lay.state + 1)
             for text in _wrap(f"▲ {a.severity} {a.type}: {a.message}", width, indent, indent + "  "):
-                out.append(pen(text, SEVERITY_COLOR.get(a.severity)))
-    out.extend(_footer(ladder, width))
-    return "\n".join(out) + "\n"
+                yield pen(text, SEVERITY_COLOR.get(a.severity))
+    if ladder.omitted:
+        text = f"… {omitted_text(ladder)} …"
+        yield lay.line("", " " * lay.state, pen(_note_line(text, room), "dim"), "")
+    yield from _footer(ladder, width)
+
+
+def omitted_text(ladder: Ladder) -> str:
+    return f"{ladder.omitted:,} more segment{'s' if ladder.omitted != 1 else ''} not drawn"
 
 
 def _changes(ev: LadderEvent, side: str, shown: str) -> list[str]:
@@ -270,7 +348,7 @@ def _header(ladder: Ladder, width: int, pen: _Pen, absolute: bool) -> list[str]:
     title = f"connection {ladder.conn_id}: {ladder.client} → {ladder.server}"
     if ladder.instances > 1:
         title += f" (instance {ladder.instance} of {ladder.instances} on this 4-tuple)"
-    nseg = sum(1 for e in ladder.events if e.kind == SEGMENT)
+    nseg = ladder.segments
     facts = (f"{nseg:,} segments in {s['duration']:.6f}s, history {s['history'] or '-'}, "
              f"conn_state {s['conn_state']}")
     if absolute:
@@ -285,3 +363,60 @@ def _footer(ladder: Ladder, width: int) -> list[str]:
     if ladder.anomalies:
         text += "; anomalies: " + ", ".join(sorted({a.type for a in ladder.anomalies}))
     return _wrap(text, width)
+
+
+# ---------------------------------------------------------------------- JSON
+def iter_ladders_json(docs: list):
+    """The ladders' JSON (``views.ladder.ladder_json(..., stream=True)``
+    documents; one is written as itself, several as a list) as a stream of
+    text chunks: the layout of ``render.json_out.iter_view_dumps``, with each
+    ladder's events written as they are made."""
+    enc = json.JSONEncoder(allow_nan=False, ensure_ascii=False, default=_as_json).encode
+    if len(docs) == 1:
+        yield from _ladder_json(docs[0], enc, "\n", "")
+        yield "\n"
+        return
+    if not docs:
+        yield "[]\n"
+        return
+    sep = "[\n  "
+    for doc in docs:
+        yield from _ladder_json(doc, enc, "\n  ", sep)
+        sep = ",\n  "
+    yield "\n]\n"
+
+
+def _ladder_json(doc: dict, enc, newline: str, head: str):
+    inner = newline + "  "
+    sep = head + "{" + inner
+    for key, value in doc.items():
+        prefix = sep + _key(key, enc) + ": "
+        if key == "events":
+            yield from _json_list(value, enc, inner, prefix)
+        else:
+            out = [prefix]
+            _write(value, out, inner, enc)
+            yield "".join(out)
+        sep = "," + inner
+    yield newline + "}"
+
+
+def _json_list(items, enc, newline: str, head: str):
+    """A list of objects, an object at a time, as ``json_out._write`` lays it out."""
+    inner = newline + "  "
+    sep = head + "[" + inner
+    out: list[str] = []
+    empty = True
+    for item in items:
+        out.append(sep)
+        _write(item, out, inner, enc)
+        sep = "," + inner
+        empty = False
+        if len(out) >= 4096:
+            yield "".join(out)
+            out = []
+    if empty:
+        yield head + "[]"
+        return
+    out.append(newline + "]")
+    yield "".join(out)

@@ -23,7 +23,10 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from bisect import bisect_right
 import struct
+from array import array
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from .. import detectors
@@ -88,6 +91,7 @@ class Ladder:
     files: list
     instance: int = 1           # which instance of its 4-tuple (1 = the first)
     instances: int = 1
+    omitted: int = 0            # segments past the recording's limit: counted, not kept
 
     def states(self, side: str) -> list[str]:
         """The states ``side`` ('client' or 'server') went through, in order."""
@@ -99,7 +103,20 @@ class Ladder:
         return out
 
     def final(self, side: str) -> str:
-        return self.states(side)[-1]
+        """``side``'s last state: the last event's (its passing states come
+        before it); the report's, where events past the limit were not kept."""
+        if self.omitted:
+            return self.summary[side]["state"]
+        if not len(self.events):
+            return self.initial_client if side == "client" else self.initial_server
+        return STATE_NAMES[getattr(self.events[-1], side + "_state")]
+
+    @property
+    def segments(self) -> int:
+        """How many segments the connection has, kept or not."""
+        events = self.events
+        count = events.segments() if isinstance(events, LadderEvents) else sum(e.kind == SEGMENT for e in events)
+        return count + self.omitted
 
 
 def flag_text(flags: int) -> str:
@@ -152,53 +169,118 @@ def parse_select(select) -> Selection:
 
 
 # ---------------------------------------------------------------------- recording
+_KIND = {SEGMENT: 0, HANDOVER: 1}
+_FROM_CLIENT, _RETX, _RST_IGNORED = 1, 2, 4
+
+
+class _Rows:
+    """A connection's segments and handovers in capture order, in columns.
+
+    About thirty bytes an event: a tuple of boxed numbers per segment cost
+    several hundred, and a long connection has millions of segments.  The
+    endpoints' transition counts change rarely, so they are kept only where
+    they do (``trans_at``: the first row with the counts in ``trans_c`` and
+    ``trans_s``); a handover's other connection is kept beside its row.
+    """
+
+    __slots__ = ("kind", "time", "bits", "flags", "seq", "ack", "length", "window", "cst", "sst",
+                 "trans_at", "trans_c", "trans_s", "others")
+
+    def __init__(self):
+        self.kind = bytearray()
+        self.time = array("d")
+        self.bits = bytearray()
+        self.flags = array("H")
+        self.seq = array("I")
+        self.ack = array("I")
+        self.length = array("I")
+        self.window = array("I")
+        self.cst = bytearray()       # both endpoints' states as the event left them
+        self.sst = bytearray()
+        self.trans_at = array("I")
+        self.trans_c = array("I")
+        self.trans_s = array("I")
+        self.others = {}             # row -> the later instance of a handover
+
+    def __len__(self) -> int:
+        return len(self.kind)
+
+    def add(self, conn, kind, time, flags, seq=0, ack=0, length=0, window=0, bits=0) -> None:
+        row = len(self.kind)
+        self.kind.append(kind)
+        self.time.append(time)
+        self.bits.append(bits)
+        self.flags.append(flags)
+        self.seq.append(seq)
+        self.ack.append(ack)
+        self.length.append(length)
+        self.window.append(window)
+        self.cst.append(conn.client.state)
+        self.sst.append(conn.server.state)
+        # How far each endpoint's history had got: the states passed through
+        # on the way to the event's are between this and the previous row's.
+        clen, slen = len(conn.client.trans_flat) >> 1, len(conn.server.trans_flat) >> 1
+        if not self.trans_at or clen != self.trans_c[-1] or slen != self.trans_s[-1]:
+            self.trans_at.append(row)
+            self.trans_c.append(clen)
+            self.trans_s.append(slen)
+
+
 class _Track:
     """What was recorded for one connection instance."""
 
-    __slots__ = ("conn", "raw", "timers")
+    __slots__ = ("conn", "rows", "timers", "limit", "omitted")
 
-    def __init__(self, conn):
+    def __init__(self, conn, limit=None):
         self.conn = conn
-        self.raw = []            # (kind, ts, fields...) in capture order
+        self.rows = _Rows()      # segments and handovers, in capture order
         self.timers = []         # (time, side, state, state before) inferred at the end
+        self.limit = limit       # rows kept at most (None: all)
+        self.omitted = 0         # segments past the limit
 
 
 class Recorder(Observer):
     """The engine's observer (``engine.observer``) recording the watched
     4-tuples' segments, handovers and timers, connection instance by
-    instance."""
+    instance; ``limit``: the events kept per instance (the rest are counted)."""
 
-    def __init__(self, watch=None):
+    def __init__(self, watch=None, limit=None):
         super().__init__(watch)
+        self.limit = limit
         self.tracks: dict[int, _Track] = {}   # id(conn) -> _Track
 
     def _track(self, conn) -> _Track:
         track = self.tracks.get(id(conn))
         if track is None:
-            track = self.tracks[id(conn)] = _Track(conn)
+            track = self.tracks[id(conn)] = _Track(conn, self.limit)
         return track
 
     def segment(self, conn, seg) -> None:
-        self._record(conn, (SEGMENT, seg.time, seg.from_client, seg.flags, seg.seq, seg.ack, seg.length, seg.window,
-                            seg.retransmission, seg.rst_ignored))
+        track = self._track(conn)
+        if track.limit is not None and len(track.rows) >= track.limit:
+            track.omitted += 1
+            return
+        bits = ((_FROM_CLIENT if seg.from_client else 0) | (_RETX if seg.retransmission else 0)
+                | (_RST_IGNORED if seg.rst_ignored else 0))
+        track.rows.add(conn, 0, seg.time, seg.flags, seg.seq, seg.ack, seg.length, seg.window, bits)
 
     def handover(self, conn, time, other, flags) -> None:
-        self._record(conn, (HANDOVER, time, other, flags))
+        track = self._track(conn)
+        if track.limit is not None and len(track.rows) >= track.limit:
+            return
+        track.rows.others[len(track.rows)] = other
+        track.rows.add(conn, 1, time, flags)
 
     def timer(self, conn, side, before, after, time) -> None:
         self._track(conn).timers.append((time, side, after, before))
 
-    def _record(self, conn, raw) -> None:
-        # Both states as the event left them, and how far each endpoint's
-        # history had got: the states passed through on the way are between.
-        trans_len = (len(conn.client.trans_flat) >> 1, len(conn.server.trans_flat) >> 1)
-        self._track(conn).raw.append(raw + (conn.client.state, conn.server.state) + trans_len)
 
-
-def analyze_recording(paths, options: AnalysisOptions, watch=None, owned=None) -> tuple[Analysis, Recorder]:
+def analyze_recording(paths, options: AnalysisOptions, watch=None, owned=None,
+                      limit=None) -> tuple[Analysis, Recorder]:
     """``analysis.analyze`` with a Recorder watching ``watch`` (flow keys; None:
-    every connection, which costs memory in proportion to the capture)."""
-    recorder = Recorder(watch)
+    every connection, which costs memory in proportion to the capture),
+    keeping at most ``limit`` events per connection."""
+    recorder = Recorder(watch, limit)
     return analyze(paths, options, observer=recorder, owned=owned), recorder
 
 
@@ -217,14 +299,15 @@ def record_ladder(paths, select, options: AnalysisOptions | None = None, *, anal
 
 
 def record_ladders(paths, selects, options: AnalysisOptions | None = None, *, analysis: Analysis | None = None,
-                   cfg=None, anomalies=None) -> dict[int, Ladder]:
+                   cfg=None, anomalies=None, max_segments=None) -> dict[int, Ladder]:
     """Ladders of several connections from one recording pass, keyed by connection id.
 
     Ids need the connection table of a first pass (ids are assigned in
     first-packet order at the end); 4-tuples do not.  Standard input can be
     read once only, so with '-' every connection is recorded in one pass.
     ``anomalies``: what the detectors found in ``analysis`` with ``cfg``,
-    if the caller has it already.
+    if the caller has it already.  ``max_segments``: the events each ladder
+    keeps at most; the segments past it are counted (``Ladder.omitted``).
     """
     options = options or AnalysisOptions()
     paths = list(paths)
@@ -248,13 +331,13 @@ def record_ladders(paths, selects, options: AnalysisOptions | None = None, *, an
     det_cfg.update(cfg or {})
     got = None
     if analysis is not None and watch is not None and "-" not in paths:
-        got = _record_watched_only(paths, watch, analysis, options)
+        got = _record_watched_only(paths, watch, analysis, options, max_segments)
     if got is not None:
         recorded, recorder = got
         if anomalies is None:
             anomalies = detectors.run(analysis, det_cfg)
     else:
-        recorded, recorder = analyze_recording(paths, options, watch)
+        recorded, recorder = analyze_recording(paths, options, watch, limit=max_segments)
         anomalies = detectors.run(recorded, det_cfg)
     out = {}
     for s in sels:
@@ -265,7 +348,7 @@ def record_ladders(paths, selects, options: AnalysisOptions | None = None, *, an
     return out
 
 
-def _record_watched_only(paths, watch, analysis: Analysis, options: AnalysisOptions):
+def _record_watched_only(paths, watch, analysis: Analysis, options: AnalysisOptions, limit=None):
     """The recording pass over the watched 4-tuples' connections alone, with
     the ids ``analysis`` (the full analysis of ``paths``) gave them; None if
     the two do not agree.
@@ -282,7 +365,7 @@ def _record_watched_only(paths, watch, analysis: Analysis, options: AnalysisOpti
     for key in watch:
         sport, dport = _PORTS.unpack_from(key, len(key) - 4)
         owned[sport ^ dport] = 1
-    recorded, recorder = analyze_recording(paths, options, watch, owned=bytes(owned))
+    recorded, recorder = analyze_recording(paths, options, watch, owned=bytes(owned), limit=limit)
     mine: dict[bytes, list] = {}
     for conn in recorded.connections:
         mine.setdefault(_four_tuple(conn.ckey), []).append(conn)
@@ -328,33 +411,20 @@ def _find(analysis, sel: Selection):
 
 
 def _build(conn, track: _Track | None, analysis: Analysis, anomalies) -> Ladder:
-    raw = track.raw if track is not None else []
-    c, s = conn.client, conn.server
-    events = []
-    seen = (1, 1)   # trans entries already shown; entry 0 is the initial state
-    for r in raw:
-        *head, cst, sst, clen, slen = r
-        if head[0] == SEGMENT:
-            _, ts, from_client, flags, seq, ack, plen, win, retx, rst_ign = head
-            ev = LadderEvent(SEGMENT, ts, cst, sst, from_client, flags, seq, ack, plen,
-                             _scaled_window(c if from_client else s, flags, win), win,
-                             retransmission=retx, rst_ignored=rst_ign)
-        else:
-            _, ts, other, flags = head
-            ev = LadderEvent(HANDOVER, ts, cst, sst, flags=flags, note=_handover_note(other, flags))
-        # One segment can move a side twice (a FIN+ACK takes ESTABLISHED
-        # through CLOSE_WAIT to LAST_ACK): keep the states it passed through.
-        ev.client_via = c.trans_flat[2 * seen[0] + 1:2 * clen:2][:-1]
-        ev.server_via = s.trans_flat[2 * seen[1] + 1:2 * slen:2][:-1]
-        seen = (clen, slen)
-        events.append(ev)
-    _relative_numbers(conn, events)
-    timers = sorted(track.timers, key=lambda t: t[0]) if track is not None else []
-    events = _merge_timers(events, [_timer_event(conn, t, side, state, before, analysis.options)
-                                    for t, side, state, before in timers])
+    track = track if track is not None else _Track(conn)
+    rows, c, s = track.rows, conn.client, conn.server
+    timers = [_timer_event(conn, t, side, state, before, analysis.options)
+              for t, side, state, before in sorted(track.timers, key=lambda t: t[0])]
+    slots = list(zip(_timer_slots(rows.time, timers), timers))
+    if track.omitted:
+        # A change dated after the last row kept may belong after segments
+        # that were not kept: it is not placed.
+        slots = [(k, ev) for k, ev in slots if k < len(rows)]
+    events = LadderEvents(conn, rows, slots)
+    _carry_timers(rows, slots)
     initial_server = _initial_server(conn)
     if initial_server == STATE_NAMES[LISTEN]:
-        _show_listener(events)
+        _show_listener(rows, slots)
     mine = [a for a in anomalies if conn.id in a.connections]
     _attach(events, mine)
     return Ladder(
@@ -362,11 +432,112 @@ def _build(conn, track: _Track | None, analysis: Analysis, anomalies) -> Ladder:
         initial_client=STATE_NAMES[c.trans_flat[1]] if c.trans_flat else "CLOSED",
         initial_server=initial_server,
         events=events, anomalies=mine, summary=connection_entry(conn, conn.id),
-        files=list(analysis.stats.files))
+        files=list(analysis.stats.files), omitted=track.omitted)
 
 
-def _relative_numbers(conn, events) -> None:
-    """seq and ack relative to each side's ISN (as Wireshark shows them).
+class LadderEvents(Sequence):
+    """A ladder's events in order, each made as it is read from the recorded
+    rows (``LadderEvent`` objects are not kept: a long connection has
+    millions); the inferred timer events are kept, with their places.
+
+    Segments stay in the order the tracker processed them (file order: a
+    capture's timestamps are not always monotonic, and the states follow the
+    processing).
+    """
+
+    def __init__(self, conn, rows: _Rows, timers):
+        self.rows = rows
+        self.timers = timers              # (rows before it, LadderEvent), in order
+        self.anomalies: dict[int, list] = {}   # row -> the anomalies marked on it
+        c, s = conn.client, conn.server
+        self._trans = (c.trans_flat, s.trans_flat)
+        self._wscale = {True: c.wscale, False: s.wscale}
+        self._base = _isn_bases(conn, rows)
+
+    def __len__(self) -> int:
+        return len(self.rows) + len(self.timers)
+
+    def segments(self) -> int:
+        return self.rows.kind.count(0)
+
+    def time_bounds(self):
+        """The earliest and the latest event time, or None without events."""
+        times = [ev.time for _, ev in self.timers]
+        if len(self.rows):
+            times += [min(self.rows.time), max(self.rows.time)]
+        return (min(times), max(times)) if times else None
+
+    def __iter__(self):
+        rows, timers = self.rows, self.timers
+        at, trans_at, trans_c, trans_s = 0, rows.trans_at, rows.trans_c, rows.trans_s
+        seen = (1, 1)   # history entries already shown; entry 0 is the initial state
+        t = 0
+        for r in range(len(rows)):
+            while t < len(timers) and timers[t][0] == r:
+                yield timers[t][1]
+                t += 1
+            if at < len(trans_at) and trans_at[at] == r:
+                now = (trans_c[at], trans_s[at])
+                at += 1
+            else:
+                now = seen
+            yield self._event(r, seen, now)
+            seen = now
+        for _, ev in timers[t:]:
+            yield ev
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        n = len(self)
+        if index < 0:
+            index += n
+        if not 0 <= index < n:
+            raise IndexError("ladder event index out of range")
+        before = 0
+        for k, ev in self.timers:
+            if k + before == index:
+                return ev
+            if k + before > index:
+                break
+            before += 1
+        r = index - before
+        return self._event(r, self._counts(r - 1) if r else (1, 1), self._counts(r))
+
+    def _counts(self, r: int) -> tuple[int, int]:
+        rows = self.rows
+        at = bisect_right(rows.trans_at, r) - 1
+        return rows.trans_c[at], rows.trans_s[at]
+
+    def _event(self, r: int, seen, now) -> LadderEvent:
+        rows = self.rows
+        flags = rows.flags[r]
+        if rows.kind[r] == 0:
+            bits = rows.bits[r]
+            from_client = bool(bits & _FROM_CLIENT)
+            seq, ack, win = rows.seq[r], rows.ack[r], rows.window[r]
+            own, peer = self._base[from_client], self._base[not from_client]
+            ev = LadderEvent(SEGMENT, rows.time[r], rows.cst[r], rows.sst[r], from_client, flags, seq, ack,
+                             rows.length[r], _scaled_window(self._wscale[from_client], flags, win), win,
+                             (seq - own) & SEQ_MASK if own is not None else None,
+                             (ack - peer) & SEQ_MASK if flags & ACK and peer is not None else None,
+                             bool(bits & _RETX), bool(bits & _RST_IGNORED))
+        else:
+            ev = LadderEvent(HANDOVER, rows.time[r], rows.cst[r], rows.sst[r], flags=flags,
+                             note=_handover_note(rows.others[r], flags))
+        marks = self.anomalies.get(r)
+        if marks:
+            ev.anomalies = list(marks)
+        # One segment can move a side twice (a FIN+ACK takes ESTABLISHED
+        # through CLOSE_WAIT to LAST_ACK): keep the states it passed through.
+        ctrans, strans = self._trans
+        ev.client_via = ctrans[2 * seen[0] + 1:2 * now[0]:2][:-1]
+        ev.server_via = strans[2 * seen[1] + 1:2 * now[1]:2][:-1]
+        return ev
+
+
+def _isn_bases(conn, rows: _Rows) -> dict:
+    """Each side's origin for relative seq and ack (as Wireshark shows them).
 
     A side whose SYN the capture missed (mid-stream) counts from the first
     sequence number it was seen to send; a RST's number is not a reliable
@@ -374,15 +545,68 @@ def _relative_numbers(conn, events) -> None:
     """
     base = {True: conn.client.isn if conn.client.isn >= 0 else None,
             False: conn.server.isn if conn.server.isn >= 0 else None}
-    for ev in events:
-        if ev.kind == SEGMENT and base[ev.from_client] is None and not ev.flags & RST:
-            base[ev.from_client] = ev.seq
-    for ev in events:
-        if ev.kind != SEGMENT:
-            continue
-        own, peer = base[ev.from_client], base[not ev.from_client]
-        ev.rel_seq = (ev.seq - own) & SEQ_MASK if own is not None else None
-        ev.rel_ack = (ev.ack - peer) & SEQ_MASK if ev.flags & ACK and peer is not None else None
+    kind, bits, flags, seq = rows.kind, rows.bits, rows.flags, rows.seq
+    for r in range(len(rows)):
+        if base[True] is not None and base[False] is not None:
+            break
+        if kind[r] == 0 and not flags[r] & RST:
+            side = bool(bits[r] & _FROM_CLIENT)
+            if base[side] is None:
+                base[side] = seq[r]
+    return base
+
+
+def _timer_slots(times, timers) -> list[int]:
+    """Where each inferred change goes: after the last row dated at or before
+    it (and after the changes placed there already), so how many rows come
+    before it.  ``timers`` are in time order."""
+    out = []
+    k = len(times)
+    for ev in reversed(timers):
+        while k and times[k - 1] > ev.time:
+            k -= 1
+        out.append(k)
+    return out[::-1]
+
+
+def _carry_timers(rows: _Rows, slots) -> None:
+    """Carry the inferred changes into the later rows.
+
+    The tracker learns of a change only at the end, so the rows after it
+    still carry its live state for that side: the inferred state replaces it
+    while the live state is the one it replaced.  A timer event shows the
+    other side's state as the rows before it left it.
+    """
+    if not slots:
+        return
+    cols = {"client": rows.cst, "server": rows.sst}
+    override, shown = {}, {}
+    prev = 0
+    for k, ev in slots + [(len(rows), None)]:
+        for side, col in cols.items():
+            _carry(col, prev, k, side, override, shown)
+        prev = k
+        if ev is None:
+            break
+        for side in cols:
+            if ev.side == side:
+                override[side] = (ev.before, getattr(ev, side + "_state"))
+                shown[side] = getattr(ev, side + "_state")
+            else:
+                setattr(ev, side + "_state", shown.get(side, CLOSED))
+
+
+def _carry(col: bytearray, start: int, end: int, side: str, override: dict, shown: dict) -> None:
+    if start >= end:
+        return
+    if side in override:
+        before, after = override[side]
+        # The override holds over the leading rows still in the replaced state.
+        run = (end - start) - len(col[start:end].lstrip(bytes((before,))))
+        col[start:start + run] = bytes((after,)) * run
+        if run < end - start:
+            del override[side]
+    shown[side] = col[end - 1]
 
 
 def _initial_server(conn) -> str:
@@ -395,21 +619,25 @@ def _initial_server(conn) -> str:
     return STATE_NAMES[s.trans_flat[1]] if s.trans_flat else "CLOSED"
 
 
-def _show_listener(events) -> None:
+def _show_listener(rows: _Rows, slots) -> None:
     # Until the server sends its SYN-ACK, the tracker has no TCB for it
     # (CLOSED); what receives the SYN is the listening socket.
-    for ev in events:
-        if ev.server_state != CLOSED:
-            break
+    col, prev = rows.sst, 0
+    for k, ev in slots + [(len(rows), None)]:
+        run = (k - prev) - len(col[prev:k].lstrip(bytes((CLOSED,))))
+        col[prev:prev + run] = bytes((LISTEN,)) * run
+        if run < k - prev or ev is None or ev.server_state != CLOSED:
+            return
         ev.server_state = LISTEN
+        prev = k
 
 
-def _scaled_window(ep, flags, win) -> int:
+def _scaled_window(wscale, flags, win) -> int:
     # The window in a SYN is never scaled; later ones are shifted by the
     # sender's scale once both SYNs offered the option (RFC 7323 2.2-2.3).
-    if flags & SYN or ep.wscale <= 0:
+    if flags & SYN or wscale <= 0:
         return win
-    return win << ep.wscale
+    return win << wscale
 
 
 def _handover_note(other, flags) -> str:
@@ -449,88 +677,90 @@ def _timer_note(conn, side, before, options) -> str:
     return f"{side} silent {options.unanswered:g} s: connection lost"
 
 
-def _merge_timers(events, timers) -> list[LadderEvent]:
-    """Put the inferred changes among the segments and carry them into later rows.
-
-    Segments stay in the order the tracker processed them (file order: a
-    capture's timestamps are not always monotonic, and the states follow the
-    processing); an inferred change goes after the last segment dated at or
-    before it.  Segments after it still carry the tracker's live state for
-    that side (the tracker learns of the change only at the end), so the
-    inferred state replaces it while the live state is the one it replaced.
-    """
-    merged = list(events)
-    for timer in timers:   # already in time order
-        at = len(merged)
-        while at and merged[at - 1].time > timer.time:
-            at -= 1
-        merged.insert(at, timer)
-    shown = {}
-    override = {}
-    for ev in merged:
-        for side in ("client", "server"):
-            attr = side + "_state"
-            if ev.kind == TIMER:
-                if ev.side == side:
-                    override[side] = (ev.before, getattr(ev, attr))
-                    shown[side] = getattr(ev, attr)
-                else:
-                    setattr(ev, attr, shown.get(side, CLOSED))
-                continue
-            live = getattr(ev, attr)
-            if side in override and live == override[side][0]:
-                live = override[side][1]
-            else:
-                override.pop(side, None)
-            setattr(ev, attr, live)
-            shown[side] = live
-    return merged
-
-
-def _attach(events, anomalies) -> None:
+def _attach(events: LadderEvents, anomalies) -> None:
     """Each anomaly goes on the segment nearest its time (the last one if untimed)."""
-    segs = [e for e in events if e.kind == SEGMENT] or events
-    if not segs:
+    if not anomalies:
+        return
+    rows = events.rows
+    if events.segments():
+        for a in anomalies:
+            target = rows.kind.rindex(0) if a.time is None else _nearest_segment(rows, a.time)
+            events.anomalies.setdefault(target, []).append(a)
+        return
+    # No segment: the handovers' rows and the timer events, in order.
+    refs, t, timers = [], 0, events.timers
+    for r in range(len(rows)):
+        while t < len(timers) and timers[t][0] == r:
+            refs.append(timers[t][1])
+            t += 1
+        refs.append(r)
+    refs += [ev for _, ev in timers[t:]]
+    if not refs:
         return
     for a in anomalies:
         if a.time is None:
-            target = segs[-1]
+            target = refs[-1]
         else:
-            target = min(segs, key=lambda e: abs(e.time - a.time))
-        target.anomalies.append(a)
+            target = min(refs, key=lambda x: abs((rows.time[x] if isinstance(x, int) else x.time) - a.time))
+        if isinstance(target, int):
+            events.anomalies.setdefault(target, []).append(a)
+        else:
+            target.anomalies.append(a)
+
+
+def _nearest_segment(rows: _Rows, when: float) -> int:
+    """The first segment's row whose time is nearest ``when``."""
+    kind, times = rows.kind, rows.time
+    best, gap = None, None
+    for r in range(len(rows)):
+        if kind[r] == 0:
+            d = abs(times[r] - when)
+            if gap is None or d < gap:
+                best, gap = r, d
+    return best
 
 
 # ---------------------------------------------------------------------- JSON
-def ladder_json(ladder: Ladder) -> dict:
-    """The ladder as a JSON-ready dict: the connection and one entry per event."""
-    events = []
-    for ev in ladder.events:
-        d = {"kind": ev.kind, "time": round(ev.time, 6), "offset": round(ev.time - ladder.start, 6)}
-        if ev.kind == SEGMENT:
-            d.update({
-                "direction": "client->server" if ev.from_client else "server->client",
-                "flags": ev.flag_text, "seq": ev.rel_seq, "ack": ev.rel_ack,
-                "seq_abs": ev.seq, "ack_abs": ev.ack if ev.flags & ACK else None,
-                "len": ev.length, "win": ev.window, "win_raw": ev.window_raw,
-                "retransmission": ev.retransmission, "rst_ignored": ev.rst_ignored,
-                "anomalies": [a.type for a in ev.anomalies],
-            })
-        else:
-            d["note"] = ev.note
-            if ev.side:
-                d["side"] = ev.side
-        d["client_state"] = STATE_NAMES[ev.client_state]
-        d["server_state"] = STATE_NAMES[ev.server_state]
-        for side in ("client", "server"):
-            via = getattr(ev, side + "_via")
-            if via:
-                d[side + "_via"] = [STATE_NAMES[st] for st in via]
-        events.append(d)
-    return {
+def ladder_json(ladder: Ladder, stream: bool = False) -> dict:
+    """The ladder as a JSON-ready dict: the connection and one entry per event.
+
+    With ``stream``, ``events`` is an iterator making each entry as it is
+    read (``render.ladder.iter_ladders_json`` writes it so): a long
+    connection's entries are never all held.
+    """
+    events = (_event_json(ev, ladder.start) for ev in ladder.events)
+    doc = {
         "connection": ladder.summary,
         "instance": ladder.instance, "instances": ladder.instances,
         "initial": {"client": ladder.initial_client, "server": ladder.initial_server},
         "final": {"client": ladder.final("client"), "server": ladder.final("server")},
-        "events": events,
+        "events": events if stream else list(events),
         "anomalies": [a.as_dict() for a in ladder.anomalies],
     }
+    if ladder.omitted:
+        doc["omitted_segments"] = ladder.omitted
+    return doc
+
+
+def _event_json(ev: LadderEvent, start: float) -> dict:
+    d = {"kind": ev.kind, "time": round(ev.time, 6), "offset": round(ev.time - start, 6)}
+    if ev.kind == SEGMENT:
+        d.update({
+            "direction": "client->server" if ev.from_client else "server->client",
+            "flags": ev.flag_text, "seq": ev.rel_seq, "ack": ev.rel_ack,
+            "seq_abs": ev.seq, "ack_abs": ev.ack if ev.flags & ACK else None,
+            "len": ev.length, "win": ev.window, "win_raw": ev.window_raw,
+            "retransmission": ev.retransmission, "rst_ignored": ev.rst_ignored,
+            "anomalies": [a.type for a in ev.anomalies],
+        })
+    else:
+        d["note"] = ev.note
+        if ev.side:
+            d["side"] = ev.side
+    d["client_state"] = STATE_NAMES[ev.client_state]
+    d["server_state"] = STATE_NAMES[ev.server_state]
+    for side in ("client", "server"):
+        via = getattr(ev, side + "_via")
+        if via:
+            d[side + "_via"] = [STATE_NAMES[st] for st in via]
+    return d
