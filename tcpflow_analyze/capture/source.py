@@ -28,9 +28,10 @@ from .windows import merge_windows
 
 GZIP_MAGIC = b"\x1f\x8b"
 PCAPNG_MAGIC = b"\x0a\x0d\x0d\x0a"
-# Compressed input read at a time (as GzipFile reads): a damaged stream
-# replays at most this much to find where its damage starts.
-GZIP_INPUT = 128 * 1024
+# Compressed input read at a time, as GzipFile reads it: a pipe's read waits
+# until it has all it asked for, so a larger one would hold a live capture's
+# packets back.  zlib's per-call cost is lost in the inflating.
+GZIP_INPUT = 8 * 1024
 _PCAP_MAGICS = {
     MAGIC_US.to_bytes(4, "little"), MAGIC_US.to_bytes(4, "big"),
     MAGIC_NS.to_bytes(4, "little"), MAGIC_NS.to_bytes(4, "big"),
@@ -48,6 +49,11 @@ class Damage:
 
     def as_dict(self) -> dict:
         return {"file": self.file, "offset": self.offset, "packet": self.packet, "reason": self.reason}
+
+
+# zlib's names for a gzip trailer that does not match the data (RFC 1952 2.3.1).
+_TRAILER_CHECKS = {"incorrect data check": "the trailer's CRC-32 does not match the data",
+                   "incorrect length check": "the trailer's length does not match the data"}
 
 
 class _GzipStream:
@@ -178,7 +184,8 @@ class _GzipStream:
         except zlib.error:
             pass  # not where the first call failed: stop here, with what is in hand
         # zlib's words, without CPython's "Error -3 while decompressing data: ".
-        self._fail(str(exc).split(": ", 1)[-1], self._at + max(hi, 1) - 1)
+        why = str(exc).split(": ", 1)[-1]
+        self._fail(_TRAILER_CHECKS.get(why, why), self._at + max(hi, 1) - 1)
         return out
 
     def _fail(self, why: str, at: int) -> None:
