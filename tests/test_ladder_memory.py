@@ -123,3 +123,24 @@ def test_html_report_stays_within_twice_the_json_report(long_captures, analysis_
     assert f"{LARGE - HTML_LADDER_SEGMENTS:,} more segments not drawn" in page
     assert "tcpflow-analyze ladder --conn 1 --full</code> draws every one" in page
     assert page.count('<svg class="ladder-svg"') == 1
+    # The anomaly is dated among the segments not drawn: listed under the
+    # diagram, not marked on a drawn segment it is not about.
+    assert 'class="amark"' not in page and "<code>half_open</code>" in page
+
+
+def test_streamed_ladders_read_as_the_documents_they_stream():
+    # The streams are the layouts of the whole documents, one ladder or several.
+    from pathlib import Path
+
+    from tcpflow_analyze.render.json_out import iter_view_dumps
+    from tcpflow_analyze.render.ladder import iter_ladders_json, iter_ladders_text, render_ladder
+    from tcpflow_analyze.views.ladder import ladder_json, record_ladders
+
+    path = str(Path(__file__).resolve().parent.parent / "sample_pcaps" / "syn_to_time_wait.pcap")
+    ladders = list(record_ladders([path], [1, 2]).values())
+    for some in (ladders[:1], ladders):
+        docs = [ladder_json(lad) for lad in some]
+        whole = "".join(iter_view_dumps(docs[0] if len(docs) == 1 else docs))
+        assert "".join(iter_ladders_json([ladder_json(lad, stream=True) for lad in some])) == whole
+        text = "\n\n".join(render_ladder(lad, full=True, width=90) for lad in some) + "\n"
+        assert "".join(iter_ladders_text(some, full=True, width=90)) == text

@@ -426,7 +426,13 @@ def _build(conn, track: _Track | None, analysis: Analysis, anomalies) -> Ladder:
     if initial_server == STATE_NAMES[LISTEN]:
         _show_listener(rows, slots)
     mine = [a for a in anomalies if conn.id in a.connections]
-    _attach(events, mine)
+    if track.omitted:
+        # The segment nearest an anomaly dated past the rows kept may be one
+        # not kept: such an anomaly is listed, not marked on a row.
+        last = max(rows.time) if len(rows) else None
+        _attach(events, [a for a in mine if a.time is not None and last is not None and a.time <= last])
+    else:
+        _attach(events, mine)
     return Ladder(
         conn_id=conn.id, client=endpoint_text(c), server=endpoint_text(s), start=conn.first_seen,
         initial_client=STATE_NAMES[c.trans_flat[1]] if c.trans_flat else "CLOSED",
