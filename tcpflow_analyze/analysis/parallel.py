@@ -24,7 +24,8 @@ import os
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 
-from ..children import forked_child
+from ..capture import Damage
+from ..children import forked_child, signals_held
 from ..engine import wire
 from ..engine.folding import Folds
 from ..engine.loop import CaptureStats
@@ -88,7 +89,7 @@ def merge(results: list[PartResult], options: AnalysisOptions) -> Analysis:
     """The partitions' results as one analysis, as a single process makes it."""
     first = results[0].stats
     stats = CaptureStats(files=list(first.files), packets=first.packets, skipped=dict(first.skipped),
-                         damages=list(first.damages), start=first.start, end=first.end,
+                         damages=merged_damages(results), start=first.start, end=first.end,
                          linktypes=set(first.linktypes))
     stats.tcp_packets = sum(r.stats.tcp_packets for r in results)
     stats.evicted = sum(r.evicted for r in results)
@@ -99,6 +100,25 @@ def merge(results: list[PartResult], options: AnalysisOptions) -> Analysis:
         folds.merge(r.folds)
     stats.connections_omitted = folds.total
     return Analysis(stats=stats, connections=conns, folds=folds, options=options)
+
+
+def merged_damages(results: list[PartResult]) -> list:
+    """Where reading stopped, as a single process says it.
+
+    Every partition reads the whole capture, so all meet the same damage --
+    unless one met damage the others did not: a read error (EIO is not
+    repeatable), or a file that changed while it was read.  That
+    partition's connections end there, so its damage is reported too,
+    marked as its own."""
+    first = results[0].stats.damages
+    out = list(first)
+    for i, r in enumerate(results[1:], 1):
+        for d in r.stats.damages:
+            if d not in first:
+                out.append(Damage(d.file, d.offset, d.packet,
+                                  f"{d.reason} (met by worker {i + 1} of {len(results)} only: "
+                                  "its connections end there)"))
+    return out
 
 
 def analyze_parallel(paths, jobs: int, options: AnalysisOptions, progress=None) -> Analysis:
@@ -112,13 +132,16 @@ def analyze_parallel(paths, jobs: int, options: AnalysisOptions, progress=None) 
     # A thread reading ahead needs a core of its own: with a process on every
     # core it only takes turns with them.
     read_ahead = jobs < usable_cores()
-    # The workers are forked by this (the main) thread, in the first submit.
+    # The workers are forked in the first submit, by this (the main) thread:
+    # their death signal (children.die_with_parent) follows the thread that
+    # forked them.
     with ProcessPoolExecutor(max_workers=jobs - 1, mp_context=ctx, initializer=forked_child,
                              initargs=(os.getpid(),)) as pool:
         try:
-            futures = [pool.submit(analyze_partition, list(paths), i, jobs, options, weights=weights,
-                                   read_ahead=read_ahead)
-                       for i in range(1, jobs)]
+            with signals_held():
+                futures = [pool.submit(analyze_partition, list(paths), i, jobs, options, weights=weights,
+                                       read_ahead=read_ahead)
+                           for i in range(1, jobs)]
             mine = analyze_partition(paths, 0, jobs, options, packed=False, progress=progress, weights=weights,
                                      read_ahead=read_ahead)
             results = [mine] + [f.result() for f in futures]

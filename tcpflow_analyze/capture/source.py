@@ -43,6 +43,8 @@ class Damage:
     """Where a capture stopped being readable; everything before it was analyzed."""
 
     file: str
+    # In the capture's pcap or pcapng bytes: for a gzip file, the inflated
+    # data, where the packets are (the reason names the compressed byte).
     offset: int
     packet: int  # number of whole packets read from this file before the damage
     reason: str
