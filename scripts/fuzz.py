@@ -9,7 +9,17 @@ hang, never a memory blow-up.  This harness feeds mutated captures to
   checking that each record lies inside its buffer and that every decoded
   field is in range;
 * ``analyze``: ``analyzer.analyze`` + the anomaly detectors + the JSON report
-  (``json.dumps(..., allow_nan=False)``) + the table, i.e. what the CLI runs.
+  (``json.dumps(..., allow_nan=False)``) + the table, i.e. what the CLI runs;
+* ``views``: every other command and format, through the CLI;
+* ``differential``: the CLI's JSON report with ``--jobs 1``, ``--jobs 2``
+  and from standard input (a pipe), and the partitions a Dask cluster runs
+  (``analyze_partition`` + ``merge``, here): all must say the same, but for
+  the capture's name -- damaged input included.
+
+Mutations know gzip too: a capture is gzipped (an already gzipped one
+inflated first) and damaged the ways gzip files are -- a deflate block of
+the reserved type after a flush point, a cut, a wrong trailer, bytes after
+the end, a second member.
 
 Engines: libFuzzer through atheris when it is installed (coverage-guided;
 ``pip install atheris``), else a built-in random-mutation loop (structure
@@ -22,6 +32,7 @@ replays each through the CLI.
 
     python3 scripts/fuzz.py --seconds 300                   # both targets, in parallel
     python3 scripts/fuzz.py --target reader --seconds 60
+    python3 scripts/fuzz.py --target differential --engine random --seconds 120
     python3 scripts/fuzz.py --engine random --seconds 60 --seed 7
     python3 scripts/fuzz.py --replay tests/crashers/*       # re-run saved inputs
 
@@ -47,6 +58,7 @@ import sys
 import tempfile
 import time
 import traceback
+import zlib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -56,7 +68,7 @@ SAMPLES = ROOT / "sample_pcaps"
 PUBLIC = ROOT.parent / "shared" / "pcaps" / "public"
 CRASHERS = ROOT / "tests" / "crashers"
 SEED_MAX = 16 * 1024   # seeds are cut to this many bytes: small inputs run fast
-TARGETS = ("reader", "analyze", "views")
+TARGETS = ("reader", "analyze", "views", "differential")
 DEFAULT_TARGETS = "reader,analyze"
 
 
@@ -175,7 +187,106 @@ def run_views(path: str) -> int:
     return 0
 
 
-TARGET_FUNCS = {"reader": run_reader, "analyze": run_analyze, "views": run_views}
+def _outcome(res, names) -> dict:
+    """What no way of running may change: the exit code and the JSON report,
+    or the error line; the capture's name (``<stdin>`` for standard input)
+    is set aside."""
+    if res.exception is not None and not isinstance(res.exception, SystemExit):
+        raise res.exception
+    if res.exit_code != 0:
+        line = res.stderr.strip().splitlines()[-1] if res.stderr.strip() else ""
+        for name in names:
+            line = line.replace(name, "CAPTURE")
+        return {"exit": res.exit_code, "error": line}
+    rep = json.loads(res.stdout)
+    cap = rep["capture"]
+    cap["files"] = ["CAPTURE" if f in names else f for f in cap["files"]]
+    for d in cap["damage"] + ([cap["truncation"]] if cap["truncation"] else []):
+        d["file"] = "CAPTURE" if d["file"] in names else d["file"]
+    return {"exit": 0, "report": rep}
+
+
+def _first_difference(a, b, where="") -> str:
+    """The path of the first field where ``a`` and ``b`` differ (for the
+    crasher's signature: one per field, not per value)."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        for key in list(a) + [k for k in b if k not in a]:
+            if a.get(key) != b.get(key):
+                return _first_difference(a.get(key), b.get(key), f"{where}.{key}" if where else str(key))
+    elif isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)) and len(a) == len(b):
+        for i, (x, y) in enumerate(zip(a, b)):
+            if x != y:
+                return _first_difference(x, y, f"{where}[{i}]")
+    return where or "value"
+
+
+def _piped(runner, cli_main, args, path):
+    """The CLI with ``path`` on standard input through a pipe.  An input that
+    fits the pipe is written before the run, so no thread runs beside it (a
+    thread would keep gzip from being inflated by a forked child)."""
+    import threading
+    data = Path(path).read_bytes()
+    r, w = os.pipe()
+    writer = None
+    if len(data) <= 65536:
+        os.write(w, data)
+        os.close(w)
+    else:
+        def feed():
+            try:
+                with os.fdopen(w, "wb") as out:
+                    out.write(data)
+            except BrokenPipeError:
+                pass  # the reader stopped early
+        writer = threading.Thread(target=feed, daemon=True)
+        writer.start()
+    with os.fdopen(r, "rb") as stdin:
+        res = runner.invoke(cli_main, [*args, "-"], input=stdin, catch_exceptions=True)
+    if writer is not None:
+        writer.join()
+    return res
+
+
+def _partitioned_report(path: str, nparts: int):
+    """The report from ``nparts`` partitions merged, as Dask's workers run
+    them (packed for the wire), or the CaptureError's message."""
+    from tcpflow_analyze.analysis import AnalysisOptions
+    from tcpflow_analyze.analysis.parallel import analyze_partition, merge
+    options = AnalysisOptions()
+    try:
+        if nparts == 1:
+            analysis = analyze([path], options)
+        else:
+            analysis = merge([analyze_partition([path], i, nparts, options) for i in range(nparts)], options)
+    except CaptureError as exc:
+        return str(exc)
+    return json.loads(dumps_json(build_report(analysis, detectors.run(analysis, _config()))))
+
+
+def run_differential(path: str) -> int:
+    """--jobs 1, --jobs 2, standard input and the Dask engine's partitions
+    must give the same report: a difference is a defect."""
+    from click.testing import CliRunner
+
+    from tcpflow_analyze.cli import main as cli_main
+    runner = CliRunner()
+    names = (path, "<stdin>")
+    args = ["analyze", "--format", "json"]
+    try:
+        ref = _outcome(runner.invoke(cli_main, [*args, "--jobs", "1", path], catch_exceptions=True), names)
+        runs = {"--jobs 2": _outcome(runner.invoke(cli_main, [*args, "--jobs", "2", path], catch_exceptions=True),
+                                     names),
+                "standard input": _outcome(_piped(runner, cli_main, args, path), names)}
+    finally:
+        gc.enable()  # the CLI switches it off for its (short) process
+    for label, got in runs.items():
+        _check(got == ref, f"{label} and --jobs 1 differ in {_first_difference(ref, got)}")
+    one, three = _partitioned_report(path, 1), _partitioned_report(path, 3)
+    _check(one == three, f"3 merged partitions and 1 differ in {_first_difference(one, three)}")
+    return 0
+
+
+TARGET_FUNCS = {"reader": run_reader, "analyze": run_analyze, "views": run_views, "differential": run_differential}
 
 
 # ------------------------------------------------------------------ seeds
@@ -194,10 +305,13 @@ def seeds() -> list[bytes]:
         data = p.read_bytes()[:SEED_MAX]
         if data:
             out.append(data)
-    # One gzip-compressed capture, so the gzip paths are reached too.
+    # gzip-compressed captures, so the gzip paths are reached too: whole,
+    # and with a damaged deflate block after the first half.
     small = SAMPLES / "client_close_first.pcap"
     if small.exists():
-        out.append(gzip.compress(small.read_bytes()))
+        raw = small.read_bytes()
+        out.append(gzip.compress(raw))
+        out.append(_bad_block_after(raw, len(raw) // 2))
     return out
 
 
@@ -326,10 +440,49 @@ def _block_lie(b: bytearray, rng: random.Random) -> bool:
     return True
 
 
+def _bad_block_after(raw: bytes, good: int, level: int = 6) -> bytes:
+    """``raw[:good]`` deflated and flushed to a byte boundary, then a block of
+    the reserved type 3 (RFC 1951 3.2.3): zlib's "invalid block type"."""
+    z = zlib.compressobj(level, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+    return z.compress(raw[:good]) + z.flush(zlib.Z_FULL_FLUSH) + b"\x07" + bytes(64)
+
+
+def _inflated(data: bytes) -> bytes:
+    """What the capture reader inflates of a (possibly damaged) gzip file."""
+    import io
+
+    from tcpflow_analyze.capture.source import _GzipStream
+    return _GzipStream(io.BytesIO(data)).read()
+
+
+def _gzip_damage(data: bytes, rng: random.Random) -> bytes:
+    """The capture gzipped (a gzipped one inflated first), and damaged the
+    ways gzip files are."""
+    if data[:2] == b"\x1f\x8b":
+        data = _inflated(data)
+    at = rng.randrange(len(data) + 1)
+    level = rng.choice((1, 6, 9))
+    kind = rng.randrange(5)
+    if kind == 0:
+        return _bad_block_after(data, at, level)
+    whole = gzip.compress(data, level)
+    if kind == 1:
+        return whole[:rng.randrange(len(whole))]  # cut
+    if kind == 2:
+        b = bytearray(whole)
+        b[-rng.randrange(1, 9)] ^= 1 << rng.randrange(8)  # the trailer's CRC-32 or length (RFC 1952 2.2)
+        return bytes(b)
+    if kind == 3:
+        return whole + bytes(rng.randrange(256) for _ in range(rng.choice((1, 2, 16))))  # after the end
+    # Two members (cat a.gz b.gz), padded with zeros or not, the second damaged or not.
+    second = gzip.compress(data[at:], level) if rng.random() < 0.5 else _bad_block_after(data[at:], 0, level)
+    return gzip.compress(data[:at], level) + bytes(rng.choice((0, 0, 4))) + second
+
+
 def mutate(data: bytes, rng: random.Random, pool: list[bytes]) -> bytes:
     b = bytearray(data)
     for _ in range(rng.choice((1, 1, 1, 2, 3, 5))):
-        op = rng.randrange(15)
+        op = rng.randrange(16)
         n = len(b)
         if op <= 3:
             # A byte inside one packet's first headers (link, IP, TCP): the
@@ -372,8 +525,10 @@ def mutate(data: bytes, rng: random.Random, pool: list[bytes]) -> bytes:
             b[j:j] = chunk  # duplicate a range
         elif op <= 13:
             _recut(b, rng)
-        else:
+        elif op == 14:
             _block_lie(b, rng)
+        else:
+            b = bytearray(_gzip_damage(bytes(b), rng))
     return bytes(b)
 
 

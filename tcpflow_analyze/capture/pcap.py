@@ -64,9 +64,10 @@ def pcap_windows(path: str, stream, head: bytes, damage, read_at=None, read_ahea
     overlaps the one before, so a record crossing a chunk boundary is read
     again instead of the buffers being joined.  Without it,
     ``stream`` is read on, and the unread tail carried into the next buffer.
-    ``damage(offset, packet, reason)`` is called once, where reading stops,
-    with the reason it stopped early, or with None at a clean end of data
-    (where the stream itself may know of damage: a cut gzip, a read error).
+    ``damage(offset, packet, reason, ended)`` is called once, where reading
+    stops, with the reason it stopped early, or with None at a clean end of
+    data; ``ended``: the data ran out (where the stream itself may know of
+    damage: a cut gzip, a read error).
     """
     endian, ts_scale, snaplen, linktype = parse_file_header(path, head)
     rec = struct.Struct(endian + "IIII")
@@ -119,9 +120,9 @@ def _walk_windows(stream, damage, ahead, layout, snaplen, buf, pos, eof, file_of
                     why = f"last record cut short ({n - pos - RECORD_HEADER_LEN} of {caplen} bytes)"
                 else:
                     why = f"last record header cut short ({n - pos} of 16 bytes)"
-                damage(file_off + pos, packet_no, why)
+                damage(file_off + pos, packet_no, why, ended=True)
             else:
-                damage(file_off + pos, packet_no, None)
+                damage(file_off + pos, packet_no, None, ended=True)
             return
         if ahead is not None:
             want = file_off + pos

@@ -107,14 +107,14 @@ def pcapng_windows(path: str, stream, head: bytes, damage):
             if first:
                 raise CaptureError(path, f"pcapng section header block cut short ({block.avail} bytes)")
             damage(base + pos, packet_no,
-                   f"block header cut short ({block.avail} of 8 bytes)" if block.avail else None)
+                   f"block header cut short ({block.avail} of 8 bytes)" if block.avail else None, ended=True)
             return
         buf, pos, base = block.buf, 0, base + pos
         if buf[0:4] == b"\x0a\x0d\x0d\x0a":
             if not block.fill(12):
                 if first:
                     raise CaptureError(path, f"pcapng section header block cut short ({block.avail} bytes)")
-                damage(base, packet_no, "section header block cut short")
+                damage(base, packet_no, "section header block cut short", ended=True)
                 return
             buf = block.buf
             bom = buf[8:12]
@@ -141,7 +141,7 @@ def pcapng_windows(path: str, stream, head: bytes, damage):
         if not block.fill(blen):
             if first:
                 raise CaptureError(path, "pcapng section header block cut short")
-            damage(base, packet_no, f"block cut short ({block.avail} of {blen} bytes)")
+            damage(base, packet_no, f"block cut short ({block.avail} of {blen} bytes)", ended=True)
             return
         buf = block.buf
         trailer = u32.unpack_from(buf, blen - 4)[0]

@@ -408,10 +408,15 @@ class _Opened:
             self.close()
             raise
 
-    def damage(self, offset, packet, reason):
-        # The stream's own damage (a read error, a cut gzip stream) is the
-        # cause of whatever the reader saw, so it comes first.
-        err = self.src.error or (self.gz.error if self.gz is not None else None)
+    def damage(self, offset, packet, reason, ended=False):
+        # Where the data ran out (``ended``), the stream's own damage (a read
+        # error, a cut or corrupt gzip stream) is the cause, so it comes
+        # first.  Where the reader stopped on what it had in hand, the
+        # stream may or may not have met damage further on, depending on how
+        # far it had read ahead: unread, so not reported.
+        err = None
+        if ended:
+            err = self.src.error or (self.gz.error if self.gz is not None else None)
         if reason is None:
             if err is None:
                 return  # a clean end
