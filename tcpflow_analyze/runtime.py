@@ -11,6 +11,9 @@ of them.  What each buys is measured by ``bench/tricks.py`` (bench/README.md,
 * ``ForkedLines`` / ``ForkedTable``: after a ``--jobs`` run, a forked child
   writes the report's connections while this process runs the detectors
   (14% of a ``--jobs 2`` JSON run, 7% of a table run).
+
+And what keeps a run's end orderly: ``end_on_signals`` makes SIGTERM and
+SIGHUP end a command as Ctrl-C does.
 """
 from __future__ import annotations
 
@@ -21,8 +24,53 @@ import sys
 import tempfile
 import threading
 
+from .children import fork, forked_child
+
 _exiting_fast = False
 _kept: list = []
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM or SIGHUP, raised where the main thread was, as Python raises
+    KeyboardInterrupt for SIGINT: a KeyboardInterrupt, so every cleanup that
+    runs on Ctrl-C runs (the ``-o`` temporary file removed, the children
+    ended, the pool's workers killed) and the CLI maps it the same way."""
+
+    def __init__(self, signum: int):
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+def _raise_terminated(signum, frame):
+    raise Terminated(signum)
+
+
+def end_on_signals(on_close) -> None:
+    """SIGTERM and SIGHUP raise ``Terminated`` for the rest of the command;
+    ``on_close(callback)`` registers what puts the previous handlers back.
+    Their default action would end the process at once: no cleanup, the
+    children orphaned (still holding the run's stdout), the ``-o``
+    temporary file left behind.  A signal ignored when the program started
+    (``nohup``: SIGHUP) stays ignored.  Only the main thread may set
+    handlers (an in-process caller may run the command in another)."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+    previous = {}
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        if signal.getsignal(sig) is signal.SIG_DFL:
+            previous[sig] = signal.signal(sig, _raise_terminated)
+    if previous:
+        on_close(lambda: [signal.signal(sig, handler) for sig, handler in previous.items()])
+
+
+def interruption(exc: KeyboardInterrupt) -> tuple[str, int]:
+    """What ended the command (``Terminated``, or Ctrl-C's plain
+    KeyboardInterrupt): its one-line message and exit code, 128 + the
+    signal's number, as a shell reports a process a signal killed."""
+    signum = getattr(exc, "signum", signal.SIGINT)
+    if signum == signal.SIGINT:
+        return "interrupted", 128 + signal.SIGINT
+    return f"interrupted by {signal.Signals(signum).name}", 128 + signum
 
 
 def exit_without_teardown(main) -> None:
@@ -105,14 +153,16 @@ class _Forked:
         self._conns = conns
         self._file = tempfile.TemporaryFile()
         self._pid = None
+        parent = os.getpid()
         try:
-            pid = os.fork()
+            pid = fork()
         except OSError:
             self._file.close()
             raise
         if pid == 0:  # the child: write, and leave without running any cleanup of the parent's
             code = 1
             try:
+                forked_child(parent)
                 out = open(self._file.fileno(), "w", encoding="utf-8", closefd=False, buffering=1 << 20)
                 self._write(out)
                 out.flush()

@@ -15,6 +15,8 @@ import os
 import signal
 import threading
 
+from ..children import fork, forked_child
+
 # What the child inflates and writes at a time: small enough that a live
 # capture's packets come through as they arrive, not a megabyte at a time.
 PIECE = 1 << 16
@@ -38,12 +40,14 @@ class InflatingChild:
         status_r, status_w = os.pipe()
         if widen is not None:
             widen(data_w)
-        pid = os.fork()
+        parent = os.getpid()
+        pid = fork()
         if pid == 0:  # the child
             os.close(data_r)
             os.close(status_r)
             code = 0
             try:
+                forked_child(parent)
                 _inflate(gzip_stream, data_w)
                 verdict = source.error or gzip_stream.error or ""
                 os.write(status_w, verdict.encode("utf-8", "replace"))

@@ -1,0 +1,252 @@
+"""A signal ends a run, children and all (issue #17): SIGTERM and SIGHUP end
+it as SIGINT does (one line, exit 128+n, no partial ``-o`` and no temporary
+file beside it), and no child -- a ``--jobs`` worker, a gzip-inflating child,
+a forked report writer -- outlives the run or keeps its stdout open, so
+``tcpflow-analyze ... | cat`` ends.  Real processes, real signals: the CLI
+runs in a subprocess, its stdout piped through ``cat``."""
+import gzip
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc for the children")
+
+ROOT = Path(__file__).resolve().parent.parent
+# How long a signalled run may take to end, its pipeline with it.
+ENDS_WITHIN = 5.0
+
+
+@pytest.fixture(scope="session")
+def capture(tmp_path_factory):
+    """Mixed traffic that keeps ``--jobs 2`` busy for a second or two."""
+    path = tmp_path_factory.mktemp("signals") / "mixed.pcap"
+    subprocess.run([sys.executable, str(ROOT / "bench" / "gen_capture.py"), "--packets", "200000",
+                    "--snaplen", "96", "--seed", "1", "-q", "-o", str(path)], check=True)
+    return path
+
+
+@pytest.fixture(scope="session")
+def flood(tmp_path_factory):
+    """A SYN flood: one connection per packet, so a small file lists more
+    connections than ``runtime.MIN_CONNECTIONS`` and a ``--jobs`` run forks a
+    report writer (gen_capture needs ten times the packets for as many)."""
+    path = tmp_path_factory.mktemp("signals") / "flood.pcap"
+    subprocess.run([sys.executable, str(ROOT / "scripts" / "gen_syn_flood.py"), "-n", "60000",
+                    "-o", str(path)], check=True)
+    return path
+
+
+def children(pid: int) -> list[int]:
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as fh:
+            return [int(p) for p in fh.read().split()]
+    except OSError:
+        return []
+
+
+def alive(pid: int) -> bool:
+    """Running, not a zombie waiting to be reaped."""
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def _default_signals():
+    # A test run in the background of a shell inherits SIGINT ignored.
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, signal.SIG_DFL)
+
+
+class Run:
+    """``tcpflow-analyze ARGS | cat``: the CLI's pid, and every descendant it
+    was seen with (polled: ``wait_for``)."""
+
+    def __init__(self, args, tmp_path, stdin=subprocess.DEVNULL):
+        self.err = open(tmp_path / "stderr", "w+")
+        self.proc = subprocess.Popen([sys.executable, "-m", "tcpflow_analyze", *map(str, args)],
+                                     stdin=stdin, stdout=subprocess.PIPE, stderr=self.err,
+                                     preexec_fn=_default_signals)
+        self.cat = subprocess.Popen(["cat"], stdin=self.proc.stdout, stdout=subprocess.PIPE)
+        self.proc.stdout.close()  # cat's stdin only: its EOF is when every holder of the pipe is gone
+        self.seen: set[int] = set()
+
+    def descendants(self) -> set[int]:
+        found, todo = set(), [self.proc.pid]
+        while todo:
+            for kid in children(todo.pop()):
+                found.add(kid)
+                todo.append(kid)
+        self.seen |= found
+        return found
+
+    def wait_for(self, what, timeout: float = 30.0):
+        """Poll until ``what(self)`` is true; fails if the CLI ended first."""
+        deadline = time.monotonic() + timeout
+        while True:
+            self.descendants()
+            got = what(self)
+            if got:
+                return got
+            if self.proc.poll() is not None:
+                self.err.seek(0)
+                pytest.fail(f"the run ended (exit {self.proc.returncode}) before the test's moment: {self.err.read()}")
+            assert time.monotonic() < deadline, "the test's moment never came"
+            time.sleep(0.003)
+
+    def signal(self, sig) -> None:
+        self.descendants()
+        self.proc.send_signal(sig)
+
+    def end(self):
+        """The pipeline's end: cat's EOF, the CLI's exit code, its stderr."""
+        try:
+            self.cat.communicate(timeout=ENDS_WITHIN)
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"| cat did not end within {ENDS_WITHIN} s: stdout still held by "
+                        f"{[p for p in self.seen if alive(p)]} (the CLI {'ran' if self.proc.poll() is None else 'ended'})")
+        code = self.proc.wait(timeout=ENDS_WITHIN)
+        self.err.seek(0)
+        return code, self.err.read()
+
+    def leftovers(self) -> list[int]:
+        """Children still alive a moment after the run ended."""
+        deadline = time.monotonic() + 2.0
+        while time.monotonic() < deadline and any(alive(p) for p in self.seen):
+            time.sleep(0.01)
+        return [p for p in self.seen if alive(p)]
+
+    def close(self) -> None:
+        for p in [self.proc.pid, *self.seen]:
+            if alive(p):
+                try:
+                    os.kill(p, signal.SIGKILL)
+                except OSError:
+                    pass
+        for p in (self.proc, self.cat):
+            if p.poll() is None:
+                p.kill()
+            p.wait()
+        self.cat.stdout.close()
+        self.err.close()
+
+
+@pytest.fixture
+def run(tmp_path):
+    started = []
+
+    def start(*args, **kw):
+        started.append(Run(args, tmp_path, **kw))
+        return started[-1]
+
+    yield start
+    for r in started:
+        r.close()
+
+
+def assert_ended_by(r: Run, sig) -> None:
+    """The pipeline ended, as ``sig`` ends a run, and no child outlived it."""
+    code, err = r.end()
+    if sig == signal.SIGKILL:
+        # No handler, no cleanup: the kernel ends the children (PR_SET_PDEATHSIG).
+        assert (code, err) == (-signal.SIGKILL, "")
+    else:
+        name = "interrupted" if sig == signal.SIGINT else f"interrupted by {signal.Signals(sig).name}"
+        assert (code, err) == (128 + sig, f"tcpflow-analyze: error: {name}\n")
+    assert r.leftovers() == []
+
+
+def temporaries(directory: Path) -> list[str]:
+    return sorted(p.name for p in directory.iterdir() if p.name.startswith(".tcpflow-analyze-"))
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP, signal.SIGINT])
+def test_a_signal_mid_analysis_ends_the_run_and_its_workers(run, capture, tmp_path, sig):
+    out = tmp_path / "report.json"
+    r = run("analyze", "--jobs", "2", "--format", "json", "-o", out, capture)
+    workers = r.wait_for(lambda r: r.descendants())
+    time.sleep(0.3)  # the workers are tracking connections
+    r.signal(sig)
+    assert_ended_by(r, sig)
+    assert workers <= r.seen
+    assert not out.exists() and temporaries(tmp_path) == []
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_as_the_workers_are_forked(run, capture, sig):
+    # Caught in the fork (an at-fork callback, the pool half started), the
+    # signal was dropped -- the run went on and ended 0 -- or the pool's
+    # RuntimeError replaced it.
+    r = run("analyze", "--jobs", "2", "--format", "json", capture)
+    r.wait_for(lambda r: r.descendants())
+    r.signal(sig)
+    assert_ended_by(r, sig)
+
+
+def test_workers_die_with_a_killed_parent(run, capture):
+    # Without PR_SET_PDEATHSIG the workers would track on, then block
+    # forever writing their result into a pipe no one reads.
+    r = run("analyze", "--jobs", "2", "--format", "json", capture)
+    r.wait_for(lambda r: r.descendants())
+    time.sleep(0.3)
+    r.signal(signal.SIGKILL)
+    assert_ended_by(r, signal.SIGKILL)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL])
+def test_a_gzip_capture_on_stdin_that_never_ends(run, capture, tmp_path, sig):
+    # A live capture (tcpdump -w - | gzip | tcpflow-analyze analyze -): the
+    # inflating child waits on input that never comes.
+    gz = tmp_path / "head.pcap.gz"
+    with open(capture, "rb") as fh:
+        gz.write_bytes(gzip.compress(fh.read(1 << 20)))
+    writer = subprocess.Popen(["sh", "-c", f'cat "{gz}"; exec sleep 60'], stdout=subprocess.PIPE)
+    try:
+        r = run("analyze", "-", stdin=writer.stdout)
+        writer.stdout.close()
+        r.wait_for(lambda r: r.descendants())  # the inflating child
+        time.sleep(0.5)  # the megabyte read, the child waiting for more
+        r.signal(sig)
+        assert_ended_by(r, sig)
+    finally:
+        writer.kill()
+        writer.wait()
+
+
+def test_a_signal_while_a_gzip_file_is_inflated(run, capture, tmp_path):
+    gz = tmp_path / "mixed.pcap.gz"
+    gz.write_bytes(gzip.compress(capture.read_bytes(), compresslevel=1))
+    r = run("analyze", "--jobs", "1", gz)
+    r.wait_for(lambda r: r.descendants())  # the inflating child
+    time.sleep(0.3)
+    r.signal(signal.SIGHUP)
+    assert_ended_by(r, signal.SIGHUP)
+
+
+def test_a_signal_while_a_forked_writer_writes(run, flood, tmp_path):
+    out = tmp_path / "report.txt"
+    r = run("analyze", "--jobs", "2", "-o", out, flood)
+    workers = r.wait_for(lambda r: set(children(r.proc.pid)))
+    # The report writer: a child forked once the workers are done.
+    r.wait_for(lambda r: set(children(r.proc.pid)) - workers)
+    time.sleep(0.1)
+    r.signal(signal.SIGTERM)
+    assert_ended_by(r, signal.SIGTERM)
+    assert not out.exists() and temporaries(tmp_path) == []
+
+
+@pytest.mark.parametrize("sig", [signal.SIGHUP, signal.SIGINT])
+def test_a_signal_in_the_output_write_window(run, flood, tmp_path, sig):
+    # The report is being written into its temporary file beside the target.
+    out = tmp_path / "report.json"
+    r = run("analyze", "--jobs", "2", "--format", "json", "-o", out, flood)
+    r.wait_for(lambda r: temporaries(tmp_path))
+    r.signal(sig)
+    assert_ended_by(r, sig)
+    assert not out.exists() and temporaries(tmp_path) == []
