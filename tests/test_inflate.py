@@ -160,6 +160,21 @@ def test_read_size_does_not_change_what_a_damaged_stream_gives(piece):
     assert stream.error == f"gzip stream damaged: invalid block type at byte {at} of the compressed file"
 
 
+@pytest.mark.parametrize("piece", [1, 7, 4096, 1 << 22])
+def test_read_size_does_not_move_the_damaged_byte(piece):
+    # A distance too far back, found by the fuzzer: read in small pieces,
+    # zlib had taken the damaged byte in before it was decoded, and the
+    # damage was put one byte later.
+    import io
+    blob = (SAMPLES.parent / "tests" / "crashers" / "gzip-bad-distance-position-varies").read_bytes()
+    stream = source._GzipStream(io.BytesIO(blob))
+    got = b""
+    while more := stream.read(piece):
+        got += more
+    assert len(got) == 24
+    assert stream.error == "gzip stream damaged: invalid distance too far back at byte 27 of the compressed file"
+
+
 def gz_cases(raw: bytes) -> dict:
     """Damaged (or odd) gzip files of ``raw``: the file, how many of ``raw``'s
     bytes are readable from it, what the damage is and the compressed byte

@@ -28,9 +28,10 @@ from .windows import merge_windows
 
 GZIP_MAGIC = b"\x1f\x8b"
 PCAPNG_MAGIC = b"\x0a\x0d\x0d\x0a"
-# Compressed input read at a time, as GzipFile reads it: a pipe's read waits
-# until it has all it asked for, so a larger one would hold a live capture's
-# packets back.  zlib's per-call cost is lost in the inflating.
+# Compressed input read and inflated at a time, as GzipFile reads it: a
+# pipe's read waits until it has all it asked for, so a larger one would hold
+# a live capture's packets back.  It inflates to at most 8 MiB (deflate's
+# ratio is at most 1032:1), which bounds what a gzip bomb holds in memory.
 GZIP_INPUT = 8 * 1024
 _PCAP_MAGICS = {
     MAGIC_US.to_bytes(4, "little"), MAGIC_US.to_bytes(4, "big"),
@@ -61,22 +62,27 @@ _TRAILER_CHECKS = {"incorrect data check": "the trailer's CRC-32 does not match 
 class _GzipStream:
     """gzip members inflated with zlib, whose damage reads as end of data.
 
-    Every byte that can be inflated before the damage is handed out, whatever
-    the read sizes: zlib stops at the first bad bit, but CPython's binding
-    raises instead of returning what that call had inflated (``_salvage``
-    recovers it).  ``error`` says what stopped the stream and at which byte
-    of the compressed file; the reader's own offsets stay in the inflated
-    data, where the packets are.  Members may follow each other (RFC 1952
-    2.2: ``cat a.gz b.gz``), with zero padding between them skipped, as
-    gzip(1) and ``GzipFile`` skip it.
+    Every byte that can be inflated before the damage is handed out, and the
+    damage is placed at the same compressed byte, whatever the read sizes:
+    zlib stops at the first bad bit, but CPython's binding raises instead of
+    returning what that call had inflated (``_salvage`` recovers it).  Each
+    piece of input is inflated whole (a bounded output would leave zlib
+    holding input it has taken but not decoded, and the damage would be
+    placed by where reads happened to stop).  ``error`` says what stopped
+    the stream and at which byte of the compressed file; the reader's own
+    offsets stay in the inflated data, where the packets are.  Members may
+    follow each other (RFC 1952 2.2: ``cat a.gz b.gz``), with zero padding
+    between them skipped, as gzip(1) and ``GzipFile`` skip it.
     """
 
     def __init__(self, raw):
         self._raw = raw
         self._z = None          # the member being inflated; None between members
-        self._pending = b""     # compressed input read, not yet consumed by zlib
+        self._pending = b""     # compressed input read, not yet given to zlib
         self._at = 0            # where _pending starts in the compressed file
         self._raw_end = False
+        self._out = b""         # inflated, not yet handed out, from _out_pos on
+        self._out_pos = 0
         self._done = False
         self.error: str | None = None
 
@@ -85,15 +91,17 @@ class _GzipStream:
             n = 1 << 62
         parts = []
         got = 0
-        while got < n and not self._done:
-            if self._z is None and not self._next_member():
-                break
-            piece = self._inflate(n - got)
-            if piece:
-                parts.append(piece)
-                got += len(piece)
-            elif self._z is not None and not self._pending and self._raw_end:
-                self._fail("Compressed file ended before the end-of-stream marker was reached", self._at)
+        while got < n:
+            if self._out_pos == len(self._out):
+                if self._done:
+                    break
+                self._out, self._out_pos = self._inflate(), 0
+                continue
+            piece = self._out[self._out_pos:self._out_pos + n - got] if self._out_pos or len(self._out) > n - got \
+                else self._out
+            self._out_pos += len(piece)
+            parts.append(piece)
+            got += len(piece)
         return parts[0] if len(parts) == 1 else b"".join(parts)
 
     def _fill(self) -> bool:
@@ -124,29 +132,29 @@ class _GzipStream:
         self._z = zlib.decompressobj(16 + zlib.MAX_WBITS)
         return True
 
-    def _inflate(self, n: int) -> bytes:
-        """At most ``n`` bytes more of the member (b"" while zlib reads a header)."""
-        if not self._pending:
-            self._fill()  # at the end of the input, b"": what zlib still holds
-        data = self._pending
+    def _inflate(self) -> bytes:
+        """The next piece of input, inflated (b"" while zlib reads a header,
+        or at the end)."""
+        if self._z is None and not self._next_member():
+            return b""
+        if not self._pending and not self._fill():
+            self._fail("Compressed file ended before the end-of-stream marker was reached", self._at)
+            return b""
+        data, self._pending = self._pending, b""
         z = self._z
         before = z.copy()
         try:
-            out = z.decompress(data, n)
+            out = z.decompress(data)
         except zlib.error as exc:
-            return self._salvage(before, data, n, exc)
-        self._advance(z, data, len(data))
+            return self._salvage(before, data, exc)
+        if z.eof:
+            self._pending = z.unused_data
+            self._z = None
+        self._at += len(data) - len(self._pending)
         return out
 
-    def _advance(self, z, data: bytes, k: int) -> None:
-        """``z`` was given ``data[:k]``: what it left over goes back in front."""
-        rest = (z.unused_data if z.eof else z.unconsumed_tail) + data[k:]
-        self._at += len(data) - len(rest)
-        self._pending = rest
-        self._z = None if z.eof else z
-
-    def _salvage(self, before, data: bytes, n: int, exc: zlib.error) -> bytes:
-        """What ``decompress(data, n)`` had inflated when it raised ``exc``.
+    def _salvage(self, before, data: bytes, exc: zlib.error) -> bytes:
+        """What ``decompress(data)`` had inflated when it raised ``exc``.
 
         Replayed on copies of the state ``before`` it: the shortest prefix of
         ``data`` that fails ends at the damaged byte, and everything before
@@ -157,34 +165,26 @@ class _GzipStream:
         while hi - lo > 1:
             mid = (lo + hi) // 2
             try:
-                before.copy().decompress(data[:mid], n)
+                before.copy().decompress(data[:mid])
                 lo = mid
             except zlib.error:
                 hi = mid
         z = before
-        out = b""
-        try:
-            out = z.decompress(data[:lo], n)
-            if len(out) == n or z.unconsumed_tail:
-                # The read is full before the damage: the next read meets it.
-                self._advance(z, data, lo)
-                return out
-            last, room = data[lo:hi], n - len(out)
-            clean, fails = 0, room + 1  # output bounds (0 is no call at all: 0 means unbounded to zlib)
-            while fails - clean > 1:
-                mid = (clean + fails) // 2
-                try:
-                    z.copy().decompress(last, mid)
-                    clean = mid
-                except zlib.error:
-                    fails = mid
-            if clean:
-                out += z.decompress(last, clean)
-            if clean == room:
-                self._advance(z, data, hi)
-                return out
-        except zlib.error:
-            pass  # not where the first call failed: stop here, with what is in hand
+        out = z.decompress(data[:lo]) if lo else b""
+        last = data[lo:hi]
+        # One byte completes at most 8 codes -- 8 literals, or 4 matches of at
+        # most 258 bytes (RFC 1951 3.2.5) -- well within 4096; 0 bytes is no
+        # call (0 is "unbounded" to zlib).
+        clean, fails = 0, 1 << 12
+        while fails - clean > 1:
+            mid = (clean + fails) // 2
+            try:
+                z.copy().decompress(last, mid)
+                clean = mid
+            except zlib.error:
+                fails = mid
+        if clean:
+            out += z.decompress(last, clean)
         # zlib's words, without CPython's "Error -3 while decompressing data: ".
         why = str(exc).split(": ", 1)[-1]
         self._fail(_TRAILER_CHECKS.get(why, why), self._at + max(hi, 1) - 1)
