@@ -250,3 +250,93 @@ def test_a_signal_in_the_output_write_window(run, flood, tmp_path, sig):
     r.signal(sig)
     assert_ended_by(r, sig)
     assert not out.exists() and temporaries(tmp_path) == []
+
+
+# A parent that forks a child which calls children.die_with_parent, then
+# sleeps; the child writes its pid, then what became of it, into OUT.
+FAMILY = """
+import os, sys, time
+from tcpflow_analyze import children
+out, prctl, parent_first = sys.argv[1], sys.argv[2] == "prctl", sys.argv[3] == "exits-first"
+parent = os.getpid()
+if os.fork() == 0:
+    with open(out, "w") as fh:
+        fh.write(f"{os.getpid()}\\n")
+    if parent_first:
+        while os.getppid() == parent:  # the parent gone before the child could arm its death signal
+            time.sleep(0.01)
+    children.die_with_parent(parent, prctl=prctl)
+    with open(out, "a") as fh:
+        fh.write("armed\\n")
+    time.sleep(60)
+    os._exit(0)
+if not parent_first:
+    time.sleep(60)
+"""
+
+
+def family(tmp_path, prctl: bool, parent_first: bool):
+    out = tmp_path / "child"
+    parent = subprocess.Popen([sys.executable, "-c", FAMILY, str(out), "prctl" if prctl else "watch",
+                               "exits-first" if parent_first else "stays"], cwd=ROOT)
+    deadline = time.monotonic() + 10
+    while not (out.exists() and out.read_text().endswith("\n")):
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    return parent, int(out.read_text().split()[0]), out
+
+
+def gone_within(pid: int, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while alive(pid):
+        if time.monotonic() > deadline:
+            os.kill(pid, signal.SIGKILL)
+            return False
+        time.sleep(0.01)
+    return True
+
+
+@pytest.mark.parametrize("prctl", [True, False], ids=["prctl", "watching-thread"])
+def test_a_child_dies_with_its_parent(tmp_path, prctl):
+    parent, child, out = family(tmp_path, prctl, parent_first=False)
+    while "armed" not in out.read_text():
+        time.sleep(0.01)
+    parent.kill()
+    parent.wait()
+    assert gone_within(child, 2.0)
+
+
+def test_a_child_whose_parent_is_already_gone_ends(tmp_path):
+    parent, child, out = family(tmp_path, True, parent_first=True)
+    parent.wait()
+    assert gone_within(child, 2.0)
+    assert "armed" not in out.read_text()
+
+
+def test_nohup_keeps_sighup_ignored(tmp_path):
+    # A run started with SIGHUP ignored (nohup) goes on when the terminal
+    # hangs up.
+    r, w = os.pipe()
+    proc = subprocess.Popen([sys.executable, "-m", "tcpflow_analyze", "analyze", "--format", "json", "-"],
+                            stdin=r, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN))
+    os.close(r)
+    try:
+        os.write(w, (ROOT / "sample_pcaps" / "bulk_loss.pcap").read_bytes()[:100_000])
+        time.sleep(1.0)  # started, reading, waiting for more
+        proc.send_signal(signal.SIGHUP)
+        time.sleep(0.3)
+        assert proc.poll() is None
+    finally:
+        os.close(w)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0 and b'"connections"' in out
+
+
+def test_the_handlers_go_when_the_command_ends(tmp_path):
+    # In-process runs (tests, a library caller) get their handlers back.
+    from clirun import invoke
+    before = signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGHUP)
+    res = invoke("analyze", "--format", "json", ROOT / "sample_pcaps" / "bulk_loss.pcap")
+    assert res.code == 0
+    assert (signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGHUP)) == before
