@@ -79,7 +79,8 @@ def die_with_parent(parent: int, prctl: bool = True) -> None:
     this process exits (prctl(2)) -- every fork here is made by the main
     thread, which lives as long as the process.  Elsewhere (or ``prctl``
     false): a daemon thread that notices the re-parenting (getppid() changes
-    once the parent is gone, POSIX) and exits.  Either way, a parent that
+    once the parent is gone, POSIX) and exits -- a second thread, so such a
+    worker inflates gzip itself (``inflate.usable``).  Either way, a parent that
     died between the fork and this call is caught by the same getppid()
     check, made after the death signal is armed so no moment is missed."""
     if not (prctl and _set_pdeathsig(signal.SIGKILL)):
