@@ -54,8 +54,31 @@ def serve(handle, accepted=None):
                 accepted.set()
             threading.Thread(target=handle, args=(conn,), daemon=True).start()
 
-    threading.Thread(target=accept, daemon=True).start()
-    return srv, f"tcp://127.0.0.1:{srv.getsockname()[1]}"
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    return _Server(srv, thread, held), f"tcp://127.0.0.1:{srv.getsockname()[1]}"
+
+
+class _Server:
+    """The listening socket and its threads, ended by ``close``: a thread
+    left blocked in accept() would outlive the test, and other tests (the
+    forked writers) refuse to fork beside a live thread."""
+
+    def __init__(self, srv, thread, held):
+        self.srv, self.thread, self.held = srv, thread, held
+
+    def close(self):
+        # close() alone does not wake a thread blocked in accept() on
+        # Linux; shutdown() does (it fails with EINVAL there).
+        try:
+            self.srv.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self.srv.close()
+        for conn in self.held:
+            conn.close()
+        self.thread.join(5)
+        assert not self.thread.is_alive()
 
 
 class Silent(str):

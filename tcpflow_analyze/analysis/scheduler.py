@@ -53,11 +53,31 @@ def check_address(text: str) -> str:
 def connect(address: str, timeout: float):
     """A ``Client`` of the scheduler at ``address`` (checked by ``check_address``)."""
     from distributed import Client
+    _dial(address, timeout)
     _handshake(address, timeout)
     try:
         return Client(address, timeout=timeout)
     except Exception as exc:  # whatever the peer did; the probe showed it speaks Dask
         raise _unreachable(address, _reason(exc, timeout)) from None
+
+
+def _dial(address: str, timeout: float) -> None:
+    """A plain TCP connect first: distributed retries a refused connection
+    until its deadline and then may report only "Timed out", without the
+    refusal as its cause; the kernel's own answer is immediate and exact."""
+    import socket
+    from distributed.comm.addressing import parse_address, parse_host_port
+    scheme, loc = parse_address(address)
+    if scheme not in ("tcp", "tls"):
+        return
+    host, port = parse_host_port(loc)
+    try:
+        socket.create_connection((host, port), timeout=timeout).close()
+    except socket.timeout:
+        raise _unreachable(address, f"no connection within {timeout:g} s (--scheduler-timeout)") from None
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise _unreachable(address, f"{reason[:1].lower()}{reason[1:]}") from None
 
 
 def _handshake(address: str, timeout: float) -> None:
