@@ -291,11 +291,11 @@ def _emit(text: str, output: str | None) -> None:
     except BrokenPipeError:
         if output is None or output == "-":
             raise  # the reader of stdout went away: _Group.invoke ends quietly
-        _fail(f"-o/--output: cannot write {printable(output)}: {os.strerror(errno.EPIPE)}")
+        _fail(f"-o/--output: cannot write {output}: {os.strerror(errno.EPIPE)}")
     except OSError as exc:
         if output is None or output == "-":
             _fail(f"cannot write standard output: {exc.strerror or exc}")
-        _fail(f"-o/--output: cannot write {printable(output)}: {exc.strerror or exc}")
+        _fail(f"-o/--output: cannot write {output}: {exc.strerror or exc}")
     except KeyboardInterrupt as exc:
         _interrupted(exc)
 
@@ -382,7 +382,7 @@ def _check_outputs(captures, kw) -> None:
         except ValueError as exc:
             _fail(f"{option}: {exc}")
         except OSError as exc:
-            _fail(f"{option}: cannot write {printable(path)}: {exc.strerror or exc}")
+            _fail(f"{option}: cannot write {path}: {exc.strerror or exc}")
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -641,9 +641,9 @@ def _plot(draw, view, path) -> None:
     except ImportError:
         _fail(NEEDS_MATPLOTLIB)
     except ValueError as exc:  # matplotlib refusing what it was given to draw or write
-        _fail(f"--plot: {printable(str(exc))}")
+        _fail(f"--plot: {exc}")
     except OSError as exc:
-        _fail(f"--plot: cannot write {printable(path)}: {exc.strerror or exc}")
+        _fail(f"--plot: cannot write {path}: {exc.strerror or exc}")
 
 
 @main.command()

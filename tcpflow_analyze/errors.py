@@ -12,7 +12,7 @@ class ExitStatus(enum.IntEnum):
     OK = 0            # report written (anomalies or not)
     FAIL_ON = 1       # --fail-on matched an anomaly
     USAGE = 2         # bad usage, unreadable input, or not a capture at all
-    INTERRUPTED = 130  # Ctrl-C (128 + SIGINT)
+    INTERRUPTED = 130  # Ctrl-C (128 + SIGINT); SIGTERM 143, SIGHUP 129: runtime.interruption
 
 
 class CaptureError(Exception):

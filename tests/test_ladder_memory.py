@@ -122,6 +122,7 @@ def test_html_report_stays_within_twice_the_json_report(long_captures, analysis_
     # What was not drawn is said, with how to see it all.
     assert f"{LARGE - HTML_LADDER_SEGMENTS:,} more segments not drawn" in page
     assert "tcpflow-analyze ladder --conn 1 --full</code> draws every one" in page
+    assert "anomalies name: every segment" not in page
     assert page.count('<svg class="ladder-svg"') == 1
     # The anomaly is dated among the segments not drawn: listed under the
     # diagram, not marked on a drawn segment it is not about.

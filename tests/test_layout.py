@@ -13,7 +13,7 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parent.parent / "tcpflow_analyze"
 
 LAYERS = (
-    {"__init__", "errors", "model"},            # the vocabulary everyone shares
+    {"__init__", "errors", "model", "children"},  # the vocabulary everyone shares; how a forked child behaves
     {"capture"},
     {"decode"},
     {"engine"},

@@ -161,3 +161,15 @@ def test_printable():
     assert printable("\udcff") == "\\xff"
     kept = "plain é ü 😀 \\ ` [x](y) <b>"
     assert printable(kept) is kept or printable(kept) == kept
+
+
+@pytest.mark.parametrize("args", [
+    ["analyze", "missing" + HOSTILE],                # the reader's "no such file"
+    ["analyze", "--format", "json", "-o", HOSTILE + "/r.json", "x.pcap"],  # -o naming a missing directory
+])
+def test_error_messages_escape_names(tmp_path, monkeypatch, args):
+    monkeypatch.chdir(tmp_path)
+    res = invoke(*args)
+    assert res.code == 2
+    assert len(res.stderr.strip().splitlines()) == 1, res.stderr
+    assert not UNSAFE.findall(res.stderr.rstrip("\n")), res.stderr

@@ -239,8 +239,11 @@ def _ladders_section(ladders: dict) -> str:
     if not ladders:
         return ""
     shown = list(ladders.items())[:MAX_LADDERS]
+    # "every segment" only while true: past the report's segment budget a
+    # ladder is cut and says so under its diagram.
+    which = "every segment" if not any(lad.omitted for _, lad in shown) else "their segments up to the report's budget"
     parts = [f'<section id="ladders"><h2>Ladder diagrams ({len(shown)})</h2>'
-             f'<p class=note>The connections the anomalies name: every segment, client on the left, server '
+             f'<p class=note>The connections the anomalies name: {which}, client on the left, server '
              f'on the right, each side\'s TCP state written where it changes. Quiet data phases are folded; '
              f'seq/ack are relative to each side\'s ISN.</p>']
     for cid, ladder in shown:
