@@ -28,6 +28,7 @@ import struct
 from array import array
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from itertools import compress
 
 from .. import detectors
 from ..analysis import Analysis, AnalysisOptions, analyze
@@ -418,22 +419,16 @@ class _Folder:
             if isinstance(item, int):
                 continue
             run = FoldedRun()
-            for r in range(*item):
-                if kind[r] == _FOLDED:
-                    run.take(rows.folds[r])
+            a, end = item
+            while a < end:
+                if kind[a] == _FOLDED:
+                    run.take(rows.folds[a])
+                    a += 1
                     continue
-                t = times[r]
-                if run.first is None:
-                    run.first = run.low = run.high = t
-                run.low, run.high = min(run.low, t), max(run.high, t)
-                run.last = t
-                run.count += 1
-                if bits[r] & _RETX:
-                    run.retransmissions += 1
-                elif length[r]:
-                    run.nbytes += length[r]
-                if length[r]:
-                    run.data += 1
+                b = kind.find(_FOLDED, a, end)
+                b = end if b < 0 else b
+                run.take(_segments_run(times[a:b], bits[a:b], length[a:b]))
+                a = b
             runs[base + pos] = run
         order = [item if isinstance(item, int) else item[0] for item in plan]
         new = {old: base + pos for pos, old in enumerate(order)}
@@ -454,6 +449,22 @@ class _Folder:
             rows.folds[r] = run
             b = rows.fold_bounds
             rows.fold_bounds = (run.low, run.high) if b is None else (min(b[0], run.low), max(b[1], run.high))
+
+
+_RETX_ONLY = bytes((1 if b & _RETX else 0) for b in range(256))
+_NOT_RETX = bytes((0 if b & _RETX else 1) for b in range(256))
+
+
+def _segments_run(times, bits, length) -> FoldedRun:
+    """A FoldedRun of consecutive recorded segments (``Fold.add`` over
+    each, in order), counted a column at a time."""
+    run = FoldedRun()
+    run.count = len(times)
+    run.first, run.last, run.low, run.high = times[0], times[-1], min(times), max(times)
+    run.retransmissions = bits.translate(_RETX_ONLY).count(1)
+    run.nbytes = sum(compress(length, bits.translate(_NOT_RETX)))
+    run.data = len(length) - length.count(0)
+    return run
 
 
 class _Track:
