@@ -574,8 +574,10 @@ def ladder(analysis, cfg, conns, fmt, output, full, absolute, width, top, color,
     else:
         selects = [int(s) if s.isdigit() else s for s in selects]
     try:
+        # The folded text ladder needs only what its lines show: long quiet
+        # runs are folded as they are recorded.
         drawn = record_ladders(_paths(analysis), selects, analysis.options, analysis=analysis, cfg=cfg,
-                               anomalies=anomalies or None)
+                               anomalies=anomalies or None, folded=fmt == "text" and not full)
     except ValueError as exc:
         _fail(f"--conn: {exc}")
     except CaptureError as exc:

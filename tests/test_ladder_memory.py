@@ -1,6 +1,7 @@
 """The ladder's memory is bounded by what it shows, not by the segments drawn:
-``ladder --full`` streams every segment from compact records, and the HTML
-report draws at most a budget of segments (issue 17, item 6).
+``ladder --full`` streams every segment from compact records, the folded
+``ladder`` folds long quiet runs as it records them, and the HTML report
+draws at most a budget of segments (issue 17, item 6).
 
 One connection with a long life: a data phase, then the server goes silent
 and the client retransmits into the silence (a half_open anomaly, and the
@@ -145,3 +146,106 @@ def test_streamed_ladders_read_as_the_documents_they_stream():
         assert "".join(iter_ladders_json([ladder_json(lad, stream=True) for lad in some])) == whole
         text = "\n\n".join(render_ladder(lad, full=True, width=90) for lad in some) + "\n"
         assert "".join(iter_ladders_text(some, full=True, width=90)) == text
+
+
+# The recording pass's own peak, read in the process itself: the kernel's
+# high-water mark (VmHWM) is reset as the pass starts (clear_refs, "5"), so
+# the first analysis' peak, and its freed memory the pass reuses, cannot
+# hide what the pass holds.
+_PASS_PEAK = """
+import os, runpy, sys
+from tcpflow_analyze.views import ladder
+
+def status(field):
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) * 1024
+
+inner, start, peak_file = ladder.analyze_recording, [], sys.argv[1]
+
+def recording(*args, **kw):
+    if not start:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        start.append(status("VmRSS"))
+    return inner(*args, **kw)
+
+ladder.analyze_recording = recording
+real_exit = os._exit
+
+def leaving(code):
+    with open(peak_file, "w") as f:
+        f.write(str(status("VmHWM") - start[0]))
+    real_exit(code)
+
+os._exit = leaving
+sys.argv = ["tcpflow-analyze", *sys.argv[2:]]
+runpy.run_module("tcpflow_analyze", run_name="__main__")
+"""
+
+# Past the first megabytes the reader's buffers are full: between these two
+# the recording pass's peak grows only with what it keeps.
+FOLD_SMALL, FOLD_LARGE = 200_000, 600_000
+
+
+def pass_peak(args, tmp_path) -> tuple[int, str]:
+    """Peak RSS in bytes of the recording pass of ``tcpflow-analyze ARGS -o
+    FILE`` over its RSS when it started, and FILE's text."""
+    out, peak = tmp_path / "out", tmp_path / "peak"
+    subprocess.run([sys.executable, "-c", _PASS_PEAK, str(peak), *args, "-o", str(out)],
+                   capture_output=True, text=True, check=True)
+    return int(peak.read_text()), out.read_text(encoding="utf-8")
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self (VmHWM, clear_refs)")
+def test_folded_ladder_memory_does_not_grow_with_segments(tmp_path):
+    cost, text = {}, {}
+    for n in (FOLD_SMALL, FOLD_LARGE):
+        path = tmp_path / f"long{n}.pcap"
+        write_long_connection(path, n)
+        cost[n], text[n] = pass_peak(["ladder", "--conn", "1", str(path)], tmp_path)
+        assert f"{n:,} segments in" in text[n]
+        path.unlink()
+    # Recording every segment (about thirty bytes each in columns, and the
+    # columns' growth) cost several megabytes more here; folded as it is
+    # recorded, the ladder keeps its few dozen shown rows and one window of
+    # the latest.
+    assert cost[FOLD_LARGE] - cost[FOLD_SMALL] < 4 * 2**20, cost
+    # The data phase and the retransmissions into silence fold into a line
+    # each, on either side of the timer that lands among them.
+    for n in (FOLD_SMALL, FOLD_LARGE):
+        assert text[n].count(" data segments, ") == 2
+        assert "server silent 5 s: connection lost" in text[n] and "half_open" in text[n]
+
+
+def _both_ways(paths, ids, analysis):
+    """Each ladder's text recorded whole and folded as it went (a folding
+    pass every few rows, so that runs are folded across many passes)."""
+    from tcpflow_analyze.render.ladder import render_ladder
+    from tcpflow_analyze.views import ladder as views
+
+    whole = views.record_ladders(paths, ids, analysis.options, analysis=analysis)
+    for every in (1, 3, 7, 4096):
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(views, "_FOLD_PASS", every)
+            folded = views.record_ladders(paths, ids, analysis.options, analysis=analysis, folded=True)
+        for cid in ids:
+            for width in (80, 120):
+                yield render_ladder(whole[cid], width=width), render_ladder(folded[cid], width=width)
+
+
+def test_folding_while_recording_draws_what_folding_at_the_end_did(tmp_path):
+    from pathlib import Path
+
+    from tcpflow_analyze.analysis import analyze
+
+    samples = sorted(p for p in (Path(__file__).resolve().parent.parent / "sample_pcaps").iterdir()
+                     if p.suffix in (".pcap", ".pcapng"))
+    path = tmp_path / "long.pcap"
+    write_long_connection(path, 3_000)
+    for capture in [path] + samples:
+        analysis = analyze([str(capture)])
+        ids = [c.id for c in analysis.connections][:20]
+        for whole, folded in _both_ways([str(capture)], ids, analysis):
+            assert folded == whole, capture.name

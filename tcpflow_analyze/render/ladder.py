@@ -12,14 +12,9 @@ from collections import deque
 
 from ..decode import ACK, FIN, RST, SYN
 from ..model.states import STATE_NAMES
-from ..views.ladder import SEGMENT, Ladder, LadderEvent
+from ..views.ladder import FOLD_KEEP, FOLD_MIN, SEGMENT, FoldedRun, Ladder, LadderEvent
 from .json_out import _as_json, _key, _write
 from .palette import SGR, TERMINAL_SEVERITY, TERMINAL_STATE
-
-# A run of quiet segments is folded when it hides at least this many, keeping
-# FOLD_KEEP segments visible at each end so the reader sees how data flowed.
-FOLD_KEEP = 2
-FOLD_MIN = 3
 
 STATE_WIDTH = max(len(n) for n in STATE_NAMES)   # "SYN_RECEIVED"
 MIN_ARROW = 16
@@ -53,6 +48,16 @@ class Fold:
         if ev.length:
             self.data += 1
 
+    def take(self, run: FoldedRun) -> None:
+        """Add the segments of a run folded while recording, in their place."""
+        if self.first is None:
+            self.first = run.first
+        self.last = run.last
+        self.count += run.count
+        self.retransmissions += run.retransmissions
+        self.data += run.data
+        self.nbytes += run.nbytes
+
     def describe(self, short: bool = False) -> list[str]:
         """Phrases, most important first, so a narrow line can drop the tail."""
         n, data, nbytes, retx = self.count, self.data, self.nbytes, self.retransmissions
@@ -81,7 +86,12 @@ def display_rows(ladder: Ladder, full: bool = False) -> list:
 
 def iter_display_rows(ladder: Ladder, full: bool = False):
     """``display_rows`` one row at a time: a run being folded holds its
-    first and last FOLD_KEEP events and the fold's counts, whatever its length."""
+    first and last FOLD_KEEP events and the fold's counts, whatever its length.
+
+    A ``FoldedRun`` (a recording that folded as it went) stands for quiet
+    segments inside a run already folding, with at least FOLD_KEEP of the
+    run's segments after it: they join the fold.
+    """
     if full:
         yield from ladder.events
         return
@@ -90,6 +100,11 @@ def iter_display_rows(ladder: Ladder, full: bool = False):
     tail: deque = deque()   # once folding: the run's latest events
     prev = (None, None)
     for ev in ladder.events:
+        if isinstance(ev, FoldedRun):
+            while tail:
+                fold.add(tail.popleft())
+            fold.take(ev)
+            continue
         if _quiet(ev, prev):
             if fold is None:
                 run.append(ev)
@@ -100,7 +115,8 @@ def iter_display_rows(ladder: Ladder, full: bool = False):
                     run.clear()
             else:
                 tail.append(ev)
-                fold.add(tail.popleft())
+                if len(tail) > FOLD_KEEP:
+                    fold.add(tail.popleft())
         else:
             if fold is not None:
                 yield fold

@@ -23,11 +23,12 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 import struct
 from array import array
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from itertools import compress
 
 from .. import detectors
 from ..analysis import Analysis, AnalysisOptions, analyze
@@ -45,6 +46,12 @@ from ..model.states import (
 SEGMENT = "segment"
 HANDOVER = "handover"
 TIMER = "timer"
+
+# A run of quiet segments is folded when it hides at least FOLD_MIN, keeping
+# FOLD_KEEP segments visible at each end so the reader sees how data flowed
+# (``render.ladder.iter_display_rows``).
+FOLD_KEEP = 2
+FOLD_MIN = 3
 
 
 # ---------------------------------------------------------------------- model
@@ -97,6 +104,8 @@ class Ladder:
         """The states ``side`` ('client' or 'server') went through, in order."""
         out = [self.initial_client if side == "client" else self.initial_server]
         for ev in self.events:
+            if isinstance(ev, FoldedRun):
+                continue
             for st in getattr(ev, side + "_via") + [getattr(ev, side + "_state")]:
                 if STATE_NAMES[st] != out[-1]:
                     out.append(STATE_NAMES[st])
@@ -184,7 +193,7 @@ class _Rows:
     """
 
     __slots__ = ("kind", "time", "bits", "flags", "seq", "ack", "length", "window", "cst", "sst",
-                 "trans_at", "trans_c", "trans_s", "others")
+                 "trans_at", "trans_c", "trans_s", "others", "first_seq", "folds", "fold_bounds")
 
     def __init__(self):
         self.kind = bytearray()
@@ -201,6 +210,9 @@ class _Rows:
         self.trans_c = array("I")
         self.trans_s = array("I")
         self.others = {}             # row -> the later instance of a handover
+        self.first_seq = {True: None, False: None}   # each side's first seq outside a RST
+        self.folds = {}              # row -> a run folded while recording (``_Folder``)
+        self.fold_bounds = None      # the earliest and latest time inside those runs
 
     def __len__(self) -> int:
         return len(self.kind)
@@ -217,6 +229,10 @@ class _Rows:
         self.window.append(window)
         self.cst.append(conn.client.state)
         self.sst.append(conn.server.state)
+        if kind == 0 and not flags & RST:
+            side = bool(bits & _FROM_CLIENT)
+            if self.first_seq[side] is None:
+                self.first_seq[side] = seq
         # How far each endpoint's history had got: the states passed through
         # on the way to the event's are between this and the previous row's.
         clen, slen = len(conn.client.trans_flat) >> 1, len(conn.server.trans_flat) >> 1
@@ -226,17 +242,243 @@ class _Rows:
             self.trans_s.append(slen)
 
 
+class FoldedRun:
+    """Segments of a quiet run folded while recording: what the folded
+    line says of them (``render.ladder.Fold``), and their earliest and
+    latest times (not in order: a capture's timestamps may step back)."""
+
+    __slots__ = ("count", "retransmissions", "data", "nbytes", "first", "last", "low", "high")
+
+    def __init__(self):
+        self.count = self.retransmissions = self.data = self.nbytes = 0
+        self.first = self.last = self.low = self.high = None
+
+    def take(self, other: "FoldedRun") -> None:
+        self.count += other.count
+        self.retransmissions += other.retransmissions
+        self.data += other.data
+        self.nbytes += other.nbytes
+        if self.first is None:
+            self.first, self.low, self.high = other.first, other.low, other.high
+        else:
+            self.low, self.high = min(self.low, other.low), max(self.high, other.high)
+        self.last = other.last
+
+
+_FOLDED = 2   # a row standing for a FoldedRun
+# A quiet run shows its first FOLD_KEEP segments, the fold, its last
+# FOLD_KEEP; the fold starts once the run is this long.
+_LEAD = 2 * FOLD_KEEP + FOLD_MIN
+# Rows recorded between two folding passes.
+_FOLD_PASS = 4096
+# Past this many guarded times, the per-row checks would cost more than
+# recording every row.
+MAX_GUARDS = 64
+
+
+@dataclass(frozen=True)
+class FoldGuard:
+    """What folding while recording must not fold over: the times at which
+    the end-of-capture timers may date a change (any state change of the
+    watched connections in a first analysis) and the anomalies' times."""
+
+    timer_times: tuple
+    anomaly_times: tuple
+
+
+class _Folder:
+    """Folds a track's long quiet runs as they are recorded, when only the
+    folded ladder will be drawn: the rows kept are then bounded by what that
+    ladder shows, not by the segments.
+
+    What a row shows is settled only at the end (a timer's change is placed
+    after the last row dated at or before it and carried into the rows that
+    follow; an anomaly marks the first segment nearest its time; an undated
+    one the last segment), so a row is folded only once none of that can
+    fall on it or its run's kept ends: it is not the row a guarded time
+    currently places a timer before, nor the segment currently nearest an
+    anomaly, nor at or past the last segment.  Those only move to rows
+    recorded later, so a row found foldable stays so.
+    """
+
+    __slots__ = ("rows", "serial", "count", "le", "near", "base", "scanned")
+
+    def __init__(self, rows: _Rows, guard: FoldGuard):
+        self.rows = rows
+        self.serial = array("Q")   # each row's number among the rows ever recorded
+        self.count = 0
+        self.le = dict.fromkeys(guard.timer_times, -1)   # time -> the latest row dated at or before it
+        self.near = {a: [None, -1] for a in guard.anomaly_times}   # time -> [distance, segment]
+        self.base = 0              # rows before it are settled
+        self.scanned = 0           # rows before it are in ``le`` and ``near``
+
+    def due(self) -> bool:
+        return len(self.rows) - self.scanned >= _FOLD_PASS
+
+    def _scan(self) -> None:
+        """Bring the rows recorded since the last pass into ``le`` and ``near``,
+        a block at a time (a row at a time would slow the recording)."""
+        rows, a = self.rows, self.scanned
+        n = len(rows)
+        if a >= n:
+            return
+        first = self.count
+        self.serial.extend(range(first, first + n - a))
+        self.count += n - a
+        self.scanned = n
+        times = rows.time
+        block = times[a:n]
+        lo, hi = min(block), max(block)
+        le = self.le
+        for t in le:
+            if lo > t:
+                continue
+            r = n - 1
+            while times[r] > t:
+                r -= 1
+            le[t] = first + r - a
+        if not self.near:
+            return
+        kind = rows.kind
+        plain = kind.find(1, a, n) < 0
+        for m, best in self.near.items():
+            # The block's first segment nearest ``m``, as ``_nearest_segment`` finds it.
+            if plain and lo >= m:
+                d, r = lo - m, a + block.index(lo)
+            elif plain and hi <= m:
+                d, r = m - hi, a + block.index(hi)
+            else:
+                d = r = None
+                for i in range(a, n):
+                    if kind[i] == 0:
+                        x = abs(times[i] - m)
+                        if d is None or x < d:
+                            d, r = x, i
+            if r is not None and (best[0] is None or d < best[0]):
+                best[0], best[1] = d, first + r - a
+
+    def fold(self) -> None:
+        self._scan()
+        rows, base = self.rows, self.base
+        kind = rows.kind
+        try:
+            last = kind.rindex(0, base)
+        except ValueError:
+            return
+        if last - base <= _LEAD + FOLD_KEEP:
+            return
+        risky = {s + 1 for s in self.le.values()} | {b[1] for b in self.near.values()}
+        serial, flags, bits, cst, sst = self.serial, rows.flags, rows.bits, rows.cst, rows.sst
+        trans = set(rows.trans_at[bisect_left(rows.trans_at, base):])
+        loud = SYN | FIN | RST
+
+        def quiet(r):
+            return (r and kind[r] != 1 and not flags[r] & loud and not bits[r] & _RST_IGNORED and r not in trans
+                    and serial[r] not in risky and cst[r] == cst[r - 1] and sst[r] == sst[r - 1])
+
+        plan = []   # rows kept, and (start, end) ranges folded into one row
+        merged = False
+        start = None   # where the stretch reaching ``last`` starts
+        i = base
+        while i < last:
+            if not quiet(i):
+                plan.append(i)
+                i += 1
+                continue
+            j = i + 1
+            while j < last and quiet(j):
+                j += 1
+            if j - i > _LEAD + FOLD_KEEP:
+                plan.extend(range(i, i + _LEAD))
+                plan.append((i + _LEAD, j - FOLD_KEEP))
+                plan.extend(range(j - FOLD_KEEP, j))
+                merged = merged or j - FOLD_KEEP - (i + _LEAD) > 1 or kind[i + _LEAD] != _FOLDED
+            else:
+                plan.extend(range(i, j))
+            if j == last:
+                start = i
+            i = j
+        plan.extend(range(last, len(rows)))
+        if merged:
+            self._rebuild(plan)
+        # The next pass starts where a row may still join a run: the run
+        # reaching the last segment, and rows now guarded that may not stay so.
+        where = {}
+        for pos, item in enumerate(plan):
+            where[item if isinstance(item, int) else item[0]] = base + pos
+        starts = [where[last]] + ([where[start]] if start is not None else [])
+        starts += [base + pos for pos in range(len(plan)) if serial[base + pos] in risky]
+        self.base = min(starts)
+        self.scanned = len(rows)
+
+    def _rebuild(self, plan) -> None:
+        rows, base = self.rows, self.base
+        kind, times, bits, length = rows.kind, rows.time, rows.bits, rows.length
+        runs = {}
+        for pos, item in enumerate(plan):
+            if isinstance(item, int):
+                continue
+            run = FoldedRun()
+            a, end = item
+            while a < end:
+                if kind[a] == _FOLDED:
+                    run.take(rows.folds[a])
+                    a += 1
+                    continue
+                b = kind.find(_FOLDED, a, end)
+                b = end if b < 0 else b
+                run.take(_segments_run(times[a:b], bits[a:b], length[a:b]))
+                a = b
+            runs[base + pos] = run
+        order = [item if isinstance(item, int) else item[0] for item in plan]
+        new = {old: base + pos for pos, old in enumerate(order)}
+        for col in (rows.kind, rows.time, rows.bits, rows.flags, rows.seq, rows.ack, rows.length, rows.window,
+                    rows.cst, rows.sst, self.serial):
+            tail = [col[r] for r in order]
+            del col[base:]
+            col.extend(tail)
+        at = bisect_left(rows.trans_at, base)
+        moved = [new[r] for r in rows.trans_at[at:]]
+        del rows.trans_at[at:]
+        rows.trans_at.extend(moved)
+        rows.others = {(new[r] if r >= base else r): o for r, o in rows.others.items()}
+        rows.folds = {(r if r < base else new[r]): f for r, f in rows.folds.items() if r < base or r in new}
+        for r, run in runs.items():
+            rows.kind[r] = _FOLDED
+            rows.time[r] = run.high
+            rows.folds[r] = run
+            b = rows.fold_bounds
+            rows.fold_bounds = (run.low, run.high) if b is None else (min(b[0], run.low), max(b[1], run.high))
+
+
+_RETX_ONLY = bytes((1 if b & _RETX else 0) for b in range(256))
+_NOT_RETX = bytes((0 if b & _RETX else 1) for b in range(256))
+
+
+def _segments_run(times, bits, length) -> FoldedRun:
+    """A FoldedRun of consecutive recorded segments (``Fold.add`` over
+    each, in order), counted a column at a time."""
+    run = FoldedRun()
+    run.count = len(times)
+    run.first, run.last, run.low, run.high = times[0], times[-1], min(times), max(times)
+    run.retransmissions = bits.translate(_RETX_ONLY).count(1)
+    run.nbytes = sum(compress(length, bits.translate(_NOT_RETX)))
+    run.data = len(length) - length.count(0)
+    return run
+
+
 class _Track:
     """What was recorded for one connection instance."""
 
-    __slots__ = ("conn", "rows", "timers", "limit", "omitted")
+    __slots__ = ("conn", "rows", "timers", "limit", "omitted", "folder")
 
-    def __init__(self, conn, limit=None):
+    def __init__(self, conn, limit=None, guard=None):
         self.conn = conn
         self.rows = _Rows()      # segments and handovers, in capture order
         self.timers = []         # (time, side, state, state before) inferred at the end
         self.limit = limit       # rows kept at most (None: all)
         self.omitted = 0         # segments past the limit
+        self.folder = _Folder(self.rows, guard) if guard is not None else None
 
 
 class Recorder(Observer):
@@ -244,15 +486,16 @@ class Recorder(Observer):
     4-tuples' segments, handovers and timers, connection instance by
     instance; ``limit``: the events kept per instance (the rest are counted)."""
 
-    def __init__(self, watch=None, limit=None):
+    def __init__(self, watch=None, limit=None, guard: FoldGuard | None = None):
         super().__init__(watch)
         self.limit = limit
+        self.guard = guard if limit is None else None
         self.tracks: dict[int, _Track] = {}   # id(conn) -> _Track
 
     def _track(self, conn) -> _Track:
         track = self.tracks.get(id(conn))
         if track is None:
-            track = self.tracks[id(conn)] = _Track(conn, self.limit)
+            track = self.tracks[id(conn)] = _Track(conn, self.limit, self.guard)
         return track
 
     def segment(self, conn, seg) -> None:
@@ -263,6 +506,8 @@ class Recorder(Observer):
         bits = ((_FROM_CLIENT if seg.from_client else 0) | (_RETX if seg.retransmission else 0)
                 | (_RST_IGNORED if seg.rst_ignored else 0))
         track.rows.add(conn, 0, seg.time, seg.flags, seg.seq, seg.ack, seg.length, seg.window, bits)
+        if track.folder is not None and track.folder.due():
+            track.folder.fold()
 
     def handover(self, conn, time, other, flags) -> None:
         track = self._track(conn)
@@ -276,11 +521,12 @@ class Recorder(Observer):
 
 
 def analyze_recording(paths, options: AnalysisOptions, watch=None, owned=None,
-                      limit=None) -> tuple[Analysis, Recorder]:
+                      limit=None, guard=None) -> tuple[Analysis, Recorder]:
     """``analysis.analyze`` with a Recorder watching ``watch`` (flow keys; None:
     every connection, which costs memory in proportion to the capture),
-    keeping at most ``limit`` events per connection."""
-    recorder = Recorder(watch, limit)
+    keeping at most ``limit`` events per connection; with ``guard``, folding
+    long quiet runs as they are recorded (``_Folder``)."""
+    recorder = Recorder(watch, limit, guard)
     return analyze(paths, options, observer=recorder, owned=owned), recorder
 
 
@@ -299,7 +545,7 @@ def record_ladder(paths, select, options: AnalysisOptions | None = None, *, anal
 
 
 def record_ladders(paths, selects, options: AnalysisOptions | None = None, *, analysis: Analysis | None = None,
-                   cfg=None, anomalies=None, max_segments=None) -> dict[int, Ladder]:
+                   cfg=None, anomalies=None, max_segments=None, folded=False) -> dict[int, Ladder]:
     """Ladders of several connections from one recording pass, keyed by connection id.
 
     Ids need the connection table of a first pass (ids are assigned in
@@ -308,6 +554,10 @@ def record_ladders(paths, selects, options: AnalysisOptions | None = None, *, an
     ``anomalies``: what the detectors found in ``analysis`` with ``cfg``,
     if the caller has it already.  ``max_segments``: the events each ladder
     keeps at most; the segments past it are counted (``Ladder.omitted``).
+    ``folded``: only the folded ladder will be drawn (``render.ladder``
+    without ``full``), so long quiet runs may be folded as they are recorded
+    (events then include ``FoldedRun`` rows); done where a first
+    ``analysis`` says where they must not be.
     """
     options = options or AnalysisOptions()
     paths = list(paths)
@@ -331,7 +581,14 @@ def record_ladders(paths, selects, options: AnalysisOptions | None = None, *, an
     det_cfg.update(cfg or {})
     got = None
     if analysis is not None and watch is not None and "-" not in paths:
-        got = _record_watched_only(paths, watch, analysis, options, max_segments)
+        guard = None
+        if folded and max_segments is None:
+            if anomalies is None:
+                anomalies = detectors.run(analysis, det_cfg)
+            guard = _fold_guard(analysis, watch, anomalies)
+        got = _record_watched_only(paths, watch, analysis, options, max_segments, guard)
+        if got is not None and guard is not None and not _guarded(got[1], guard):
+            got = _record_watched_only(paths, watch, analysis, options, max_segments)
     if got is not None:
         recorded, recorder = got
         if anomalies is None:
@@ -348,7 +605,28 @@ def record_ladders(paths, selects, options: AnalysisOptions | None = None, *, an
     return out
 
 
-def _record_watched_only(paths, watch, analysis: Analysis, options: AnalysisOptions, limit=None):
+def _fold_guard(analysis: Analysis, watch, anomalies) -> FoldGuard | None:
+    """Where folding while recording must not fold over, from the first
+    analysis: its watched connections' state changes (the timers' among
+    them) and their anomalies' times; None where there are too many."""
+    keys = set(watch) | {reverse_key(k) for k in watch}
+    conns = [c for c in analysis.connections if c.ckey in keys]
+    ids = {c.id for c in conns}
+    times = {t for c in conns for ep in (c.client, c.server) for t in ep.trans_flat[0::2]}
+    marks = {a.time for a in anomalies if a.time is not None and ids.intersection(a.connections)}
+    if len(times) + len(marks) > MAX_GUARDS:
+        return None
+    return FoldGuard(tuple(sorted(times)), tuple(sorted(marks)))
+
+
+def _guarded(recorder: Recorder, guard: FoldGuard) -> bool:
+    """Whether every timer the recording pass inferred is dated at a guarded
+    time (else a run was perhaps folded across it, and the pass is redone)."""
+    times = set(guard.timer_times)
+    return all(t in times for track in recorder.tracks.values() for t, *_ in track.timers)
+
+
+def _record_watched_only(paths, watch, analysis: Analysis, options: AnalysisOptions, limit=None, guard=None):
     """The recording pass over the watched 4-tuples' connections alone, with
     the ids ``analysis`` (the full analysis of ``paths``) gave them; None if
     the two do not agree.
@@ -365,7 +643,7 @@ def _record_watched_only(paths, watch, analysis: Analysis, options: AnalysisOpti
     for key in watch:
         sport, dport = _PORTS.unpack_from(key, len(key) - 4)
         owned[sport ^ dport] = 1
-    recorded, recorder = analyze_recording(paths, options, watch, owned=bytes(owned), limit=limit)
+    recorded, recorder = analyze_recording(paths, options, watch, owned=bytes(owned), limit=limit, guard=guard)
     mine: dict[bytes, list] = {}
     for conn in recorded.connections:
         mine.setdefault(_four_tuple(conn.ckey), []).append(conn)
@@ -464,13 +742,16 @@ class LadderEvents(Sequence):
         return len(self.rows) + len(self.timers)
 
     def segments(self) -> int:
-        return self.rows.kind.count(0)
+        rows = self.rows
+        return rows.kind.count(0) + sum(run.count for run in rows.folds.values())
 
     def time_bounds(self):
         """The earliest and the latest event time, or None without events."""
         times = [ev.time for _, ev in self.timers]
         if len(self.rows):
             times += [min(self.rows.time), max(self.rows.time)]
+        if self.rows.fold_bounds is not None:
+            times += self.rows.fold_bounds
         return (min(times), max(times)) if times else None
 
     def __iter__(self):
@@ -515,8 +796,11 @@ class LadderEvents(Sequence):
         at = bisect_right(rows.trans_at, r) - 1
         return rows.trans_c[at], rows.trans_s[at]
 
-    def _event(self, r: int, seen, now) -> LadderEvent:
+    def _event(self, r: int, seen, now):
+        """The event of row ``r``; a run folded while recording, for one so made."""
         rows = self.rows
+        if rows.kind[r] == _FOLDED:
+            return rows.folds[r]
         flags = rows.flags[r]
         if rows.kind[r] == 0:
             bits = rows.bits[r]
@@ -549,17 +833,9 @@ def _isn_bases(conn, rows: _Rows) -> dict:
     sequence number it was seen to send; a RST's number is not a reliable
     origin (it may answer anything).
     """
-    base = {True: conn.client.isn if conn.client.isn >= 0 else None,
-            False: conn.server.isn if conn.server.isn >= 0 else None}
-    kind, bits, flags, seq = rows.kind, rows.bits, rows.flags, rows.seq
-    for r in range(len(rows)):
-        if base[True] is not None and base[False] is not None:
-            break
-        if kind[r] == 0 and not flags[r] & RST:
-            side = bool(bits[r] & _FROM_CLIENT)
-            if base[side] is None:
-                base[side] = seq[r]
-    return base
+    first = rows.first_seq
+    return {True: conn.client.isn if conn.client.isn >= 0 else first[True],
+            False: conn.server.isn if conn.server.isn >= 0 else first[False]}
 
 
 def _timer_slots(times, timers) -> list[int]:
