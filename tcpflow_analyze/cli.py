@@ -67,9 +67,13 @@ def _fail(message: str, code: ExitStatus = ExitStatus.USAGE):
 
 def parse_fail_on(value: str | None):
     """The --fail-on list: anomaly types and/or one severity; None if not given."""
-    if not value:
+    if value is None:
         return None
     items = [v.strip() for v in value.split(",") if v.strip()]
+    if not items:
+        # An empty list would gate nothing: a CI job whose variable expanded
+        # to nothing must hear of it, not pass silently.
+        raise click.BadParameter("the list is empty; give anomaly types or a severity")
     unknown = [i for i in items if i not in SEVERITIES and i not in detectors.TYPES]
     if not items or unknown:
         raise click.BadParameter(
@@ -78,18 +82,28 @@ def parse_fail_on(value: str | None):
     return items
 
 
-def fail_on_matches(report: dict, fail_on) -> bool:
+def fail_on_matches(report: dict, fail_on) -> list[dict]:
+    """The report's anomalies that ``--fail-on`` matches, in report order."""
     if not fail_on:
-        return False
+        return []
     rank = {s: i for i, s in enumerate(SEVERITIES)}
-    for a in report["anomalies"]:
-        for item in fail_on:
-            if item in rank:
-                if rank.get(a["severity"], -1) >= rank[item]:
-                    return True
-            elif a["type"] == item:
-                return True
-    return False
+
+    def matches(a) -> bool:
+        return any(rank.get(a["severity"], -1) >= rank[item] if item in rank else a["type"] == item
+                   for item in fail_on)
+    return [a for a in report["anomalies"] if matches(a)]
+
+
+def fail_on_text(matched: list[dict]) -> str:
+    """One line for stderr naming what tripped --fail-on: each type with its
+    count, and the first match's message -- the gate explains itself even
+    when the report went to a file (-o)."""
+    counts: dict[str, int] = {}
+    for a in matched:
+        counts[a["type"]] = counts.get(a["type"], 0) + 1
+    kinds = ", ".join(f"{t} x{n}" for t, n in counts.items())
+    noun = "anomaly" if len(matched) == 1 else "anomalies"
+    return f"tcpflow-analyze: --fail-on matched {len(matched)} {noun} ({kinds}); first: {matched[0]['message']}"
 
 
 class ByteSize(click.ParamType):
@@ -439,7 +453,7 @@ def analyze(analysis, cfg, fmt, output, fail_on, table_format, sort, top, color,
         shown = select(matched, ConnectionFilter(), sort=sort, top=top)
         kept = {c.id for c in matched}
         anomalies = select_anomalies(found, flt, kept)
-        report = build_report(analysis, anomalies, connections=shown,
+        report = build_report(analysis, anomalies, connections=shown, counted=matched,
                               forked=forked if fmt == "json" else None)
         if flt.active or top is not None:
             report["selection"] = {"matched": len(matched), "shown": len(shown),
@@ -458,7 +472,9 @@ def analyze(analysis, cfg, fmt, output, fail_on, table_format, sort, top, color,
     finally:
         if forked is not None:
             forked.close()
-    if fail_on_matches(report, fail_items):
+    tripped = fail_on_matches(report, fail_items)
+    if tripped:
+        click.echo(printable(fail_on_text(tripped)), err=True)
         sys.exit(int(ExitStatus.FAIL_ON))
 
 

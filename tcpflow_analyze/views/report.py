@@ -49,12 +49,15 @@ class ConnectionEntries:
         return record.json_lines(self._conns, self._types)
 
 
-def build_report(analysis, anomalies=(), connections=None, forked=None) -> dict:
+def build_report(analysis, anomalies=(), connections=None, forked=None, counted=None) -> dict:
     """The report document; ``connections`` (default: all) are the ones
-    listed; ``forked``: their JSON lines, being written by a child
+    listed; ``counted`` (default: the listed ones) the ones the summary
+    counts -- ``--top`` cuts the list, never the counts; ``forked``: the
+    listed connections' JSON lines, being written by a child
     (``runtime.ForkedLines``)."""
     stats = analysis.stats
     conns = analysis.connections if connections is None else connections
+    counted = conns if counted is None else counted
     types: dict[int, list] = {}
     for a in anomalies:
         for cid in a.connections:
@@ -65,7 +68,7 @@ def build_report(analysis, anomalies=(), connections=None, forked=None) -> dict:
     start = stats.start
     end = stats.end
     states = {"client": Counter(), "server": Counter()}
-    for conn in conns:
+    for conn in counted:
         states["client"][STATE_NAMES[conn.client.state]] += 1
         states["server"][STATE_NAMES[conn.server.state]] += 1
     folds = getattr(analysis, "folds", None)
@@ -97,8 +100,8 @@ def build_report(analysis, anomalies=(), connections=None, forked=None) -> dict:
         "connections": entries,
         "anomalies": [a.as_dict() for a in anomalies],
         "summary": {
-            "connections": len(entries),
-            "connections_total": len(entries) + stats.connections_omitted,
+            "connections": len(counted),
+            "connections_total": len(counted) + stats.connections_omitted,
             "states": {side: dict(sorted(counter.items())) for side, counter in states.items()},
             "anomalies": dict(sorted(Counter(a.type for a in anomalies).items())),
             "severities": dict(Counter(a.severity for a in anomalies)),
