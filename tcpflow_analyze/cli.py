@@ -181,7 +181,7 @@ def analysis_options(func):
                                       max_report_connections=kw.pop("max_report_connections"))
         except ValueError as exc:
             _fail(str(exc))
-        paths = list(kw.pop("captures"))
+        paths = _once_each(kw.pop("captures"))
         _check_outputs(paths, kw)
         engine = kw.pop("engine")
         dask = (kw.pop("scheduler"), kw.pop("scheduler_timeout"))
@@ -221,6 +221,27 @@ def _first_pass(paths, options, jobs, engine, dask, spool, second_pass):
         _interrupted(exc)
 
 
+def _once_each(captures) -> list[str]:
+    """The captures, each file once: the same file given twice (by any name)
+    would merge every packet with its own copy -- each a retransmission."""
+    paths, seen = [], {}
+    for path in captures:
+        if path == "-":  # standard input twice is the reader's usage error
+            paths.append(path)
+            continue
+        try:
+            st = os.stat(path)
+        except OSError:
+            st = None  # the reader reports it
+        key = (st.st_dev, st.st_ino) if st is not None else ("name", path)
+        if key in seen:
+            click.echo(printable(f"tcpflow-analyze: warning: {path} is {seen[key]} again: read once"), err=True)
+            continue
+        seen[key] = path
+        paths.append(path)
+    return paths
+
+
 def filter_options(func):
     """--host/--port/--state/--anomaly/--since/--until: which connections a command shows."""
     opts = [
@@ -254,7 +275,7 @@ def use_color(flag: bool | None, output: str | None) -> bool:
     """Colour only for a person at a terminal: not into files or pipes, not with NO_COLOR."""
     if flag is not None:
         return flag
-    if output not in (None, "-") or os.environ.get("NO_COLOR"):
+    if output not in (None, "-") or os.environ.get("NO_COLOR") or os.environ.get("TERM") == "dumb":
         return False
     return sys.stdout.isatty()
 

@@ -98,6 +98,9 @@ class ConnectionFilter:
         f.anomalies = set(anomalies)
         f.since = parse_time(since, start, end) if since else None
         f.until = parse_time(until, start, end) if until else None
+        if f.since is not None and f.until is not None and f.since > f.until:
+            # An empty window would select nothing and look like a quiet capture.
+            raise ValueError(f"--since {since} is after --until {until}: no moment is in both")
         return f
 
     def matches(self, conn, anomaly_types=()) -> bool:
