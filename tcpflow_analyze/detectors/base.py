@@ -44,6 +44,22 @@ class Option:
     metavar: str = "SECONDS"
 
 
+# What a grouped anomaly speaks for, in its ``details``: a server ``service``
+# ("ip:port"), a ``host`` ("ip") or, for a scan, its ``source`` ("ip").
+GROUP_FIELDS = ("service", "host", "source")
+
+
+def group_key(anomaly: dict) -> tuple[str, str]:
+    """(type, the service/host/source it is about) of an anomaly as the report
+    writes it: what ``--baseline`` matches a previous report's findings by.
+    An anomaly about no one place is keyed by its type alone."""
+    details = anomaly.get("details") or {}
+    for name in GROUP_FIELDS:
+        if details.get(name):
+            return anomaly["type"], f"{name}={details[name]}"
+    return anomaly["type"], ""
+
+
 def with_folds(conns, analysis, kind):
     """(service, listed connections, folded group or None) for every server
     service with connections of ``kind`` (folding.kind_of), listed or folded."""
@@ -99,5 +115,5 @@ def retry_delay(new):
     return new.server.syn_time - new.client.syn_time
 
 
-__all__ = ["Anomaly", "Option", "SEVERITIES", "endpoint_text", "group_by", "ids", "ip_text", "plural", "retry_delay",
+__all__ = ["Anomaly", "GROUP_FIELDS", "Option", "group_key", "SEVERITIES", "endpoint_text", "group_by", "ids", "ip_text", "plural", "retry_delay",
            "service", "top_counts"]
