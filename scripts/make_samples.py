@@ -441,7 +441,7 @@ class Lab:
 
     # -- capture ---------------------------------------------------------------
 
-    def start_capture(self, side, any_iface=False, snaplen=0, tool="tcpdump"):
+    def start_capture(self, side, any_iface=False, snaplen=0, tool="tcpdump", bpf=None):
         ns = self.ns(side)
         iface = "any" if any_iface else (CLI_IF if side == "cli" else SRV_IF)
         ext = "pcapng" if tool == "dumpcap" else "pcap"
@@ -456,6 +456,8 @@ class Lab:
                    "-B", "8192", "-w", path]
             if snaplen:
                 cmd[1:1] = ["-s", str(snaplen)]
+            if bpf:
+                cmd.append(bpf)   # a capture filter, as an operator would give one
             ready = "listening on"
         else:
             cmd = ["dumpcap", "-i", iface, "-w", path]
@@ -1360,6 +1362,50 @@ def syn_flood(lab):
         f"server keeps no state for them (CLOSED). The capture runs ~3 s past the last SYN, so "
         f"it holds the first (1 s) and second (3 s) SYN-ACK retransmissions of the request "
         f"sockets; a cookie SYN-ACK is never retransmitted.")
+
+
+@scenario(2)
+def udp_only(lab):
+    """A capture that holds no TCP: taken with the filter 'not tcp'.
+
+    DNS-like UDP queries and answers (port 53), one datagram to a closed
+    UDP port (the server kernel answers ICMP port unreachable) and ARP go on
+    the wire and into the capture.  A TCP request/response runs on the same
+    link at the same time, but the filter keeps it out: the mistake
+    no_tcp_traffic is for.  The TCP connection is aborted (SO_LINGER 0) so
+    that no socket of it is left for ss: the truth holds no TCP connection,
+    like the capture."""
+    queries = 40
+    lab.description = (f"{queries} UDP queries to 10.201.0.2:53, each answered, and one datagram to "
+                       "closed UDP port 54 (ICMP port unreachable), captured with the filter "
+                       "'not tcp' while a TCP request/response to 8080 ran (aborted, no socket left).")
+    srv = lab.listen()
+    dns = lab.socket("srv", type=socket.SOCK_DGRAM)
+    dns.bind((SRV4, 53))
+    dns.settimeout(10)
+    client = lab.socket("cli", type=socket.SOCK_DGRAM)
+    client.bind((CLI4, 40053))
+    client.settimeout(10)
+    lab.start_capture("cli", bpf="not tcp")
+    for i in range(queries):
+        client.sendto(b"query %d\n" % i, (SRV4, 53))
+        data, peer = dns.recvfrom(512)
+        dns.sendto(b"answer to " + data, peer)
+        client.recvfrom(512)
+        if i == queries // 2:
+            c = lab.connect(40001)
+            s = lab.accept(srv)
+            exchange(c, s)
+            set_linger0(c)
+            c.close()
+        time.sleep(0.01)
+    client.sendto(b"nobody here\n", (SRV4, 54))
+    time.sleep(0.2)
+    lab.finish()
+    lab.notes.append("The capture filter 'not tcp' dropped every segment of the TCP connection "
+                     "10.201.0.1:40001 -> 10.201.0.2:8080 (request, response, RST); it held no socket "
+                     "at the ss snapshot. The capture holds the UDP datagrams, the ICMP port "
+                     "unreachable for port 54 and the ARP exchange.")
 
 
 # ---------------------------------------------------------------------------
