@@ -75,6 +75,11 @@ def test_fail_on_no_tcp(gate):
     assert invoke("analyze", "--fail-on", gate, LEAK if gate != "warning" else REUSE).code == 0
 
 
+def test_fail_on_takes_types_spelled_with_dashes():
+    assert invoke("analyze", "--fail-on", "lingering-close-wait", LEAK).code == 1
+    assert invoke("analyze", "--fail-on", "no-tcp-traffic", LEAK).code == 0
+
+
 def test_table_shows_the_finding():
     res = invoke("analyze", UDP)
     assert res.code == 0 and "no_tcp_traffic" in res.stdout
@@ -266,3 +271,57 @@ def test_junit_to_a_file(tmp_path):
     res = invoke("analyze", "--format", "junit", "-o", str(out), "--fail-on", "warning", LEAK)
     assert res.code == 1 and res.stdout == ""
     assert check_shape(ET.parse(out).getroot())[1] == {"lingering_close_wait"}
+
+
+# -- a busy capture, as CI would see it -------------------------------------
+
+def retimed(src: Path, dst: Path, start: float) -> str:
+    """A classic little-endian pcap (the kernel samples) moved to begin at
+    ``start``: an extra problem inside another capture's time, not years
+    after it (a later end would age every open connection)."""
+    import struct
+    data = src.read_bytes()
+    assert data[:4] == b"\xd4\xc3\xb2\xa1"
+    out, pos, first = bytearray(data[:24]), 24, None
+    while pos < len(data):
+        sec, usec, incl, orig = struct.unpack_from("<IIII", data, pos)
+        first = sec if first is None else first
+        out += struct.pack("<IIII", sec - first + int(start), usec, incl, orig) + data[pos + 16:pos + 16 + incl]
+        pos += 16 + incl
+    dst.write_bytes(out)
+    return str(dst)
+
+
+@pytest.fixture(scope="module")
+def busy(tmp_path_factory):
+    """A generated busy host's capture (bench/gen_capture.py, deterministic)
+    and its JSON report, as yesterday's CI run kept it."""
+    import subprocess
+    import sys
+    d = tmp_path_factory.mktemp("busy")
+    capture = d / "busy.pcap"
+    subprocess.run([sys.executable, str(SAMPLES.parent / "bench" / "gen_capture.py"), "--packets", "60000", "-q",
+                    "-o", str(capture)], check=True)
+    return str(capture), report_of(d, "yesterday.json", str(capture))
+
+
+def test_busy_capture_against_its_own_report_passes(busy):
+    capture, old = busy
+    baseline = json.loads(old.read_text())
+    warnings = [a for a in baseline["anomalies"] if a["severity"] != "info"]
+    assert len(warnings) > 50  # the point: many findings, every one matched
+    res = invoke("analyze", "--baseline", str(old), "--fail-on", "warning", capture)
+    assert res.code == 0 and f"matched {len(warnings)} anomalies, all known" in res.stderr
+
+
+def test_busy_capture_with_one_more_problem_names_only_it(busy, tmp_path):
+    capture, old = busy
+    start = json.loads(old.read_text())["capture"]["start"]
+    refused = retimed(Path(REFUSED), tmp_path / "refused.pcap", start + 1)
+    res = invoke("analyze", "--format", "json", "--baseline", str(old), "--fail-on", "warning", capture, refused)
+    assert res.code == 1
+    report = json.loads(res.stdout)
+    new = [a for a in report["anomalies"] if a["new"]]
+    assert [(a["type"], a["details"]["service"]) for a in new] == [("connection_refused", "10.201.0.2:8081")]
+    line = [ln for ln in res.stderr.splitlines() if "--fail-on" in ln][0]
+    assert "1 new anomaly (connection_refused x1)" in line and line.endswith(new[0]["message"])

@@ -40,13 +40,11 @@ def detect(analysis, cfg) -> list[Anomaly]:
         return []
     seen = {name: n for name, n in stats.skipped.items() if n}
     if stats.packets == 0:
-        what = "the capture holds no packets at all"
+        what = "the capture holds no packets at all: the wrong interface, or a capture filter that matched nothing?"
     else:
         kinds = ", ".join(f"{n:,} {SEEN_AS.get(name, name)}"
                           for name, n in sorted(seen.items(), key=lambda kv: (-kv[1], kv[0])))
         noun = "packet" if stats.packets == 1 else "packets"
-        what = f"{stats.packets:,} {noun}, none TCP: {kinds}"
-    return [Anomaly(
-        TYPE, SEVERITY, stats.start, [],
-        f"no TCP traffic: {what}; wrong interface, or a capture filter that excluded TCP?",
-        {"packets": stats.packets, "skipped": seen})]
+        what = (f"{stats.packets:,} {noun}, none TCP: {kinds}; the wrong interface, or a capture filter "
+                f"that excluded TCP?")
+    return [Anomaly(TYPE, SEVERITY, stats.start, [], what, {"packets": stats.packets, "skipped": seen})]
