@@ -129,6 +129,8 @@ def _baseline_file(ctx, param, value):
     """--baseline read as it is parsed, before a long analysis: (path, its anomalies)."""
     if value is None:
         return None
+    if value == "":
+        _fail("--baseline: empty file name")
     from .views import baseline
     try:
         return value, baseline.load(value)
@@ -469,7 +471,7 @@ def main():
 @click.option("--fail-on", "fail_on", default=None, metavar="LIST",
               help="Comma-separated anomaly types, or a severity (info, warning, critical): "
                    "exit 1 when a matching anomaly is found. no-tcp: no_tcp_traffic.")
-@click.option("--baseline", type=click.Path(dir_okay=False), default=None, metavar="OLD.json",
+@click.option("--baseline", default=None, metavar="OLD.json",
               callback=_baseline_file,
               help="A previous JSON report of this tool: --fail-on fails only on findings it did not have "
                    "(same type and service, host or source); the report marks each finding new or not "

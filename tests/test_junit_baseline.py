@@ -109,6 +109,10 @@ def test_baseline_must_be_a_report_of_this_tool(tmp_path):
         assert res.code == 2 and res.stdout == "", name
         line, = res.stderr.splitlines()
         assert line.startswith("tcpflow-analyze: error: --baseline: ") and str(path) in line, line
+    for name in (str(tmp_path), ""):  # a directory, an empty name
+        res = invoke("analyze", "--baseline", name, LEAK)
+        assert res.code == 2 and res.stderr.startswith("tcpflow-analyze: error: --baseline: ")
+        assert len(res.stderr.splitlines()) == 1, res.stderr
 
 
 def test_the_same_capture_against_its_own_report_passes(tmp_path):
