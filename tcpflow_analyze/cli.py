@@ -37,6 +37,7 @@ from .render.markdown import render as render_markdown
 from .render.table import iter_render as render_table
 from . import runtime
 from .runtime import ForkedLines, ForkedTable
+from .views import services as services_view
 from .views.report import build_report
 
 SEVERITIES = detectors.SEVERITIES
@@ -574,6 +575,41 @@ def timewait(analysis, cfg, fmt, output, plot, top, hosts, ports, states, anomal
     if plot:
         _plot(timewait_text.plot, view, plot)
     text = iter_view_dumps(view) if fmt == "json" else timewait_text.render(view)
+    _emit(text, output)
+
+
+@main.command()
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True)
+@output_option("Write to FILE instead of stdout.")
+@click.option("--sort", type=click.Choice(list(services_view.SORT_KEYS)), default=services_view.DEFAULT_SORT,
+              show_default=True, help="Rank the rows by this, largest first.")
+@click.option("--top", type=click.IntRange(min=1), default=services_view.DEFAULT_TOP, show_default=True, metavar="N",
+              help="Rows per table; the output says how many more there were.")
+@click.option("--by", type=click.Choice(services_view.BY), default="both", show_default=True,
+              help="Per server ip:port, per client host, or both.")
+@filter_options
+@analysis_options
+def services(analysis, cfg, fmt, output, sort, top, by, hosts, ports, states, anomaly_types, since, until):
+    """Per service (server ip:port) and per client host: connections, refused,
+    reset, unanswered, open, TIME_WAIT and CLOSE_WAIT at the end,
+    retransmission rate, handshake RTT and connect time, bytes.
+
+    What tshark -z endpoints,tcp, Zeek's summaries and ss -s give, with the
+    TCP states; clients with the ephemeral ports they hold.
+    """
+    from .render import services as services_text
+    selected = _filtered(analysis, cfg, hosts, ports, states, anomaly_types, since, until)
+    view = services_view.build(selected, sort=sort, top=top, by=by, filtered=selected is not analysis)
+    if fmt == "json":
+        text = iter_view_dumps(view)
+    elif fmt == "csv":
+        text = services_text.render_csv(view)
+        left = {k: view.get(f"{k}_left_out", 0) for k in ("services", "clients")}
+        if any(left.values()):
+            click.echo(f"tcpflow-analyze: note: --top {top} left out {left['services']:,} services and "
+                       f"{left['clients']:,} client hosts", err=True)
+    else:
+        text = services_text.render(view, width=_terminal_width(output))
     _emit(text, output)
 
 

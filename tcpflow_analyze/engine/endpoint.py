@@ -166,6 +166,10 @@ def control(conn, x, y, upper, ts, seq, ack, flags, plen, wscale) -> None:
             x.isn = seq
         if x.syn_time < 0:
             x.syn_time = ts
+        if y.syn_time < 0:
+            # Until the peer's SYN-ACK: the handshake RTT is timed from the
+            # SYN it answers, not from a first SYN that was lost.
+            x.last_syn_time = ts
         x.syn_count += 1
         x.wscale = wscale
         if flags & ACK:

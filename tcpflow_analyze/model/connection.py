@@ -44,6 +44,7 @@ class Endpoint:
         "active_close",  # our FIN went out before we had the peer's FIN
         "fw2_live",     # data arrived while in FIN_WAIT_2: a half-close, not an orphan
         "syn_time", "fin_time", "rst_time",
+        "last_syn_time",  # this endpoint's last SYN before the peer's first SYN: the one a SYN-ACK answers
         "rxmt_time",    # when this endpoint last retransmitted payload
         "syn_count",    # SYN or SYN-ACK segments sent
         "probes", "probe_time",  # zero-length segments at SND.NXT - 1 (keepalive probes)
@@ -73,6 +74,7 @@ class Endpoint:
         self.active_close = False
         self.fw2_live = False
         self.syn_time = -1.0
+        self.last_syn_time = -1.0
         self.fin_time = -1.0
         self.rst_time = -1.0
         self.rxmt_time = -1.0

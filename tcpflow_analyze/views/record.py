@@ -95,6 +95,12 @@ RECORD: tuple[Field, ...] = (
     _per_side("bytes", "bytes"),
     _per_side("retransmissions", "retransmits"),
     Field("handshake", STR, "conn.handshake"),
+    # Timed at the capture point from the SYN the SYN-ACK answered (the last
+    # before it: RTT), and from the first SYN (what connect() waited, a lost
+    # SYN's retransmission timeout included); None without both.
+    Field("handshake_rtt", TIME, "s.syn_time - c.last_syn_time if c.last_syn_time >= 0 and s.syn_time >= 0 else None"),
+    Field("connect_time", TIME, "s.syn_time - c.syn_time if c.last_syn_time >= 0 and s.syn_time >= 0 else None"),
+    Field("syn_retries", INT, "c.syn_count - 1 if c.syn_count > 1 else 0"),
     Field("close", STR, "conn.close"),
     Field("history", STR, "conn.history"),
     Field("conn_state", STR, "conn_state(conn)"),
