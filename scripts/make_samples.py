@@ -453,7 +453,7 @@ class Lab:
         self.capture_point = (f"any interface ({ns})" if any_iface else f"{who} veth ({ns})")
         if tool == "tcpdump":
             cmd = ["tcpdump", "-i", iface, "--immediate-mode", "-U", "-n", "-Z", "root",
-                   "-B", "8192", "-w", path]
+                   "-B", "65536", "-w", path]
             if snaplen:
                 cmd[1:1] = ["-s", str(snaplen)]
             if bpf:
@@ -1406,6 +1406,89 @@ def udp_only(lab):
                      "10.201.0.1:40001 -> 10.201.0.2:8080 (request, response, RST); it held no socket "
                      "at the ss snapshot. The capture holds the UDP datagrams, the ICMP port "
                      "unreachable for port 54 and the ARP exchange.")
+
+
+@scenario(2)
+def port_scan(lab):
+    """A connect() scan of 200 ports and a half-open (nmap -sS style) scan.
+
+    10.201.0.1 connect()s to ports 8000-8199 of the server one after the
+    other, as nmap -sT does: closed ports answer RST (ECONNREFUSED), the
+    listening ones (8022, 8080, 8181) complete the handshake and the scanner
+    close()s at once, and 8100 is filtered by an iptables DROP rule on the
+    server, so that non-blocking connect() is still in SYN_SENT, retrying,
+    at the ss snapshot.  Then 10.201.0.6 sends crafted SYNs (raw socket) to
+    32 ports: its kernel has no socket for the SYN-ACKs of the open ports and
+    answers them with RST, as nmap -sS leaves it to.  Beside the scans, three
+    ordinary clients (10.201.0.3-5) are refused twice each by closed port
+    9999: a burst of refusals, no scan."""
+    ports = range(8000, 8200)
+    listening = (8022, 8080, 8181)
+    filtered = 8100
+    half_open_ports = list(range(8000, 8030)) + [8080, 8181]
+    scanner2 = "10.201.0.6"
+    others = ("10.201.0.3", "10.201.0.4", "10.201.0.5")
+    lab.description = (f"10.201.0.1 connect()-scans ports 8000-8199 of the server (8022, 8080, 8181 "
+                       f"listen; {filtered} dropped by iptables); {scanner2} SYN-scans "
+                       f"{len(half_open_ports)} ports with crafted SYNs (its kernel resets the "
+                       f"SYN-ACKs); 10.201.0.3-5 are each refused twice by closed port 9999.")
+    for ip in others + (scanner2,):
+        sh("ip", "-n", CLI_NS, "addr", "add", f"{ip}/24", "dev", CLI_IF)
+    listeners = {p: lab.listen(p) for p in listening}
+    rule = ("INPUT", "-p", "tcp", "--dport", str(filtered), "--syn", "-j", "DROP")
+    lab.iptables_add("srv", *rule)
+    lab.start_capture("cli")
+    for i, port in enumerate(ports):
+        cport = 41000 + i
+        c = lab.client(cport)
+        lab.add_conn(cport, sport=port)
+        if port == filtered:
+            # Left trying, as a scanner waits out its timeout on a filtered port.
+            c.setblocking(False)
+            err = c.connect_ex((lab.srv_ip, port))
+            assert err == 115, err   # EINPROGRESS
+            started = time.time()
+            continue
+        try:
+            c.connect((lab.srv_ip, port))
+        except ConnectionRefusedError:
+            c.close()
+            continue
+        s = lab.accept(listeners[port])
+        c.close()
+        expect_eof(s)
+        s.close()
+    for i, ip in enumerate(others):
+        for j in range(2):
+            cport = 42001 + 2 * i + j
+            c = lab.socket("cli")
+            c.bind((ip, cport))
+            c.settimeout(10)
+            with contextlib.suppress(ConnectionRefusedError):
+                c.connect((lab.srv_ip, 9999))
+                raise RuntimeError("connect to closed port 9999 succeeded")
+            c.close()
+            lab.add_conn(cport, sport=9999, cip=ip)
+            time.sleep(0.02)
+    raw = lab.socket("cli", socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
+    rng = random.Random(8000)
+    for i, port in enumerate(half_open_ports):
+        raw.sendto(craft_syn(scanner2, SRV4, 43210, port, seq=rng.getrandbits(32), ip_id=i + 1),
+                   (SRV4, 0))
+        lab.add_conn(43210, sport=port, cip=scanner2)
+        time.sleep(0.005)
+    # Past the filtered port's first SYN retransmission (1 s).
+    time.sleep(max(0.0, started + 1.5 - time.time()))
+    lab.finish(settle=0.3)
+    counters = lab.iptables_counters("srv")
+    lab.iptables_del("srv", *rule)
+    dropped = counters.splitlines()[2].split()[0]
+    lab.notes.append(
+        f"iptables in tfa-srv (INPUT, --syn --dport {filtered} -j DROP) dropped {dropped} SYN(s); the "
+        f"rule was removed after the capture stopped. The connect() scan used client ports "
+        f"41000-41199 in port order; the SYN scan's SYNs were built by this script (struct) and sent "
+        f"from {scanner2}:43210 through a raw socket in tfa-cli, whose kernel holds that address and "
+        f"no socket for it, so it answered each SYN-ACK with RST. 10.201.0.3-5 used ports 42001-42006.")
 
 
 # ---------------------------------------------------------------------------
