@@ -703,8 +703,9 @@ def services(analysis, cfg, fmt, output, sort, top, by, hosts, ports, states, an
         text = services_text.render_csv(view)
         left = {k: view.get(f"{k}_left_out", 0) for k in ("services", "clients")}
         if any(left.values()):
-            click.echo(f"tcpflow-analyze: note: --top {top} left out {left['services']:,} services and "
-                       f"{left['clients']:,} client hosts", err=True)
+            s, c = left["services"], left["clients"]
+            click.echo(f"tcpflow-analyze: note: --top {top} left out {s:,} service{'' if s == 1 else 's'} and "
+                       f"{c:,} client host{'' if c == 1 else 's'}", err=True)
     else:
         text = services_text.render(view, width=_terminal_width(output))
     _emit(text, output)
