@@ -2,8 +2,6 @@
 reports one finding per service (or host, or scanning source), with every
 connection id kept; a port scan is one finding, not one per port."""
 import json
-import subprocess
-import sys
 
 import jsonschema
 import pytest
@@ -20,12 +18,9 @@ SCHEMA = json.loads((ROOT / "tcpflow_analyze" / "views" / "report.schema.json").
 
 
 @pytest.fixture(scope="module")
-def bench(tmp_path_factory):
+def bench(bench_200k):
     """A generated busy host: hundreds of half-open and reused-port connections."""
-    path = tmp_path_factory.mktemp("bench") / "b200k.pcap"
-    subprocess.run([sys.executable, str(ROOT / "bench" / "gen_capture.py"), "--packets", "200000", "-q",
-                    "-o", str(path)], check=True)
-    analysis = analyze([str(path)])
+    analysis = analyze([bench_200k])
     return analysis, build_report(analysis, detectors.run(analysis))
 
 
