@@ -51,6 +51,7 @@ class Option:
 # What a grouped anomaly speaks for, in its ``details``: a server ``service``
 # ("ip:port"), a ``host`` ("ip") or, for a scan, its ``source`` ("ip").
 GROUP_FIELDS = ("service", "host", "source")
+SUBGROUP_FIELDS = ("kind", "side", "target")
 
 
 def group_key(anomaly: dict) -> tuple[str, str]:
@@ -58,10 +59,14 @@ def group_key(anomaly: dict) -> tuple[str, str]:
     writes it: what ``--baseline`` matches a previous report's findings by.
     An anomaly about no one place is keyed by its type alone."""
     details = anomaly.get("details") or {}
-    for name in GROUP_FIELDS:
+    where = next((f"{name}={details[name]}" for name in GROUP_FIELDS if details.get(name)), "")
+    # A type split into kinds on one service (half_open: peer_reset beside
+    # embryonic; lingering_close_wait: the client's side or the server's) is
+    # a different problem per kind: a new kind is a new finding.
+    for name in SUBGROUP_FIELDS:
         if details.get(name):
-            return anomaly["type"], f"{name}={details[name]}"
-    return anomaly["type"], ""
+            where += f" {name}={details[name]}"
+    return anomaly["type"], where
 
 
 # Examples a grouped anomaly keeps of its instances: enough to show the
