@@ -310,7 +310,7 @@ def _say_if_waiting_for_a_terminal() -> None:
     """``-`` with a terminal on standard input: the run would sit silent,
     waiting for a capture that someone meant to pipe in -- say so, once.
     Nothing when a pipe or a file is there."""
-    if os.isatty(0):
+    if sys.stdin is not None and sys.stdin.isatty():
         click.echo("tcpflow-analyze: reading a capture from standard input (pipe one in, or press Ctrl-D)",
                    err=True)
 
@@ -428,8 +428,15 @@ def auto_jobs(paths) -> int:
 
 
 def _terminal_width(output: str | None) -> int | None:
-    """The terminal's width when the report goes to one; None for files and pipes."""
-    if output not in (None, "-") or not sys.stdout.isatty():
+    """The width to fit text to: COLUMNS when set (``COLUMNS=80 ... | less``
+    asks for 80 columns, as ls honours it), else the terminal's when the text
+    goes to one; None for files, and for pipes without COLUMNS."""
+    if output not in (None, "-"):
+        return None
+    columns = os.environ.get("COLUMNS", "").strip()
+    if columns.isdigit() and int(columns) > 0:
+        return int(columns)
+    if not sys.stdout.isatty():
         return None
     return shutil.get_terminal_size((100, 24)).columns
 
@@ -629,7 +636,7 @@ def analyze(analysis, cfg, fmt, output, fail_on, baseline, table_format, sort, t
             text = render_junit(report, gate(report, junit_gate)[0], ",".join(junit_gate))
         else:
             text = render_table(report, table_format, color=color, width=width, forked=forked,
-                                min_severity=min_severity)
+                                min_severity=min_severity, sort=sort)
         _emit(text, output)
     finally:
         if forked is not None:
@@ -671,7 +678,7 @@ def timewait(analysis, cfg, fmt, output, plot, top, hosts, ports, states, anomal
     view = timewait_view.build(analysis, cfg, top=top)
     if plot:
         _plot(timewait_text.plot, view, plot)
-    text = iter_view_dumps(view) if fmt == "json" else timewait_text.render(view)
+    text = iter_view_dumps(view) if fmt == "json" else timewait_text.render(view, _terminal_width(output))
     _emit(text, output)
 
 
@@ -828,9 +835,9 @@ def ladder(analysis, cfg, conns, fmt, output, full, absolute, width, top, color,
                    "start (+12.5s, +250ms), or end.  Without it: the count per state over time, per host.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
 @output_option("Write to FILE instead of stdout.")
-@plot_option("Without --at: also draw the timelines.")
-@click.option("--width", type=click.IntRange(min=10), default=60, show_default=True,
-              help="Sparkline width in characters.")
+@plot_option("Also draw the timelines (with --at: the sockets per state at that moment).")
+@click.option("--width", type=click.IntRange(min=10), default=None, metavar="N",
+              help="Sparkline width in characters (default: 60, narrower to fit the terminal).")
 @click.option("--limit", type=click.IntRange(min=1), default=None, metavar="N",
               help="With --at: list at most N sockets per host (the counts stay complete).")
 @filter_options
@@ -846,12 +853,16 @@ def states(analysis, cfg, at, fmt, output, plot, width, limit, hosts, ports, sta
         except ValueError as exc:
             _fail(f"--at: {exc}")
         view = sv.states_at(analysis, t)
-        text = iter_view_dumps(view) if fmt == "json" else states_text.render_states_at(view, limit=limit) + "\n"
+        if plot:
+            _plot(states_text.plot_states_at, view, plot)
+        text = iter_view_dumps(view) if fmt == "json" else \
+            states_text.render_states_at(view, limit=limit, width=_terminal_width(output)) + "\n"
     else:
         view = sv.state_timelines(analysis)
         if plot:
             _plot(states_text.plot_timelines, view, plot)
-        text = iter_view_dumps(view) if fmt == "json" else states_text.render_timelines(view, width=width) + "\n"
+        text = iter_view_dumps(view) if fmt == "json" else \
+            states_text.render_timelines(view, width=width, columns=_terminal_width(output)) + "\n"
     _emit(text, output)
 
 
