@@ -162,7 +162,7 @@ SCROLL_JS = """
 """
 
 
-def probe(page: Path, screenshot: Path | None, width: int, height: int) -> dict:
+def probe(page: Path, screenshot: Path | None, width: int, height: int, at: str | None = None) -> dict:
     browser = Browser(width, height)
     try:
         browser.call("Page.enable", page=True)
@@ -190,6 +190,9 @@ def probe(page: Path, screenshot: Path | None, width: int, height: int) -> dict:
             "browser_pss_mb": round(browser.pss_bytes() / 1e6, 1),
         }
         if screenshot is not None:
+            if at:
+                browser.evaluate(f"document.getElementById({json.dumps(at)}).scrollIntoView(); "
+                                 "new Promise(function (r) { requestAnimationFrame(function () { r(); }); })")
             shot = browser.call("Page.captureScreenshot", {"format": "png"}, page=True)
             screenshot.write_bytes(base64.b64decode(shot["data"]))
         out["scroll"] = browser.evaluate(SCROLL_JS)
@@ -205,8 +208,9 @@ def main(argv=None) -> int:
     ap.add_argument("--screenshot", type=Path)
     ap.add_argument("--width", type=int, default=1400)
     ap.add_argument("--height", type=int, default=2000)
+    ap.add_argument("--at", metavar="ID", help="Scroll the element with this id to the top before the screenshot.")
     args = ap.parse_args(argv)
-    print(json.dumps(probe(args.page, args.screenshot, args.width, args.height), indent=1))
+    print(json.dumps(probe(args.page, args.screenshot, args.width, args.height, args.at), indent=1))
     return 0
 
 

@@ -254,8 +254,9 @@ def _services_section(view: dict | None) -> str:
         parts.append(_sortable_table(rows[:MAX_SERVICE_ROWS], columns, f"svc {key}"))
         more = view.get(key + "_total", len(rows)) - min(len(rows), MAX_SERVICE_ROWS)
         if more > 0:
+            total = view.get(key + "_total", len(rows))
             parts.append(f'<p class="note more">{more:,} more {noun} not listed here (the busiest are shown); '
-                         f'<code>tcpflow-analyze services --top 0</code> lists them all.</p>')
+                         f'<code>tcpflow-analyze services --top {total}</code> lists them all.</p>')
     for line in view.get("unseen") or []:
         parts.append(f"<p class=note>{esc(line)}</p>")
     parts.append("</section>")
@@ -263,7 +264,9 @@ def _services_section(view: dict | None) -> str:
 
 
 def _sortable_table(rows: list[dict], columns, cls: str) -> str:
-    head = "".join(f'<th title="sort">{esc(header.replace(chr(10), " "))}</th>' for _, header, _, _ in columns)
+    # render.services' headers are two lines for a terminal ("unans-\nwered"): one here.
+    head = "".join(f'<th title="sort">{esc(header.replace("-" + chr(10), "").replace(chr(10), " "))}</th>'
+                   for _, header, _, _ in columns)
     body = []
     for r in rows:
         cells = []
@@ -360,8 +363,8 @@ def timeline_svg(host: dict, start, end, width: int = 860, height: int = 170) ->
 # ---------------------------------------------------------------------- connections
 # The connections table's columns; TABLE_JS draws a row's cells in this order
 # from the embedded row arrays (``_connection_row``).
-_COLUMNS = ("id", "client", "server", "client state", "server state", "packets c/s", "bytes c/s",
-            "retx c/s", "duration", "handshake", "history", "conn_state", "anomalies")
+_COLUMNS = ("id", "client", "server", "client state", "server state", "anomalies", "packets c/s", "bytes c/s",
+            "retx c/s", "duration", "handshake", "history", "conn_state")
 
 
 def _connections_section(report: dict, ladders: dict, max_rows: int) -> str:
@@ -600,13 +603,13 @@ table.sortable thead th.asc:after,.conns thead th.asc:after{content:" \\2191"}
 table.sortable thead th.desc:after,.conns thead th.desc:after{content:" \\2193"}
 .svc{font-size:13px}.svc td{white-space:nowrap;padding:3px 7px}
 #conn-filter{margin:4px 0 8px;padding:4px 8px;width:360px;font:inherit;border:1px solid var(--line)}
-.conns{font-size:13px;table-layout:fixed;width:1600px}
+.conns{font-size:13px;table-layout:fixed;width:1560px}
 .conns th,.conns td{padding:0 7px;white-space:nowrap;overflow:hidden;text-overflow:ellipsis}
 .conns tbody tr{height:24px}.conns tr.flagged{background:var(--flagged)}.conns tr.hit{outline:2px solid var(--link)}
-.conns th:nth-child(1){width:72px}.conns th:nth-child(2),.conns th:nth-child(3){width:230px}
-.conns th:nth-child(4),.conns th:nth-child(5){width:120px}.conns th:nth-child(6){width:100px}
-.conns th:nth-child(7){width:140px}.conns th:nth-child(8){width:80px}.conns th:nth-child(9),
-.conns th:nth-child(10){width:100px}.conns th:nth-child(11){width:120px}.conns th:nth-child(12){width:90px}
+.conns th:nth-child(1){width:68px}.conns th:nth-child(2),.conns th:nth-child(3){width:210px}
+.conns th:nth-child(4),.conns th:nth-child(5){width:116px}.conns th:nth-child(6){width:230px}
+.conns th:nth-child(7){width:96px}.conns th:nth-child(8){width:130px}.conns th:nth-child(9){width:70px}
+.conns th:nth-child(10),.conns th:nth-child(11){width:92px}
 svg text{font-family:-apple-system,"Segoe UI",Roboto,Helvetica,Arial,sans-serif}
 .timeline{display:block;margin:6px 0 14px;max-width:100%;height:auto}
 .timeline .plot{fill:var(--band);stroke:var(--line)}
@@ -666,39 +669,47 @@ TABLE_JS = r"""
   var box = document.getElementById("conn-box");
   if (!box) { return; }
   var data = JSON.parse(document.getElementById("conn-data").textContent);
-  var rows = data.rows, states = data.states, STATE_COLOR = data.colors, types = data.types, ladders = new Set(data.ladders);
+  var rows = data.rows, states = data.states, colors = data.colors, types = data.types;
+  var ladders = new Set(data.ladders);
   var body = box.querySelector("tbody"), heads = box.querySelectorAll("thead th");
   var countNote = document.getElementById("conn-count"), filter = document.getElementById("conn-filter");
-  var ROW = 24, OVER = 15, order = rows.map(function (_, i) { return i; }), hit = null, texts = null, pending = false;
+  var ROW = 24, OVER = 15, order = rows.map(function (_, i) { return i; });
+  var hit = null, texts = null, pending = false;
   function esc(s) { return String(s).replace(/[&<>"]/g, function (c) { return "&#" + c.charCodeAt(0) + ";"; }); }
   function n(v) { return v.toLocaleString("en-US"); }
-  function secs(v) { return v == null ? "-" : v < 0.001 ? (v * 1e6).toFixed(0) + "\u00b5s"
-                                        : v < 1 ? (v * 1000).toPrecision(3) + "ms" : v.toFixed(2) + "s"; }
-  function st(i) { return '<span class="st" style="--c:' + (STATE_COLOR[states[i]] || "") + '">' + states[i] + "</span>"; }
+  function secs(v) {
+    if (v == null) { return "-"; }
+    return v < 0.001 ? (v * 1e6).toFixed(0) + "\u00b5s" : v < 1 ? (v * 1000).toPrecision(3) + "ms" : v.toFixed(2) + "s";
+  }
+  function st(i) {
+    return '<span class="st" style="--c:' + (colors[states[i]] || "") + '">' + states[i] + "</span>";
+  }
   // Cells per column of render.html's _COLUMNS, and each column's sort key.
   var cells = [
     function (r) { return ladders.has(r[0]) ? '<a href="#ladder-' + r[0] + '">' + r[0] + "</a>" : r[0]; },
     function (r) { return esc(r[1]); }, function (r) { return esc(r[2]); },
     function (r) { return st(r[3]); }, function (r) { return st(r[4]); },
+    function (r) { return esc(r[15].map(function (t) { return types[t]; }).join(", ")); },
     function (r) { return n(r[5]) + "/" + n(r[6]); }, function (r) { return n(r[7]) + "/" + n(r[8]); },
     function (r) { return n(r[9]) + "/" + n(r[10]); }, function (r) { return r[11].toFixed(6) + "s"; },
     function (r) { return secs(r[12]); }, function (r) { return "<code>" + esc(r[13]) + "</code>"; },
-    function (r) { return esc(r[14]); },
-    function (r) { return esc(r[15].map(function (t) { return types[t]; }).join(", ")); }
+    function (r) { return esc(r[14]); }
   ];
   var keys = [
     function (r) { return r[0]; }, function (r) { return r[1]; }, function (r) { return r[2]; },
     function (r) { return states[r[3]]; }, function (r) { return states[r[4]]; },
+    function (r) { return r[15].map(function (t) { return types[t]; }).join(", "); },
     function (r) { return r[5] + r[6]; }, function (r) { return r[7] + r[8]; }, function (r) { return r[9] + r[10]; },
     function (r) { return r[11]; }, function (r) { return r[12] == null ? -1 : r[12]; },
-    function (r) { return r[13]; }, function (r) { return r[14]; },
-    function (r) { return r[15].map(function (t) { return types[t]; }).join(", "); }
+    function (r) { return r[13]; }, function (r) { return r[14]; }
   ];
   var shown = order;
+  // The box's height once full: while it is empty its clientHeight is the header's.
+  var VIEW = parseFloat(getComputedStyle(box).maxHeight) || 600;
   function draw() {
     pending = false;
     var first = Math.max(0, Math.floor(box.scrollTop / ROW) - OVER);
-    var last = Math.min(shown.length, Math.ceil((box.scrollTop + box.clientHeight) / ROW) + OVER);
+    var last = Math.min(shown.length, Math.ceil((box.scrollTop + Math.max(box.clientHeight, VIEW)) / ROW) + OVER);
     var out = ['<tr style="height:' + first * ROW + 'px"></tr>'];
     for (var i = first; i < last; i++) {
       var r = rows[shown[i]], cls = r[15].length ? "flagged" : "";
@@ -730,7 +741,9 @@ TABLE_JS = r"""
     var q = filter ? filter.value.trim().toLowerCase() : "";
     if (!q) { shown = order; }
     else {
-      if (!texts) { texts = rows.map(function (r, i) { return keys.map(function (k) { return k(r); }).join(" ").toLowerCase(); }); }
+      if (!texts) {
+        texts = rows.map(function (r) { return keys.map(function (k) { return k(r); }).join(" ").toLowerCase(); });
+      }
       shown = order.filter(function (i) { return texts[i].indexOf(q) >= 0; });
     }
     box.scrollTop = 0; draw();
