@@ -156,7 +156,7 @@ def test_no_anomalies_and_row_cap():
     doc = render_html(report, state_timelines(analysis), ladders, max_rows=100)
     assert "No anomalies found." in doc and 'id="ladders"' not in doc
     assert len(conn_data(doc)["rows"]) == 100
-    assert ("500 of 600 connections are not in this table: the first 100 are embedded in this page; "
+    assert ("500 of 600 connections are not in this table (only the first 100 are embedded in this page); "
             "<code>--format json</code> or <code>--format csv</code> lists every connection.") in doc
     assert not parse(doc).errors
 
@@ -310,8 +310,8 @@ def test_folded_connections_are_counted_not_shown(bench_200k):
     listed = len(conn_data(doc)["rows"])
     total = int(re.search(r"<h2>Connections \(([\d,]+)\)", doc).group(1).replace(",", ""))
     assert listed < total
-    assert (f"{total - listed:,} of {total:,} connections are not in this table: the rest were folded into "
-            f"per-service counts (--max-report-connections); <code>--format json</code> or "
+    assert (f"{total - listed:,} of {total:,} connections are not in this table (folded into per-service "
+            f"counts: --max-report-connections); <code>--format json</code> or "
             f"<code>--format csv</code>") in doc
 
 
@@ -329,7 +329,7 @@ def test_hundred_thousand_connections_are_data_not_dom():
     assert len(doc) < 120 * 100_000
     doc = render_html(report, state_timelines(analysis), ladders, max_rows=60_000)
     assert len(conn_data(doc)["rows"]) == 60_000
-    assert "40,000 of 100,000 connections are not in this table: the first 60,000 are embedded" in doc
+    assert "40,000 of 100,000 connections are not in this table (only the first 60,000 are embedded" in doc
 
 
 def test_legend_labels_fit():

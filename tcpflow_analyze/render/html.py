@@ -384,10 +384,10 @@ def _connections_section(report: dict, ladders: dict, max_rows: int) -> str:
             "rows": rows}
     notes = []
     if len(rows) < listed:
-        why = (f"the first {len(rows):,} are embedded in this page" if count > len(rows) else
-               _not_listed_why(report, len(rows), listed))
+        why = (f"only the first {len(rows):,} are embedded in this page" if count > len(rows) else
+               _not_listed_why(report))
         notes.append(f'<p class="note more" id="conn-more">{listed - len(rows):,} of {listed:,} connections '
-                     f'are not in this table: {why}; <code>--format json</code> or <code>--format csv</code> '
+                     f'are not in this table ({why}); <code>--format json</code> or <code>--format csv</code> '
                      f'lists every connection.</p>')
     if not rows:
         return (f'<section id="connections"><h2>Connections ({listed:,})</h2>{"".join(notes)}</section>')
@@ -403,11 +403,11 @@ def _connections_section(report: dict, ladders: dict, max_rows: int) -> str:
             f'<script type="application/json" id="conn-data">{_json_in_html(data)}</script></section>')
 
 
-def _not_listed_why(report: dict, shown: int, listed: int) -> str:
+def _not_listed_why(report: dict) -> str:
     sel = report.get("selection") or {}
     if sel.get("top") is not None:
-        return f"--top {sel['top']} listed {shown:,}"
-    return "the rest were folded into per-service counts (--max-report-connections)"
+        return f"--top {sel['top']}"
+    return "folded into per-service counts: --max-report-connections"
 
 
 def _connection_row(c: dict, states: dict, types: dict) -> list:
