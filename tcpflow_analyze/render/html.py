@@ -38,6 +38,7 @@ MAX_TIMELINE_HOSTS = 8
 # that was raised or switched off.
 MAX_TABLE_ROWS = 200_000
 MAX_GROUPS = 40          # groups listed under one anomaly type; the JSON has every one
+OPEN_GROUPS = 10         # of those, shown before a click: the biggest are what a person reads
 GROUP_LINKS = 12         # connection ids linked per group
 MAX_SERVICE_ROWS = 200   # rows of the services and of the client hosts table
 TIMELINE_POINTS = 300    # buckets per timeline: bounded SVG size, whatever the capture
@@ -193,9 +194,14 @@ def _type_section(finding: dict, items: list[dict], ladders: dict) -> str:
     if finding.get("first_time") is not None:
         when = f", {utc_text(finding['first_time'])} … {utc_text(finding['last_time'])}"
     noun = group_noun(items)
-    lis = "".join(_group_item(a, ladders) for a in items[:MAX_GROUPS])
+    lis = "".join(_group_item(a, ladders) for a in items[:OPEN_GROUPS])
+    folded = items[OPEN_GROUPS:MAX_GROUPS]
+    if folded:
+        lis += (f'<li class="fold-more"><details><summary>{len(folded):,} more {esc(noun)}</summary>'
+                f'<ol class="groups" start="{OPEN_GROUPS + 1}">'
+                + "".join(_group_item(a, ladders) for a in folded) + "</ol></details></li>")
     more = len(items) - MAX_GROUPS
-    more_note = (f'<p class="note more">{more:,} more {esc(noun)} not listed here (the biggest are shown); '
+    more_note = (f'<p class="note more">{more:,} more {esc(noun)} beyond these {MAX_GROUPS} are not listed here; '
                  f'<code>--format json</code> lists every one, <code>--anomaly {esc(kind)}</code> narrows the '
                  f'report to them.</p>' if more > 0 else "")
     return (f'<article class="finding" id="{type_anchor(kind)}" style="--c:'
@@ -592,7 +598,8 @@ font-weight:600}
 .finding{border-left:4px solid var(--c);padding:2px 0 4px 12px;margin:14px 0}
 .finding .means{background:var(--band);padding:6px 10px;margin:6px 0;font-size:13.5px}
 .groups{margin:4px 0;padding-left:22px}.groups li{margin:5px 0}
-.groups .about{font-weight:600}.groups .meta{color:var(--muted);font-size:12.5px}
+.groups .about{font-weight:600}.groups .fold-more{list-style:none;margin-left:-22px}
+.groups summary{cursor:pointer;color:var(--link)}.groups .meta{color:var(--muted);font-size:12.5px}
 .more{font-weight:600}
 .finding,#services,#timelines,.ladder{content-visibility:auto;contain-intrinsic-size:auto 600px}
 .scroll{max-height:560px;overflow:auto;border:1px solid var(--line)}.scroll.short{max-height:420px}
