@@ -16,7 +16,9 @@ from ..decode import (
     ETH_P_8021Q, FAST_PATHS, LINKTYPE_ETHERNET, RAW_IPV4, RAW_IPV6, SKIP_NAMES, SYN, TCP_MIN_LEN,
     decode, window_scale,
 )
-from ..decode.layouts import DOT1Q
+from ..decode.layouts import DOT1Q, FAST_VXLAN_NAMES, UDP, VXLAN_FAST
+from ..decode.constants import UDP_VXLAN
+from ..decode.tunnel import encapsulation, vxlan_layer
 
 # run() unpacks the fast paths' reads into these names, in this order (the two
 # unpacks of unpack_fast and the one of unpack_fast6): the layouts must read
@@ -28,6 +30,12 @@ for _path in FAST_PATHS.values():
         raise AssertionError(f"decode.FAST_PATHS reads {_path.v4.names} and {_path.v6.names}, "
                              f"but engine.loop.run unpacks {_UNPACK_V4} and {_UNPACK_V6}")
 del _path
+if VXLAN_FAST.names != ("vni_res",) + _UNPACK_V4:
+    raise AssertionError(f"decode.VXLAN_FAST reads {VXLAN_FAST.names}, but engine.loop.run unpacks "
+                         f"{('vni_res',) + _UNPACK_V4}")
+# The VXLAN fast path's cache of VNI -> (encapsulation, flow-key tag) is
+# emptied past this many VNIs (a hostile capture may use a new one a packet).
+_VNI_CACHE_MAX = 4096
 
 
 @dataclass
@@ -40,6 +48,8 @@ class CaptureStats:
     start: float | None = None
     end: float | None = None
     linktypes: set = field(default_factory=set)
+    # TCP segments found inside each encapsulation (decode.tunnel names).
+    encapsulations: dict = field(default_factory=dict)
     evicted: int = 0                 # live connections finished early: the table was full
     connections_omitted: int = 0     # finished connections folded into aggregates (folding.py)
 
@@ -64,6 +74,12 @@ def run(windows, table, stats: CaptureStats, owned=None, progress=None) -> None:
     start = float("inf")
     last = float("-inf")
     linktypes = set()
+    encaps = {}
+    vxlan_fast = 0           # segments the VXLAN fast path took (counted under "vxlan" at the end)
+    vnis = {}                # VNI -> (encapsulation, flow-key tag), for the VXLAN fast path
+    unpack_vx = VXLAN_FAST.unpack_from
+    vx_tcp = VXLAN_FAST.start("tcp")
+    vx_key, vx_key_end = VXLAN_FAST.offset("ip.src"), VXLAN_FAST.end("tcp.dport")
     try:
         window = next(windows, None)
         while window is not None:
@@ -88,6 +104,13 @@ def run(windows, table, stats: CaptureStats, owned=None, progress=None) -> None:
                 # An 802.1Q tag puts the same layout a tag on (Ethernet only:
                 # decode() skips tags there, and nowhere else).
                 tagged_min = fast4_min + DOT1Q.size if lt == LINKTYPE_ETHERNET else 1 << 62
+                # The VXLAN mirror: outer IPv4 (IHL 5) and UDP, read by the v4
+                # read's TCP slots (the ports are where TCP's are), then one
+                # read from the VXLAN header (VXLAN_FAST).
+                vx = tcp4 + UDP.size
+                vx_min = vx + vx_tcp + TCP_MIN_LEN
+                vx_ip_need = vx - l2 + vx_tcp          # outer IPv4 length before the inner TCP header
+                vx_udp_need = UDP.size + vx_tcp        # UDP length before it
             records = epb is None   # pcap-shaped records (else pcapng EPBs)
             if not records:
                 interface, ts_offset, unpack_u32 = epb
@@ -165,6 +188,39 @@ def run(windows, table, stats: CaptureStats, owned=None, progress=None) -> None:
                                         plen, window_scale(buf, off + tcp6 + 20, min(off + tcp6 + thl, off + caplen))
                                         if flags & SYN and thl > 20 else -1)
                                 continue
+                    elif dport == UDP_VXLAN and proto == 17 and caplen >= vx_min and not frag & 0x3FFF and \
+                            (etype == 0x0800 and vhl == 0x45 or etype == raw4):
+                        # Ethernet/IPv4/UDP/VXLAN/Ethernet/IPv4/TCP: what decode.tunnel
+                        # gives for it (the same key, tag and encapsulation), in one read.
+                        at = off + vx
+                        ulen = seq >> 16     # the UDP length, read where TCP's sequence number would be
+                        (vni, etype, vhl, itotal, frag, proto, sport, dport, seq, ack, doff, flags,
+                         win) = unpack_vx(buf, at)
+                        if etype == 0x0800 and vhl == 0x45 and proto == 6 and not frag & 0x3FFF and itotal:
+                            thl = (doff >> 4) << 2
+                            plen = itotal - 20 - thl
+                            # The outer datagram must hold the inner headers, as
+                            # decode() bounds them by its lengths; anything else
+                            # (and a GSO length 0) is left to decode().
+                            if thl >= 20 and plen >= 0 and total >= vx_ip_need + thl \
+                                    and ulen >= vx_udp_need + thl:
+                                if owned is not None:
+                                    if not owned[(sport ^ dport) % nbuckets]:
+                                        others += 1
+                                        continue
+                                    table.packet_number = packets
+                                vni >>= 8
+                                enc = vnis.get(vni)
+                                if enc is None:
+                                    if len(vnis) >= _VNI_CACHE_MAX:
+                                        vnis.clear()
+                                    enc = vnis[vni] = encapsulation((vxlan_layer(vni),))
+                                vxlan_fast += 1
+                                segment(ts, buf[at + vx_key:at + vx_key_end] + enc[1], sport, dport, seq, ack,
+                                        flags, win, plen,
+                                        window_scale(buf, at + vx_tcp + 20, min(at + vx_tcp + thl, off + caplen))
+                                        if flags & SYN and thl > 20 else -1, enc[0])
+                                continue
                 r = decode(lt, buf, off, caplen)
                 if r.__class__ is int:
                     skipped[r] += 1
@@ -174,6 +230,9 @@ def run(windows, table, stats: CaptureStats, owned=None, progress=None) -> None:
                         others += 1
                         continue
                     table.packet_number = packets
+                if len(r) == 10:
+                    name = r[9][0]
+                    encaps[name] = encaps.get(name, 0) + 1
                 segment(ts, *r)
             if packets > walked_before:
                 linktypes.add(lt)
@@ -193,3 +252,7 @@ def run(windows, table, stats: CaptureStats, owned=None, progress=None) -> None:
             stats.start = start if stats.start is None else min(stats.start, start)
             stats.end = last if stats.end is None else max(stats.end, last)
         stats.linktypes |= linktypes
+        if vxlan_fast:
+            encaps["vxlan"] = encaps.get("vxlan", 0) + vxlan_fast
+        for name, n in encaps.items():
+            stats.encapsulations[name] = stats.encapsulations.get(name, 0) + n

@@ -66,11 +66,11 @@ class ObservedTable(ConnectionTable):
     def _watched(self, key) -> bool:
         return self.observer.watch is None or key in self.observer.watch
 
-    def segment(self, ts, key, sport, dport, seq, ack, flags, win, plen, wscale):
+    def segment(self, ts, key, sport, dport, seq, ack, flags, win, plen, wscale, encap=None):
         if not self._watched(key):
-            return ConnectionTable.segment(self, ts, key, sport, dport, seq, ack, flags, win, plen, wscale)
+            return ConnectionTable.segment(self, ts, key, sport, dport, seq, ack, flags, win, plen, wscale, encap)
         self._given = None
-        ConnectionTable.segment(self, ts, key, sport, dport, seq, ack, flags, win, plen, wscale)
+        ConnectionTable.segment(self, ts, key, sport, dport, seq, ack, flags, win, plen, wscale, encap)
         if self._given is None:
             return
         conn, from_client, retransmits, rst_ignored = self._given
@@ -79,8 +79,8 @@ class ObservedTable(ConnectionTable):
                                             sender.retransmits > retransmits,
                                             bool(flags & RST) and conn.rst_ignored > rst_ignored))
 
-    def _route(self, ts, key, conn, sport, dport, seq, ack, flags):
-        conn = ConnectionTable._route(self, ts, key, conn, sport, dport, seq, ack, flags)
+    def _route(self, ts, key, conn, sport, dport, seq, ack, flags, encap=None):
+        conn = ConnectionTable._route(self, ts, key, conn, sport, dport, seq, ack, flags, encap)
         if conn is not None and self._watched(key):
             conn.route_check = True   # every packet of it comes this way
             from_client = key == conn.ckey
