@@ -66,6 +66,7 @@ sys.path.insert(0, str(ROOT))
 
 SAMPLES = ROOT / "sample_pcaps"
 PUBLIC = ROOT.parent / "shared" / "pcaps" / "public"
+ENCAPSULATION = ROOT.parent / "shared" / "pcaps" / "encapsulation"
 CRASHERS = ROOT / "tests" / "crashers"
 SEED_MAX = 16 * 1024   # seeds are cut to this many bytes: small inputs run fast
 TARGETS = ("reader", "analyze", "views", "differential")
@@ -292,7 +293,7 @@ TARGET_FUNCS = {"reader": run_reader, "analyze": run_analyze, "views": run_views
 # ------------------------------------------------------------------ seeds
 def seed_files() -> list[Path]:
     files = []
-    for d in (SAMPLES, PUBLIC, CRASHERS):
+    for d in (SAMPLES, PUBLIC, ENCAPSULATION, CRASHERS):
         if d.is_dir():
             files += sorted(p for p in d.iterdir()
                             if p.is_file() and p.suffix not in (".json", ".md", ".txt"))
@@ -317,7 +318,9 @@ def seeds() -> list[bytes]:
 
 # ------------------------------------------------------------ random engine
 INTERESTING8 = (0, 1, 0x7F, 0x80, 0xFF, 0x45, 0x46, 0x4F, 0x60, 0x50, 0x00, 0x3C, 0x2B, 0x06)
-INTERESTING16 = (0, 1, 4, 5, 20, 40, 0x7FFF, 0x8000, 0xFFFF, 0x0800, 0x86DD, 0x8100, 0x88A8, 0x8864)
+INTERESTING16 = (0, 1, 4, 5, 20, 40, 0x7FFF, 0x8000, 0xFFFF, 0x0800, 0x86DD, 0x8100, 0x88A8, 0x8864,
+                 # the tunnels' ethertypes and UDP ports (decode.tunnel)
+                 0x6558, 0x88BE, 0x22EB, 0x883E, 0x8847, 0x88E7, 0x8926, 4789, 6081, 2152, 3544, 5072)
 INTERESTING32 = (0, 1, 8, 12, 16, 28, 0x7FFFFFFF, 0x80000000, 0xFFFFFFFF, 0x0A0D0D0A, 0x00040000,
                  0x01000000, 0x1A2B3C4D)
 

@@ -381,3 +381,11 @@ def test_csv_has_the_encapsulation_columns(tmp_path):
     header, row = proc.stdout.splitlines()[:2]
     cells = dict(zip(header.split(","), row.split(",")))
     assert cells["encapsulation"] == "gre" and cells["tunnel_id"] == "key=7"
+
+
+def test_table_summary_names_the_tunnels(tmp_path):
+    path = wrapped(tmp_path, IPV4_SAMPLE, WRAPS["gtpu"][1])[1]
+    proc = invoke("analyze", path, timeout=60)
+    assert "tunnels      gtpu 11 TCP" in proc.stdout
+    plain = invoke("analyze", str(tmp_path / "plain.pcap"), timeout=60)
+    assert "tunnels" not in plain.stdout

@@ -185,6 +185,10 @@ RAW_IPV6 = 6
 FAST_VXLAN_NAMES = ("vni_res", "etype") + tuple(name for name, _ in _IPV4_PICKS + _TCP_FIRST16)
 VXLAN_FAST = Read((VXLAN, ETHERNET, IPV4, TCP),
                   (("vni_res", "vxlan.vni_res"), ("etype", "eth.type")) + _IPV4_PICKS + _TCP_FIRST16)
+# ... and with IPv6 (no extension headers) inside.
+FAST_VXLAN6_NAMES = ("vni_res", "etype") + tuple(name for name, _ in _IPV6_PICKS + _TCP_FIRST16)
+VXLAN_FAST6 = Read((VXLAN, ETHERNET, IPV6, TCP),
+                   (("vni_res", "vxlan.vni_res"), ("etype", "eth.type")) + _IPV6_PICKS + _TCP_FIRST16)
 
 
 class FastPath(NamedTuple):

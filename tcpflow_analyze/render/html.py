@@ -95,6 +95,8 @@ def _summary_section(report: dict) -> str:
         ("span", f"{utc_text(cap['start'])} … {utc_text(cap['end'])} ({(cap['duration'] or 0):.3f} s)"),
         ("connections", f"{summary['connections']:,}"),
     ]
+    if cap.get("encapsulations"):
+        rows.insert(2, ("tunnels", ", ".join(f"{k} {v:,} TCP" for k, v in cap["encapsulations"].items())))
     total = summary.get("connections_total")
     if total is not None and total != summary["connections"]:
         rows.append(("not listed", f"{total - summary['connections']:,} more connections folded into "

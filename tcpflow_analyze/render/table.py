@@ -255,6 +255,9 @@ def _sections(report: dict, table_format: str, color: bool, width: int | None, f
         ("span", f"{utc_text(cap['start'])} .. {utc_text(cap['end'])} ({_duration(cap['duration'])})"),
         ("connections", str(report["summary"]["connections"])),
     ]
+    if cap.get("encapsulations"):
+        # Only when there were tunnels: a plain capture's summary is as it was.
+        summary.insert(3, ("tunnels", ", ".join(f"{k} {v} TCP" for k, v in cap["encapsulations"].items())))
     if cap["truncated"]:
         t = cap["truncation"]
         summary.append(("truncated", f"yes: {printable(t['file'])} at byte {t['offset']} after packet "
