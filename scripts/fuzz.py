@@ -122,7 +122,14 @@ def run_reader(path: str) -> int:
             if r.__class__ is int:
                 _check(0 <= r < SKIP_COUNT, f"record {n}: skip reason {r}")
             else:
-                key, sport, dport, seq, ack, flags, win, plen, wscale = r
+                key, sport, dport, seq, ack, flags, win, plen, wscale = r[:9]
+                if len(r) == 10:
+                    # Inside a tunnel: (name, tunnel id, tag), the tag ending the key.
+                    name, _, tag = r[9]
+                    _check(name and tag == key[len(key) - len(tag):] and len(tag) % 2 == (1 if tag else 0)
+                           and (not tag or tag[-1] == len(tag)), f"record {n}: encapsulation {r[9]!r}")
+                    key = key[:len(key) - len(tag)]
+                _check(len(r) in (9, 10), f"record {n}: {len(r)} fields")
                 _check(len(key) in (12, 36), f"record {n}: key of {len(key)} bytes")
                 _check(0 <= sport < 65536 and 0 <= dport < 65536 and 0 <= flags < 256 and 0 <= win < 65536,
                        f"record {n}: field out of range {r!r}")
