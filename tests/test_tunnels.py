@@ -389,3 +389,12 @@ def test_table_summary_names_the_tunnels(tmp_path):
     assert "tunnels      gtpu 11 TCP" in proc.stdout
     plain = invoke("analyze", str(tmp_path / "plain.pcap"), timeout=60)
     assert "tunnels" not in plain.stdout
+
+
+@pytest.mark.skipif(not ENCAP.is_dir(), reason="../shared/pcaps/encapsulation not present")
+def test_ladder_follows_a_connection_whose_way_back_has_another_vni():
+    # Open vSwitch's VNI 10 one way, 11 back: the ladder's recording pass
+    # watches the 4-tuple whatever the tag, and draws all 33 segments.
+    proc = invoke("ladder", "--conn", "1", str(ENCAP / "tcpdump-geneve-ssh.pcap"), timeout=60)
+    assert proc.code == 0, proc.stderr
+    assert "33 segments" in proc.stdout.splitlines()[1]
