@@ -15,7 +15,7 @@ from operator import attrgetter
 from ..decode import ACK, FIN, RST, SYN
 from ..model.connection import (
     HS_SYN, HS_SYNACK, SEQ_HALF, SEQ_MASK, Z_CLOSED, Z_INACTIVE, Z_RESET, Z_SYN_SENT, Connection, Endpoint,
-    reverse_key,
+    reverse_key, split_key,
 )
 from ..model.states import CLOSED, ESTABLISHED, SYN_SENT, UNKNOWN
 from . import history
@@ -59,12 +59,17 @@ class ConnectionTable:
         # ``owned``): the packet's number in the whole capture, so that every
         # partition orders its connections as a single process would.
         self.packet_number = None
+        # Tunneled connections whose other direction has not been seen yet,
+        # by that direction's 4-tuple (no tag): see ``_adopt``.
+        self.awaiting: dict[bytes, Connection] = {}
 
     # ------------------------------------------------------------------ hot path
-    def segment(self, ts, key, sport, dport, seq, ack, flags, win, plen, wscale):
+    def segment(self, ts, key, sport, dport, seq, ack, flags, win, plen, wscale, encap=None):
+        """``encap``: the tunnel that carried the segment (decode.tunnel), whose
+        identity, if it has one, ends ``key``."""
         conn = self.table.get(key)
         if conn is None or flags & (SYN | RST) or conn.route_check:
-            conn = self._route(ts, key, conn, sport, dport, seq, ack, flags)
+            conn = self._route(ts, key, conn, sport, dport, seq, ack, flags, encap)
             if conn is None:
                 return
         if key == conn.ckey:
@@ -147,10 +152,14 @@ class ConnectionTable:
             control(conn, x, y, upper, ts, seq, ack, flags, plen, wscale)
 
     # ------------------------------------------------------------------ routing
-    def _route(self, ts, key, conn, sport, dport, seq, ack, flags):
+    def _route(self, ts, key, conn, sport, dport, seq, ack, flags, encap=None):
         """Which connection instance a packet belongs to (creating one if new)."""
         if conn is None:
-            return self._new(ts, key, sport, dport, seq, ack, flags)
+            if len(key) & 1:
+                conn = self._adopt(key, encap)
+                if conn is not None:
+                    return conn
+            return self._new(ts, key, sport, dport, seq, ack, flags, encap)
         is_client = key == conn.ckey
         x = conn.client if is_client else conn.server
         y = conn.server if is_client else conn.client
@@ -161,7 +170,7 @@ class ConnectionTable:
                     return conn  # retransmitted (or reordered) SYN
                 if not is_client and x.packets == 0 and conn.client.state == SYN_SENT:
                     return conn  # simultaneous open: the peer's own SYN
-                return self._reuse(ts, key, conn, x, y, sport, dport, seq, ack, flags)
+                return self._reuse(ts, key, conn, x, y, sport, dport, seq, ack, flags, encap)
             # SYN-ACK
             if x.isn == seq and not conn.ended:
                 return conn  # retransmitted SYN-ACK
@@ -174,7 +183,7 @@ class ConnectionTable:
                     conn.prev = None
                 return conn
             if conn.ended or (y.isn >= 0 and not acks_syn(y, ack)):
-                return self._reuse(ts, key, conn, x, y, sport, dport, seq, ack, flags)
+                return self._reuse(ts, key, conn, x, y, sport, dport, seq, ack, flags, encap)
             return conn
 
         prev = conn.prev
@@ -199,14 +208,14 @@ class ConnectionTable:
         if conn.ended and not flags & SYN and ts - conn.last_seen > self.options.time_wait:
             # Long after both sides closed: a connection the capture joins
             # mid-stream, not a straggler of the old one.
-            return self._reuse(ts, key, conn, x, y, sport, dport, seq, ack, flags)
+            return self._reuse(ts, key, conn, x, y, sport, dport, seq, ack, flags, encap)
         if conn.prev is None and not conn.ended:
             conn.route_check = False
         return conn
 
-    def _reuse(self, ts, key, old, x_old, y_old, sport, dport, seq, ack, flags):
+    def _reuse(self, ts, key, old, x_old, y_old, sport, dport, seq, ack, flags, encap=None):
         """A new connection instance on a 4-tuple that already had one."""
-        new = self._new(ts, key, sport, dport, seq, ack, flags)
+        new = self._new(ts, key, sport, dport, seq, ack, flags, encap)
         old.superseded = new
         old.prev = None
         new.reused_peer_state = y_old.state
@@ -241,15 +250,54 @@ class ConnectionTable:
         """A packet of ``new`` changed the states of ``old``, an earlier
         instance on the same 4-tuple (for an observer: ``observer``)."""
 
-    def _new(self, ts, key, sport, dport, seq, ack, flags):
+    def _adopt(self, key, encap):
+        """A tunneled packet of no known connection: the other direction of
+        one whose peer has not spoken yet, carried with another tunnel id?
+
+        A tunnel's id is usually the same both ways (a VNI names a network),
+        so a connection is entered under its first packet's tag in both
+        directions.  But Open vSwitch's flow-based tunnels (tcpdump's
+        geneve.pcap: VNI 10 one way, 11 back) and GRE's per-direction keys
+        (ikey/okey) tag each direction on its own: the answer then arrives
+        under another tag, and is taken for that direction's first packet --
+        only while that direction has sent nothing, so that a second tunnel
+        carrying the same inner 4-tuple still starts its own connection."""
+        base, tag = split_key(key)
+        conn = self.awaiting.get(base)
+        if conn is None or conn.encap is None or encap is None or conn.encap[0] != encap[0]:
+            return None
+        del self.awaiting[base]
+        ckey_base, ctag = split_key(conn.ckey)
+        is_client = ckey_base == base
+        side = conn.client if is_client else conn.server
+        if side.packets or ctag == tag or self.table.get(conn.ckey if not is_client else reverse_key(conn.ckey)) \
+                is not conn:
+            return None
+        guess = base + ctag
+        if self.table.get(guess) is conn:
+            del self.table[guess]
+        if is_client:
+            conn.ckey = key
+        self.table[key] = conn
+        client_id, server_id = (encap[1], conn.encap[1]) if is_client else (conn.encap[1], encap[1])
+        shown = None if client_id is None and server_id is None else f"{client_id} / {server_id}"
+        # The fourth item: the key this direction really has, for eviction.
+        conn.encap = (conn.encap[0], shown, conn.encap[2], key)
+        return conn
+
+    def _new(self, ts, key, sport, dport, seq, ack, flags, encap=None):
         self._order = self._order + 1 if self.packet_number is None else self.packet_number
-        # The key is (src, dst, sport, dport): the reverse direction's key and
-        # both endpoints' addresses from one set of slices.
-        alen = (len(key) - 4) >> 1
+        # The key is (src, dst, sport, dport) and the tunnel's tag, if any:
+        # the reverse direction's key and both endpoints' addresses from one
+        # set of slices.
+        tag = b""
+        if len(key) & 1:
+            tag = key[-key[-1]:]
+        alen = (len(key) - len(tag) - 4) >> 1
         a2 = alen + alen
         src = key[:alen]
         dst = key[alen:a2]
-        rkey = dst + src + key[a2 + 2:] + key[a2:a2 + 2]
+        rkey = dst + src + key[a2 + 2:a2 + 4] + key[a2:a2 + 2] + tag
         if flags & SYN:
             sender_is_client = not flags & ACK
             inferred = False
@@ -272,6 +320,11 @@ class ConnectionTable:
             conn = Connection(rkey, client, server, ts, self._order)
             conn.hist += "^"  # Zeek's mark: roles flipped from the first packet's direction
         conn.roles_inferred = inferred
+        if encap is not None:
+            conn.encap = encap
+            if tag:
+                # The way back, until seen, is entered under this tag too.
+                self.awaiting[dst + src + key[a2 + 2:a2 + 4] + key[a2:a2 + 2]] = conn
         if flags & SYN and flags & ACK:
             # A SYN-ACK seen before (or without) its SYN: the client's SYN is
             # implied by the acknowledgment number.
@@ -305,6 +358,10 @@ class ConnectionTable:
         tenth of the cap: a flood of them says all it has to say in counts,
         and should not push real connections out of the report.
         """
+        if conn.encap is not None and conn.encap[2] and self.awaiting:
+            for k in (split_key(conn.ckey)[0], split_key(reverse_key(conn.ckey))[0]):
+                if self.awaiting.get(k) is conn:
+                    del self.awaiting[k]
         if kind_of(conn) == OTHER:
             queue, cap = self.finished, self.max_finished
         else:
@@ -347,7 +404,7 @@ class ConnectionTable:
                 conn.evict_spared = True  # one second chance, not more
                 order.append(conn)
                 continue
-            for k in (conn.ckey, reverse_key(conn.ckey)):
+            for k in keys_of(conn):
                 if self.table.get(k) is conn:
                     del self.table[k]
             self.evicted += 1
@@ -375,6 +432,15 @@ class ConnectionTable:
 
     def _settle(self, conn: Connection, ts: float) -> None:
         settle(conn, ts, self.options)
+
+
+def keys_of(conn: Connection) -> tuple:
+    """The flow keys a connection is entered under: its two directions, and
+    a direction adopted with another tunnel id (``_adopt``)."""
+    encap = conn.encap
+    if encap is not None and len(encap) > 3:
+        return conn.ckey, reverse_key(conn.ckey), encap[3]
+    return conn.ckey, reverse_key(conn.ckey)
 
 
 def number_connections(conns: list[Connection]) -> None:

@@ -129,6 +129,9 @@ class Connection:
         "challenge_time",  # when the peer answered a new SYN with this instance's old numbers
         "challenge_state",  # the answering side's state then (TIME_WAIT, ESTABLISHED ...)
         "replay_of",      # an earlier instance whose client ISN this instance's SYN repeated
+        # The tunnel that carried it (decode.tunnel.encapsulation): (name,
+        # tunnel id as shown, flow-key tag), or None when not encapsulated.
+        "encap",
     )
 
     def __init__(self, ckey: bytes, client: Endpoint, server: Endpoint, ts: float, order: int):
@@ -159,6 +162,7 @@ class Connection:
         self.challenge_time = -1.0
         self.challenge_state = -1
         self.replay_of = None
+        self.encap = None
 
     @property
     def history(self) -> str:
@@ -187,7 +191,20 @@ def transitions(ep: Endpoint) -> list[tuple[float, int]]:
     return list(zip(flat[::2], flat[1::2]))
 
 
+def split_key(key: bytes) -> tuple[bytes, bytes]:
+    """A flow key's 4-tuple part and its tunnel tag (b"" if none).  A tag's
+    last byte is its length and that length is odd (decode.tunnel), so a
+    tagged key is the only kind with an odd length."""
+    if len(key) & 1:
+        return key[:-key[-1]], key[-key[-1]:]
+    return key, b""
+
+
 def reverse_key(key: bytes) -> bytes:
+    """The key of the other direction of ``key``'s connection (the same tunnel)."""
+    tag = b""
+    if len(key) & 1:
+        key, tag = key[:-key[-1]], key[-key[-1]:]
     alen = (len(key) - 4) >> 1
     a2 = 2 * alen
-    return key[alen:a2] + key[:alen] + key[a2 + 2:a2 + 4] + key[a2:a2 + 2]
+    return key[alen:a2] + key[:alen] + key[a2 + 2:a2 + 4] + key[a2:a2 + 2] + tag

@@ -154,6 +154,8 @@ def _capture_section(report: dict) -> str:
         ("span", f"{utc_text(cap['start'])} … {utc_text(cap['end'])} ({(cap['duration'] or 0):.3f} s)"),
         ("connections", f"{summary.get('connections_total', summary['connections']):,}"),
     ]
+    if cap.get("encapsulations"):
+        rows.insert(2, ("tunnels", ", ".join(f"{k} {v:,} TCP" for k, v in cap["encapsulations"].items())))
     sel = report.get("selection")
     if sel:
         rows.append(("selected", f"{sel['matched']:,} of {sel['total']:,} match the filters; the findings, "

@@ -392,6 +392,9 @@ def _header(report: dict) -> str:
         ("span", f"{utc_text(cap['start'])} .. {utc_text(cap['end'])} ({_duration(cap['duration'])})"),
         ("connections", conns),
     ]
+    if cap.get("encapsulations"):
+        # Only when there were tunnels: a plain capture's header is as it was.
+        rows.insert(3, ("tunnels", ", ".join(f"{k} {v:,} TCP" for k, v in cap["encapsulations"].items())))
     return "\n".join(f"{k:<{_LABEL_WIDTH}}  {v}" for k, v in rows)
 
 

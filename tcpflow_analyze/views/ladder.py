@@ -33,7 +33,7 @@ from itertools import compress
 from .. import detectors
 from ..analysis import Analysis, AnalysisOptions, analyze
 from ..engine.observer import Observer
-from ..model.connection import HS_ACK, HS_SYNACK, SEQ_MASK, reverse_key
+from ..model.connection import HS_ACK, HS_SYNACK, SEQ_MASK, reverse_key, split_key
 from ..model.text import endpoint_text
 from ..decode import ACK, CWR, ECE, FIN, PSH, RST, SYN, URG
 from .record import connection_entry
@@ -641,6 +641,7 @@ def _record_watched_only(paths, watch, analysis: Analysis, options: AnalysisOpti
     """
     owned = bytearray(65536)
     for key in watch:
+        key = split_key(key)[0]    # without a tunnel's tag, the ports end it
         sport, dport = _PORTS.unpack_from(key, len(key) - 4)
         owned[sport ^ dport] = 1
     recorded, recorder = analyze_recording(paths, options, watch, owned=bytes(owned), limit=limit, guard=guard)

@@ -45,6 +45,7 @@ STR = "str"        # text that needs no JSON escape: names from a fixed vocabula
 BOOL = "bool"      # true/false
 TIME = "time"      # seconds as a float, or None; see report_time
 NAMES = "names"    # a list of STR (the anomaly types)
+OPT_STR = "opt_str"  # a STR or None (null in JSON, an empty CSV cell)
 OBJECT = "object"  # nested fields
 
 
@@ -107,6 +108,12 @@ RECORD: tuple[Field, ...] = (
     Field("close", STR, "conn.close"),
     Field("history", STR, "conn.history"),
     Field("conn_state", STR, "conn_state(conn)"),
+    # The tunnel that carried the connection (decode.tunnel): "vxlan",
+    # "geneve+gre" (outermost first), null when none; and its identifier,
+    # "vni=5569041", "key=42", "vni=10 / vni=11" (client's way / server's
+    # way, where they differ), null when it has none.
+    Field("encapsulation", OPT_STR, "encap_name(conn.encap)"),
+    Field("tunnel_id", OPT_STR, "encap_id(conn.encap)"),
     # The only field the anomaly detectors give: it stays last (see with_anomalies).
     Field("anomalies", NAMES, "anomalies"),
 )
@@ -156,8 +163,22 @@ def anomaly_list_text(types) -> str:
     return "[" + ", ".join(f'"{t}"' for t in types) + "]"
 
 
+def encap_name(encap):
+    return None if encap is None else encap[0]
+
+
+def encap_id(encap):
+    return None if encap is None else encap[1]
+
+
+def opt_text(value) -> str:
+    """An OPT_STR value as JSON text (its text needs no escape, as STR's)."""
+    return "null" if value is None else '"' + value + '"'
+
+
 # What the getters and the generated code may name.
 _NAMESPACE = {
+    "encap_name": encap_name, "encap_id": encap_id, "opt_text": opt_text,
     "ip_text": ip_text, "STATE_NAMES": STATE_NAMES, "conn_state": conn_state,
     "report_time": report_time, "_json_time": _json_time, "anomaly_list_text": anomaly_list_text,
     "csv_time": csv_time, "iso_utc": iso_utc,
@@ -255,6 +276,8 @@ def _fstring_body(fields) -> str:
             value = "{" + f.get + "}"
         elif f.kind == STR:
             value = '"{' + f.get + '}"'
+        elif f.kind == OPT_STR:
+            value = "{opt_text(" + f.get + ")}"
         elif f.kind == BOOL:
             value = '{"true" if ' + f.get + ' else "false"}'
         elif f.kind == TIME:

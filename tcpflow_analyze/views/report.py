@@ -92,6 +92,8 @@ def build_report(analysis, anomalies=(), connections=None, forked=None, counted=
             "end": report_time(end),
             "duration": report_time(end - start) if start is not None else 0.0,
             "link_types": sorted(stats.linktypes),
+            # TCP segments found inside each tunnel (decode.tunnel), by name.
+            "encapsulations": dict(sorted(stats.encapsulations.items())),
             "evicted": stats.evicted,
             "connections_omitted": stats.connections_omitted,
             "omitted": [g.as_dict() for g in folds.groups.values()] if folds is not None else [],
