@@ -1491,6 +1491,149 @@ def port_scan(lab):
         f"no socket for it, so it answered each SYN-ACK with RST. 10.201.0.3-5 used ports 42001-42006.")
 
 
+@scenario(2)
+def accept_queue_overflow(lab):
+    """The application stops accept()ing; the full accept queue drops final ACKs.
+
+    Listen backlog 3, tcp_syncookies=0 and tcp_abort_on_overflow=0 (the
+    default) in tfa-srv.  Linux calls the accept queue full when it holds
+    more than the backlog (sk_acceptq_is_full: sk_ack_backlog >
+    sk_max_ack_backlog), so it takes 4 connections; with SYN cookies off it
+    also keeps at most 3 request sockets (inet_csk_reqsk_queue_is_full).
+    Connection 1 (40001) is accepted, served and closed; then the
+    application stops calling accept().  40002-40004 connect and send their
+    request: they wait in the accept queue (3 of 4).  40005-40007 set
+    TCP_DEFER_ACCEPT on the client socket, which makes the client kernel
+    delay its final ACK by TCP_DELACK_MAX (200 ms; tcp_rcv_synsent_state_process)
+    -- so all three SYNs reach the listener while the queue has room (a SYN
+    that finds the accept queue full is itself dropped, tcp_conn_request).
+    The first of their ACKs to arrive fills the queue (which one depends on
+    the order the three delayed-ACK timers fire); the other two find it full:
+    tcp_check_req drops them (ListenOverflows) and, with
+    tcp_abort_on_overflow=0, only marks the request acked.  Those clients
+    are ESTABLISHED and send their request, retransmitted and never
+    acknowledged; the server stays SYN_RECEIVED and retransmits its SYN-ACK
+    (1 s, 3 s, 7 s), which the clients answer with duplicate ACKs, dropped
+    again."""
+    lab.description = ("Listen backlog 3, SYN cookies off; the application serves 40001 and then stops "
+                       "accept()ing. 40002-40004 and one of 40005-40007 wait in the accept queue; the "
+                       "final ACKs of the other two find it full and are dropped (ListenOverflows): those "
+                       "clients are ESTABLISHED, their requests retransmitted, while the server stays "
+                       "SYN_RECEIVED retransmitting its SYN-ACK.")
+    sh("sysctl", "-qw", "net.ipv4.tcp_syncookies=0", ns=SRV_NS)
+    abort = sh("sysctl", "-n", "net.ipv4.tcp_abort_on_overflow", ns=SRV_NS, capture=True).strip()
+    if abort != "0":
+        raise RuntimeError(f"tcp_abort_on_overflow is {abort} in {SRV_NS}, expected 0")
+    backlog = 3
+    srv = lab.listen(backlog=backlog)
+    lab.start_capture("srv")
+    client_closes_first(lab, 40001)
+    queued = []
+    for cport in (40002, 40003, 40004):
+        c = lab.connect(cport)
+        c.sendall(REQUEST)
+        lab.add_conn(cport)
+        queued.append(c)
+        time.sleep(0.05)
+    late = []
+    for cport in (40005, 40006, 40007):
+        c = lab.client(cport)
+        c.setsockopt(socket.IPPROTO_TCP, socket.TCP_DEFER_ACCEPT, 1)
+        c.setblocking(False)
+        err = c.connect_ex((lab.srv_ip, PORT))
+        assert err == 115, err   # EINPROGRESS
+        lab.add_conn(cport)
+        late.append(c)
+    # Past the client's delayed ACK (TCP_DELACK_MAX, 200 ms): each sends its
+    # bare final ACK, 40005's first.
+    time.sleep(0.4)
+    for c in late:
+        _, w, _ = select.select([], [c], [], 2)
+        if not w or c.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR):
+            raise RuntimeError("a deferred-ACK client did not connect")
+        c.setblocking(True)
+        c.sendall(REQUEST)
+        time.sleep(0.02)
+    started = time.time()
+    # Past the request sockets' third SYN-ACK retransmission (1 + 2 + 4 s).
+    time.sleep(7.6)
+    lab.finish(settle=0.3)
+    overflows = sh("nstat", "-az", "TcpExtListenOverflows", ns=SRV_NS, capture=True, check=False)
+    count = next((line.split()[1] for line in overflows.splitlines() if line.startswith("TcpExtListenOverflows")),
+                 "?")
+    truth = lab.truth_connections()
+    states = [c["server"]["state"] for c in truth]
+    held = [str(c["client"]["port"]) for c in truth if c["server"]["state"] == "SYN_RECEIVED"]
+    lab.notes.append(
+        f"tfa-srv: tcp_syncookies=0, tcp_abort_on_overflow=0, listen backlog {backlog}. The application "
+        f"accept()ed only 40001. ss showed {states.count('SYN_RECEIVED')} request sockets (SYN_RECEIVED: "
+        f"{', '.join(held)}) and {states.count('ESTABLISHED')} accept-queue children (ESTABLISHED, never "
+        f"accept()ed). "
+        f"TcpExtListenOverflows in tfa-srv at the end: {count} (every final ACK, request segment and "
+        f"duplicate ACK of {' and '.join(held)} that reached the full queue). 40005-40007 set TCP_DEFER_ACCEPT on "
+        f"the client socket only to delay their final ACK by 200 ms, so that their SYNs arrive while "
+        f"the accept queue has room; every packet is the kernel's. The capture ran "
+        f"{time.time() - started:.1f} s after the last request.")
+
+
+@scenario(2)
+def simultaneous_open(lab):
+    """Two sockets connect() to each other and their SYNs cross (RFC 9293 3.5, figure 8).
+
+    10.201.0.1:40001 and 10.201.0.2:8080 are both bound and both connect()
+    to the other (non-blocking); nothing listens.  iptables in each
+    namespace drops the peer's first SYN at INPUT (a SYN reaching a socket
+    that is not yet connecting would be answered by RST).  The rules are
+    removed; both SYN retransmission timers (1 s) fire together, so the
+    retransmitted SYNs cross: each socket gets a SYN in SYN_SENT, goes
+    SYN_RECEIVED and sends a SYN-ACK with its own ISN (tcp_rcv_synsent_state_process),
+    and each SYN-ACK takes its receiver to ESTABLISHED (tcp_validate_incoming
+    lets a SYN-ACK through in SYN_RECV when it acknowledges snd_nxt).  A
+    message each way, then both stay open."""
+    lab.description = ("10.201.0.1:40001 and 10.201.0.2:8080 connect() to each other; each side's "
+                       "first SYN is dropped by iptables, the retransmitted SYNs cross (simultaneous "
+                       "open), a message goes each way and both stay ESTABLISHED.")
+    rules = {"cli": ("INPUT", "-p", "tcp", "-s", SRV4, "--sport", str(PORT), "--syn", "-j", "DROP"),
+             "srv": ("INPUT", "-p", "tcp", "-s", CLI4, "--sport", "40001", "--syn", "-j", "DROP")}
+    for side, rule in rules.items():
+        lab.iptables_add(side, *rule)
+    a = lab.client(40001)
+    b = lab.socket("srv")
+    b.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    b.bind((lab.srv_ip, PORT))
+    lab.start_capture("cli")
+    a.setblocking(False)
+    b.setblocking(False)
+    ea = a.connect_ex((lab.srv_ip, PORT))
+    eb = b.connect_ex((lab.cli_ip, 40001))
+    assert (ea, eb) == (115, 115), (ea, eb)   # EINPROGRESS
+    lab.add_conn(40001)
+    time.sleep(0.3)
+    dropped = {}
+    for side, rule in rules.items():
+        dropped[side] = lab.iptables_counters(side).splitlines()[2].split()[0]
+        lab.iptables_del(side, *rule)
+    for s in (a, b):
+        _, w, _ = select.select([], [s], [], 5)
+        err = s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+        if not w or err:
+            raise RuntimeError(f"simultaneous connect failed: {os.strerror(err) if err else 'timeout'}")
+        s.setblocking(True)
+        s.settimeout(10)
+    a.sendall(b"hello from 40001\n")
+    recv_exact(b, 17)
+    b.sendall(b"hello from 8080\n")
+    recv_exact(a, 16)
+    time.sleep(0.05)
+    lab.finish()
+    lab.notes.append(
+        f"Nothing listens: both sockets are bound and connect(). iptables INPUT rules dropped "
+        f"{dropped['cli']} SYN(s) in tfa-cli and {dropped['srv']} in tfa-srv (the first SYNs; they are in "
+        f"the capture, taken before INPUT) and were removed 0.3 s after the connects. "
+        f"The client/server roles of the truth are by who connect()ed first (40001), as the capture "
+        f"shows its SYN first.")
+
+
 # ---------------------------------------------------------------------------
 
 def run_scenario(name, out_dir):

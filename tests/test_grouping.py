@@ -83,12 +83,14 @@ def test_every_finding_follows_the_convention(bench):
 
 
 # The kernel-made samples between them raise every other type; the scan
-# sample with scans off raises reset_storm and rst_on_stale_syn.
+# sample with scans off raises rst_on_stale_syn, and rst_abort's one abort
+# is a reset_storm at a threshold of 1.
 SAMPLE_CASES = [(name, {}) for name in (
     "half_open_reboot.pcap", "half_open_silence.pcap", "challenge_ack_reboot.pcap", "syn_flood.pcap",
     "stale_syn.pcap", "close_wait_leak.pcap", "closed_port.pcap", "syn_dropped.pcap", "port_reuse.pcap",
-    "syn_to_time_wait.pcap", "port_scan.pcap")] + [
-    ("time_wait_storm.pcap", {"time_wait_threshold": "500"}), ("port_scan.pcap", {"scan_ports": 0})]
+    "syn_to_time_wait.pcap", "port_scan.pcap", "accept_queue_overflow.pcap")] + [
+    ("time_wait_storm.pcap", {"time_wait_threshold": "500"}), ("port_scan.pcap", {"scan_ports": 0}),
+    ("rst_abort.pcap", {"reset_storm_count": 1})]
 
 
 def sample_report(name, cfg):
@@ -152,8 +154,9 @@ def test_without_scans_the_probes_are_told_port_by_port():
     report = sample_report("port_scan.pcap", {"scan_ports": 0})
     counts = report["summary"]["anomalies"]
     # One refusal per closed port, a SYN-ACK reset per open port of the SYN
-    # scan, the filtered port, and the target "aborting" 231 connections.
-    assert counts == {"connection_refused": 197, "syn_unanswered": 1, "rst_on_stale_syn": 3, "reset_storm": 1}
+    # scan, and the filtered port.  The target's 231 RSTs are refusals, not
+    # aborts: no reset_storm.
+    assert counts == {"connection_refused": 197, "syn_unanswered": 1, "rst_on_stale_syn": 3}
     stale = of_type(report, "rst_on_stale_syn")
     assert sorted(a["details"]["service"] for a in stale) == [f"10.201.0.2:{p}" for p in (8022, 8080, 8181)]
     # Above the threshold: 32 ports are no scan, 200 are.

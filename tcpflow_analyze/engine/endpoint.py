@@ -18,7 +18,9 @@ Every state change, seen on the wire or inferred later from timers
 from __future__ import annotations
 
 from ..decode import ACK, FIN, RST, SYN
-from ..model.connection import HS_ACK, HS_SYN, HS_SYNACK, SEQ_HALF, SEQ_MASK, Z_INACTIVE, Endpoint, seq_ge
+from ..model.connection import (
+    HS_ACK, HS_OVERFLOW, HS_SIMOPEN, HS_SYN, HS_SYNACK, SEQ_HALF, SEQ_MASK, Z_INACTIVE, Endpoint, seq_ge,
+)
 from ..model.states import (
     CLOSE_WAIT, CLOSED, CLOSING, ESTABLISHED, FIN_WAIT_1, FIN_WAIT_2, LAST_ACK, LISTEN, SYN_RECEIVED,
     SYN_SENT, TIME_WAIT, UNKNOWN,
@@ -42,6 +44,21 @@ def set_state(ep: Endpoint, state: int, ts: float) -> None:
         trans += (ts, state)
         if state == TIME_WAIT:
             ep.tw_entries += 1
+
+
+def withdraw_established(ep: Endpoint) -> None:
+    """``ep`` never left SYN_RECEIVED: a later segment of its own proved the
+    ESTABLISHED inferred from the peer's acknowledgment wrong.
+
+    The one change of state not made by ``set_state``: it takes back an
+    inference rather than recording a move, so the endpoint's history reads
+    as the kernel's did (SYN_RECEIVED throughout, dated from when it began).
+    """
+    trans = ep.trans_flat
+    if len(trans) >= 4 and trans[-1] == ESTABLISHED and trans[-3] == SYN_RECEIVED:
+        del trans[-2:]
+        ep.state = SYN_RECEIVED
+        ep.state_time = trans[-2]
 
 
 def acks_syn(ep: Endpoint, ack: int) -> bool:
@@ -80,6 +97,13 @@ def receipts(conn, x, y, upper, ts, ack, flags, plen) -> None:
     if x.state == UNKNOWN and not flags & (SYN | RST):
         # Any non-SYN segment comes from a synchronized TCB.
         set_state(x, ESTABLISHED, ts)
+    elif x.state == SYN_RECEIVED and conn.hs & HS_OVERFLOW and not flags & (SYN | RST):
+        # A listener whose full accept queue dropped the client's ACKs sends
+        # nothing but SYN-ACKs from its request socket; its first other
+        # segment comes from the child socket made when one of the client's
+        # segments at last found room (Linux tcp_check_req ->
+        # syn_recv_sock).  That segment is the client's last one.
+        set_state(x, ESTABLISHED, max(y.last_time, x.state_time))
     if not flags & ACK or flags & RST:
         # Acknowledgment numbers in RSTs are not trusted (as Zeek).
         return
@@ -89,11 +113,19 @@ def receipts(conn, x, y, upper, ts, ack, flags, plen) -> None:
         if y.state == SYN_SENT and flags & SYN:
             # y gets the SYN-ACK it waited for (RFC 9293 3.10.7.3).
             set_state(y, ESTABLISHED, ts)
-        elif y.state == SYN_RECEIVED:
+        elif y.state == SYN_RECEIVED and not (conn.hs & HS_OVERFLOW and upper):
             # The handshake's final ACK (or, in a simultaneous open, the
-            # peer's SYN-ACK) reaches y.
+            # peer's SYN-ACK) reaches y.  Not so once y's listener is known to
+            # drop the client's ACKs (HS_OVERFLOW): they reach its request
+            # socket only when the accept queue has room, which y's own next
+            # segment shows (above).
             set_state(y, ESTABLISHED, ts)
             if not flags & SYN and upper:
+                conn.hs |= HS_ACK
+            elif conn.hs & HS_SIMOPEN and x.state == ESTABLISHED:
+                # A simultaneous open is complete when the second of the two
+                # SYNs is acknowledged, by a SYN-ACK or a bare ACK (RFC 9293
+                # 3.5 figure 8: both ends go SYN_RECEIVED -> ESTABLISHED).
                 conn.hs |= HS_ACK
     # x acknowledges y's FIN: x has received it; y learns it arrived.
     if y.fin_seq >= 0 and not x.got_fin and seq_ge(ack, (y.fin_seq + 1) & SEQ_MASK):
@@ -176,6 +208,13 @@ def control(conn, x, y, upper, ts, seq, ack, flags, plen, wscale) -> None:
             conn.hs |= HS_SYNACK
             if x.state in (CLOSED, UNKNOWN, LISTEN, SYN_SENT):
                 set_state(x, SYN_RECEIVED, ts)
+            elif seq == x.isn and x.packets == x.syn_count:
+                # x sent its own SYN-ACK again (its ISN), and nothing but SYNs
+                # so far, after we took it to be ESTABLISHED.
+                if conn.hs & HS_SIMOPEN:
+                    crossed_synack(x, ts)
+                elif conn.hs & HS_ACK and (x.state == ESTABLISHED or x.state == SYN_RECEIVED):
+                    synack_after_ack(conn, x, y, ts)
             if wscale < 0 or y.wscale < 0:
                 # Window scaling is in force only if both SYNs carried it
                 # (RFC 7323 section 2.2).
@@ -184,6 +223,10 @@ def control(conn, x, y, upper, ts, seq, ack, flags, plen, wscale) -> None:
             conn.hs |= HS_SYN
             if x.state in (CLOSED, UNKNOWN, LISTEN):
                 set_state(x, SYN_SENT, ts)
+            if y.state == SYN_SENT:
+                # A SYN while the peer's own SYN is outstanding: both ends
+                # connect()ed to each other (RFC 9293 3.5, figure 8).
+                conn.hs |= HS_SIMOPEN
     if flags & FIN:
         fin_seq = (seq + plen + (1 if flags & SYN else 0)) & SEQ_MASK
         if x.fin_seq < 0:
@@ -195,6 +238,50 @@ def control(conn, x, y, upper, ts, seq, ack, flags, plen, wscale) -> None:
             set_state(x, LAST_ACK if x.got_fin else FIN_WAIT_1, ts)
         elif st == CLOSE_WAIT:
             set_state(x, LAST_ACK, ts)
+
+
+def crossed_synack(x: Endpoint, ts: float) -> None:
+    """Simultaneous open: x's SYN-ACK follows the peer's SYN-ACK that took x
+    (then SYN_SENT, as far as the capture showed) to ESTABLISHED.
+
+    A SYN-ACK is what a SYN_SENT socket sends when it gets the peer's bare
+    SYN (RFC 9293 3.10.7.3; Linux tcp_rcv_synsent_state_process, which moves
+    it to SYN_RECEIVED).  Had the peer's SYN-ACK reached x first, x would be
+    ESTABLISHED and answer with a bare ACK.  So the two SYN-ACKs crossed: x
+    went SYN_SENT -> SYN_RECEIVED (when the peer's SYN-ACK was on the wire, by
+    which time x had its SYN) -> ESTABLISHED (when its own crossing SYN-ACK
+    is seen, the peer's arriving right after: Linux tcp_validate_incoming
+    lets a SYN-ACK through in SYN_RECV when it acknowledges snd_nxt).
+    """
+    trans = x.trans_flat
+    if x.state == ESTABLISHED and len(trans) >= 4 and trans[-3] == SYN_SENT:
+        established = trans[-2]
+        del trans[-2:]
+        x.state = SYN_SENT
+        x.state_time = trans[-2]
+        set_state(x, SYN_RECEIVED, established)
+        set_state(x, ESTABLISHED, ts)
+
+
+def synack_after_ack(conn, x: Endpoint, y: Endpoint, ts: float) -> None:
+    """x, the server, sends its SYN-ACK again after the client y acknowledged it.
+
+    Only a request socket (SYN_RECEIVED) retransmits a SYN-ACK: the ACK never
+    completed the handshake at x's TCP (RFC 9293 3.10.7.4).  It was lost after
+    the capture point, or -- when the listener also ignores what the client
+    sent since (data, or its answer to an earlier retransmitted SYN-ACK) --
+    refused: Linux's tcp_check_req drops a valid ACK when the listener's
+    accept queue is full (ListenOverflows) and, with
+    net.ipv4.tcp_abort_on_overflow=0, keeps the request and its SYN-ACK timer.
+    """
+    if x.state == ESTABLISHED:
+        withdraw_established(x)
+    prior = x.rxmt_time   # x's previous SYN-ACK retransmission, if any
+    x.retransmits += 1
+    x.rxmt_time = ts
+    sent_data = y.snd_nxt >= 0 and y.isn >= 0 and y.snd_nxt != (y.isn + 1) & SEQ_MASK
+    if sent_data or (prior >= 0 and y.last_time > prior):
+        conn.hs |= HS_OVERFLOW
 
 
 def rst_acceptable(x: Endpoint, y: Endpoint, seq: int, ack: int, flags: int) -> bool:

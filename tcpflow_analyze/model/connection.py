@@ -24,6 +24,14 @@ Z_PARTIAL = 6
 HS_SYN = 1
 HS_SYNACK = 2
 HS_ACK = 4
+# Both ends sent a SYN (RFC 9293 3.5, figure 8: a simultaneous open); HS_ACK
+# then means both SYNs were acknowledged, by the crossing SYN-ACKs or an ACK.
+HS_SIMOPEN = 8
+# The listener ignored the client's acknowledgment of its SYN-ACK more than
+# once: it kept retransmitting the SYN-ACK although the client had sent data
+# or answered an earlier retransmission (Linux: the accept queue was full,
+# tcp_check_req drops the ACK, ListenOverflows).
+HS_OVERFLOW = 16
 
 
 def seq_ge(a: int, b: int) -> bool:
@@ -175,6 +183,14 @@ class Connection:
         if self.hs & (HS_SYN | HS_SYNACK):
             return "partial"
         return "none"
+
+    @property
+    def simultaneous_open(self) -> bool:
+        return bool(self.hs & HS_SIMOPEN)
+
+    @property
+    def listen_overflow(self) -> bool:
+        return bool(self.hs & HS_OVERFLOW)
 
     @property
     def close(self) -> str:

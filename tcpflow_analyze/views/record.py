@@ -99,6 +99,9 @@ RECORD: tuple[Field, ...] = (
     _per_side("bytes", "bytes"),
     _per_side("retransmissions", "retransmits"),
     Field("handshake", STR, "conn.handshake"),
+    # Crossed SYNs (RFC 9293 3.5 figure 8): the handshake is "complete" with
+    # no listener and no third segment, so say how it was made.
+    Field("simultaneous_open", BOOL, "conn.simultaneous_open"),
     # Timed at the capture point from the SYN the SYN-ACK answered (the last
     # before it: RTT), and from the first SYN (what connect() waited, a lost
     # SYN's retransmission timeout included); None without both.

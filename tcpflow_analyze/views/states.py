@@ -51,13 +51,16 @@ def listen_evidence(analysis) -> dict[tuple[bytes, int], list[tuple[float, bool]
     """(server address, port) -> [(time, listening?)]: what the wire says about listeners.
 
     A SYN-ACK answering a client's SYN shows a listener (or a SYN cookie
-    from one: still a listener); a SYN answered by a RST from a port that
+    from one: still a listener) -- unless the server had sent a SYN of its
+    own (a simultaneous open); a SYN answered by a RST from a port that
     never sent a SYN-ACK shows none -- nothing listens (connection refused).
     """
     out = defaultdict(list)
     for conn in analysis.connections:
         s = conn.server
-        if conn.roles_inferred:
+        if conn.roles_inferred or conn.simultaneous_open:
+            # A simultaneous open's SYN-ACKs come from two connect()ing
+            # sockets (RFC 9293 3.5 figure 8): nothing listens there.
             continue
         if conn.hs & HS_SYNACK and s.syn_time >= 0:
             out[(s.addr, s.port)].append((s.syn_time, True))
