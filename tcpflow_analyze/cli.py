@@ -20,7 +20,7 @@ from importlib import resources
 import click
 from tabulate import tabulate_formats
 
-from . import __version__, detectors
+from . import __version__, _core, detectors
 from .analysis import AnalysisOptions
 from .analysis import analyze as run_analysis
 from .analysis.filters import SORT_KEYS, ConnectionFilter, parse_network, parse_state_spec, parse_time, select, select_anomalies
@@ -541,8 +541,18 @@ def _check_outputs(captures, kw) -> None:
             _fail(f"{option}: cannot write {path}: {exc.strerror or exc}")
 
 
+def _print_version(ctx, _param, value):
+    # Which core runs is part of the version: a slow run on a machine whose
+    # install fell back to pure Python (no compiler) is explained here.
+    if not value or ctx.resilient_parsing:
+        return
+    click.echo(f"tcpflow-analyze, version {__version__} ({_core.describe()})")
+    ctx.exit()
+
+
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
-@click.version_option(__version__, prog_name="tcpflow-analyze")
+@click.option("--version", is_flag=True, expose_value=False, is_eager=True, callback=_print_version,
+              help="Show the version and which core runs (compiled or pure Python), and exit.")
 def main():
     """Rebuild every TCP connection in packet captures, say what state each
     endpoint's TCP stack was in, and what went wrong."""

@@ -13,7 +13,11 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parent.parent / "tcpflow_analyze"
 
 LAYERS = (
-    {"__init__", "errors", "model", "children"},  # the vocabulary everyone shares; how a forked child behaves
+    # The vocabulary everyone shares; how a forked child behaves; which core
+    # runs (_core, _build_info: compiled or pure, settled by __init__ before
+    # anything else is imported, so _core names the compiled modules only as
+    # dotted strings).
+    {"__init__", "errors", "model", "children", "_core", "_build_info"},
     {"capture"},
     {"decode"},
     {"engine"},
