@@ -75,17 +75,20 @@ def encode(conns: list[Connection]) -> bytes:
 
 
 def decode(data: bytes) -> list[Connection]:
-    new = object.__new__
+    # The class's own __new__, not object.__new__: compiled, Connection and
+    # Endpoint are extension types, which object.__new__ refuses to make.
+    new_conn = Connection.__new__
+    new_endpoint = Endpoint.__new__
     listed, batches = marshal.loads(data)
     conns = []
     links = []
     for batch in batches:
         for values, client_values, server_values, reset_by, linked in marshal.loads(batch):
-            c = new(Connection)
+            c = new_conn(Connection)
             _assign_conn(c, values)
-            c.client = client = new(Endpoint)
+            c.client = client = new_endpoint(Endpoint)
             _assign_endpoint(client, client_values)
-            c.server = server = new(Endpoint)
+            c.server = server = new_endpoint(Endpoint)
             _assign_endpoint(server, server_values)
             c.reset_by = None if reset_by == 0 else client if reset_by == 1 else server
             conns.append(c)
