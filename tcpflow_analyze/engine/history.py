@@ -1,6 +1,10 @@
 """Zeek's connection history letters (conn.log ``history``), written in one place.
 
-Upper case for the originator (our client), lower case for the responder.
+Upper case for Zeek's originator, lower case for its responder.  Zeek's
+originator is our client unless Zeek guessed the roles of a connection
+whose first packet was not a SYN otherwise than we did (``conn.zflip``,
+``engine.zeek.zeek_flips``): the ``upper`` argument below says "sent by our
+client", and the letter's case follows Zeek's roles.
 Some letters are written once per direction (``hist_seen`` bits, Zeek's
 HIST_* masks); retransmissions, gaps and zero windows are written at their
 1st, 10th, 100th ... occurrence (Zeek's scaling thresholds).
@@ -20,21 +24,21 @@ SCALED_COUNTS = frozenset(10 ** i for i in range(19))
 
 
 def add(conn, letter: str, upper: bool) -> None:
-    """``letter`` (upper case) for the client's side, its lower case for the server's."""
-    conn.hist += letter if upper else letter.lower()
+    """``letter`` (upper case) for Zeek's originator, its lower case for the responder."""
+    conn.hist += letter if upper != conn.zflip else letter.lower()
 
 
 def add_scaled(conn, count: int, letter: str, upper: bool) -> None:
     """The letter for a counted event, on its 1st, 10th, 100th ... occurrence."""
     if count in SCALED_COUNTS:
-        conn.hist += letter if upper else letter.lower()
+        conn.hist += letter if upper != conn.zflip else letter.lower()
 
 
 def add_once(conn, ep, bit: int, letter: str, upper: bool) -> None:
     """The letter the first time ``ep`` does what ``bit`` stands for."""
     if not ep.hist_seen & bit:
         ep.hist_seen |= bit
-        conn.hist += letter if upper else letter.lower()
+        conn.hist += letter if upper != conn.zflip else letter.lower()
 
 
 def repeatable(ep, bit: int, value: int, last: int) -> bool:

@@ -14,14 +14,15 @@ from operator import attrgetter
 
 from ..decode import ACK, FIN, RST, SYN
 from ..model.connection import (
-    HS_SYN, HS_SYNACK, SEQ_HALF, SEQ_MASK, Z_CLOSED, Z_INACTIVE, Z_RESET, Z_SYN_SENT, Connection, Endpoint,
+    HS_SYN, HS_SYNACK, SEQ_HALF, SEQ_MASK, Z_CLOSED, Z_INACTIVE, Z_RESET, Connection, Endpoint,
     reverse_key,
 )
 from ..model.states import CLOSED, ESTABLISHED, SYN_SENT, UNKNOWN
-from . import history
-from .endpoint import acks_syn, check_ended, control, receipts, set_state
+from . import history, zeek
+from .endpoint import acks_syn, check_ended, control, control_letters, receipts, set_state
 from .folding import OTHER, Folds, kind_of
 from .history import H_ACK, H_DATA
+from .zeek import TOO_LARGE_SEQ_DELTA
 from .timers import settle
 
 _BY_FIRST_PACKET = attrgetter("first_seen", "seq_order")
@@ -59,9 +60,14 @@ class ConnectionTable:
         # ``owned``): the packet's number in the whole capture, so that every
         # partition orders its connections as a single process would.
         self.packet_number = None
+        # Zeek's likely_server_ports, read when a table is made (a test can
+        # give the set a Zeek run without the default scripts had).
+        self.likely_server_ports = zeek.LIKELY_SERVER_PORTS
 
     # ------------------------------------------------------------------ hot path
-    def segment(self, ts, key, sport, dport, seq, ack, flags, win, plen, wscale):
+    def segment(self, ts, key, sport, dport, seq, ack, flags, win, plen, wscale, ipb=0):
+        """One TCP segment; ``ipb``: its IP packet's total length (Zeek's
+        ip_bytes; 0 where a caller does not know it)."""
         conn = self.table.get(key)
         if conn is None or flags & (SYN | RST) or conn.route_check:
             conn = self._route(ts, key, conn, sport, dport, seq, ack, flags)
@@ -78,22 +84,68 @@ class ConnectionTable:
         if ts > conn.last_seen:
             conn.last_seen = ts
         x.packets += 1
+        x.ip_bytes += ipb
         x.last_time = ts
         ctl = flags & (SYN | FIN | RST)
         seglen = plen
-        if ctl or x.state != ESTABLISHED or y.state != ESTABLISHED or x.zstate == Z_INACTIVE:
+        zs = x.zstate
+        if ctl or x.state != ESTABLISHED or y.state != ESTABLISHED or zs == Z_INACTIVE:
             receipts(conn, x, y, upper, ts, ack, flags, plen)
             if ctl:
-                if flags & RST:
-                    # A RST's payload is not stream data.
-                    control(conn, x, y, upper, ts, seq, ack, flags, plen, wscale)
-                    return
                 if flags & SYN:
                     seglen += 1
                 if flags & FIN:
                     seglen += 1
+                # Zeek's letters for the packet come first (update_history).
+                control_letters(conn, x, upper, seq, flags, plen)
+                if flags & RST:
+                    # A RST's payload is not stream data (get_segment_len).
+                    seglen -= plen
+            if zs == Z_INACTIVE or flags & SYN:
+                zeek.init_endpoint(x, flags, seq, (seq + seglen) & SEQ_MASK)
+        if not ctl:
+            # D and A once per direction (update_history); the bits tested
+            # here, not in history.add_once: a call per data packet on the
+            # hot path would buy nothing.
+            if plen:
+                if not x.hist_seen & H_DATA:
+                    x.hist_seen |= H_DATA
+                    history.add(conn, "D", upper)
+            elif flags & ACK and not x.hist_seen & H_ACK:
+                x.hist_seen |= H_ACK
+                history.add(conn, "A", upper)
+        if win == 0 and not flags & RST and y.zstate != Z_CLOSED and zs != Z_RESET:
+            # Zeek's W (update_window), judged on the states before the packet.
+            x.zero_windows += 1
+            history.add_scaled(conn, x.zero_windows, "W", upper)
 
-        # Sequence space: new data, retransmissions (Zeek's rule: a segment
+        # Zeek's last_seq (update_last_seq): any segment ending beyond it
+        # moves it -- a pure ACK too -- and payload ending at or below it is
+        # a retransmission (T).  Kept apart from our SND.NXT, which neither
+        # zero-length segments nor a RST's payload move.
+        zend = (seq + seglen) & SEQ_MASK
+        d = (zend - x.zlast) & SEQ_MASK
+        if zs == Z_RESET or (flags & (SYN | RST) and TOO_LARGE_SEQ_DELTA < d < SEQ_MASK + 1 - TOO_LARGE_SEQ_DELTA):
+            # Nothing a reset endpoint says is trusted, nor a SYN's or RST's
+            # sequence number far from the last one.
+            pass
+        elif d and d < SEQ_HALF:
+            x.zlast = zend
+        elif plen:
+            x.zrxmit += 1
+            history.add_scaled(conn, x.zrxmit, "T", upper)
+        if plen and not flags & RST:
+            # Payload reaches Zeek's reassembler: its frontier moves.
+            dend = (seq + plen + (1 if flags & SYN else 0)) & SEQ_MASK
+            if 0 < ((dend - x.zdata) & SEQ_MASK) < SEQ_HALF:
+                x.zdata = dend
+        if zs == Z_INACTIVE or ctl:
+            zeek.update(conn, x, y, upper != conn.zflip, flags, plen, seq)
+
+        if ctl and flags & RST:
+            control(conn, x, y, upper, ts, seq, ack, flags, plen, wscale)
+            return
+        # Sequence space: new data, retransmissions (our count: a segment
         # carrying payload that ends at or before the highest sequence number
         # already seen), and holes.
         if seglen:
@@ -111,7 +163,6 @@ class ConnectionTable:
                 if plen:
                     x.retransmits += 1
                     x.rxmt_time = ts
-                    history.add_scaled(conn, x.retransmits, "T", upper)
         elif x.snd_nxt < 0:
             x.snd_nxt = seq
         elif seq == (x.snd_nxt - 1) & SEQ_MASK:
@@ -119,30 +170,36 @@ class ConnectionTable:
             # (RFC 9293 3.8.4; Linux tcp_write_wakeup).
             x.probes += 1
             x.probe_time = ts
-        if not ctl:
-            # The bit tested here, not in history.add_once: a call per data
-            # packet on the hot path would buy nothing.
-            if plen:
-                if not x.hist_seen & H_DATA:
-                    x.hist_seen |= H_DATA
-                    history.add(conn, "D", upper)
-            elif flags & ACK and not x.hist_seen & H_ACK:
-                x.hist_seen |= H_ACK
-                history.add(conn, "A", upper)
         if flags & ACK:
             rn = x.rcv_nxt
             if rn < 0 or 0 < ((ack - rn) & SEQ_MASK) < SEQ_HALF:
                 x.rcv_nxt = ack
                 # An ACK beyond anything the peer was seen to send: the
-                # capture missed the peer's bytes (Zeek's content gap).
+                # capture missed the peer's bytes.
                 ynxt = y.snd_nxt
                 if ynxt >= 0 and 0 < ((ack - ynxt) & SEQ_MASK) < SEQ_HALF and y.state != UNKNOWN:
                     y.snd_nxt = ack
                     y.gaps += 1
-                    history.add_scaled(conn, y.gaps, "G", not upper)
-        if win == 0 and y.zstate != Z_CLOSED and x.zstate != Z_RESET:
-            x.zero_windows += 1
-            history.add_scaled(conn, x.zero_windows, "W", upper)
+                # Zeek's content gap (TCP_Reassembler::AckReceived): the ACK,
+                # held below the peer's FIN (a FIN's octet is not data), beyond
+                # the payload its reassembler holds.  A FIN that jumped over
+                # unseen data does not move that frontier, so its ACK shows
+                # the hole.  Written only between two endpoints established
+                # or closing cleanly (TCP_Reassembler::Gap): never for an
+                # endpoint that did not send, nor after a RST.
+                yd = y.zdata
+                if yd >= 0 and y.zstate != Z_INACTIVE:
+                    a = ack
+                    yf = y.fin_seq
+                    if yf >= 0 and 0 < ((a - yf) & SEQ_MASK) < SEQ_HALF:
+                        a = yf
+                    g = (a - yd) & SEQ_MASK
+                    if g and g < SEQ_HALF:
+                        y.zdata = a
+                        if zeek.clean(y) and zeek.clean(x):
+                            y.zgaps += 1
+                            y.zmissed += g
+                            history.add_scaled(conn, y.zgaps, "G", not upper)
         if ctl:
             control(conn, x, y, upper, ts, seq, ack, flags, plen, wscale)
 
@@ -270,16 +327,24 @@ class ConnectionTable:
             client = Endpoint(dst, dport, state, ts)
             server = Endpoint(src, sport, state, ts)
             conn = Connection(rkey, client, server, ts, self._order)
-            conn.hist += "^"  # Zeek's mark: roles flipped from the first packet's direction
         conn.roles_inferred = inferred
+        # Zeek's roles (its conn.log orig/resp) are its own guess: the sender
+        # of the first packet unless Zeek flips it (zeek.zeek_flips), which
+        # it marks with "^".  Where that guess differs from ours, the Zeek
+        # view (history's letter case, conn_state, --format zeek) follows
+        # Zeek's roles and our client/server stay as the contract guesses them.
+        zeek_orig_is_sender = not zeek.zeek_flips(sport, dport, flags, self.likely_server_ports)
+        conn.zflip = zeek_orig_is_sender != sender_is_client
+        if not zeek_orig_is_sender:
+            conn.hist = "^"
         if flags & SYN and flags & ACK:
             # A SYN-ACK seen before (or without) its SYN: the client's SYN is
-            # implied by the acknowledgment number.
+            # implied by the acknowledgment number.  (Zeek's originator stays
+            # INACTIVE: it saw no SYN.)
             set_state(client, SYN_SENT, ts)
             client.isn = (ack - 1) & SEQ_MASK
             client.snd_nxt = ack
             client.syn_time = ts
-            client.zstate = Z_SYN_SENT  # Zeek would see the SYN it answers
             conn.hs |= HS_SYN
         old = self.table.get(key)
         if old is not None and old is not conn:

@@ -57,6 +57,14 @@ class Endpoint:
         "packets", "bytes", "retransmits", "zero_windows", "gaps",
         "first_time", "last_time",
         "zstate", "zprev",
+        # Zeek's own sequence bookkeeping, kept apart from ours so that the
+        # Zeek view cannot move our endpoint states (TCPSessionAdapter.cc):
+        "zstart",       # start_seq: the ISN, or one below the first sequence number seen; -1 until seen
+        "zlast",        # last_seq: one past the highest segment end seen, zero-length ones included; -1 until seen
+        "zdata",        # one past the payload the reassembler holds (a FIN's byte is not data); -1 until seen
+        "zgaps", "zmissed",  # content gaps Zeek writes (G) and their bytes (conn.log missed_bytes)
+        "zrxmit",       # Zeek's retransmission count (TCP_Endpoint::DidRxmit, the T letter)
+        "ip_bytes",     # IP-level bytes sent (Zeek's orig_ip_bytes / resp_ip_bytes: IP total lengths)
         "hist_seen", "last_syn", "last_fin", "last_rst",
     )
 
@@ -98,6 +106,13 @@ class Endpoint:
         self.last_time = -1.0
         self.zstate = Z_INACTIVE
         self.zprev = Z_INACTIVE
+        self.zstart = -1
+        self.zlast = -1
+        self.zdata = -1
+        self.zgaps = 0
+        self.zmissed = 0
+        self.zrxmit = 0
+        self.ip_bytes = 0
         self.hist_seen = 0
         self.last_syn = -1
         self.last_fin = -1
@@ -129,6 +144,7 @@ class Connection:
         "challenge_time",  # when the peer answered a new SYN with this instance's old numbers
         "challenge_state",  # the answering side's state then (TIME_WAIT, ESTABLISHED ...)
         "replay_of",      # an earlier instance whose client ISN this instance's SYN repeated
+        "zflip",          # Zeek's originator is our server (Zeek guesses roles by likely_server_ports, we by port)
     )
 
     def __init__(self, ckey: bytes, client: Endpoint, server: Endpoint, ts: float, order: int):
@@ -159,6 +175,7 @@ class Connection:
         self.challenge_time = -1.0
         self.challenge_state = -1
         self.replay_of = None
+        self.zflip = False
 
     @property
     def history(self) -> str:
