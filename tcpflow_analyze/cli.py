@@ -463,11 +463,14 @@ def main():
 
 
 @main.command()
-@click.option("--format", "fmt", type=click.Choice(["table", "json", "markdown", "csv", "html", "junit"]),
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "markdown", "csv", "html", "junit", "zeek"]),
               default="table", show_default=True,
               help="table for people, json for scripts (the report contract), markdown for CI summaries, csv for "
                    "spreadsheets, html for a self-contained page, junit for CI test reports (one test case per "
-                   "anomaly type; failing: what --fail-on matches, warning and critical without it).")
+                   "anomaly type; failing: what --fail-on matches, warning and critical without it), zeek for "
+                   "a Zeek conn.log (TSV, or JSON lines with --zeek-json).")
+@click.option("--zeek-json", "zeek_json", is_flag=True, default=False,
+              help="With --format zeek: Zeek's JSON log lines (one object per connection) instead of its TSV.")
 @output_option("Write the report to FILE (atomically) instead of stdout.")
 @click.option("--fail-on", "fail_on", default=None, metavar="LIST",
               help="Comma-separated anomaly types, or a severity (info, warning, critical): "
@@ -485,7 +488,7 @@ def main():
 @click.option("--color/--no-color", "color", default=None, help="Colour states and severities (default: on a terminal).")
 @filter_options
 @analysis_options
-def analyze(analysis, cfg, fmt, output, fail_on, baseline, table_format, sort, top, color,
+def analyze(analysis, cfg, fmt, output, fail_on, baseline, zeek_json, table_format, sort, top, color,
             hosts, ports, states, anomaly_types, since, until):
     """Analyze CAPTURE files (pcap, pcapng, optionally gzipped; - for stdin).
 
@@ -496,6 +499,8 @@ def analyze(analysis, cfg, fmt, output, fail_on, baseline, table_format, sort, t
         fail_items = parse_fail_on(fail_on)
     except click.BadParameter as exc:
         _fail(f"--fail-on: {exc}")
+    if zeek_json and fmt != "zeek":
+        _fail("--zeek-json goes with --format zeek")
     if fmt == "table" and table_format not in tabulate_formats:
         _fail(f"--table-format: unknown format {table_format!r} (one of: {', '.join(tabulate_formats)})")
     flt = build_filter(analysis, hosts, ports, states, anomaly_types, since, until)
@@ -530,6 +535,12 @@ def analyze(analysis, cfg, fmt, output, fail_on, baseline, table_format, sort, t
             text = iter_csv(report)
         elif fmt == "html":
             text = _html(report, analysis, found, cfg)
+        elif fmt == "zeek":
+            from .render.zeek_log import iter_json, iter_tsv
+            from .views.zeek_log import rows as zeek_rows
+            conn_rows = zeek_rows(shown)
+            text = iter_json(conn_rows) if zeek_json else \
+                iter_tsv(conn_rows, report["capture"].get("start"), report["capture"].get("end"))
         elif fmt == "junit":
             from .render.junit import render as render_junit
             # Without --fail-on the test report still fails what needs a

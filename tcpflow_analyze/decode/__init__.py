@@ -8,9 +8,10 @@ that the packet loop (``engine.loop.run``) inlines (``FAST_PATHS``);
 ``decode`` is the general path for everything else.
 
 ``decode`` returns either a tuple
-``(key, sport, dport, seq, ack, flags, window, payload_len, wscale)`` or an
+``(key, sport, dport, seq, ack, flags, window, payload_len, wscale, ip_len)`` or an
 int, the reason the packet was skipped (``SKIP_*``).  ``key`` is the raw bytes
-src addr + dst addr + sport + dport, so it doubles as the flow-table key.
+src addr + dst addr + sport + dport, so it doubles as the flow-table key;
+``ip_len`` is the IP packet's length, headers included (Zeek's ip_bytes).
 
 The modules, one job each:
 

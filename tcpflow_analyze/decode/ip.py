@@ -64,7 +64,7 @@ def decode_ipv4(buf, pos, end):
     if total < ihl:
         return SKIP_MALFORMED
     return decode_tcp(buf, pos + ihl, min(pos + total, end), pos + total,
-                      buf[pos + _V4_ADDRS:pos + _V4_ADDRS_END])
+                      buf[pos + _V4_ADDRS:pos + _V4_ADDRS_END], pos)
 
 
 def decode_ipv6(buf, pos, end):
@@ -80,7 +80,7 @@ def decode_ipv6(buf, pos, end):
     data_end = end if plen == 0 else hdr + plen
     for _ in range(MAX_IPV6_EXT_HEADERS):
         if nxt == IPPROTO_TCP:
-            return decode_tcp(buf, hdr, min(data_end, end), data_end, addrs)
+            return decode_tcp(buf, hdr, min(data_end, end), data_end, addrs, pos)
         if hdr + _IPV6_EXT_MIN > end:
             return SKIP_TRUNCATED if nxt in _IPV6_EXT_GENERIC or nxt in (IPV6_FRAGMENT, IPV6_AH) else SKIP_NON_TCP
         if nxt in _IPV6_EXT_GENERIC:

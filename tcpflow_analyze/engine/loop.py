@@ -144,7 +144,7 @@ def run(windows, table, stats: CaptureStats, owned=None, progress=None) -> None:
                                 table.packet_number = packets
                             segment(ts, buf[off + key4:off + key4_end], sport, dport, seq, ack, flags, win, plen,
                                     window_scale(buf, off + tcp4 + 20, min(off + tcp4 + thl, off + caplen))
-                                    if flags & SYN and thl > 20 else -1)
+                                    if flags & SYN and thl > 20 else -1, total)
                             continue
                     elif (etype == 0x86DD or etype >> 4 == raw6) and caplen >= fast6_min:
                         # IPv6 with TCP right after the fixed header: the same
@@ -163,7 +163,7 @@ def run(windows, table, stats: CaptureStats, owned=None, progress=None) -> None:
                                     table.packet_number = packets
                                 segment(ts, buf[off + key6:off + key6_end], sport, dport, seq, ack, flags, win,
                                         plen, window_scale(buf, off + tcp6 + 20, min(off + tcp6 + thl, off + caplen))
-                                        if flags & SYN and thl > 20 else -1)
+                                        if flags & SYN and thl > 20 else -1, ip_plen + 40)
                                 continue
                 r = decode(lt, buf, off, caplen)
                 if r.__class__ is int:

@@ -66,11 +66,11 @@ class ObservedTable(ConnectionTable):
     def _watched(self, key) -> bool:
         return self.observer.watch is None or key in self.observer.watch
 
-    def segment(self, ts, key, sport, dport, seq, ack, flags, win, plen, wscale):
+    def segment(self, ts, key, sport, dport, seq, ack, flags, win, plen, wscale, ipb=0):
         if not self._watched(key):
-            return ConnectionTable.segment(self, ts, key, sport, dport, seq, ack, flags, win, plen, wscale)
+            return ConnectionTable.segment(self, ts, key, sport, dport, seq, ack, flags, win, plen, wscale, ipb)
         self._given = None
-        ConnectionTable.segment(self, ts, key, sport, dport, seq, ack, flags, win, plen, wscale)
+        ConnectionTable.segment(self, ts, key, sport, dport, seq, ack, flags, win, plen, wscale, ipb)
         if self._given is None:
             return
         conn, from_client, retransmits, rst_ignored = self._given

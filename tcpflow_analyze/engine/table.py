@@ -81,6 +81,10 @@ class ConnectionTable:
             x = conn.server
             y = conn.client
             upper = False
+        if ts >= conn.zend:
+            # Zeek removed the connection 5 s after it closed or was reset:
+            # this packet opens a new conn.log row (the Zeek view only).
+            zeek.split(conn, ts, conn.last_seen, upper, sport, dport, flags, self.likely_server_ports)
         if ts > conn.last_seen:
             conn.last_seen = ts
         x.packets += 1
@@ -125,22 +129,26 @@ class ConnectionTable:
         # zero-length segments nor a RST's payload move.
         zend = (seq + seglen) & SEQ_MASK
         d = (zend - x.zlast) & SEQ_MASK
-        if zs == Z_RESET or (flags & (SYN | RST) and TOO_LARGE_SEQ_DELTA < d < SEQ_MASK + 1 - TOO_LARGE_SEQ_DELTA):
+        if zs == Z_RESET or (ctl and flags & (SYN | RST)
+                             and TOO_LARGE_SEQ_DELTA < d < SEQ_MASK + 1 - TOO_LARGE_SEQ_DELTA):
             # Nothing a reset endpoint says is trusted, nor a SYN's or RST's
             # sequence number far from the last one.
             pass
         elif d and d < SEQ_HALF:
             x.zlast = zend
+            if plen:
+                if ctl:
+                    self._zeek_data(x, seq, plen, flags)
+                elif 0 < ((zend - x.zdata) & SEQ_MASK) < SEQ_HALF:
+                    # In-order payload: the reassembler's frontier moves with it.
+                    x.zdata = zend
         elif plen:
             x.zrxmit += 1
             history.add_scaled(conn, x.zrxmit, "T", upper)
-        if plen and not flags & RST:
-            # Payload reaches Zeek's reassembler: its frontier moves.
-            dend = (seq + plen + (1 if flags & SYN else 0)) & SEQ_MASK
-            if 0 < ((dend - x.zdata) & SEQ_MASK) < SEQ_HALF:
-                x.zdata = dend
+            # A retransmission may fill a hole the reassembler had.
+            self._zeek_data(x, seq, plen, flags)
         if zs == Z_INACTIVE or ctl:
-            zeek.update(conn, x, y, upper != conn.zflip, flags, plen, seq)
+            zeek.update(conn, x, y, upper != conn.zflip, flags, plen, seq, ts)
 
         if ctl and flags & RST:
             control(conn, x, y, upper, ts, seq, ack, flags, plen, wscale)
@@ -188,20 +196,41 @@ class ConnectionTable:
                 # or closing cleanly (TCP_Reassembler::Gap): never for an
                 # endpoint that did not send, nor after a RST.
                 yd = y.zdata
-                if yd >= 0 and y.zstate != Z_INACTIVE:
-                    a = ack
-                    yf = y.fin_seq
-                    if yf >= 0 and 0 < ((a - yf) & SEQ_MASK) < SEQ_HALF:
-                        a = yf
-                    g = (a - yd) & SEQ_MASK
-                    if g and g < SEQ_HALF:
-                        y.zdata = a
-                        if zeek.clean(y) and zeek.clean(x):
-                            y.zgaps += 1
-                            y.zmissed += g
-                            history.add_scaled(conn, y.zgaps, "G", not upper)
+                g = (ack - yd) & SEQ_MASK
+                if g and g < SEQ_HALF and yd >= 0 and y.zstate != Z_INACTIVE:
+                    self._zeek_ack(conn, x, y, upper, ack, yd)
         if ctl:
             control(conn, x, y, upper, ts, seq, ack, flags, plen, wscale)
+
+    @staticmethod
+    def _zeek_data(x, seq, plen, flags) -> None:
+        """Payload reaches Zeek's reassembler: its frontier moves (a SYN's
+        data starts after the SYN octet; a RST's is not stream data)."""
+        if flags & RST:
+            return
+        end = (seq + plen + (1 if flags & SYN else 0)) & SEQ_MASK
+        if 0 < ((end - x.zdata) & SEQ_MASK) < SEQ_HALF:
+            x.zdata = end
+
+    @staticmethod
+    def _zeek_ack(conn, x, y, upper, ack, yd) -> None:
+        """x acknowledges beyond the payload Zeek's reassembler holds for y:
+        a content gap (TCP_Reassembler::AckReceived, Undelivered, Gap).  The
+        ACK is held below y's FIN (a FIN's octet is not data), so a FIN that
+        jumped over unseen data shows the hole when it is acknowledged.
+        Written (G, missed_bytes) only between two endpoints established or
+        closing cleanly: never for an endpoint that did not send, nor after
+        a RST."""
+        yf = y.fin_seq
+        if yf >= 0 and 0 < ((ack - yf) & SEQ_MASK) < SEQ_HALF:
+            ack = yf
+        g = (ack - yd) & SEQ_MASK
+        if g and g < SEQ_HALF:
+            y.zdata = ack
+            if zeek.clean(y) and zeek.clean(x):
+                y.zgaps += 1
+                y.zmissed += g
+                history.add_scaled(conn, y.zgaps, "G", not upper)
 
     # ------------------------------------------------------------------ routing
     def _route(self, ts, key, conn, sport, dport, seq, ack, flags):

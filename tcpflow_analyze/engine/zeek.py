@@ -9,6 +9,7 @@ the two endpoints' Zeek states and the history.
 """
 from __future__ import annotations
 
+import hashlib
 import re
 
 from ..decode import ACK, FIN, RST, SYN
@@ -19,20 +20,29 @@ from ..model.connection import (
 
 # Zeek's likely_server_ports with its default scripts (base/init-default.zeek):
 # the set is empty in init-bare.zeek and grows only where a protocol script
-# says ``redef likely_server_ports += { ports }``.  TCP ports, from
-# scripts/base/protocols/*/main.zeek: dce-rpc 135; dns 53; ftp 21, 2811; http
-# 80, 81, 631, 1080, 3128, 8000, 8080, 8888; irc 6666-6669; krb 88; modbus
-# 502; mqtt 1883; rdp 3389; smb 139, 445; smtp 25, 587; socks 1080; ssh 22;
-# ssl 443, 563, 585, 614, 636, 989, 990, 992, 993, 995, 5223; xmpp 5222,
-# 5269.  Scripts that register an analyzer's ports without adding them here
-# (imap 143, finger 79, dnp3 20000, mysql 1434/3306; pop3 and rfb register
-# none) do not make Zeek flip, so neither do we.  UDP ports are left out:
-# this is a TCP tool.
-LIKELY_SERVER_PORTS = frozenset({
-    21, 22, 25, 53, 80, 81, 88, 135, 139, 443, 445, 502, 563, 585, 587, 614, 631, 636,
-    989, 990, 992, 993, 995, 1080, 1883, 2811, 3128, 3389, 5222, 5223, 5269,
-    6666, 6667, 6668, 6669, 8000, 8080, 8888,
-})
+# says ``redef likely_server_ports += { ports }`` -- the TCP ports of
+# scripts/base/protocols/<name>/main.zeek, by script.  Scripts that register
+# an analyzer's ports without adding them here (imap 143, finger 79, dnp3
+# 20000, mysql 1434 and 3306; pop3 and rfb register none) do not make Zeek
+# flip, so neither do we.  UDP ports are left out: this is a TCP tool.
+LIKELY_SERVER_PORTS_BY_SCRIPT = {
+    "dce-rpc": frozenset({135}),
+    "dns": frozenset({53}),
+    "ftp": frozenset({21, 2811}),
+    "http": frozenset({80, 81, 631, 1080, 3128, 8000, 8080, 8888}),
+    "irc": frozenset({6666, 6667, 6668, 6669}),
+    "krb": frozenset({88}),
+    "modbus": frozenset({502}),
+    "mqtt": frozenset({1883}),
+    "rdp": frozenset({3389}),
+    "smb": frozenset({139, 445}),
+    "smtp": frozenset({25, 587}),
+    "socks": frozenset({1080}),
+    "ssh": frozenset({22}),
+    "ssl": frozenset({443, 563, 585, 614, 636, 989, 990, 992, 993, 995, 5223}),
+    "xmpp": frozenset({5222, 5269}),
+}
+LIKELY_SERVER_PORTS = frozenset().union(*LIKELY_SERVER_PORTS_BY_SCRIPT.values())
 
 # Zeek's seq_delta bound past which a SYN's or RST's sequence number is not
 # trusted to move last_seq (TOO_LARGE_SEQ_DELTA in TCPSessionAdapter.cc).
@@ -62,11 +72,115 @@ def _set(x, state: int) -> None:
         x.zstate = state
 
 
-def update(conn, x, y, is_orig: bool, flags: int, plen: int, seq: int) -> None:
+# How long Zeek keeps a connection after it closed (tcp_close_delay, the
+# ConnDeleteTimer of TCPSessionAdapter::ConnectionClosed) or after a RST on a
+# closed one (tcp_reset_delay, ResetTimer): 5 s each (init-bare.zeek).  A
+# packet of the 4-tuple after that starts a new conn.log row.
+TCP_CLOSE_DELAY = 5.0
+_NEVER = float("inf")
+TCP_RESET_DELAY = 5.0
+
+
+def update(conn, x, y, is_orig: bool, flags: int, plen: int, seq: int, ts: float = 0.0) -> None:
     """What a segment from ``x`` does to the Zeek states of ``x`` and its peer
     ``y`` (TCPSessionAdapter::UpdateStateMachine); ``is_orig``: ``x`` is
     Zeek's originator."""
-    _UPDATE[x.zstate](conn, x, y, is_orig, flags, plen, seq)
+    zs = x.zstate
+    _UPDATE[zs](conn, x, y, is_orig, flags, plen, seq)
+    if flags & (FIN | RST) and zs != Z_RESET:
+        if zs == Z_CLOSED:
+            # UpdateClosedState: a RST after our FIN, the peer still open.
+            if flags & RST and x.zstate == Z_RESET:
+                if conn.zend == _NEVER:
+                    conn.zend = ts + TCP_RESET_DELAY
+                if not x.zdid_close:
+                    _closed_by(conn, x, y, ts)
+        elif flags & RST or x.zstate == Z_CLOSED:
+            _closed_by(conn, x, y, ts)
+
+
+def _closed_by(conn, x, y, ts) -> None:
+    # TCPSessionAdapter::ConnectionClosed: once per endpoint; with a RST, or
+    # the peer closed too or silent, the connection is complete and Zeek
+    # removes it tcp_close_delay after (its last time: this packet's).
+    if x.zdid_close:
+        return
+    x.zdid_close = True
+    if y.zdid_close:
+        conn.zclosed = ts
+    if (x.zstate == Z_RESET or y.zdid_close or y.zstate == Z_INACTIVE) and conn.zend == _NEVER:
+        conn.zend = ts + TCP_CLOSE_DELAY
+
+
+class ZeekRow:
+    """A finished conn.log row of a connection instance that Zeek split."""
+    __slots__ = ("uid", "first", "last", "flip", "history", "conn_state",
+                 "orig_pkts", "resp_pkts", "orig_ip_bytes", "resp_ip_bytes",
+                 "orig_bytes", "resp_bytes", "missed_bytes")
+
+
+def row_counts(conn):
+    """The current row's (orig packets, resp packets, orig ip bytes, resp ip bytes)."""
+    c, s = conn.client, conn.server
+    cp, sp, cb, sb = c.packets, s.packets, c.ip_bytes, s.ip_bytes
+    if conn.zbase is not None:
+        bcp, bsp, bcb, bsb = conn.zbase
+        cp, sp, cb, sb = cp - bcp, sp - bsp, cb - bcb, sb - bsb
+    return (sp, cp, sb, cb) if conn.zflip else (cp, sp, cb, sb)
+
+
+def split(conn, ts: float, last: float, x_is_client: bool, sport: int, dport: int, flags: int, likely) -> None:
+    """Zeek removed this connection before a packet at ``ts`` (``conn.zend``
+    passed): finish its current row and start a new one at this packet,
+    whose sender Zeek takes as the new originator unless it flips
+    (``zeek_flips``).  Our instance, its endpoint states and counters go on;
+    only the Zeek view starts over."""
+    o, r = orig_resp(conn)
+    row = ZeekRow()
+    row.uid = uid(conn)
+    row.first = conn.zfirst
+    row.last = conn.zclosed if conn.zclosed >= 0 else last
+    row.flip = conn.zflip
+    row.history = conn.hist
+    row.conn_state = conn_state(conn)
+    row.orig_pkts, row.resp_pkts, row.orig_ip_bytes, row.resp_ip_bytes = row_counts(conn)
+    row.orig_bytes, row.resp_bytes = size(o, r), size(r, o)
+    row.missed_bytes = o.zmissed + r.zmissed
+    if conn.zrows is None:
+        conn.zrows = []
+    conn.zrows.append(row)
+    c, s = conn.client, conn.server
+    conn.zbase = (c.packets, s.packets, c.ip_bytes, s.ip_bytes)
+    conn.zfirst = ts
+    conn.zend = _NEVER
+    conn.zclosed = -1.0
+    for ep in (c, s):
+        ep.zstate = ep.zprev = Z_INACTIVE
+        ep.zstart = ep.zlast = ep.zdata = -1
+        ep.zgaps = ep.zmissed = ep.zrxmit = 0
+        ep.zdid_close = False
+        ep.hist_seen = 0
+        ep.last_syn = ep.last_fin = ep.last_rst = -1
+        ep.zero_windows = 0
+    orig_is_sender = not zeek_flips(sport, dport, flags, likely)
+    conn.zflip = orig_is_sender != x_is_client
+    conn.hist = "" if orig_is_sender else "^"
+
+
+_B62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+
+
+def uid(conn) -> str:
+    """A conn.log uid for the current row: "C" and 96 bits in base 62, as
+    Zeek writes them -- but ours are a hash of the 4-tuple and the row's
+    first packet time, so the same capture gives the same uids (Zeek's are
+    random per run)."""
+    h = int.from_bytes(hashlib.sha1(conn.ckey + repr(round(conn.zfirst, 6)).encode()).digest()[:12], "big")
+    out = []
+    while h:
+        h, d = divmod(h, 62)
+        out.append(_B62[d])
+    return "C" + "".join(reversed(out))
 
 
 def _inactive(conn, x, y, is_orig, flags, plen, seq):
@@ -230,3 +344,30 @@ def conn_state(conn: Connection) -> str:
     if os_ == Z_ESTABLISHED and rs == Z_ESTABLISHED:
         return "S1"
     return "OTH"
+
+
+def first_history(conn) -> str:
+    """The history of the instance's first conn.log row (the report's
+    ``history``: the row that began with the instance)."""
+    return conn.zrows[0].history if conn.zrows else conn.hist
+
+
+def first_conn_state(conn) -> str:
+    """The conn_state of the instance's first conn.log row."""
+    return conn.zrows[0].conn_state if conn.zrows else conn_state(conn)
+
+
+def first_uid(conn) -> str:
+    return conn.zrows[0].uid if conn.zrows else uid(conn)
+
+
+def first_flip(conn) -> bool:
+    return conn.zrows[0].flip if conn.zrows else conn.zflip
+
+
+def missed_bytes(conn) -> int:
+    """Zeek's missed_bytes over all the instance's rows."""
+    n = conn.client.zmissed + conn.server.zmissed
+    if conn.zrows:
+        n += sum(r.missed_bytes for r in conn.zrows)
+    return n

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 
 SEQ_MASK = 0xFFFFFFFF
+_NEVER = float("inf")
 SEQ_HALF = 0x80000000
 
 # Zeek's endpoint states (TCP_Endpoint.h), tracked beside ours only to compute
@@ -64,6 +65,7 @@ class Endpoint:
         "zdata",        # one past the payload the reassembler holds (a FIN's byte is not data); -1 until seen
         "zgaps", "zmissed",  # content gaps Zeek writes (G) and their bytes (conn.log missed_bytes)
         "zrxmit",       # Zeek's retransmission count (TCP_Endpoint::DidRxmit, the T letter)
+        "zdid_close",   # Zeek's did_close: this endpoint's FIN or RST closed it in Zeek's eyes
         "ip_bytes",     # IP-level bytes sent (Zeek's orig_ip_bytes / resp_ip_bytes: IP total lengths)
         "hist_seen", "last_syn", "last_fin", "last_rst",
     )
@@ -112,6 +114,7 @@ class Endpoint:
         self.zgaps = 0
         self.zmissed = 0
         self.zrxmit = 0
+        self.zdid_close = False
         self.ip_bytes = 0
         self.hist_seen = 0
         self.last_syn = -1
@@ -145,6 +148,14 @@ class Connection:
         "challenge_state",  # the answering side's state then (TIME_WAIT, ESTABLISHED ...)
         "replay_of",      # an earlier instance whose client ISN this instance's SYN repeated
         "zflip",          # Zeek's originator is our server (Zeek guesses roles by likely_server_ports, we by port)
+        # Zeek's conn.log rows for this instance (engine.zeek: Zeek removes a
+        # connection 5 s after it closed or was reset; later packets of the
+        # 4-tuple make a new row while our instance goes on):
+        "zfirst",         # when the current row began
+        "zend",           # when Zeek removes the current row (its close/reset timer), or infinity
+        "zclosed",        # when both endpoints had closed (Zeek stops the row's clock), or -1
+        "zbase",          # (client packets, server packets, client ip_bytes, server ip_bytes) when the row began, or None
+        "zrows",          # the earlier rows, finished (engine.zeek.ZeekRow), or None
     )
 
     def __init__(self, ckey: bytes, client: Endpoint, server: Endpoint, ts: float, order: int):
@@ -176,6 +187,11 @@ class Connection:
         self.challenge_state = -1
         self.replay_of = None
         self.zflip = False
+        self.zfirst = ts
+        self.zend = _NEVER
+        self.zclosed = -1.0
+        self.zbase = None
+        self.zrows = None
 
     @property
     def history(self) -> str:

@@ -35,7 +35,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from ..engine.zeek import conn_state
+from ..engine.zeek import first_conn_state, first_flip, first_history, first_uid, missed_bytes
+from ..model.community_id import community_id
 from ..model.states import STATE_NAMES
 from ..model.text import ip_text
 
@@ -102,8 +103,21 @@ RECORD: tuple[Field, ...] = (
     Field("connect_time", TIME, "s.syn_time - c.syn_time if c.last_syn_time >= 0 and s.syn_time >= 0 else None"),
     Field("syn_retries", INT, "c.syn_count - 1 if c.syn_count > 1 else 0"),
     Field("close", STR, "conn.close"),
-    Field("history", STR, "conn.history"),
-    Field("conn_state", STR, "conn_state(conn)"),
+    _per_side("ip_bytes", "ip_bytes"),
+    # Zeek's conn.log history and conn_state for this connection (its first
+    # row, if Zeek split it: ``zeek.rows``), with the case of the letters
+    # following Zeek's originator (``zeek.orig``).
+    Field("history", STR, "first_history(conn)"),
+    Field("conn_state", STR, "first_conn_state(conn)"),
+    # The Community ID v1 hash (seed 0) of the 4-tuple: joins with Zeek's
+    # and Suricata's records of the same flow.
+    Field("community_id", STR, "community_id(c.addr, c.port, s.addr, s.port)"),
+    Field("zeek", OBJECT, fields=(
+        Field("uid", STR, "first_uid(conn)", csv="zeek_uid"),
+        Field("orig", STR, "ORIG_SIDE[first_flip(conn)]", csv="zeek_orig"),
+        Field("rows", INT, "1 + len(conn.zrows) if conn.zrows else 1", csv="zeek_rows"),
+        Field("missed_bytes", INT, "missed_bytes(conn)", csv="zeek_missed_bytes"),
+    )),
     # The only field the anomaly detectors give: it stays last (see with_anomalies).
     Field("anomalies", NAMES, "anomalies"),
 )
@@ -145,7 +159,9 @@ def anomaly_list_text(types) -> str:
 
 # What the getters and the generated code may name.
 _NAMESPACE = {
-    "ip_text": ip_text, "STATE_NAMES": STATE_NAMES, "conn_state": conn_state,
+    "ip_text": ip_text, "STATE_NAMES": STATE_NAMES, "first_conn_state": first_conn_state,
+    "first_history": first_history, "first_uid": first_uid, "first_flip": first_flip,
+    "missed_bytes": missed_bytes, "community_id": community_id, "ORIG_SIDE": ("client", "server"),
     "report_time": report_time, "_json_time": _json_time, "anomaly_list_text": anomaly_list_text,
 }
 
