@@ -23,8 +23,6 @@ from ..model.states import (
     CLOSE_WAIT, CLOSED, CLOSING, ESTABLISHED, FIN_WAIT_1, FIN_WAIT_2, LAST_ACK, LISTEN, SYN_RECEIVED,
     SYN_SENT, TIME_WAIT, UNKNOWN,
 )
-from . import history
-from .history import H_FIN, H_INCONSISTENT, H_MULTIFLAG, H_RST, H_SYN
 
 _DONE = (CLOSED, TIME_WAIT)
 
@@ -121,7 +119,7 @@ def receipts(conn, x, y, upper, ts, ack, flags, plen) -> None:
 
 def control(conn, x, y, upper, ts, seq, ack, flags, plen, wscale) -> None:
     """The effects of SYN, FIN and RST sent by x on the endpoint states
-    (its history letters: ``control_letters``)."""
+    (its history letters: written first, in ``ConnectionTable.segment``)."""
     if flags & RST:
         if x.rst_time < 0:
             x.rst_time = ts
@@ -190,30 +188,3 @@ def rst_acceptable(x: Endpoint, y: Endpoint, seq: int, ack: int, flags: int) -> 
     hi = x.snd_nxt if x.snd_nxt >= 0 and seq_ge(x.snd_nxt, lo) else lo
     return ((seq - lo) & SEQ_MASK) <= ((hi - lo) & SEQ_MASK)
 
-
-def control_letters(conn, x, upper, seq, flags, plen) -> None:
-    """The history letters of a segment carrying SYN, FIN or RST.
-
-    Zeek's letters (update_history in TCPSessionAdapter.cc): S, H, F and R
-    the first time, then again whenever the sequence number differs (a FIN's
-    number is after its data); I or Q once for a packet carrying several of
-    them.  Written before anything else the packet does, as Zeek does.
-    """
-    ctl = flags & (SYN | FIN | RST)
-    if ctl == SYN:
-        if history.repeatable(x, H_SYN, seq, x.last_syn):
-            history.add(conn, "H" if flags & ACK else "S", upper)
-        x.last_syn = seq
-    elif ctl == FIN:
-        fin_end = (seq + plen) & SEQ_MASK
-        if history.repeatable(x, H_FIN, fin_end, x.last_fin):
-            history.add(conn, "F", upper)
-        x.last_fin = fin_end
-    elif ctl == RST:
-        if history.repeatable(x, H_RST, seq, x.last_rst):
-            history.add(conn, "R", upper)
-        x.last_rst = seq
-    elif flags & FIN and flags & RST:
-        history.add_once(conn, x, H_INCONSISTENT, "I", upper)
-    else:
-        history.add_once(conn, x, H_MULTIFLAG, "Q", upper)

@@ -19,10 +19,10 @@ from ..model.connection import (
 )
 from ..model.states import CLOSED, ESTABLISHED, SYN_SENT, UNKNOWN
 from . import history, zeek
-from .endpoint import acks_syn, check_ended, control, control_letters, receipts, set_state
+from .endpoint import acks_syn, check_ended, control, receipts, set_state
 from .folding import OTHER, Folds, kind_of
-from .history import H_ACK, H_DATA
-from .zeek import TOO_LARGE_SEQ_DELTA
+from .history import H_ACK, H_DATA, H_FIN, H_INCONSISTENT, H_MULTIFLAG, H_RST, H_SYN
+from .zeek import _NEVER, TOO_LARGE_SEQ_DELTA
 from .timers import settle
 
 _BY_FIRST_PACKET = attrgetter("first_seen", "seq_order")
@@ -81,6 +81,67 @@ class ConnectionTable:
             x = conn.server
             y = conn.client
             upper = False
+        ctl = flags & (SYN | FIN | RST)
+        # Zeek's last_seq and reassembler frontier of an endpoint (zlast,
+        # zdata) are kept as None while both equal our SND.NXT -- how nearly
+        # every packet leaves them.  Such an endpoint is "in step": its Zeek
+        # state is neither INACTIVE nor RESET and no conn.log row split is
+        # due (see the end of the general path), so the common packet
+        # below, from an endpoint in step with both of ours ESTABLISHED,
+        # costs the Zeek view two counters and no branch of its own.
+        # Packets that would move Zeek's numbers otherwise than ours write
+        # them out and go on with Zeek's own bookkeeping (the general path)
+        # until the two meet again.  Only the Zeek view reads them, after
+        # ``zeek.write_out``.
+        if not ctl and x.zlast is None and x.state == ESTABLISHED and y.state == ESTABLISHED:
+            if ts > conn.last_seen:
+                conn.last_seen = ts
+            x.packets += 1
+            x.ip_bytes += ipb
+            x.last_time = ts
+            # D and A once per direction (update_history); the bits tested
+            # here, not in history.add_once: a call per data packet on the
+            # hot path would buy nothing.
+            if plen:
+                if not x.hist_seen & H_DATA:
+                    x.hist_seen |= H_DATA
+                    history.add(conn, "D", upper)
+            elif flags & ACK and not x.hist_seen & H_ACK:
+                x.hist_seen |= H_ACK
+                history.add(conn, "A", upper)
+            if win == 0 and y.zstate != Z_CLOSED:
+                # Zeek's W (update_window; x is not RESET, being in step).
+                x.zero_windows += 1
+                history.add_scaled(conn, x.zero_windows, "W", upper)
+            # Our sequence space, the general path's below without what an
+            # endpoint in step (seen before, so SND.NXT known) cannot need.
+            if plen:
+                nxt = x.snd_nxt
+                end = (seq + plen) & SEQ_MASK
+                adv = (end - nxt) & SEQ_MASK
+                if adv and adv < SEQ_HALF:
+                    x.bytes += plen if adv > plen else adv
+                    x.snd_nxt = end
+                else:
+                    x.retransmits += 1
+                    x.rxmt_time = ts
+                    # Zeek's last_seq is SND.NXT: its retransmission too (T),
+                    # and no hole in its reassembler for it to fill.
+                    x.zrxmit += 1
+                    history.add_scaled(conn, x.zrxmit, "T", upper)
+            elif seq != x.snd_nxt:
+                self._zero_length_off(x, seq, ts)
+            if flags & ACK:
+                rn = x.rcv_nxt
+                if rn < 0 or 0 < ((ack - rn) & SEQ_MASK) < SEQ_HALF:
+                    x.rcv_nxt = ack
+                    ynxt = y.snd_nxt
+                    if y.zlast is not None or 0 < ((ack - ynxt) & SEQ_MASK) < SEQ_HALF:
+                        self._ack_beyond(conn, x, y, upper, ack, ynxt)
+            return
+
+        # The general path: handshakes, closes, resets, a first packet, our
+        # states other than ESTABLISHED, and endpoints out of step.
         if ts >= conn.zend:
             # Zeek removed the connection 5 s after it closed or was reset:
             # this packet opens a new conn.log row (the Zeek view only).
@@ -90,9 +151,9 @@ class ConnectionTable:
         x.packets += 1
         x.ip_bytes += ipb
         x.last_time = ts
-        ctl = flags & (SYN | FIN | RST)
         seglen = plen
         zs = x.zstate
+        zl = x.zlast
         if ctl or x.state != ESTABLISHED or y.state != ESTABLISHED or zs == Z_INACTIVE:
             receipts(conn, x, y, upper, ts, ack, flags, plen)
             if ctl:
@@ -100,17 +161,40 @@ class ConnectionTable:
                     seglen += 1
                 if flags & FIN:
                     seglen += 1
-                # Zeek's letters for the packet come first (update_history).
-                control_letters(conn, x, upper, seq, flags, plen)
+                # Zeek's letters for the packet come first (update_history):
+                # S, H, F and R the first time, then again whenever the
+                # sequence number differs (a FIN's number is after its
+                # data); I or Q once for a packet carrying several of them.
+                # Inline, not a call: one per control segment.
+                if ctl == SYN:
+                    if history.repeatable(x, H_SYN, seq, x.last_syn):
+                        history.add(conn, "H" if flags & ACK else "S", upper)
+                    x.last_syn = seq
+                elif ctl == FIN:
+                    fin_end = (seq + plen) & SEQ_MASK
+                    if history.repeatable(x, H_FIN, fin_end, x.last_fin):
+                        history.add(conn, "F", upper)
+                    x.last_fin = fin_end
+                elif ctl == RST:
+                    if history.repeatable(x, H_RST, seq, x.last_rst):
+                        history.add(conn, "R", upper)
+                    x.last_rst = seq
+                elif flags & FIN and flags & RST:
+                    history.add_once(conn, x, H_INCONSISTENT, "I", upper)
+                else:
+                    history.add_once(conn, x, H_MULTIFLAG, "Q", upper)
                 if flags & RST:
                     # A RST's payload is not stream data (get_segment_len).
                     seglen -= plen
-            if zs == Z_INACTIVE or flags & SYN:
-                zeek.init_endpoint(x, flags, seq, (seq + seglen) & SEQ_MASK)
+            if zs == Z_INACTIVE or ctl:
+                # Control segments and a first packet move Zeek's numbers by
+                # rules of their own (init_endpoint, the FIN octet that is no
+                # data, a RST's payload, untrusted sequence numbers).
+                if zl is None:
+                    x.zlast = x.zdata = zl = x.snd_nxt
+                if zs == Z_INACTIVE or flags & SYN:
+                    zeek.init_endpoint(x, flags, seq, (seq + seglen) & SEQ_MASK)
         if not ctl:
-            # D and A once per direction (update_history); the bits tested
-            # here, not in history.add_once: a call per data packet on the
-            # hot path would buy nothing.
             if plen:
                 if not x.hist_seen & H_DATA:
                     x.hist_seen |= H_DATA
@@ -123,30 +207,32 @@ class ConnectionTable:
             x.zero_windows += 1
             history.add_scaled(conn, x.zero_windows, "W", upper)
 
-        # Zeek's last_seq (update_last_seq): any segment ending beyond it
-        # moves it -- a pure ACK too -- and payload ending at or below it is
-        # a retransmission (T).  Kept apart from our SND.NXT, which neither
-        # zero-length segments nor a RST's payload move.
-        zend = (seq + seglen) & SEQ_MASK
-        d = (zend - x.zlast) & SEQ_MASK
-        if zs == Z_RESET or (ctl and flags & (SYN | RST)
-                             and TOO_LARGE_SEQ_DELTA < d < SEQ_MASK + 1 - TOO_LARGE_SEQ_DELTA):
-            # Nothing a reset endpoint says is trusted, nor a SYN's or RST's
-            # sequence number far from the last one.
-            pass
-        elif d and d < SEQ_HALF:
-            x.zlast = zend
-            if plen:
-                if ctl:
-                    self._zeek_data(x, seq, plen, flags)
-                elif 0 < ((zend - x.zdata) & SEQ_MASK) < SEQ_HALF:
-                    # In-order payload: the reassembler's frontier moves with it.
-                    x.zdata = zend
-        elif plen:
-            x.zrxmit += 1
-            history.add_scaled(conn, x.zrxmit, "T", upper)
-            # A retransmission may fill a hole the reassembler had.
-            self._zeek_data(x, seq, plen, flags)
+        if zl is not None:
+            # Zeek's last_seq (update_last_seq): any segment ending beyond it
+            # moves it -- a pure ACK too -- and payload ending at or below it
+            # is a retransmission (T).  Kept apart from our SND.NXT, which
+            # neither zero-length segments nor a RST's payload move.  (In
+            # step, the same happens in our own sequence logic below.)
+            zend = (seq + seglen) & SEQ_MASK
+            d = (zend - x.zlast) & SEQ_MASK
+            if zs == Z_RESET or (ctl and flags & (SYN | RST)
+                                 and TOO_LARGE_SEQ_DELTA < d < SEQ_MASK + 1 - TOO_LARGE_SEQ_DELTA):
+                # Nothing a reset endpoint says is trusted, nor a SYN's or
+                # RST's sequence number far from the last one.
+                pass
+            elif d and d < SEQ_HALF:
+                x.zlast = zend
+                if plen:
+                    if ctl:
+                        self._zeek_data(x, seq, plen, flags)
+                    elif 0 < ((zend - x.zdata) & SEQ_MASK) < SEQ_HALF:
+                        # In-order payload: the reassembler's frontier moves with it.
+                        x.zdata = zend
+            elif plen:
+                x.zrxmit += 1
+                history.add_scaled(conn, x.zrxmit, "T", upper)
+                # A retransmission may fill a hole the reassembler had.
+                self._zeek_data(x, seq, plen, flags)
         if zs == Z_INACTIVE or ctl:
             zeek.update(conn, x, y, upper != conn.zflip, flags, plen, seq, ts)
 
@@ -171,36 +257,86 @@ class ConnectionTable:
                 if plen:
                     x.retransmits += 1
                     x.rxmt_time = ts
+                    if zl is None:
+                        # As on the common path: in step, Zeek's T too.
+                        x.zrxmit += 1
+                        history.add_scaled(conn, x.zrxmit, "T", upper)
         elif x.snd_nxt < 0:
             x.snd_nxt = seq
-        elif seq == (x.snd_nxt - 1) & SEQ_MASK:
-            # A zero-length segment one below SND.NXT: a keepalive probe
-            # (RFC 9293 3.8.4; Linux tcp_write_wakeup).
-            x.probes += 1
-            x.probe_time = ts
+        elif seq != x.snd_nxt:
+            self._zero_length_off(x, seq, ts)
         if flags & ACK:
             rn = x.rcv_nxt
             if rn < 0 or 0 < ((ack - rn) & SEQ_MASK) < SEQ_HALF:
                 x.rcv_nxt = ack
-                # An ACK beyond anything the peer was seen to send: the
-                # capture missed the peer's bytes.
                 ynxt = y.snd_nxt
-                if ynxt >= 0 and 0 < ((ack - ynxt) & SEQ_MASK) < SEQ_HALF and y.state != UNKNOWN:
-                    y.snd_nxt = ack
-                    y.gaps += 1
-                # Zeek's content gap (TCP_Reassembler::AckReceived): the ACK,
-                # held below the peer's FIN (a FIN's octet is not data), beyond
-                # the payload its reassembler holds.  A FIN that jumped over
-                # unseen data does not move that frontier, so its ACK shows
-                # the hole.  Written only between two endpoints established
-                # or closing cleanly (TCP_Reassembler::Gap): never for an
-                # endpoint that did not send, nor after a RST.
-                yd = y.zdata
-                g = (ack - yd) & SEQ_MASK
-                if g and g < SEQ_HALF and yd >= 0 and y.zstate != Z_INACTIVE:
-                    self._zeek_ack(conn, x, y, upper, ack, yd)
+                if y.zlast is None:
+                    if 0 < ((ack - ynxt) & SEQ_MASK) < SEQ_HALF:
+                        self._ack_beyond(conn, x, y, upper, ack, ynxt)
+                else:
+                    # _ack_beyond's out-of-step half, inline: the general
+                    # path has y out of step at most packets (a call each).
+                    if ynxt >= 0 and 0 < ((ack - ynxt) & SEQ_MASK) < SEQ_HALF and y.state != UNKNOWN:
+                        y.snd_nxt = ack
+                        y.gaps += 1
+                    yd = y.zdata
+                    g = (ack - yd) & SEQ_MASK
+                    if g and g < SEQ_HALF and yd >= 0 and y.zstate != Z_INACTIVE and yd != y.fin_seq:
+                        self._zeek_ack(conn, x, y, upper, ack, yd)
         if ctl:
             control(conn, x, y, upper, ts, seq, ack, flags, plen, wscale)
+        elif zl is not None and zs != Z_INACTIVE and zs != Z_RESET:
+            # x out of step, after a packet that was neither control nor its
+            # first: in step again once Zeek's numbers meet ours (the
+            # endpoint's first data after its handshake; a hole acknowledged
+            # and then filled) and no row split is due (the common path
+            # does not look for one).  Never after its FIN: Zeek's last_seq
+            # then counts the FIN's octet, its reassembler's frontier does not.
+            n = x.snd_nxt
+            if x.zlast == n and x.zdata == n and conn.zend == _NEVER:
+                x.zlast = None
+
+    @staticmethod
+    def _zero_length_off(x, seq, ts) -> None:
+        """A zero-length segment not at SND.NXT (seen before)."""
+        nxt = x.snd_nxt
+        if seq == (nxt - 1) & SEQ_MASK:
+            # One below SND.NXT: a keepalive probe (RFC 9293 3.8.4; Linux
+            # tcp_write_wakeup).
+            x.probes += 1
+            x.probe_time = ts
+        elif x.zlast is None and 0 < ((seq - nxt) & SEQ_MASK) < SEQ_HALF:
+            # Beyond SND.NXT (the capture missed x's bytes): Zeek's last_seq
+            # moves to it, ours and its reassembler's frontier do not.  Out
+            # of step from here.
+            x.zdata = nxt
+            x.zlast = seq
+
+    def _ack_beyond(self, conn, x, y, upper, ack, ynxt) -> None:
+        """x's acknowledgment advanced, to beyond anything y was seen to send
+        (the capture missed y's bytes), or y is out of step."""
+        if y.zlast is None:
+            # In step: Zeek's frontier is ynxt, so its gap is ours (and y,
+            # in step, is seen and neither INACTIVE nor RESET); y's numbers
+            # part from ours here.
+            y.zlast = y.zdata = ynxt
+            if y.state != UNKNOWN:
+                y.snd_nxt = ack
+                y.gaps += 1
+            self._zeek_ack(conn, x, y, upper, ack, ynxt)
+            return
+        if ynxt >= 0 and 0 < ((ack - ynxt) & SEQ_MASK) < SEQ_HALF and y.state != UNKNOWN:
+            y.snd_nxt = ack
+            y.gaps += 1
+        # Zeek's content gap (TCP_Reassembler::AckReceived): the ACK beyond
+        # the payload its reassembler holds; only for an endpoint that sent.
+        # (The general path has this inline.)
+        yd = y.zdata
+        g = (ack - yd) & SEQ_MASK
+        if g and g < SEQ_HALF and yd >= 0 and y.zstate != Z_INACTIVE and yd != y.fin_seq:
+            # (The ACK of y's FIN, its frontier at the FIN: held below the
+            # FIN, that ACK is no gap -- the common case, without the call.)
+            self._zeek_ack(conn, x, y, upper, ack, yd)
 
     @staticmethod
     def _zeek_data(x, seq, plen, flags) -> None:
@@ -362,7 +498,8 @@ class ConnectionTable:
         # it marks with "^".  Where that guess differs from ours, the Zeek
         # view (history's letter case, conn_state, --format zeek) follows
         # Zeek's roles and our client/server stay as the contract guesses them.
-        zeek_orig_is_sender = not zeek.zeek_flips(sport, dport, flags, self.likely_server_ports)
+        zeek_orig_is_sender = flags & (SYN | ACK) == SYN or not zeek.zeek_flips(sport, dport, flags,
+                                                                               self.likely_server_ports)
         conn.zflip = zeek_orig_is_sender != sender_is_client
         if not zeek_orig_is_sender:
             conn.hist = "^"
@@ -410,6 +547,7 @@ class ConnectionTable:
     def _fold(self, oldest: Connection, ts: float) -> None:
         # Its timers are applied now, at the time of folding: the oldest
         # finished connection has usually long settled.
+        zeek.write_out(oldest)
         self._settle(oldest, ts)
         # Links between instances of one 4-tuple end with it.
         if oldest.superseded is not None and oldest.superseded.reused_from is oldest:
@@ -464,6 +602,7 @@ class ConnectionTable:
         """Apply the kernel timers a capture cannot show, at the capture's end."""
         conns = self.connections()
         for conn in conns:
+            zeek.write_out(conn)
             self._settle(conn, end_ts)
         return conns
 

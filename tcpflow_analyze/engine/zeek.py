@@ -93,6 +93,7 @@ def update(conn, x, y, is_orig: bool, flags: int, plen: int, seq: int, ts: float
             if flags & RST and x.zstate == Z_RESET:
                 if conn.zend == _NEVER:
                     conn.zend = ts + TCP_RESET_DELAY
+                    write_out(conn)
                 if not x.zdid_close:
                     _closed_by(conn, x, y, ts)
         elif flags & RST or x.zstate == Z_CLOSED:
@@ -110,6 +111,21 @@ def _closed_by(conn, x, y, ts) -> None:
         conn.zclosed = ts
     if (x.zstate == Z_RESET or y.zdid_close or y.zstate == Z_INACTIVE) and conn.zend == _NEVER:
         conn.zend = ts + TCP_CLOSE_DELAY
+        write_out(conn)
+
+
+def write_out(conn) -> None:
+    """Zeek's last_seq and reassembler frontier of both endpoints as
+    numbers: an endpoint in step with our sequence numbers (``zlast`` None,
+    see ``ConnectionTable.segment``) has both at its SND.NXT.  Before
+    anything reads them (a row split, the report), and when a row split
+    becomes due (the common path, for endpoints in step, does not look)."""
+    c = conn.client
+    if c.zlast is None:
+        c.zlast = c.zdata = c.snd_nxt
+    s = conn.server
+    if s.zlast is None:
+        s.zlast = s.zdata = s.snd_nxt
 
 
 class ZeekRow:
@@ -135,6 +151,7 @@ def split(conn, ts: float, last: float, x_is_client: bool, sport: int, dport: in
     whose sender Zeek takes as the new originator unless it flips
     (``zeek_flips``).  Our instance, its endpoint states and counters go on;
     only the Zeek view starts over."""
+    write_out(conn)
     o, r = orig_resp(conn)
     row = ZeekRow()
     row.uid = uid(conn)

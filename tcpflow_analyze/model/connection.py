@@ -61,7 +61,8 @@ class Endpoint:
         # Zeek's own sequence bookkeeping, kept apart from ours so that the
         # Zeek view cannot move our endpoint states (TCPSessionAdapter.cc):
         "zstart",       # start_seq: the ISN, or one below the first sequence number seen; -1 until seen
-        "zlast",        # last_seq: one past the highest segment end seen, zero-length ones included; -1 until seen
+        "zlast",        # last_seq: one past the highest segment end seen, zero-length ones included; -1 until seen;
+                        # None while it and zdata equal snd_nxt (engine.table: "in step")
         "zdata",        # one past the payload the reassembler holds (a FIN's byte is not data); -1 until seen
         "zgaps", "zmissed",  # content gaps Zeek writes (G) and their bytes (conn.log missed_bytes)
         "zrxmit",       # Zeek's retransmission count (TCP_Endpoint::DidRxmit, the T letter)
