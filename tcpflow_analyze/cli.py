@@ -39,7 +39,7 @@ from .render.markdown import render as render_markdown
 from .render.table import iter_render as render_table
 from . import runtime
 from .runtime import ForkedLines, ForkedTable
-from .views.findings import notice_line
+from .views.findings import analysis_notices, notice_line
 from .views import services as services_view
 from .views.record import numbered
 from .views.report import build_report
@@ -641,11 +641,7 @@ def analyze(analysis, cfg, fmt, output, fail_on, baseline, table_format, sort, t
     finally:
         if forked is not None:
             forked.close()
-    # Nothing silent: what the report could not see reaches the person even
-    # when the report went to a file or a pipe.
-    unseen = notice_line(report["summary"]["notices"])
-    if unseen:
-        click.echo(printable(unseen), err=True)
+    _say_unseen(report["summary"]["notices"])
     tripped, known = gate(report, fail_items)
     if tripped:
         click.echo(printable(fail_on_text(tripped, known if baseline is not None else None)), err=True)
@@ -654,6 +650,19 @@ def analyze(analysis, cfg, fmt, output, fail_on, baseline, table_format, sort, t
         noun = "anomaly" if known == 1 else "anomalies"
         click.echo(printable(f"tcpflow-analyze: --fail-on matched {known} {noun}, all known from the baseline "
                              f"({baseline[0]})"), err=True)
+
+
+def _say_unseen(notices: list[dict], where: str = "the report's top") -> None:
+    """Nothing silent: what the analysis could not see (views.findings)
+    reaches the person as one stderr line, even when the output went to a
+    file or a pipe, whatever its format."""
+    unseen = notice_line(notices, where)
+    if unseen:
+        click.echo(printable(unseen), err=True)
+
+
+# Where a view (timewait, states, services, ladder) writes its notices in full.
+VIEW_TOP = "the output's top"
 
 
 @main.command()
@@ -680,6 +689,7 @@ def timewait(analysis, cfg, fmt, output, plot, top, hosts, ports, states, anomal
         _plot(timewait_text.plot, view, plot)
     text = iter_view_dumps(view) if fmt == "json" else timewait_text.render(view, _terminal_width(output))
     _emit(text, output)
+    _say_unseen(view["notices"], VIEW_TOP)
 
 
 @main.command()
@@ -716,6 +726,7 @@ def services(analysis, cfg, fmt, output, sort, top, by, hosts, ports, states, an
     else:
         text = services_text.render(view, width=_terminal_width(output))
     _emit(text, output)
+    _say_unseen(view["notices"], VIEW_TOP)
 
 
 def _html(report, analysis, found, cfg, matched=None, flt=None, min_severity=None) -> str:
@@ -820,13 +831,15 @@ def ladder(analysis, cfg, conns, fmt, output, full, absolute, width, top, color,
         _fail(str(exc))
     # Written as made: a connection's events are read from compact records
     # one at a time, never all held as objects or text.
+    notices = analysis_notices(analysis)
     if fmt == "json":
-        text = iter_ladders_json([ladder_json(lad, stream=True) for lad in drawn.values()])
+        text = iter_ladders_json([ladder_json(lad, stream=True, notices=notices) for lad in drawn.values()])
     else:
         cols = width or (shutil.get_terminal_size((100, 24)).columns if sys.stdout.isatty() else 100)
         paint = use_color(color, output)
-        text = iter_ladders_text(drawn.values(), full=full, width=cols, color=paint, absolute=absolute)
+        text = iter_ladders_text(drawn.values(), notices, full=full, width=cols, color=paint, absolute=absolute)
     _emit(text, output)
+    _say_unseen(notices, VIEW_TOP)
 
 
 @main.command()
@@ -864,6 +877,7 @@ def states(analysis, cfg, at, fmt, output, plot, width, limit, hosts, ports, sta
         text = iter_view_dumps(view) if fmt == "json" else \
             states_text.render_timelines(view, width=width, columns=_terminal_width(output)) + "\n"
     _emit(text, output)
+    _say_unseen(view["notices"], VIEW_TOP)
 
 
 def _the_only_connection(analysis) -> bool:

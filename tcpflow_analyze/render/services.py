@@ -5,6 +5,8 @@ import csv
 import io
 
 from ..model.text import printable
+from . import fit
+from .notices import notice_lines
 from .table import _simple
 
 
@@ -116,9 +118,10 @@ def render(view: dict, width: int | None = None) -> str:
     cap = view["capture"]
     files = ", ".join(map(printable, cap["files"]))
     n = view["connections"]
-    out = [f"services in {files} ({cap['duration'] or 0:.1f} s, {n:,} connection{'' if n == 1 else 's'}), "
-           f"by {view['sort']}, largest first"]
-    out += [f"note: {line}" for line in view["unseen"]]
+    out = fit.wrap(f"services in {files} ({cap['duration'] or 0:.1f} s, {n:,} connection{'' if n == 1 else 's'}), "
+                   f"by {view['sort']}, largest first", width)
+    out += notice_lines(view.get("notices") or [], width)
+    out += [line for note in view["unseen"] for line in fit.wrap(f"note: {note}", width, "", "  ")]
     if "services" in view:
         out.append("")
         if view["services"]:

@@ -173,8 +173,22 @@ def notices(report: dict, quote=_plain) -> list[dict]:
     "brief"}``: ``message`` one line for the report's top, ``brief`` its few
     words for the stderr line.  ``quote`` renders a file name (markdown puts
     it in a code span)."""
-    cap = report["capture"]
-    options = report.get("options") or {}
+    return capture_notices(report["capture"], report.get("options") or {}, quote)
+
+
+def analysis_notices(analysis, quote=_plain) -> list[dict]:
+    """``notices`` of an analysis, for the views (timewait, states, services,
+    ladder) that build no report: the same words from the same counts."""
+    stats = analysis.stats
+    # The report's capture fields (views.report) that the notices read.
+    cap = {"evicted": stats.evicted, "connections_omitted": stats.connections_omitted,
+           "truncated": stats.truncated, "damage": [d.as_dict() for d in stats.damages],
+           "packets": stats.packets, "tcp_packets": stats.tcp_packets, "skipped": dict(stats.skipped)}
+    return capture_notices(cap, analysis.options.as_dict(), quote)
+
+
+def capture_notices(cap: dict, options: dict, quote=_plain) -> list[dict]:
+    """``notices`` from a report's ``capture`` and ``options`` sections."""
     out = []
     if cap.get("evicted"):
         n, limit = cap["evicted"], options.get("max_connections")
@@ -221,13 +235,14 @@ def _notice(kind: str, message: str, brief: str) -> dict:
     return {"kind": kind, "message": message, "brief": brief}
 
 
-def notice_line(notices_: list[dict]) -> str | None:
+def notice_line(notices_: list[dict], where: str = "the report's top") -> str | None:
     """The one stderr line that summarises the notices, whatever the output
-    format and wherever the report went (-o): None when there is none."""
+    format and wherever the report went (-o): None when there is none;
+    ``where`` the notices are written in full."""
     if not notices_:
         return None
-    return "tcpflow-analyze: warning: " + "; ".join(n["brief"] for n in notices_) + " (see the report's top)"
+    return "tcpflow-analyze: warning: " + "; ".join(n["brief"] for n in notices_) + f" (see {where})"
 
 
-__all__ = ["EXPLANATIONS", "WORST_FIRST", "at_least", "findings", "group_about", "group_noun", "groups",
-           "hidden_text", "notice_line", "notices", "reach", "span", "worst"]
+__all__ = ["EXPLANATIONS", "WORST_FIRST", "analysis_notices", "at_least", "capture_notices", "findings",
+           "group_about", "group_noun", "groups", "hidden_text", "notice_line", "notices", "reach", "span", "worst"]
