@@ -19,7 +19,7 @@ from ..model.connection import (
 )
 from ..model.states import CLOSED, ESTABLISHED, SYN_SENT, UNKNOWN
 from . import history
-from .endpoint import acks_syn, check_ended, control, receipts, set_state
+from .endpoint import acks_syn, check_ended, control, receipts, set_state, unseen_peer_ack
 from .folding import OTHER, Folds, kind_of
 from .history import H_ACK, H_DATA
 from .timers import settle
@@ -133,13 +133,23 @@ class ConnectionTable:
             rn = x.rcv_nxt
             if rn < 0 or 0 < ((ack - rn) & SEQ_MASK) < SEQ_HALF:
                 x.rcv_nxt = ack
-                # An ACK beyond anything the peer was seen to send: the
-                # capture missed the peer's bytes (Zeek's content gap).
                 ynxt = y.snd_nxt
-                if ynxt >= 0 and 0 < ((ack - ynxt) & SEQ_MASK) < SEQ_HALF and y.state != UNKNOWN:
+                if ynxt < 0:
+                    # Nothing of the peer's seen yet: a capture joined
+                    # mid-stream, or one that shows one direction only.
+                    if not flags & SYN:
+                        unseen_peer_ack(conn, x, y, upper, rn, ack, ts)
+                elif 0 < ((ack - ynxt) & SEQ_MASK) < SEQ_HALF and y.state != UNKNOWN:
+                    # An ACK beyond anything the peer was seen to send: the
+                    # capture missed the peer's bytes (Zeek's content gap).
+                    gap = (ack - ynxt) & SEQ_MASK
                     y.snd_nxt = ack
                     y.gaps += 1
                     history.add_scaled(conn, y.gaps, "G", not upper)
+                    if y.packets:
+                        y.missed += gap
+                    else:
+                        unseen_peer_ack(conn, x, y, upper, rn, ack, ts)
         if win == 0 and y.zstate != Z_CLOSED and x.zstate != Z_RESET:
             x.zero_windows += 1
             history.add_scaled(conn, x.zero_windows, "W", upper)

@@ -7,12 +7,16 @@ given, is told of each (``observer.Observer.timer``).
 """
 from __future__ import annotations
 
-from ..model.connection import HS_ACK, HS_SYNACK, Connection, Endpoint
+from ..model.connection import EVIDENCE_INFERRED, HS_ACK, HS_SYNACK, Connection, Endpoint
 from ..model.states import (
-    CLOSED, ESTABLISHED, FIN_ANSWER_TIME, FIN_WAIT_2, SYN_RECEIVED, SYN_RECEIVED_TIMEOUT, SYN_SENT, SYN_SENT_TIMEOUT,
+    CLOSED, CLOSING, ESTABLISHED, FIN_WAIT_1, LAST_ACK, FIN_ANSWER_TIME, FIN_WAIT_2, SYN_RECEIVED, SYN_RECEIVED_TIMEOUT, SYN_SENT, SYN_SENT_TIMEOUT,
     SYNACK_ANSWER_TIME, SYNACK_RETRANSMIT_WAIT, SYNCHRONIZED, TIME_WAIT,
 )
-from .endpoint import receive_fin, set_state
+from .endpoint import check_ended, receive_fin, set_state
+
+# Linux's minimum retransmission timeout (TCP_RTO_MIN, 200 ms): a segment
+# still unacknowledged after it is sent again, the wait doubling each time.
+RTO_MIN = 0.2
 
 
 def settle(conn: Connection, end_ts: float, options, on_change=None) -> None:
@@ -34,6 +38,8 @@ def settle(conn: Connection, end_ts: float, options, on_change=None) -> None:
 def infer_from_silence(conn: Connection, end_ts: float, unanswered: float) -> None:
     """What silence says about a peer, judged at the end of the capture."""
     c, s = conn.client, conn.server
+    if conn.one_sided:
+        infer_unseen(conn, end_ts)
     # A FIN among the capture's last moments, not yet acknowledged: a FIN that
     # arrives is acknowledged at once, one that is lost is retransmitted after
     # at least the minimum RTO (200 ms on Linux).  Within that window the
@@ -65,6 +71,39 @@ def infer_from_silence(conn: Connection, end_ts: float, unanswered: float) -> No
         if (y.packets and y.state in SYNCHRONIZED and x.state in SYNCHRONIZED
                 and x.rxmt_time > y.last_time and x.rxmt_time - y.last_time >= unanswered):
             set_state(y, CLOSED, y.last_time + unanswered)
+
+
+def infer_unseen(conn: Connection, end_ts: float) -> None:
+    """A connection whose packets the capture shows one way only.
+
+    ``endpoint.unseen_peer_ack`` moved the unseen side as far as the seen
+    side's acknowledgments prove; here, at the end, what the seen side's
+    silence proves: a FIN it sent and never retransmitted was acknowledged
+    (Linux retransmits an unacknowledged FIN after the RTO, at least 200 ms,
+    doubling: tcp_retransmit_timer), so it reached the peer.
+    """
+    if conn.one_sided == 1:
+        x, y = conn.client, conn.server
+    else:
+        x, y = conn.server, conn.client
+    if y.packets:
+        # The peer showed up after all: a two-way capture that missed its
+        # first packets, not a one-way one.
+        conn.one_sided = 0
+        return
+    conn.evidence = EVIDENCE_INFERRED
+    if (x.fin_seq >= 0 and not y.got_fin and y.state in SYNCHRONIZED and x.fin_count
+            and end_ts - x.last_fin_time >= RTO_MIN * (1 << min(x.fin_count - 1, 16))):
+        t = x.last_fin_time
+        receive_fin(y, t)
+        st = x.state
+        if st == FIN_WAIT_1:
+            set_state(x, FIN_WAIT_2, t)
+        elif st == CLOSING:
+            set_state(x, TIME_WAIT, t)
+        elif st == LAST_ACK:
+            set_state(x, CLOSED, t)
+        check_ended(conn)
 
 
 def apply_timers(ep: Endpoint, end_ts: float, time_wait: float, fin_timeout: float) -> None:

@@ -58,6 +58,12 @@ class Endpoint:
         "first_time", "last_time",
         "zstate", "zprev",
         "hist_seen", "last_syn", "last_fin", "last_rst",
+        "fin_count", "last_fin_time",  # FIN segments sent, and when the last went (a FIN retransmitted or not)
+        # While none of this endpoint's packets were seen: the last advance of
+        # the peer's acknowledgment (bytes) and when it was seen; what the
+        # peer acknowledges is all there is to know of an unseen side.
+        "unseen_step", "unseen_time",
+        "missed",       # bytes the peer acknowledged that the capture never showed (Zeek's missed_bytes)
     )
 
     def __init__(self, addr: bytes, port: int, state: int, ts: float | None = None):
@@ -102,6 +108,20 @@ class Endpoint:
         self.last_syn = -1
         self.last_fin = -1
         self.last_rst = -1
+        self.fin_count = 0
+        self.last_fin_time = -1.0
+        self.unseen_step = 0
+        self.unseen_time = -1.0
+        self.missed = 0
+
+
+# What a connection's states rest on (``Connection.evidence``).
+EVIDENCE_SEEN = 0       # packets of both sides, in the capture
+EVIDENCE_INFERRED = 1   # partly inferred: a side never seen, or packets the capture missed
+EVIDENCE_NAMES = ("seen", "inferred")
+
+# Which side a one-sided connection was seen from (``Connection.one_sided``).
+ONE_SIDED_NAMES = (None, "client", "server")
 
 
 class Connection:
@@ -129,6 +149,10 @@ class Connection:
         "challenge_time",  # when the peer answered a new SYN with this instance's old numbers
         "challenge_state",  # the answering side's state then (TIME_WAIT, ESTABLISHED ...)
         "replay_of",      # an earlier instance whose client ISN this instance's SYN repeated
+        # 0, or 1/2 when only the client's/server's packets were seen though
+        # they prove the peer answered (ONE_SIDED_NAMES): a one-way capture.
+        "one_sided",
+        "evidence",       # EVIDENCE_*: whether the states rest on inference
     )
 
     def __init__(self, ckey: bytes, client: Endpoint, server: Endpoint, ts: float, order: int):
@@ -159,6 +183,8 @@ class Connection:
         self.challenge_time = -1.0
         self.challenge_state = -1
         self.replay_of = None
+        self.one_sided = 0
+        self.evidence = EVIDENCE_SEEN
 
     @property
     def history(self) -> str:

@@ -36,12 +36,14 @@ import math
 from dataclasses import dataclass
 
 from ..engine.zeek import conn_state
+from ..model.connection import EVIDENCE_NAMES, ONE_SIDED_NAMES
 from ..model.states import STATE_NAMES
 from ..model.text import ip_text
 
 # The kinds of value, and how each is written.
 INT = "int"        # a Python int
 STR = "str"        # text that needs no JSON escape: names from a fixed vocabulary, addresses, history letters
+OPT_STR = "opt_str"  # a STR, or None (JSON null; an empty CSV cell)
 BOOL = "bool"      # true/false
 TIME = "time"      # seconds as a float, or None; see report_time
 NAMES = "names"    # a list of STR (the anomaly types)
@@ -104,6 +106,19 @@ RECORD: tuple[Field, ...] = (
     Field("close", STR, "conn.close"),
     Field("history", STR, "conn.history"),
     Field("conn_state", STR, "conn_state(conn)"),
+    # A one-way capture: which side's packets the capture holds ("client",
+    # "server"), when they prove the peer answered though none of its
+    # packets is there (asymmetric routing, a SPAN of one direction); null
+    # when both are seen.
+    Field("one_sided", OPT_STR, "ONE_SIDED_NAMES[conn.one_sided]"),
+    # Bytes acknowledged by one side that the capture never showed the other
+    # send (Zeek's missed_bytes): packets the capture lost.  Not counted for
+    # a side never seen at all (one_sided).
+    Field("missed_bytes", INT, "c.missed + s.missed"),
+    # "seen": both states follow from packets in the capture; "inferred":
+    # they rest partly on what the capture lacks (a side never seen, a
+    # packet it missed) and are the most likely ones, not certain.
+    Field("state_evidence", STR, "EVIDENCE_NAMES[conn.evidence]"),
     # The only field the anomaly detectors give: it stays last (see with_anomalies).
     Field("anomalies", NAMES, "anomalies"),
 )
@@ -146,6 +161,7 @@ def anomaly_list_text(types) -> str:
 # What the getters and the generated code may name.
 _NAMESPACE = {
     "ip_text": ip_text, "STATE_NAMES": STATE_NAMES, "conn_state": conn_state,
+    "ONE_SIDED_NAMES": ONE_SIDED_NAMES, "EVIDENCE_NAMES": EVIDENCE_NAMES, "_opt_str": lambda v: "null" if v is None else f'"{v}"',
     "report_time": report_time, "_json_time": _json_time, "anomaly_list_text": anomaly_list_text,
 }
 
@@ -240,6 +256,8 @@ def _fstring_body(fields) -> str:
             value = "{" + f.get + "}"
         elif f.kind == STR:
             value = '"{' + f.get + '}"'
+        elif f.kind == OPT_STR:
+            value = "{_opt_str(" + f.get + ")}"
         elif f.kind == BOOL:
             value = '{"true" if ' + f.get + ' else "false"}'
         elif f.kind == TIME:

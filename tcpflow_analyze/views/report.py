@@ -68,9 +68,15 @@ def build_report(analysis, anomalies=(), connections=None, forked=None, counted=
     start = stats.start
     end = stats.end
     states = {"client": Counter(), "server": Counter()}
+    one_sided = inferred = missed = 0
     for conn in counted:
         states["client"][STATE_NAMES[conn.client.state]] += 1
         states["server"][STATE_NAMES[conn.server.state]] += 1
+        if conn.one_sided:
+            one_sided += 1
+        if conn.evidence:
+            inferred += 1
+        missed += conn.client.missed + conn.server.missed
     folds = getattr(analysis, "folds", None)
     if folds is not None:
         for g in folds.groups.values():
@@ -94,6 +100,11 @@ def build_report(analysis, anomalies=(), connections=None, forked=None, counted=
             "link_types": sorted(stats.linktypes),
             "evicted": stats.evicted,
             "connections_omitted": stats.connections_omitted,
+            # Connections the capture shows one way only (their record's
+            # one_sided), and those whose states rest partly on inference.
+            "one_sided": one_sided,
+            "states_inferred": inferred,
+            "missed_bytes": missed,
             "omitted": [g.as_dict() for g in folds.groups.values()] if folds is not None else [],
         },
         "options": analysis.options.as_dict(),
