@@ -1005,6 +1005,57 @@ def pcapng(lab):
     lab.finish()
 
 
+def one_sided(lab, side):
+    """Four ordinary connections captured with a filter that keeps one
+    direction only (``src host``): what a SPAN of one link, a half-duplex tap
+    or asymmetric routing delivers.  The kernels saw every packet; the
+    capture holds only ``side``'s."""
+    ip = CLI4 if side == "cli" else SRV4
+    who = "client" if side == "cli" else "server"
+    lab.description = (f"Four connections captured with the filter 'src host {ip}' (only the {who}'s "
+                       "packets): 40001 client closes first, 40002 server closes first, 40003 "
+                       "stays open after an exchange, 40004 the client closes and the server "
+                       "application never does.")
+    srv = lab.listen()
+    lab.start_capture("cli", bpf=f"src host {ip}")
+    client_closes_first(lab, 40001)
+    c = lab.connect(40002)
+    s = lab.accept(srv)
+    exchange(c, s)
+    s.close()
+    expect_eof(c)
+    time.sleep(0.05)
+    c.close()
+    lab.add_conn(40002)
+    c3 = lab.connect(40003)
+    s3 = lab.accept(srv)
+    exchange(c3, s3)
+    lab.add_conn(40003)
+    c4 = lab.connect(40004)
+    s4 = lab.accept(srv)
+    exchange(c4, s4)
+    c4.close()
+    expect_eof(s4)     # s4 stays open: the server sits in CLOSE_WAIT
+    lab.add_conn(40004)
+    time.sleep(1.5)    # several RTOs: an unacknowledged FIN would have been retransmitted
+    lab.finish()
+    lab.notes.append(f"tcpdump ran on the client veth with the capture filter 'src host {ip}': "
+                     f"the {who}'s packets only. Both kernels exchanged every packet (no loss); "
+                     "the truth is their ss.")
+
+
+@scenario(2)
+def one_sided_client(lab):
+    """One direction only: the client's packets (filter 'src host' client)."""
+    one_sided(lab, "cli")
+
+
+@scenario(2)
+def one_sided_server(lab):
+    """One direction only: the server's packets (filter 'src host' server)."""
+    one_sided(lab, "srv")
+
+
 # --------------------------- second batch ----------------------------------
 
 @scenario(2)

@@ -81,3 +81,19 @@ def test_two_sided_connections_are_not_one_sided():
     assert [e["one_sided"] for e in report["connections"]] == [None] * len(report["connections"])
     assert {e["state_evidence"] for e in report["connections"]} == {"seen"}
     assert all(c.client.state in (CLOSED, TIME_WAIT, ESTABLISHED) for c in analysis.connections)
+
+
+def test_kernel_made_one_way_captures_are_reported_one_sided():
+    """sample_pcaps/one_sided_{client,server}: ordinary connections captured
+    with 'src host' of one side (their states against ss are checked in
+    test_kernel_samples); every connection is counted one-sided, from the
+    side the filter kept, and its states are flagged inferred."""
+    from conftest import SAMPLES
+    for name, side in (("one_sided_client", "client"), ("one_sided_server", "server")):
+        _, report = report_of(SAMPLES / f"{name}.pcap")
+        entries = report["connections"]
+        assert len(entries) == 4
+        assert report["capture"]["one_sided"] == 4
+        assert {e["one_sided"] for e in entries} == {side}
+        assert {e["state_evidence"] for e in entries} == {"inferred"}
+        assert report["anomalies"] == [], report["anomalies"]

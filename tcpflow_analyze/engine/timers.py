@@ -92,8 +92,26 @@ def infer_unseen(conn: Connection, end_ts: float) -> None:
         conn.one_sided = 0
         return
     conn.evidence = EVIDENCE_INFERRED
+    if (y.unseen_step == 1 and y.fin_seq < 0 and x.fin_seq < 0 and not x.got_fin and y.state == ESTABLISHED
+            and x.state == ESTABLISHED):
+        # x's acknowledgment last moved by exactly one and never again: the
+        # peer's FIN (it takes one sequence number, RFC 9293 3.4; a last
+        # segment of one byte is rare), which x acknowledged (CLOSE_WAIT:
+        # its application has not closed) -- the peer sits in FIN_WAIT_2.
+        t = y.unseen_time
+        y.fin_seq = (x.rcv_nxt - 1) & 0xFFFFFFFF
+        y.fin_time = t
+        y.active_close = True
+        set_state(y, FIN_WAIT_1, t)
+        receive_fin(x, t)
+        set_state(y, FIN_WAIT_2, t)
+    # x's FIN, sent once, reached y: a FIN on the wire almost always arrives
+    # (the FIN_ANSWER_TIME rule below, for a capture that ends right after
+    # it) and a lost one is sent again.  A FIN x kept retransmitting up to
+    # the capture's end (the next retransmission, RTO doubled, not yet due)
+    # is left unacknowledged.
     if (x.fin_seq >= 0 and not y.got_fin and y.state in SYNCHRONIZED and x.fin_count
-            and end_ts - x.last_fin_time >= RTO_MIN * (1 << min(x.fin_count - 1, 16))):
+            and (x.fin_count == 1 or end_ts - x.last_fin_time >= RTO_MIN * (1 << min(x.fin_count - 1, 16)))):
         t = x.last_fin_time
         receive_fin(y, t)
         st = x.state
