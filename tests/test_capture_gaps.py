@@ -97,3 +97,19 @@ def test_kernel_made_one_way_captures_are_reported_one_sided():
         assert {e["one_sided"] for e in entries} == {side}
         assert {e["state_evidence"] for e in entries} == {"inferred"}
         assert report["anomalies"] == [], report["anomalies"]
+
+
+def test_packets_captured_several_times_are_duplicates_not_retransmissions():
+    """zeek-tcp-ssh-dups.pcap holds every packet of an SSH connection up to
+    four times, microseconds apart (the same frame seen on several
+    interfaces).  Before: 73 client and 90 server 'retransmissions' on a
+    path that lost nothing.  Zeek's history still says T (its own conn.log
+    of this trace does, tests/data/zeek_conn_baselines.json)."""
+    analysis, report = report_of(PUBLIC / "zeek-tcp-ssh-dups.pcap")
+    (entry,) = report["connections"]
+    assert entry["retransmissions"] == {"client": 0, "server": 0}
+    assert entry["duplicates"] == {"client": 74, "server": 92}
+    assert report["capture"]["duplicates"] == 166
+    assert entry["history"] == "ShADTadtTtFf"
+    assert entry["syn_retries"] == 0
+    assert states(analysis.connections[0]) == ("TIME_WAIT", "CLOSED")

@@ -30,6 +30,18 @@ from .history import H_FIN, H_INCONSISTENT, H_MULTIFLAG, H_RST, H_SYN
 
 _DONE = (CLOSED, TIME_WAIT)
 
+# A copy of an endpoint's latest segment (same sequence and acknowledgment
+# numbers, same flags) this soon after it (seconds) is the capture seeing one
+# packet twice: ``tcpdump -i any`` on a router or bridge records each
+# forwarded packet on the way in and on the way out, microseconds apart.  The
+# sender itself cannot repeat a segment this soon: a retransmission waits
+# for the RTO (at least 200 ms on Linux), a tail loss probe for its PTO
+# (2 RTT + 2 ms at least), and a fast retransmission for three duplicate
+# ACKs, and it retransmits the oldest unacknowledged segment, not the one
+# it just sent.
+# (The table checks data segments against it, ``control`` SYNs and FINs.)
+DUP_WINDOW = 0.002
+
 
 def set_state(ep: Endpoint, state: int, ts: float) -> None:
     """``ep`` is in ``state`` from ``ts`` on: the one place a state is written."""
@@ -131,6 +143,15 @@ def control(conn, x, y, upper, ts, seq, ack, flags, plen, wscale) -> None:
     after its data); I or Q once for a packet carrying several of them.
     """
     ctl = flags & (SYN | FIN | RST)
+    if not flags & RST:
+        sig = seq | (flags << 32)   # a SYN-ACK after a SYN (simultaneous open) is no copy of it
+        if sig == x.ctl_seq and ts - x.ctl_time < DUP_WINDOW:
+            # The capture holds this SYN or FIN twice (table.DUP_WINDOW): not
+            # a SYN retry, nor a retransmitted FIN.
+            x.duplicates += 1
+            return
+        x.ctl_seq = sig
+        x.ctl_time = ts
     if ctl == SYN:
         if history.repeatable(x, H_SYN, seq, x.last_syn):
             history.add(conn, "H" if flags & ACK else "S", upper)

@@ -19,7 +19,7 @@ from ..model.connection import (
 )
 from ..model.states import CLOSED, ESTABLISHED, SYN_SENT, UNKNOWN
 from . import history
-from .endpoint import acks_syn, check_ended, control, receipts, set_state, unseen_peer_ack
+from .endpoint import DUP_WINDOW, acks_syn, check_ended, control, receipts, set_state, unseen_peer_ack
 from .folding import OTHER, Folds, kind_of
 from .history import H_ACK, H_DATA
 from .timers import settle
@@ -105,13 +105,24 @@ class ConnectionTable:
             if adv and adv < SEQ_HALF:
                 if plen:
                     x.bytes += plen if adv > plen else adv
+                    x.seg_seq = seq
+                    x.seg_time = ts
                 x.snd_nxt = end
             else:
                 x.snd_nxt = nxt
                 if plen:
-                    x.retransmits += 1
-                    x.rxmt_time = ts
-                    history.add_scaled(conn, x.retransmits, "T", upper)
+                    if seq == x.seg_seq and ts - x.seg_time < DUP_WINDOW and ack == x.rcv_nxt:
+                        # The same segment again, within moments, with the
+                        # same acknowledgment: one packet the capture holds
+                        # twice, not a retransmission.  Zeek's history
+                        # still says T (it counts the copy as one: its own
+                        # conn.log of zeek-tcp-ssh-dups.pcap does), so the
+                        # letter is scaled by both counts together.
+                        x.duplicates += 1
+                    else:
+                        x.retransmits += 1
+                        x.rxmt_time = ts
+                    history.add_scaled(conn, x.retransmits + x.duplicates, "T", upper)
         elif x.snd_nxt < 0:
             x.snd_nxt = seq
         elif seq == (x.snd_nxt - 1) & SEQ_MASK:

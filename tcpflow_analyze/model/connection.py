@@ -64,6 +64,12 @@ class Endpoint:
         # peer acknowledges is all there is to know of an unseen side.
         "unseen_step", "unseen_time",
         "missed",       # bytes the peer acknowledged that the capture never showed (Zeek's missed_bytes)
+        # The last data segment that carried new bytes (its sequence number
+        # and time), and the last SYN/FIN (likewise): a copy of one of them
+        # moments later is the capture seeing one packet twice, not a
+        # retransmission (``table.DUP_WINDOW``).
+        "seg_seq", "seg_time", "ctl_seq", "ctl_time",
+        "duplicates",   # packets the capture holds twice (tcpdump -i any on a router or bridge)
     )
 
     def __init__(self, addr: bytes, port: int, state: int, ts: float | None = None):
@@ -113,6 +119,11 @@ class Endpoint:
         self.unseen_step = 0
         self.unseen_time = -1.0
         self.missed = 0
+        self.seg_seq = -1
+        self.seg_time = -1.0
+        self.ctl_seq = -1
+        self.ctl_time = -1.0
+        self.duplicates = 0
 
 
 # What a connection's states rest on (``Connection.evidence``).

@@ -96,6 +96,10 @@ RECORD: tuple[Field, ...] = (
     _per_side("packets", "packets"),
     _per_side("bytes", "bytes"),
     _per_side("retransmissions", "retransmits"),
+    # Packets the capture holds twice (tcpdump -i any on a router or a
+    # bridge: each forwarded packet in and out): counted in packets, not in
+    # retransmissions.
+    _per_side("duplicates", "duplicates"),
     Field("handshake", STR, "conn.handshake"),
     # Timed at the capture point from the SYN the SYN-ACK answered (the last
     # before it: RTT), and from the first SYN (what connect() waited, a lost

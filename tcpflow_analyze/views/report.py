@@ -68,7 +68,7 @@ def build_report(analysis, anomalies=(), connections=None, forked=None, counted=
     start = stats.start
     end = stats.end
     states = {"client": Counter(), "server": Counter()}
-    one_sided = inferred = missed = 0
+    one_sided = inferred = missed = duplicates = 0
     for conn in counted:
         states["client"][STATE_NAMES[conn.client.state]] += 1
         states["server"][STATE_NAMES[conn.server.state]] += 1
@@ -77,6 +77,7 @@ def build_report(analysis, anomalies=(), connections=None, forked=None, counted=
         if conn.evidence:
             inferred += 1
         missed += conn.client.missed + conn.server.missed
+        duplicates += conn.client.duplicates + conn.server.duplicates
     folds = getattr(analysis, "folds", None)
     if folds is not None:
         for g in folds.groups.values():
@@ -105,6 +106,8 @@ def build_report(analysis, anomalies=(), connections=None, forked=None, counted=
             "one_sided": one_sided,
             "states_inferred": inferred,
             "missed_bytes": missed,
+            # Packets of the listed connections the capture holds twice.
+            "duplicates": duplicates,
             "omitted": [g.as_dict() for g in folds.groups.values()] if folds is not None else [],
         },
         "options": analysis.options.as_dict(),
