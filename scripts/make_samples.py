@@ -75,6 +75,9 @@ import time
 CLI_NS = "tfa-cli"
 SRV_NS = "tfa-srv"
 PARK_NS = "tfa-park"          # where a "crashed" client's NIC waits
+RTR_NS = "tfa-rtr"            # the router of the routed scenarios (router=True)
+RTR_CLI_IF, RTR_SRV_IF = "rtr-cli", "rtr-srv"
+RTR_SRV4, RTR_CLI_GW4, RTR_SRV_GW4 = "10.202.0.2", "10.201.0.254", "10.202.0.254"
 NS_PREFIX = "tfa-"
 CLI_IF = "veth-cli"
 SRV_IF = "veth-srv"
@@ -287,13 +290,14 @@ def link_type_of(path):
 # ---------------------------------------------------------------------------
 
 class Lab:
-    def __init__(self, name, out_dir, ipv6=False):
+    def __init__(self, name, out_dir, ipv6=False, router=False):
         self.name = name
+        self.router = router
         self.out_dir = out_dir
         self.ipv6 = ipv6
         self.family = socket.AF_INET6 if ipv6 else socket.AF_INET
         self.cli_ip = CLI6 if ipv6 else CLI4
-        self.srv_ip = SRV6 if ipv6 else SRV4
+        self.srv_ip = SRV6 if ipv6 else (RTR_SRV4 if router else SRV4)
         self.sockets = {"cli": [], "srv": []}
         self.iptables_rules = []   # (side, rule-args) still installed
         self.capture_proc = None
@@ -310,7 +314,7 @@ class Lab:
     # -- namespaces and links ------------------------------------------------
 
     def ns(self, side):
-        return {"cli": CLI_NS, "srv": SRV_NS, "park": PARK_NS}[side]
+        return {"cli": CLI_NS, "srv": SRV_NS, "park": PARK_NS, "rtr": RTR_NS}[side]
 
     def _new_ns(self, ns, ipv6):
         sh("ip", "netns", "add", ns)
@@ -339,6 +343,8 @@ class Lab:
            "gso", "off", "gro", "off", ns=ns)
 
     def setup(self):
+        if self.router:
+            return self._setup_routed()
         self._new_ns(CLI_NS, self.ipv6)
         self._new_ns(SRV_NS, self.ipv6)
         sh("ip", "link", "add", CLI_IF, "address", CLI_MAC, "netns", CLI_NS, "type", "veth",
@@ -351,6 +357,22 @@ class Lab:
             # (a connect() then waits 1 s for the NS retransmission).  Let it
             # settle before the capture starts.
             time.sleep(2.0)
+
+    def _setup_routed(self):
+        """client 10.201.0.1 -- (10.201.0.254) router (10.202.0.254) -- server 10.202.0.2:
+        two veth pairs and a namespace that forwards (IPv4 only)."""
+        for ns in (CLI_NS, SRV_NS, RTR_NS):
+            self._new_ns(ns, False)
+        sh("ip", "link", "add", CLI_IF, "address", CLI_MAC, "netns", CLI_NS, "type", "veth",
+           "peer", "name", RTR_CLI_IF, "netns", RTR_NS)
+        sh("ip", "link", "add", SRV_IF, "address", SRV_MAC, "netns", SRV_NS, "type", "veth",
+           "peer", "name", RTR_SRV_IF, "netns", RTR_NS)
+        for ns, dev, ip in ((CLI_NS, CLI_IF, CLI4), (RTR_NS, RTR_CLI_IF, RTR_CLI_GW4),
+                            (RTR_NS, RTR_SRV_IF, RTR_SRV_GW4), (SRV_NS, SRV_IF, RTR_SRV4)):
+            self._configure_if(ns, dev, ip, None)
+        sh("ip", "-n", CLI_NS, "route", "add", "default", "via", RTR_CLI_GW4)
+        sh("ip", "-n", SRV_NS, "route", "add", "default", "via", RTR_SRV_GW4)
+        sh("sysctl", "-qw", "net.ipv4.ip_forward=1", ns=RTR_NS)
 
     def crash_client(self):
         """The client host dies without a word on the wire.
@@ -444,12 +466,14 @@ class Lab:
     def start_capture(self, side, any_iface=False, snaplen=0, tool="tcpdump", bpf=None):
         ns = self.ns(side)
         iface = "any" if any_iface else (CLI_IF if side == "cli" else SRV_IF)
+        if side == "rtr" and not any_iface:
+            iface = RTR_CLI_IF
         ext = "pcapng" if tool == "dumpcap" else "pcap"
         self.capture_file = f"{self.name}.{ext}"
         path = os.path.join(self.out_dir, self.capture_file)
         with contextlib.suppress(FileNotFoundError):
             os.unlink(path)
-        who = "client" if side == "cli" else "server"
+        who = {"cli": "client", "srv": "server", "rtr": "router"}[side]
         self.capture_point = (f"any interface ({ns})" if any_iface else f"{who} veth ({ns})")
         if tool == "tcpdump":
             cmd = ["tcpdump", "-i", iface, "--immediate-mode", "-U", "-n", "-Z", "root",
@@ -582,7 +606,7 @@ class Lab:
             for s in self.sockets[side]:
                 with contextlib.suppress(OSError):
                     s.close()
-        for ns in (CLI_NS, SRV_NS, PARK_NS):
+        for ns in (CLI_NS, SRV_NS, PARK_NS, RTR_NS):
             if ns in netns_list():
                 sh("ip", "netns", "del", ns, check=False)
 
@@ -1054,6 +1078,41 @@ def one_sided_client(lab):
 def one_sided_server(lab):
     """One direction only: the server's packets (filter 'src host' server)."""
     one_sided(lab, "srv")
+
+
+@scenario(2, router=True)
+def router_any(lab):
+    """Three connections through a router, captured there with `tcpdump -i any`.
+
+    The router namespace forwards between two veths; `-i any` records every
+    forwarded packet twice, once on the way in and once on the way out (TTL
+    one less), microseconds apart.  The path loses nothing: every repeat in
+    the capture is a duplicate, not a retransmission."""
+    lab.description = ("Client 10.201.0.1 and server 10.202.0.2 talk through a router namespace "
+                       "that forwards between two veths; tcpdump -i any runs in the router. "
+                       "40001 client closes first, 40002 server closes first, 40003 sends 200 KB "
+                       "to the server and stays open.")
+    srv = lab.listen()
+    lab.start_capture("rtr", any_iface=True)
+    client_closes_first(lab, 40001)
+    c = lab.connect(40002)
+    s = lab.accept(srv)
+    exchange(c, s)
+    s.close()
+    expect_eof(c)
+    time.sleep(0.05)
+    c.close()
+    lab.add_conn(40002)
+    c3 = lab.connect(40003)
+    s3 = lab.accept(srv)
+    c3.sendall(bytes(200_000))
+    recv_exact(s3, 200_000)
+    lab.add_conn(40003)
+    lab.finish()
+    lab.notes.append("Captured with tcpdump -i any in the router namespace (LINUX_SLL2): each "
+                     "forwarded packet appears twice, in on one veth and out on the other. "
+                     "Nothing was dropped (no iptables rule, no netem): the capture has no "
+                     "retransmission.")
 
 
 # --------------------------- second batch ----------------------------------

@@ -148,7 +148,7 @@ def control(conn, x, y, upper, ts, seq, ack, flags, plen, wscale) -> None:
         if sig == x.ctl_seq and ts - x.ctl_time < DUP_WINDOW:
             # The capture holds this SYN or FIN twice (table.DUP_WINDOW): not
             # a SYN retry, nor a retransmitted FIN.
-            x.duplicates += 1
+            x.ctl_duplicates += 1
             return
         x.ctl_seq = sig
         x.ctl_time = ts

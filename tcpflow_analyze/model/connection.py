@@ -69,7 +69,8 @@ class Endpoint:
         # moments later is the capture seeing one packet twice, not a
         # retransmission (``table.DUP_WINDOW``).
         "seg_seq", "seg_time", "ctl_seq", "ctl_time",
-        "duplicates",   # packets the capture holds twice (tcpdump -i any on a router or bridge)
+        "duplicates",   # data segments the capture holds twice (tcpdump -i any on a router or bridge)
+        "ctl_duplicates",  # SYNs and FINs without data it holds twice
     )
 
     def __init__(self, addr: bytes, port: int, state: int, ts: float | None = None):
@@ -124,6 +125,7 @@ class Endpoint:
         self.ctl_seq = -1
         self.ctl_time = -1.0
         self.duplicates = 0
+        self.ctl_duplicates = 0
 
 
 # What a connection's states rest on (``Connection.evidence``).

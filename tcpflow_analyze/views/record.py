@@ -96,10 +96,14 @@ RECORD: tuple[Field, ...] = (
     _per_side("packets", "packets"),
     _per_side("bytes", "bytes"),
     _per_side("retransmissions", "retransmits"),
-    # Packets the capture holds twice (tcpdump -i any on a router or a
-    # bridge: each forwarded packet in and out): counted in packets, not in
-    # retransmissions.
-    _per_side("duplicates", "duplicates"),
+    # Segments the capture holds twice (tcpdump -i any on a router or a
+    # bridge: each forwarded packet in and out): those with data, a SYN or a
+    # FIN (a copied pure ACK is not told apart: it is not mistaken for
+    # anything either).  Counted in packets, not in retransmissions.
+    Field("duplicates", OBJECT, fields=(
+        Field("client", INT, "c.duplicates + c.ctl_duplicates", csv="client_duplicates"),
+        Field("server", INT, "s.duplicates + s.ctl_duplicates", csv="server_duplicates"),
+    )),
     Field("handshake", STR, "conn.handshake"),
     # Timed at the capture point from the SYN the SYN-ACK answered (the last
     # before it: RTT), and from the first SYN (what connect() waited, a lost

@@ -77,7 +77,8 @@ def build_report(analysis, anomalies=(), connections=None, forked=None, counted=
         if conn.evidence:
             inferred += 1
         missed += conn.client.missed + conn.server.missed
-        duplicates += conn.client.duplicates + conn.server.duplicates
+        duplicates += (conn.client.duplicates + conn.client.ctl_duplicates
+                       + conn.server.duplicates + conn.server.ctl_duplicates)
     folds = getattr(analysis, "folds", None)
     if folds is not None:
         for g in folds.groups.values():
