@@ -133,7 +133,11 @@ def test_syn_unanswered():
 def test_port_reuse_in_time_wait_is_info_when_accepted():
     [a] = found("port_reuse.pcap")
     assert (a.type, a.severity) == ("port_reuse_in_time_wait", "info")
-    assert a.details == {"time_wait_holder": "server", "accepted": True}
+    d = a.details
+    assert (d["time_wait_holder"], d["accepted"], d["client"]) == ("server", True, "10.201.0.1:40001")
+    assert (d["service"], d["count"], d["first_time"]) == ("10.201.0.2:8080", 1, d["last_time"])
+    assert d["examples"] == [{"time": d["first_time"], "connections": [2], "time_wait_holder": "server",
+                              "accepted": True, "client": "10.201.0.1:40001"}]
 
 
 def test_syn_to_time_wait():
@@ -191,7 +195,8 @@ def test_markdown_summary():
     res = cli("analyze", "--format", "markdown", str(SAMPLES / "close_wait_leak.pcap"))
     assert res.exit_code == 0
     assert "| severity | anomaly |" in res.output and "`lingering_close_wait`" in res.output
-    assert "<details>" in res.output
+    # What the type means, once, under its heading (issue #15).
+    assert res.output.count("*What it means:*") == 1 and "### " in res.output
 
 
 def test_threshold_options_are_validated():

@@ -243,7 +243,7 @@ def test_services_command_sort_top_by_and_filters():
     assert "(1 more service left out: --top N lists more)" in res.stdout
     assert "ports" not in res.stdout  # --by service: no client table
     res = invoke("services", "--format", "csv", "--top", "1", *paths)
-    assert "left out 1 services and 0 client hosts" in res.stderr
+    assert "left out 1 service and 0 client hosts" in res.stderr
     doc = json.loads(invoke("services", "--format", "json", "--port", "8081", *paths).stdout)
     assert [r["service"] for r in doc["services"]] == ["10.201.0.2:8081"]
     for bad in (("--top", "0"), ("--sort", "nope"), ("--by", "server")):

@@ -45,3 +45,11 @@ HTML_STATE = {
     "LAST_ACK": "#c76b29", "TIME_WAIT": "#7b4fa0", "CLOSED": "#7f7f7f", "UNKNOWN": "#aaaaaa",
 }
 HTML_SEVERITY = {"critical": "#c0392b", "warning": "#d68910", "info": "#2874a6"}
+# The HTML page's own colours (render.html's style sheet): text, rules and
+# bands in greys that keep the state and severity colours the only hues on
+# the page, links, and the tints marking a flagged row or a notice.
+HTML_PAGE = {
+    "fg": "#1d232a", "muted": "#5f6b77", "faint": "#9aa5b1", "line": "#d8dee4", "bg": "#ffffff",
+    "band": "#f6f8fa", "head": "#eef1f4", "link": "#0b57d0", "ok": "#2e9e44", "segment": "#34495e",
+    "ignored": "#8e44ad", "flagged": "#fff6e5", "warn-band": "#fff4e0",
+}

@@ -38,7 +38,7 @@ from dataclasses import dataclass
 from ..engine.zeek import conn_state
 from ..model.connection import EVIDENCE_NAMES, ONE_SIDED_NAMES
 from ..model.states import STATE_NAMES
-from ..model.text import ip_text
+from ..model.text import iso_utc, ip_text
 
 # The kinds of value, and how each is written.
 INT = "int"        # a Python int
@@ -63,6 +63,9 @@ class Field:
     fields: tuple = ()
     csv: str = ""
     csv_after: str = ""
+    # A timestamp: the CSV writes its ISO 8601 UTC text in a column beside
+    # the epoch one (``{csv}_utc``), the form spreadsheets read as a date.
+    csv_utc: bool = False
 
 
 def _endpoint(side: str, ep: str) -> Field:
@@ -90,8 +93,8 @@ RECORD: tuple[Field, ...] = (
     _endpoint("client", "c"),
     _endpoint("server", "s"),
     Field("roles_inferred", BOOL, "conn.roles_inferred"),
-    Field("first_seen", TIME, "conn.first_seen"),
-    Field("last_seen", TIME, "conn.last_seen"),
+    Field("first_seen", TIME, "conn.first_seen", csv_utc=True),
+    Field("last_seen", TIME, "conn.last_seen", csv_utc=True),
     Field("duration", TIME, "conn.last_seen - conn.first_seen"),
     _per_side("packets", "packets"),
     _per_side("bytes", "bytes"),
@@ -161,6 +164,16 @@ def _json_time(t) -> str:
 _INF = float("inf")
 
 
+def csv_time(t) -> str:
+    """Seconds as a CSV cell: to the microsecond, never in exponent notation
+    (a spreadsheet reads ``1e-05`` as text or a formula, not 0.00001); empty
+    for None."""
+    if t is None or not math.isfinite(t):
+        return ""
+    text = ("%.6f" % t).rstrip("0").rstrip(".")
+    return "0" if text in ("-0", "") else text
+
+
 def anomaly_list_text(types) -> str:
     """A connection's ``anomalies`` list as its JSON line writes it."""
     return "[" + ", ".join(f'"{t}"' for t in types) + "]"
@@ -171,6 +184,7 @@ _NAMESPACE = {
     "ip_text": ip_text, "STATE_NAMES": STATE_NAMES, "conn_state": conn_state,
     "ONE_SIDED_NAMES": ONE_SIDED_NAMES, "EVIDENCE_NAMES": EVIDENCE_NAMES, "_opt_str": lambda v: "null" if v is None else f'"{v}"',
     "report_time": report_time, "_json_time": _json_time, "anomaly_list_text": anomaly_list_text,
+    "csv_time": csv_time, "iso_utc": iso_utc,
 }
 
 
@@ -220,7 +234,8 @@ def _csv_order(leaves) -> list:
 
 
 CSV_LEAVES: tuple[Leaf, ...] = tuple(_csv_order(LEAVES))
-CSV_COLUMNS: tuple[str, ...] = tuple(leaf.csv for leaf in CSV_LEAVES)
+CSV_COLUMNS: tuple[str, ...] = tuple(
+    name for leaf in CSV_LEAVES for name in ((leaf.csv, leaf.csv + "_utc") if leaf.field.csv_utc else (leaf.csv,)))
 
 
 # ---------------------------------------------------------------------- code generation
@@ -336,14 +351,19 @@ def _csv_expr(leaf: Leaf) -> str:
     if leaf.field.kind == BOOL:
         return f"str({value}).lower()"
     if leaf.field.kind == NAMES:
-        return f'";".join({value})'
+        # Sorted: the same set is the same cell, whatever order found it.
+        return f'";".join(sorted({value}))'
+    if leaf.field.kind == TIME:
+        cell = f"csv_time({value})"
+        return f"{cell}, iso_utc({value})" if leaf.field.csv_utc else cell
     return value
 
 
 csv_row = _compile("csv_row", (
     "def csv_row(entry):\n"
     '    """A record (``connection_entry``\'s dict) as its CSV row, in CSV_COLUMNS\n'
-    '    order: booleans as true/false, the anomaly types joined by ";"."""\n'
+    '    order: booleans as true/false, seconds without an exponent, timestamps\n'
+    '    also as ISO 8601 UTC, the anomaly types sorted and joined by ";"."""\n'
     "    return (" + ", ".join(_csv_expr(leaf) for leaf in CSV_LEAVES) + ",)\n"))
 
 # The tail of a JSON line written with no anomaly types: its last field.
@@ -380,6 +400,7 @@ __all__ = [
     "anomaly_list_text",
     "connection_entry",
     "csv_row",
+    "csv_time",
     "json_lines",
     "numbered",
     "report_time",

@@ -5,7 +5,7 @@ from collections import Counter
 
 from .. import __version__
 from ..model.states import STATE_NAMES
-from . import record
+from . import findings, record
 from .record import connection_entry, report_time
 
 SCHEMA_VERSION = 1
@@ -85,7 +85,7 @@ def build_report(analysis, anomalies=(), connections=None, forked=None, counted=
             states["client"].update(g.client_states)
             states["server"].update(g.server_states)
     damage = stats.damages[0] if stats.damages else None
-    return {
+    report = {
         "schema_version": SCHEMA_VERSION,
         "tool": {"name": "tcpflow-analyze", "version": __version__},
         "capture": {
@@ -122,3 +122,8 @@ def build_report(analysis, anomalies=(), connections=None, forked=None, counted=
             "severities": dict(Counter(a.severity for a in anomalies)),
         },
     }
+    # What a person reads first (views.findings): the findings worst first,
+    # and what the report could not see.
+    report["summary"]["findings"] = findings.findings(report["anomalies"])
+    report["summary"]["notices"] = findings.notices(report)
+    return report

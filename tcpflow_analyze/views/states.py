@@ -21,15 +21,9 @@ from ..analysis import filters
 from ..model.connection import HS_SYNACK
 from ..engine.folding import refused
 from ..model.text import address_port_text, endpoint_text, ip_text, utc_text
-from ..model.states import CLOSED, STATE_NAMES
+from ..model.states import CLOSED, SS_NAMES, STATE_NAMES
 from ..analysis.timeline import StepSeries, state_at, sweep_sorted
 
-# ss's spelling of the RFC 9293 state names (iproute2 misc/ss.c sstate_name).
-SS_NAMES = {
-    "ESTABLISHED": "ESTAB", "SYN_SENT": "SYN-SENT", "SYN_RECEIVED": "SYN-RECV", "FIN_WAIT_1": "FIN-WAIT-1",
-    "FIN_WAIT_2": "FIN-WAIT-2", "TIME_WAIT": "TIME-WAIT", "CLOSED": "UNCONN", "CLOSE_WAIT": "CLOSE-WAIT",
-    "LAST_ACK": "LAST-ACK", "LISTEN": "LISTEN", "CLOSING": "CLOSING", "UNKNOWN": "?",
-}
 # The order ss users expect to read states in: listeners, then a connection's life.
 STATE_ORDER = ("LISTEN", "SYN_SENT", "SYN_RECEIVED", "ESTABLISHED", "FIN_WAIT_1", "FIN_WAIT_2",
                "CLOSE_WAIT", "CLOSING", "LAST_ACK", "TIME_WAIT", "UNKNOWN")
