@@ -352,18 +352,18 @@ _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
 def render(report: dict, table_format: str = "simple", color: bool = False, width: int | None = None,
-           min_severity: str | None = None) -> str:
+           min_severity: str | None = None, sort: str | None = None) -> str:
     """The report as text; ``width``, for a terminal, drops the connection
     table's least needed columns until it fits."""
-    return "".join(iter_render(report, table_format, color, width, min_severity=min_severity))
+    return "".join(iter_render(report, table_format, color, width, min_severity=min_severity, sort=sort))
 
 
 def iter_render(report: dict, table_format: str = "simple", color: bool = False, width: int | None = None,
-                forked=None, min_severity: str | None = None):
+                forked=None, min_severity: str | None = None, sort: str | None = None):
     """``render``'s text in chunks, to be written as they come; ``forked``:
     a ``forked_lines.ForkedTable`` writing the connections section;
     ``min_severity``: findings below it are hidden (and counted)."""
-    for i, section in enumerate(_sections(report, table_format, color, width, forked, min_severity)):
+    for i, section in enumerate(_sections(report, table_format, color, width, forked, min_severity, sort)):
         if i:
             yield "\n\n"
         if isinstance(section, str):
@@ -405,7 +405,7 @@ def _notices(report: dict, color: bool) -> str:
 
 
 def _sections(report: dict, table_format: str, color: bool, width: int | None, forked=None,
-              min_severity: str | None = None):
+              min_severity: str | None = None, sort: str | None = None):
     """The report's parts, each text or an iterator of text chunks: the
     header, the notices, the findings summary, the states, each type's
     groups, then the connections (issue #15: the finding that matters first)."""
@@ -438,4 +438,4 @@ def _sections(report: dict, table_format: str, color: bool, width: int | None, f
     if sel and sel.get("top") != 0:
         yield f"showing {sel['shown']} of {sel['matched']} matching connections ({sel['total']} in all)"
     if conns:
-        yield forked.chunks() if forked is not None else connections_section(conns, table_format, color, width)
+        yield forked.chunks() if forked is not None else connections_section(conns, table_format, color, width, sort)
