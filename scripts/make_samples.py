@@ -1162,7 +1162,8 @@ def close_mix(lab):
     first (client TIME_WAIT, server CLOSED); 1 the server closes first (server
     TIME_WAIT, client CLOSED); 2 the client closes, the server application
     never does (client FIN_WAIT_2, server CLOSE_WAIT); 3 nobody closes (both
-    ESTABLISHED).  The capture then runs 4 s more: far longer than any
+    ESTABLISHED).  The capture then runs 4 s more, a ticker connection
+    talking all along so that the capture shows it did: far longer than any
     retransmission timeout on this path (Linux: 200 ms minimum), so a FIN
     or data segment unanswered in it was answered.  The clean source of
     ``lossy_close_mix`` (scripts/make_lossy.py)."""
@@ -1172,6 +1173,24 @@ def close_mix(lab):
                        "closes first, the client closes and the server never does, or nobody closes.")
     srv = lab.listen(backlog=1024)
     lab.start_capture("cli")
+    # A capture file ends at its last packet: for the tail to show that
+    # nothing more came, something must go on through it.  A ticker
+    # connection (port 40999) exchanges a line every 0.25 s until the end.
+    tc = lab.connect(40999)
+    ts_ = lab.accept(srv)
+    stop = threading.Event()
+
+    def tick():
+        k = 0
+        while not stop.wait(0.25):
+            tc.sendall(b"tick %d\n" % k)
+            recv_exact(ts_, len(b"tick %d\n" % k))
+            ts_.sendall(b"tock\n")
+            recv_exact(tc, 5)
+            k += 1
+    ticker = threading.Thread(target=tick, daemon=True)
+    ticker.start()
+    lab.add_conn(40999)
     for i in range(n):
         cport = 40001 + i
         c = lab.connect(cport)
@@ -1197,10 +1216,13 @@ def close_mix(lab):
             expect_eof(s)      # s stays open (CLOSE_WAIT) until cleanup
         lab.add_conn(cport)
         time.sleep(0.005)
-    lab.finish(settle=4.0)
+    time.sleep(4.0)
+    stop.set()
+    ticker.join()
+    lab.finish(settle=0.3)
     lab.notes.append("Connections ran one after the other (5 ms pause after each); the capture "
-                     "went on 4 s after the last one. Sockets of ways 2 (server) and 3 (both) were "
-                     "held open past the ss snapshot.")
+                     "went on 4 s after the last one, the ticker connection 40999 (opened first) exchanging a line every 0.25 s all along. Sockets of ways 2 "
+                     "(server) and 3 (both) and the ticker were held open past the ss snapshot.")
 
 
 @scenario(2)

@@ -211,14 +211,18 @@ def control(conn, x, y, upper, ts, seq, ack, flags, plen, wscale) -> None:
         fin_seq = (seq + plen + (1 if flags & SYN else 0)) & SEQ_MASK
         x.fin_count += 1
         x.last_fin_time = ts
-        if (x.fin_seq < 0 and conn.one_sided and not y.packets and y.unseen_step == 1 and not x.got_fin
-                and x.state == ESTABLISHED and flags & ACK and ack == x.rcv_nxt):
+        if (x.fin_seq < 0 and not x.got_fin and x.state == ESTABLISHED and flags & ACK and ack == x.rcv_nxt
+                and y.fin_seq < 0
+                and ((conn.one_sided and not y.packets and y.unseen_step == 1)
+                     or (y.fin_guess == ack and y.snd_nxt == ack))):
             # One direction only: x's acknowledgment last moved by exactly
             # one, and x now closes without having received anything more.
             # The one is the peer's FIN (a FIN takes one sequence number,
             # RFC 9293 3.4): the peer closed first; x's ACK of it took the
             # peer to FIN_WAIT_2, and x is the passive closer (LAST_ACK).
-            t = y.unseen_time
+            # The same in a two-way capture that lost the peer's FIN
+            # (``fin_guess``: x acknowledged one past the peer's last byte).
+            t = y.unseen_time if not y.packets else y.fin_guess_time
             y.fin_seq = (ack - 1) & SEQ_MASK
             y.fin_time = t
             y.active_close = True

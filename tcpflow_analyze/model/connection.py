@@ -71,6 +71,14 @@ class Endpoint:
         "seg_seq", "seg_time", "ctl_seq", "ctl_time",
         "duplicates",   # data segments the capture holds twice (tcpdump -i any on a router or bridge)
         "ctl_duplicates",  # SYNs and FINs without data it holds twice
+        # Capture loss (Zeek's capture_loss.zeek: gaps over ACKs seen).
+        "acks",         # times this endpoint's acknowledgment advanced (its first one, of the SYN, included)
+        "gap_acks",     # times the peer acknowledged bytes of this endpoint the capture never showed
+        "seq_holes",    # new segments starting past SND.NXT (tshark's "previous segment not captured")
+        "holes",        # None, or [start, end, ...]: those holes, until filled or acknowledged
+        # The peer's acknowledgment last ran exactly one past this endpoint's
+        # bytes (a FIN takes one sequence number): where, and when (-1: no).
+        "fin_guess", "fin_guess_time",
     )
 
     def __init__(self, addr: bytes, port: int, state: int, ts: float | None = None):
@@ -126,12 +134,19 @@ class Endpoint:
         self.ctl_time = -1.0
         self.duplicates = 0
         self.ctl_duplicates = 0
+        self.acks = 0
+        self.gap_acks = 0
+        self.seq_holes = 0
+        self.holes = None
+        self.fin_guess = -1
+        self.fin_guess_time = -1.0
 
 
 # What a connection's states rest on (``Connection.evidence``).
 EVIDENCE_SEEN = 0       # packets of both sides, in the capture
 EVIDENCE_INFERRED = 1   # partly inferred: a side never seen, or packets the capture missed
-EVIDENCE_NAMES = ("seen", "inferred")
+EVIDENCE_UNKNOWN = 2    # the capture's evidence contradicts itself: a state is UNKNOWN
+EVIDENCE_NAMES = ("seen", "inferred", "unknown")
 
 # Which side a one-sided connection was seen from (``Connection.one_sided``).
 ONE_SIDED_NAMES = (None, "client", "server")
