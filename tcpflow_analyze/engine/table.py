@@ -163,9 +163,8 @@ class ConnectionTable:
                 # acknowledgment advances (TCP_Reassembler::AckReceived),
                 # not per packet: so here, and only here.
                 x.acks += 1
-                lost = y.holes is not None and acked_holes(y, ack)
-                if lost:
-                    y.gap_acks += 1
+                if y.holes is not None:
+                    acked_holes(y, ack)
                 ynxt = y.snd_nxt
                 if ynxt < 0:
                     # Nothing of the peer's seen yet: a capture joined
@@ -181,7 +180,7 @@ class ConnectionTable:
                     history.add_scaled(conn, y.gaps, "G", not upper)
                     if y.packets:
                         y.missed += gap
-                        if not lost:   # one gap per ACK event, as Zeek counts
+                        if y.hole_ack != ack:   # one gap per ACK event, as Zeek counts
                             y.gap_acks += 1
                         if gap == 1:
                             # One sequence number past y's last byte: most
@@ -471,7 +470,8 @@ def acked_holes(ep: Endpoint, ack: int) -> int:
     """The peer acknowledged up to ``ack``: holes below it were never filled,
     so the capture lost those bytes (Zeek: TCP_Reassembler::AckReceived counts
     a gap event when an ACK covers undelivered bytes).  Their bytes go to
-    ``missed``; returns how many (0: no hole acknowledged)."""
+    ``missed``, the event to ``gap_acks`` (``hole_ack``: the ACK, so that the
+    same ACK running past SND.NXT too is one event); returns the bytes."""
     holes = ep.holes
     r = _rel(ep, ack)
     lost = 0
@@ -487,7 +487,10 @@ def acked_holes(ep: Endpoint, ack: int) -> int:
         else:
             kept += (a, b)
     ep.holes = kept or None
-    ep.missed += lost
+    if lost:
+        ep.missed += lost
+        ep.gap_acks += 1
+        ep.hole_ack = ack
     return lost
 
 

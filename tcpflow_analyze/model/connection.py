@@ -76,6 +76,7 @@ class Endpoint:
         "gap_acks",     # times the peer acknowledged bytes of this endpoint the capture never showed
         "seq_holes",    # new segments starting past SND.NXT (tshark's "previous segment not captured")
         "holes",        # None, or [start, end, ...]: those holes, until filled or acknowledged
+        "hole_ack",     # the last acknowledgment that covered a hole (-1: none)
         # The peer's acknowledgment last ran exactly one past this endpoint's
         # bytes (a FIN takes one sequence number): where, and when (-1: no).
         "fin_guess", "fin_guess_time",
@@ -138,6 +139,7 @@ class Endpoint:
         self.gap_acks = 0
         self.seq_holes = 0
         self.holes = None
+        self.hole_ack = -1
         self.fin_guess = -1
         self.fin_guess_time = -1.0
 
