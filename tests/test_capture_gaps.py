@@ -146,7 +146,7 @@ def test_lossy_sample_loss_estimate_is_close_to_the_deleted_share():
     packet that took sequence space after the handshake: data or a FIN.  Of
     those, the truth file says how many went; the estimate (Zeek's gaps over
     ACK events) must be within a quarter of that share.  Before: no
-    estimate at all (and 22 of 482 endpoint states confidently wrong)."""
+    estimate at all (and 24 of 482 endpoint states confidently wrong)."""
     import sys
 
     from conftest import ROOT, SAMPLES
