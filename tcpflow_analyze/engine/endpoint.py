@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from ..decode import ACK, FIN, RST, SYN
 from ..model.connection import (
-    HS_ACK, HS_OVERFLOW, HS_SIMOPEN, HS_SYN, HS_SYNACK, SEQ_HALF, SEQ_MASK, Z_INACTIVE, Endpoint, seq_ge,
+    EVIDENCE_INFERRED, HS_ACK, HS_OVERFLOW, HS_SIMOPEN, HS_SYN, HS_SYNACK, SEQ_HALF, SEQ_MASK, Z_INACTIVE, Endpoint, seq_ge,
 )
 from ..model.states import (
     CLOSE_WAIT, CLOSED, CLOSING, ESTABLISHED, FIN_WAIT_1, FIN_WAIT_2, LAST_ACK, LISTEN, SYN_RECEIVED,
@@ -29,6 +29,18 @@ from . import history, zeek
 from .history import H_FIN, H_INCONSISTENT, H_MULTIFLAG, H_RST, H_SYN
 
 _DONE = (CLOSED, TIME_WAIT)
+
+# A copy of an endpoint's latest segment (same sequence and acknowledgment
+# numbers, same flags) this soon after it (seconds) is the capture seeing one
+# packet twice: ``tcpdump -i any`` on a router or bridge records each
+# forwarded packet on the way in and on the way out, microseconds apart.  The
+# sender itself cannot repeat a segment this soon: a retransmission waits
+# for the RTO (at least 200 ms on Linux), a tail loss probe for its PTO
+# (2 RTT + 2 ms at least), and a fast retransmission for three duplicate
+# ACKs, and it retransmits the oldest unacknowledged segment, not the one
+# it just sent.
+# (The table checks data segments against it, ``control`` SYNs and FINs.)
+DUP_WINDOW = 0.002
 
 
 def set_state(ep: Endpoint, state: int, ts: float) -> None:
@@ -161,6 +173,15 @@ def control(conn, x, y, upper, ts, seq, ack, flags, plen, wscale) -> None:
     after its data); I or Q once for a packet carrying several of them.
     """
     ctl = flags & (SYN | FIN | RST)
+    if not flags & RST:
+        sig = seq | (flags << 32)   # a SYN-ACK after a SYN (simultaneous open) is no copy of it
+        if sig == x.ctl_seq and ts - x.ctl_time < DUP_WINDOW:
+            # The capture holds this SYN or FIN twice (table.DUP_WINDOW): not
+            # a SYN retry, nor a retransmitted FIN.
+            x.ctl_duplicates += 1
+            return
+        x.ctl_seq = sig
+        x.ctl_time = ts
     if ctl == SYN:
         if history.repeatable(x, H_SYN, seq, x.last_syn):
             history.add(conn, "H" if flags & ACK else "S", upper)
@@ -229,6 +250,27 @@ def control(conn, x, y, upper, ts, seq, ack, flags, plen, wscale) -> None:
                 conn.hs |= HS_SIMOPEN
     if flags & FIN:
         fin_seq = (seq + plen + (1 if flags & SYN else 0)) & SEQ_MASK
+        x.fin_count += 1
+        x.last_fin_time = ts
+        if (x.fin_seq < 0 and not x.got_fin and x.state == ESTABLISHED and flags & ACK and ack == x.rcv_nxt
+                and y.fin_seq < 0
+                and ((conn.one_sided and not y.packets and y.unseen_step == 1)
+                     or (y.fin_guess == ack and y.snd_nxt == ack))):
+            # One direction only: x's acknowledgment last moved by exactly
+            # one, and x now closes without having received anything more.
+            # The one is the peer's FIN (a FIN takes one sequence number,
+            # RFC 9293 3.4): the peer closed first; x's ACK of it took the
+            # peer to FIN_WAIT_2, and x is the passive closer (LAST_ACK).
+            # The same in a two-way capture that lost the peer's FIN
+            # (``fin_guess``: x acknowledged one past the peer's last byte).
+            t = y.unseen_time if not y.packets else y.fin_guess_time
+            y.fin_seq = (ack - 1) & SEQ_MASK
+            y.fin_time = t
+            y.active_close = True
+            set_state(y, FIN_WAIT_1, t)
+            receive_fin(x, t)
+            set_state(y, FIN_WAIT_2, t)
+            conn.evidence = EVIDENCE_INFERRED
         if x.fin_seq < 0:
             x.fin_time = ts
             x.fin_seq = fin_seq
@@ -300,3 +342,64 @@ def rst_acceptable(x: Endpoint, y: Endpoint, seq: int, ack: int, flags: int) -> 
     lo = y.rcv_nxt
     hi = x.snd_nxt if x.snd_nxt >= 0 and seq_ge(x.snd_nxt, lo) else lo
     return ((seq - lo) & SEQ_MASK) <= ((hi - lo) & SEQ_MASK)
+
+
+def unseen_peer_ack(conn, x, y, upper, rn, ack, ts) -> None:
+    """x's acknowledgment advanced (from ``rn``, -1 for x's first ACK) while
+    none of y's packets has been seen: all the capture tells of y is what x
+    acknowledges.  A one-way capture (asymmetric routing, a SPAN of one
+    direction) shows only this; a two-way one can show it too when it
+    missed y's first packets.  What x's ACKs prove y did:
+
+    * x, in SYN_SENT, acknowledges something: it had y's SYN-ACK (the ACK
+      number is y's ISN + 1, RFC 9293 3.5), so x is ESTABLISHED and y, which
+      the ACK reached, too (an ACK is taken as delivered, as elsewhere);
+    * x acknowledges bytes beyond y's SYN: y sent data, so y had x's SYN-ACK
+      and x had y's ACK of it: both ESTABLISHED;
+    * after x's FIN, x's acknowledgment moves by exactly one: y's FIN, which
+      acknowledged x's (Linux sends a FIN with ACK): x TIME_WAIT, y (its FIN
+      acknowledged by x) CLOSED.
+
+    The connection is marked one-sided (``conn.one_sided``, the seen side);
+    ``timers.infer_unseen`` clears the mark if y shows up after all.
+    """
+    if y.packets:
+        return
+    step = (ack - rn) & SEQ_MASK if rn >= 0 else 0
+    xst = x.state
+    if xst == SYN_SENT and x.isn >= 0:
+        if y.isn < 0:
+            y.isn = (ack - 1) & SEQ_MASK
+        if y.state in (CLOSED, LISTEN, UNKNOWN):
+            set_state(y, SYN_RECEIVED, ts)
+        set_state(x, ESTABLISHED, ts)
+        set_state(y, ESTABLISHED, ts)
+        conn.hs |= HS_SYNACK | HS_ACK
+        conn.evidence = EVIDENCE_INFERRED
+    elif step:
+        yst = y.state
+        if yst == SYN_SENT or yst == SYN_RECEIVED or yst == UNKNOWN or xst == SYN_RECEIVED:
+            if yst == SYN_SENT or yst == SYN_RECEIVED or yst == UNKNOWN:
+                set_state(y, ESTABLISHED, ts)
+            if xst == SYN_RECEIVED:
+                # y's data carried its ACK of x's SYN-ACK.
+                set_state(x, ESTABLISHED, ts)
+                conn.hs |= HS_ACK
+                conn.evidence = EVIDENCE_INFERRED
+        elif step == 1 and x.fin_seq >= 0 and not x.got_fin and xst in (FIN_WAIT_1, FIN_WAIT_2) \
+                and y.fin_seq < 0 and yst == ESTABLISHED:
+            y.fin_seq = (ack - 1) & SEQ_MASK
+            y.fin_time = ts
+            receive_fin(y, ts)
+            if x.state == FIN_WAIT_1:
+                set_state(x, FIN_WAIT_2, ts)
+            set_state(y, LAST_ACK, ts)
+            receive_fin(x, ts)
+            set_state(y, CLOSED, ts)
+            check_ended(conn)
+            conn.evidence = EVIDENCE_INFERRED
+    else:
+        return
+    y.unseen_step = step
+    y.unseen_time = ts
+    conn.one_sided = 1 if upper else 2

@@ -19,7 +19,7 @@ from ..model.connection import (
 )
 from ..model.states import CLOSED, ESTABLISHED, SYN_SENT, UNKNOWN
 from . import history
-from .endpoint import acks_syn, check_ended, control, receipts, set_state
+from .endpoint import DUP_WINDOW, acks_syn, check_ended, control, receipts, set_state, unseen_peer_ack
 from .folding import OTHER, Folds, kind_of
 from .history import H_ACK, H_DATA
 from .timers import settle
@@ -109,14 +109,40 @@ class ConnectionTable:
             adv = (end - nxt) & SEQ_MASK
             if adv and adv < SEQ_HALF:
                 if plen:
-                    x.bytes += plen if adv > plen else adv
+                    if adv < plen:
+                        # Partly old bytes: they may fill a hole.
+                        x.bytes += adv
+                        if x.holes is not None:
+                            fill_hole(x, seq, nxt)
+                    else:
+                        x.bytes += plen
+                        if adv > seglen:
+                            # It starts past SND.NXT: the bytes between were
+                            # sent but not captured, or are still to come
+                            # reordered (tshark: "previous segment not
+                            # captured").  An ACK over them before they show
+                            # up is capture loss (``acked_holes``).
+                            new_hole(x, nxt, seq)
+                    x.seg_seq = seq
+                    x.seg_time = ts
                 x.snd_nxt = end
             else:
                 x.snd_nxt = nxt
+                if x.holes is not None:
+                    fill_hole(x, seq, end)
                 if plen:
-                    x.retransmits += 1
-                    x.rxmt_time = ts
-                    history.add_scaled(conn, x.retransmits, "T", upper)
+                    if seq == x.seg_seq and ts - x.seg_time < DUP_WINDOW and ack == x.rcv_nxt:
+                        # The same segment again, within moments, with the
+                        # same acknowledgment: one packet the capture holds
+                        # twice, not a retransmission.  Zeek's history
+                        # still says T (it counts the copy as one: its own
+                        # conn.log of zeek-tcp-ssh-dups.pcap does), so the
+                        # letter is scaled by both counts together.
+                        x.duplicates += 1
+                    else:
+                        x.retransmits += 1
+                        x.rxmt_time = ts
+                    history.add_scaled(conn, x.retransmits + x.duplicates, "T", upper)
         elif x.snd_nxt < 0:
             x.snd_nxt = seq
         elif seq == (x.snd_nxt - 1) & SEQ_MASK:
@@ -138,13 +164,37 @@ class ConnectionTable:
             rn = x.rcv_nxt
             if rn < 0 or 0 < ((ack - rn) & SEQ_MASK) < SEQ_HALF:
                 x.rcv_nxt = ack
-                # An ACK beyond anything the peer was seen to send: the
-                # capture missed the peer's bytes (Zeek's content gap).
+                # Zeek's capture_loss counts an "ACK event" where the
+                # acknowledgment advances (TCP_Reassembler::AckReceived),
+                # not per packet: so here, and only here.
+                x.acks += 1
+                if y.holes is not None:
+                    acked_holes(y, ack)
                 ynxt = y.snd_nxt
-                if ynxt >= 0 and 0 < ((ack - ynxt) & SEQ_MASK) < SEQ_HALF and y.state != UNKNOWN:
+                if ynxt < 0:
+                    # Nothing of the peer's seen yet: a capture joined
+                    # mid-stream, or one that shows one direction only.
+                    if not flags & SYN:
+                        unseen_peer_ack(conn, x, y, upper, rn, ack, ts)
+                elif 0 < ((ack - ynxt) & SEQ_MASK) < SEQ_HALF and y.state != UNKNOWN:
+                    # An ACK beyond anything the peer was seen to send: the
+                    # capture missed the peer's bytes (Zeek's content gap).
+                    gap = (ack - ynxt) & SEQ_MASK
                     y.snd_nxt = ack
                     y.gaps += 1
                     history.add_scaled(conn, y.gaps, "G", not upper)
+                    if y.packets:
+                        y.missed += gap
+                        if y.hole_ack != ack:   # one gap per ACK event, as Zeek counts
+                            y.gap_acks += 1
+                        if gap == 1:
+                            # One sequence number past y's last byte: most
+                            # likely y's FIN (RFC 9293 3.4: a FIN takes one),
+                            # which the capture lost (``timers``).
+                            y.fin_guess = ack
+                            y.fin_guess_time = ts
+                    else:
+                        unseen_peer_ack(conn, x, y, upper, rn, ack, ts)
         if win == 0 and y.zstate != Z_CLOSED and x.zstate != Z_RESET:
             x.zero_windows += 1
             history.add_scaled(conn, x.zero_windows, "W", upper)
@@ -441,6 +491,71 @@ def keys_of(conn: Connection) -> tuple:
     if encap is not None and len(encap) > 3:
         return conn.ckey, reverse_key(conn.ckey), encap[3]
     return conn.ckey, reverse_key(conn.ckey)
+# Holes kept per endpoint (pairs): a capture losing more than this many
+# segments in flight of one connection has already said it loses packets.
+MAX_HOLES = 64
+
+
+def new_hole(ep: Endpoint, start: int, end: int) -> None:
+    """[start, end) of ep's sequence space was skipped by the capture."""
+    ep.seq_holes += 1
+    holes = ep.holes
+    if holes is None:
+        ep.holes = [start, end]
+    elif len(holes) < 2 * MAX_HOLES:
+        holes += (start, end)
+
+
+def _rel(ep: Endpoint, v: int) -> int:
+    """v on a line (not a circle) around ep's SND.NXT: holes lie within 2**31 below it."""
+    return (v - ep.snd_nxt + SEQ_HALF) & SEQ_MASK
+
+
+def fill_hole(ep: Endpoint, start: int, end: int) -> None:
+    """A segment [start, end) arrived late (retransmitted, or reordered): the
+    part of any hole it covers was not lost to the capture."""
+    holes = ep.holes
+    s, e = _rel(ep, start), _rel(ep, end)
+    kept = []
+    for i in range(0, len(holes), 2):
+        a, b = holes[i], holes[i + 1]
+        ra, rb = _rel(ep, a), _rel(ep, b)
+        if e <= ra or s >= rb:
+            kept += (a, b)
+            continue
+        if s > ra:
+            kept += (a, start)
+        if e < rb:
+            kept += (end, b)
+    ep.holes = kept or None
+
+
+def acked_holes(ep: Endpoint, ack: int) -> int:
+    """The peer acknowledged up to ``ack``: holes below it were never filled,
+    so the capture lost those bytes (Zeek: TCP_Reassembler::AckReceived counts
+    a gap event when an ACK covers undelivered bytes).  Their bytes go to
+    ``missed``, the event to ``gap_acks`` (``hole_ack``: the ACK, so that the
+    same ACK running past SND.NXT too is one event); returns the bytes."""
+    holes = ep.holes
+    r = _rel(ep, ack)
+    lost = 0
+    kept = []
+    for i in range(0, len(holes), 2):
+        a, b = holes[i], holes[i + 1]
+        ra, rb = _rel(ep, a), _rel(ep, b)
+        if rb <= r:
+            lost += rb - ra
+        elif ra < r:
+            lost += r - ra
+            kept += (ack, b)
+        else:
+            kept += (a, b)
+    ep.holes = kept or None
+    if lost:
+        ep.missed += lost
+        ep.gap_acks += 1
+        ep.hole_ack = ack
+    return lost
 
 
 def number_connections(conns: list[Connection]) -> None:

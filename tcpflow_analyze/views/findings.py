@@ -35,6 +35,9 @@ TIME_LOST_FIELDS = ("delay", "longest_wait", "silent_for", "oldest_age")
 # (non_ip and non_tcp are other traffic, by design not ours).
 UNSEEN_SKIPS = {"malformed": "malformed", "truncated_header": "cut before the TCP header (snaplen)",
                 "fragment": "IP fragments (not reassembled)", "unsupported_link": "of an unsupported link type"}
+# Zeek's capture-loss notice threshold (capture-loss.zeek: too_much_loss,
+# 0.1 percent): above it, the capture is said to have lost packets.
+LOSS_NOTICE_PERCENT = 0.1
 # What one group of a finding is about, for "... and 190 more services".
 GROUP_NOUNS = {"service": "services", "host": "hosts", "source": "sources"}
 
@@ -222,6 +225,15 @@ def capture_notices(cap: dict, options: dict, quote=_plain) -> list[dict]:
             f"none of the {cap['packets']:,} packets is TCP ({skipped or 'none decoded'}): a capture taken "
             f"on the wrong interface, or with a filter that left TCP out?",
             "no TCP in the capture"))
+    loss = cap.get("capture_loss") or {}
+    if loss.get("percent", 0) > LOSS_NOTICE_PERCENT:
+        out.append(_notice(
+            "capture_loss",
+            f"the capture lost packets: {loss['percent']:g}% of ACKs ({loss['gaps']:,} of {loss['acks']:,}) "
+            f"acknowledged bytes it never showed (Zeek's capture_loss); "
+            f"the states of {_count(cap.get('states_inferred', 0), 'connection')} are inferred (state_evidence), "
+            f"and any state may rest on a packet the capture missed -- was tcpdump dropping packets?",
+            f"capture loss {loss['percent']:g}% ({loss['gaps']:,} of {loss['acks']:,} ACKs saw unseen bytes)"))
     unseen = {k: v for k, v in (cap.get("skipped") or {}).items() if v and k in UNSEEN_SKIPS}
     if unseen:
         n = sum(unseen.values())

@@ -36,16 +36,17 @@ import math
 from dataclasses import dataclass
 
 from ..engine.zeek import conn_state
+from ..model.connection import EVIDENCE_NAMES, ONE_SIDED_NAMES
 from ..model.states import STATE_NAMES
 from ..model.text import iso_utc, ip_text
 
 # The kinds of value, and how each is written.
 INT = "int"        # a Python int
 STR = "str"        # text that needs no JSON escape: names from a fixed vocabulary, addresses, history letters
+OPT_STR = "opt_str"  # a STR, or None (JSON null; an empty CSV cell)
 BOOL = "bool"      # true/false
 TIME = "time"      # seconds as a float, or None; see report_time
 NAMES = "names"    # a list of STR (the anomaly types)
-OPT_STR = "opt_str"  # a STR or None (null in JSON, an empty CSV cell)
 OBJECT = "object"  # nested fields
 
 
@@ -98,6 +99,14 @@ RECORD: tuple[Field, ...] = (
     _per_side("packets", "packets"),
     _per_side("bytes", "bytes"),
     _per_side("retransmissions", "retransmits"),
+    # Segments the capture holds twice (tcpdump -i any on a router or a
+    # bridge: each forwarded packet in and out): those with data, a SYN or a
+    # FIN (a copied pure ACK is not told apart: it is not mistaken for
+    # anything either).  Counted in packets, not in retransmissions.
+    Field("duplicates", OBJECT, fields=(
+        Field("client", INT, "c.duplicates + c.ctl_duplicates", csv="client_duplicates"),
+        Field("server", INT, "s.duplicates + s.ctl_duplicates", csv="server_duplicates"),
+    )),
     Field("handshake", STR, "conn.handshake"),
     # Crossed SYNs (RFC 9293 3.5 figure 8): the handshake is "complete" with
     # no listener and no third segment, so say how it was made.
@@ -117,6 +126,19 @@ RECORD: tuple[Field, ...] = (
     # way, where they differ), null when it has none.
     Field("encapsulation", OPT_STR, "encap_name(conn.encap)"),
     Field("tunnel_id", OPT_STR, "encap_id(conn.encap)"),
+    # A one-way capture: which side's packets the capture holds ("client",
+    # "server"), when they prove the peer answered though none of its
+    # packets is there (asymmetric routing, a SPAN of one direction); null
+    # when both are seen.
+    Field("one_sided", OPT_STR, "ONE_SIDED_NAMES[conn.one_sided]"),
+    # Bytes acknowledged by one side that the capture never showed the other
+    # send (Zeek's missed_bytes): packets the capture lost.  Not counted for
+    # a side never seen at all (one_sided).
+    Field("missed_bytes", INT, "c.missed + s.missed"),
+    # "seen": both states follow from packets in the capture; "inferred":
+    # they rest partly on what the capture lacks (a side never seen, a
+    # packet it missed) and are the most likely ones, not certain.
+    Field("state_evidence", STR, "EVIDENCE_NAMES[conn.evidence]"),
     # The only field the anomaly detectors give: it stays last (see with_anomalies).
     Field("anomalies", NAMES, "anomalies"),
 )
@@ -183,6 +205,7 @@ def opt_text(value) -> str:
 _NAMESPACE = {
     "encap_name": encap_name, "encap_id": encap_id, "opt_text": opt_text,
     "ip_text": ip_text, "STATE_NAMES": STATE_NAMES, "conn_state": conn_state,
+    "ONE_SIDED_NAMES": ONE_SIDED_NAMES, "EVIDENCE_NAMES": EVIDENCE_NAMES,
     "report_time": report_time, "_json_time": _json_time, "anomaly_list_text": anomaly_list_text,
     "csv_time": csv_time, "iso_utc": iso_utc,
 }
