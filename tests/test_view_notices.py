@@ -17,12 +17,14 @@ from tcpflow_analyze.views.findings import analysis_notices, notice_line
 TRUNCATED = PUBLIC / "synthetic-cut-mid-record.pcap"
 # 600 connections, many at once: --max-connections 5 evicts most of them.
 BUSY = SAMPLES / "time_wait_storm.pcap"
+# A kernel-made capture with packets taken out (scripts/make_lossy.py).
+LOSSY = SAMPLES / "lossy_close_mix.pcap"
 CLEAN = SAMPLES / "close_wait_leak.pcap"
 
 # Each view, with what it needs to draw one connection of these captures.
 VIEWS = {"timewait": ("timewait",), "states": ("states",), "states --at": ("states", "--at", "end"),
          "services": ("services",), "ladder": ("ladder", "--conn", "1")}
-LABEL = re.compile(r"^(evicted|folded|truncated|no_tcp|skipped) {2,}\S")
+LABEL = re.compile(r"^(evicted|folded|truncated|no_tcp|skipped|capture_loss) {2,}\S")
 
 
 def _capture(path):
@@ -57,10 +59,13 @@ def _docs(stdout: str) -> list[dict]:
 
 
 @pytest.mark.parametrize("view", VIEWS)
-@pytest.mark.parametrize("case", ["truncated", "evicted"])
+@pytest.mark.parametrize("case", ["truncated", "evicted", "capture_loss"])
 def test_each_view_says_what_it_could_not_see(view, case, tmp_path):
     if case == "truncated":
         path, extra = _capture(TRUNCATED), ()
+        want = _expected(path)
+    elif case == "capture_loss":
+        path, extra = _capture(LOSSY), ()
         want = _expected(path)
     else:
         path, extra = _capture(BUSY), ("--max-connections", "5")
@@ -106,7 +111,8 @@ def test_services_says_eviction_and_folding_in_the_notices_words():
 
 def test_analysis_notices_match_the_reports():
     # Built from the analysis alone, without a report: the same notices.
-    for path, options in ((TRUNCATED, {}), (BUSY, {"max_connections": 5, "max_report_connections": 100})):
+    for path, options in ((TRUNCATED, {}), (LOSSY, {}),
+                          (BUSY, {"max_connections": 5, "max_report_connections": 100})):
         path = _capture(path)
         analysis = analyze([path], AnalysisOptions(**options))
         analysis.stats.files = [path]

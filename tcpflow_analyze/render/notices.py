@@ -18,11 +18,13 @@ LABEL_WIDTH = len("connections")
 
 def notice_lines(notes: list[dict], width: int | None, color: bool = False) -> list[str]:
     """Each notice's lines, fitted to ``width`` (None: one line each)."""
+    # A kind longer than the header's labels (capture_loss) widens the
+    # column for all the notices, so their messages still align.
+    column = max([LABEL_WIDTH] + [len(n["kind"]) for n in notes]) + 2
     out = []
     for n in notes:
         label = paint(n["kind"], "yellow") if color else n["kind"]
-        label += " " * (LABEL_WIDTH - len(n["kind"]) + 2)
-        out += fit.wrap(printable(n["message"]), width, label, " " * (LABEL_WIDTH + 2))
+        out += fit.wrap(printable(n["message"]), width, label + " " * (column - len(n["kind"])), " " * column)
     return out
 
 

@@ -103,8 +103,8 @@ def _table(rows: list[dict], columns, sort: str, width: int | None) -> str:
             del row[i]
     text = "\n".join(_simple(headers, cells, widths, False))
     if dropped:
-        text += f"\n(narrow terminal: {', '.join(k.replace('_', ' ') for k in dropped)} left out; " \
-                "--format json has everything)"
+        text += "\n" + fit.fill(f"(narrow terminal: {', '.join(k.replace('_', ' ') for k in dropped)} left out; "
+                                "--format json has everything)", width)
     return text
 
 

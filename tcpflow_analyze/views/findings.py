@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from ..detectors import DETECTORS, SEVERITIES
 from ..detectors.base import GROUP_FIELDS
+from .capture import capture_counts
 
 EXPLANATIONS = {d.TYPE: d.EXPLANATION for d in DETECTORS}
 # Worst first: the order a person reads findings in.
@@ -186,7 +187,8 @@ def analysis_notices(analysis, quote=_plain) -> list[dict]:
     # The report's capture fields (views.report) that the notices read.
     cap = {"evicted": stats.evicted, "connections_omitted": stats.connections_omitted,
            "truncated": stats.truncated, "damage": [d.as_dict() for d in stats.damages],
-           "packets": stats.packets, "tcp_packets": stats.tcp_packets, "skipped": dict(stats.skipped)}
+           "packets": stats.packets, "tcp_packets": stats.tcp_packets, "skipped": dict(stats.skipped),
+           **capture_counts(analysis.connections)}
     return capture_notices(cap, analysis.options.as_dict(), quote)
 
 

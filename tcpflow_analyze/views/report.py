@@ -6,6 +6,7 @@ from collections import Counter
 from .. import __version__
 from ..model.states import STATE_NAMES
 from . import findings, record
+from .capture import capture_counts
 from .record import connection_entry, report_time
 
 SCHEMA_VERSION = 1
@@ -49,21 +50,6 @@ class ConnectionEntries:
         return record.json_lines(self._conns, self._types)
 
 
-def capture_loss(acks: int, gaps: int, holes: int) -> dict:
-    """Zeek's capture-loss estimate (policy/misc/capture-loss.zeek): of the
-    ACK events seen (an acknowledgment advancing), the share that
-    acknowledged bytes the capture never showed (gaps), in percent.  A
-    sender's bytes acknowledged by its peer were sent, so the capture, not
-    the network, lost them.  Unlike Zeek, an acknowledged FIN the capture
-    never showed counts as a gap too: it is how a capture that lost the
-    closes looks.  ``holes``: new segments that started past what their
-    sender was seen to send (tshark's "previous segment not captured"),
-    whether or not a retransmission later filled them -- loss on the way
-    to the capture point shows there too."""
-    return {"acks": acks, "gaps": gaps, "percent": round(100.0 * gaps / acks, 3) if acks else 0.0,
-            "holes": holes}
-
-
 def build_report(analysis, anomalies=(), connections=None, forked=None, counted=None) -> dict:
     """The report document; ``connections`` (default: all) are the ones
     listed; ``counted`` (default: the listed ones) the ones the summary
@@ -83,31 +69,12 @@ def build_report(analysis, anomalies=(), connections=None, forked=None, counted=
     start = stats.start
     end = stats.end
     states = {"client": Counter(), "server": Counter()}
-    one_sided = inferred = missed = duplicates = acks = gaps = holes = 0
     for conn in counted:
-        c, s = conn.client, conn.server
-        # Capture loss counts only sides the capture shows: a one-way
-        # capture is not a lossy one (capture.one_sided says so).  An
-        # endpoint's first acknowledgment acknowledges the SYN (or is the
-        # one a mid-stream capture starts from): not an ACK event in Zeek's
-        # sense, which counts from the first data on (its trim_seq).  Nor
-        # does Zeek count connections whose handshake it missed
-        # (report_gaps_for_partial is F): a capture joined mid-stream, or a
-        # connection --max-connections evicted and met again, acknowledges
-        # bytes from before its start.
-        if c.packets and s.packets and conn.hs:
-            acks += max(c.acks - 1, 0) + max(s.acks - 1, 0)
-            gaps += c.gap_acks + s.gap_acks
-            holes += c.seq_holes + s.seq_holes
         states["client"][STATE_NAMES[conn.client.state]] += 1
         states["server"][STATE_NAMES[conn.server.state]] += 1
-        if conn.one_sided:
-            one_sided += 1
-        if conn.evidence:
-            inferred += 1
-        missed += conn.client.missed + conn.server.missed
-        duplicates += (conn.client.duplicates + conn.client.ctl_duplicates
-                       + conn.server.duplicates + conn.server.ctl_duplicates)
+    # What the capture showed and missed (views.capture), counted as the
+    # views' notices count it.
+    seen = capture_counts(counted)
     folds = getattr(analysis, "folds", None)
     if folds is not None:
         for g in folds.groups.values():
@@ -135,12 +102,12 @@ def build_report(analysis, anomalies=(), connections=None, forked=None, counted=
             "connections_omitted": stats.connections_omitted,
             # Connections the capture shows one way only (their record's
             # one_sided), and those whose states rest partly on inference.
-            "one_sided": one_sided,
-            "states_inferred": inferred,
-            "missed_bytes": missed,
+            "one_sided": seen["one_sided"],
+            "states_inferred": seen["states_inferred"],
+            "missed_bytes": seen["missed_bytes"],
             # Packets of the listed connections the capture holds twice.
-            "duplicates": duplicates,
-            "capture_loss": capture_loss(acks, gaps, holes),
+            "duplicates": seen["duplicates"],
+            "capture_loss": seen["capture_loss"],
             "omitted": [g.as_dict() for g in folds.groups.values()] if folds is not None else [],
         },
         "options": analysis.options.as_dict(),
