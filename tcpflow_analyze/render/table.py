@@ -286,12 +286,12 @@ def _longest_word(text: str) -> int:
     return max(map(fit.visible_len, text.split()), default=0)
 
 
-def _beside(rows, headers, table_format: str, color: bool, width: int) -> str | None:
+def _beside(rows, headers, table_format: str, color: bool, width: int, minimum: int = MIN_MESSAGE_WIDTH) -> str | None:
     """The table with its last column (the message) wrapped into the room
     the others leave in ``width``, MESSAGE_WIDTH at most; None when that is
-    under MIN_MESSAGE_WIDTH or a message's longest word."""
+    under ``minimum`` or a message's longest word."""
     others = _simple_widths(list(headers[:-1]), [r[:-1] for r in rows], color)
-    need = max([MIN_MESSAGE_WIDTH] + [_longest_word(r[-1]) for r in rows])
+    need = max([minimum] + [_longest_word(r[-1]) for r in rows])
     room = min(MESSAGE_WIDTH, fit.room(others, width, minimum=0))
     while room >= need:
         text = _fitted_widths(rows, headers, room, table_format, color)
@@ -346,8 +346,13 @@ def _fitted_table(rows, headers, table_format: str, color: bool, width: int | No
         dropped = order
     keep = [i for i in range(len(headers)) if i not in dropped]
     cells, kept = _columns(rows, headers, keep)
-    text = _under(cells, kept, color, width) if table_format == "simple" else \
-        _fitted_widths(cells, kept, MIN_MESSAGE_WIDTH, table_format, color)
+    if table_format == "simple":
+        text = _under(cells, kept, color, width)
+    else:
+        # A bordered format has no line of its own under a row: the message
+        # as wide as the room left, at worst as narrow as its longest word.
+        text = _beside(cells, kept, table_format, color, width, minimum=1) or \
+            _fitted_widths(cells, kept, max(_longest_word(r[-1]) for r in cells), table_format, color)
     return text + _narrow_note(False, [headers[i] for i in dropped], width)
 
 
