@@ -93,6 +93,21 @@ def receive_fin(x: Endpoint, ts: float) -> None:
         set_state(x, TIME_WAIT, ts)
 
 
+def fin_acked(conn, sender: Endpoint, receiver: Endpoint, ts: float) -> None:
+    """The receiver has the sender's FIN and the sender learns it arrived
+    (RFC 9293 3.10.7.4, "if our FIN is now acknowledged"): FIN_WAIT_1 ->
+    FIN_WAIT_2, CLOSING -> TIME_WAIT, LAST_ACK -> CLOSED."""
+    receive_fin(receiver, ts)
+    st = sender.state
+    if st == FIN_WAIT_1:
+        set_state(sender, FIN_WAIT_2, ts)
+    elif st == CLOSING:
+        set_state(sender, TIME_WAIT, ts)
+    elif st == LAST_ACK:
+        set_state(sender, CLOSED, ts)
+    check_ended(conn)
+
+
 def check_ended(conn) -> None:
     """Both sides closed: a new SYN on the 4-tuple starts a new instance."""
     if conn.client.state in _DONE and conn.server.state in _DONE:
@@ -141,15 +156,7 @@ def receipts(conn, x, y, upper, ts, ack, flags, plen) -> None:
                 conn.hs |= HS_ACK
     # x acknowledges y's FIN: x has received it; y learns it arrived.
     if y.fin_seq >= 0 and not x.got_fin and seq_ge(ack, (y.fin_seq + 1) & SEQ_MASK):
-        receive_fin(x, ts)
-        st = y.state
-        if st == FIN_WAIT_1:
-            set_state(y, FIN_WAIT_2, ts)
-        elif st == CLOSING:
-            set_state(y, TIME_WAIT, ts)
-        elif st == LAST_ACK:
-            set_state(y, CLOSED, ts)
-        check_ended(conn)
+        fin_acked(conn, y, x, ts)
     elif x.state == TIME_WAIT and x.got_fin:
         # A TIME_WAIT socket re-acknowledging a retransmitted FIN restarts
         # its 2*MSL timer (Linux: tcp_timewait_state_process).

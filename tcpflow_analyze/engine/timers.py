@@ -14,7 +14,7 @@ from ..model.states import (
     CLOSE_WAIT, CLOSED, CLOSING, ESTABLISHED, FIN_WAIT_1, LAST_ACK, UNKNOWN, FIN_ANSWER_TIME, FIN_WAIT_2, SYN_RECEIVED, SYN_RECEIVED_TIMEOUT, SYN_SENT, SYN_SENT_TIMEOUT,
     SYNACK_ANSWER_TIME, SYNACK_RETRANSMIT_WAIT, SYNCHRONIZED, TIME_WAIT,
 )
-from .endpoint import check_ended, receive_fin, set_state
+from .endpoint import fin_acked, receive_fin, set_state
 
 # Linux's minimum retransmission timeout (TCP_RTO_MIN, 200 ms): a segment
 # still unacknowledged after it is sent again, the wait doubling each time.
@@ -147,15 +147,7 @@ def lost_fin(conn: Connection, x: Endpoint, y: Endpoint, t: float) -> None:
         set_state(x, FIN_WAIT_1, t)
     elif st == CLOSE_WAIT:
         set_state(x, LAST_ACK, t)
-    receive_fin(y, t)
-    st = x.state
-    if st == FIN_WAIT_1:
-        set_state(x, FIN_WAIT_2, t)
-    elif st == CLOSING:
-        set_state(x, TIME_WAIT, t)
-    elif st == LAST_ACK:
-        set_state(x, CLOSED, t)
-    check_ended(conn)
+    fin_acked(conn, x, y, t)
     conn.evidence = max(conn.evidence, EVIDENCE_INFERRED)
 
 
@@ -173,15 +165,7 @@ def lost_fin_ack(conn: Connection, x: Endpoint, y: Endpoint, t: float) -> None:
         set_state(y, UNKNOWN, t)
         conn.evidence = EVIDENCE_UNKNOWN
         return
-    receive_fin(y, t)
-    st = x.state
-    if st == FIN_WAIT_1:
-        set_state(x, FIN_WAIT_2, t)
-    elif st == CLOSING:
-        set_state(x, TIME_WAIT, t)
-    elif st == LAST_ACK:
-        set_state(x, CLOSED, t)
-    check_ended(conn)
+    fin_acked(conn, x, y, t)
     conn.evidence = max(conn.evidence, EVIDENCE_INFERRED)
 
 
@@ -225,15 +209,7 @@ def infer_unseen(conn: Connection, end_ts: float) -> None:
     if (x.fin_seq >= 0 and not y.got_fin and y.state in SYNCHRONIZED and x.fin_count
             and (x.fin_count == 1 or end_ts - x.last_fin_time >= RTO_MIN * (1 << min(x.fin_count - 1, 16)))):
         t = x.last_fin_time
-        receive_fin(y, t)
-        st = x.state
-        if st == FIN_WAIT_1:
-            set_state(x, FIN_WAIT_2, t)
-        elif st == CLOSING:
-            set_state(x, TIME_WAIT, t)
-        elif st == LAST_ACK:
-            set_state(x, CLOSED, t)
-        check_ended(conn)
+        fin_acked(conn, x, y, t)
 
 
 def apply_timers(ep: Endpoint, end_ts: float, time_wait: float, fin_timeout: float) -> None:
