@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import functools
+import math
 import re
 import socket
 
@@ -90,3 +91,12 @@ def duration_text(seconds: float) -> str:
     if seconds < 1:
         return f"{seconds * 1000:.1f} ms"
     return f"{seconds:.1f} s"
+
+
+def report_time(t):
+    """A time as the report writes it: seconds to six places, never NaN or
+    Infinity (not valid JSON).  The connection records and the detectors'
+    details both use it."""
+    if t is None or not math.isfinite(t):
+        return None
+    return round(t, 6)

@@ -122,22 +122,17 @@ def render(view: dict, width: int | None = None) -> str:
                    f"by {view['sort']}, largest first", width)
     out += notice_lines(view.get("notices") or [], width)
     out += [line for note in view["unseen"] for line in fit.wrap(f"note: {note}", width, "", "  ")]
-    if "services" in view:
+    for key, columns, noun, nouns in (("services", SERVICE_COLUMNS, "service", "services"),
+                                      ("clients", CLIENT_COLUMNS, "client host", "client hosts")):
+        if key not in view:
+            continue
         out.append("")
-        if view["services"]:
-            out.append(_table(view["services"], SERVICE_COLUMNS, view["sort"], width))
+        if view[key]:
+            out.append(_table(view[key], columns, view["sort"], width))
         else:
-            out.append("No service: no TCP connection was seen.")
-        if view["services_left_out"]:
-            out.append(_left_out(view["services_left_out"], "service", "services"))
-    if "clients" in view:
-        out.append("")
-        if view["clients"]:
-            out.append(_table(view["clients"], CLIENT_COLUMNS, view["sort"], width))
-        else:
-            out.append("No client host: no TCP connection was seen.")
-        if view["clients_left_out"]:
-            out.append(_left_out(view["clients_left_out"], "client host", "client hosts"))
+            out.append(f"No {noun}: no TCP connection was seen.")
+        if view[f"{key}_left_out"]:
+            out.append(_left_out(view[f"{key}_left_out"], noun, nouns))
     return "\n".join(out) + "\n"
 
 

@@ -38,7 +38,7 @@ from dataclasses import dataclass
 from ..engine.zeek import conn_state
 from ..model.connection import EVIDENCE_NAMES, ONE_SIDED_NAMES
 from ..model.states import STATE_NAMES
-from ..model.text import iso_utc, ip_text
+from ..model.text import iso_utc, ip_text, report_time
 
 # The kinds of value, and how each is written.
 INT = "int"        # a Python int
@@ -145,13 +145,6 @@ RECORD: tuple[Field, ...] = (
 
 
 # ---------------------------------------------------------------------- values
-def report_time(t):
-    """Timestamps as JSON numbers, never NaN or Infinity (not valid JSON)."""
-    if t is None or not math.isfinite(t):
-        return None
-    return round(t, 6)
-
-
 def _json_time(t) -> str:
     """The JSON text of ``report_time(t)``, fast: the connection lines' hot spot.
 
