@@ -26,6 +26,13 @@ Payload bytes are zeros and frames are cut at ``--snaplen`` (default 96):
 caplen is at most 96 while the IP length fields, and the record's original
 length, give the full packet size.
 
+``--encap vxlan`` mirrors every frame in VXLAN, as AWS VPC Traffic Mirroring
+delivers it: outer Ethernet, IPv4 (172.31.255.1 -> 172.31.255.2, DF set),
+UDP to port 4789 from a source port per connection (RFC 7348's entropy),
+VXLAN with one of 4 VNIs per connection; ``--snaplen`` then cuts the inner
+frame (the record holds the 50 outer bytes besides), so both captures show
+the same inner bytes.
+
 Only the standard library is used.
 """
 from __future__ import annotations
@@ -55,6 +62,12 @@ REC = struct.Struct("<IIII")                    # pcap record header
 EPB = struct.Struct("<IIIIIII")                 # pcapng enhanced packet block head
 U32 = struct.Struct("<I")
 IP4TCP = struct.Struct("!BBHHHBBH4s4sHHIIBBHHH")  # IPv4 (20) + TCP (20)
+# --encap vxlan: outer Ethernet (14) + IPv4 (20) + UDP (8) + VXLAN (8)
+VXLAN_OUTER = struct.Struct("!12sHBBHHHBBH4s4sHHHHII")
+VXLAN_LEN = VXLAN_OUTER.size
+VTEP_MACS = b"\x02\x00\x00\xff\x00\x02" + b"\x02\x00\x00\xff\x00\x01"
+VTEPS = (bytes((172, 31, 255, 1)), bytes((172, 31, 255, 2)))
+VNIS = (5569041, 5569041, 4242, 77)
 IP6TCP = struct.Struct("!IHBB16s16sHHIIBBHHH")    # IPv6 (40) + TCP (20)
 
 # Timestamps are integer microseconds; records are sorted in buckets of
@@ -109,7 +122,7 @@ class Flow:
 
     __slots__ = ("g", "v6", "eth", "ethlen", "hdrlen", "src", "dst", "sp", "dp", "ttl", "win",
                  "ipid", "ipsum", "tsum", "nxt", "rtt", "rd", "gap", "mss", "syn_opts", "last",
-                 "flowlabel")
+                 "flowlabel", "vx_sport", "vni")
 
     def __init__(self, g, v6, vlan, cmac, smac, caddr, saddr, cport, sport, rtt, proc, rng):
         self.g = g
@@ -150,6 +163,9 @@ class Flow:
         self.mss = 1440 if v6 else 1460
         self.syn_opts = _syn_opts(self.mss)
         self.last = 0
+        if g.encap:
+            self.vx_sport = 49152 + (cport ^ sport) % 16384
+            self.vni = VNIS[(cport + sport) % len(VNIS)]
 
     def emit(self, ts, d, seq, ack, flags, plen, opts=b""):
         """Pack one frame and queue its record under its timestamp (integer us)."""
@@ -182,8 +198,16 @@ class Flow:
                               win, tcsum, 0)
             wire = self.ethlen + total
         snap = g.snaplen
-        cap = wire if wire < snap else snap
         hl = self.hdrlen + olen
+        eth = self.eth[d]
+        if g.encap:
+            # The mirror's outer headers; the snaplen cuts the inner frame.
+            eth = VXLAN_OUTER.pack(VTEP_MACS, 0x0800, 0x45, 0, 36 + wire, 0, 0x4000, 64, 17, 0, VTEPS[0],
+                                   VTEPS[1], self.vx_sport, 4789, 16 + wire, 0, 0x08000000, self.vni << 8) + eth
+            wire += VXLAN_LEN
+            snap += VXLAN_LEN
+            hl += VXLAN_LEN
+        cap = wire if wire < snap else snap
         if g.pcapng:
             pad = (-cap) & 3
             total_len = 32 + cap + pad
@@ -194,22 +218,23 @@ class Flow:
             head = REC.pack(ts // 1_000_000, ts % 1_000_000, cap, wire)
             tail = b""
         if cap >= hl:
-            rec = b"".join((head, self.eth[d], hdr, opts, g.zeros[cap - hl], tail))
+            rec = b"".join((head, eth, hdr, opts, g.zeros[cap - hl], tail))
         else:
-            rec = b"".join((head, (self.eth[d] + hdr + opts)[:cap], tail))
+            rec = b"".join((head, (eth + hdr + opts)[:cap], tail))
         g.buckets[ts >> BUCKET_SHIFT].append((ts, rec))
         if ts > self.last:
             self.last = ts
 
 
 class Generator:
-    def __init__(self, packets, seed=1, duration=None, snaplen=96, pcapng=False, tcp_checksums=False):
+    def __init__(self, packets, seed=1, duration=None, snaplen=96, pcapng=False, tcp_checksums=False, encap=None):
         self.target = packets
         self.seed = seed
         self.rng = random.Random(seed)
         self.snaplen = snaplen
         self.pcapng = pcapng
         self.tcp_checksums = tcp_checksums
+        self.encap = encap
         self.zeros = [bytes(i) for i in range(min(max(snaplen, 4), 1600) + 1)]  # frames are <= 1518 bytes
         self.buckets = defaultdict(list)
         self.duration = duration if duration else packets / (PKTS_PER_CONN * CONN_RATE)
@@ -598,10 +623,11 @@ class Generator:
         with open(path, "wb", buffering=0) as out:
             if self.pcapng:
                 shb = struct.pack("<IIIHHqI", 0x0A0D0D0A, 28, 0x1A2B3C4D, 1, 0, -1, 28)
-                idb = struct.pack("<IIHHII", 1, 20, 1, 0, self.snaplen, 20)
+                idb = struct.pack("<IIHHII", 1, 20, 1, 0, self.snaplen + (VXLAN_LEN if self.encap else 0), 20)
                 out.write(shb + idb)
             else:
-                out.write(PCAP_HEADER.pack(0xA1B2C3D4, 2, 4, 0, 0, self.snaplen, 1))
+                out.write(PCAP_HEADER.pack(0xA1B2C3D4, 2, 4, 0, 0,
+                                           self.snaplen + (VXLAN_LEN if self.encap else 0), 1))
             flushed_to = BASE_US >> BUCKET_SHIFT  # first bucket not yet written
             buckets = self.buckets
             expo = self.rng.expovariate
@@ -675,6 +701,8 @@ def main(argv=None):
                     help="seconds of traffic (default: packets / 40600, i.e. ~2000 new connections/s)")
     ap.add_argument("--tcp-checksums", action="store_true",
                     help="fill in correct TCP checksums (default: 0; IPv4 header checksums are always right)")
+    ap.add_argument("--encap", choices=("vxlan",), default=None,
+                    help="mirror every frame in this encapsulation (vxlan: AWS VPC Traffic Mirroring's)")
     ap.add_argument("--summary-json", metavar="FILE", help="also write the summary as JSON to FILE")
     ap.add_argument("-q", "--quiet", action="store_true", help="print nothing")
     args = ap.parse_args(argv)
@@ -685,7 +713,7 @@ def main(argv=None):
     if args.duration is not None and args.duration <= 0:
         ap.error("--duration must be positive")
     gen = Generator(args.packets, seed=args.seed, duration=args.duration, snaplen=args.snaplen,
-                    pcapng=args.pcapng, tcp_checksums=args.tcp_checksums)
+                    pcapng=args.pcapng, tcp_checksums=args.tcp_checksums, encap=args.encap)
     summary = gen.write(args.output)
     if args.summary_json:
         with open(args.summary_json, "w") as fh:

@@ -94,12 +94,13 @@ def file_sha256(path: str) -> str:
 
 
 def ensure_capture(packets: int, seed: int, pcapng: bool, regen: bool = False,
-                   snaplen: int | None = None) -> tuple[str, dict]:
-    """Generate (or reuse) bench/out/synth-N-sSEED[-snapS].pcap[ng]; return (path, generator summary)."""
+                   snaplen: int | None = None, encap: str | None = None) -> tuple[str, dict]:
+    """Generate (or reuse) bench/out/synth-N-sSEED[-snapS][-ENCAP].pcap[ng]; return (path, generator summary)."""
     os.makedirs(OUT_DIR, exist_ok=True)
     ext = "pcapng" if pcapng else "pcap"
     snap = f"-snap{snaplen}" if snaplen else ""
-    path = os.path.join(OUT_DIR, f"synth-{packets}-s{seed}{snap}.{ext}")
+    tunnel = f"-{encap}" if encap else ""
+    path = os.path.join(OUT_DIR, f"synth-{packets}-s{seed}{snap}{tunnel}.{ext}")
     meta = path + ".json"
     gen_sha = file_sha256(GEN)
     if not regen and os.path.exists(path) and os.path.exists(meta):
@@ -117,6 +118,8 @@ def ensure_capture(packets: int, seed: int, pcapng: bool, regen: bool = False,
         cmd.append("--pcapng")
     if snaplen:
         cmd += ["--snaplen", str(snaplen)]
+    if encap:
+        cmd += ["--encap", encap]
     print("generating:", " ".join(os.path.relpath(c) if c.startswith("/") and c != sys.executable else c
                                   for c in cmd), file=sys.stderr)
     t0 = time.perf_counter()
@@ -419,7 +422,8 @@ def bench_one(args) -> dict:
         if not os.path.isfile(path):
             raise SystemExit(f"{path}: no such file")
     else:
-        path, gen_summary = ensure_capture(args.packets, args.seed, args.pcapng, args.regen, args.snaplen)
+        path, gen_summary = ensure_capture(args.packets, args.seed, args.pcapng, args.regen, args.snaplen,
+                                           args.encap)
     packets = count_packets(path)
     warm(path)
     tools = tools_for(path, tshark=not args.no_tshark, tcptrace=not args.no_tcptrace)
@@ -436,7 +440,7 @@ def bench_growth(args) -> dict:
     sizes = args.sizes or list(GROWTH_SIZES)
     points = []
     for n in sizes:
-        path, gen_summary = ensure_capture(n, args.seed, args.pcapng, args.regen, args.snaplen)
+        path, gen_summary = ensure_capture(n, args.seed, args.pcapng, args.regen, args.snaplen, args.encap)
         packets = count_packets(path)
         warm(path)
         tools = tools_for(path, tshark=args.with_tshark, tcptrace=False)
@@ -494,6 +498,8 @@ def main(argv=None):
                     help="generate (or reuse) bench/out/synth-N-sSEED.pcap and benchmark on it")
     ap.add_argument("--seed", type=int, default=1, help="generator seed (default 1)")
     ap.add_argument("--pcapng", action="store_true", help="generate pcapng instead of pcap")
+    ap.add_argument("--encap", choices=("vxlan",), default=None,
+                    help="generate the capture mirrored in this encapsulation (gen_capture.py --encap)")
     ap.add_argument("--snaplen", type=int, default=None, metavar="BYTES",
                     help="bytes stored per frame in generated captures (the generator's default: 96, "
                          "headers only; 65535 keeps whole packets, ~600 bytes each, as a busy server's "

@@ -66,6 +66,7 @@ sys.path.insert(0, str(ROOT))
 
 SAMPLES = ROOT / "sample_pcaps"
 PUBLIC = ROOT.parent / "shared" / "pcaps" / "public"
+ENCAPSULATION = ROOT.parent / "shared" / "pcaps" / "encapsulation"
 CRASHERS = ROOT / "tests" / "crashers"
 SEED_MAX = 16 * 1024   # seeds are cut to this many bytes: small inputs run fast
 TARGETS = ("reader", "analyze", "views", "differential")
@@ -121,7 +122,14 @@ def run_reader(path: str) -> int:
             if r.__class__ is int:
                 _check(0 <= r < SKIP_COUNT, f"record {n}: skip reason {r}")
             else:
-                key, sport, dport, seq, ack, flags, win, plen, wscale = r
+                key, sport, dport, seq, ack, flags, win, plen, wscale = r[:9]
+                if len(r) == 10:
+                    # Inside a tunnel: (name, tunnel id, tag), the tag ending the key.
+                    name, _, tag = r[9]
+                    _check(name and tag == key[len(key) - len(tag):] and len(tag) % 2 == (1 if tag else 0)
+                           and (not tag or tag[-1] == len(tag)), f"record {n}: encapsulation {r[9]!r}")
+                    key = key[:len(key) - len(tag)]
+                _check(len(r) in (9, 10), f"record {n}: {len(r)} fields")
                 _check(len(key) in (12, 36), f"record {n}: key of {len(key)} bytes")
                 _check(0 <= sport < 65536 and 0 <= dport < 65536 and 0 <= flags < 256 and 0 <= win < 65536,
                        f"record {n}: field out of range {r!r}")
@@ -292,7 +300,7 @@ TARGET_FUNCS = {"reader": run_reader, "analyze": run_analyze, "views": run_views
 # ------------------------------------------------------------------ seeds
 def seed_files() -> list[Path]:
     files = []
-    for d in (SAMPLES, PUBLIC, CRASHERS):
+    for d in (SAMPLES, PUBLIC, ENCAPSULATION, CRASHERS):
         if d.is_dir():
             files += sorted(p for p in d.iterdir()
                             if p.is_file() and p.suffix not in (".json", ".md", ".txt"))
@@ -317,7 +325,9 @@ def seeds() -> list[bytes]:
 
 # ------------------------------------------------------------ random engine
 INTERESTING8 = (0, 1, 0x7F, 0x80, 0xFF, 0x45, 0x46, 0x4F, 0x60, 0x50, 0x00, 0x3C, 0x2B, 0x06)
-INTERESTING16 = (0, 1, 4, 5, 20, 40, 0x7FFF, 0x8000, 0xFFFF, 0x0800, 0x86DD, 0x8100, 0x88A8, 0x8864)
+INTERESTING16 = (0, 1, 4, 5, 20, 40, 0x7FFF, 0x8000, 0xFFFF, 0x0800, 0x86DD, 0x8100, 0x88A8, 0x8864,
+                 # the tunnels' ethertypes and UDP ports (decode.tunnel)
+                 0x6558, 0x88BE, 0x22EB, 0x883E, 0x8847, 0x88E7, 0x8926, 4789, 6081, 2152, 3544, 5072)
 INTERESTING32 = (0, 1, 8, 12, 16, 28, 0x7FFFFFFF, 0x80000000, 0xFFFFFFFF, 0x0A0D0D0A, 0x00040000,
                  0x01000000, 0x1A2B3C4D)
 

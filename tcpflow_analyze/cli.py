@@ -8,6 +8,8 @@ from __future__ import annotations
 import dataclasses
 import errno
 import functools
+from itertools import islice
+import math
 import os
 import re
 import shutil
@@ -21,23 +23,25 @@ from tabulate import tabulate_formats
 from . import __version__, detectors
 from .analysis import AnalysisOptions
 from .analysis import analyze as run_analysis
-from .analysis.filters import SORT_KEYS, ConnectionFilter, select, select_anomalies
+from .analysis.filters import SORT_KEYS, ConnectionFilter, parse_network, parse_state_spec, parse_time, select, select_anomalies
 from .capture.source import SpoolFull, StdinSpool, spooling
 from .errors import CaptureError, ExitStatus
 from .model.states import (
     DEFAULT_FIN_TIMEOUT, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_REPORT_CONNECTIONS, DEFAULT_TIME_WAIT,
 )
-from .model.text import printable
+from .model.text import endpoint_text, printable
 from .output import check as check_output_file
 from .output import write_bytes, write_text
 from .progress import Progress
-from .render.csv_out import iter_csv
+from .render.csv_out import iter_csv, iter_findings_csv
 from .render.json_out import iter_dumps, iter_view_dumps
 from .render.markdown import render as render_markdown
 from .render.table import iter_render as render_table
 from . import runtime
 from .runtime import ForkedLines, ForkedTable
+from .views.findings import analysis_notices, notice_line
 from .views import services as services_view
+from .views.record import numbered
 from .views.report import build_report
 
 SEVERITIES = detectors.SEVERITIES
@@ -162,14 +166,78 @@ class ByteSize(click.ParamType):
         return f"{size} bytes"
 
 
+class Seconds(click.ParamType):
+    """A duration or time threshold in seconds (60, 0.25, 1e-3), refused as
+    the command line is parsed -- before anything is read or written -- when
+    it is not a finite number, 0 or more: nan, inf and -1 would run and mean
+    nothing.  ``positive``: 0 is refused too, where it makes no sense (a
+    timeout every connection exceeds, a window of no time)."""
+
+    name = "seconds"
+
+    def __init__(self, positive: bool = False):
+        self.positive = positive
+
+    def convert(self, value, param, ctx):
+        try:
+            seconds = float(value)
+        except (TypeError, ValueError):
+            self.fail(f"{value!r} is not a number of seconds", param, ctx)
+        if not math.isfinite(seconds) or seconds < 0 or (self.positive and seconds == 0):
+            least = "more than 0" if self.positive else "0 or more"
+            self.fail(f"{value!r} is not a duration: give seconds, {least}", param, ctx)
+        return seconds
+
+
+class Checked(click.ParamType):
+    """Text whose form ``check`` (raising ValueError) approves as the command
+    line is parsed, so that a typo is refused before the capture is read; the
+    text is kept, for what needs the capture to place it (``+12s``, ``end``)."""
+
+    def __init__(self, check, name: str):
+        self.check, self.name = check, name
+
+    def convert(self, value, param, ctx):
+        try:
+            self.check(value)
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
+        return value
+
+
+# A moment of the capture (``filters.parse_time``: end, +12.5s, epoch, ISO-8601).
+MOMENT = Checked(lambda text: parse_time(text, 0.0, 0.0), "time")
+
+
+def _detector_value(opt) -> Checked:
+    """A detector threshold given as text (``--time-wait-threshold 25%``,
+    ``--port-range``), checked alone by the detectors' own rule
+    (``detectors.config``); the pair is checked again together."""
+    def check(text):
+        try:
+            detectors.config({opt.key: text})
+        except ValueError as exc:
+            raise ValueError(str(exc).removeprefix(f"{opt.flag}: ")) from None
+    return Checked(check, "text")
+
+
+def threshold_type(opt) -> click.ParamType:
+    """The click type of a detector threshold option (``detectors.Option``)."""
+    if opt.type is float:
+        return Seconds(positive=opt.positive)
+    if opt.type is int:
+        return click.IntRange(min=1 if opt.positive else 0)
+    return _detector_value(opt)
+
+
 def analysis_options(func):
     """Options every command that analyzes captures shares."""
     opts = [
         click.argument("captures", nargs=-1, required=True, metavar="CAPTURE..."),
-        click.option("--time-wait", type=click.FloatRange(min=0), default=DEFAULT_TIME_WAIT, show_default=True,
+        click.option("--time-wait", type=Seconds(), default=DEFAULT_TIME_WAIT, show_default=True,
                      metavar="SECONDS",
                      help="How long an endpoint stays in TIME_WAIT after its final ACK (Linux: 60)."),
-        click.option("--fin-timeout", type=click.FloatRange(min=0), default=DEFAULT_FIN_TIMEOUT, show_default=True,
+        click.option("--fin-timeout", type=Seconds(), default=DEFAULT_FIN_TIMEOUT, show_default=True,
                      metavar="SECONDS", help="How long an orphaned FIN_WAIT_2 socket lives (Linux tcp_fin_timeout: 60)."),
         click.option("--max-connections", type=click.IntRange(min=1), default=DEFAULT_MAX_CONNECTIONS,
                      show_default=True, metavar="N",
@@ -184,7 +252,7 @@ def analysis_options(func):
         click.option("--scheduler", default="local", show_default=True, metavar="ADDRESS",
                      help="With --engine dask: the scheduler's address (tcp://host:8786), or local for a "
                           "LocalCluster of --jobs workers."),
-        click.option("--scheduler-timeout", type=click.FloatRange(min=0, min_open=True), default=10.0,
+        click.option("--scheduler-timeout", type=Seconds(positive=True), default=10.0,
                      show_default=True, metavar="SECONDS",
                      help="With --engine dask: how long to wait for the scheduler to accept and answer."),
         click.option("--spool-limit", type=ByteSize(), default="4G", show_default=True, metavar="SIZE",
@@ -198,8 +266,7 @@ def analysis_options(func):
                           "per-service counts (capture.connections_omitted, capture.omitted)."),
     ]
     for opt in detectors.all_options():
-        kind = {float: click.FloatRange(min=0), int: click.IntRange(min=0), str: str}[opt.type]
-        opts.append(click.option(opt.flag, opt.key, type=kind, default=opt.default, show_default=True,
+        opts.append(click.option(opt.flag, opt.key, type=threshold_type(opt), default=opt.default, show_default=True,
                                  metavar=opt.metavar, help=opt.help))
     for decorate in reversed(opts):
         func = decorate(func)
@@ -216,6 +283,9 @@ def analysis_options(func):
             _fail(str(exc))
         paths = _once_each(kw.pop("captures"))
         _check_outputs(paths, kw)
+        if kw.get("finding_rows") and kw.get("fmt") != "csv":
+            # Checked before the capture is read, not after.
+            _fail("--anomalies is for --format csv (the other formats list the findings already)")
         engine = kw.pop("engine")
         dask = (kw.pop("scheduler"), kw.pop("scheduler_timeout"))
         second_pass = _reads_twice(kw)
@@ -223,6 +293,8 @@ def analysis_options(func):
         spool_limit = kw.pop("spool_limit")
         if "-" in paths and second_pass and engine != "dask":
             spool = _spool_stdin(spool_limit, second_pass)
+        if "-" in paths and engine != "dask":
+            _say_if_waiting_for_a_terminal()
         try:
             analysis = _first_pass(paths, options, kw.pop("jobs"), engine, dask, spool, second_pass)
             runtime.keep_until_exit(analysis)
@@ -232,6 +304,15 @@ def analysis_options(func):
             if spool is not None:
                 spool.discard()
     return wrapper
+
+
+def _say_if_waiting_for_a_terminal() -> None:
+    """``-`` with a terminal on standard input: the run would sit silent,
+    waiting for a capture that someone meant to pipe in -- say so, once.
+    Nothing when a pipe or a file is there."""
+    if sys.stdin is not None and sys.stdin.isatty():
+        click.echo("tcpflow-analyze: reading a capture from standard input (pipe one in, or press Ctrl-D)",
+                   err=True)
 
 
 def _first_pass(paths, options, jobs, engine, dask, spool, second_pass):
@@ -278,18 +359,18 @@ def _once_each(captures) -> list[str]:
 def filter_options(func):
     """--host/--port/--state/--anomaly/--since/--until: which connections a command shows."""
     opts = [
-        click.option("--host", "hosts", multiple=True, metavar="ADDR|CIDR",
+        click.option("--host", "hosts", multiple=True, type=Checked(parse_network, "network"), metavar="ADDR|CIDR",
                      help="Only connections with an endpoint at this address or in this network (repeatable)."),
         click.option("--port", "ports", multiple=True, type=click.IntRange(0, 65535), metavar="PORT",
                      help="Only connections with an endpoint on this port (repeatable)."),
-        click.option("--state", "states", multiple=True, metavar="[client:|server:]STATE",
+        click.option("--state", "states", multiple=True, type=Checked(parse_state_spec, "state"), metavar="[client:|server:]STATE",
                      help="Only connections with an endpoint in this state at the end, e.g. CLOSE_WAIT or "
-                          "server:TIME_WAIT (repeatable)."),
+                          "server:TIME_WAIT; ss's names (ESTAB, SYN-RECV, time-wait) too (repeatable)."),
         click.option("--anomaly", "anomaly_types", multiple=True, type=click.Choice(detectors.TYPES), metavar="TYPE",
                      help="Only connections (and anomalies) of this anomaly type (repeatable)."),
-        click.option("--since", default=None, metavar="TIME",
+        click.option("--since", type=MOMENT, default=None, metavar="TIME",
                      help="Only connections active at or after TIME: epoch seconds, ISO-8601, or +SECONDS from the start."),
-        click.option("--until", default=None, metavar="TIME", help="Only connections active at or before TIME."),
+        click.option("--until", type=MOMENT, default=None, metavar="TIME", help="Only connections active at or before TIME."),
     ]
     for decorate in reversed(opts):
         func = decorate(func)
@@ -347,8 +428,15 @@ def auto_jobs(paths) -> int:
 
 
 def _terminal_width(output: str | None) -> int | None:
-    """The terminal's width when the report goes to one; None for files and pipes."""
-    if output not in (None, "-") or not sys.stdout.isatty():
+    """The width to fit text to: COLUMNS when set (``COLUMNS=80 ... | less``
+    asks for 80 columns, as ls honours it), else the terminal's when the text
+    goes to one; None for files, and for pipes without COLUMNS."""
+    if output not in (None, "-"):
+        return None
+    columns = os.environ.get("COLUMNS", "").strip()
+    if columns.isdigit() and int(columns) > 0:
+        return int(columns)
+    if not sys.stdout.isatty():
         return None
     return shutil.get_terminal_size((100, 24)).columns
 
@@ -480,16 +568,24 @@ def main():
               help="A previous JSON report of this tool: --fail-on fails only on findings it did not have "
                    "(same type and service, host or source); the report marks each finding new or not "
                    "(summary.baseline).")
-@click.option("--table-format", default="simple", show_default=True, metavar="NAME",
+@click.option("--table-format", type=click.Choice(tabulate_formats), default="simple", show_default=True, metavar="NAME",
               help="Any tabulate table format (simple, github, grid, plain, ...).")
 @click.option("--sort", type=click.Choice(sorted(SORT_KEYS)), default="id", show_default=True,
               help="Order of the connections table (id is first-seen order; sizes and durations largest first).")
-@click.option("--top", type=click.IntRange(min=1), default=None, metavar="N", help="Show only the first N connections.")
+@click.option("--top", type=click.IntRange(min=0), default=None, metavar="N",
+              help="List only the first N connections (the counts stay whole); 0: the summary and findings alone.")
+@click.option("--no-connections", is_flag=True, help="No connections list: the same as --top 0.")
+@click.option("--min-severity", type=click.Choice(SEVERITIES), default=None,
+              help="Hide lesser findings from the text outputs (table, markdown, html), saying how many; "
+                   "json keeps them all.")
+@click.option("--anomalies", "finding_rows", is_flag=True,
+              help="With --format csv: one row per finding (type, severity, time, service/host/source, count, "
+                   "connection ids, message), worst first, instead of one per connection.")
 @click.option("--color/--no-color", "color", default=None, help="Colour states and severities (default: on a terminal).")
 @filter_options
 @analysis_options
-def analyze(analysis, cfg, fmt, output, fail_on, baseline, zeek_json, table_format, sort, top, color,
-            hosts, ports, states, anomaly_types, since, until):
+def analyze(analysis, cfg, fmt, output, fail_on, baseline, zeek_json, table_format, sort, top, no_connections,
+            min_severity, finding_rows, color, hosts, ports, states, anomaly_types, since, until):
     """Analyze CAPTURE files (pcap, pcapng, optionally gzipped; - for stdin).
 
     Several captures are merged in timestamp order into one trace.  Each
@@ -501,9 +597,9 @@ def analyze(analysis, cfg, fmt, output, fail_on, baseline, zeek_json, table_form
         _fail(f"--fail-on: {exc}")
     if zeek_json and fmt != "zeek":
         _fail("--zeek-json goes with --format zeek")
-    if fmt == "table" and table_format not in tabulate_formats:
-        _fail(f"--table-format: unknown format {table_format!r} (one of: {', '.join(tabulate_formats)})")
     flt = build_filter(analysis, hosts, ports, states, anomaly_types, since, until)
+    if no_connections:
+        top = 0
     color, width = use_color(color, output), _terminal_width(output)
     forked = None
     if not flt.active and sort == "id" and top is None:
@@ -530,11 +626,13 @@ def analyze(analysis, cfg, fmt, output, fail_on, baseline, zeek_json, table_form
         if fmt == "json":
             text = iter_dumps(report)
         elif fmt == "markdown":
-            text = render_markdown(report)
+            text = render_markdown(report, min_severity=min_severity)
+        elif fmt == "csv" and finding_rows:
+            text = iter_findings_csv(report, min_severity)
         elif fmt == "csv":
             text = iter_csv(report)
         elif fmt == "html":
-            text = _html(report, analysis, found, cfg)
+            text = _html(report, analysis, found, cfg, matched if flt.active else None, flt, min_severity)
         elif fmt == "zeek":
             from .render.zeek_log import iter_json, iter_tsv
             from .views.zeek_log import rows as zeek_rows
@@ -548,11 +646,13 @@ def analyze(analysis, cfg, fmt, output, fail_on, baseline, zeek_json, table_form
             junit_gate = fail_items or ["warning"]
             text = render_junit(report, gate(report, junit_gate)[0], ",".join(junit_gate))
         else:
-            text = render_table(report, table_format, color=color, width=width, forked=forked)
+            text = render_table(report, table_format, color=color, width=width, forked=forked,
+                                min_severity=min_severity, sort=sort)
         _emit(text, output)
     finally:
         if forked is not None:
             forked.close()
+    _say_unseen(report["summary"]["notices"])
     tripped, known = gate(report, fail_items)
     if tripped:
         click.echo(printable(fail_on_text(tripped, known if baseline is not None else None)), err=True)
@@ -561,6 +661,19 @@ def analyze(analysis, cfg, fmt, output, fail_on, baseline, zeek_json, table_form
         noun = "anomaly" if known == 1 else "anomalies"
         click.echo(printable(f"tcpflow-analyze: --fail-on matched {known} {noun}, all known from the baseline "
                              f"({baseline[0]})"), err=True)
+
+
+def _say_unseen(notices: list[dict], where: str = "the report's top") -> None:
+    """Nothing silent: what the analysis could not see (views.findings)
+    reaches the person as one stderr line, even when the output went to a
+    file or a pipe, whatever its format."""
+    unseen = notice_line(notices, where)
+    if unseen:
+        click.echo(printable(unseen), err=True)
+
+
+# Where a view (timewait, states, services, ladder) writes its notices in full.
+VIEW_TOP = "the output's top"
 
 
 @main.command()
@@ -585,8 +698,9 @@ def timewait(analysis, cfg, fmt, output, plot, top, hosts, ports, states, anomal
     view = timewait_view.build(analysis, cfg, top=top)
     if plot:
         _plot(timewait_text.plot, view, plot)
-    text = iter_view_dumps(view) if fmt == "json" else timewait_text.render(view)
+    text = iter_view_dumps(view) if fmt == "json" else timewait_text.render(view, _terminal_width(output))
     _emit(text, output)
+    _say_unseen(view["notices"], VIEW_TOP)
 
 
 @main.command()
@@ -617,25 +731,33 @@ def services(analysis, cfg, fmt, output, sort, top, by, hosts, ports, states, an
         text = services_text.render_csv(view)
         left = {k: view.get(f"{k}_left_out", 0) for k in ("services", "clients")}
         if any(left.values()):
-            click.echo(f"tcpflow-analyze: note: --top {top} left out {left['services']:,} services and "
-                       f"{left['clients']:,} client hosts", err=True)
+            s, c = left["services"], left["clients"]
+            click.echo(f"tcpflow-analyze: note: --top {top} left out {s:,} service{'' if s == 1 else 's'} and "
+                       f"{c:,} client host{'' if c == 1 else 's'}", err=True)
     else:
         text = services_text.render(view, width=_terminal_width(output))
     _emit(text, output)
+    _say_unseen(view["notices"], VIEW_TOP)
 
 
-def _html(report, analysis, found, cfg) -> str:
+def _html(report, analysis, found, cfg, matched=None, flt=None, min_severity=None) -> str:
     """The HTML report; ``found``: every anomaly the detectors found (the
-    ladders mark them all, whatever the filters kept)."""
+    ladders mark them all, whatever the filters kept); ``matched``: the
+    connections the filters selected (None: no filter), of which the charts
+    and the services tables are drawn, as the tables are."""
     from .render.html import anomaly_connection_ids, render_html
     from .views.states import state_timelines
     from .views.ladder import record_ladders
-    ids = anomaly_connection_ids(report, limit=HTML_MAX_LADDERS)
+    ids = anomaly_connection_ids(report, limit=HTML_MAX_LADDERS, min_severity=min_severity)
     ladders = {}
     if ids:
         ladders = record_ladders(_paths(analysis), ids, analysis.options, analysis=analysis, cfg=cfg,
                                  anomalies=found, max_segments=HTML_LADDER_SEGMENTS // len(ids))
-    return render_html(report, state_timelines(analysis), ladders)
+    drawn = analysis if matched is None else dataclasses.replace(analysis, connections=matched)
+    services = services_view.build(drawn, top=None, filtered=matched is not None)
+    window = (flt.since, flt.until) if flt is not None else (None, None)
+    return render_html(report, state_timelines(drawn), ladders, services=services, min_severity=min_severity,
+                       window=window)
 
 
 def _paths(analysis) -> list[str]:
@@ -700,8 +822,8 @@ def ladder(analysis, cfg, conns, fmt, output, full, absolute, width, top, color,
     anomalies = ()
     if not selects:
         flt = build_filter(analysis, hosts, ports, states, anomaly_types, since, until)
-        if not flt.active:
-            _fail("give --conn ID (or a 4-tuple), or filters (--host, --port, --state, --anomaly ...) to pick one")
+        if not flt.active and not _the_only_connection(analysis):
+            _fail(_pick_one(analysis))
         anomalies = detectors.run(analysis, cfg) if flt.anomalies else ()
         picked = select(analysis.connections, flt, anomalies, top=top)
         if not picked:
@@ -720,24 +842,26 @@ def ladder(analysis, cfg, conns, fmt, output, full, absolute, width, top, color,
         _fail(str(exc))
     # Written as made: a connection's events are read from compact records
     # one at a time, never all held as objects or text.
+    notices = analysis_notices(analysis)
     if fmt == "json":
-        text = iter_ladders_json([ladder_json(lad, stream=True) for lad in drawn.values()])
+        text = iter_ladders_json([ladder_json(lad, stream=True, notices=notices) for lad in drawn.values()])
     else:
         cols = width or (shutil.get_terminal_size((100, 24)).columns if sys.stdout.isatty() else 100)
         paint = use_color(color, output)
-        text = iter_ladders_text(drawn.values(), full=full, width=cols, color=paint, absolute=absolute)
+        text = iter_ladders_text(drawn.values(), notices, full=full, width=cols, color=paint, absolute=absolute)
     _emit(text, output)
+    _say_unseen(notices, VIEW_TOP)
 
 
 @main.command()
-@click.option("--at", "at", default=None, metavar="TIME",
+@click.option("--at", "at", type=MOMENT, default=None, metavar="TIME",
               help="Show the sockets at TIME, as ss -tan would have: epoch seconds, ISO-8601, +SECONDS from the "
                    "start (+12.5s, +250ms), or end.  Without it: the count per state over time, per host.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
 @output_option("Write to FILE instead of stdout.")
-@plot_option("Without --at: also draw the timelines.")
-@click.option("--width", type=click.IntRange(min=10), default=60, show_default=True,
-              help="Sparkline width in characters.")
+@plot_option("Also draw the timelines (with --at: the sockets per state at that moment).")
+@click.option("--width", type=click.IntRange(min=10), default=None, metavar="N",
+              help="Sparkline width in characters (default: 60, narrower to fit the terminal).")
 @click.option("--limit", type=click.IntRange(min=1), default=None, metavar="N",
               help="With --at: list at most N sockets per host (the counts stay complete).")
 @filter_options
@@ -753,13 +877,41 @@ def states(analysis, cfg, at, fmt, output, plot, width, limit, hosts, ports, sta
         except ValueError as exc:
             _fail(f"--at: {exc}")
         view = sv.states_at(analysis, t)
-        text = iter_view_dumps(view) if fmt == "json" else states_text.render_states_at(view, limit=limit) + "\n"
+        if plot:
+            _plot(states_text.plot_states_at, view, plot)
+        text = iter_view_dumps(view) if fmt == "json" else \
+            states_text.render_states_at(view, limit=limit, width=_terminal_width(output)) + "\n"
     else:
         view = sv.state_timelines(analysis)
         if plot:
             _plot(states_text.plot_timelines, view, plot)
-        text = iter_view_dumps(view) if fmt == "json" else states_text.render_timelines(view, width=width) + "\n"
+        text = iter_view_dumps(view) if fmt == "json" else \
+            states_text.render_timelines(view, width=width, columns=_terminal_width(output)) + "\n"
     _emit(text, output)
+    _say_unseen(view["notices"], VIEW_TOP)
+
+
+def _the_only_connection(analysis) -> bool:
+    """The capture holds one connection, none folded away: the ladder has
+    nothing to choose between."""
+    return len(analysis.connections) == 1 and not analysis.stats.connections_omitted
+
+
+# The ladder's choices named when it must be told which connection to draw.
+LADDER_CHOICES = 5
+
+
+def _pick_one(analysis) -> str:
+    """The one line asking which connection to draw, naming the first few."""
+    conns = analysis.connections
+    total = len(conns) + analysis.stats.connections_omitted
+    if not total:
+        return "the capture holds no TCP connection to draw"
+    named = ", ".join(f"{cid} = {endpoint_text(c.client)}-{endpoint_text(c.server)}"
+                      for c, cid in islice(numbered(conns), LADDER_CHOICES))
+    more = f", ... ('analyze' lists all {total:,})" if total > LADDER_CHOICES else ""
+    return (f"the capture holds {total:,} connections: say which with --conn ID or 4-tuple ({named}{more}) "
+            f"or with filters (--host, --port, --state, --anomaly ...)")
 
 
 def _filtered(analysis, cfg, hosts, ports, states, anomaly_types, since, until):

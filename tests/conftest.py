@@ -1,4 +1,5 @@
 import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -20,6 +21,18 @@ def run_trace(tmp_path):
         path = trace.write(str(tmp_path / "trace.pcap"))
         return analyze([path], AnalysisOptions(**opts)).connections
     return run
+
+
+@pytest.fixture(scope="session")
+def bench_200k(tmp_path_factory):
+    """A busy host's capture, 200,000 packets from bench/gen_capture.py
+    (deterministic: ~9,600 connections, a TIME_WAIT storm, refused ports,
+    unanswered SYNs), made once per session: big enough that findings must
+    be grouped and summarised, small enough for seconds per test."""
+    path = tmp_path_factory.mktemp("bench") / "busy-200k.pcap"
+    subprocess.run([sys.executable, str(ROOT / "bench" / "gen_capture.py"), "--packets", "200000", "-q",
+                    "-o", str(path)], check=True)
+    return str(path)
 
 
 def states(conn):

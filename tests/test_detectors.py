@@ -23,7 +23,7 @@ def only(anomalies, kind):
 
 NORMAL = ["client_close_first.pcap", "server_close_first.pcap", "half_close.pcap", "ipv6.pcap",
           "sll2_any.pcap", "pcapng.pcapng", "midstream.pcap", "bulk_loss.pcap", "simultaneous_close.pcap",
-          "rst_abort.pcap", "close_wait.pcap"]
+          "rst_abort.pcap", "close_wait.pcap", "simultaneous_open.pcap"]
 
 
 @pytest.mark.parametrize("sample", NORMAL)
@@ -133,7 +133,11 @@ def test_syn_unanswered():
 def test_port_reuse_in_time_wait_is_info_when_accepted():
     [a] = found("port_reuse.pcap")
     assert (a.type, a.severity) == ("port_reuse_in_time_wait", "info")
-    assert a.details == {"time_wait_holder": "server", "accepted": True}
+    d = a.details
+    assert (d["time_wait_holder"], d["accepted"], d["client"]) == ("server", True, "10.201.0.1:40001")
+    assert (d["service"], d["count"], d["first_time"]) == ("10.201.0.2:8080", 1, d["last_time"])
+    assert d["examples"] == [{"time": d["first_time"], "connections": [2], "time_wait_holder": "server",
+                              "accepted": True, "client": "10.201.0.1:40001"}]
 
 
 def test_syn_to_time_wait():
@@ -143,20 +147,72 @@ def test_syn_to_time_wait():
     assert 0 < a.details["delay"] < 1.5
 
 
+def _analysis(conns):
+    from tcpflow_analyze.analysis import Analysis, CaptureStats
+    return Analysis(CaptureStats(files=["x"], end=conns[-1].last_seen), conns, AnalysisOptions())
+
+
 def test_reset_storm(run_trace):
+    # 60 established connections, each aborted by the server's RST.
     t = Trace()
     for i in range(60):
         t.client = ("10.0.0.1", 41000 + i)
-        t.c("S", 1000 + i, dt=0.05).s("RA", 0, 1001 + i)
-    conns = run_trace(t)
-    from tcpflow_analyze.analysis import Analysis, CaptureStats
-    analysis = Analysis(CaptureStats(files=["x"], end=conns[-1].last_seen), conns, AnalysisOptions())
+        t.c("S", 1000, dt=0.05).s("SA", 5000, 1001).c("A", 1001, 5001).s("RA", 5001, 1001)
+    analysis = _analysis(run_trace(t))
     storms = only(detectors.run(analysis), "reset_storm")
     assert [a.details["host"] for a in storms] == ["10.0.0.2"]
     assert storms[0].details["count"] == 60
     assert only(detectors.run(analysis, {"reset_storm_count": 100}), "reset_storm") == []
-    # The same RSTs are refusals too.
+
+
+def test_refusals_are_no_reset_storm(run_trace):
+    # 60 SYNs answered by RST: refused, not aborted -- no connection existed.
+    t = Trace()
+    for i in range(60):
+        t.client = ("10.0.0.1", 41000 + i)
+        t.c("S", 1000 + i, dt=0.05).s("RA", 0, 1001 + i)
+    analysis = _analysis(run_trace(t))
+    assert only(detectors.run(analysis, {"reset_storm_count": 1}), "reset_storm") == []
     assert only(detectors.run(analysis), "connection_refused")[0].details["count"] == 60
+
+
+# Kernel samples with a RST accepted: which of them aborted a connection.
+ABORTS = {"rst_abort.pcap": "10.201.0.1", "half_open_reboot.pcap": "10.201.0.1",
+          "challenge_ack_reboot.pcap": "10.201.0.1",
+          "closed_port.pcap": None,        # SYN answered by RST/ACK: refused
+          "stale_syn.pcap": None,          # RST answering an unexpected SYN-ACK: server SYN_RECEIVED
+          "syn_to_time_wait.pcap": None}   # RST ending a TIME_WAIT: already closed on both sides
+
+
+@pytest.mark.parametrize("sample", sorted(ABORTS))
+def test_reset_storm_counts_aborts_only_on_kernel_samples(sample):
+    storms = only(found(sample, reset_storm_count=1), "reset_storm")
+    if ABORTS[sample] is None:
+        assert storms == []
+    else:
+        [a] = storms
+        assert (a.details["host"], a.details["count"], a.details["total_resets"]) == (ABORTS[sample], 1, 1)
+
+
+def test_port_scan_refusals_are_no_reset_storm():
+    # 231 refusals by the scanned host (196 connect()s, 29 SYN-scan probes,
+    # the 6 refusals of port 9999), with scans off: still no abort.
+    assert only(found("port_scan.pcap", scan_ports=0, reset_storm_count=1), "reset_storm") == []
+
+
+def test_accept_queue_overflow():
+    truth = json.loads((SAMPLES / "accept_queue_overflow.truth.json").read_text())
+    held = [c["client"]["port"] for c in truth["connections"] if c["server"]["state"] == "SYN_RECEIVED"]
+    [a] = found("accept_queue_overflow.pcap")
+    d = a.details
+    assert (a.type, a.severity, d["service"], d["count"], d["still_waiting"]) == (
+        "accept_queue_overflow", "warning", "10.201.0.2:8080", 2, 2)
+    assert sorted(int(e["client"].rsplit(":", 1)[1]) for e in d["examples"]) == sorted(held) and len(held) == 2
+    # The SYN-ACK went out again at 1, 3 and 7 s; the clients waited from
+    # their final ACK to the end of the capture, over 7 s.
+    assert d["synack_retransmissions"] == 3 and d["total_synack_retransmissions"] == 6
+    assert 7.0 < d["median_wait"] <= d["longest_wait"] < 8.0
+    assert "raise the listen() backlog" in a.message
 
 
 def cli(*args):
@@ -191,7 +247,8 @@ def test_markdown_summary():
     res = cli("analyze", "--format", "markdown", str(SAMPLES / "close_wait_leak.pcap"))
     assert res.exit_code == 0
     assert "| severity | anomaly |" in res.output and "`lingering_close_wait`" in res.output
-    assert "<details>" in res.output
+    # What the type means, once, under its heading (issue #15).
+    assert res.output.count("*What it means:*") == 1 and "### " in res.output
 
 
 def test_threshold_options_are_validated():

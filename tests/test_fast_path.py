@@ -14,7 +14,9 @@ from tcpflow_analyze.errors import CaptureError
 from tcpflow_analyze.views.report import build_report
 from tcpflow_analyze.render.json_out import dumps
 
-CAPTURES = sorted(SAMPLES.glob("*.pcap*")) + (sorted(p for p in PUBLIC.glob("*.pcap*")) if PUBLIC.is_dir() else [])
+ENCAP = PUBLIC.parent / "encapsulation"   # tunnels: the VXLAN ones take the loop's VXLAN read
+CAPTURES = sorted(SAMPLES.glob("*.pcap*")) + (sorted(p for p in PUBLIC.glob("*.pcap*")) if PUBLIC.is_dir() else []) \
+    + (sorted(ENCAP.glob("*.pcap")) if ENCAP.is_dir() else [])
 
 
 def report(path):

@@ -1,19 +1,25 @@
 """The HTML report: one self-contained file, checked for structure and drawn
 by a real headless browser when one is installed."""
+import html
+import json
 import re
 import shutil
 import struct
 import subprocess
+import sys
+from collections import Counter
 from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
-from conftest import SAMPLES
+from clirun import invoke
+from conftest import ROOT, SAMPLES
 
 from tcpflow_analyze import detectors
 from tcpflow_analyze.analysis import analyze
 from tcpflow_analyze.views.report import build_report
-from tcpflow_analyze.render.html import MAX_LADDERS, anomaly_connection_ids, render_html
+from tcpflow_analyze.render.html import MAX_GROUPS, MAX_LADDERS, anomaly_connection_ids, render_html
+from tcpflow_analyze.render.palette import HTML_STATE
 from tcpflow_analyze.views.ladder import record_ladders
 from tcpflow_analyze.views.states import state_timelines
 
@@ -92,8 +98,9 @@ def test_sections(syn_to_time_wait):
     # One timeline per host, one ladder per named connection, the sortable table.
     assert doc.count('<svg class="timeline"') == 2
     assert doc.count('<svg class="ladder-svg"') == 2 == len(ladders)
-    assert '<table class="conns sortable">' in doc and "addEventListener(\"click\"" in doc
-    assert p.count["tr"] == 1 + len(report["connections"]) + 2 + 5   # conns + header + states table + facts
+    # The connections are data for the table's script, not rows of HTML.
+    assert '<table class="conns">' in doc and len(conn_data(doc)["rows"]) == len(report["connections"])
+    assert p.count["tr"] == 2 + 1 + 3 + 4   # findings (header, 1 type), conns header, states, facts
     # The ladder draws the RFC states and the TIME_WAIT socket's old ACK.
     ladder = doc[doc.index('id="ladder-1"'):doc.index('id="ladder-2"')]
     for state in ("SYN_SENT", "ESTABLISHED", "FIN_WAIT_1", "FIN_WAIT_2", "TIME_WAIT", "CLOSE_WAIT → LAST_ACK"):
@@ -101,11 +108,17 @@ def test_sections(syn_to_time_wait):
     assert ladder.count('class="amark"') == 1 and ">R seq 36</text>" in ladder
 
 
-def test_rows_are_sortable_by_value(syn_to_time_wait):
-    doc = syn_to_time_wait[3]
-    row = re.search(r'<tr id="conn-1"[^>]*>(.*?)</tr>', doc).group(1)
-    # Counts and durations carry their numeric value for the sort script.
-    assert '<td data-v="12">6/6</td>' in row and 'data-v="0.551197"' in row
+def conn_data(doc):
+    return json.loads(re.search(r'<script type="application/json" id="conn-data">(.*?)</script>', doc, re.S).group(1))
+
+
+def test_rows_are_data_with_values(syn_to_time_wait):
+    data = conn_data(syn_to_time_wait[3])
+    # Counts and durations as numbers, for the script to sort by value.
+    row = next(r for r in data["rows"] if r[0] == 1)
+    assert row[1:3] == ["10.201.0.1:40001", "10.201.0.2:8080"]
+    assert row[5:7] == [6, 6] and row[11] == 0.551197
+    assert [data["types"][t] for t in row[15]] == ["syn_to_time_wait"]
 
 
 def test_text_is_escaped():
@@ -115,12 +128,20 @@ def test_text_is_escaped():
     assert "<script>alert" not in doc
     assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt; &amp; more" in doc
     assert not parse(doc).errors
+    # A name in the embedded connections cannot end its script element.
+    report["connections"] = [dict(c, history="</script><b>x") for c in report["connections"]]
+    doc = render_html(report, state_timelines(analysis), ladders)
+    assert "</script><b>" not in doc and not parse(doc).errors
+    assert conn_data(doc)["rows"][0][13] == "</script><b>x"
 
 
 def test_ladder_cap_and_round_robin():
     report = {"anomalies": [{"connections": list(range(1, 301))}, {"connections": [500]},
                             {"connections": [2, 3, 501]}]}
     assert anomaly_connection_ids(report, 6) == [1, 500, 2, 3, 501, 4]
+    # The critical finding gets its ladder first, wherever it is listed.
+    report["anomalies"].append({"severity": "critical", "connections": [900]})
+    assert anomaly_connection_ids(report, 3) == [900, 1, 500]
     report, analysis, ladders = build("syn_flood.pcap", limit=25)
     assert len(ladders) == 25
     doc = render_html(report, state_timelines(analysis), ladders)
@@ -134,8 +155,9 @@ def test_no_anomalies_and_row_cap():
     assert ladders == {}
     doc = render_html(report, state_timelines(analysis), ladders, max_rows=100)
     assert "No anomalies found." in doc and 'id="ladders"' not in doc
-    assert doc.count('<tr id="conn-') == 100
-    assert "The first 100 of 600 connections" in doc
+    assert len(conn_data(doc)["rows"]) == 100
+    assert ("500 of 600 connections are not in this table (only the first 100 are embedded in this page); "
+            "<code>--format json</code> or <code>--format csv</code> lists every connection.") in doc
     assert not parse(doc).errors
 
 
@@ -175,5 +197,194 @@ def test_headless_browser_draws_it(tmp_path):
     assert 1 - white / (1200 * 1600) > 0.05
     # The state colours of the timelines and the table are on screen.
     colours = {c for _, c in img.getcolors(maxcolors=1 << 22)}
-    assert (0xd1, 0x49, 0x5b) in colours   # CLOSE_WAIT
-    assert (0x2e, 0x9e, 0x44) in colours   # ESTABLISHED
+    for state in ("CLOSE_WAIT", "ESTABLISHED"):
+        assert tuple(int(HTML_STATE[state][i:i + 2], 16) for i in (1, 3, 5)) in colours, state
+
+
+# ---------------------------------------------------------------------- a busy host (bench/gen_capture.py)
+def cli_html(*args):
+    run = invoke("analyze", "--format", "html", *args, timeout=300)
+    assert run.code == 0, run.stderr
+    return run.stdout
+
+
+@pytest.fixture(scope="module")
+def busy(bench_200k):
+    """The HTML of a generated busy host (conftest.bench_200k: a TIME_WAIT
+    storm, hundreds of refused and unanswered connections)."""
+    return cli_html(bench_200k)
+
+
+def findings_rows(doc):
+    table = re.search(r'<table class="findings">.*?</table>', doc, re.S).group(0)
+    return re.findall(r'<span class="badge" style="--c:[^"]+">(\w+)</span></td><td><a href="#type-(\w+)">', table)
+
+
+def test_findings_summary_first(busy):
+    p = parse(busy)
+    assert not p.errors and not p.stack
+    # The findings summary opens the page; the connections come last but the ladders.
+    order = [busy.index(f'id="{s}"') for s in ("findings", "summary", "anomalies", "services", "timelines",
+                                               "connections")]
+    assert order == sorted(order)
+    rows = findings_rows(busy)
+    rank = {"critical": 2, "warning": 1, "info": 0}
+    assert rows[0][1] == "time_wait_storm"
+    assert [rank[s] for s, _ in rows] == sorted((rank[s] for s, _ in rows), reverse=True)
+    # Each type: one section, its explanation once, whatever its groups.
+    explanations = {d.TYPE: d.EXPLANATION for d in detectors.DETECTORS}
+    for _, kind in rows:
+        assert busy.count(f'id="type-{kind}"') == 1
+        assert busy.count(html.escape(explanations[kind])) == 1, kind
+    assert busy.count("What it means.") == len(rows) > 3
+
+
+def test_anchors_resolve(busy):
+    p = parse(busy)
+    ids = set(re.findall(r'\bid="([^"]+)"', busy))
+    assert p.refs and all(r.startswith("#") for r in p.refs)
+    assert {r[1:] for r in p.refs} <= ids
+    # Links to connections without a ladder point at the table, naming the row.
+    linked = {int(c) for c in re.findall(r'data-conn="(\d+)"', busy)}
+    assert linked and linked <= {r[0] for r in conn_data(busy)["rows"]}
+
+
+def test_groups_are_capped_with_a_count(busy):
+    for kind in re.findall(r'<article class="finding" id="type-(\w+)"', busy):
+        section = busy[busy.index(f'id="type-{kind}"'):]
+        section = section[:section.index("</article>")]
+        listed = section.count("<li>")   # those past OPEN_GROUPS behind a click (<details>)
+        total = int(re.search(r"<small>([\d,]+) ", section).group(1).replace(",", ""))
+        assert listed == min(total, MAX_GROUPS), kind
+        if total > MAX_GROUPS:
+            assert f"{total - MAX_GROUPS:,} more " in section and f"--anomaly {kind}" in section
+
+
+def test_services_tables_sort(busy):
+    section = busy[busy.index('id="services"'):busy.index('id="timelines"')]
+    assert section.count('class="svc services sortable"') == 1 and section.count('class="svc clients sortable"') == 1
+    # Each count carries its number for the sort script.
+    first = re.search(r'<table class="svc services sortable">.*?<tbody><tr>(.*?)</tr>', section, re.S).group(1)
+    assert re.search(r'<td class=num data-v="\d+">[\d,]+</td>', first)
+
+
+def legend_counts(doc, host):
+    svg = re.search(rf'<svg class="timeline"[^>]*aria-label="states over time for {re.escape(host)}">.*?</svg>',
+                    doc, re.S).group(0)
+    return {m[0]: int(m[1].replace(",", "")) for m in re.findall(r'class="lg">(\w+) ([\d,]+)/', svg)}
+
+
+def test_charts_obey_the_filters(bench_200k):
+    doc = cli_html(bench_200k, "--port", "443", "--since", "+1", "--until", "+2")
+    data = conn_data(doc)
+    assert data["rows"] and all(r[2].endswith(":443") or r[1].endswith(":443") for r in data["rows"])
+    hosts = re.findall(r'aria-label="states over time for ([^"]+)"', doc)
+    endpoints = Counter()
+    for r in data["rows"]:
+        for addr, state in ((r[1], r[3]), (r[2], r[4])):
+            endpoints[addr.rstrip("?").rsplit(":", 1)[0].strip("[]"), data["states"][state]] += 1
+    # Each chart's end counts are those of the connections the filters kept.
+    assert hosts and {h for h, _ in endpoints} >= set(hosts)
+    for host in hosts:
+        want = {s: n for (h, s), n in endpoints.items() if h == host and s != "CLOSED"}
+        assert {s: n for s, n in legend_counts(doc, host).items() if n} == want, host
+    # The time axis is the window asked for.
+    assert '>+1s</text>' in doc and '>+0.5s</text>' in doc
+    services = doc[doc.index('id="services"'):doc.index('id="timelines"')]
+    assert all(s.endswith(":443") for s in re.findall(r"<tr><td>([^<]+)</td><td class=num", services.split(
+        'class="svc clients')[0]))
+
+
+def test_min_severity_hides_lesser_findings(bench_200k):
+    doc = cli_html(bench_200k, "--min-severity", "warning")
+    kinds = [k for _, k in findings_rows(doc)]
+    assert "time_wait_storm" in kinds and "port_reuse_in_time_wait" not in kinds
+    assert 'id="type-port_reuse_in_time_wait"' not in doc
+    assert re.search(r"--min-severity warning: [\d,]+ info findings? hidden", doc)
+
+
+def test_folded_connections_are_counted_not_shown(bench_200k):
+    doc = cli_html(bench_200k, "--max-connections", "500", "--max-report-connections", "1000")
+    notices = doc[doc.index('id="notices"'):doc.index('id="findings"')]
+    assert "connections folded into per-service counts" in notices
+    listed = len(conn_data(doc)["rows"])
+    total = int(re.search(r"<h2>Connections \(([\d,]+)\)", doc).group(1).replace(",", ""))
+    assert listed < total
+    assert (f"{total - listed:,} of {total:,} connections are not in this table (folded into per-service "
+            f"counts: --max-report-connections); <code>--format json</code> or "
+            f"<code>--format csv</code>") in doc
+
+
+def test_hundred_thousand_connections_are_data_not_dom():
+    """100,000 connections (the time_wait_storm sample's 600, repeated with
+    new ids): the page carries them all as data and draws none as rows."""
+    report, analysis, ladders = build("time_wait_storm.pcap")
+    base = list(report["connections"])
+    report["connections"] = [dict(base[i % len(base)], id=i + 1) for i in range(100_000)]
+    report["summary"]["connections"] = report["summary"]["connections_total"] = 100_000
+    doc = render_html(report, state_timelines(analysis), ladders)
+    data = conn_data(doc)
+    assert len(data["rows"]) == 100_000 and data["rows"][-1][0] == 100_000
+    assert doc.count("<tr") < 50 and "not in this table" not in doc
+    assert len(doc) < 120 * 100_000
+    doc = render_html(report, state_timelines(analysis), ladders, max_rows=60_000)
+    assert len(conn_data(doc)["rows"]) == 60_000
+    assert "40,000 of 100,000 connections are not in this table (only the first 60,000 are embedded" in doc
+
+
+def test_legend_labels_fit():
+    report, analysis, ladders = build("time_wait_storm.pcap")
+    view = state_timelines(analysis)
+    for host in view["hosts"]:
+        for s in host["states"].values():
+            s["peak"], s["at_end"] = s["peak"] * 1_000_003, s["at_end"] * 1_000_003
+    doc = render_html(report, view, ladders)
+    for svg in re.findall(r'<svg class="timeline".*?</svg>', doc, re.S):
+        width = int(re.search(r'width="(\d+)"', svg).group(1))
+        for x, label in re.findall(r'<text x="([\d.]+)" y="[\d.]+" class="lg">([^<]+)</text>', svg):
+            # The legend is monospace 11px: at most 0.61 em a character.
+            assert float(x) + 6.71 * len(label) <= width, label
+
+
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="no /usr/bin/chromium for the headless-browser check")
+def test_headless_browser_table_is_usable(busy, tmp_path):
+    """The busy host's page in a real browser: rows drawn a screenful at a
+    time, sorting, filtering, a link to a connection, legends inside their
+    charts."""
+    sys.path.insert(0, str(ROOT / "bench"))
+    from html_browser import Browser
+    page = tmp_path / "busy.html"
+    page.write_text(busy, encoding="utf-8")
+    total = len(conn_data(busy)["rows"])
+    browser = Browser(1400, 1200)
+    try:
+        browser.call("Page.enable", page=True)
+        browser.call("Page.navigate", {"url": page.as_uri()}, page=True)
+        browser.wait_event("Page.loadEventFired", timeout=120)
+        ev = browser.evaluate
+        drawn = ev('document.querySelectorAll("#conn-box tbody tr[id]").length')
+        assert 10 < drawn < 200 < total
+        # The drawn rows fill the box (it is empty, and short, when the script starts).
+        assert drawn * 24 >= ev('document.getElementById("conn-box").clientHeight')
+        assert ev('document.getElementById("conn-count").textContent') == f"Showing {total:,} of {total:,}."
+        # Sort by id, descending on the second click.
+        ev('var th = document.querySelector("#conn-box thead th"); th.click(); th.click()')
+        last = max(r[0] for r in conn_data(busy)["rows"])
+        assert ev('document.querySelector("#conn-box tbody tr[id]").id') == f"conn-{last}"
+        # Filter: every drawn row holds the text.
+        ev('var f = document.getElementById("conn-filter"); f.value = "CLOSE_WAIT"; '
+           'f.dispatchEvent(new Event("input"))')
+        texts = ev('Array.from(document.querySelectorAll("#conn-box tbody tr[id]")).map(r => r.textContent)')
+        assert texts and all("CLOSE_WAIT" in t for t in texts)
+        # A connection link of a finding scrolls the table to that row.
+        cid = ev('(function () { var a = document.querySelectorAll("a[data-conn]"); a = a[a.length - 1]; '
+                 'a.click(); return a.getAttribute("data-conn"); })()')
+        assert ev(f'document.querySelector("#conn-{cid}.hit") !== null')
+        # No legend label runs past its chart.
+        overflow = ev('Array.from(document.querySelectorAll("svg.timeline")).flatMap(function (svg) { '
+                      'var w = svg.viewBox.baseVal.width; return Array.from(svg.querySelectorAll("text.lg"))'
+                      '.filter(function (t) { var b = t.getBBox(); return b.x + b.width > w; })'
+                      '.map(function (t) { return t.textContent; }); })')
+        assert overflow == []
+    finally:
+        browser.close()

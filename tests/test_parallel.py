@@ -184,6 +184,10 @@ def _same_everywhere(res, names) -> tuple:
     cap["files"] = ["CAPTURE" if f in names else f for f in cap["files"]]
     for d in cap["damage"] + ([cap["truncation"]] if cap["truncation"] else []):
         d["file"] = "CAPTURE" if d["file"] in names else d["file"]
+    for notice in rep["summary"]["notices"]:
+        for key in ("message", "brief"):
+            for name in names:
+                notice[key] = notice[key].replace(name, "CAPTURE")
     return res.code, rep
 
 

@@ -154,6 +154,93 @@ def test_simultaneous_open(run_trace):
     conns = run_trace(t)
     assert len(conns) == 1
     assert states(conns[0]) == ("ESTABLISHED", "ESTABLISHED")
+    # RFC 9293 3.5 figure 8: both SYNs acknowledged by the crossing SYN-ACKs.
+    assert conns[0].handshake == "complete" and conns[0].simultaneous_open
+    for ep in (conns[0].client, conns[0].server):
+        assert path(ep) == ["CLOSED", "SYN_SENT", "SYN_RECEIVED", "ESTABLISHED"]
+
+
+def test_simultaneous_open_one_syn_lost(run_trace):
+    # The client's SYN never reached the server: the client got the server's
+    # SYN in SYN_SENT (-> SYN_RECEIVED, SYN-ACK); the server got that SYN-ACK
+    # in SYN_SENT and went straight to ESTABLISHED, answering with an ACK.
+    t = Trace()
+    t.c("S", C).s("S", S).c("SA", C, S + 1).s("A", S + 1, C + 1)
+    [conn] = run_trace(t)
+    assert conn.handshake == "complete" and conn.simultaneous_open
+    assert path(conn.client) == ["CLOSED", "SYN_SENT", "SYN_RECEIVED", "ESTABLISHED"]
+    assert path(conn.server) == ["CLOSED", "SYN_SENT", "ESTABLISHED"]
+
+
+def test_simultaneous_open_kernel_sample():
+    from tcpflow_analyze.analysis import analyze
+    from conftest import SAMPLES
+    [conn] = analyze([str(SAMPLES / "simultaneous_open.pcap")]).connections
+    assert conn.handshake == "complete" and conn.simultaneous_open
+    for ep in (conn.client, conn.server):
+        assert path(ep) == ["CLOSED", "SYN_SENT", "SYN_RECEIVED", "ESTABLISHED"]
+    # Zeek writes S and s once (HIST_SYN_PKT), and no H for a SYN-ACK with the
+    # same sequence number as the side's SYN; each side sent a bare ACK.
+    assert conn.history == "SsAaDd" and conn_state(conn) == "S1"
+
+
+def test_ordinary_handshake_is_no_simultaneous_open(run_trace):
+    [conn] = run_trace(established())
+    assert not conn.simultaneous_open
+
+
+def path(ep):
+    from tcpflow_analyze.model.connection import transitions
+    from tcpflow_analyze.model.states import STATE_NAMES
+    return [STATE_NAMES[st] for _, st in transitions(ep)]
+
+
+def test_synack_after_lost_ack_is_syn_received_until_the_next_ack(run_trace):
+    # The final ACK is lost after the capture point: the request socket
+    # retransmits its SYN-ACK after 1 s, the client's answer completes it.
+    t = Trace().c("S", C).s("SA", S, C + 1).c("A", C + 1, S + 1)
+    t.s("SA", S, C + 1, dt=1.0)
+    [conn] = run_trace(t)
+    assert states(conn) == ("ESTABLISHED", "SYN_RECEIVED")
+    assert path(conn.server) == ["CLOSED", "SYN_RECEIVED"]
+    assert conn.server.retransmits == 1 and not conn.listen_overflow
+    t.c("A", C + 1, S + 1)
+    [conn] = run_trace(t)
+    assert states(conn) == ("ESTABLISHED", "ESTABLISHED") and not conn.listen_overflow
+
+
+def test_accept_queue_overflow_holds_syn_received(run_trace):
+    # The listener ignores the final ACK and the request: SYN-ACK again
+    # after 1 s and 3 s, each answered by the client's duplicate ACK.
+    t = Trace().c("S", C).s("SA", S, C + 1).c("A", C + 1, S + 1)
+    t.c("PA", C + 1, S + 1, b"GET /", dt=0.01).c("PA", C + 1, S + 1, b"GET /", dt=0.2)
+    t.s("SA", S, C + 1, dt=0.8).c("A", C + 1, S + 1)
+    t.s("SA", S, C + 1, dt=2.0).c("A", C + 1, S + 1)
+    [conn] = run_trace(t)
+    assert conn.listen_overflow and states(conn) == ("ESTABLISHED", "SYN_RECEIVED")
+    assert path(conn.server) == ["CLOSED", "SYN_RECEIVED"]
+    assert (conn.server.retransmits, conn.client.retransmits) == (2, 1)
+    # The queue gets room: the client's retransmitted request is taken and
+    # the child socket acknowledges it.
+    t.c("PA", C + 1, S + 1, b"GET /", dt=0.5).s("A", S + 1, C + 6)
+    [conn] = run_trace(t)
+    assert states(conn) == ("ESTABLISHED", "ESTABLISHED")
+    assert path(conn.server) == ["CLOSED", "SYN_RECEIVED", "ESTABLISHED"]
+
+
+def test_accept_queue_overflow_kernel_sample():
+    from tcpflow_analyze.analysis import analyze
+    from conftest import SAMPLES
+    conns = analyze([str(SAMPLES / "accept_queue_overflow.pcap")]).connections
+    held = [c for c in conns if c.listen_overflow]
+    assert len(held) == 2
+    for c in held:
+        assert states(c) == ("ESTABLISHED", "SYN_RECEIVED")
+        assert path(c.server) == ["CLOSED", "SYN_RECEIVED"]
+        # SYN-ACKs sent again at 1, 3 and 7 s after the client's ACK.
+        assert c.server.retransmits == 3 and c.server.syn_count == 4
+        assert c.handshake == "complete"   # as the client saw it: its ACK went out
+    assert all(c.server.retransmits == 0 for c in conns if not c.listen_overflow)
 
 
 def test_retransmitted_syn_is_one_connection(run_trace):

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import datetime as _dt
 import ipaddress
+import math
 import re
 from dataclasses import dataclass, field
 
 from ..model.text import ip_text
-from ..model.states import STATE_BY_NAME, STATE_NAMES
+from ..model.states import STATE_NAMES, parse_state
 
 SORT_KEYS = {
     "id": lambda c: c.id,
@@ -44,13 +45,23 @@ def parse_time(text: str, start: float | None, end: float | None) -> float:
         return end if low == "end" else start
     m = _OFFSET_RE.match(s)
     if m:
+        offset = float(m.group(1)) * _UNITS[m.group(2)]
+        if not math.isfinite(offset):
+            raise ValueError(f"{text!r} is further than any capture lasts")
         if start is None:
             raise ValueError("the capture has no packets")
-        return start + float(m.group(1)) * _UNITS[m.group(2)]
+        return start + offset
     try:
-        return float(s)
+        epoch = float(s)
     except ValueError:
         pass
+    else:
+        # nan would compare false with every packet's time and select nothing
+        # silently; a capture's clock (pcap: unsigned seconds) has no time before 1970.
+        if not math.isfinite(epoch) or epoch < 0:
+            raise ValueError(f"{text!r} is not a time: epoch seconds are a finite number, 0 or more "
+                             f"(+SECONDS for an offset from the start)")
+        return epoch
     try:
         when = _dt.datetime.fromisoformat(s[:-1] + "+00:00" if s.endswith(("Z", "z")) else s)
     except ValueError:
@@ -58,6 +69,24 @@ def parse_time(text: str, start: float | None, end: float | None) -> float:
     if when.tzinfo is None:
         when = when.replace(tzinfo=_dt.timezone.utc)
     return when.timestamp()
+
+
+def parse_network(text: str):
+    """An address or a network (``10.0.0.1``, ``10.0.0.0/8``, ``[fd00::1]``)."""
+    try:
+        return ipaddress.ip_network(str(text).strip("[]"), strict=False)
+    except ValueError:
+        raise ValueError(f"{text!r} is not an address or a network (CIDR)") from None
+
+
+def parse_state_spec(text: str) -> tuple[str | None, int]:
+    """``[client:|server:]STATE`` (``server:TIME-WAIT``, ``estab``) as (side or
+    None, state); the state in any spelling ``model.states.parse_state`` takes."""
+    side, _, name = str(text).rpartition(":")
+    side = side.strip().lower()
+    if side not in ("", "client", "server"):
+        raise ValueError(f"{text!r}: the side is client: or server:")
+    return side or None, parse_state(name)
 
 
 @dataclass
@@ -80,21 +109,16 @@ class ConnectionFilter:
         f = cls()
         for h in hosts:
             try:
-                f.hosts.append(ipaddress.ip_network(h.strip("[]"), strict=False))
-            except ValueError:
-                raise ValueError(f"--host {h!r} is not an address or a network (CIDR)") from None
+                f.hosts.append(parse_network(h))
+            except ValueError as exc:
+                raise ValueError(f"--host: {exc}") from None
         for p in ports:
             f.ports.add(int(p))
         for s in states:
-            side, _, name = s.upper().rpartition(":")
-            name = name.replace("-", "_")
-            if name == "ESTAB":
-                name = "ESTABLISHED"
-            if name not in STATE_BY_NAME:
-                raise ValueError(f"--state {s!r}: one of {', '.join(STATE_NAMES)} (optionally client: or server:)")
-            if side not in ("", "CLIENT", "SERVER"):
-                raise ValueError(f"--state {s!r}: the side is client: or server:")
-            f.states.add((side.lower() or None, STATE_BY_NAME[name]))
+            try:
+                f.states.add(parse_state_spec(s))
+            except ValueError as exc:
+                raise ValueError(f"--state: {exc}") from None
         f.anomalies = set(anomalies)
         f.since = parse_time(since, start, end) if since else None
         f.until = parse_time(until, start, end) if until else None

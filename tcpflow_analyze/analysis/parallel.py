@@ -92,6 +92,10 @@ def merge(results: list[PartResult], options: AnalysisOptions) -> Analysis:
                          damages=merged_damages(results), start=first.start, end=first.end,
                          linktypes=set(first.linktypes))
     stats.tcp_packets = sum(r.stats.tcp_packets for r in results)
+    for r in results:
+        # Each partition counted the segments of its own connections.
+        for name, n in r.stats.encapsulations.items():
+            stats.encapsulations[name] = stats.encapsulations.get(name, 0) + n
     stats.evicted = sum(r.evicted for r in results)
     conns = [c for r in results for c in r.unpacked()]
     number_connections(conns)

@@ -18,8 +18,8 @@ DEFAULT_PORT_RANGE = (32768, 60999)
 
 def parse_port_range(text: str) -> tuple[int, int]:
     lo, sep, hi = text.replace(" ", "").partition("-")
-    if not sep:
-        raise ValueError("expected LOW-HIGH, e.g. 32768-60999")
+    if not sep or not lo.isdigit() or not hi.isdigit():
+        raise ValueError(f"{text!r} is not LOW-HIGH, e.g. 32768-60999")
     lo_i, hi_i = int(lo), int(hi)
     if not 0 < lo_i <= hi_i <= 65535:
         raise ValueError("ports must satisfy 0 < LOW <= HIGH <= 65535")

@@ -21,6 +21,10 @@ The modules, one job each:
 * ``links``     -- ``decode``: link type -> link-layer decoder (``LINK_DECODERS``).
 * ``ip``        -- IPv4, IPv6 and its extension headers.
 * ``tcp``       -- the TCP header and its window-scale option.
+* ``tunnel``    -- the TCP inside VXLAN, Geneve, GRE/ERSPAN/WCCP, IP in IP,
+  MPLS, PBB, VN-Tag, GTP-U, Teredo, AYIYA: ``decode`` then returns an eleventh
+  item, the encapsulation ``(name, tunnel id, tag)``, and the key ends with
+  the tag (the tunnel's identity; odd length, its last byte its length).
 """
 from .constants import (  # noqa: F401
     ACK, CWR, ECE, FIN, PSH, RST, SYN, URG,

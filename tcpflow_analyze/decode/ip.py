@@ -4,8 +4,9 @@ from __future__ import annotations
 from .constants import (
     ETH_P_IP, ETH_P_IPV6, IPPROTO_TCP, IPV6_AH, IPV6_DSTOPTS, IPV6_FRAGMENT, IPV6_HIP, IPV6_HOPOPTS,
     IPV6_MOBILITY, IPV6_ROUTING, IPV6_SHIM6, MAX_IPV6_EXT_HEADERS, SKIP_FRAGMENT, SKIP_MALFORMED,
-    SKIP_NON_IP, SKIP_NON_TCP, SKIP_TRUNCATED,
+    SKIP_NON_IP, SKIP_NON_TCP, SKIP_TRUNCATED, TUNNEL_IP_PROTOS,
 )
+from . import tunnel as _tunnel
 from .layouts import IPV4, IPV6, IPV6_FRAG
 from .tcp import decode_tcp
 
@@ -23,26 +24,30 @@ _FRAG6_LEN = IPV6_FRAG.size
 # Extension headers with the generic shape: next header, length in 8 bytes - 1.
 _IPV6_EXT_GENERIC = frozenset((IPV6_HOPOPTS, IPV6_ROUTING, IPV6_DSTOPTS, IPV6_MOBILITY, IPV6_HIP, IPV6_SHIM6))
 _IPV6_EXT_MIN = 8      # every extension header is at least this long
+_TUNNEL_PROTOS = TUNNEL_IP_PROTOS
 
 
-def by_ethertype(etype, buf, pos, end):
+# ``depth`` (here and in decode.tunnel): how many tunnels are around the
+# packet, so that a tunnel in a tunnel in a tunnel... ends at MAX_ENCAP_DEPTH.
+
+def by_ethertype(etype, buf, pos, end, depth=0):
     if etype == ETH_P_IP:
-        return decode_ipv4(buf, pos, end)
+        return decode_ipv4(buf, pos, end, depth)
     if etype == ETH_P_IPV6:
-        return decode_ipv6(buf, pos, end)
+        return decode_ipv6(buf, pos, end, depth)
     return SKIP_NON_IP
 
 
-def by_version(buf, pos, end):
+def by_version(buf, pos, end, depth=0):
     version = buf[pos] >> 4
     if version == 4:
-        return decode_ipv4(buf, pos, end)
+        return decode_ipv4(buf, pos, end, depth)
     if version == 6:
-        return decode_ipv6(buf, pos, end)
+        return decode_ipv6(buf, pos, end, depth)
     return SKIP_NON_IP
 
 
-def decode_ipv4(buf, pos, end):
+def decode_ipv4(buf, pos, end, depth=0):
     if pos + _V4_LEN > end:
         return SKIP_TRUNCATED
     vhl, total, frag, proto = _unpack_v4(buf, pos)
@@ -52,6 +57,15 @@ def decode_ipv4(buf, pos, end):
     if ihl < _V4_LEN:
         return SKIP_MALFORMED
     if proto != IPPROTO_TCP:
+        if proto in _TUNNEL_PROTOS and not frag & 0x3FFF:
+            # A tunnel (decode.tunnel).  A fragment of one stays non_tcp, as
+            # before: its inner packet is whole only after reassembly.
+            if total == 0:
+                total = end - pos
+            if total < ihl:
+                return SKIP_MALFORMED
+            return _tunnel.by_ip_proto(proto, buf, pos + ihl, min(pos + total, end), 4,
+                                       buf[pos + _V4_ADDRS:pos + _V4_ADDRS_END], depth)
         return SKIP_NON_TCP
     if frag & 0x3FFF:
         # More-fragments set or a non-zero offset: the TCP header of a first
@@ -67,7 +81,7 @@ def decode_ipv4(buf, pos, end):
                       buf[pos + _V4_ADDRS:pos + _V4_ADDRS_END], pos)
 
 
-def decode_ipv6(buf, pos, end):
+def decode_ipv6(buf, pos, end, depth=0):
     if pos + _V6_LEN > end:
         return SKIP_TRUNCATED
     if buf[pos] >> 4 != 6:
@@ -81,6 +95,8 @@ def decode_ipv6(buf, pos, end):
     for _ in range(MAX_IPV6_EXT_HEADERS):
         if nxt == IPPROTO_TCP:
             return decode_tcp(buf, hdr, min(data_end, end), data_end, addrs, pos)
+        if nxt in _TUNNEL_PROTOS:
+            return _tunnel.by_ip_proto(nxt, buf, hdr, min(data_end, end), 6, addrs, depth)
         if hdr + _IPV6_EXT_MIN > end:
             return SKIP_TRUNCATED if nxt in _IPV6_EXT_GENERIC or nxt in (IPV6_FRAGMENT, IPV6_AH) else SKIP_NON_TCP
         if nxt in _IPV6_EXT_GENERIC:

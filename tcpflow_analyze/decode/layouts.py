@@ -130,8 +130,29 @@ IPV4 = Header("ip", ("vhl", "B"), ("tos", "B"), ("len", "H"), ("id", "H"), ("off
 IPV6 = Header("ip6", ("vfc_flow", "I"), ("plen", "H"), ("nxt", "B"), ("hlim", "B"), ("src", "16s"),
               ("dst", "16s"))
 IPV6_FRAG = Header("frag6", ("nxt", "B"), ("reserved", "B"), ("off_m", "H"), ("id", "I"))
+UDP = Header("udp", ("sport", "H"), ("dport", "H"), ("ulen", "H"), ("sum", "H"))
 TCP = Header("tcp", ("sport", "H"), ("dport", "H"), ("seq", "I"), ("ack", "I"), ("off", "B"), ("flags", "B"),
              ("win", "H"), ("sum", "H"), ("urp", "H"))
+
+# -- Tunnels (decode.tunnel) --------------------------------------------------
+
+# RFC 7348: flags (I = 0x08), 24 reserved bits, then the VNI in the high 24
+# bits of the last word (read as one "I", shifted).
+VXLAN = Header("vxlan", ("flags", "B"), ("reserved", "3s"), ("vni_res", "I"))
+# RFC 8926: version and option length (4-byte words), flags, protocol type,
+# VNI (high 24 bits of the last word); options follow.
+GENEVE = Header("geneve", ("ver_optlen", "B"), ("flags", "B"), ("proto", "H"), ("vni_res", "I"))
+# RFC 2784 / 2890: flags and version, protocol; checksum, key, sequence
+# number follow when their bits say so.
+GRE = Header("gre", ("flags_ver", "H"), ("proto", "H"))
+# 3GPP TS 29.281 section 5.1: flags, message type, length, TEID.
+GTPU = Header("gtpu", ("flags", "B"), ("type", "B"), ("length", "H"), ("teid", "I"))
+# IEEE 802.1ah I-TAG after its ethertype: priority, DEI, UCA, and the 24-bit
+# I-SID in the low bits; the customer's Ethernet frame follows.
+PBB_ITAG = Header("itag", ("tci", "I"))
+# Cisco VN-Tag after its ethertype: direction, pointer, virtual interfaces,
+# then the ethertype it stood for.
+VNTAG = Header("vntag", ("tag", "I"), ("type", "H"))
 
 # -- The packet loop's fast paths (engine.loop.run) -----------------------------
 #
@@ -155,6 +176,19 @@ FAST_V6_NAMES = tuple(name for name, _ in _IPV6_PICKS + _TCP_FIRST16)
 # (whose own version check follows).
 RAW_IPV4 = 0x45
 RAW_IPV6 = 6
+
+
+# The VXLAN mirror (AWS VPC Traffic Mirroring and most cloud taps): after the
+# outer IPv4 (IHL 5) and UDP, read by the v4 read's TCP slots (the UDP ports
+# sit where TCP's do), one read from the VXLAN header: the VNI word, inner
+# Ethernet, inner IPv4 (IHL 5) and the same TCP fields.
+FAST_VXLAN_NAMES = ("vni_res", "etype") + tuple(name for name, _ in _IPV4_PICKS + _TCP_FIRST16)
+VXLAN_FAST = Read((VXLAN, ETHERNET, IPV4, TCP),
+                  (("vni_res", "vxlan.vni_res"), ("etype", "eth.type")) + _IPV4_PICKS + _TCP_FIRST16)
+# ... and with IPv6 (no extension headers) inside.
+FAST_VXLAN6_NAMES = ("vni_res", "etype") + tuple(name for name, _ in _IPV6_PICKS + _TCP_FIRST16)
+VXLAN_FAST6 = Read((VXLAN, ETHERNET, IPV6, TCP),
+                   (("vni_res", "vxlan.vni_res"), ("etype", "eth.type")) + _IPV6_PICKS + _TCP_FIRST16)
 
 
 class FastPath(NamedTuple):

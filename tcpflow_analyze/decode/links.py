@@ -6,13 +6,15 @@ and returns what ``decode`` returns.
 """
 from __future__ import annotations
 
+from . import tunnel as _tunnel
 from .constants import (
-    ETH_P_8021AD, ETH_P_8021Q, ETH_P_IP, ETH_P_IPV6, ETH_P_PPPOE_SESSION, ETH_P_QINQ_OLD,
-    LINKTYPE_ETHERNET, LINKTYPE_LINUX_SLL, LINKTYPE_LINUX_SLL2, LINKTYPE_LOOP, LINKTYPE_NFLOG, LINKTYPE_NULL,
-    LINKTYPE_PPP, PPP_IP, PPP_IPV6, RAW_LINKTYPES, SKIP_MALFORMED, SKIP_NON_IP, SKIP_TRUNCATED,
-    SKIP_UNSUPPORTED_LINK,
+    ETH_P_8021AD, ETH_P_8021Q, ETH_P_IP, ETH_P_IPV6, ETH_P_MPLS_MC, ETH_P_MPLS_UC, ETH_P_PBB, ETH_P_PPPOE_SESSION,
+    ETH_P_QINQ_OLD, ETH_P_VNTAG, LINKTYPE_ETHERNET, LINKTYPE_FDDI, LINKTYPE_IPOIB, LINKTYPE_LINUX_SLL,
+    LINKTYPE_LINUX_SLL2, LINKTYPE_LOOP, LINKTYPE_NFLOG, LINKTYPE_NULL, LINKTYPE_PPP, PPP_IP, PPP_IPV6, PPP_MPLS_MC,
+    PPP_MPLS_UC, RAW_LINKTYPES, SKIP_MALFORMED, SKIP_NON_IP, SKIP_TRUNCATED, SKIP_UNSUPPORTED_LINK,
 )
-from .ip import by_ethertype, by_version, decode_ipv4, decode_ipv6
+from .ip import by_version, decode_ipv4, decode_ipv6
+from .ip import by_ethertype as ip_by_ethertype
 from .layouts import (
     DOT1Q, ETHERNET, LINUX_SLL, LINUX_SLL2, LLC_SNAP, LOOPBACK, LOOPBACK_LE, NFLOG, NFLOG_TLV, PPPOE,
 )
@@ -36,6 +38,9 @@ _NFLOG_LEN = NFLOG.size
 _TLV_LEN = NFLOG_TLV.size
 _tlv = NFLOG_TLV.read("length", "type").unpack_from
 NFULA_PAYLOAD = 9
+_FDDI_LEN = 13                  # frame control, destination, source
+_IPOIB_LEN = 44                 # two 20-byte addresses, ethertype, reserved
+_IPOIB_TYPE = 40               # where the ethertype is
 # Address families: AF_INET, and AF_INET6 as Linux (10) and the BSDs (24,
 # 28, 30) number it.
 AF_INET = 2
@@ -48,14 +53,24 @@ def decode(linktype: int, buf, off: int, caplen: int):
     link = LINK_DECODERS.get(linktype)
     if link is None:
         return SKIP_UNSUPPORTED_LINK
-    return link(buf, off, off + caplen)
+    r = link(buf, off, off + caplen)
+    if r.__class__ is not int and len(r) == 11:
+        # Found inside a tunnel: the tunnel's part of the flow key, and the
+        # encapsulation the connection will report (decode.tunnel).
+        return _tunnel.finalize(r)
+    return r
 
 
-def ethernet(buf, off, end):
+def ethernet(buf, off, end, depth=0):
     if off + _ETH_LEN > end:
         return SKIP_TRUNCATED
-    etype = _eth_type(buf, off)[0]
-    pos = off + _ETH_LEN
+    return by_ethertype(_eth_type(buf, off)[0], buf, off + _ETH_LEN, end, depth)
+
+
+def by_ethertype(etype, buf, pos, end, depth=0):
+    """What follows an Ethernet type field (``etype``) at ``pos``: tags, LLC,
+    PPPoE, IP, and the encapsulations that Ethernet carries (MPLS, PBB,
+    VN-Tag: decode.tunnel)."""
     # 802.1Q / 802.1ad (QinQ) tags, any depth the packet really has.
     while etype in _TAGS:
         if pos + _TAG_LEN > end:
@@ -78,24 +93,52 @@ def ethernet(buf, off, end):
         if pos + 1 > end or (not buf[pos] & 1 and pos + 2 > end):
             return SKIP_TRUNCATED
         proto, pos = ppp_protocol(buf, pos)
-        etype = ETH_P_IP if proto == PPP_IP else ETH_P_IPV6 if proto == PPP_IPV6 else 0
+        etype = ETH_P_IP if proto == PPP_IP else ETH_P_IPV6 if proto == PPP_IPV6 \
+            else ETH_P_MPLS_UC if proto in (PPP_MPLS_UC, PPP_MPLS_MC) else 0
     if etype == ETH_P_IP:
-        return decode_ipv4(buf, pos, end)
+        return decode_ipv4(buf, pos, end, depth)
     if etype == ETH_P_IPV6:
-        return decode_ipv6(buf, pos, end)
+        return decode_ipv6(buf, pos, end, depth)
+    if etype == ETH_P_MPLS_UC or etype == ETH_P_MPLS_MC:
+        return _tunnel.mpls(buf, pos, end, depth)
+    if etype == ETH_P_PBB:
+        return _tunnel.pbb(buf, pos, end, depth)
+    if etype == ETH_P_VNTAG:
+        return _tunnel.vntag(buf, pos, end, depth)
     return SKIP_NON_IP
+
+
+def fddi(buf, off, end):
+    # FDDI (link type 10): frame control, destination, source (13 bytes),
+    # then IEEE 802.2 LLC with SNAP carrying the ethertype (RFC 1390).
+    pos = off + _FDDI_LEN
+    if pos + _SNAP_LEN > end:
+        return SKIP_TRUNCATED
+    if not (buf[pos] == 0xAA and buf[pos + 1] == 0xAA and buf[pos + 2] == 0x03):
+        return SKIP_NON_IP
+    return by_ethertype(_snap_type(buf, pos)[0], buf, pos + _SNAP_LEN, end)
+
+
+def ipoib(buf, off, end):
+    # IP over InfiniBand (link type 242; RFC 4391): the 20-byte destination
+    # and source hardware addresses, then RFC 4391's 4-byte encapsulation
+    # header, an ethertype and 2 reserved bytes (tcpdump's print-ipoib.c).
+    if off + _IPOIB_LEN > end:
+        return SKIP_TRUNCATED
+    etype = (buf[off + _IPOIB_TYPE] << 8) | buf[off + _IPOIB_TYPE + 1]
+    return ip_by_ethertype(etype, buf, off + _IPOIB_LEN, end)
 
 
 def linux_sll(buf, off, end):
     if off + _SLL_LEN > end:
         return SKIP_TRUNCATED
-    return by_ethertype(_sll_protocol(buf, off)[0], buf, off + _SLL_LEN, end)
+    return ip_by_ethertype(_sll_protocol(buf, off)[0], buf, off + _SLL_LEN, end)
 
 
 def linux_sll2(buf, off, end):
     if off + _SLL2_LEN > end:
         return SKIP_TRUNCATED
-    return by_ethertype(_sll2_protocol(buf, off)[0], buf, off + _SLL2_LEN, end)
+    return ip_by_ethertype(_sll2_protocol(buf, off)[0], buf, off + _SLL2_LEN, end)
 
 
 def raw_ip(buf, off, end):
@@ -141,6 +184,8 @@ def ppp(buf, off, end):
         return decode_ipv4(buf, pos, end)
     if proto == PPP_IPV6:
         return decode_ipv6(buf, pos, end)
+    if proto == PPP_MPLS_UC or proto == PPP_MPLS_MC:
+        return _tunnel.mpls(buf, pos, end, 0)   # RFC 3032 section 4.3
     return SKIP_NON_IP
 
 
@@ -186,4 +231,6 @@ LINK_DECODERS = {
     LINKTYPE_LOOP: loop,
     LINKTYPE_PPP: ppp,
     LINKTYPE_NFLOG: nflog,
+    LINKTYPE_FDDI: fddi,
+    LINKTYPE_IPOIB: ipoib,
 }

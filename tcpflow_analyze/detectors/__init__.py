@@ -6,15 +6,15 @@ the README documents each from its ``EXPLANATION``, and ``run`` runs them all.
 from __future__ import annotations
 
 from . import (
-    connection_refused, half_open, lingering_close_wait, no_tcp_traffic, port_reuse_in_time_wait, reset_storm,
-    rst_on_stale_syn, syn_to_time_wait, syn_unanswered, time_wait_storm,
+    accept_queue_overflow, connection_refused, half_open, lingering_close_wait, no_tcp_traffic, port_reuse_in_time_wait, reset_storm,
+    port_scan, rst_on_stale_syn, syn_to_time_wait, syn_unanswered, time_wait_storm,
 )
 from .base import SEVERITIES, Anomaly, Option
 from .config import DetectorConfig
 
 DETECTORS = (
-    half_open, rst_on_stale_syn, lingering_close_wait, time_wait_storm,
-    connection_refused, syn_unanswered, port_reuse_in_time_wait, syn_to_time_wait, reset_storm,
+    half_open, accept_queue_overflow, rst_on_stale_syn, lingering_close_wait, time_wait_storm,
+    port_scan, connection_refused, syn_unanswered, port_reuse_in_time_wait, syn_to_time_wait, reset_storm,
     no_tcp_traffic,
 )
 TYPES = tuple(d.TYPE for d in DETECTORS)

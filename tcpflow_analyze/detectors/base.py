@@ -12,7 +12,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
 from ..model.connection import Connection
-from ..model.text import endpoint_text, ip_text
+from ..model.text import endpoint_text, ip_text, report_time
 
 SEVERITIES = ("info", "warning", "critical")
 
@@ -42,11 +42,15 @@ class Option:
     help: str
     type: object = float
     metavar: str = "SECONDS"
+    # A number that must be more than 0: where 0 would flag every
+    # connection (a zero CLOSE_WAIT timeout) or divide by nothing (a zero window).
+    positive: bool = False
 
 
 # What a grouped anomaly speaks for, in its ``details``: a server ``service``
 # ("ip:port"), a ``host`` ("ip") or, for a scan, its ``source`` ("ip").
 GROUP_FIELDS = ("service", "host", "source")
+SUBGROUP_FIELDS = ("kind", "side", "target")
 
 
 def group_key(anomaly: dict) -> tuple[str, str]:
@@ -54,10 +58,96 @@ def group_key(anomaly: dict) -> tuple[str, str]:
     writes it: what ``--baseline`` matches a previous report's findings by.
     An anomaly about no one place is keyed by its type alone."""
     details = anomaly.get("details") or {}
-    for name in GROUP_FIELDS:
+    where = next((f"{name}={details[name]}" for name in GROUP_FIELDS if details.get(name)), "")
+    # A type split into kinds on one service (half_open: peer_reset beside
+    # embryonic; lingering_close_wait: the client's side or the server's) is
+    # a different problem per kind: a new kind is a new finding.
+    for name in SUBGROUP_FIELDS:
         if details.get(name):
-            return anomaly["type"], f"{name}={details[name]}"
-    return anomaly["type"], ""
+            where += f" {name}={details[name]}"
+    return anomaly["type"], where
+
+
+# Examples a grouped anomaly keeps of its instances: enough to show the
+# variety, few enough that a group of thousands stays one readable entry.
+GROUP_EXAMPLES = 5
+
+
+@dataclass
+class Instance:
+    """One occurrence a detector found on one connection (or a pair): what
+    its own anomaly would have said, before ``grouped`` folds the many."""
+
+    where: str             # the service ("ip:port"), host or source it is about
+    time: float
+    connections: list[int]
+    message: str           # the one-instance message, kept when it is alone
+    details: dict
+    severity: str
+
+
+def grouped(type_: str, instances, summary, field: str = "service", by=None, totals=None) -> list[Anomaly]:
+    """One anomaly per group of ``instances`` (same ``where``, same severity and
+    the same ``by(instance)``, if given), so a busy capture reads as one finding
+    per service, not one per connection.
+
+    ``details``: ``field`` (the ``GROUP_FIELDS`` name ``where`` speaks for),
+    ``count``, ``first_time``, ``last_time``, every per-instance field that is
+    the same in all the group's instances (so a group of one carries all of
+    its instance's), what ``totals(instances)`` adds (the group's own sums),
+    and ``examples``: the first ``GROUP_EXAMPLES`` instances' time,
+    connections and details.  ``connections``: every instance's ids, in
+    time order, so each connection still names its anomalies.  The message is
+    the instance's own when alone, else ``summary(where, instances)``."""
+    groups = defaultdict(list)
+    for inst in sorted(instances, key=lambda i: i.time):
+        groups[(inst.where, inst.severity, by(inst) if by else None)].append(inst)
+    out = []
+    for (where, severity, _), group in groups.items():
+        first, last = group[0], group[-1]
+        details = {field: where, "count": len(group), "first_time": report_time(first.time),
+                   "last_time": report_time(last.time)}
+        details.update(_common(i.details for i in group))
+        if totals is not None:
+            details.update(totals(group))
+        details["examples"] = [{"time": report_time(i.time), "connections": i.connections, **i.details}
+                               for i in group[:GROUP_EXAMPLES]]
+        out.append(Anomaly(type_, severity, first.time, _union(i.connections for i in group),
+                           first.message if len(group) == 1 else summary(where, group), details))
+    return out
+
+
+def _common(dicts) -> dict:
+    """The fields with one value in every dict."""
+    dicts = iter(dicts)
+    common = dict(next(dicts))
+    for d in dicts:
+        for key in [k for k, v in common.items() if d.get(k, _MISSING) != v]:
+            del common[key]
+        if not common:
+            break
+    return common
+
+
+_MISSING = object()
+
+
+def _union(id_lists) -> list[int]:
+    """Connection ids in first-seen order, each once (a pair of connections
+    may be named by two instances)."""
+    return list(dict.fromkeys(i for ids_ in id_lists for i in ids_))
+
+
+def span_text(group) -> str:
+    """How long a group of instances lasted, for its one-line message."""
+    span = group[-1].time - group[0].time
+    return f"over {duration_text(span)}" if span >= 0.0005 else "at once"
+
+
+def duration_text(seconds: float) -> str:
+    """Seconds for a message: milliseconds below one second (a scan of 200
+    ports takes 40 ms, which "0.0 s" would hide)."""
+    return f"{seconds * 1000:.0f} ms" if seconds < 1 else f"{seconds:.1f} s"
 
 
 def with_folds(conns, analysis, kind):
@@ -115,5 +205,5 @@ def retry_delay(new):
     return new.server.syn_time - new.client.syn_time
 
 
-__all__ = ["Anomaly", "GROUP_FIELDS", "Option", "group_key", "SEVERITIES", "endpoint_text", "group_by", "ids", "ip_text", "plural", "retry_delay",
+__all__ = ["Anomaly", "GROUP_EXAMPLES", "GROUP_FIELDS", "Instance", "Option", "duration_text", "grouped", "report_time", "span_text", "group_key", "SEVERITIES", "endpoint_text", "group_by", "ids", "ip_text", "plural", "retry_delay",
            "service", "top_counts"]

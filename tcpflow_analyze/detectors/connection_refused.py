@@ -6,7 +6,8 @@ connect() fails with ECONNREFUSED at once.
 from __future__ import annotations
 
 from ..engine.folding import REFUSED
-from .base import Anomaly, Option, clients_of, ids, plural, with_folds
+from .base import Anomaly, Option, clients_of, ids, plural, report_time, with_folds
+from .scans import scanned
 
 TYPE = "connection_refused"
 SEVERITY = "warning"
@@ -19,15 +20,19 @@ EXPLANATION = (
 
 
 def detect(analysis, cfg) -> list[Anomaly]:
+    claimed = scanned(analysis, cfg)  # a scan's refusals are told by port_scan
+    conns = [c for c in analysis.connections if c.id not in claimed] if claimed else analysis.connections
     out = []
-    for svc, group, fold in with_folds(analysis.connections, analysis, REFUSED):
+    for svc, group, fold in with_folds(conns, analysis, REFUSED):
         clients = clients_of(group, fold)
         count = len(group) + (fold.count if fold else 0)
-        first = min([c.rst_time for c in group] + ([fold.first] if fold else []))
+        times = [c.rst_time for c in group] + ([fold.first, fold.last] if fold else [])
+        first = min(times)
         out.append(Anomaly(
             TYPE, SEVERITY, first, ids(group),
             f"{svc} refused {plural(count, 'connection')} (SYN answered by RST): nothing listens "
             f"there, or a firewall rejects",
-            {"service": svc, "count": count, "omitted": fold.count if fold else 0,
+            {"service": svc, "count": count, "first_time": report_time(first),
+             "last_time": report_time(max(times)), "omitted": fold.count if fold else 0,
              "clients": [{"endpoint": a, "count": n} for a, n in clients.most_common(5)]}))
     return out

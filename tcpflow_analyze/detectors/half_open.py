@@ -24,17 +24,19 @@ from __future__ import annotations
 from ..model.connection import HS_ACK, HS_SYNACK
 from ..engine.folding import EMBRYONIC
 from ..model.states import CLOSED, STATE_NAMES, SYNACK_ANSWER_TIME, SYNCHRONIZED, TIME_WAIT
-from .base import Anomaly, Option, clients_of, ids, plural, retry_delay, service, with_folds
+from .base import (Anomaly, Instance, Option, clients_of, grouped, ids, plural, report_time, retry_delay, service,
+                   span_text, with_folds)
+from .scans import scanned
 
 TYPE = "half_open"
 SEVERITY = "warning"
 OPTIONS = (
     Option("--half-open-timeout", "half_open_timeout", 5.0,
            "Seconds a side may retransmit into silence before its peer is called gone: "
-           "5 s spans several retransmission timeouts."),
+           "5 s spans several retransmission timeouts.", positive=True),
     Option("--syn-flood-threshold", "syn_flood_threshold", 100,
            "Unacknowledged SYN-ACKs from one service that make a SYN flood: 100 is far above "
-           "the handful a lossy network leaves.", int, "N"),
+           "the handful a lossy network leaves.", int, "N", positive=True),
 )
 EXPLANATION = (
     "One side still believes the connection is open while the other has lost it or never "
@@ -46,13 +48,18 @@ EXPLANATION = (
 
 
 def detect(analysis, cfg) -> list[Anomaly]:
-    out = []
     conns = analysis.connections
-    out += _peer_reset(conns)
-    out += _embryonic(analysis, cfg["syn_flood_threshold"])
-    out += _unanswered(conns, cfg["half_open_timeout"])
-    out += _challenge_ack(conns)
+    # Grouped per server service and kind: a server that rebooted under 700
+    # clients is one finding, "which service, how many, since when".
+    out = grouped(TYPE, _peer_reset(conns), _peer_reset_summary, by=_kind)
+    out += _embryonic(analysis, cfg["syn_flood_threshold"], scanned(analysis, cfg))
+    out += grouped(TYPE, _unanswered(conns, cfg["half_open_timeout"]), _unanswered_summary, by=_kind)
+    out += grouped(TYPE, _challenge_ack(conns), _challenge_ack_summary, by=_kind)
     return out
+
+
+def _kind(instance) -> str:
+    return instance.details["kind"]
 
 
 def _peer_reset(conns):
@@ -65,17 +72,37 @@ def _peer_reset(conns):
             continue
         lost = c.reset_by
         kept = c.server if lost is c.client else c.client
-        out.append(Anomaly(
-            TYPE, SEVERITY, c.rst_time, [c.id],
+        out.append(Instance(
+            service(c.server), c.rst_time, [c.id],
             f"{service(lost)} answered {service(kept)} with a bare RST (no ACK) although it never "
             f"closed the connection: it had lost it (crashed or rebooted); {service(kept)} kept it "
             f"{STATE_NAMES[receiver_prior]} until then",
             {"kind": "peer_reset", "lost_by": service(lost), "kept_by": service(kept),
-             "kept_state": STATE_NAMES[receiver_prior], "idle_before": None}))
+             "kept_state": STATE_NAMES[receiver_prior], "idle_before": None}, SEVERITY))
     return out
 
 
-def _embryonic(analysis, flood_threshold):
+def _peer_reset_summary(svc, group):
+    example = group[0].details
+    kept = {i.details["kept_state"] for i in group}
+    kept_text = kept.pop() if len(kept) == 1 else "open"
+    by_server = sum(1 for i in group if i.details["lost_by"] == svc)
+    n, span = len(group), span_text(group)
+    if not by_server:
+        return (f"{svc}: {n} clients answered with a bare RST (no ACK) although they never closed "
+                f"the connection, {span} (e.g. {example['lost_by']}): they had lost it (crashed or "
+                f"rebooted); the server kept them {kept_text}")
+    if by_server == n:
+        return (f"{svc} answered {n} clients with a bare RST (no ACK) although it never closed the "
+                f"connections, {span} (e.g. {example['kept_by']}): it had lost them (crashed or "
+                f"restarted); the clients kept them {kept_text}")
+    return (f"{svc}: {n} connections answered with a bare RST (no ACK) by a side that never closed "
+            f"them ({n - by_server} by the client, {by_server} by the server), {span} (e.g. "
+            f"{example['lost_by']} to {example['kept_by']}): that side had lost them (crashed or "
+            f"rebooted)")
+
+
+def _embryonic(analysis, flood_threshold, claimed):
     # A SYN-ACK younger than the initial RTO when the capture ends may simply
     # not have been answered yet: not evidence of anything.
     end = analysis.stats.end or 0.0
@@ -83,18 +110,21 @@ def _embryonic(analysis, flood_threshold):
     # cost of one test, before folding.kind_of says the same in full.)
     settled = [c for c in analysis.connections
                if c.hs & HS_SYNACK and not c.hs & HS_ACK
-               and (c.server.syn_count > 1 or end - c.server.syn_time >= SYNACK_ANSWER_TIME)]
+               and (c.server.syn_count > 1 or end - c.server.syn_time >= SYNACK_ANSWER_TIME)
+               and c.id not in claimed]  # a half-open scan's open ports: port_scan tells them
     out = []
     for svc, group, fold in with_folds(settled, analysis, EMBRYONIC):
         sources = clients_of(group, fold)
         count, cookies = len(group), sum(1 for c in group if c.syn_cookie)
         held = sum(1 for c in group if c.server.state != CLOSED)
         first = min((c.server.syn_time for c in group), default=None)
+        last = max((c.server.syn_time for c in group), default=None)
         if fold is not None:
             count += fold.count
             cookies += fold.syn_cookies
             held += fold.held
             first = fold.first if first is None else min(first, fold.first)
+            last = fold.last if last is None else max(last, fold.last)
         flood = count >= flood_threshold
         # Past the report's cap, distinct sources are known only as a lower
         # bound: the folded ones are kept as a sketch of the heaviest.
@@ -109,7 +139,8 @@ def _embryonic(analysis, flood_threshold):
                    f"the handshake")
         out.append(Anomaly(
             TYPE, "critical" if flood else SEVERITY, first, ids(group), msg,
-            {"kind": "embryonic", "service": svc, "count": count, "sources": len(sources),
+            {"kind": "embryonic", "service": svc, "count": count,
+             "first_time": report_time(first), "last_time": report_time(last), "sources": len(sources),
              "syn_flood": flood, "syn_received_at_end": held, "syn_cookies": cookies,
              "omitted": fold.count if fold is not None else 0,
              "top_sources": [{"endpoint": a, "count": n} for a, n in sources.most_common(5)]}))
@@ -130,15 +161,24 @@ def _unanswered(conns, timeout):
                 continue
             silent = last_try - y.last_time
             what = "retransmitting" if x.rxmt_time > y.last_time else "sending keepalive probes"
-            out.append(Anomaly(
-                TYPE, SEVERITY, y.last_time + timeout, [c.id],
+            out.append(Instance(
+                service(server), y.last_time + timeout, [c.id],
                 f"{service(x)} kept {what} for {silent:.1f} s with no answer from {service(y)}, "
                 f"which had answered before: the peer is gone (crashed, unplugged, or a firewall "
                 f"dropped the state) while {service(x)} still holds the connection",
                 {"kind": "unanswered", "sender": service(x), "silent_peer": service(y),
                  "silent_for": round(silent, 3), "retransmissions": x.retransmits,
-                 "keepalive_probes": x.probes}))
+                 "keepalive_probes": x.probes}, SEVERITY))
     return out
+
+
+def _unanswered_summary(svc, group):
+    example = group[0].details
+    longest = max(i.details["silent_for"] for i in group)
+    return (f"{svc}: on {len(group)} connections one side kept retransmitting or probing with no "
+            f"answer from a peer that had answered before, {span_text(group)} (e.g. "
+            f"{example['sender']} to {example['silent_peer']}; silent up to {longest:.1f} s): the "
+            f"peers are gone (crashed, unplugged, or a firewall dropped the state)")
 
 
 def _challenge_ack(conns):
@@ -148,8 +188,8 @@ def _challenge_ack(conns):
             continue
         new = old.superseded
         delay = retry_delay(new)
-        out.append(Anomaly(
-            TYPE, SEVERITY, old.challenge_time, [old.id] + ([new.id] if new is not None else []),
+        out.append(Instance(
+            service(old.server), old.challenge_time, [old.id] + ([new.id] if new is not None else []),
             f"{service(old.client)} reconnected from the same port while {service(old.server)} still "
             f"held the old connection ({STATE_NAMES[old.challenge_state]}): the server answered "
             f"the new SYN with a challenge ACK carrying the old numbers (RFC 5961 4), the client "
@@ -157,5 +197,13 @@ def _challenge_ack(conns):
                                            if delay is not None else ""),
             {"kind": "challenge_ack", "client": service(old.client), "server": service(old.server),
              "server_state": STATE_NAMES[old.challenge_state],
-             "retry_delay": None if delay is None else round(delay, 6)}))
+             "retry_delay": None if delay is None else round(delay, 6)}, SEVERITY))
     return out
+
+
+def _challenge_ack_summary(svc, group):
+    example = group[0].details
+    return (f"{svc}: {len(group)} clients reconnected from a port the server still held open, "
+            f"{span_text(group)} (e.g. {example['client']}, {example['server_state']}): the server "
+            f"answered each new SYN with a challenge ACK carrying the old numbers (RFC 5961 4) and "
+            f"the client reset the old connection")

@@ -4,18 +4,20 @@ its own for longer than the threshold, or until the capture ended.
 In CLOSE_WAIT the kernel waits for the *application* to call close(); only the
 application can end it.  A service that leaks sockets this way shows a growing
 pile of CLOSE_WAIT on its listening port.  Grouped by the lingering host:port:
-that is the leaking service.
+that is the leaking service.  A client that lingers is grouped under the
+service it talked to (``side`` says which end leaks): a connection pool that
+never drops connections its server closed leaks toward that one service.
 """
 from __future__ import annotations
 
-from .base import Anomaly, Option, group_by, ids, plural, service, top_counts
+from .base import Anomaly, Instance, Option, grouped, plural, service, span_text, top_counts
 
 TYPE = "lingering_close_wait"
 SEVERITY = "warning"
 OPTIONS = (
     Option("--close-wait-timeout", "close_wait_timeout", 10.0,
            "Seconds in CLOSE_WAIT before it counts as lingering: an application that reads EOF "
-           "closes within milliseconds; 10 s leaves room for slow request handlers."),
+           "closes within milliseconds; 10 s leaves room for slow request handlers.", positive=True),
 )
 EXPLANATION = (
     "The peer closed its side (FIN, acknowledged) but this side's application never called "
@@ -28,7 +30,7 @@ EXPLANATION = (
 def detect(analysis, cfg) -> list[Anomaly]:
     threshold = cfg["close_wait_timeout"]
     end = analysis.stats.end or 0.0
-    lingering = []  # (conn, endpoint, how long, still open?)
+    found = []
     for c in analysis.connections:
         for x in (c.client, c.server):
             if not x.got_fin or x.got_fin_time < 0:
@@ -41,20 +43,31 @@ def detect(analysis, cfg) -> list[Anomaly]:
                 until, still = end, True
             else:
                 continue  # x's FIN came first: it never was in CLOSE_WAIT
-            if until - x.got_fin_time >= threshold:
-                lingering.append((c, x, until - x.got_fin_time, still))
-    out = []
-    for svc, group in group_by(lingering, lambda item: service(item[1])).items():
-        conns = [item[0] for item in group]
-        still = sum(1 for item in group if item[3])
-        oldest = max(item[2] for item in group)
-        first = min(item[1].got_fin_time for item in group)
-        peers = [service(item[0].client if item[1] is item[0].server else item[0].server) for item in group]
-        out.append(Anomaly(
-            TYPE, SEVERITY, first + threshold, ids(conns),
-            f"{svc} left {plural(len(group), 'connection')} in CLOSE_WAIT for more than "
-            f"{threshold:g} s after the peer closed (oldest {oldest:.1f} s, {still} still open at the "
-            f"end of the capture): the application is not closing its sockets",
-            {"service": svc, "count": len(group), "still_open": still, "oldest_age": round(oldest, 3),
-             "threshold": threshold, "peers": top_counts(peers, 5)}))
-    return out
+            age = until - x.got_fin_time
+            if age < threshold:
+                continue
+            peer = c.client if x is c.server else c.server
+            found.append(Instance(
+                service(c.server), x.got_fin_time + threshold, [c.id],
+                _message(service(x), 1, threshold, age, int(still)),
+                {"side": "server" if x is c.server else "client", "lingering": service(x),
+                 "peer": service(peer), "age": round(age, 3), "open_at_end": still}, SEVERITY))
+
+    def totals(group):
+        return {"still_open": sum(1 for i in group if i.details["open_at_end"]),
+                "oldest_age": max(i.details["age"] for i in group), "threshold": threshold,
+                "peers": top_counts([i.details["peer"] for i in group], 5)}
+
+    def summary(svc, group):
+        t = totals(group)
+        who = svc if group[0].details["side"] == "server" else f"clients of {svc}"
+        return _message(who, len(group), threshold, t["oldest_age"], t["still_open"],
+                        f"{span_text(group)}, e.g. toward {group[0].details['peer']}")
+
+    return grouped(TYPE, found, summary, by=lambda i: i.details["side"], totals=totals)
+
+
+def _message(who, count, threshold, oldest, still, example=None):
+    return (f"{who} left {plural(count, 'connection')} in CLOSE_WAIT for more than {threshold:g} s "
+            f"after the peer closed (" + (f"{example}; " if example else "") + f"oldest {oldest:.1f} s, "
+            f"{still} still open at the end of the capture): the application is not closing its sockets")

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from ..model.connection import HS_SYNACK
 from ..model.states import TIME_WAIT
-from .base import Anomaly, Option, service
+from .base import Anomaly, Instance, Option, grouped, service, span_text
 
 TYPE = "port_reuse_in_time_wait"
 SEVERITY = "info"
@@ -25,7 +25,7 @@ EXPLANATION = (
 
 
 def detect(analysis, cfg) -> list[Anomaly]:
-    out = []
+    found = []
     for c in analysis.connections:
         if TIME_WAIT not in (c.reused_peer_state, c.reused_own_state):
             continue
@@ -33,10 +33,21 @@ def detect(analysis, cfg) -> list[Anomaly]:
             continue  # the TIME_WAIT refused the SYN: syn_to_time_wait tells that story
         holder = "server" if c.reused_peer_state == TIME_WAIT else "client"
         accepted = bool(c.hs & HS_SYNACK)
-        out.append(Anomaly(
-            TYPE, SEVERITY if accepted else "warning", c.first_seen, [c.id],
+        found.append(Instance(
+            service(c.server), c.first_seen, [c.id],
             f"{service(c.client)} opened a new connection to {service(c.server)} on a 4-tuple the "
             f"{holder} still held in TIME_WAIT; " + ("the kernel accepted it" if accepted else
                                                     "it was not accepted"),
-            {"time_wait_holder": holder, "accepted": accepted}))
-    return out
+            {"time_wait_holder": holder, "accepted": accepted, "client": service(c.client)},
+            SEVERITY if accepted else "warning"))
+    # Per service: port churn toward one service is one finding, not one per
+    # reused port (a busy client reuses thousands).
+    return grouped(TYPE, found, _summary)
+
+
+def _summary(svc, group):
+    holders = sorted({i.details["time_wait_holder"] for i in group})
+    accepted = group[0].details["accepted"]  # severity splits the groups: the same in all
+    return (f"{svc}: {len(group)} new connections reused a 4-tuple the {' or '.join(holders)} still "
+            f"held in TIME_WAIT, {span_text(group)} (e.g. from {group[0].details['client']}); "
+            + ("the kernel accepted them" if accepted else "they were not accepted"))

@@ -9,7 +9,8 @@ the server from opening a connection nobody asked for.
 from __future__ import annotations
 
 from ..model.connection import HS_ACK, HS_SYN, HS_SYNACK
-from .base import Anomaly, Option, service
+from .base import Anomaly, Instance, Option, grouped, service, span_text
+from .scans import scanned
 
 TYPE = "rst_on_stale_syn"
 SEVERITY = "warning"
@@ -23,11 +24,13 @@ EXPLANATION = (
 
 
 def detect(analysis, cfg) -> list[Anomaly]:
-    out = []
+    # nmap's -sS scan resets every open port's SYN-ACK: port_scan tells that.
+    claimed = scanned(analysis, cfg)
+    found = []
     for c in analysis.connections:
         if c.hs & (HS_SYN | HS_SYNACK | HS_ACK) != HS_SYN | HS_SYNACK or c.reset_by is not c.client:
             continue
-        if c.rst_time < c.server.syn_time:
+        if c.rst_time < c.server.syn_time or c.id in claimed:
             continue
         if c.replay_of is not None:
             origin = "replay"
@@ -38,10 +41,17 @@ def detect(analysis, cfg) -> list[Anomaly]:
         else:
             origin = "unknown"
             why = "a SYN its sender does not recognise (stale, replayed before the capture, or forged)"
-        out.append(Anomaly(
-            TYPE, SEVERITY, c.rst_time, [c.id],
+        found.append(Instance(
+            service(c.server), c.rst_time, [c.id],
             f"{service(c.client)} answered {service(c.server)}'s SYN-ACK with RST: the SYN was {why}",
             {"syn_origin": origin, "client": service(c.client), "server": service(c.server),
              "replay_of": c.replay_of.id if c.replay_of is not None else None,
-             "syns": c.client.syn_count}))
-    return out
+             "syns": c.client.syn_count}, SEVERITY))
+    return grouped(TYPE, found, _summary)
+
+
+def _summary(svc, group):
+    origins = sorted({i.details["syn_origin"] for i in group})
+    return (f"{svc}: {len(group)} SYN-ACKs answered with RST by the SYN's own address, "
+            f"{span_text(group)} (e.g. {group[0].details['client']}; SYN origin: "
+            f"{', '.join(origins)}): the SYNs were stale duplicates, replays or forged")

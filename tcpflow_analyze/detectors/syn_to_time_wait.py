@@ -13,7 +13,7 @@ captured", Zeek folds it into the old connection; the delay it cost is here.
 from __future__ import annotations
 
 from ..model.states import TIME_WAIT
-from .base import Anomaly, Option, retry_delay, service
+from .base import Anomaly, Instance, Option, grouped, retry_delay, service, span_text
 
 TYPE = "syn_to_time_wait"
 SEVERITY = "warning"
@@ -28,18 +28,26 @@ EXPLANATION = (
 
 
 def detect(analysis, cfg) -> list[Anomaly]:
-    out = []
+    found = []
     for old in analysis.connections:
         if old.challenge_time < 0 or old.challenge_state != TIME_WAIT:
             continue
         new = old.superseded
         delay = retry_delay(new)
         cost = f": the retried SYN got through after {delay * 1000:.0f} ms" if delay is not None else ""
-        out.append(Anomaly(
-            TYPE, SEVERITY, old.challenge_time, [old.id] + ([new.id] if new is not None else []),
+        found.append(Instance(
+            service(old.server), old.challenge_time, [old.id] + ([new.id] if new is not None else []),
             f"{service(old.client)}'s new SYN hit {service(old.server)}'s TIME_WAIT socket, which "
             f"answered with the old connection's ACK; the client reset it and retried{cost}",
             {"client": service(old.client), "server": service(old.server),
              "delay": None if delay is None else round(delay, 6),
-             "new_connection": new.id if new is not None else None}))
-    return out
+             "new_connection": new.id if new is not None else None}, SEVERITY))
+    return grouped(TYPE, found, _summary)
+
+
+def _summary(svc, group):
+    delays = [i.details["delay"] for i in group if i.details["delay"] is not None]
+    cost = f"; retries got through after up to {max(delays) * 1000:.0f} ms" if delays else ""
+    return (f"{svc}: {len(group)} new SYNs hit the server's TIME_WAIT sockets, {span_text(group)} "
+            f"(e.g. from {group[0].details['client']}): each was answered with the old connection's "
+            f"ACK, the client reset it and retried{cost}")

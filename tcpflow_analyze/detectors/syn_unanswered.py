@@ -7,7 +7,8 @@ silently.  connect() hangs until tcp_syn_retries runs out (about 127 s).
 from __future__ import annotations
 
 from ..engine.folding import SYN_ONLY
-from .base import Anomaly, Option, clients_of, ids, plural, with_folds
+from .base import Anomaly, Option, clients_of, ids, plural, report_time, with_folds
+from .scans import scanned
 
 TYPE = "syn_unanswered"
 SEVERITY = "warning"
@@ -26,9 +27,11 @@ EXPLANATION = (
 def detect(analysis, cfg) -> list[Anomaly]:
     retries = cfg["syn_retries"]
     flood = cfg.get("syn_flood_threshold", 100)
+    claimed = scanned(analysis, cfg)  # a scan's filtered ports are told by port_scan
+    conns = [c for c in analysis.connections if c.id not in claimed] if claimed else analysis.connections
     out = []
     flooded = set()
-    for svc, group, fold in with_folds(analysis.connections, analysis, SYN_ONLY):
+    for svc, group, fold in with_folds(conns, analysis, SYN_ONLY):
         count = len(group) + (fold.count if fold else 0)
         if count < flood:
             continue
@@ -37,16 +40,18 @@ def detect(analysis, cfg) -> list[Anomaly]:
         # or upstream of it), or a service that went away under load.
         flooded.add(svc)
         sources = clients_of(group, fold)
-        first = min([c.client.syn_time for c in group] + ([fold.first] if fold else []))
+        times = [c.client.syn_time for c in group] + ([fold.first, fold.last] if fold else [])
+        first = min(times)
         at_least = "at least " if fold else ""
         out.append(Anomaly(
             TYPE, "critical", first, ids(group),
             f"{count} SYNs toward {svc} from {at_least}{plural(len(sources), 'source address', 'source addresses')} "
             f"got no answer: a SYN flood (spoofed sources), or the service is down",
-            {"service": svc, "count": count, "syn_flood": True, "sources": len(sources),
+            {"service": svc, "count": count, "first_time": report_time(first),
+             "last_time": report_time(max(times)), "syn_flood": True, "sources": len(sources),
              "omitted": fold.count if fold else 0,
              "top_sources": [{"endpoint": a, "count": n} for a, n in sources.most_common(5)]}))
-    stuck = [c for c in analysis.connections if c.client.syn_count > retries]
+    stuck = [c for c in conns if c.client.syn_count > retries]
     for svc, group, fold in with_folds(stuck, analysis, SYN_ONLY):
         if svc in flooded:
             continue
@@ -57,12 +62,14 @@ def detect(analysis, cfg) -> list[Anomaly]:
         max_syns = max([c.client.syn_count for c in group] +
                        ([max(fold.syn_counts)] if omitted else []))
         waited = max((c.client.last_time - c.client.syn_time for c in group), default=0.0)
-        first = min([c.client.syn_time for c in group] + ([fold.first] if omitted else []))
+        times = [c.client.syn_time for c in group] + ([fold.first, fold.last] if omitted else [])
+        first = min(times)
         out.append(Anomaly(
             TYPE, SEVERITY, first, ids(group),
             f"{plural(count, 'connection attempt')} to {svc} retried the SYN with no answer "
             f"(up to {max_syns} SYNs" + (f" over {waited:.1f} s" if group else "") + "): the server "
             "is down or unreachable, or a firewall drops SYNs",
-            {"service": svc, "count": count, "max_syns": max_syns, "longest_wait": round(waited, 3),
+            {"service": svc, "count": count, "first_time": report_time(first),
+             "last_time": report_time(max(times)), "max_syns": max_syns, "longest_wait": round(waited, 3),
              "omitted": omitted}))
     return out

@@ -13,7 +13,7 @@ ports.
 from __future__ import annotations
 
 from ..analysis.timewait import time_wait_by_host
-from .base import Anomaly, Option
+from .base import Anomaly, Option, report_time
 
 TYPE = "time_wait_storm"
 SEVERITY = "warning"
@@ -60,7 +60,10 @@ def detect(analysis, cfg) -> list[Anomaly]:
             else:
                 msg += f", TIME_WAIT alone would settle at about {proj['steady_time_wait']} ports ({proj['steady_share']:.0%})"
         details = h.as_dict(time_wait)
-        details["threshold"] = limit
+        # The storm's instances are the host's TIME_WAIT spans: how many, from
+        # the first entry to the last change of the count.
+        details.update(count=h.time_wait, first_time=report_time(h.series[0][0]),
+                       last_time=report_time(h.series[-1][0]), threshold=limit)
         severity = "critical" if h.range_share >= 0.5 or proj["exhausted_after"] is not None else SEVERITY
         out.append(Anomaly(TYPE, severity, h.peak_time, h.conn_ids, msg, details))
     return out

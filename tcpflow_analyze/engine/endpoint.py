@@ -18,13 +18,27 @@ Every state change, seen on the wire or inferred later from timers
 from __future__ import annotations
 
 from ..decode import ACK, FIN, RST, SYN
-from ..model.connection import HS_ACK, HS_SYN, HS_SYNACK, SEQ_HALF, SEQ_MASK, Endpoint, seq_ge
+from ..model.connection import (
+    EVIDENCE_INFERRED, HS_ACK, HS_OVERFLOW, HS_SIMOPEN, HS_SYN, HS_SYNACK, SEQ_HALF, SEQ_MASK, Endpoint, seq_ge,
+)
 from ..model.states import (
     CLOSE_WAIT, CLOSED, CLOSING, ESTABLISHED, FIN_WAIT_1, FIN_WAIT_2, LAST_ACK, LISTEN, SYN_RECEIVED,
     SYN_SENT, TIME_WAIT, UNKNOWN,
 )
 
 _DONE = (CLOSED, TIME_WAIT)
+
+# A copy of an endpoint's latest segment (same sequence and acknowledgment
+# numbers, same flags) this soon after it (seconds) is the capture seeing one
+# packet twice: ``tcpdump -i any`` on a router or bridge records each
+# forwarded packet on the way in and on the way out, microseconds apart.  The
+# sender itself cannot repeat a segment this soon: a retransmission waits
+# for the RTO (at least 200 ms on Linux), a tail loss probe for its PTO
+# (2 RTT + 2 ms at least), and a fast retransmission for three duplicate
+# ACKs, and it retransmits the oldest unacknowledged segment, not the one
+# it just sent.
+# (The table checks data segments against it, ``control`` SYNs and FINs.)
+DUP_WINDOW = 0.002
 
 
 def set_state(ep: Endpoint, state: int, ts: float) -> None:
@@ -40,6 +54,21 @@ def set_state(ep: Endpoint, state: int, ts: float) -> None:
         trans += (ts, state)
         if state == TIME_WAIT:
             ep.tw_entries += 1
+
+
+def withdraw_established(ep: Endpoint) -> None:
+    """``ep`` never left SYN_RECEIVED: a later segment of its own proved the
+    ESTABLISHED inferred from the peer's acknowledgment wrong.
+
+    The one change of state not made by ``set_state``: it takes back an
+    inference rather than recording a move, so the endpoint's history reads
+    as the kernel's did (SYN_RECEIVED throughout, dated from when it began).
+    """
+    trans = ep.trans_flat
+    if len(trans) >= 4 and trans[-1] == ESTABLISHED and trans[-3] == SYN_RECEIVED:
+        del trans[-2:]
+        ep.state = SYN_RECEIVED
+        ep.state_time = trans[-2]
 
 
 def acks_syn(ep: Endpoint, ack: int) -> bool:
@@ -62,6 +91,21 @@ def receive_fin(x: Endpoint, ts: float) -> None:
         set_state(x, TIME_WAIT, ts)
 
 
+def fin_acked(conn, sender: Endpoint, receiver: Endpoint, ts: float) -> None:
+    """The receiver has the sender's FIN and the sender learns it arrived
+    (RFC 9293 3.10.7.4, "if our FIN is now acknowledged"): FIN_WAIT_1 ->
+    FIN_WAIT_2, CLOSING -> TIME_WAIT, LAST_ACK -> CLOSED."""
+    receive_fin(receiver, ts)
+    st = sender.state
+    if st == FIN_WAIT_1:
+        set_state(sender, FIN_WAIT_2, ts)
+    elif st == CLOSING:
+        set_state(sender, TIME_WAIT, ts)
+    elif st == LAST_ACK:
+        set_state(sender, CLOSED, ts)
+    check_ended(conn)
+
+
 def check_ended(conn) -> None:
     """Both sides closed: a new SYN on the 4-tuple starts a new instance."""
     if conn.client.state in _DONE and conn.server.state in _DONE:
@@ -76,6 +120,13 @@ def receipts(conn, x, y, upper, ts, ack, flags, plen) -> None:
     if x.state == UNKNOWN and not flags & (SYN | RST):
         # Any non-SYN segment comes from a synchronized TCB.
         set_state(x, ESTABLISHED, ts)
+    elif x.state == SYN_RECEIVED and conn.hs & HS_OVERFLOW and not flags & (SYN | RST):
+        # A listener whose full accept queue dropped the client's ACKs sends
+        # nothing but SYN-ACKs from its request socket; its first other
+        # segment comes from the child socket made when one of the client's
+        # segments at last found room (Linux tcp_check_req ->
+        # syn_recv_sock).  That segment is the client's last one.
+        set_state(x, ESTABLISHED, max(y.last_time, x.state_time))
     if not flags & ACK or flags & RST:
         # Acknowledgment numbers in RSTs are not trusted (as Zeek).
         return
@@ -85,23 +136,23 @@ def receipts(conn, x, y, upper, ts, ack, flags, plen) -> None:
         if y.state == SYN_SENT and flags & SYN:
             # y gets the SYN-ACK it waited for (RFC 9293 3.10.7.3).
             set_state(y, ESTABLISHED, ts)
-        elif y.state == SYN_RECEIVED:
+        elif y.state == SYN_RECEIVED and not (conn.hs & HS_OVERFLOW and upper):
             # The handshake's final ACK (or, in a simultaneous open, the
-            # peer's SYN-ACK) reaches y.
+            # peer's SYN-ACK) reaches y.  Not so once y's listener is known to
+            # drop the client's ACKs (HS_OVERFLOW): they reach its request
+            # socket only when the accept queue has room, which y's own next
+            # segment shows (above).
             set_state(y, ESTABLISHED, ts)
             if not flags & SYN and upper:
                 conn.hs |= HS_ACK
+            elif conn.hs & HS_SIMOPEN and x.state == ESTABLISHED:
+                # A simultaneous open is complete when the second of the two
+                # SYNs is acknowledged, by a SYN-ACK or a bare ACK (RFC 9293
+                # 3.5 figure 8: both ends go SYN_RECEIVED -> ESTABLISHED).
+                conn.hs |= HS_ACK
     # x acknowledges y's FIN: x has received it; y learns it arrived.
     if y.fin_seq >= 0 and not x.got_fin and seq_ge(ack, (y.fin_seq + 1) & SEQ_MASK):
-        receive_fin(x, ts)
-        st = y.state
-        if st == FIN_WAIT_1:
-            set_state(y, FIN_WAIT_2, ts)
-        elif st == CLOSING:
-            set_state(y, TIME_WAIT, ts)
-        elif st == LAST_ACK:
-            set_state(y, CLOSED, ts)
-        check_ended(conn)
+        fin_acked(conn, y, x, ts)
     elif x.state == TIME_WAIT and x.got_fin:
         # A TIME_WAIT socket re-acknowledging a retransmitted FIN restarts
         # its 2*MSL timer (Linux: tcp_timewait_state_process).
@@ -120,6 +171,15 @@ def receipts(conn, x, y, upper, ts, ack, flags, plen) -> None:
 def control(conn, x, y, upper, ts, seq, ack, flags, plen, wscale) -> None:
     """The effects of SYN, FIN and RST sent by x on the endpoint states
     (its history letters: written first, in ``ConnectionTable.segment``)."""
+    if not flags & RST:
+        sig = seq | (flags << 32)   # a SYN-ACK after a SYN (simultaneous open) is no copy of it
+        if sig == x.ctl_seq and ts - x.ctl_time < DUP_WINDOW:
+            # The capture holds this SYN or FIN twice (table.DUP_WINDOW): not
+            # a SYN retry, nor a retransmitted FIN.
+            x.ctl_duplicates += 1
+            return
+        x.ctl_seq = sig
+        x.ctl_time = ts
     if flags & RST:
         if x.rst_time < 0:
             x.rst_time = ts
@@ -150,6 +210,13 @@ def control(conn, x, y, upper, ts, seq, ack, flags, plen, wscale) -> None:
             conn.hs |= HS_SYNACK
             if x.state in (CLOSED, UNKNOWN, LISTEN, SYN_SENT):
                 set_state(x, SYN_RECEIVED, ts)
+            elif seq == x.isn and x.packets == x.syn_count:
+                # x sent its own SYN-ACK again (its ISN), and nothing but SYNs
+                # so far, after we took it to be ESTABLISHED.
+                if conn.hs & HS_SIMOPEN:
+                    crossed_synack(x, ts)
+                elif conn.hs & HS_ACK and (x.state == ESTABLISHED or x.state == SYN_RECEIVED):
+                    synack_after_ack(conn, x, y, ts)
             if wscale < 0 or y.wscale < 0:
                 # Window scaling is in force only if both SYNs carried it
                 # (RFC 7323 section 2.2).
@@ -158,8 +225,33 @@ def control(conn, x, y, upper, ts, seq, ack, flags, plen, wscale) -> None:
             conn.hs |= HS_SYN
             if x.state in (CLOSED, UNKNOWN, LISTEN):
                 set_state(x, SYN_SENT, ts)
+            if y.state == SYN_SENT:
+                # A SYN while the peer's own SYN is outstanding: both ends
+                # connect()ed to each other (RFC 9293 3.5, figure 8).
+                conn.hs |= HS_SIMOPEN
     if flags & FIN:
         fin_seq = (seq + plen + (1 if flags & SYN else 0)) & SEQ_MASK
+        x.fin_count += 1
+        x.last_fin_time = ts
+        if (x.fin_seq < 0 and not x.got_fin and x.state == ESTABLISHED and flags & ACK and ack == x.rcv_nxt
+                and y.fin_seq < 0
+                and ((conn.one_sided and not y.packets and y.unseen_step == 1)
+                     or (y.fin_guess == ack and y.snd_nxt == ack))):
+            # One direction only: x's acknowledgment last moved by exactly
+            # one, and x now closes without having received anything more.
+            # The one is the peer's FIN (a FIN takes one sequence number,
+            # RFC 9293 3.4): the peer closed first; x's ACK of it took the
+            # peer to FIN_WAIT_2, and x is the passive closer (LAST_ACK).
+            # The same in a two-way capture that lost the peer's FIN
+            # (``fin_guess``: x acknowledged one past the peer's last byte).
+            t = y.unseen_time if not y.packets else y.fin_guess_time
+            y.fin_seq = (ack - 1) & SEQ_MASK
+            y.fin_time = t
+            y.active_close = True
+            set_state(y, FIN_WAIT_1, t)
+            receive_fin(x, t)
+            set_state(y, FIN_WAIT_2, t)
+            conn.evidence = EVIDENCE_INFERRED
         if x.fin_seq < 0:
             x.fin_time = ts
             x.fin_seq = fin_seq
@@ -169,6 +261,50 @@ def control(conn, x, y, upper, ts, seq, ack, flags, plen, wscale) -> None:
             set_state(x, LAST_ACK if x.got_fin else FIN_WAIT_1, ts)
         elif st == CLOSE_WAIT:
             set_state(x, LAST_ACK, ts)
+
+
+def crossed_synack(x: Endpoint, ts: float) -> None:
+    """Simultaneous open: x's SYN-ACK follows the peer's SYN-ACK that took x
+    (then SYN_SENT, as far as the capture showed) to ESTABLISHED.
+
+    A SYN-ACK is what a SYN_SENT socket sends when it gets the peer's bare
+    SYN (RFC 9293 3.10.7.3; Linux tcp_rcv_synsent_state_process, which moves
+    it to SYN_RECEIVED).  Had the peer's SYN-ACK reached x first, x would be
+    ESTABLISHED and answer with a bare ACK.  So the two SYN-ACKs crossed: x
+    went SYN_SENT -> SYN_RECEIVED (when the peer's SYN-ACK was on the wire, by
+    which time x had its SYN) -> ESTABLISHED (when its own crossing SYN-ACK
+    is seen, the peer's arriving right after: Linux tcp_validate_incoming
+    lets a SYN-ACK through in SYN_RECV when it acknowledges snd_nxt).
+    """
+    trans = x.trans_flat
+    if x.state == ESTABLISHED and len(trans) >= 4 and trans[-3] == SYN_SENT:
+        established = trans[-2]
+        del trans[-2:]
+        x.state = SYN_SENT
+        x.state_time = trans[-2]
+        set_state(x, SYN_RECEIVED, established)
+        set_state(x, ESTABLISHED, ts)
+
+
+def synack_after_ack(conn, x: Endpoint, y: Endpoint, ts: float) -> None:
+    """x, the server, sends its SYN-ACK again after the client y acknowledged it.
+
+    Only a request socket (SYN_RECEIVED) retransmits a SYN-ACK: the ACK never
+    completed the handshake at x's TCP (RFC 9293 3.10.7.4).  It was lost after
+    the capture point, or -- when the listener also ignores what the client
+    sent since (data, or its answer to an earlier retransmitted SYN-ACK) --
+    refused: Linux's tcp_check_req drops a valid ACK when the listener's
+    accept queue is full (ListenOverflows) and, with
+    net.ipv4.tcp_abort_on_overflow=0, keeps the request and its SYN-ACK timer.
+    """
+    if x.state == ESTABLISHED:
+        withdraw_established(x)
+    prior = x.rxmt_time   # x's previous SYN-ACK retransmission, if any
+    x.retransmits += 1
+    x.rxmt_time = ts
+    sent_data = y.snd_nxt >= 0 and y.isn >= 0 and y.snd_nxt != (y.isn + 1) & SEQ_MASK
+    if sent_data or (prior >= 0 and y.last_time > prior):
+        conn.hs |= HS_OVERFLOW
 
 
 def rst_acceptable(x: Endpoint, y: Endpoint, seq: int, ack: int, flags: int) -> bool:
@@ -188,3 +324,63 @@ def rst_acceptable(x: Endpoint, y: Endpoint, seq: int, ack: int, flags: int) -> 
     hi = x.snd_nxt if x.snd_nxt >= 0 and seq_ge(x.snd_nxt, lo) else lo
     return ((seq - lo) & SEQ_MASK) <= ((hi - lo) & SEQ_MASK)
 
+
+def unseen_peer_ack(conn, x, y, upper, rn, ack, ts) -> None:
+    """x's acknowledgment advanced (from ``rn``, -1 for x's first ACK) while
+    none of y's packets has been seen: all the capture tells of y is what x
+    acknowledges.  A one-way capture (asymmetric routing, a SPAN of one
+    direction) shows only this; a two-way one can show it too when it
+    missed y's first packets.  What x's ACKs prove y did:
+
+    * x, in SYN_SENT, acknowledges something: it had y's SYN-ACK (the ACK
+      number is y's ISN + 1, RFC 9293 3.5), so x is ESTABLISHED and y, which
+      the ACK reached, too (an ACK is taken as delivered, as elsewhere);
+    * x acknowledges bytes beyond y's SYN: y sent data, so y had x's SYN-ACK
+      and x had y's ACK of it: both ESTABLISHED;
+    * after x's FIN, x's acknowledgment moves by exactly one: y's FIN, which
+      acknowledged x's (Linux sends a FIN with ACK): x TIME_WAIT, y (its FIN
+      acknowledged by x) CLOSED.
+
+    The connection is marked one-sided (``conn.one_sided``, the seen side);
+    ``timers.infer_unseen`` clears the mark if y shows up after all.
+    """
+    if y.packets:
+        return
+    step = (ack - rn) & SEQ_MASK if rn >= 0 else 0
+    xst = x.state
+    if xst == SYN_SENT and x.isn >= 0:
+        if y.isn < 0:
+            y.isn = (ack - 1) & SEQ_MASK
+        if y.state in (CLOSED, LISTEN, UNKNOWN):
+            set_state(y, SYN_RECEIVED, ts)
+        set_state(x, ESTABLISHED, ts)
+        set_state(y, ESTABLISHED, ts)
+        conn.hs |= HS_SYNACK | HS_ACK
+        conn.evidence = EVIDENCE_INFERRED
+    elif step:
+        yst = y.state
+        if yst == SYN_SENT or yst == SYN_RECEIVED or yst == UNKNOWN or xst == SYN_RECEIVED:
+            if yst == SYN_SENT or yst == SYN_RECEIVED or yst == UNKNOWN:
+                set_state(y, ESTABLISHED, ts)
+            if xst == SYN_RECEIVED:
+                # y's data carried its ACK of x's SYN-ACK.
+                set_state(x, ESTABLISHED, ts)
+                conn.hs |= HS_ACK
+                conn.evidence = EVIDENCE_INFERRED
+        elif step == 1 and x.fin_seq >= 0 and not x.got_fin and xst in (FIN_WAIT_1, FIN_WAIT_2) \
+                and y.fin_seq < 0 and yst == ESTABLISHED:
+            y.fin_seq = (ack - 1) & SEQ_MASK
+            y.fin_time = ts
+            receive_fin(y, ts)
+            if x.state == FIN_WAIT_1:
+                set_state(x, FIN_WAIT_2, ts)
+            set_state(y, LAST_ACK, ts)
+            receive_fin(x, ts)
+            set_state(y, CLOSED, ts)
+            check_ended(conn)
+            conn.evidence = EVIDENCE_INFERRED
+    else:
+        return
+    y.unseen_step = step
+    y.unseen_time = ts
+    conn.one_sided = 1 if upper else 2

@@ -16,7 +16,8 @@ from ..decode import (
     ETH_P_8021Q, FAST_PATHS, LINKTYPE_ETHERNET, RAW_IPV4, RAW_IPV6, SKIP_NAMES, SYN, TCP_MIN_LEN,
     decode, window_scale,
 )
-from ..decode.layouts import DOT1Q
+from ..decode.layouts import DOT1Q, UDP, VXLAN_FAST, VXLAN_FAST6
+from ..decode.tunnel import encapsulation, vxlan_layer
 
 # run() unpacks the fast paths' reads into these names, in this order (the two
 # unpacks of unpack_fast and the one of unpack_fast6): the layouts must read
@@ -28,6 +29,22 @@ for _path in FAST_PATHS.values():
         raise AssertionError(f"decode.FAST_PATHS reads {_path.v4.names} and {_path.v6.names}, "
                              f"but engine.loop.run unpacks {_UNPACK_V4} and {_UNPACK_V6}")
 del _path
+if VXLAN_FAST.names != ("vni_res",) + _UNPACK_V4 or VXLAN_FAST6.names != ("vni_res", "etype") + _UNPACK_V6:
+    raise AssertionError(f"decode.VXLAN_FAST reads {VXLAN_FAST.names} and VXLAN_FAST6 {VXLAN_FAST6.names}, "
+                         f"but engine.loop.run unpacks {('vni_res',) + _UNPACK_V4} and "
+                         f"{('vni_res', 'etype') + _UNPACK_V6}")
+# The VXLAN fast path's cache of VNI -> (encapsulation, flow-key tag) is
+# emptied past this many VNIs (a hostile capture may use a new one a packet).
+_VNI_CACHE_MAX = 4096
+
+
+def vxlan_encap(cache: dict, word: int):
+    """The encapsulation and flow-key tag of a VXLAN VNI word (the VNI and its
+    reserved byte, as the fast path reads it), entered in ``cache``."""
+    if len(cache) >= _VNI_CACHE_MAX:
+        cache.clear()
+    got = cache[word] = encapsulation((vxlan_layer(word >> 8),))
+    return got
 
 
 @dataclass
@@ -40,6 +57,8 @@ class CaptureStats:
     start: float | None = None
     end: float | None = None
     linktypes: set = field(default_factory=set)
+    # TCP segments found inside each encapsulation (decode.tunnel names).
+    encapsulations: dict = field(default_factory=dict)
     evicted: int = 0                 # live connections finished early: the table was full
     connections_omitted: int = 0     # finished connections folded into aggregates (folding.py)
 
@@ -64,6 +83,17 @@ def run(windows, table, stats: CaptureStats, owned=None, progress=None) -> None:
     start = float("inf")
     last = float("-inf")
     linktypes = set()
+    encaps = {}
+    vxlan_fast = 0           # segments the VXLAN fast path took (counted under "vxlan" at the end)
+    vnis = {}                # VNI -> (encapsulation, flow-key tag), for the VXLAN fast path
+    vx_last = -1             # the last VXLAN packet's VNI word, and its encapsulation and tag
+    vx_encap = vx_tag = None
+    unpack_vx = VXLAN_FAST.unpack_from
+    vx_tcp = VXLAN_FAST.start("tcp")
+    vx_key, vx_key_end = VXLAN_FAST.offset("ip.src"), VXLAN_FAST.end("tcp.dport")
+    unpack_vx6 = VXLAN_FAST6.unpack_from
+    vx6_tcp = VXLAN_FAST6.start("tcp")
+    vx6_key, vx6_key_end = VXLAN_FAST6.offset("ip6.src"), VXLAN_FAST6.end("tcp.dport")
     try:
         window = next(windows, None)
         while window is not None:
@@ -88,6 +118,16 @@ def run(windows, table, stats: CaptureStats, owned=None, progress=None) -> None:
                 # An 802.1Q tag puts the same layout a tag on (Ethernet only:
                 # decode() skips tags there, and nowhere else).
                 tagged_min = fast4_min + DOT1Q.size if lt == LINKTYPE_ETHERNET else 1 << 62
+                # The VXLAN mirror: outer IPv4 (IHL 5) and UDP, read by the v4
+                # read's TCP slots (the ports are where TCP's are), then one
+                # read from the VXLAN header (VXLAN_FAST).
+                vx = tcp4 + UDP.size
+                vx_min = vx + vx_tcp + TCP_MIN_LEN
+                vx_ip_need = vx - l2 + vx_tcp          # outer IPv4 length before the inner TCP header
+                vx_udp_need = UDP.size + vx_tcp        # UDP length before it
+                vx6_min = vx + vx6_tcp + TCP_MIN_LEN   # the same with IPv6 inside
+                vx6_ip_need = vx - l2 + vx6_tcp
+                vx6_udp_need = UDP.size + vx6_tcp
             records = epb is None   # pcap-shaped records (else pcapng EPBs)
             if not records:
                 interface, ts_offset, unpack_u32 = epb
@@ -131,21 +171,99 @@ def run(windows, table, stats: CaptureStats, owned=None, progress=None) -> None:
                         caplen -= 4
                         (etype, vhl, total, frag, proto, sport, dport, seq, ack, doff, flags,
                          win) = unpack_fast(buf, off)
-                    if (etype == 0x0800 and vhl == 0x45 or etype == raw4) and proto == 6 and not frag & 0x3FFF:
-                        thl = (doff >> 4) << 2
-                        if total == 0:
-                            total = caplen - l2
-                        plen = total - 20 - thl
-                        if thl >= 20 and plen >= 0:
-                            if owned is not None:
-                                if not owned[(sport ^ dport) % nbuckets]:
-                                    others += 1
-                                    continue  # another partition's connection
-                                table.packet_number = packets
-                            segment(ts, buf[off + key4:off + key4_end], sport, dport, seq, ack, flags, win, plen,
-                                    window_scale(buf, off + tcp4 + 20, min(off + tcp4 + thl, off + caplen))
-                                    if flags & SYN and thl > 20 else -1, total)
-                            continue
+                    if (etype == 0x0800 and vhl == 0x45 or etype == raw4) and not frag & 0x3FFF:
+                        if proto == 6:
+                            thl = (doff >> 4) << 2
+                            if total == 0:
+                                total = caplen - l2
+                            plen = total - 20 - thl
+                            if thl >= 20 and plen >= 0:
+                                if owned is not None:
+                                    if not owned[(sport ^ dport) % nbuckets]:
+                                        others += 1
+                                        continue  # another partition's connection
+                                    table.packet_number = packets
+                                segment(ts, buf[off + key4:off + key4_end], sport, dport, seq, ack, flags, win, plen,
+                                        window_scale(buf, off + tcp4 + 20, min(off + tcp4 + thl, off + caplen))
+                                        if flags & SYN and thl > 20 else -1, total)
+                                continue
+                        elif proto == 17 and dport == 4789 and caplen >= vx_min:
+                            # UDP to VXLAN's port (decode.UDP_VXLAN): Ethernet/IPv4/UDP/VXLAN/
+                            # Ethernet/IPv4 or IPv6/TCP, what decode.tunnel gives for it (the
+                            # same key, tag and encapsulation), in one more read.  The outer
+                            # datagram must hold the inner headers, as decode() bounds them
+                            # by its lengths; anything else (and a GSO length 0) is left to
+                            # decode().  The common case (IPv4 inside, untagged) calls
+                            # segment() itself: the shared tail below costs ~4% of a run.
+                            at = off + vx
+                            ulen = seq >> 16     # the UDP length, read where TCP's sequence number would be
+                            (vni, etype, vhl, itotal, frag, proto, sport, dport, seq, ack, doff, flags,
+                             win) = unpack_vx(buf, at)
+                            if etype == 0x0800 and vhl == 0x45 and proto == 6 and not frag & 0x3FFF and itotal:
+                                thl = (doff >> 4) << 2
+                                plen = itotal - 20 - thl
+                                if thl >= 20 and plen >= 0 and total >= vx_ip_need + thl \
+                                        and ulen >= vx_udp_need + thl:
+                                    if owned is not None:
+                                        if not owned[(sport ^ dport) % nbuckets]:
+                                            others += 1
+                                            continue
+                                        table.packet_number = packets
+                                    if vni != vx_last:
+                                        # Another VNI word than the last packet's (the VNI
+                                        # and its reserved byte).
+                                        vx_last = vni
+                                        vx_encap, vx_tag = vnis.get(vni) or vxlan_encap(vnis, vni)
+                                    vxlan_fast += 1
+                                    segment(ts, buf[at + vx_key:at + vx_key_end] + vx_tag, sport, dport, seq, ack,
+                                            flags, win, plen,
+                                            window_scale(buf, at + vx_tcp + 20, min(at + vx_tcp + thl, off + caplen))
+                                            if flags & SYN and thl > 20 else -1, itotal, vx_encap)
+                                    continue
+                            else:
+                                # Less common: one 802.1Q tag on the inner frame (read a
+                                # tag on, as the outer one; the VNI as read), IPv6 inside.
+                                key = None
+                                shift = 0
+                                if etype == 0x8100 and caplen >= vx_min + 4:
+                                    shift = 4
+                                    at += 4
+                                    (_, etype, vhl, itotal, frag, proto, sport, dport, seq, ack, doff, flags,
+                                     win) = unpack_vx(buf, at)
+                                    if etype == 0x0800 and vhl == 0x45 and proto == 6 and not frag & 0x3FFF \
+                                            and itotal:
+                                        thl = (doff >> 4) << 2
+                                        plen = itotal - 20 - thl
+                                        if thl >= 20 and plen >= 0 and total >= vx_ip_need + 4 + thl \
+                                                and ulen >= vx_udp_need + 4 + thl:
+                                            key = buf[at + vx_key:at + vx_key_end]
+                                            tcp_at = at + vx_tcp
+                                            ipb = itotal
+                                if etype == 0x86DD and caplen >= vx6_min + shift:
+                                    (_, _, vtf, ip_plen, nxt_hdr, sport, dport, seq, ack, doff, flags,
+                                     win) = unpack_vx6(buf, at)
+                                    if nxt_hdr == 6 and vtf >> 28 == 6 and ip_plen:
+                                        thl = (doff >> 4) << 2
+                                        plen = ip_plen - thl
+                                        if thl >= 20 and plen >= 0 and total >= vx6_ip_need + shift + thl \
+                                                and ulen >= vx6_udp_need + shift + thl:
+                                            key = buf[at + vx6_key:at + vx6_key_end]
+                                            tcp_at = at + vx6_tcp
+                                            ipb = ip_plen + 40
+                                if key is not None:
+                                    if owned is not None:
+                                        if not owned[(sport ^ dport) % nbuckets]:
+                                            others += 1
+                                            continue
+                                        table.packet_number = packets
+                                    if vni != vx_last:
+                                        vx_last = vni
+                                        vx_encap, vx_tag = vnis.get(vni) or vxlan_encap(vnis, vni)
+                                    vxlan_fast += 1
+                                    segment(ts, key + vx_tag, sport, dport, seq, ack, flags, win, plen,
+                                            window_scale(buf, tcp_at + 20, min(tcp_at + thl, off + caplen))
+                                            if flags & SYN and thl > 20 else -1, ipb, vx_encap)
+                                    continue
                     elif (etype == 0x86DD or etype >> 4 == raw6) and caplen >= fast6_min:
                         # IPv6 with TCP right after the fixed header: the same
                         # fields as decode.ip.decode_ipv6 and decode_tcp give, without the walk.
@@ -174,6 +292,9 @@ def run(windows, table, stats: CaptureStats, owned=None, progress=None) -> None:
                         others += 1
                         continue
                     table.packet_number = packets
+                if len(r) == 11:
+                    name = r[10][0]
+                    encaps[name] = encaps.get(name, 0) + 1
                 segment(ts, *r)
             if packets > walked_before:
                 linktypes.add(lt)
@@ -193,3 +314,7 @@ def run(windows, table, stats: CaptureStats, owned=None, progress=None) -> None:
             stats.start = start if stats.start is None else min(stats.start, start)
             stats.end = last if stats.end is None else max(stats.end, last)
         stats.linktypes |= linktypes
+        if vxlan_fast:
+            encaps["vxlan"] = encaps.get("vxlan", 0) + vxlan_fast
+        for name, n in encaps.items():
+            stats.encapsulations[name] = stats.encapsulations.get(name, 0) + n

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from ..decode import RST
-from ..model.connection import reverse_key
+from ..model.connection import reverse_key, split_key
 from .table import ConnectionTable
 from .timers import settle
 
@@ -37,6 +37,10 @@ class Observer:
 
     def __init__(self, watch=None):
         self.watch = None if watch is None else set(watch) | {reverse_key(k) for k in watch}
+        if self.watch is not None:
+            # A tunneled connection's way back may carry another tunnel id
+            # (table._adopt): its 4-tuples are watched whatever the tag.
+            self.watch |= {split_key(k)[0] for k in self.watch if len(k) & 1}
 
     def segment(self, conn, seg: Segment) -> None:
         """``conn`` got ``seg``; its endpoints' states are as the segment left them."""
@@ -64,13 +68,14 @@ class ObservedTable(ConnectionTable):
         self._given = None   # (instance, sender's retransmissions and the RSTs ignored before the packet)
 
     def _watched(self, key) -> bool:
-        return self.observer.watch is None or key in self.observer.watch
+        watch = self.observer.watch
+        return watch is None or key in watch or (len(key) & 1 == 1 and key[:-key[-1]] in watch)
 
-    def segment(self, ts, key, sport, dport, seq, ack, flags, win, plen, wscale, ipb=0):
+    def segment(self, ts, key, sport, dport, seq, ack, flags, win, plen, wscale, ipb=0, encap=None):
         if not self._watched(key):
-            return ConnectionTable.segment(self, ts, key, sport, dport, seq, ack, flags, win, plen, wscale, ipb)
+            return ConnectionTable.segment(self, ts, key, sport, dport, seq, ack, flags, win, plen, wscale, ipb, encap)
         self._given = None
-        ConnectionTable.segment(self, ts, key, sport, dport, seq, ack, flags, win, plen, wscale, ipb)
+        ConnectionTable.segment(self, ts, key, sport, dport, seq, ack, flags, win, plen, wscale, ipb, encap)
         if self._given is None:
             return
         conn, from_client, retransmits, rst_ignored = self._given
@@ -79,8 +84,8 @@ class ObservedTable(ConnectionTable):
                                             sender.retransmits > retransmits,
                                             bool(flags & RST) and conn.rst_ignored > rst_ignored))
 
-    def _route(self, ts, key, conn, sport, dport, seq, ack, flags):
-        conn = ConnectionTable._route(self, ts, key, conn, sport, dport, seq, ack, flags)
+    def _route(self, ts, key, conn, sport, dport, seq, ack, flags, encap=None):
+        conn = ConnectionTable._route(self, ts, key, conn, sport, dport, seq, ack, flags, encap)
         if conn is not None and self._watched(key):
             conn.route_check = True   # every packet of it comes this way
             from_client = key == conn.ckey

@@ -15,11 +15,11 @@ from operator import attrgetter
 from ..decode import ACK, FIN, RST, SYN
 from ..model.connection import (
     HS_SYN, HS_SYNACK, SEQ_HALF, SEQ_MASK, Z_CLOSED, Z_INACTIVE, Z_RESET, Connection, Endpoint,
-    reverse_key,
+    reverse_key, split_key,
 )
 from ..model.states import CLOSED, ESTABLISHED, SYN_SENT, UNKNOWN
 from . import history, zeek
-from .endpoint import acks_syn, check_ended, control, receipts, set_state
+from .endpoint import DUP_WINDOW, acks_syn, check_ended, control, receipts, set_state, unseen_peer_ack
 from .folding import OTHER, Folds, kind_of
 from .history import H_ACK, H_DATA, H_FIN, H_INCONSISTENT, H_MULTIFLAG, H_RST, H_SYN
 from .zeek import _NEVER, TOO_LARGE_SEQ_DELTA
@@ -64,13 +64,19 @@ class ConnectionTable:
         # give the set a Zeek run without the default scripts had).
         self.likely_server_ports = zeek.LIKELY_SERVER_PORTS
 
+        # Tunneled connections whose other direction has not been seen yet,
+        # by that direction's 4-tuple (no tag): see ``_adopt``.
+        self.awaiting: dict[bytes, Connection] = {}
+
     # ------------------------------------------------------------------ hot path
-    def segment(self, ts, key, sport, dport, seq, ack, flags, win, plen, wscale, ipb=0):
+    def segment(self, ts, key, sport, dport, seq, ack, flags, win, plen, wscale, ipb=0, encap=None):
         """One TCP segment; ``ipb``: its IP packet's total length (Zeek's
-        ip_bytes; 0 where a caller does not know it)."""
+        ip_bytes; 0 where a caller does not know it); ``encap``: the tunnel
+        that carried it (decode.tunnel), whose identity, if it has one, ends
+        ``key``."""
         conn = self.table.get(key)
         if conn is None or flags & (SYN | RST) or conn.route_check:
-            conn = self._route(ts, key, conn, sport, dport, seq, ack, flags)
+            conn = self._route(ts, key, conn, sport, dport, seq, ack, flags, encap)
             if conn is None:
                 return
         if key == conn.ckey:
@@ -120,11 +126,25 @@ class ConnectionTable:
                 end = (seq + plen) & SEQ_MASK
                 adv = (end - nxt) & SEQ_MASK
                 if adv and adv < SEQ_HALF:
-                    x.bytes += plen if adv > plen else adv
+                    if adv < plen:
+                        x.bytes += adv
+                        if x.holes is not None:
+                            fill_hole(x, seq, nxt)
+                    else:
+                        x.bytes += plen
+                        if adv > plen:
+                            new_hole(x, nxt, seq)
+                    x.seg_seq = seq
+                    x.seg_time = ts
                     x.snd_nxt = end
                 else:
-                    x.retransmits += 1
-                    x.rxmt_time = ts
+                    if x.holes is not None:
+                        fill_hole(x, seq, end)
+                    if seq == x.seg_seq and ts - x.seg_time < DUP_WINDOW and ack == x.rcv_nxt:
+                        x.duplicates += 1
+                    else:
+                        x.retransmits += 1
+                        x.rxmt_time = ts
                     # Zeek's last_seq is SND.NXT: its retransmission too (T),
                     # and no hole in its reassembler for it to fill.
                     x.zrxmit += 1
@@ -135,9 +155,12 @@ class ConnectionTable:
                 rn = x.rcv_nxt
                 if rn < 0 or 0 < ((ack - rn) & SEQ_MASK) < SEQ_HALF:
                     x.rcv_nxt = ack
+                    x.acks += 1
+                    if y.holes is not None:
+                        acked_holes(y, ack)
                     ynxt = y.snd_nxt
                     if y.zlast is not None or 0 < ((ack - ynxt) & SEQ_MASK) < SEQ_HALF:
-                        self._ack_beyond(conn, x, y, upper, ack, ynxt)
+                        self._ack_beyond(conn, x, y, upper, rn, ack, ynxt, ts)
             return
 
         # The general path: handshakes, closes, resets, a first packet, our
@@ -250,13 +273,36 @@ class ConnectionTable:
             adv = (end - nxt) & SEQ_MASK
             if adv and adv < SEQ_HALF:
                 if plen:
-                    x.bytes += plen if adv > plen else adv
+                    if adv < plen:
+                        # Partly old bytes: they may fill a hole.
+                        x.bytes += adv
+                        if x.holes is not None:
+                            fill_hole(x, seq, nxt)
+                    else:
+                        x.bytes += plen
+                        if adv > seglen:
+                            # It starts past SND.NXT: the bytes between were
+                            # sent but not captured, or are still to come
+                            # reordered (tshark: "previous segment not
+                            # captured").  An ACK over them before they show
+                            # up is capture loss (``acked_holes``).
+                            new_hole(x, nxt, seq)
+                    x.seg_seq = seq
+                    x.seg_time = ts
                 x.snd_nxt = end
             else:
                 x.snd_nxt = nxt
+                if x.holes is not None:
+                    fill_hole(x, seq, end)
                 if plen:
-                    x.retransmits += 1
-                    x.rxmt_time = ts
+                    if seq == x.seg_seq and ts - x.seg_time < DUP_WINDOW and ack == x.rcv_nxt:
+                        # The same segment again, within moments, with the
+                        # same acknowledgment: one packet the capture holds
+                        # twice, not a retransmission (Zeek's T all the same).
+                        x.duplicates += 1
+                    else:
+                        x.retransmits += 1
+                        x.rxmt_time = ts
                     if zl is None:
                         # As on the common path: in step, Zeek's T too.
                         x.zrxmit += 1
@@ -269,16 +315,26 @@ class ConnectionTable:
             rn = x.rcv_nxt
             if rn < 0 or 0 < ((ack - rn) & SEQ_MASK) < SEQ_HALF:
                 x.rcv_nxt = ack
+                # Zeek's capture_loss counts an "ACK event" where the
+                # acknowledgment advances (TCP_Reassembler::AckReceived),
+                # not per packet: so here, and only here.
+                x.acks += 1
+                if y.holes is not None:
+                    acked_holes(y, ack)
                 ynxt = y.snd_nxt
-                if y.zlast is None:
+                if ynxt < 0:
+                    # Nothing of the peer's seen yet: a capture joined
+                    # mid-stream, or one that shows one direction only.
+                    if not flags & SYN:
+                        unseen_peer_ack(conn, x, y, upper, rn, ack, ts)
+                elif y.zlast is None:
                     if 0 < ((ack - ynxt) & SEQ_MASK) < SEQ_HALF:
-                        self._ack_beyond(conn, x, y, upper, ack, ynxt)
+                        self._ack_beyond(conn, x, y, upper, rn, ack, ynxt, ts)
                 else:
                     # _ack_beyond's out-of-step half, inline: the general
                     # path has y out of step at most packets (a call each).
-                    if ynxt >= 0 and 0 < ((ack - ynxt) & SEQ_MASK) < SEQ_HALF and y.state != UNKNOWN:
-                        y.snd_nxt = ack
-                        y.gaps += 1
+                    if 0 < ((ack - ynxt) & SEQ_MASK) < SEQ_HALF and y.state != UNKNOWN:
+                        self._missed(conn, x, y, upper, rn, ack, ynxt, ts)
                     yd = y.zdata
                     g = (ack - yd) & SEQ_MASK
                     if g and g < SEQ_HALF and yd >= 0 and y.zstate != Z_INACTIVE and yd != y.fin_seq:
@@ -312,22 +368,26 @@ class ConnectionTable:
             x.zdata = nxt
             x.zlast = seq
 
-    def _ack_beyond(self, conn, x, y, upper, ack, ynxt) -> None:
-        """x's acknowledgment advanced, to beyond anything y was seen to send
-        (the capture missed y's bytes), or y is out of step."""
+    def _ack_beyond(self, conn, x, y, upper, rn, ack, ynxt, ts) -> None:
+        """x's acknowledgment advanced (from ``rn``), to beyond anything y was
+        seen to send (the capture missed y's bytes), or y is out of step or
+        never seen."""
+        if ynxt < 0:
+            # Nothing of y's seen yet (its Zeek numbers are unset, -1): a
+            # capture joined mid-stream, or one that shows one direction only.
+            unseen_peer_ack(conn, x, y, upper, rn, ack, ts)
+            return
         if y.zlast is None:
             # In step: Zeek's frontier is ynxt, so its gap is ours (and y,
             # in step, is seen and neither INACTIVE nor RESET); y's numbers
             # part from ours here.
             y.zlast = y.zdata = ynxt
             if y.state != UNKNOWN:
-                y.snd_nxt = ack
-                y.gaps += 1
+                self._missed(conn, x, y, upper, rn, ack, ynxt, ts)
             self._zeek_ack(conn, x, y, upper, ack, ynxt)
             return
-        if ynxt >= 0 and 0 < ((ack - ynxt) & SEQ_MASK) < SEQ_HALF and y.state != UNKNOWN:
-            y.snd_nxt = ack
-            y.gaps += 1
+        if 0 < ((ack - ynxt) & SEQ_MASK) < SEQ_HALF and y.state != UNKNOWN:
+            self._missed(conn, x, y, upper, rn, ack, ynxt, ts)
         # Zeek's content gap (TCP_Reassembler::AckReceived): the ACK beyond
         # the payload its reassembler holds; only for an endpoint that sent.
         # (The general path has this inline.)
@@ -337,6 +397,26 @@ class ConnectionTable:
             # (The ACK of y's FIN, its frontier at the FIN: held below the
             # FIN, that ACK is no gap -- the common case, without the call.)
             self._zeek_ack(conn, x, y, upper, ack, yd)
+
+    @staticmethod
+    def _missed(conn, x, y, upper, rn, ack, ynxt, ts) -> None:
+        """x acknowledges beyond y's SND.NXT: the capture missed y's bytes
+        (our count of the loss; Zeek's own gap, its G, is ``_zeek_ack``)."""
+        gap = (ack - ynxt) & SEQ_MASK
+        y.snd_nxt = ack
+        y.gaps += 1
+        if y.packets:
+            y.missed += gap
+            if y.hole_ack != ack:   # one gap per ACK event, as Zeek counts
+                y.gap_acks += 1
+            if gap == 1:
+                # One sequence number past y's last byte: most likely y's
+                # FIN (RFC 9293 3.4: a FIN takes one), which the capture lost
+                # (``timers``).
+                y.fin_guess = ack
+                y.fin_guess_time = ts
+        else:
+            unseen_peer_ack(conn, x, y, upper, rn, ack, ts)
 
     @staticmethod
     def _zeek_data(x, seq, plen, flags) -> None:
@@ -369,10 +449,14 @@ class ConnectionTable:
                 history.add_scaled(conn, y.zgaps, "G", not upper)
 
     # ------------------------------------------------------------------ routing
-    def _route(self, ts, key, conn, sport, dport, seq, ack, flags):
+    def _route(self, ts, key, conn, sport, dport, seq, ack, flags, encap=None):
         """Which connection instance a packet belongs to (creating one if new)."""
         if conn is None:
-            return self._new(ts, key, sport, dport, seq, ack, flags)
+            if len(key) & 1:
+                conn = self._adopt(key, encap)
+                if conn is not None:
+                    return conn
+            return self._new(ts, key, sport, dport, seq, ack, flags, encap)
         is_client = key == conn.ckey
         x = conn.client if is_client else conn.server
         y = conn.server if is_client else conn.client
@@ -383,7 +467,7 @@ class ConnectionTable:
                     return conn  # retransmitted (or reordered) SYN
                 if not is_client and x.packets == 0 and conn.client.state == SYN_SENT:
                     return conn  # simultaneous open: the peer's own SYN
-                return self._reuse(ts, key, conn, x, y, sport, dport, seq, ack, flags)
+                return self._reuse(ts, key, conn, x, y, sport, dport, seq, ack, flags, encap)
             # SYN-ACK
             if x.isn == seq and not conn.ended:
                 return conn  # retransmitted SYN-ACK
@@ -396,7 +480,7 @@ class ConnectionTable:
                     conn.prev = None
                 return conn
             if conn.ended or (y.isn >= 0 and not acks_syn(y, ack)):
-                return self._reuse(ts, key, conn, x, y, sport, dport, seq, ack, flags)
+                return self._reuse(ts, key, conn, x, y, sport, dport, seq, ack, flags, encap)
             return conn
 
         prev = conn.prev
@@ -421,14 +505,14 @@ class ConnectionTable:
         if conn.ended and not flags & SYN and ts - conn.last_seen > self.options.time_wait:
             # Long after both sides closed: a connection the capture joins
             # mid-stream, not a straggler of the old one.
-            return self._reuse(ts, key, conn, x, y, sport, dport, seq, ack, flags)
+            return self._reuse(ts, key, conn, x, y, sport, dport, seq, ack, flags, encap)
         if conn.prev is None and not conn.ended:
             conn.route_check = False
         return conn
 
-    def _reuse(self, ts, key, old, x_old, y_old, sport, dport, seq, ack, flags):
+    def _reuse(self, ts, key, old, x_old, y_old, sport, dport, seq, ack, flags, encap=None):
         """A new connection instance on a 4-tuple that already had one."""
-        new = self._new(ts, key, sport, dport, seq, ack, flags)
+        new = self._new(ts, key, sport, dport, seq, ack, flags, encap)
         old.superseded = new
         old.prev = None
         new.reused_peer_state = y_old.state
@@ -463,15 +547,54 @@ class ConnectionTable:
         """A packet of ``new`` changed the states of ``old``, an earlier
         instance on the same 4-tuple (for an observer: ``observer``)."""
 
-    def _new(self, ts, key, sport, dport, seq, ack, flags):
+    def _adopt(self, key, encap):
+        """A tunneled packet of no known connection: the other direction of
+        one whose peer has not spoken yet, carried with another tunnel id?
+
+        A tunnel's id is usually the same both ways (a VNI names a network),
+        so a connection is entered under its first packet's tag in both
+        directions.  But Open vSwitch's flow-based tunnels (tcpdump's
+        geneve.pcap: VNI 10 one way, 11 back) and GRE's per-direction keys
+        (ikey/okey) tag each direction on its own: the answer then arrives
+        under another tag, and is taken for that direction's first packet --
+        only while that direction has sent nothing, so that a second tunnel
+        carrying the same inner 4-tuple still starts its own connection."""
+        base, tag = split_key(key)
+        conn = self.awaiting.get(base)
+        if conn is None or conn.encap is None or encap is None or conn.encap[0] != encap[0]:
+            return None
+        del self.awaiting[base]
+        ckey_base, ctag = split_key(conn.ckey)
+        is_client = ckey_base == base
+        side = conn.client if is_client else conn.server
+        if side.packets or ctag == tag or self.table.get(conn.ckey if not is_client else reverse_key(conn.ckey)) \
+                is not conn:
+            return None
+        guess = base + ctag
+        if self.table.get(guess) is conn:
+            del self.table[guess]
+        if is_client:
+            conn.ckey = key
+        self.table[key] = conn
+        client_id, server_id = (encap[1], conn.encap[1]) if is_client else (conn.encap[1], encap[1])
+        shown = None if client_id is None and server_id is None else f"{client_id} / {server_id}"
+        # The fourth item: the key this direction really has, for eviction.
+        conn.encap = (conn.encap[0], shown, conn.encap[2], key)
+        return conn
+
+    def _new(self, ts, key, sport, dport, seq, ack, flags, encap=None):
         self._order = self._order + 1 if self.packet_number is None else self.packet_number
-        # The key is (src, dst, sport, dport): the reverse direction's key and
-        # both endpoints' addresses from one set of slices.
-        alen = (len(key) - 4) >> 1
+        # The key is (src, dst, sport, dport) and the tunnel's tag, if any:
+        # the reverse direction's key and both endpoints' addresses from one
+        # set of slices.
+        tag = b""
+        if len(key) & 1:
+            tag = key[-key[-1]:]
+        alen = (len(key) - len(tag) - 4) >> 1
         a2 = alen + alen
         src = key[:alen]
         dst = key[alen:a2]
-        rkey = dst + src + key[a2 + 2:] + key[a2:a2 + 2]
+        rkey = dst + src + key[a2 + 2:a2 + 4] + key[a2:a2 + 2] + tag
         if flags & SYN:
             sender_is_client = not flags & ACK
             inferred = False
@@ -503,6 +626,11 @@ class ConnectionTable:
         conn.zflip = zeek_orig_is_sender != sender_is_client
         if not zeek_orig_is_sender:
             conn.hist = "^"
+        if encap is not None:
+            conn.encap = encap
+            if tag:
+                # The way back, until seen, is entered under this tag too.
+                self.awaiting[dst + src + key[a2 + 2:a2 + 4] + key[a2:a2 + 2]] = conn
         if flags & SYN and flags & ACK:
             # A SYN-ACK seen before (or without) its SYN: the client's SYN is
             # implied by the acknowledgment number.  (Zeek's originator stays
@@ -536,6 +664,10 @@ class ConnectionTable:
         tenth of the cap: a flood of them says all it has to say in counts,
         and should not push real connections out of the report.
         """
+        if conn.encap is not None and conn.encap[2] and self.awaiting:
+            for k in (split_key(conn.ckey)[0], split_key(reverse_key(conn.ckey))[0]):
+                if self.awaiting.get(k) is conn:
+                    del self.awaiting[k]
         if kind_of(conn) == OTHER:
             queue, cap = self.finished, self.max_finished
         else:
@@ -579,7 +711,7 @@ class ConnectionTable:
                 conn.evict_spared = True  # one second chance, not more
                 order.append(conn)
                 continue
-            for k in (conn.ckey, reverse_key(conn.ckey)):
+            for k in keys_of(conn):
                 if self.table.get(k) is conn:
                     del self.table[k]
             self.evicted += 1
@@ -608,6 +740,80 @@ class ConnectionTable:
 
     def _settle(self, conn: Connection, ts: float) -> None:
         settle(conn, ts, self.options)
+
+
+def keys_of(conn: Connection) -> tuple:
+    """The flow keys a connection is entered under: its two directions, and
+    a direction adopted with another tunnel id (``_adopt``)."""
+    encap = conn.encap
+    if encap is not None and len(encap) > 3:
+        return conn.ckey, reverse_key(conn.ckey), encap[3]
+    return conn.ckey, reverse_key(conn.ckey)
+# Holes kept per endpoint (pairs): a capture losing more than this many
+# segments in flight of one connection has already said it loses packets.
+MAX_HOLES = 64
+
+
+def new_hole(ep: Endpoint, start: int, end: int) -> None:
+    """[start, end) of ep's sequence space was skipped by the capture."""
+    ep.seq_holes += 1
+    holes = ep.holes
+    if holes is None:
+        ep.holes = [start, end]
+    elif len(holes) < 2 * MAX_HOLES:
+        holes += (start, end)
+
+
+def _rel(ep: Endpoint, v: int) -> int:
+    """v on a line (not a circle) around ep's SND.NXT: holes lie within 2**31 below it."""
+    return (v - ep.snd_nxt + SEQ_HALF) & SEQ_MASK
+
+
+def fill_hole(ep: Endpoint, start: int, end: int) -> None:
+    """A segment [start, end) arrived late (retransmitted, or reordered): the
+    part of any hole it covers was not lost to the capture."""
+    holes = ep.holes
+    s, e = _rel(ep, start), _rel(ep, end)
+    kept = []
+    for i in range(0, len(holes), 2):
+        a, b = holes[i], holes[i + 1]
+        ra, rb = _rel(ep, a), _rel(ep, b)
+        if e <= ra or s >= rb:
+            kept += (a, b)
+            continue
+        if s > ra:
+            kept += (a, start)
+        if e < rb:
+            kept += (end, b)
+    ep.holes = kept or None
+
+
+def acked_holes(ep: Endpoint, ack: int) -> int:
+    """The peer acknowledged up to ``ack``: holes below it were never filled,
+    so the capture lost those bytes (Zeek: TCP_Reassembler::AckReceived counts
+    a gap event when an ACK covers undelivered bytes).  Their bytes go to
+    ``missed``, the event to ``gap_acks`` (``hole_ack``: the ACK, so that the
+    same ACK running past SND.NXT too is one event); returns the bytes."""
+    holes = ep.holes
+    r = _rel(ep, ack)
+    lost = 0
+    kept = []
+    for i in range(0, len(holes), 2):
+        a, b = holes[i], holes[i + 1]
+        ra, rb = _rel(ep, a), _rel(ep, b)
+        if rb <= r:
+            lost += rb - ra
+        elif ra < r:
+            lost += r - ra
+            kept += (ack, b)
+        else:
+            kept += (a, b)
+    ep.holes = kept or None
+    if lost:
+        ep.missed += lost
+        ep.gap_acks += 1
+        ep.hole_ack = ack
+    return lost
 
 
 def number_connections(conns: list[Connection]) -> None:

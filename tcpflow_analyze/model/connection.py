@@ -25,6 +25,14 @@ Z_PARTIAL = 6
 HS_SYN = 1
 HS_SYNACK = 2
 HS_ACK = 4
+# Both ends sent a SYN (RFC 9293 3.5, figure 8: a simultaneous open); HS_ACK
+# then means both SYNs were acknowledged, by the crossing SYN-ACKs or an ACK.
+HS_SIMOPEN = 8
+# The listener ignored the client's acknowledgment of its SYN-ACK more than
+# once: it kept retransmitting the SYN-ACK although the client had sent data
+# or answered an earlier retransmission (Linux: the accept queue was full,
+# tcp_check_req drops the ACK, ListenOverflows).
+HS_OVERFLOW = 16
 
 
 def seq_ge(a: int, b: int) -> bool:
@@ -69,6 +77,28 @@ class Endpoint:
         "zdid_close",   # Zeek's did_close: this endpoint's FIN or RST closed it in Zeek's eyes
         "ip_bytes",     # IP-level bytes sent (Zeek's orig_ip_bytes / resp_ip_bytes: IP total lengths)
         "hist_seen", "last_syn", "last_fin", "last_rst",
+        "fin_count", "last_fin_time",  # FIN segments sent, and when the last went (a FIN retransmitted or not)
+        # While none of this endpoint's packets were seen: the last advance of
+        # the peer's acknowledgment (bytes) and when it was seen; what the
+        # peer acknowledges is all there is to know of an unseen side.
+        "unseen_step", "unseen_time",
+        "missed",       # bytes the peer acknowledged that the capture never showed (Zeek's missed_bytes)
+        # The last data segment that carried new bytes (its sequence number
+        # and time), and the last SYN/FIN (likewise): a copy of one of them
+        # moments later is the capture seeing one packet twice, not a
+        # retransmission (``table.DUP_WINDOW``).
+        "seg_seq", "seg_time", "ctl_seq", "ctl_time",
+        "duplicates",   # data segments the capture holds twice (tcpdump -i any on a router or bridge)
+        "ctl_duplicates",  # SYNs and FINs without data it holds twice
+        # Capture loss (Zeek's capture_loss.zeek: gaps over ACKs seen).
+        "acks",         # times this endpoint's acknowledgment advanced (its first one, of the SYN, included)
+        "gap_acks",     # times the peer acknowledged bytes of this endpoint the capture never showed
+        "seq_holes",    # new segments starting past SND.NXT (tshark's "previous segment not captured")
+        "holes",        # None, or [start, end, ...]: those holes, until filled or acknowledged
+        "hole_ack",     # the last acknowledgment that covered a hole (-1: none)
+        # The peer's acknowledgment last ran exactly one past this endpoint's
+        # bytes (a FIN takes one sequence number): where, and when (-1: no).
+        "fin_guess", "fin_guess_time",
     )
 
     def __init__(self, addr: bytes, port: int, state: int, ts: float | None = None):
@@ -121,6 +151,34 @@ class Endpoint:
         self.last_syn = -1
         self.last_fin = -1
         self.last_rst = -1
+        self.fin_count = 0
+        self.last_fin_time = -1.0
+        self.unseen_step = 0
+        self.unseen_time = -1.0
+        self.missed = 0
+        self.seg_seq = -1
+        self.seg_time = -1.0
+        self.ctl_seq = -1
+        self.ctl_time = -1.0
+        self.duplicates = 0
+        self.ctl_duplicates = 0
+        self.acks = 0
+        self.gap_acks = 0
+        self.seq_holes = 0
+        self.holes = None
+        self.hole_ack = -1
+        self.fin_guess = -1
+        self.fin_guess_time = -1.0
+
+
+# What a connection's states rest on (``Connection.evidence``).
+EVIDENCE_SEEN = 0       # packets of both sides, in the capture
+EVIDENCE_INFERRED = 1   # partly inferred: a side never seen, or packets the capture missed
+EVIDENCE_UNKNOWN = 2    # the capture's evidence contradicts itself: a state is UNKNOWN
+EVIDENCE_NAMES = ("seen", "inferred", "unknown")
+
+# Which side a one-sided connection was seen from (``Connection.one_sided``).
+ONE_SIDED_NAMES = (None, "client", "server")
 
 
 class Connection:
@@ -157,6 +215,13 @@ class Connection:
         "zclosed",        # when both endpoints had closed (Zeek stops the row's clock), or -1
         "zbase",          # (client packets, server packets, client ip_bytes, server ip_bytes) when the row began, or None
         "zrows",          # the earlier rows, finished (engine.zeek.ZeekRow), or None
+        # The tunnel that carried it (decode.tunnel.encapsulation): (name,
+        # tunnel id as shown, flow-key tag), or None when not encapsulated.
+        "encap",
+        # 0, or 1/2 when only the client's/server's packets were seen though
+        # they prove the peer answered (ONE_SIDED_NAMES): a one-way capture.
+        "one_sided",
+        "evidence",       # EVIDENCE_*: whether the states rest on inference
     )
 
     def __init__(self, ckey: bytes, client: Endpoint, server: Endpoint, ts: float, order: int):
@@ -193,6 +258,9 @@ class Connection:
         self.zclosed = -1.0
         self.zbase = None
         self.zrows = None
+        self.encap = None
+        self.one_sided = 0
+        self.evidence = EVIDENCE_SEEN
 
     @property
     def history(self) -> str:
@@ -205,6 +273,14 @@ class Connection:
         if self.hs & (HS_SYN | HS_SYNACK):
             return "partial"
         return "none"
+
+    @property
+    def simultaneous_open(self) -> bool:
+        return bool(self.hs & HS_SIMOPEN)
+
+    @property
+    def listen_overflow(self) -> bool:
+        return bool(self.hs & HS_OVERFLOW)
 
     @property
     def close(self) -> str:
@@ -221,7 +297,20 @@ def transitions(ep: Endpoint) -> list[tuple[float, int]]:
     return list(zip(flat[::2], flat[1::2]))
 
 
+def split_key(key: bytes) -> tuple[bytes, bytes]:
+    """A flow key's 4-tuple part and its tunnel tag (b"" if none).  A tag's
+    last byte is its length and that length is odd (decode.tunnel), so a
+    tagged key is the only kind with an odd length."""
+    if len(key) & 1:
+        return key[:-key[-1]], key[-key[-1]:]
+    return key, b""
+
+
 def reverse_key(key: bytes) -> bytes:
+    """The key of the other direction of ``key``'s connection (the same tunnel)."""
+    tag = b""
+    if len(key) & 1:
+        key, tag = key[:-key[-1]], key[-key[-1]:]
     alen = (len(key) - 4) >> 1
     a2 = 2 * alen
-    return key[alen:a2] + key[:alen] + key[a2 + 2:a2 + 4] + key[a2:a2 + 2]
+    return key[alen:a2] + key[:alen] + key[a2 + 2:a2 + 4] + key[a2:a2 + 2] + tag

@@ -23,6 +23,34 @@ STATE_NAMES = (
 )
 STATE_BY_NAME = {name: i for i, name in enumerate(STATE_NAMES)}
 
+# ss's spelling of the state names (iproute2 misc/ss.c sstate_name): what
+# ``states --at`` prints beside ours, and what a person copies from ``ss -tan``.
+# ss calls a TCP socket in CLOSE "UNCONN".
+SS_NAMES = {
+    "ESTABLISHED": "ESTAB", "SYN_SENT": "SYN-SENT", "SYN_RECEIVED": "SYN-RECV", "FIN_WAIT_1": "FIN-WAIT-1",
+    "FIN_WAIT_2": "FIN-WAIT-2", "TIME_WAIT": "TIME-WAIT", "CLOSED": "UNCONN", "CLOSE_WAIT": "CLOSE-WAIT",
+    "LAST_ACK": "LAST-ACK", "LISTEN": "LISTEN", "CLOSING": "CLOSING", "UNKNOWN": "?",
+}
+# Other names a person types for a state: ss's own (SYN-RECV, ESTAB, UNCONN),
+# and the words of ss's state filter (``ss state listening``).
+_SPELLINGS = {
+    **{ss.replace("-", "_"): STATE_BY_NAME[name] for name, ss in SS_NAMES.items() if ss != "?"},
+    "LISTENING": LISTEN, "CLOSE": CLOSED,
+}
+
+
+def parse_state(text: str) -> int:
+    """A state from any of its names: RFC 9293's (SYN-RECEIVED), this tool's
+    (SYN_RECEIVED) or ss's (SYN-RECV, ESTAB, UNCONN), in any case, with
+    hyphens, underscores or spaces; a ValueError naming the choices."""
+    key = "_".join(str(text).replace("-", " ").replace("_", " ").upper().split())
+    state = STATE_BY_NAME.get(key, _SPELLINGS.get(key))
+    if state is None:
+        own = [ss for name, ss in SS_NAMES.items() if ss.replace("-", "_") not in (name, "?")]
+        raise ValueError(f"{text!r} is not a TCP state: one of {', '.join(STATE_NAMES)} (any case, - or _), "
+                         f"or ss's {', '.join(own)}")
+    return state
+
 # States in which the endpoint has a synchronized connection (RFC 9293 3.3.2).
 SYNCHRONIZED = frozenset((ESTABLISHED, FIN_WAIT_1, FIN_WAIT_2, CLOSE_WAIT, CLOSING, LAST_ACK, TIME_WAIT))
 

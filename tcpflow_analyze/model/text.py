@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import functools
+import math
 import re
 import socket
 
@@ -70,6 +71,19 @@ def utc_text(t: float | None, fmt: str = "%Y-%m-%d %H:%M:%S.%f", digits: int = 3
     return text + " UTC"
 
 
+def iso_utc(t: float | None) -> str:
+    """A capture timestamp as ISO 8601 UTC to the microsecond
+    (``2024-01-01T00:00:00.000502Z``), what spreadsheets and log tools parse;
+    empty for None or where no calendar holds it (the epoch value stays beside it)."""
+    if t is None:
+        return ""
+    try:
+        when = _dt.datetime.fromtimestamp(t, _dt.timezone.utc)
+    except (OverflowError, OSError, ValueError):
+        return ""
+    return when.isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
 def duration_text(seconds: float) -> str:
     """A short span for people: µs, ms or s."""
     if seconds < 0.001:
@@ -77,3 +91,12 @@ def duration_text(seconds: float) -> str:
     if seconds < 1:
         return f"{seconds * 1000:.1f} ms"
     return f"{seconds:.1f} s"
+
+
+def report_time(t):
+    """A time as the report writes it: seconds to six places, never NaN or
+    Infinity (not valid JSON).  The connection records and the detectors'
+    details both use it."""
+    if t is None or not math.isfinite(t):
+        return None
+    return round(t, 6)

@@ -33,7 +33,7 @@ from itertools import compress
 from .. import detectors
 from ..analysis import Analysis, AnalysisOptions, analyze
 from ..engine.observer import Observer
-from ..model.connection import HS_ACK, HS_SYNACK, SEQ_MASK, reverse_key
+from ..model.connection import HS_ACK, HS_SYNACK, SEQ_MASK, reverse_key, split_key
 from ..model.text import endpoint_text
 from ..decode import ACK, CWR, ECE, FIN, PSH, RST, SYN, URG
 from .record import connection_entry
@@ -641,6 +641,7 @@ def _record_watched_only(paths, watch, analysis: Analysis, options: AnalysisOpti
     """
     owned = bytearray(65536)
     for key in watch:
+        key = split_key(key)[0]    # without a tunnel's tag, the ports end it
         sport, dport = _PORTS.unpack_from(key, len(key) - 4)
         owned[sport ^ dport] = 1
     recorded, recorder = analyze_recording(paths, options, watch, owned=bytes(owned), limit=limit, guard=guard)
@@ -1003,16 +1004,18 @@ def _nearest_segment(rows: _Rows, when: float) -> int:
 
 
 # ---------------------------------------------------------------------- JSON
-def ladder_json(ladder: Ladder, stream: bool = False) -> dict:
+def ladder_json(ladder: Ladder, stream: bool = False, notices: list | None = None) -> dict:
     """The ladder as a JSON-ready dict: the connection and one entry per event.
 
     With ``stream``, ``events`` is an iterator making each entry as it is
     read (``render.ladder.iter_ladders_json`` writes it so): a long
-    connection's entries are never all held.
+    connection's entries are never all held.  ``notices``: what the
+    analysis could not see (``findings.analysis_notices``), said beside it.
     """
     events = (_event_json(ev, ladder.start) for ev in ladder.events)
     doc = {
         "connection": ladder.summary,
+        **({"notices": notices} if notices is not None else {}),
         "instance": ladder.instance, "instances": ladder.instances,
         "initial": {"client": ladder.initial_client, "server": ladder.initial_server},
         "final": {"client": ladder.final("client"), "server": ladder.final("server")},

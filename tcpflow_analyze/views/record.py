@@ -37,12 +37,14 @@ from dataclasses import dataclass
 
 from ..engine.zeek import first_conn_state, first_flip, first_history, first_uid, missed_bytes
 from ..model.community_id import community_id
+from ..model.connection import EVIDENCE_NAMES, ONE_SIDED_NAMES
 from ..model.states import STATE_NAMES
-from ..model.text import ip_text
+from ..model.text import iso_utc, ip_text, report_time
 
 # The kinds of value, and how each is written.
 INT = "int"        # a Python int
 STR = "str"        # text that needs no JSON escape: names from a fixed vocabulary, addresses, history letters
+OPT_STR = "opt_str"  # a STR, or None (JSON null; an empty CSV cell)
 BOOL = "bool"      # true/false
 TIME = "time"      # seconds as a float, or None; see report_time
 NAMES = "names"    # a list of STR (the anomaly types)
@@ -62,6 +64,9 @@ class Field:
     fields: tuple = ()
     csv: str = ""
     csv_after: str = ""
+    # A timestamp: the CSV writes its ISO 8601 UTC text in a column beside
+    # the epoch one (``{csv}_utc``), the form spreadsheets read as a date.
+    csv_utc: bool = False
 
 
 def _endpoint(side: str, ep: str) -> Field:
@@ -89,13 +94,24 @@ RECORD: tuple[Field, ...] = (
     _endpoint("client", "c"),
     _endpoint("server", "s"),
     Field("roles_inferred", BOOL, "conn.roles_inferred"),
-    Field("first_seen", TIME, "conn.first_seen"),
-    Field("last_seen", TIME, "conn.last_seen"),
+    Field("first_seen", TIME, "conn.first_seen", csv_utc=True),
+    Field("last_seen", TIME, "conn.last_seen", csv_utc=True),
     Field("duration", TIME, "conn.last_seen - conn.first_seen"),
     _per_side("packets", "packets"),
     _per_side("bytes", "bytes"),
     _per_side("retransmissions", "retransmits"),
+    # Segments the capture holds twice (tcpdump -i any on a router or a
+    # bridge: each forwarded packet in and out): those with data, a SYN or a
+    # FIN (a copied pure ACK is not told apart: it is not mistaken for
+    # anything either).  Counted in packets, not in retransmissions.
+    Field("duplicates", OBJECT, fields=(
+        Field("client", INT, "c.duplicates + c.ctl_duplicates", csv="client_duplicates"),
+        Field("server", INT, "s.duplicates + s.ctl_duplicates", csv="server_duplicates"),
+    )),
     Field("handshake", STR, "conn.handshake"),
+    # Crossed SYNs (RFC 9293 3.5 figure 8): the handshake is "complete" with
+    # no listener and no third segment, so say how it was made.
+    Field("simultaneous_open", BOOL, "conn.simultaneous_open"),
     # Timed at the capture point from the SYN the SYN-ACK answered (the last
     # before it: RTT), and from the first SYN (what connect() waited, a lost
     # SYN's retransmission timeout included); None without both.
@@ -118,19 +134,31 @@ RECORD: tuple[Field, ...] = (
         Field("rows", INT, "1 + len(conn.zrows) if conn.zrows else 1", csv="zeek_rows"),
         Field("missed_bytes", INT, "missed_bytes(conn)", csv="zeek_missed_bytes"),
     )),
+    # The tunnel that carried the connection (decode.tunnel): "vxlan",
+    # "geneve+gre" (outermost first), null when none; and its identifier,
+    # "vni=5569041", "key=42", "vni=10 / vni=11" (client's way / server's
+    # way, where they differ), null when it has none.
+    Field("encapsulation", OPT_STR, "encap_name(conn.encap)"),
+    Field("tunnel_id", OPT_STR, "encap_id(conn.encap)"),
+    # A one-way capture: which side's packets the capture holds ("client",
+    # "server"), when they prove the peer answered though none of its
+    # packets is there (asymmetric routing, a SPAN of one direction); null
+    # when both are seen.
+    Field("one_sided", OPT_STR, "ONE_SIDED_NAMES[conn.one_sided]"),
+    # Bytes acknowledged by one side that the capture never showed the other
+    # send (Zeek's missed_bytes): packets the capture lost.  Not counted for
+    # a side never seen at all (one_sided).
+    Field("missed_bytes", INT, "c.missed + s.missed"),
+    # "seen": both states follow from packets in the capture; "inferred":
+    # they rest partly on what the capture lacks (a side never seen, a
+    # packet it missed) and are the most likely ones, not certain.
+    Field("state_evidence", STR, "EVIDENCE_NAMES[conn.evidence]"),
     # The only field the anomaly detectors give: it stays last (see with_anomalies).
     Field("anomalies", NAMES, "anomalies"),
 )
 
 
 # ---------------------------------------------------------------------- values
-def report_time(t):
-    """Timestamps as JSON numbers, never NaN or Infinity (not valid JSON)."""
-    if t is None or not math.isfinite(t):
-        return None
-    return round(t, 6)
-
-
 def _json_time(t) -> str:
     """The JSON text of ``report_time(t)``, fast: the connection lines' hot spot.
 
@@ -152,9 +180,32 @@ def _json_time(t) -> str:
 _INF = float("inf")
 
 
+def csv_time(t) -> str:
+    """Seconds as a CSV cell: to the microsecond, never in exponent notation
+    (a spreadsheet reads ``1e-05`` as text or a formula, not 0.00001); empty
+    for None."""
+    if t is None or not math.isfinite(t):
+        return ""
+    text = ("%.6f" % t).rstrip("0").rstrip(".")
+    return "0" if text in ("-0", "") else text
+
+
 def anomaly_list_text(types) -> str:
     """A connection's ``anomalies`` list as its JSON line writes it."""
     return "[" + ", ".join(f'"{t}"' for t in types) + "]"
+
+
+def encap_name(encap):
+    return None if encap is None else encap[0]
+
+
+def encap_id(encap):
+    return None if encap is None else encap[1]
+
+
+def opt_text(value) -> str:
+    """An OPT_STR value as JSON text (its text needs no escape, as STR's)."""
+    return "null" if value is None else '"' + value + '"'
 
 
 # What the getters and the generated code may name.
@@ -162,7 +213,10 @@ _NAMESPACE = {
     "ip_text": ip_text, "STATE_NAMES": STATE_NAMES, "first_conn_state": first_conn_state,
     "first_history": first_history, "first_uid": first_uid, "first_flip": first_flip,
     "missed_bytes": missed_bytes, "community_id": community_id, "ORIG_SIDE": ("client", "server"),
+    "encap_name": encap_name, "encap_id": encap_id, "opt_text": opt_text,
+    "ONE_SIDED_NAMES": ONE_SIDED_NAMES, "EVIDENCE_NAMES": EVIDENCE_NAMES,
     "report_time": report_time, "_json_time": _json_time, "anomaly_list_text": anomaly_list_text,
+    "csv_time": csv_time, "iso_utc": iso_utc,
 }
 
 
@@ -212,7 +266,8 @@ def _csv_order(leaves) -> list:
 
 
 CSV_LEAVES: tuple[Leaf, ...] = tuple(_csv_order(LEAVES))
-CSV_COLUMNS: tuple[str, ...] = tuple(leaf.csv for leaf in CSV_LEAVES)
+CSV_COLUMNS: tuple[str, ...] = tuple(
+    name for leaf in CSV_LEAVES for name in ((leaf.csv, leaf.csv + "_utc") if leaf.field.csv_utc else (leaf.csv,)))
 
 
 # ---------------------------------------------------------------------- code generation
@@ -256,6 +311,8 @@ def _fstring_body(fields) -> str:
             value = "{" + f.get + "}"
         elif f.kind == STR:
             value = '"{' + f.get + '}"'
+        elif f.kind == OPT_STR:
+            value = "{opt_text(" + f.get + ")}"
         elif f.kind == BOOL:
             value = '{"true" if ' + f.get + ' else "false"}'
         elif f.kind == TIME:
@@ -326,14 +383,19 @@ def _csv_expr(leaf: Leaf) -> str:
     if leaf.field.kind == BOOL:
         return f"str({value}).lower()"
     if leaf.field.kind == NAMES:
-        return f'";".join({value})'
+        # Sorted: the same set is the same cell, whatever order found it.
+        return f'";".join(sorted({value}))'
+    if leaf.field.kind == TIME:
+        cell = f"csv_time({value})"
+        return f"{cell}, iso_utc({value})" if leaf.field.csv_utc else cell
     return value
 
 
 csv_row = _compile("csv_row", (
     "def csv_row(entry):\n"
     '    """A record (``connection_entry``\'s dict) as its CSV row, in CSV_COLUMNS\n'
-    '    order: booleans as true/false, the anomaly types joined by ";"."""\n'
+    '    order: booleans as true/false, seconds without an exponent, timestamps\n'
+    '    also as ISO 8601 UTC, the anomaly types sorted and joined by ";"."""\n'
     "    return (" + ", ".join(_csv_expr(leaf) for leaf in CSV_LEAVES) + ",)\n"))
 
 # The tail of a JSON line written with no anomaly types: its last field.
@@ -370,6 +432,7 @@ __all__ = [
     "anomaly_list_text",
     "connection_entry",
     "csv_row",
+    "csv_time",
     "json_lines",
     "numbered",
     "report_time",

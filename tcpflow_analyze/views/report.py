@@ -5,7 +5,8 @@ from collections import Counter
 
 from .. import __version__
 from ..model.states import STATE_NAMES
-from . import record
+from . import findings, record
+from .capture import capture_counts
 from .record import connection_entry, report_time
 
 SCHEMA_VERSION = 1
@@ -71,13 +72,16 @@ def build_report(analysis, anomalies=(), connections=None, forked=None, counted=
     for conn in counted:
         states["client"][STATE_NAMES[conn.client.state]] += 1
         states["server"][STATE_NAMES[conn.server.state]] += 1
+    # What the capture showed and missed (views.capture), counted as the
+    # views' notices count it.
+    seen = capture_counts(counted)
     folds = getattr(analysis, "folds", None)
     if folds is not None:
         for g in folds.groups.values():
             states["client"].update(g.client_states)
             states["server"].update(g.server_states)
     damage = stats.damages[0] if stats.damages else None
-    return {
+    report = {
         "schema_version": SCHEMA_VERSION,
         "tool": {"name": "tcpflow-analyze", "version": __version__},
         "capture": {
@@ -92,8 +96,18 @@ def build_report(analysis, anomalies=(), connections=None, forked=None, counted=
             "end": report_time(end),
             "duration": report_time(end - start) if start is not None else 0.0,
             "link_types": sorted(stats.linktypes),
+            # TCP segments found inside each tunnel (decode.tunnel), by name.
+            "encapsulations": dict(sorted(stats.encapsulations.items())),
             "evicted": stats.evicted,
             "connections_omitted": stats.connections_omitted,
+            # Connections the capture shows one way only (their record's
+            # one_sided), and those whose states rest partly on inference.
+            "one_sided": seen["one_sided"],
+            "states_inferred": seen["states_inferred"],
+            "missed_bytes": seen["missed_bytes"],
+            # Packets of the listed connections the capture holds twice.
+            "duplicates": seen["duplicates"],
+            "capture_loss": seen["capture_loss"],
             "omitted": [g.as_dict() for g in folds.groups.values()] if folds is not None else [],
         },
         "options": analysis.options.as_dict(),
@@ -107,3 +121,8 @@ def build_report(analysis, anomalies=(), connections=None, forked=None, counted=
             "severities": dict(Counter(a.severity for a in anomalies)),
         },
     }
+    # What a person reads first (views.findings): the findings worst first,
+    # and what the report could not see.
+    report["summary"]["findings"] = findings.findings(report["anomalies"])
+    report["summary"]["notices"] = findings.notices(report)
+    return report

@@ -11,17 +11,17 @@ it holds.  ``build`` makes the document (plain dicts and lists); the CLI's
 
 Folded connections (``--max-report-connections``, ``engine.folding``) are
 counted per service from their aggregates, in the columns those keep;
-``unseen`` says, in one line each, what the view could not see.
+``notices`` says what the view could not see, as every output does
+(views.findings); ``unseen`` what its columns miss of the folded ones.
 """
 from __future__ import annotations
 
 import math
-from collections import Counter
-
 from ..analysis.timeline import sweep_sorted
 from ..engine.folding import REFUSED, SYN_ONLY, kind_of, refused
 from ..model.states import CLOSED, LISTEN, STATE_NAMES, SYNCHRONIZED, TIME_WAIT, UNKNOWN
 from ..model.text import address_port_text, ip_text
+from .findings import analysis_notices
 from .record import report_time, values_getter
 
 BY = ("service", "client", "both")
@@ -83,22 +83,23 @@ class _Tally:
         self.bytes = [0, 0]
         self.peers = set()
         self.peers_exact = True
-        self.states = Counter()  # this side's endpoints at the end, but CLOSED
+        self.states = {}         # this side's endpoints at the end, but CLOSED: state name -> count
 
-    def add(self, conn, ep, peer, rtt, connect, retries) -> None:
-        """A listed connection; ``ep``: this row's endpoint of it."""
+    def add(self, conn, ep, peer, facts) -> None:
+        """A listed connection; ``ep``: this row's endpoint of it; ``facts``: ``_facts``'."""
         c, s = conn.client, conn.server
+        was_refused, was_reset, unanswered, rtt, retried_connect = facts
         self.connections += 1
-        self.refused += refused(conn)
-        self.reset += reset_when_synchronized(conn)
-        self.unanswered += kind_of(conn) == SYN_ONLY
+        self.refused += was_refused
+        self.reset += was_reset
+        self.unanswered += unanswered
         self._state(STATE_NAMES[ep.state], 1)
         self.retransmissions += c.retransmits + s.retransmits
         self.segments += c.packets + s.packets
         if rtt is not None:
             self.rtts.append(rtt)
-        if retries and connect is not None:
-            self.connects.append(connect)
+        if retried_connect is not None:
+            self.connects.append(retried_connect)
         self.packets[0] += c.packets
         self.packets[1] += s.packets
         self.bytes[0] += c.bytes
@@ -129,7 +130,7 @@ class _Tally:
     def _state(self, name: str, n: int) -> None:
         if name == "CLOSED":
             return
-        self.states[name] += n
+        self.states[name] = self.states.get(name, 0) + n
         if name == "TIME_WAIT":
             self.time_wait += n
         elif name == "CLOSE_WAIT":
@@ -178,15 +179,26 @@ def _percentile(values: list, p: float):
 
 
 # ---------------------------------------------------------------------- the tables
-def _services(analysis, folds) -> list[dict]:
+def _facts(conns) -> list[tuple]:
+    """Each connection with what both tables count of it, worked out once:
+    (conn, (refused, reset, unanswered, handshake RTT, connect time if a
+    SYN was retried))."""
+    out = []
+    for conn in conns:
+        rtt, connect, retries = _HANDSHAKE(conn, 0)
+        out.append((conn, (refused(conn), reset_when_synchronized(conn), kind_of(conn) == SYN_ONLY, rtt,
+                           connect if retries else None)))
+    return out
+
+
+def _services(facts, folds) -> list[dict]:
     tallies: dict[tuple, _Tally] = {}
-    for conn in analysis.connections:
+    for conn, f in facts:
         s = conn.server
         t = tallies.get((s.addr, s.port))
         if t is None:
             t = tallies[(s.addr, s.port)] = _Tally()
-        rtt, connect, retries = _HANDSHAKE(conn, 0)
-        t.add(conn, s, conn.client.addr, rtt, connect, retries)
+        t.add(conn, s, conn.client.addr, f)
     for g in folds:
         t = tallies.get((g.server_addr, g.server_port))
         if t is None:
@@ -214,28 +226,25 @@ class Unplaced:
         self.states = 0
 
 
-def _clients(analysis, folds, unplaced: Unplaced) -> list[dict]:
-    end = analysis.stats.end
+def _clients(facts, folds, unplaced: Unplaced) -> tuple[list[dict], dict]:
+    """The client hosts' rows, without their ports' peak (``_add_peaks``
+    works it out for the rows shown); and each host's client endpoints, by
+    its row's name."""
     tallies: dict[bytes, _Tally] = {}
-    spans: dict[bytes, tuple[list, list]] = {}
+    endpoints: dict[bytes, list] = {}
 
     def tally(addr) -> _Tally:
         t = tallies.get(addr)
         if t is None:
             t = tallies[addr] = _Tally()
-            spans[addr] = ([], [])
+            endpoints[addr] = []
         return t
 
-    for conn in analysis.connections:
+    for conn, f in facts:
         c = conn.client
         t = tally(c.addr)
-        rtt, connect, retries = _HANDSHAKE(conn, 0)
-        t.add(conn, c, (conn.server.addr, conn.server.port), rtt, connect, retries)
-        span = _port_span(c)
-        if span is not None:
-            starts, stops = spans[c.addr]
-            starts.append(span[0])
-            stops.append(span[1])
+        t.add(conn, c, (conn.server.addr, conn.server.port), f)
+        endpoints[c.addr].append(c)
     for g in folds:
         sources = g.sources.counts
         if len(sources) >= g.sources.k:
@@ -252,23 +261,27 @@ def _clients(analysis, folds, unplaced: Unplaced) -> list[dict]:
             unplaced.states += g.count
     rows = []
     for addr, t in tallies.items():
-        starts, stops = spans[addr]
-        starts.sort()
-        stops.sort()
-        peak, peak_time, _, _ = sweep_sorted(starts, stops)
         row = {"host": ip_text(addr)}
         row.update(t.row())
         row["servers"] = len(t.peers)
-        row["ports_in_use"] = in_use = sum(t.states.values()) - t.states.get("UNKNOWN", 0)
-        if in_use > peak:
-            # Folded connections have no times, only end states: the end is
-            # the peak they show.
-            peak, peak_time = in_use, end
-        row["ports_peak"] = peak
-        row["ports_peak_time"] = report_time(peak_time)
+        row["ports_in_use"] = sum(t.states.values()) - t.states.get("UNKNOWN", 0)
         row["states"] = dict(sorted(t.states.items()))
         rows.append(row)
-    return rows
+    return rows, {ip_text(addr): eps for addr, eps in endpoints.items()}
+
+
+def _add_peaks(rows: list[dict], endpoints: dict, end) -> None:
+    """Each row's ``ports_peak``: the most client endpoints it held at once
+    (at its ``ports_peak_time``)."""
+    for row in rows:
+        spans = [span for span in map(_port_span, endpoints[row["host"]]) if span is not None]
+        peak, peak_time, _, _ = sweep_sorted(sorted(a for a, _ in spans), sorted(b for _, b in spans))
+        if row["ports_in_use"] > peak:
+            # Folded connections have no times, only end states: the end is
+            # the peak they show.
+            peak, peak_time = row["ports_in_use"], end
+        row["ports_peak"] = peak
+        row["ports_peak_time"] = report_time(peak_time)
 
 
 _INF = float("inf")
@@ -306,30 +319,23 @@ def _ranked(rows: list[dict], sort: str, name: str) -> list[dict]:
 
 
 def _unseen(analysis, filtered: bool, unplaced: Unplaced) -> list[str]:
-    """What the view could not see, one sentence each."""
-    stats = analysis.stats
+    """What this view's columns miss of the folded connections, one sentence
+    each; that they were folded, evicted or the capture damaged, the notices
+    say (views.findings, worded once for every output)."""
     folds = getattr(analysis, "folds", None)
     out = []
     folded = folds.total if folds is not None else 0
     if folded and filtered:
-        out.append(f"{folded:,} connections were folded into per-service counts "
-                   "(--max-report-connections) and are left out: filters select listed connections only.")
+        out.append("The folded connections are left out: filters select listed connections only.")
     elif folded:
-        out.append(f"{folded:,} connections were folded into per-service counts (--max-report-connections): "
-                   "they count in connections, refused, unanswered and end states, not in resets, "
-                   "retransmissions, times, bytes or ports peak.")
+        out.append("The folded connections count in connections, refused, unanswered and end states, not in "
+                   "resets, retransmissions, times, bytes or ports peak.")
     if unplaced.clients:
         out.append(f"{unplaced.clients:,} folded connections are not in the client table: their services "
                    "had more clients than the fold keeps.")
     if unplaced.states:
         out.append(f"{unplaced.states:,} folded connections count in their clients' connections but not in "
                    "their end states: their services had several clients.")
-    if stats.evicted:
-        out.append(f"{stats.evicted:,} connections were finished early when the connection table was full "
-                   "(--max-connections): each keeps the state it had then, and a later packet of one "
-                   "started a new connection, counted again.")
-    if stats.truncated:
-        out.append("The capture is truncated: what came after the damage is not counted.")
     return out
 
 
@@ -357,16 +363,20 @@ def build(analysis, *, sort: str = DEFAULT_SORT, top: int | None = DEFAULT_TOP, 
         "connections": len(analysis.connections) + sum(g.count for g in groups),
         "folded": sum(g.count for g in groups),
         "evicted": stats.evicted,
+        "notices": analysis_notices(analysis),
     }
     unplaced = Unplaced()
+    facts = _facts(analysis.connections)
     if by in ("service", "both"):
-        rows = _ranked(_services(analysis, groups), sort, "service")
+        rows = _ranked(_services(facts, groups), sort, "service")
         doc["services"] = rows[:top] if top else rows
         doc["services_total"] = len(rows)
         doc["services_left_out"] = len(rows) - len(doc["services"])
     if by in ("client", "both"):
-        rows = _ranked(_clients(analysis, groups, unplaced), sort, "host")
+        rows, endpoints = _clients(facts, groups, unplaced)
+        rows = _ranked(rows, sort, "host")
         doc["clients"] = rows[:top] if top else rows
+        _add_peaks(doc["clients"], endpoints, end)
         doc["clients_total"] = len(rows)
         doc["clients_left_out"] = len(rows) - len(doc["clients"])
     doc["unseen"] = _unseen(analysis, filtered, unplaced)

@@ -21,15 +21,10 @@ from ..analysis import filters
 from ..model.connection import HS_SYNACK
 from ..engine.folding import refused
 from ..model.text import address_port_text, endpoint_text, ip_text, utc_text
-from ..model.states import CLOSED, STATE_NAMES
+from ..model.states import CLOSED, SS_NAMES, STATE_NAMES
 from ..analysis.timeline import StepSeries, state_at, sweep_sorted
+from .findings import analysis_notices
 
-# ss's spelling of the RFC 9293 state names (iproute2 misc/ss.c sstate_name).
-SS_NAMES = {
-    "ESTABLISHED": "ESTAB", "SYN_SENT": "SYN-SENT", "SYN_RECEIVED": "SYN-RECV", "FIN_WAIT_1": "FIN-WAIT-1",
-    "FIN_WAIT_2": "FIN-WAIT-2", "TIME_WAIT": "TIME-WAIT", "CLOSED": "UNCONN", "CLOSE_WAIT": "CLOSE-WAIT",
-    "LAST_ACK": "LAST-ACK", "LISTEN": "LISTEN", "CLOSING": "CLOSING", "UNKNOWN": "?",
-}
 # The order ss users expect to read states in: listeners, then a connection's life.
 STATE_ORDER = ("LISTEN", "SYN_SENT", "SYN_RECEIVED", "ESTABLISHED", "FIN_WAIT_1", "FIN_WAIT_2",
                "CLOSE_WAIT", "CLOSING", "LAST_ACK", "TIME_WAIT", "UNKNOWN")
@@ -57,13 +52,16 @@ def listen_evidence(analysis) -> dict[tuple[bytes, int], list[tuple[float, bool]
     """(server address, port) -> [(time, listening?)]: what the wire says about listeners.
 
     A SYN-ACK answering a client's SYN shows a listener (or a SYN cookie
-    from one: still a listener); a SYN answered by a RST from a port that
+    from one: still a listener) -- unless the server had sent a SYN of its
+    own (a simultaneous open); a SYN answered by a RST from a port that
     never sent a SYN-ACK shows none -- nothing listens (connection refused).
     """
     out = defaultdict(list)
     for conn in analysis.connections:
         s = conn.server
-        if conn.roles_inferred:
+        if conn.roles_inferred or conn.simultaneous_open:
+            # A simultaneous open's SYN-ACKs come from two connect()ing
+            # sockets (RFC 9293 3.5 figure 8): nothing listens there.
             continue
         if conn.hs & HS_SYNACK and s.syn_time >= 0:
             out[(s.addr, s.port)].append((s.syn_time, True))
@@ -118,6 +116,8 @@ def states_at(analysis, t: float) -> dict:
         "offset": None if start is None else round(t - start, 6),
         "utc": _stamp(t),
         "capture": {"files": list(analysis.stats.files), "start": start, "end": end},
+        # What the view could not see, worded as the report's (views.findings).
+        "notices": analysis_notices(analysis),
         "in_capture": start is not None and start <= t <= end,
         "hosts": out_hosts,
         "totals": _ordered(totals),
@@ -195,7 +195,7 @@ def state_timelines(analysis, hosts=None) -> dict:
             }
         out.append({"host": host, "states": states})
     return {"capture": {"files": list(analysis.stats.files), "start": start, "end": end},
-            "hosts": out}
+            "notices": analysis_notices(analysis), "hosts": out}
 
 
 __all__ = ["SS_NAMES", "listen_evidence", "parse_time", "state_timelines", "states_at"]
