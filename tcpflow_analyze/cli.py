@@ -638,7 +638,8 @@ def analyze(analysis, cfg, fmt, output, fail_on, baseline, zeek_json, table_form
             from .views.zeek_log import rows as zeek_rows
             conn_rows = zeek_rows(shown)
             text = iter_json(conn_rows) if zeek_json else \
-                iter_tsv(conn_rows, report["capture"].get("start"), report["capture"].get("end"))
+                iter_tsv(conn_rows, report["capture"].get("start"), report["capture"].get("end"),
+                         [n["message"] for n in report["summary"]["notices"]])
         elif fmt == "junit":
             from .render.junit import render as render_junit
             # Without --fail-on the test report still fails what needs a

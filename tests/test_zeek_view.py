@@ -12,7 +12,7 @@ import ipaddress
 
 import pytest
 from clirun import invoke
-from conftest import PUBLIC
+from conftest import PUBLIC, SAMPLES
 from parsezeeklogs import ZeekLog, read_zeek
 from pcapgen import Trace
 
@@ -198,3 +198,20 @@ def test_ip_bytes_are_ip_total_lengths(tmp_path):
     t.c("PA", 1001, 5001, b"hello")
     c = only(report_of(t.write(str(tmp_path / "t.pcap"))))
     assert c["ip_bytes"] == {"client": 40 + 40 + 45, "server": 40}
+
+
+def test_conn_log_says_what_the_capture_lost(tmp_path):
+    # The kernel-made lossy sample: its capture-loss notice heads the TSV as a
+    # #notice line the parser passes over, and the rows still read back.
+    r = invoke("analyze", "--format", "zeek", str(SAMPLES / "lossy_close_mix.pcap"))
+    assert r.code == 0, r.stderr
+    notices = [line for line in r.stdout.splitlines() if line.startswith("#notice\t")]
+    assert len(notices) == 1 and "capture lost packets" in notices[0] and "capture_loss" in notices[0]
+    header = r.stdout.splitlines()
+    assert header.index(notices[0]) == header.index(next(h for h in header if h.startswith("#types"))) + 1
+    rows = list(read_zeek(io.StringIO(r.stdout)))
+    assert len(rows) == sum(1 for line in header if not line.startswith("#"))
+    assert any(row["missed_bytes"] for row in rows)
+    # A capture that lost nothing has no such line.
+    clean = invoke("analyze", "--format", "zeek", str(SAMPLES / "close_wait.pcap"))
+    assert "#notice" not in clean.stdout

@@ -44,8 +44,11 @@ def _tsv_value(value, kind: str) -> str:
     return str(value)
 
 
-def iter_tsv(rows, start, end):
-    """The conn.log text, in pieces."""
+def iter_tsv(rows, start, end, notices=()):
+    """The conn.log text, in pieces.  ``notices``: what the analysis could not
+    see (views.findings), one ``#notice`` line each after the header -- a line
+    Zeek's readers (zeek-cut, the log parsers) pass over as a comment, so the
+    log stays readable unchanged and still says what it lacks."""
     yield ("#separator \\x09\n"
            f"#set_separator{SEPARATOR}{SET_SEPARATOR}\n"
            f"#empty_field{SEPARATOR}{EMPTY_FIELD}\n"
@@ -53,7 +56,8 @@ def iter_tsv(rows, start, end):
            f"#path{SEPARATOR}conn\n"
            f"#open{SEPARATOR}{_stamp(start)}\n"
            "#fields" + SEPARATOR + SEPARATOR.join(name for name, _ in FIELDS) + "\n"
-           "#types" + SEPARATOR + SEPARATOR.join(kind for _, kind in FIELDS) + "\n")
+           "#types" + SEPARATOR + SEPARATOR.join(kind for _, kind in FIELDS) + "\n"
+           + "".join(f"#notice{SEPARATOR}{' '.join(text.split())}\n" for text in notices))
     lines = []
     for row in rows:
         lines.append(SEPARATOR.join(_tsv_value(row[name], kind) for name, kind in FIELDS))
