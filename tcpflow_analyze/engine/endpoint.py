@@ -117,10 +117,11 @@ def receipts(conn, x, y, upper, ts, ack, flags, plen) -> None:
     """What a segment from x shows x has received, and what y now knows."""
     if x.first_time < 0:
         x.first_time = ts
-    if x.state == UNKNOWN and not flags & (SYN | RST):
+    xst = x.state
+    if xst == UNKNOWN and not flags & (SYN | RST):
         # Any non-SYN segment comes from a synchronized TCB.
         set_state(x, ESTABLISHED, ts)
-    elif x.state == SYN_RECEIVED and conn.hs & HS_OVERFLOW and not flags & (SYN | RST):
+    elif xst == SYN_RECEIVED and conn.hs & HS_OVERFLOW and not flags & (SYN | RST):
         # A listener whose full accept queue dropped the client's ACKs sends
         # nothing but SYN-ACKs from its request socket; its first other
         # segment comes from the child socket made when one of the client's
@@ -130,9 +131,11 @@ def receipts(conn, x, y, upper, ts, ack, flags, plen) -> None:
     if not flags & ACK or flags & RST:
         # Acknowledgment numbers in RSTs are not trusted (as Zeek).
         return
-    # x acknowledges y's SYN: the handshake moves on.
+    # x acknowledges y's SYN: the handshake moves on.  (Here and below
+    # seq_ge is written out: this runs for every segment off the common
+    # path.)
     yst = y.state
-    if (yst == SYN_SENT or yst == SYN_RECEIVED) and y.isn >= 0 and seq_ge(ack, (y.isn + 1) & SEQ_MASK):
+    if (yst == SYN_SENT or yst == SYN_RECEIVED) and y.isn >= 0 and ((ack - y.isn - 1) & SEQ_MASK) < SEQ_HALF:
         if y.state == SYN_SENT and flags & SYN:
             # y gets the SYN-ACK it waited for (RFC 9293 3.10.7.3).
             set_state(y, ESTABLISHED, ts)
@@ -151,7 +154,7 @@ def receipts(conn, x, y, upper, ts, ack, flags, plen) -> None:
                 # 3.5 figure 8: both ends go SYN_RECEIVED -> ESTABLISHED).
                 conn.hs |= HS_ACK
     # x acknowledges y's FIN: x has received it; y learns it arrived.
-    if y.fin_seq >= 0 and not x.got_fin and seq_ge(ack, (y.fin_seq + 1) & SEQ_MASK):
+    if y.fin_seq >= 0 and not x.got_fin and ((ack - y.fin_seq - 1) & SEQ_MASK) < SEQ_HALF:
         fin_acked(conn, y, x, ts)
     elif x.state == TIME_WAIT and x.got_fin:
         # A TIME_WAIT socket re-acknowledging a retransmitted FIN restarts
