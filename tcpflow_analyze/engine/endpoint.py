@@ -236,7 +236,10 @@ def control(conn, x, y, upper, ts, seq, ack, flags, plen, wscale) -> None:
         fin_seq = (seq + plen + (1 if flags & SYN else 0)) & SEQ_MASK
         x.fin_count += 1
         x.last_fin_time = ts
-        if (x.fin_seq < 0 and not x.got_fin and x.state == ESTABLISHED and flags & ACK and ack == x.rcv_nxt
+        # (The first test, the rare marks of a lost or unseen peer FIN, is
+        # implied by the last one: it spares most FINs the rest.)
+        if ((conn.one_sided or y.fin_guess >= 0)
+                and x.fin_seq < 0 and not x.got_fin and x.state == ESTABLISHED and flags & ACK and ack == x.rcv_nxt
                 and y.fin_seq < 0
                 and ((conn.one_sided and not y.packets and y.unseen_step == 1)
                      or (y.fin_guess == ack and y.snd_nxt == ack))):

@@ -573,14 +573,18 @@ class ConnectionTable:
         # The key is (src, dst, sport, dport) and the tunnel's tag, if any:
         # the reverse direction's key and both endpoints' addresses from one
         # set of slices.
-        tag = b""
         if len(key) & 1:
             tag = key[-key[-1]:]
-        alen = (len(key) - len(tag) - 4) >> 1
+            alen = (len(key) - len(tag) - 4) >> 1
+        else:
+            tag = b""
+            alen = (len(key) - 4) >> 1
         a2 = alen + alen
         src = key[:alen]
         dst = key[alen:a2]
-        rkey = dst + src + key[a2 + 2:a2 + 4] + key[a2:a2 + 2] + tag
+        rkey = dst + src + key[a2 + 2:a2 + 4] + key[a2:a2 + 2]
+        if tag:
+            rkey += tag
         if flags & SYN:
             sender_is_client = not flags & ACK
             inferred = False
