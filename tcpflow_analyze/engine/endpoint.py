@@ -73,9 +73,12 @@ def withdraw_established(ep: Endpoint) -> None:
 
 def acks_syn(ep: Endpoint, ack: int) -> bool:
     """Does ``ack`` acknowledge ep's SYN (and at most what ep sent with it)?"""
-    if ep.isn < 0:
+    isn = ep.isn
+    if isn < 0:
         return False
-    return seq_ge(ack, (ep.isn + 1) & SEQ_MASK) and seq_ge(ep.snd_nxt if ep.snd_nxt >= 0 else ack, ack)
+    # seq_ge written out: this runs for every SYN-ACK.
+    nxt = ep.snd_nxt
+    return ((ack - isn - 1) & SEQ_MASK) < SEQ_HALF and (nxt < 0 or ((nxt - ack) & SEQ_MASK) < SEQ_HALF)
 
 
 def receive_fin(x: Endpoint, ts: float) -> None:
