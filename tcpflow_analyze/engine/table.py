@@ -21,7 +21,7 @@ from ..model.states import CLOSED, ESTABLISHED, SYN_SENT, UNKNOWN
 from . import history, zeek
 from .endpoint import DUP_WINDOW, acks_syn, check_ended, control, receipts, set_state, unseen_peer_ack
 from .folding import OTHER, Folds, kind_of
-from .history import H_ACK, H_DATA, H_FIN, H_INCONSISTENT, H_MULTIFLAG, H_RST, H_SYN
+from .history import H_ACK, H_DATA
 from .zeek import _NEVER, TOO_LARGE_SEQ_DELTA
 from .timers import settle
 
@@ -184,28 +184,8 @@ class ConnectionTable:
                     seglen += 1
                 if flags & FIN:
                     seglen += 1
-                # Zeek's letters for the packet come first (update_history):
-                # S, H, F and R the first time, then again whenever the
-                # sequence number differs (a FIN's number is after its
-                # data); I or Q once for a packet carrying several of them.
-                # Inline, not a call: one per control segment.
-                if ctl == SYN:
-                    if history.repeatable(x, H_SYN, seq, x.last_syn):
-                        history.add(conn, "H" if flags & ACK else "S", upper)
-                    x.last_syn = seq
-                elif ctl == FIN:
-                    fin_end = (seq + plen) & SEQ_MASK
-                    if history.repeatable(x, H_FIN, fin_end, x.last_fin):
-                        history.add(conn, "F", upper)
-                    x.last_fin = fin_end
-                elif ctl == RST:
-                    if history.repeatable(x, H_RST, seq, x.last_rst):
-                        history.add(conn, "R", upper)
-                    x.last_rst = seq
-                elif flags & FIN and flags & RST:
-                    history.add_once(conn, x, H_INCONSISTENT, "I", upper)
-                else:
-                    history.add_once(conn, x, H_MULTIFLAG, "Q", upper)
+                # Zeek's letter for the packet comes first (update_history).
+                history.control(conn, x, flags, seq, plen, upper)
                 if flags & RST:
                     # A RST's payload is not stream data (get_segment_len).
                     seglen -= plen
@@ -341,13 +321,19 @@ class ConnectionTable:
                         self._zeek_ack(conn, x, y, upper, ack, yd)
         if ctl:
             control(conn, x, y, upper, ts, seq, ack, flags, plen, wscale)
-        elif zl is not None and zs != Z_INACTIVE and zs != Z_RESET:
-            # x out of step, after a packet that was neither control nor its
-            # first: in step again once Zeek's numbers meet ours (the
-            # endpoint's first data after its handshake; a hole acknowledged
-            # and then filled) and no row split is due (the common path
-            # does not look for one).  Never after its FIN: Zeek's last_seq
-            # then counts the FIN's octet, its reassembler's frontier does not.
+            if ctl != SYN:
+                return
+            # After a SYN or SYN-ACK (init_endpoint), Zeek's state as it
+            # is now: the endpoint's first data after the handshake can
+            # then take the common path.
+            zs = x.zstate
+        if zl is not None and zs != Z_INACTIVE and zs != Z_RESET:
+            # x out of step, after a SYN or a packet that was neither
+            # control nor its first: in step again once Zeek's numbers meet
+            # ours (after the handshake; a hole acknowledged and then
+            # filled) and no row split is due (the common path does not
+            # look for one).  Never after its FIN: Zeek's last_seq then
+            # counts the FIN's octet, its reassembler's frontier does not.
             n = x.snd_nxt
             if x.zlast == n and x.zdata == n and conn.zend == _NEVER:
                 x.zlast = None
@@ -587,14 +573,18 @@ class ConnectionTable:
         # The key is (src, dst, sport, dport) and the tunnel's tag, if any:
         # the reverse direction's key and both endpoints' addresses from one
         # set of slices.
-        tag = b""
         if len(key) & 1:
             tag = key[-key[-1]:]
-        alen = (len(key) - len(tag) - 4) >> 1
+            alen = (len(key) - len(tag) - 4) >> 1
+        else:
+            tag = b""
+            alen = (len(key) - 4) >> 1
         a2 = alen + alen
         src = key[:alen]
         dst = key[alen:a2]
-        rkey = dst + src + key[a2 + 2:a2 + 4] + key[a2:a2 + 2] + tag
+        rkey = dst + src + key[a2 + 2:a2 + 4] + key[a2:a2 + 2]
+        if tag:
+            rkey += tag
         if flags & SYN:
             sender_is_client = not flags & ACK
             inferred = False

@@ -86,6 +86,31 @@ def update(conn, x, y, is_orig: bool, flags: int, plen: int, seq: int, ts: float
     ``y`` (TCPSessionAdapter::UpdateStateMachine); ``is_orig``: ``x`` is
     Zeek's originator."""
     zs = x.zstate
+    ctl = flags & (SYN | FIN | RST)
+    # The handshake and the first FIN, nearly every control segment, here
+    # without the calls of the general dispatch below (the state's update,
+    # SetState): a call per control segment instead of three or four.
+    if zs == Z_INACTIVE and ctl == SYN and (is_orig or flags & ACK):
+        # UpdateInactiveState: the originator's SYN (or a SYN-ACK of it
+        # without its SYN), or the responder's SYN-ACK.  An INACTIVE
+        # endpoint's previous state is INACTIVE too (``split``).
+        x.zprev = Z_INACTIVE
+        if is_orig:
+            x.zstate = Z_SYN_ACK_SENT if flags & ACK else Z_SYN_SENT
+        else:
+            if y.zstate == Z_SYN_SENT:
+                y.zprev = Z_SYN_SENT
+                y.zstate = Z_ESTABLISHED
+            x.zstate = Z_ESTABLISHED
+        return
+    if ctl == FIN and (zs == Z_ESTABLISHED or zs == Z_PARTIAL):
+        # UpdateEstablishedState's FIN, then ConnectionClosed.
+        x.zprev = zs
+        x.zstate = Z_CLOSED
+        if y.zstate == Z_RESET and y.zprev == Z_CLOSED:
+            _set(y, Z_CLOSED)   # as in _established
+        _closed_by(conn, x, y, ts)
+        return
     _UPDATE[zs](conn, x, y, is_orig, flags, plen, seq)
     if flags & (FIN | RST) and zs != Z_RESET:
         if zs == Z_CLOSED:
