@@ -39,7 +39,7 @@ from ..engine.zeek import first_conn_state, first_flip, first_history, first_uid
 from ..model.community_id import community_id
 from ..model.connection import EVIDENCE_NAMES, ONE_SIDED_NAMES
 from ..model.states import STATE_NAMES
-from ..model.text import iso_utc, ip_text, report_time
+from ..model.text import iso_utc, ip_text, report_time, round6_text
 
 # The kinds of value, and how each is written.
 INT = "int"        # a Python int
@@ -166,7 +166,7 @@ def _json_time(t) -> str:
     shortest text of ``round(t, 6)`` (what ``repr`` writes) is ``t`` printed
     to six places without its trailing zeros -- twice as fast to make.
     Outside that range (tiny durations print with an exponent, far-future
-    times lose digits) ``repr`` itself is asked.
+    times lose digits) ``model.text.round6_text`` is asked.
     """
     if t is None:
         return "null"
@@ -174,7 +174,7 @@ def _json_time(t) -> str:
         text = "%.6f" % t
         text = text.rstrip("0")
         return text + "0" if text[-1] == "." else text
-    return repr(round(t, 6)) if -_INF < t < _INF else "null"
+    return round6_text(t) if -_INF < t < _INF else "null"
 
 
 _INF = float("inf")
