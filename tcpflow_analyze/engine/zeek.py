@@ -379,25 +379,6 @@ def conn_state(conn: Connection) -> str:
     return "OTH"
 
 
-def first_history(conn) -> str:
-    """The history of the instance's first conn.log row (the report's
-    ``history``: the row that began with the instance)."""
-    return conn.zrows[0].history if conn.zrows else conn.hist
-
-
-def first_conn_state(conn) -> str:
-    """The conn_state of the instance's first conn.log row."""
-    return conn.zrows[0].conn_state if conn.zrows else conn_state(conn)
-
-
-def first_uid(conn) -> str:
-    return conn.zrows[0].uid if conn.zrows else uid(conn)
-
-
-def first_flip(conn) -> bool:
-    return conn.zrows[0].flip if conn.zrows else conn.zflip
-
-
 def missed_bytes(conn) -> int:
     """Zeek's missed_bytes over all the instance's rows."""
     n = conn.client.zmissed + conn.server.zmissed
