@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from statistics import median
 
+from ..model.connection import HS_OVERFLOW
 from ..model.states import ESTABLISHED
 from .base import Anomaly, Instance, Option, duration_text, grouped, plural, service
 
@@ -43,7 +44,7 @@ def detect(analysis, cfg) -> list[Anomaly]:
     end = analysis.stats.end
     instances = []
     for c in analysis.connections:
-        if not c.listen_overflow:
+        if not c.hs & HS_OVERFLOW:  # Connection.listen_overflow, without a property call per connection
             continue
         svc, client = service(c.server), service(c.client)
         start = _first(c.client.trans_flat, ESTABLISHED)

@@ -9,10 +9,11 @@ the two endpoints' Zeek states and the history.
 """
 from __future__ import annotations
 
-import hashlib
 import re
 
 from ..decode import ACK, FIN, RST, SYN
+from ..model.sha1 import sha1
+from ..model.text import round6_text
 from ..model.connection import (
     SEQ_HALF, SEQ_MASK, Z_CLOSED, Z_ESTABLISHED, Z_INACTIVE, Z_PARTIAL, Z_RESET, Z_SYN_ACK_SENT, Z_SYN_SENT, Connection,
 )
@@ -210,6 +211,25 @@ def split(conn, ts: float, last: float, x_is_client: bool, sport: int, dport: in
 
 
 _B62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+# Every two-digit base-62 numeral, by value: a uid's digits are made two at
+# a time, from four-digit groups, instead of one divmod of the 96-bit number
+# per digit (a uid per connection is written in every report).
+_B62_PAIRS = tuple(a + b for a in _B62 for b in _B62)
+_B62_PAIR = 62 * 62
+_B62_GROUP = _B62_PAIR * _B62_PAIR
+
+
+def base62(h: int) -> str:
+    """``h`` (below 2**96: 17 digits at most, five groups of four) in base
+    62, most significant digit first, without leading zeros."""
+    pairs, pair, group = _B62_PAIRS, _B62_PAIR, _B62_GROUP
+    h, g4 = divmod(h, group)
+    h, g3 = divmod(h, group)
+    h, g2 = divmod(h, group)
+    g0, g1 = divmod(h, group)
+    return "".join((pairs[g0 // pair], pairs[g0 % pair], pairs[g1 // pair], pairs[g1 % pair],
+                    pairs[g2 // pair], pairs[g2 % pair], pairs[g3 // pair], pairs[g3 % pair],
+                    pairs[g4 // pair], pairs[g4 % pair])).lstrip("0")
 
 
 def uid(conn) -> str:
@@ -217,12 +237,8 @@ def uid(conn) -> str:
     Zeek writes them -- but ours are a hash of the 4-tuple and the row's
     first packet time, so the same capture gives the same uids (Zeek's are
     random per run)."""
-    h = int.from_bytes(hashlib.sha1(conn.ckey + repr(round(conn.zfirst, 6)).encode()).digest()[:12], "big")
-    out = []
-    while h:
-        h, d = divmod(h, 62)
-        out.append(_B62[d])
-    return "C" + "".join(reversed(out))
+    digest = sha1(conn.ckey + round6_text(conn.zfirst).encode()).digest()
+    return "C" + base62(int.from_bytes(digest[:12], "big"))
 
 
 def _inactive(conn, x, y, is_orig, flags, plen, seq):
@@ -386,25 +402,6 @@ def conn_state(conn: Connection) -> str:
     if os_ == Z_ESTABLISHED and rs == Z_ESTABLISHED:
         return "S1"
     return "OTH"
-
-
-def first_history(conn) -> str:
-    """The history of the instance's first conn.log row (the report's
-    ``history``: the row that began with the instance)."""
-    return conn.zrows[0].history if conn.zrows else conn.hist
-
-
-def first_conn_state(conn) -> str:
-    """The conn_state of the instance's first conn.log row."""
-    return conn.zrows[0].conn_state if conn.zrows else conn_state(conn)
-
-
-def first_uid(conn) -> str:
-    return conn.zrows[0].uid if conn.zrows else uid(conn)
-
-
-def first_flip(conn) -> bool:
-    return conn.zrows[0].flip if conn.zrows else conn.zflip
 
 
 def missed_bytes(conn) -> int:

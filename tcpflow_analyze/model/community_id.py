@@ -14,24 +14,24 @@ another.
 """
 from __future__ import annotations
 
-import base64
-import hashlib
 import struct
+from binascii import b2a_base64
+
+from .sha1 import sha1
 
 IPPROTO_TCP = 6
 
-_PORTS = struct.Struct("!HH")
+# What follows the two addresses: the protocol, the padding byte, the ports.
+_TAIL = struct.Struct("!BxHH")
+_SEED_0 = bytes(2)
 
 
 def community_id(a_addr: bytes, a_port: int, b_addr: bytes, b_port: int,
                  proto: int = IPPROTO_TCP, seed: int = 0) -> str:
     """The v1 Community ID of a flow between (a_addr, a_port) and
     (b_addr, b_port): raw 4- or 16-byte addresses, as the engine keeps them."""
-    if (a_addr, a_port) > (b_addr, b_port):
+    if a_addr > b_addr or (a_addr == b_addr and a_port > b_port):
         a_addr, a_port, b_addr, b_port = b_addr, b_port, a_addr, a_port
-    h = hashlib.sha1(seed.to_bytes(2, "big"))
-    h.update(a_addr)
-    h.update(b_addr)
-    h.update(bytes((proto, 0)))
-    h.update(_PORTS.pack(a_port, b_port))
-    return "1:" + base64.b64encode(h.digest()).decode("ascii")
+    head = _SEED_0 if seed == 0 else seed.to_bytes(2, "big")
+    digest = sha1(head + a_addr + b_addr + _TAIL.pack(proto, a_port, b_port)).digest()
+    return "1:" + b2a_base64(digest, newline=False).decode("ascii")
