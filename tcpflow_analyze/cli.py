@@ -15,10 +15,8 @@ import re
 import shutil
 import tempfile
 import sys
-from importlib import resources
 
 import click
-from tabulate import tabulate_formats
 
 from . import __version__, detectors
 from .analysis import AnalysisOptions
@@ -33,10 +31,6 @@ from .model.text import endpoint_text, printable
 from .output import check as check_output_file
 from .output import write_bytes, write_text
 from .progress import Progress
-from .render.csv_out import iter_csv, iter_findings_csv
-from .render.json_out import iter_dumps, iter_view_dumps
-from .render.markdown import render as render_markdown
-from .render.table import iter_render as render_table
 from . import runtime
 from .runtime import ForkedLines, ForkedTable
 from .views.findings import analysis_notices, notice_line
@@ -187,6 +181,27 @@ class Seconds(click.ParamType):
             least = "more than 0" if self.positive else "0 or more"
             self.fail(f"{value!r} is not a duration: give seconds, {least}", param, ctx)
         return seconds
+
+
+class TableFormat(click.Choice):
+    """tabulate's table formats (``--table-format``), read from tabulate
+    only when a format other than the default is given: importing tabulate
+    (and its Unicode width tables) would cost every run, JSON and CSV too,
+    more than analyzing a small capture does."""
+
+    DEFAULT = "simple"
+
+    def __init__(self):
+        # Not click.Choice's: it would take the list now.
+        self.case_sensitive = True
+
+    @property
+    def choices(self):
+        from tabulate import tabulate_formats
+        return tuple(tabulate_formats)
+
+    def convert(self, value, param, ctx):
+        return value if value == self.DEFAULT else super().convert(value, param, ctx)
 
 
 class Checked(click.ParamType):
@@ -396,16 +411,18 @@ def use_color(flag: bool | None, output: str | None) -> bool:
 
 def _run(paths, options, jobs, engine, scheduler, scheduler_timeout):
     """The analysis, with the processes it was asked to use (``Analysis.jobs``)."""
-    from .analysis import parallel
     if engine == "dask":
         if "-" in paths:
             _fail("--engine dask reads files the workers can open, not standard input")
+        from .analysis import parallel
         analysis = parallel.analyze_dask(paths, scheduler, jobs, options, timeout=scheduler_timeout)
         analysis.jobs = jobs if jobs is not None else auto_jobs(paths)
         return analysis
     if jobs is None:
         jobs = auto_jobs(paths)
     if jobs > 1 and "-" not in paths:
+        # The process pool (multiprocessing) is imported only for a run that uses it.
+        from .analysis import parallel
         analysis = parallel.analyze_parallel(paths, jobs, options, progress=Progress(paths))
     else:
         analysis = run_analysis(paths, options, progress=Progress(paths))
@@ -418,13 +435,15 @@ def auto_jobs(paths) -> int:
     big enough to gain from them; standard input is read once, by one process."""
     if "-" in paths:
         return 1
-    from .analysis.parallel import usable_cores
-    cores = usable_cores()
     try:
         size = sum(os.path.getsize(p) for p in paths)
     except OSError:
         return 1  # the reader reports the missing file
-    return cores if cores > 1 and size >= PARALLEL_MIN_BYTES else 1
+    if size < PARALLEL_MIN_BYTES:
+        return 1
+    from .analysis.parallel import usable_cores
+    cores = usable_cores()
+    return cores if cores > 1 else 1
 
 
 def _terminal_width(output: str | None) -> int | None:
@@ -568,7 +587,7 @@ def main():
               help="A previous JSON report of this tool: --fail-on fails only on findings it did not have "
                    "(same type and service, host or source); the report marks each finding new or not "
                    "(summary.baseline).")
-@click.option("--table-format", type=click.Choice(tabulate_formats), default="simple", show_default=True, metavar="NAME",
+@click.option("--table-format", type=TableFormat(), default="simple", show_default=True, metavar="NAME",
               help="Any tabulate table format (simple, github, grid, plain, ...).")
 @click.option("--sort", type=click.Choice(sorted(SORT_KEYS)), default="id", show_default=True,
               help="Order of the connections table (id is first-seen order; sizes and durations largest first).")
@@ -623,13 +642,19 @@ def analyze(analysis, cfg, fmt, output, fail_on, baseline, zeek_json, table_form
         if baseline is not None:
             from .views.baseline import mark
             mark(report, baseline[1], baseline[0])
+        # Each format's renderer is imported when chosen: the others would
+        # cost every run's start (the table's tabulate, for one).
         if fmt == "json":
+            from .render.json_out import iter_dumps
             text = iter_dumps(report)
         elif fmt == "markdown":
+            from .render.markdown import render as render_markdown
             text = render_markdown(report, min_severity=min_severity)
         elif fmt == "csv" and finding_rows:
+            from .render.csv_out import iter_findings_csv
             text = iter_findings_csv(report, min_severity)
         elif fmt == "csv":
+            from .render.csv_out import iter_csv
             text = iter_csv(report)
         elif fmt == "html":
             text = _html(report, analysis, found, cfg, matched if flt.active else None, flt, min_severity)
@@ -647,6 +672,7 @@ def analyze(analysis, cfg, fmt, output, fail_on, baseline, zeek_json, table_form
             junit_gate = fail_items or ["warning"]
             text = render_junit(report, gate(report, junit_gate)[0], ",".join(junit_gate))
         else:
+            from .render.table import iter_render as render_table
             text = render_table(report, table_format, color=color, width=width, forked=forked,
                                 min_severity=min_severity, sort=sort)
         _emit(text, output)
@@ -699,7 +725,7 @@ def timewait(analysis, cfg, fmt, output, plot, top, hosts, ports, states, anomal
     view = timewait_view.build(analysis, cfg, top=top)
     if plot:
         _plot(timewait_text.plot, view, plot)
-    text = iter_view_dumps(view) if fmt == "json" else timewait_text.render(view, _terminal_width(output))
+    text = _view_json(view) if fmt == "json" else timewait_text.render(view, _terminal_width(output))
     _emit(text, output)
     _say_unseen(view["notices"], VIEW_TOP)
 
@@ -727,7 +753,7 @@ def services(analysis, cfg, fmt, output, sort, top, by, hosts, ports, states, an
     selected = _filtered(analysis, cfg, hosts, ports, states, anomaly_types, since, until)
     view = services_view.build(selected, sort=sort, top=top, by=by, filtered=selected is not analysis)
     if fmt == "json":
-        text = iter_view_dumps(view)
+        text = _view_json(view)
     elif fmt == "csv":
         text = services_text.render_csv(view)
         left = {k: view.get(f"{k}_left_out", 0) for k in ("services", "clients")}
@@ -739,6 +765,12 @@ def services(analysis, cfg, fmt, output, sort, top, by, hosts, ports, states, an
         text = services_text.render(view, width=_terminal_width(output))
     _emit(text, output)
     _say_unseen(view["notices"], VIEW_TOP)
+
+
+def _view_json(view):
+    """A view's JSON text, in chunks."""
+    from .render.json_out import iter_view_dumps
+    return iter_view_dumps(view)
 
 
 def _html(report, analysis, found, cfg, matched=None, flt=None, min_severity=None) -> str:
@@ -880,13 +912,13 @@ def states(analysis, cfg, at, fmt, output, plot, width, limit, hosts, ports, sta
         view = sv.states_at(analysis, t)
         if plot:
             _plot(states_text.plot_states_at, view, plot)
-        text = iter_view_dumps(view) if fmt == "json" else \
+        text = _view_json(view) if fmt == "json" else \
             states_text.render_states_at(view, limit=limit, width=_terminal_width(output)) + "\n"
     else:
         view = sv.state_timelines(analysis)
         if plot:
             _plot(states_text.plot_timelines, view, plot)
-        text = iter_view_dumps(view) if fmt == "json" else \
+        text = _view_json(view) if fmt == "json" else \
             states_text.render_timelines(view, width=width, columns=_terminal_width(output)) + "\n"
     _emit(text, output)
     _say_unseen(view["notices"], VIEW_TOP)
@@ -940,4 +972,5 @@ def _plot(draw, view, path) -> None:
 @main.command()
 def schema():
     """Print the JSON Schema of the JSON report."""
+    from importlib import resources
     click.echo(resources.files("tcpflow_analyze").joinpath("views/report.schema.json").read_text())

@@ -34,7 +34,6 @@ What goes into a connection's identity, and why:
 """
 from __future__ import annotations
 
-import hashlib
 import socket
 
 from . import ip as _ip
@@ -121,7 +120,8 @@ def encapsulation(layers):
     shown = ",".join(layer[2] for layer in layers if layer[2] is not None) or None
     if body:
         if len(body) > _TAG_BODY_MAX:
-            body = b"H" + hashlib.blake2b(body, digest_size=16).digest()
+            from hashlib import blake2b  # rare: hashlib loads OpenSSL, kept off the start of every run
+            body = b"H" + blake2b(body, digest_size=16).digest()
         if len(body) % 2:
             body += b"\0"
         tag = body + bytes((len(body) + 1,))
