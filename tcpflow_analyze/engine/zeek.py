@@ -171,13 +171,9 @@ def row_counts(conn):
     return (sp, cp, sb, cb) if conn.zflip else (cp, sp, cb, sb)
 
 
-def split(conn, ts: float, last: float, x_is_client: bool, sport: int, dport: int, flags: int, likely) -> None:
-    """Zeek removed this connection before a packet at ``ts`` (``conn.zend``
-    passed): finish its current row and start a new one at this packet,
-    whose sender Zeek takes as the new originator unless it flips
-    (``zeek_flips``).  Our instance, its endpoint states and counters go on;
-    only the Zeek view starts over."""
-    write_out(conn)
+def current_row(conn, last: float) -> ZeekRow:
+    """The conn.log row of the Zeek view as it stands, ``last`` the time of
+    its last packet (the row's clock stops where both sides closed)."""
     o, r = orig_resp(conn)
     row = ZeekRow()
     row.uid = uid(conn)
@@ -189,6 +185,17 @@ def split(conn, ts: float, last: float, x_is_client: bool, sport: int, dport: in
     row.orig_pkts, row.resp_pkts, row.orig_ip_bytes, row.resp_ip_bytes = row_counts(conn)
     row.orig_bytes, row.resp_bytes = size(o, r), size(r, o)
     row.missed_bytes = o.zmissed + r.zmissed
+    return row
+
+
+def split(conn, ts: float, last: float, x_is_client: bool, sport: int, dport: int, flags: int, likely) -> None:
+    """Zeek removed this connection before a packet at ``ts`` (``conn.zend``
+    passed): finish its current row and start a new one at this packet,
+    whose sender Zeek takes as the new originator unless it flips
+    (``zeek_flips``).  Our instance, its endpoint states and counters go on;
+    only the Zeek view starts over."""
+    write_out(conn)
+    row = current_row(conn, last)
     if conn.zrows is None:
         conn.zrows = []
     conn.zrows.append(row)

@@ -14,7 +14,7 @@ The ``uid`` is deterministic (``engine.zeek.uid``), where Zeek's is random.
 """
 from __future__ import annotations
 
-from ..engine.zeek import ZeekRow, conn_state, orig_resp, row_counts, size, uid
+from ..engine.zeek import current_row
 from ..model.community_id import community_id
 from ..model.text import ip_text
 
@@ -30,21 +30,6 @@ FIELDS = (
 )
 
 
-def _current_row(conn) -> ZeekRow:
-    o, r = orig_resp(conn)
-    row = ZeekRow()
-    row.uid = uid(conn)
-    row.first = conn.zfirst
-    row.last = conn.zclosed if conn.zclosed >= 0 else conn.last_seen
-    row.flip = conn.zflip
-    row.history = conn.hist
-    row.conn_state = conn_state(conn)
-    row.orig_pkts, row.resp_pkts, row.orig_ip_bytes, row.resp_ip_bytes = row_counts(conn)
-    row.orig_bytes, row.resp_bytes = size(o, r), size(r, o)
-    row.missed_bytes = o.zmissed + r.zmissed
-    return row
-
-
 def rows(conns) -> list[dict]:
     """conn.log records (key -> value, None for unset) for ``conns``, in
     order of their start time as Zeek's log would sort."""
@@ -52,7 +37,7 @@ def rows(conns) -> list[dict]:
     for conn in conns:
         c, s = conn.client, conn.server
         cid = community_id(c.addr, c.port, s.addr, s.port)
-        pieces = list(conn.zrows or ()) + [_current_row(conn)]
+        pieces = list(conn.zrows or ()) + [current_row(conn, conn.last_seen)]
         for row in pieces:
             o, r = (s, c) if row.flip else (c, s)
             duration = row.last - row.first
