@@ -654,6 +654,22 @@ def client_closes_first(lab, cport):
     lab.add_conn(cport)
 
 
+def server_closes_first(lab, cport):
+    """connect, exchange, server close(), client close() after EOF.
+
+    Server: FIN_WAIT_1 -> FIN_WAIT_2 -> (client FIN) -> TIME_WAIT (60 s).
+    Client: CLOSE_WAIT -> LAST_ACK -> (server ACK) -> CLOSED."""
+    srv = lab.listener or lab.listen()
+    c = lab.connect(cport)
+    s = lab.accept(srv)
+    exchange(c, s)
+    s.close()
+    expect_eof(c)
+    time.sleep(0.05)
+    c.close()
+    lab.add_conn(cport)
+
+
 @scenario(1)
 def client_close_first(lab):
     """The client closes first, the server closes after reading EOF.
@@ -676,16 +692,9 @@ def server_close_first(lab):
     CLOSE_WAIT -> LAST_ACK -> CLOSED."""
     lab.description = ("Client sends a request, server answers and close()s first; the client "
                        "close()s after reading EOF.")
-    srv = lab.listen()
+    lab.listen()
     lab.start_capture("cli")
-    c = lab.connect(40001)
-    s = lab.accept(srv)
-    exchange(c, s)
-    s.close()
-    expect_eof(c)
-    time.sleep(0.05)
-    c.close()
-    lab.add_conn(40001)
+    server_closes_first(lab, 40001)
     lab.finish()
 
 
@@ -1043,14 +1052,7 @@ def one_sided(lab, side):
     srv = lab.listen()
     lab.start_capture("cli", bpf=f"src host {ip}")
     client_closes_first(lab, 40001)
-    c = lab.connect(40002)
-    s = lab.accept(srv)
-    exchange(c, s)
-    s.close()
-    expect_eof(c)
-    time.sleep(0.05)
-    c.close()
-    lab.add_conn(40002)
+    server_closes_first(lab, 40002)
     c3 = lab.connect(40003)
     s3 = lab.accept(srv)
     exchange(c3, s3)
@@ -1095,14 +1097,7 @@ def router_any(lab):
     srv = lab.listen()
     lab.start_capture("rtr", any_iface=True)
     client_closes_first(lab, 40001)
-    c = lab.connect(40002)
-    s = lab.accept(srv)
-    exchange(c, s)
-    s.close()
-    expect_eof(c)
-    time.sleep(0.05)
-    c.close()
-    lab.add_conn(40002)
+    server_closes_first(lab, 40002)
     c3 = lab.connect(40003)
     s3 = lab.accept(srv)
     c3.sendall(bytes(200_000))
