@@ -75,6 +75,9 @@ import time
 CLI_NS = "tfa-cli"
 SRV_NS = "tfa-srv"
 PARK_NS = "tfa-park"          # where a "crashed" client's NIC waits
+RTR_NS = "tfa-rtr"            # the router of the routed scenarios (router=True)
+RTR_CLI_IF, RTR_SRV_IF = "rtr-cli", "rtr-srv"
+RTR_SRV4, RTR_CLI_GW4, RTR_SRV_GW4 = "10.202.0.2", "10.201.0.254", "10.202.0.254"
 NS_PREFIX = "tfa-"
 CLI_IF = "veth-cli"
 SRV_IF = "veth-srv"
@@ -287,13 +290,14 @@ def link_type_of(path):
 # ---------------------------------------------------------------------------
 
 class Lab:
-    def __init__(self, name, out_dir, ipv6=False):
+    def __init__(self, name, out_dir, ipv6=False, router=False):
         self.name = name
+        self.router = router
         self.out_dir = out_dir
         self.ipv6 = ipv6
         self.family = socket.AF_INET6 if ipv6 else socket.AF_INET
         self.cli_ip = CLI6 if ipv6 else CLI4
-        self.srv_ip = SRV6 if ipv6 else SRV4
+        self.srv_ip = SRV6 if ipv6 else (RTR_SRV4 if router else SRV4)
         self.sockets = {"cli": [], "srv": []}
         self.iptables_rules = []   # (side, rule-args) still installed
         self.capture_proc = None
@@ -310,7 +314,7 @@ class Lab:
     # -- namespaces and links ------------------------------------------------
 
     def ns(self, side):
-        return {"cli": CLI_NS, "srv": SRV_NS, "park": PARK_NS}[side]
+        return {"cli": CLI_NS, "srv": SRV_NS, "park": PARK_NS, "rtr": RTR_NS}[side]
 
     def _new_ns(self, ns, ipv6):
         sh("ip", "netns", "add", ns)
@@ -339,6 +343,8 @@ class Lab:
            "gso", "off", "gro", "off", ns=ns)
 
     def setup(self):
+        if self.router:
+            return self._setup_routed()
         self._new_ns(CLI_NS, self.ipv6)
         self._new_ns(SRV_NS, self.ipv6)
         sh("ip", "link", "add", CLI_IF, "address", CLI_MAC, "netns", CLI_NS, "type", "veth",
@@ -351,6 +357,22 @@ class Lab:
             # (a connect() then waits 1 s for the NS retransmission).  Let it
             # settle before the capture starts.
             time.sleep(2.0)
+
+    def _setup_routed(self):
+        """client 10.201.0.1 -- (10.201.0.254) router (10.202.0.254) -- server 10.202.0.2:
+        two veth pairs and a namespace that forwards (IPv4 only)."""
+        for ns in (CLI_NS, SRV_NS, RTR_NS):
+            self._new_ns(ns, False)
+        sh("ip", "link", "add", CLI_IF, "address", CLI_MAC, "netns", CLI_NS, "type", "veth",
+           "peer", "name", RTR_CLI_IF, "netns", RTR_NS)
+        sh("ip", "link", "add", SRV_IF, "address", SRV_MAC, "netns", SRV_NS, "type", "veth",
+           "peer", "name", RTR_SRV_IF, "netns", RTR_NS)
+        for ns, dev, ip in ((CLI_NS, CLI_IF, CLI4), (RTR_NS, RTR_CLI_IF, RTR_CLI_GW4),
+                            (RTR_NS, RTR_SRV_IF, RTR_SRV_GW4), (SRV_NS, SRV_IF, RTR_SRV4)):
+            self._configure_if(ns, dev, ip, None)
+        sh("ip", "-n", CLI_NS, "route", "add", "default", "via", RTR_CLI_GW4)
+        sh("ip", "-n", SRV_NS, "route", "add", "default", "via", RTR_SRV_GW4)
+        sh("sysctl", "-qw", "net.ipv4.ip_forward=1", ns=RTR_NS)
 
     def crash_client(self):
         """The client host dies without a word on the wire.
@@ -444,12 +466,14 @@ class Lab:
     def start_capture(self, side, any_iface=False, snaplen=0, tool="tcpdump", bpf=None):
         ns = self.ns(side)
         iface = "any" if any_iface else (CLI_IF if side == "cli" else SRV_IF)
+        if side == "rtr" and not any_iface:
+            iface = RTR_CLI_IF
         ext = "pcapng" if tool == "dumpcap" else "pcap"
         self.capture_file = f"{self.name}.{ext}"
         path = os.path.join(self.out_dir, self.capture_file)
         with contextlib.suppress(FileNotFoundError):
             os.unlink(path)
-        who = "client" if side == "cli" else "server"
+        who = {"cli": "client", "srv": "server", "rtr": "router"}[side]
         self.capture_point = (f"any interface ({ns})" if any_iface else f"{who} veth ({ns})")
         if tool == "tcpdump":
             cmd = ["tcpdump", "-i", iface, "--immediate-mode", "-U", "-n", "-Z", "root",
@@ -582,7 +606,7 @@ class Lab:
             for s in self.sockets[side]:
                 with contextlib.suppress(OSError):
                     s.close()
-        for ns in (CLI_NS, SRV_NS, PARK_NS):
+        for ns in (CLI_NS, SRV_NS, PARK_NS, RTR_NS):
             if ns in netns_list():
                 sh("ip", "netns", "del", ns, check=False)
 
@@ -630,6 +654,22 @@ def client_closes_first(lab, cport):
     lab.add_conn(cport)
 
 
+def server_closes_first(lab, cport):
+    """connect, exchange, server close(), client close() after EOF.
+
+    Server: FIN_WAIT_1 -> FIN_WAIT_2 -> (client FIN) -> TIME_WAIT (60 s).
+    Client: CLOSE_WAIT -> LAST_ACK -> (server ACK) -> CLOSED."""
+    srv = lab.listener or lab.listen()
+    c = lab.connect(cport)
+    s = lab.accept(srv)
+    exchange(c, s)
+    s.close()
+    expect_eof(c)
+    time.sleep(0.05)
+    c.close()
+    lab.add_conn(cport)
+
+
 @scenario(1)
 def client_close_first(lab):
     """The client closes first, the server closes after reading EOF.
@@ -652,16 +692,9 @@ def server_close_first(lab):
     CLOSE_WAIT -> LAST_ACK -> CLOSED."""
     lab.description = ("Client sends a request, server answers and close()s first; the client "
                        "close()s after reading EOF.")
-    srv = lab.listen()
+    lab.listen()
     lab.start_capture("cli")
-    c = lab.connect(40001)
-    s = lab.accept(srv)
-    exchange(c, s)
-    s.close()
-    expect_eof(c)
-    time.sleep(0.05)
-    c.close()
-    lab.add_conn(40001)
+    server_closes_first(lab, 40001)
     lab.finish()
 
 
@@ -1005,6 +1038,78 @@ def pcapng(lab):
     lab.finish()
 
 
+def one_sided(lab, side):
+    """Four ordinary connections captured with a filter that keeps one
+    direction only (``src host``): what a SPAN of one link, a half-duplex tap
+    or asymmetric routing delivers.  The kernels saw every packet; the
+    capture holds only ``side``'s."""
+    ip = CLI4 if side == "cli" else SRV4
+    who = "client" if side == "cli" else "server"
+    lab.description = (f"Four connections captured with the filter 'src host {ip}' (only the {who}'s "
+                       "packets): 40001 client closes first, 40002 server closes first, 40003 "
+                       "stays open after an exchange, 40004 the client closes and the server "
+                       "application never does.")
+    srv = lab.listen()
+    lab.start_capture("cli", bpf=f"src host {ip}")
+    client_closes_first(lab, 40001)
+    server_closes_first(lab, 40002)
+    c3 = lab.connect(40003)
+    s3 = lab.accept(srv)
+    exchange(c3, s3)
+    lab.add_conn(40003)
+    c4 = lab.connect(40004)
+    s4 = lab.accept(srv)
+    exchange(c4, s4)
+    c4.close()
+    expect_eof(s4)     # s4 stays open: the server sits in CLOSE_WAIT
+    lab.add_conn(40004)
+    time.sleep(1.5)    # several RTOs: an unacknowledged FIN would have been retransmitted
+    lab.finish()
+    lab.notes.append(f"tcpdump ran on the client veth with the capture filter 'src host {ip}': "
+                     f"the {who}'s packets only. Both kernels exchanged every packet (no loss); "
+                     "the truth is their ss.")
+
+
+@scenario(2)
+def one_sided_client(lab):
+    """One direction only: the client's packets (filter 'src host' client)."""
+    one_sided(lab, "cli")
+
+
+@scenario(2)
+def one_sided_server(lab):
+    """One direction only: the server's packets (filter 'src host' server)."""
+    one_sided(lab, "srv")
+
+
+@scenario(2, router=True)
+def router_any(lab):
+    """Three connections through a router, captured there with `tcpdump -i any`.
+
+    The router namespace forwards between two veths; `-i any` records every
+    forwarded packet twice, once on the way in and once on the way out (TTL
+    one less), microseconds apart.  The path loses nothing: every repeat in
+    the capture is a duplicate, not a retransmission."""
+    lab.description = ("Client 10.201.0.1 and server 10.202.0.2 talk through a router namespace "
+                       "that forwards between two veths; tcpdump -i any runs in the router. "
+                       "40001 client closes first, 40002 server closes first, 40003 sends 200 KB "
+                       "to the server and stays open.")
+    srv = lab.listen()
+    lab.start_capture("rtr", any_iface=True)
+    client_closes_first(lab, 40001)
+    server_closes_first(lab, 40002)
+    c3 = lab.connect(40003)
+    s3 = lab.accept(srv)
+    c3.sendall(bytes(200_000))
+    recv_exact(s3, 200_000)
+    lab.add_conn(40003)
+    lab.finish()
+    lab.notes.append("Captured with tcpdump -i any in the router namespace (LINUX_SLL2): each "
+                     "forwarded packet appears twice, in on one veth and out on the other. "
+                     "Nothing was dropped (no iptables rule, no netem): the capture has no "
+                     "retransmission.")
+
+
 # --------------------------- second batch ----------------------------------
 
 @scenario(2)
@@ -1042,6 +1147,77 @@ def time_wait_storm(lab):
     lab.notes.append(f"All {n} connections ran one after the other (3 ms pause after each) in "
                      f"{elapsed:.1f} s. Capture snaplen is 128 bytes; every frame in this "
                      "scenario is shorter than that (largest 76 bytes), so nothing is cut.")
+
+
+@scenario(2)
+def close_mix(lab):
+    """240 connections, three request/response rounds each, four ways of ending.
+
+    Connection i (client port 40001 + i) ends by i % 4: 0 the client closes
+    first (client TIME_WAIT, server CLOSED); 1 the server closes first (server
+    TIME_WAIT, client CLOSED); 2 the client closes, the server application
+    never does (client FIN_WAIT_2, server CLOSE_WAIT); 3 nobody closes (both
+    ESTABLISHED).  The capture then runs 4 s more, a ticker connection
+    talking all along so that the capture shows it did: far longer than any
+    retransmission timeout on this path (Linux: 200 ms minimum), so a FIN
+    or data segment unanswered in it was answered.  The clean source of
+    ``lossy_close_mix`` (scripts/make_lossy.py)."""
+    n = 240
+    lab.description = (f"{n} connections from client ports 40001-{40000 + n} to 8080, three "
+                       "request/response rounds each; by i % 4 the client closes first, the server "
+                       "closes first, the client closes and the server never does, or nobody closes.")
+    srv = lab.listen(backlog=1024)
+    lab.start_capture("cli")
+    # A capture file ends at its last packet: for the tail to show that
+    # nothing more came, something must go on through it.  A ticker
+    # connection (port 40999) exchanges a line every 0.25 s until the end.
+    tc = lab.connect(40999)
+    ts_ = lab.accept(srv)
+    stop = threading.Event()
+
+    def tick():
+        k = 0
+        while not stop.wait(0.25):
+            tc.sendall(b"tick %d\n" % k)
+            recv_exact(ts_, len(b"tick %d\n" % k))
+            ts_.sendall(b"tock\n")
+            recv_exact(tc, 5)
+            k += 1
+    ticker = threading.Thread(target=tick, daemon=True)
+    ticker.start()
+    lab.add_conn(40999)
+    for i in range(n):
+        cport = 40001 + i
+        c = lab.connect(cport)
+        s = lab.accept(srv)
+        for r in range(3):
+            req = b"GET /%d/%d\r\n" % (i, r)
+            c.sendall(req)
+            recv_exact(s, len(req))
+            resp = b"OK %d/%d\r\n" % (i, r)
+            s.sendall(resp)
+            recv_exact(c, len(resp))
+        way = i % 4
+        if way == 0:
+            c.close()
+            expect_eof(s)
+            s.close()
+        elif way == 1:
+            s.close()
+            expect_eof(c)
+            c.close()
+        elif way == 2:
+            c.close()
+            expect_eof(s)      # s stays open (CLOSE_WAIT) until cleanup
+        lab.add_conn(cport)
+        time.sleep(0.005)
+    time.sleep(4.0)
+    stop.set()
+    ticker.join()
+    lab.finish(settle=0.3)
+    lab.notes.append("Connections ran one after the other (5 ms pause after each); the capture "
+                     "went on 4 s after the last one, the ticker connection 40999 (opened first) exchanging a line every 0.25 s all along. Sockets of ways 2 "
+                     "(server) and 3 (both) and the ticker were held open past the ss snapshot.")
 
 
 @scenario(2)
@@ -1665,8 +1841,15 @@ def main():
                                                   "..", "sample_pcaps"))
     ap.add_argument("--list", action="store_true", help="list scenarios and exit")
     ap.add_argument("-q", "--quiet", action="store_true")
+    ap.add_argument("--ns-prefix", default=NS_PREFIX,
+                    help="namespace name prefix (default %(default)s): another prefix lets two runs "
+                         "share a machine, each deleting only its own stale namespaces")
     args = ap.parse_args()
     VERBOSE = not args.quiet
+    if args.ns_prefix != NS_PREFIX:
+        p = args.ns_prefix
+        globals().update(NS_PREFIX=p, CLI_NS=p + "cli", SRV_NS=p + "srv", PARK_NS=p + "park",
+                         RTR_NS=p + "rtr")
     if args.list:
         for name, (fn, batch, _) in SCENARIOS.items():
             print(f"{name:22s} batch {batch}  {fn.__doc__.strip().splitlines()[0]}")

@@ -15,10 +15,8 @@ import re
 import shutil
 import tempfile
 import sys
-from importlib import resources
 
 import click
-from tabulate import tabulate_formats
 
 from . import __version__, _core, detectors
 from .analysis import AnalysisOptions
@@ -33,13 +31,9 @@ from .model.text import endpoint_text, printable
 from .output import check as check_output_file
 from .output import write_bytes, write_text
 from .progress import Progress
-from .render.csv_out import iter_csv, iter_findings_csv
-from .render.json_out import iter_dumps, iter_view_dumps
-from .render.markdown import render as render_markdown
-from .render.table import iter_render as render_table
 from . import runtime
 from .runtime import ForkedLines, ForkedTable
-from .views.findings import notice_line
+from .views.findings import analysis_notices, notice_line
 from .views import services as services_view
 from .views.record import numbered
 from .views.report import build_report
@@ -187,6 +181,27 @@ class Seconds(click.ParamType):
             least = "more than 0" if self.positive else "0 or more"
             self.fail(f"{value!r} is not a duration: give seconds, {least}", param, ctx)
         return seconds
+
+
+class TableFormat(click.Choice):
+    """tabulate's table formats (``--table-format``), read from tabulate
+    only when a format other than the default is given: importing tabulate
+    (and its Unicode width tables) would cost every run, JSON and CSV too,
+    more than analyzing a small capture does."""
+
+    DEFAULT = "simple"
+
+    def __init__(self):
+        # Not click.Choice's: it would take the list now.
+        self.case_sensitive = True
+
+    @property
+    def choices(self):
+        from tabulate import tabulate_formats
+        return tuple(tabulate_formats)
+
+    def convert(self, value, param, ctx):
+        return value if value == self.DEFAULT else super().convert(value, param, ctx)
 
 
 class Checked(click.ParamType):
@@ -396,16 +411,18 @@ def use_color(flag: bool | None, output: str | None) -> bool:
 
 def _run(paths, options, jobs, engine, scheduler, scheduler_timeout):
     """The analysis, with the processes it was asked to use (``Analysis.jobs``)."""
-    from .analysis import parallel
     if engine == "dask":
         if "-" in paths:
             _fail("--engine dask reads files the workers can open, not standard input")
+        from .analysis import parallel
         analysis = parallel.analyze_dask(paths, scheduler, jobs, options, timeout=scheduler_timeout)
         analysis.jobs = jobs if jobs is not None else auto_jobs(paths)
         return analysis
     if jobs is None:
         jobs = auto_jobs(paths)
     if jobs > 1 and "-" not in paths:
+        # The process pool (multiprocessing) is imported only for a run that uses it.
+        from .analysis import parallel
         analysis = parallel.analyze_parallel(paths, jobs, options, progress=Progress(paths))
     else:
         analysis = run_analysis(paths, options, progress=Progress(paths))
@@ -418,13 +435,15 @@ def auto_jobs(paths) -> int:
     big enough to gain from them; standard input is read once, by one process."""
     if "-" in paths:
         return 1
-    from .analysis.parallel import usable_cores
-    cores = usable_cores()
     try:
         size = sum(os.path.getsize(p) for p in paths)
     except OSError:
         return 1  # the reader reports the missing file
-    return cores if cores > 1 and size >= PARALLEL_MIN_BYTES else 1
+    if size < PARALLEL_MIN_BYTES:
+        return 1
+    from .analysis.parallel import usable_cores
+    cores = usable_cores()
+    return cores if cores > 1 else 1
 
 
 def _terminal_width(output: str | None) -> int | None:
@@ -561,11 +580,14 @@ def main():
 
 
 @main.command()
-@click.option("--format", "fmt", type=click.Choice(["table", "json", "markdown", "csv", "html", "junit"]),
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "markdown", "csv", "html", "junit", "zeek"]),
               default="table", show_default=True,
               help="table for people, json for scripts (the report contract), markdown for CI summaries, csv for "
                    "spreadsheets, html for a self-contained page, junit for CI test reports (one test case per "
-                   "anomaly type; failing: what --fail-on matches, warning and critical without it).")
+                   "anomaly type; failing: what --fail-on matches, warning and critical without it), zeek for "
+                   "a Zeek conn.log (TSV, or JSON lines with --zeek-json).")
+@click.option("--zeek-json", "zeek_json", is_flag=True, default=False,
+              help="With --format zeek: Zeek's JSON log lines (one object per connection) instead of its TSV.")
 @output_option("Write the report to FILE (atomically) instead of stdout.")
 @click.option("--fail-on", "fail_on", default=None, metavar="LIST",
               help="Comma-separated anomaly types, or a severity (info, warning, critical): "
@@ -575,7 +597,7 @@ def main():
               help="A previous JSON report of this tool: --fail-on fails only on findings it did not have "
                    "(same type and service, host or source); the report marks each finding new or not "
                    "(summary.baseline).")
-@click.option("--table-format", type=click.Choice(tabulate_formats), default="simple", show_default=True, metavar="NAME",
+@click.option("--table-format", type=TableFormat(), default="simple", show_default=True, metavar="NAME",
               help="Any tabulate table format (simple, github, grid, plain, ...).")
 @click.option("--sort", type=click.Choice(sorted(SORT_KEYS)), default="id", show_default=True,
               help="Order of the connections table (id is first-seen order; sizes and durations largest first).")
@@ -591,8 +613,8 @@ def main():
 @click.option("--color/--no-color", "color", default=None, help="Colour states and severities (default: on a terminal).")
 @filter_options
 @analysis_options
-def analyze(analysis, cfg, fmt, output, fail_on, baseline, table_format, sort, top, no_connections, min_severity,
-            finding_rows, color, hosts, ports, states, anomaly_types, since, until):
+def analyze(analysis, cfg, fmt, output, fail_on, baseline, zeek_json, table_format, sort, top, no_connections,
+            min_severity, finding_rows, color, hosts, ports, states, anomaly_types, since, until):
     """Analyze CAPTURE files (pcap, pcapng, optionally gzipped; - for stdin).
 
     Several captures are merged in timestamp order into one trace.  Each
@@ -602,6 +624,8 @@ def analyze(analysis, cfg, fmt, output, fail_on, baseline, table_format, sort, t
         fail_items = parse_fail_on(fail_on)
     except click.BadParameter as exc:
         _fail(f"--fail-on: {exc}")
+    if zeek_json and fmt != "zeek":
+        _fail("--zeek-json goes with --format zeek")
     flt = build_filter(analysis, hosts, ports, states, anomaly_types, since, until)
     if no_connections:
         top = 0
@@ -628,16 +652,29 @@ def analyze(analysis, cfg, fmt, output, fail_on, baseline, table_format, sort, t
         if baseline is not None:
             from .views.baseline import mark
             mark(report, baseline[1], baseline[0])
+        # Each format's renderer is imported when chosen: the others would
+        # cost every run's start (the table's tabulate, for one).
         if fmt == "json":
+            from .render.json_out import iter_dumps
             text = iter_dumps(report)
         elif fmt == "markdown":
+            from .render.markdown import render as render_markdown
             text = render_markdown(report, min_severity=min_severity)
         elif fmt == "csv" and finding_rows:
+            from .render.csv_out import iter_findings_csv
             text = iter_findings_csv(report, min_severity)
         elif fmt == "csv":
+            from .render.csv_out import iter_csv
             text = iter_csv(report)
         elif fmt == "html":
             text = _html(report, analysis, found, cfg, matched if flt.active else None, flt, min_severity)
+        elif fmt == "zeek":
+            from .render.zeek_log import iter_json, iter_tsv
+            from .views.zeek_log import rows as zeek_rows
+            conn_rows = zeek_rows(shown)
+            text = iter_json(conn_rows) if zeek_json else \
+                iter_tsv(conn_rows, report["capture"].get("start"), report["capture"].get("end"),
+                         [n["message"] for n in report["summary"]["notices"]])
         elif fmt == "junit":
             from .render.junit import render as render_junit
             # Without --fail-on the test report still fails what needs a
@@ -645,17 +682,14 @@ def analyze(analysis, cfg, fmt, output, fail_on, baseline, table_format, sort, t
             junit_gate = fail_items or ["warning"]
             text = render_junit(report, gate(report, junit_gate)[0], ",".join(junit_gate))
         else:
+            from .render.table import iter_render as render_table
             text = render_table(report, table_format, color=color, width=width, forked=forked,
                                 min_severity=min_severity, sort=sort)
         _emit(text, output)
     finally:
         if forked is not None:
             forked.close()
-    # Nothing silent: what the report could not see reaches the person even
-    # when the report went to a file or a pipe.
-    unseen = notice_line(report["summary"]["notices"])
-    if unseen:
-        click.echo(printable(unseen), err=True)
+    _say_unseen(report["summary"]["notices"])
     tripped, known = gate(report, fail_items)
     if tripped:
         click.echo(printable(fail_on_text(tripped, known if baseline is not None else None)), err=True)
@@ -664,6 +698,19 @@ def analyze(analysis, cfg, fmt, output, fail_on, baseline, table_format, sort, t
         noun = "anomaly" if known == 1 else "anomalies"
         click.echo(printable(f"tcpflow-analyze: --fail-on matched {known} {noun}, all known from the baseline "
                              f"({baseline[0]})"), err=True)
+
+
+def _say_unseen(notices: list[dict], where: str = "the report's top") -> None:
+    """Nothing silent: what the analysis could not see (views.findings)
+    reaches the person as one stderr line, even when the output went to a
+    file or a pipe, whatever its format."""
+    unseen = notice_line(notices, where)
+    if unseen:
+        click.echo(printable(unseen), err=True)
+
+
+# Where a view (timewait, states, services, ladder) writes its notices in full.
+VIEW_TOP = "the output's top"
 
 
 @main.command()
@@ -688,8 +735,9 @@ def timewait(analysis, cfg, fmt, output, plot, top, hosts, ports, states, anomal
     view = timewait_view.build(analysis, cfg, top=top)
     if plot:
         _plot(timewait_text.plot, view, plot)
-    text = iter_view_dumps(view) if fmt == "json" else timewait_text.render(view, _terminal_width(output))
+    text = _view_json(view) if fmt == "json" else timewait_text.render(view, _terminal_width(output))
     _emit(text, output)
+    _say_unseen(view["notices"], VIEW_TOP)
 
 
 @main.command()
@@ -715,7 +763,7 @@ def services(analysis, cfg, fmt, output, sort, top, by, hosts, ports, states, an
     selected = _filtered(analysis, cfg, hosts, ports, states, anomaly_types, since, until)
     view = services_view.build(selected, sort=sort, top=top, by=by, filtered=selected is not analysis)
     if fmt == "json":
-        text = iter_view_dumps(view)
+        text = _view_json(view)
     elif fmt == "csv":
         text = services_text.render_csv(view)
         left = {k: view.get(f"{k}_left_out", 0) for k in ("services", "clients")}
@@ -726,6 +774,13 @@ def services(analysis, cfg, fmt, output, sort, top, by, hosts, ports, states, an
     else:
         text = services_text.render(view, width=_terminal_width(output))
     _emit(text, output)
+    _say_unseen(view["notices"], VIEW_TOP)
+
+
+def _view_json(view):
+    """A view's JSON text, in chunks."""
+    from .render.json_out import iter_view_dumps
+    return iter_view_dumps(view)
 
 
 def _html(report, analysis, found, cfg, matched=None, flt=None, min_severity=None) -> str:
@@ -830,13 +885,15 @@ def ladder(analysis, cfg, conns, fmt, output, full, absolute, width, top, color,
         _fail(str(exc))
     # Written as made: a connection's events are read from compact records
     # one at a time, never all held as objects or text.
+    notices = analysis_notices(analysis)
     if fmt == "json":
-        text = iter_ladders_json([ladder_json(lad, stream=True) for lad in drawn.values()])
+        text = iter_ladders_json([ladder_json(lad, stream=True, notices=notices) for lad in drawn.values()])
     else:
         cols = width or (shutil.get_terminal_size((100, 24)).columns if sys.stdout.isatty() else 100)
         paint = use_color(color, output)
-        text = iter_ladders_text(drawn.values(), full=full, width=cols, color=paint, absolute=absolute)
+        text = iter_ladders_text(drawn.values(), notices, full=full, width=cols, color=paint, absolute=absolute)
     _emit(text, output)
+    _say_unseen(notices, VIEW_TOP)
 
 
 @main.command()
@@ -865,15 +922,16 @@ def states(analysis, cfg, at, fmt, output, plot, width, limit, hosts, ports, sta
         view = sv.states_at(analysis, t)
         if plot:
             _plot(states_text.plot_states_at, view, plot)
-        text = iter_view_dumps(view) if fmt == "json" else \
+        text = _view_json(view) if fmt == "json" else \
             states_text.render_states_at(view, limit=limit, width=_terminal_width(output)) + "\n"
     else:
         view = sv.state_timelines(analysis)
         if plot:
             _plot(states_text.plot_timelines, view, plot)
-        text = iter_view_dumps(view) if fmt == "json" else \
+        text = _view_json(view) if fmt == "json" else \
             states_text.render_timelines(view, width=width, columns=_terminal_width(output)) + "\n"
     _emit(text, output)
+    _say_unseen(view["notices"], VIEW_TOP)
 
 
 def _the_only_connection(analysis) -> bool:
@@ -924,4 +982,5 @@ def _plot(draw, view, path) -> None:
 @main.command()
 def schema():
     """Print the JSON Schema of the JSON report."""
+    from importlib import resources
     click.echo(resources.files("tcpflow_analyze").joinpath("views/report.schema.json").read_text())

@@ -119,8 +119,6 @@ def pause_cyclic_gc(on_close) -> None:
         if not _exiting_fast:
             on_close(gc.enable)
 
-from .analysis.parallel import usable_cores
-from .render.table import connections_section
 from .views.record import numbered, with_anomalies
 from .views.report import ConnectionEntries
 
@@ -138,6 +136,13 @@ from .views.report import ConnectionEntries
 # itself.  Used only where it can gain: a run that asked for several
 # processes (``--jobs``), on a machine with more than one core, and a report
 # listing enough connections to be worth a fork.
+
+def usable_cores() -> int:
+    """``analysis.parallel.usable_cores``, imported when a fork is weighed:
+    that module brings multiprocessing, which a small run never uses."""
+    from .analysis.parallel import usable_cores as cores
+    return cores()
+
 
 # Below this many connections the lines take a few tens of milliseconds,
 # about what a fork of a large process costs.
@@ -257,6 +262,7 @@ class ForkedTable(_Forked):
         super().__init__(conns)
 
     def _section(self):
+        from .render.table import connections_section
         return connections_section(ConnectionEntries(self._conns, {}), "simple", self._color, self._width)
 
     def _write(self, out) -> None:

@@ -181,3 +181,32 @@ def test_no_tcp_and_unreadable_packets_are_notices():
 def test_clean_capture_has_no_notice():
     res = run("analyze", str(SAMPLES / "port_reuse.pcap"))
     assert res.stderr == "" and report(str(SAMPLES / "port_reuse.pcap"))["summary"]["notices"] == []
+
+
+@pytest.mark.parametrize("fmt", ["table", "json", "markdown"])
+def test_capture_loss_is_said_at_the_top_and_on_stderr(fmt):
+    """sample_pcaps/lossy_close_mix lost 2% of its packets after the fact
+    (scripts/make_lossy.py): above Zeek's 0.1% the report says so at its
+    top and on the one stderr line, whatever the format."""
+    lossy = SAMPLES / "lossy_close_mix.pcap"
+    res = run("analyze", "--format", fmt, lossy)
+    [line] = res.stderr.splitlines()
+    assert re.search(r"capture loss 2\.\d+% \(\d+ of [\d,]+ ACKs saw unseen bytes\)", line), line
+    if fmt == "table":
+        lines = res.stdout.splitlines()
+        assert _line_of(lines, r"^capture_loss\s+the capture lost packets: 2\.\d+% of ACKs") < \
+            _line_of(lines, r"^state\s+clients\s+servers")
+    elif fmt == "markdown":
+        top = res.stdout.splitlines()[:8]
+        assert any(ln.startswith("> ⚠️ **capture_loss**") for ln in top), top
+    else:
+        rep = json.loads(res.stdout)
+        [n] = rep["summary"]["notices"]
+        loss = rep["capture"]["capture_loss"]
+        assert n["kind"] == "capture_loss" and f"{loss['percent']:g}%" in n["message"]
+        assert f"the states of {rep['capture']['states_inferred']} connections are inferred" in n["message"]
+    # The clean source of the same connections: no notice, no stderr line.
+    clean = run("analyze", "--format", fmt, SAMPLES / "close_mix.pcap")
+    assert clean.stderr == "" and "the capture lost packets" not in clean.stdout
+    if fmt == "json":
+        assert json.loads(clean.stdout)["summary"]["notices"] == []

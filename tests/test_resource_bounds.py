@@ -34,7 +34,9 @@ def test_flood_is_one_anomaly_with_counts(floods):
     res = CliRunner().invoke(main, ["analyze", "--format", "json", "--max-connections", "2000",
                                     "--max-report-connections", "5000", floods[20_000]])
     assert res.exit_code == 0
-    rep = json.loads(res.output)
+    rep = json.loads(res.stdout)
+    # What the report could not see is also said on stderr, in one line.
+    assert "evicted" in res.stderr and "folded" in res.stderr and len(res.stderr.splitlines()) == 1
     cap = rep["capture"]
     assert cap["evicted"] > 0
     assert rep["summary"]["connections_total"] == 20_000

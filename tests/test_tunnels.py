@@ -318,6 +318,78 @@ def test_vxlan_fast_path_leaves_odd_packets_to_decode(tmp_path, monkeypatch):
     assert fast.stats.skipped["non_tcp"] == len(tcp4)               # the fragments
 
 
+def _mixed_mirror_frames():
+    """Plain TCP, VXLAN mirror packets (untagged; an outer tag; an inner tag;
+    IPv6 inside) and ones the fast paths leave to decode() (a fragment, a
+    short UDP length), interleaved: the loop's mirror read goes first after
+    a VXLAN packet and must hand every other packet back as it was.  The
+    frames, and how many are left to decode()."""
+    v4 = [f for _, f in sample_frames(IPV4_SAMPLE) if f[12:14] == b"\x08\x00" and f[23] == 6]
+    v6 = [f for _, f in sample_frames(IPV6_SAMPLE) if f[12:14] == b"\x86\xdd" and f[20] == 6]
+    plain = [f for _, f in sample_frames("bulk_loss.pcap") if f[12:14] == b"\x08\x00"]
+    out = []
+    odd = 0
+    for i, f in enumerate(v4):
+        mirrored = over_ipv4_udp(vxlan_header(7) + f, 4789, 40000 + i % 5)
+        kind = i % 6
+        if kind == 1:
+            mirrored = mirrored[:12] + b"\x81\x00\x00\x0a" + mirrored[12:]          # outer tag
+            out.append(plain[i])        # after a plain packet: the plain read meets it first
+        elif kind == 2:
+            mirrored = over_ipv4_udp(vxlan_header(8) + f[:12] + b"\x81\x00\x00\x0b" + f[12:], 4789)  # inner tag
+        elif kind in (3, 4):
+            broken = bytearray(mirrored)
+            if kind == 3:
+                struct.pack_into("!H", broken, 20, 0x2000)      # a fragment
+            else:
+                struct.pack_into("!H", broken, 38, 30)          # a UDP length short of the inner headers
+            out.append(bytes(broken))
+            odd += 1
+        out.append(mirrored)
+        out.append(over_ipv4_udp(vxlan_header(9) + v6[i % len(v6)], 4789))
+        if i % 4 == 0:
+            out += plain[i:i + 3]
+    return out, odd
+
+
+@pytest.mark.parametrize("link", ["ethernet", "sll", "raw", "pcapng"])
+def test_vxlan_mirror_read_hands_back_what_it_does_not_take(tmp_path, monkeypatch, link):
+    frames, odd = _mixed_mirror_frames()
+    if link in ("sll", "raw"):
+        # Linux cooked capture (a 16-byte header instead of Ethernet's) or
+        # raw IP; no outer tags there (decode() skips tags on Ethernet only).
+        tagged = sum(1 for f in frames if f[12:14] == b"\x81\x00")
+        frames = [f for f in frames if f[12:14] != b"\x81\x00"]
+        assert tagged
+        head = (lambda f: struct.pack("!HHH8sH", 0, 1, 6, f[6:12] + b"\0\0", 0x0800)) if link == "sll" \
+            else (lambda f: b"")
+        frames = [head(f) + f[14:] for f in frames]
+    timed = [(1_700_000_000 + i * 0.001, f) for i, f in enumerate(frames)]
+    if link == "pcapng":
+        path = str(tmp_path / "mixed.pcapng")
+        with open(path, "wb") as fh:
+            w = dpkt.pcapng.Writer(fh)
+            for ts, f in timed:
+                w.writepkt(f, ts=ts)
+    else:
+        path = str(tmp_path / "mixed.pcap")
+        linktype = {"ethernet": dpkt.pcap.DLT_EN10MB, "sll": dpkt.pcap.DLT_LINUX_SLL, "raw": 101}[link]
+        write_frames(path, timed, linktype=linktype)
+    calls = []
+    real = packet_loop.decode
+    monkeypatch.setattr(packet_loop, "decode", lambda *a: calls.append(1) or real(*a))
+    fast = analysis.analyze([path])
+    decoded = len(calls)
+    monkeypatch.setattr(packet_loop, "FAST_PATHS", {})
+    slow = analysis.analyze([path])
+    assert list(build_report(fast)["connections"]) == list(build_report(slow)["connections"])
+    assert (fast.stats.packets, fast.stats.tcp_packets, fast.stats.skipped, fast.stats.encapsulations) == \
+        (slow.stats.packets, slow.stats.tcp_packets, slow.stats.skipped, slow.stats.encapsulations)
+    assert fast.stats.packets == len(frames)
+    assert fast.stats.encapsulations["vxlan"] > len(frames) // 2
+    assert decoded == odd       # each once: the fragments and the short UDP lengths
+
+
 # -- Hostile input ----------------------------------------------------------------
 
 def test_nesting_past_the_limit_is_malformed_not_a_crash():
@@ -328,7 +400,7 @@ def test_nesting_past_the_limit_is_malformed_not_a_crash():
         packet = ipv4(packet, 4)
         r = decode(1, eth(packet, 0x0800), 0, 14 + len(packet))
         if depth <= 8:
-            assert r.__class__ is tuple and r[9][0] == "+".join(["ipip"] * depth)
+            assert r.__class__ is tuple and r[10][0] == "+".join(["ipip"] * depth)
         else:
             assert r == 2          # SKIP_MALFORMED
     # Tunnels of every kind nested: GRE in VXLAN in Geneve in ... the limit holds.

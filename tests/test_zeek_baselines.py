@@ -9,6 +9,7 @@ import pytest
 from conftest import PUBLIC
 
 from tcpflow_analyze.analysis import analyze
+from tcpflow_analyze.engine import zeek
 from tcpflow_analyze.views.report import build_report
 
 BASELINES = json.loads((Path(__file__).parent / "data" / "zeek_conn_baselines.json").read_text())
@@ -18,11 +19,17 @@ KNOWN = {
     # Zeek counts payload the snaplen (54) cut off as content gaps (G/g); we
     # only flag ACKs for bytes the capture never showed.
     ("zeek-tcp-retransmit-fast.pcap", "history"): "ShADadtR",
-    # Run with -b (no HTTP scripts), so port 80 is not a "likely server port"
-    # and Zeek flips only when the SYN shows up; with its default scripts it
-    # flips at the first packet, as we do.
-    ("zeek-tcp-handshake-reorder.pcap", "history"): "^hSADadFf",
 }
+
+
+def likely_server_ports(options: str):
+    """Zeek's likely_server_ports in the run that made a baseline: the default
+    scripts' set, or with -b (bare mode) only what the scripts it loaded add
+    (base/protocols/http adds HTTP's ports, ...)."""
+    if "zeek -b" not in options:
+        return zeek.LIKELY_SERVER_PORTS
+    loaded = [name for name in zeek.LIKELY_SERVER_PORTS_BY_SCRIPT if f"base/protocols/{name}" in options]
+    return frozenset().union(*(zeek.LIKELY_SERVER_PORTS_BY_SCRIPT[name] for name in loaded))
 # Baselines that force Zeek's inactivity timeout to split a connection, or
 # whose test splits idle connections (Zeek's tcp_inactivity_timeout): a TCP
 # connection does not end by idling, so we keep one.
@@ -38,8 +45,9 @@ def cases():
 
 @pytest.mark.skipif(not PUBLIC.is_dir(), reason="../shared/pcaps/public not present")
 @pytest.mark.parametrize("entry", list(cases()))
-def test_matches_zeek_baseline(entry):
+def test_matches_zeek_baseline(entry, monkeypatch):
     name = entry["capture"]
+    monkeypatch.setattr(zeek, "LIKELY_SERVER_PORTS", likely_server_ports(entry.get("zeek_options") or ""))
     rep = build_report(analyze([str(PUBLIC / name)]))
     if name in SPLIT_BY_ZEEK_TIMEOUT:
         # Every 4-tuple Zeek logged is one of ours, with the packets of all

@@ -8,9 +8,10 @@ that the packet loop (``engine.loop.run``) inlines (``FAST_PATHS``);
 ``decode`` is the general path for everything else.
 
 ``decode`` returns either a tuple
-``(key, sport, dport, seq, ack, flags, window, payload_len, wscale)`` or an
+``(key, sport, dport, seq, ack, flags, window, payload_len, wscale, ip_len)`` or an
 int, the reason the packet was skipped (``SKIP_*``).  ``key`` is the raw bytes
-src addr + dst addr + sport + dport, so it doubles as the flow-table key.
+src addr + dst addr + sport + dport, so it doubles as the flow-table key;
+``ip_len`` is the IP packet's length, headers included (Zeek's ip_bytes).
 
 The modules, one job each:
 
@@ -21,7 +22,7 @@ The modules, one job each:
 * ``ip``        -- IPv4, IPv6 and its extension headers.
 * ``tcp``       -- the TCP header and its window-scale option.
 * ``tunnel``    -- the TCP inside VXLAN, Geneve, GRE/ERSPAN/WCCP, IP in IP,
-  MPLS, PBB, VN-Tag, GTP-U, Teredo, AYIYA: ``decode`` then returns a tenth
+  MPLS, PBB, VN-Tag, GTP-U, Teredo, AYIYA: ``decode`` then returns an eleventh
   item, the encapsulation ``(name, tunnel id, tag)``, and the key ends with
   the tag (the tunnel's identity; odd length, its last byte its length).
 """

@@ -78,7 +78,7 @@ def decode_ipv4(buf, pos, end, depth=0):
     if total < ihl:
         return SKIP_MALFORMED
     return decode_tcp(buf, pos + ihl, min(pos + total, end), pos + total,
-                      buf[pos + _V4_ADDRS:pos + _V4_ADDRS_END])
+                      buf[pos + _V4_ADDRS:pos + _V4_ADDRS_END], pos)
 
 
 def decode_ipv6(buf, pos, end, depth=0):
@@ -94,7 +94,7 @@ def decode_ipv6(buf, pos, end, depth=0):
     data_end = end if plen == 0 else hdr + plen
     for _ in range(MAX_IPV6_EXT_HEADERS):
         if nxt == IPPROTO_TCP:
-            return decode_tcp(buf, hdr, min(data_end, end), data_end, addrs)
+            return decode_tcp(buf, hdr, min(data_end, end), data_end, addrs, pos)
         if nxt in _TUNNEL_PROTOS:
             return _tunnel.by_ip_proto(nxt, buf, hdr, min(data_end, end), 6, addrs, depth)
         if hdr + _IPV6_EXT_MIN > end:

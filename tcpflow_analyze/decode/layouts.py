@@ -37,6 +37,11 @@ class Header:
             pos += struct.calcsize(order + code)
         self.size = pos
 
+    def renamed(self, name: str) -> Header:
+        """The same header under another name: a read that lays it twice (a
+        tunnel's outer and inner IPv4) tells the two apart by name."""
+        return Header(name, *self.fields, order=self.order)
+
     def read(self, *fields: str) -> Read:
         """A read of this header alone, unpacking ``fields`` under their own names."""
         return Read((self,), [(field, f"{self.name}.{field}") for field in fields])
@@ -191,21 +196,39 @@ VXLAN_FAST6 = Read((VXLAN, ETHERNET, IPV6, TCP),
                    (("vni_res", "vxlan.vni_res"), ("etype", "eth.type")) + _IPV6_PICKS + _TCP_FIRST16)
 
 
+# The VXLAN mirror's common packet in one read, for the loop to try first
+# while a capture is all mirror: the link header, outer IPv4 (IHL 5), UDP,
+# VXLAN, inner Ethernet (untagged), inner IPv4 (IHL 5), and the same TCP
+# fields.  The outer IPv4's fields keep the v4 read's names, the inner's
+# their own.
+_INNER_ETHERNET = ETHERNET.renamed("ieth")
+_INNER_IPV4 = IPV4.renamed("iip")
+_MIRROR_PICKS = (("udp_dport", "udp.dport"), ("ulen", "udp.ulen"), ("vni_res", "vxlan.vni_res"),
+                 ("ietype", "ieth.type"), ("ivhl", "iip.vhl"), ("itotal", "iip.len"), ("ifrag", "iip.off"),
+                 ("iproto", "iip.p"))
+FAST_MIRROR_NAMES = FAST_V4_NAMES[:5] + tuple(name for name, _ in _MIRROR_PICKS) \
+    + tuple(name for name, _ in _TCP_FIRST16)
+
+
 class FastPath(NamedTuple):
     v4: Read      # link header + IPv4 + TCP, unpacked as FAST_V4_NAMES
     v6: Read      # link header + IPv6 + TCP, unpacked as FAST_V6_NAMES
     l2: int       # the link header's length
     raw: bool     # raw IP: v4's "etype" is the version/IHL byte (RAW_IPV4)
+    mirror: Read  # link header + IPv4 + UDP + VXLAN + Ethernet + IPv4 + TCP, as FAST_MIRROR_NAMES
 
 
 def _fast_path(link: Header | None, etype_field: str | None) -> FastPath:
     if link is None:
-        v4 = Read((IPV4, TCP), (("etype", "ip.vhl"), ("vhl", "ip.tos")) + _IPV4_PICKS[1:] + _TCP_FIRST16)
-        v6 = Read((IPV6, TCP), _IPV6_PICKS + _TCP_FIRST16)
-        return FastPath(v4, v6, 0, True)
-    v4 = Read((link, IPV4, TCP), ((("etype", f"{link.name}.{etype_field}"),) + _IPV4_PICKS + _TCP_FIRST16))
-    v6 = Read((link, IPV6, TCP), _IPV6_PICKS + _TCP_FIRST16)
-    return FastPath(v4, v6, link.size, False)
+        ip4 = (("etype", "ip.vhl"), ("vhl", "ip.tos")) + _IPV4_PICKS[1:]
+        headers = ()
+    else:
+        ip4 = (("etype", f"{link.name}.{etype_field}"),) + _IPV4_PICKS
+        headers = (link,)
+    v4 = Read(headers + (IPV4, TCP), ip4 + _TCP_FIRST16)
+    v6 = Read(headers + (IPV6, TCP), _IPV6_PICKS + _TCP_FIRST16)
+    mirror = Read(headers + (IPV4, UDP, VXLAN, _INNER_ETHERNET, _INNER_IPV4, TCP), ip4 + _MIRROR_PICKS + _TCP_FIRST16)
+    return FastPath(v4, v6, 0 if link is None else link.size, link is None, mirror)
 
 
 # Link types whose header has a fixed length and names the ethertype: the

@@ -54,7 +54,7 @@ def decode(linktype: int, buf, off: int, caplen: int):
     if link is None:
         return SKIP_UNSUPPORTED_LINK
     r = link(buf, off, off + caplen)
-    if r.__class__ is not int and len(r) == 10:
+    if r.__class__ is not int and len(r) == 11:
         # Found inside a tunnel: the tunnel's part of the flow key, and the
         # encapsulation the connection will report (decode.tunnel).
         return _tunnel.finalize(r)

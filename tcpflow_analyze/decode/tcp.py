@@ -32,9 +32,10 @@ def window_scale(buf, start: int, end: int) -> int:
     return -1
 
 
-def decode_tcp(buf, pos, cap_end, ip_end, addrs):
+def decode_tcp(buf, pos, cap_end, ip_end, addrs, ip_start):
     """TCP header at ``pos``; captured bytes end at ``cap_end``, the IP packet
-    at ``ip_end``; ``addrs`` are the IP source and destination addresses.
+    at ``ip_end`` (it starts at ``ip_start``: its length is the last field,
+    Zeek's ip_bytes); ``addrs`` are the IP source and destination addresses.
     The fields tuple (see ``decode``) or a SKIP_* reason."""
     if pos + TCP_MIN_LEN > cap_end:
         # Cut by the capture, or not there at all by the IP header's own length.
@@ -46,4 +47,4 @@ def decode_tcp(buf, pos, cap_end, ip_end, addrs):
     wscale = window_scale(buf, pos + TCP_MIN_LEN, min(pos + thl, cap_end)) \
         if flags & SYN and thl > TCP_MIN_LEN else -1
     key = addrs + buf[pos:pos + _PORTS_END]
-    return key, sport, dport, seq, ack, flags, win, ip_end - pos - thl, wscale
+    return key, sport, dport, seq, ack, flags, win, ip_end - pos - thl, wscale, ip_end - ip_start

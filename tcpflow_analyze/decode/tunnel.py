@@ -6,7 +6,7 @@ bridging, WCCP), IP in IP (4in4, 6in4, 4in6, 6in6), MPLS label stacks, IEEE
 Each decoder here takes ``(buf, pos, end, depth)`` -- the tunnel's header at
 ``pos``, the captured bytes ending at ``end``, how many tunnels are already
 around it -- and returns what the inner packet's decoder returns, with its
-own layer added (``_wrap``): the fields tuple gets a tenth item, the layers
+own layer added (``_wrap``): the fields tuple gets an eleventh item, the layers
 outermost first.  ``finalize`` (called once, by ``links.decode``) turns the
 layers into the connection's encapsulation and adds the tunnel's identity to
 the flow key.
@@ -34,7 +34,6 @@ What goes into a connection's identity, and why:
 """
 from __future__ import annotations
 
-import hashlib
 import socket
 
 from . import ip as _ip
@@ -89,8 +88,8 @@ def _wrap(r, layer):
     """The inner decoder's answer ``r`` with ``layer`` around it."""
     if r.__class__ is int:
         return r
-    if len(r) == 10:
-        return r[:9] + ((layer,) + r[9],)
+    if len(r) == 11:
+        return r[:10] + ((layer,) + r[10],)
     return r + ((layer,),)
 
 
@@ -121,7 +120,8 @@ def encapsulation(layers):
     shown = ",".join(layer[2] for layer in layers if layer[2] is not None) or None
     if body:
         if len(body) > _TAG_BODY_MAX:
-            body = b"H" + hashlib.blake2b(body, digest_size=16).digest()
+            from hashlib import blake2b  # rare: hashlib loads OpenSSL, kept off the start of every run
+            body = b"H" + blake2b(body, digest_size=16).digest()
         if len(body) % 2:
             body += b"\0"
         tag = body + bytes((len(body) + 1,))
@@ -135,12 +135,12 @@ def encapsulation(layers):
 
 
 def finalize(r):
-    """A 10-item answer (``_wrap``) as the packet loop takes it: the flow key
+    """An 11-item answer (``_wrap``) as the packet loop takes it: the flow key
     with the tunnel's tag, and the encapsulation in place of the layers."""
-    encap, tag = encapsulation(r[9])
+    encap, tag = encapsulation(r[10])
     if tag:
-        return (r[0] + tag,) + r[1:9] + (encap,)
-    return r[:9] + (encap,)
+        return (r[0] + tag,) + r[1:10] + (encap,)
+    return r[:10] + (encap,)
 
 
 def vxlan_layer(vni: int):

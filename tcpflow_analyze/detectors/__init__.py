@@ -11,6 +11,7 @@ from . import (
 )
 from .base import SEVERITIES, Anomaly, Option
 from .config import DetectorConfig
+from .scans import shared_scans
 
 DETECTORS = (
     half_open, accept_queue_overflow, rst_on_stale_syn, lingering_close_wait, time_wait_storm,
@@ -36,8 +37,9 @@ def run(analysis, cfg=None) -> list[Anomaly]:
     """Every anomaly in the analysis, ordered by time; ``cfg``: see ``config``."""
     config_ = config(cfg)
     found: list[Anomaly] = []
-    for detector in DETECTORS:
-        found.extend(detector.detect(analysis, config_))
+    with shared_scans():
+        for detector in DETECTORS:
+            found.extend(detector.detect(analysis, config_))
     found.sort(key=lambda a: (a.time if a.time is not None else float("inf"), a.type))
     return found
 

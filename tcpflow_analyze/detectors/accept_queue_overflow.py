@@ -18,8 +18,7 @@ more than one ACK ignored, which loss alone rarely does.
 """
 from __future__ import annotations
 
-from statistics import median
-
+from ..model.connection import HS_OVERFLOW
 from ..model.states import ESTABLISHED
 from .base import Anomaly, Instance, Option, duration_text, grouped, plural, service
 
@@ -43,7 +42,7 @@ def detect(analysis, cfg) -> list[Anomaly]:
     end = analysis.stats.end
     instances = []
     for c in analysis.connections:
-        if not c.listen_overflow:
+        if not c.hs & HS_OVERFLOW:  # Connection.listen_overflow, without a property call per connection
             continue
         svc, client = service(c.server), service(c.client)
         start = _first(c.client.trans_flat, ESTABLISHED)
@@ -77,6 +76,8 @@ def detect(analysis, cfg) -> list[Anomaly]:
                 + ": raise the listen() backlog and net.core.somaxconn, or accept faster")
 
     def totals(group):
+        # statistics (with decimal and fractions) is imported only when an overflow was found.
+        from statistics import median
         waits = [i.details["waited"] for i in group]
         return {"clients": len({i.details["client"].rsplit(":", 1)[0] for i in group}),
                 "longest_wait": round(max(waits), 6), "median_wait": round(median(waits), 6),

@@ -8,12 +8,11 @@ connections.
 """
 from __future__ import annotations
 
-import math
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
 from ..model.connection import Connection
-from ..model.text import endpoint_text, ip_text
+from ..model.text import endpoint_text, ip_text, report_time
 
 SEVERITIES = ("info", "warning", "critical")
 
@@ -72,14 +71,6 @@ def group_key(anomaly: dict) -> tuple[str, str]:
 # Examples a grouped anomaly keeps of its instances: enough to show the
 # variety, few enough that a group of thousands stays one readable entry.
 GROUP_EXAMPLES = 5
-
-
-def report_time(t):
-    """A time as the report writes it (views.record.report_time's rule: six
-    places, never NaN or Infinity), for the times kept inside ``details``."""
-    if t is None or not math.isfinite(t):
-        return None
-    return round(t, 6)
 
 
 @dataclass

@@ -18,6 +18,7 @@ per source, and are not claimed.
 from __future__ import annotations
 
 from collections import defaultdict
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from ..engine.folding import refused
@@ -57,12 +58,39 @@ def outcome(conn: Connection) -> str | None:
     return None
 
 
+# find_scans' answers while ``shared_scans`` is on: (analysis, need) ->
+# scans.  Off (None) outside it, where a caller may change the connections
+# between two calls.
+_shared: dict | None = None
+
+
+@contextmanager
+def shared_scans():
+    """Within, the scans of an analysis are worked out once: ``detectors.run``
+    runs six detectors that ask for them over the same connections."""
+    global _shared
+    _shared = {}
+    try:
+        yield
+    finally:
+        _shared = None
+
+
 def find_scans(analysis, cfg) -> list[Scan]:
     """Every (source, target) pair whose probes reached at least
     ``cfg["scan_ports"]`` distinct destination ports (0: none is a scan)."""
     need = cfg["scan_ports"]
     if not need:
         return []
+    if _shared is None:
+        return _find_scans(analysis, need)
+    known = _shared.get((id(analysis), need))
+    if known is None or known[0] is not analysis:
+        known = _shared[(id(analysis), need)] = (analysis, _find_scans(analysis, need))
+    return known[1]
+
+
+def _find_scans(analysis, need: int) -> list[Scan]:
     pairs = defaultdict(list)
     for c in analysis.connections:
         if c.client.bytes or c.server.bytes:
@@ -101,4 +129,5 @@ def port_ranges(ports) -> str:
     return ", ".join(str(lo) if lo == hi else f"{lo}-{hi}" for lo, hi in runs)
 
 
-__all__ = ["ANSWERED", "REFUSED", "UNANSWERED", "Scan", "find_scans", "outcome", "port_ranges", "scanned"]
+__all__ = ["ANSWERED", "REFUSED", "UNANSWERED", "Scan", "find_scans", "outcome", "port_ranges", "scanned",
+           "shared_scans"]

@@ -19,16 +19,26 @@ from __future__ import annotations
 
 from ..decode import ACK, FIN, RST, SYN
 from ..model.connection import (
-    HS_ACK, HS_OVERFLOW, HS_SIMOPEN, HS_SYN, HS_SYNACK, SEQ_HALF, SEQ_MASK, Z_INACTIVE, Endpoint, seq_ge,
+    EVIDENCE_INFERRED, HS_ACK, HS_OVERFLOW, HS_SIMOPEN, HS_SYN, HS_SYNACK, SEQ_HALF, SEQ_MASK, Endpoint, seq_ge,
 )
 from ..model.states import (
     CLOSE_WAIT, CLOSED, CLOSING, ESTABLISHED, FIN_WAIT_1, FIN_WAIT_2, LAST_ACK, LISTEN, SYN_RECEIVED,
     SYN_SENT, TIME_WAIT, UNKNOWN,
 )
-from . import history, zeek
-from .history import H_FIN, H_INCONSISTENT, H_MULTIFLAG, H_RST, H_SYN
 
 _DONE = (CLOSED, TIME_WAIT)
+
+# A copy of an endpoint's latest segment (same sequence and acknowledgment
+# numbers, same flags) this soon after it (seconds) is the capture seeing one
+# packet twice: ``tcpdump -i any`` on a router or bridge records each
+# forwarded packet on the way in and on the way out, microseconds apart.  The
+# sender itself cannot repeat a segment this soon: a retransmission waits
+# for the RTO (at least 200 ms on Linux), a tail loss probe for its PTO
+# (2 RTT + 2 ms at least), and a fast retransmission for three duplicate
+# ACKs, and it retransmits the oldest unacknowledged segment, not the one
+# it just sent.
+# (The table checks data segments against it, ``control`` SYNs and FINs.)
+DUP_WINDOW = 0.002
 
 
 def set_state(ep: Endpoint, state: int, ts: float) -> None:
@@ -63,9 +73,12 @@ def withdraw_established(ep: Endpoint) -> None:
 
 def acks_syn(ep: Endpoint, ack: int) -> bool:
     """Does ``ack`` acknowledge ep's SYN (and at most what ep sent with it)?"""
-    if ep.isn < 0:
+    isn = ep.isn
+    if isn < 0:
         return False
-    return seq_ge(ack, (ep.isn + 1) & SEQ_MASK) and seq_ge(ep.snd_nxt if ep.snd_nxt >= 0 else ack, ack)
+    # seq_ge written out: this runs for every SYN-ACK.
+    nxt = ep.snd_nxt
+    return ((ack - isn - 1) & SEQ_MASK) < SEQ_HALF and (nxt < 0 or ((nxt - ack) & SEQ_MASK) < SEQ_HALF)
 
 
 def receive_fin(x: Endpoint, ts: float) -> None:
@@ -81,6 +94,21 @@ def receive_fin(x: Endpoint, ts: float) -> None:
         set_state(x, TIME_WAIT, ts)
 
 
+def fin_acked(conn, sender: Endpoint, receiver: Endpoint, ts: float) -> None:
+    """The receiver has the sender's FIN and the sender learns it arrived
+    (RFC 9293 3.10.7.4, "if our FIN is now acknowledged"): FIN_WAIT_1 ->
+    FIN_WAIT_2, CLOSING -> TIME_WAIT, LAST_ACK -> CLOSED."""
+    receive_fin(receiver, ts)
+    st = sender.state
+    if st == FIN_WAIT_1:
+        set_state(sender, FIN_WAIT_2, ts)
+    elif st == CLOSING:
+        set_state(sender, TIME_WAIT, ts)
+    elif st == LAST_ACK:
+        set_state(sender, CLOSED, ts)
+    check_ended(conn)
+
+
 def check_ended(conn) -> None:
     """Both sides closed: a new SYN on the 4-tuple starts a new instance."""
     if conn.client.state in _DONE and conn.server.state in _DONE:
@@ -92,12 +120,11 @@ def receipts(conn, x, y, upper, ts, ack, flags, plen) -> None:
     """What a segment from x shows x has received, and what y now knows."""
     if x.first_time < 0:
         x.first_time = ts
-    if x.zstate == Z_INACTIVE or flags & (SYN | FIN | RST):
-        zeek.update(x, y, upper, flags, plen)
-    if x.state == UNKNOWN and not flags & (SYN | RST):
+    xst = x.state
+    if xst == UNKNOWN and not flags & (SYN | RST):
         # Any non-SYN segment comes from a synchronized TCB.
         set_state(x, ESTABLISHED, ts)
-    elif x.state == SYN_RECEIVED and conn.hs & HS_OVERFLOW and not flags & (SYN | RST):
+    elif xst == SYN_RECEIVED and conn.hs & HS_OVERFLOW and not flags & (SYN | RST):
         # A listener whose full accept queue dropped the client's ACKs sends
         # nothing but SYN-ACKs from its request socket; its first other
         # segment comes from the child socket made when one of the client's
@@ -107,9 +134,11 @@ def receipts(conn, x, y, upper, ts, ack, flags, plen) -> None:
     if not flags & ACK or flags & RST:
         # Acknowledgment numbers in RSTs are not trusted (as Zeek).
         return
-    # x acknowledges y's SYN: the handshake moves on.
+    # x acknowledges y's SYN: the handshake moves on.  (Here and below
+    # seq_ge is written out: this runs for every segment off the common
+    # path.)
     yst = y.state
-    if (yst == SYN_SENT or yst == SYN_RECEIVED) and y.isn >= 0 and seq_ge(ack, (y.isn + 1) & SEQ_MASK):
+    if (yst == SYN_SENT or yst == SYN_RECEIVED) and y.isn >= 0 and ((ack - y.isn - 1) & SEQ_MASK) < SEQ_HALF:
         if y.state == SYN_SENT and flags & SYN:
             # y gets the SYN-ACK it waited for (RFC 9293 3.10.7.3).
             set_state(y, ESTABLISHED, ts)
@@ -128,16 +157,8 @@ def receipts(conn, x, y, upper, ts, ack, flags, plen) -> None:
                 # 3.5 figure 8: both ends go SYN_RECEIVED -> ESTABLISHED).
                 conn.hs |= HS_ACK
     # x acknowledges y's FIN: x has received it; y learns it arrived.
-    if y.fin_seq >= 0 and not x.got_fin and seq_ge(ack, (y.fin_seq + 1) & SEQ_MASK):
-        receive_fin(x, ts)
-        st = y.state
-        if st == FIN_WAIT_1:
-            set_state(y, FIN_WAIT_2, ts)
-        elif st == CLOSING:
-            set_state(y, TIME_WAIT, ts)
-        elif st == LAST_ACK:
-            set_state(y, CLOSED, ts)
-        check_ended(conn)
+    if y.fin_seq >= 0 and not x.got_fin and ((ack - y.fin_seq - 1) & SEQ_MASK) < SEQ_HALF:
+        fin_acked(conn, y, x, ts)
     elif x.state == TIME_WAIT and x.got_fin:
         # A TIME_WAIT socket re-acknowledging a retransmitted FIN restarts
         # its 2*MSL timer (Linux: tcp_timewait_state_process).
@@ -154,30 +175,17 @@ def receipts(conn, x, y, upper, ts, ack, flags, plen) -> None:
 
 
 def control(conn, x, y, upper, ts, seq, ack, flags, plen, wscale) -> None:
-    """The effects of SYN, FIN and RST sent by x, and their history letters.
-
-    Zeek's letters (TCP.cc update_history): S, H, F and R the first time,
-    then again whenever the sequence number differs (a FIN's number is
-    after its data); I or Q once for a packet carrying several of them.
-    """
-    ctl = flags & (SYN | FIN | RST)
-    if ctl == SYN:
-        if history.repeatable(x, H_SYN, seq, x.last_syn):
-            history.add(conn, "H" if flags & ACK else "S", upper)
-        x.last_syn = seq
-    elif ctl == FIN:
-        fin_end = (seq + plen) & SEQ_MASK
-        if history.repeatable(x, H_FIN, fin_end, x.last_fin):
-            history.add(conn, "F", upper)
-        x.last_fin = fin_end
-    elif ctl == RST:
-        if history.repeatable(x, H_RST, seq, x.last_rst):
-            history.add(conn, "R", upper)
-        x.last_rst = seq
-    elif flags & FIN and flags & RST:
-        history.add_once(conn, x, H_INCONSISTENT, "I", upper)
-    else:
-        history.add_once(conn, x, H_MULTIFLAG, "Q", upper)
+    """The effects of SYN, FIN and RST sent by x on the endpoint states
+    (its history letters: written first, in ``ConnectionTable.segment``)."""
+    if not flags & RST:
+        sig = seq | (flags << 32)   # a SYN-ACK after a SYN (simultaneous open) is no copy of it
+        if sig == x.ctl_seq and ts - x.ctl_time < DUP_WINDOW:
+            # The capture holds this SYN or FIN twice (table.DUP_WINDOW): not
+            # a SYN retry, nor a retransmitted FIN.
+            x.ctl_duplicates += 1
+            return
+        x.ctl_seq = sig
+        x.ctl_time = ts
     if flags & RST:
         if x.rst_time < 0:
             x.rst_time = ts
@@ -229,6 +237,30 @@ def control(conn, x, y, upper, ts, seq, ack, flags, plen, wscale) -> None:
                 conn.hs |= HS_SIMOPEN
     if flags & FIN:
         fin_seq = (seq + plen + (1 if flags & SYN else 0)) & SEQ_MASK
+        x.fin_count += 1
+        x.last_fin_time = ts
+        # (The first test, the rare marks of a lost or unseen peer FIN, is
+        # implied by the last one: it spares most FINs the rest.)
+        if ((conn.one_sided or y.fin_guess >= 0)
+                and x.fin_seq < 0 and not x.got_fin and x.state == ESTABLISHED and flags & ACK and ack == x.rcv_nxt
+                and y.fin_seq < 0
+                and ((conn.one_sided and not y.packets and y.unseen_step == 1)
+                     or (y.fin_guess == ack and y.snd_nxt == ack))):
+            # One direction only: x's acknowledgment last moved by exactly
+            # one, and x now closes without having received anything more.
+            # The one is the peer's FIN (a FIN takes one sequence number,
+            # RFC 9293 3.4): the peer closed first; x's ACK of it took the
+            # peer to FIN_WAIT_2, and x is the passive closer (LAST_ACK).
+            # The same in a two-way capture that lost the peer's FIN
+            # (``fin_guess``: x acknowledged one past the peer's last byte).
+            t = y.unseen_time if not y.packets else y.fin_guess_time
+            y.fin_seq = (ack - 1) & SEQ_MASK
+            y.fin_time = t
+            y.active_close = True
+            set_state(y, FIN_WAIT_1, t)
+            receive_fin(x, t)
+            set_state(y, FIN_WAIT_2, t)
+            conn.evidence = EVIDENCE_INFERRED
         if x.fin_seq < 0:
             x.fin_time = ts
             x.fin_seq = fin_seq
@@ -300,3 +332,64 @@ def rst_acceptable(x: Endpoint, y: Endpoint, seq: int, ack: int, flags: int) -> 
     lo = y.rcv_nxt
     hi = x.snd_nxt if x.snd_nxt >= 0 and seq_ge(x.snd_nxt, lo) else lo
     return ((seq - lo) & SEQ_MASK) <= ((hi - lo) & SEQ_MASK)
+
+
+def unseen_peer_ack(conn, x, y, upper, rn, ack, ts) -> None:
+    """x's acknowledgment advanced (from ``rn``, -1 for x's first ACK) while
+    none of y's packets has been seen: all the capture tells of y is what x
+    acknowledges.  A one-way capture (asymmetric routing, a SPAN of one
+    direction) shows only this; a two-way one can show it too when it
+    missed y's first packets.  What x's ACKs prove y did:
+
+    * x, in SYN_SENT, acknowledges something: it had y's SYN-ACK (the ACK
+      number is y's ISN + 1, RFC 9293 3.5), so x is ESTABLISHED and y, which
+      the ACK reached, too (an ACK is taken as delivered, as elsewhere);
+    * x acknowledges bytes beyond y's SYN: y sent data, so y had x's SYN-ACK
+      and x had y's ACK of it: both ESTABLISHED;
+    * after x's FIN, x's acknowledgment moves by exactly one: y's FIN, which
+      acknowledged x's (Linux sends a FIN with ACK): x TIME_WAIT, y (its FIN
+      acknowledged by x) CLOSED.
+
+    The connection is marked one-sided (``conn.one_sided``, the seen side);
+    ``timers.infer_unseen`` clears the mark if y shows up after all.
+    """
+    if y.packets:
+        return
+    step = (ack - rn) & SEQ_MASK if rn >= 0 else 0
+    xst = x.state
+    if xst == SYN_SENT and x.isn >= 0:
+        if y.isn < 0:
+            y.isn = (ack - 1) & SEQ_MASK
+        if y.state in (CLOSED, LISTEN, UNKNOWN):
+            set_state(y, SYN_RECEIVED, ts)
+        set_state(x, ESTABLISHED, ts)
+        set_state(y, ESTABLISHED, ts)
+        conn.hs |= HS_SYNACK | HS_ACK
+        conn.evidence = EVIDENCE_INFERRED
+    elif step:
+        yst = y.state
+        if yst == SYN_SENT or yst == SYN_RECEIVED or yst == UNKNOWN or xst == SYN_RECEIVED:
+            if yst == SYN_SENT or yst == SYN_RECEIVED or yst == UNKNOWN:
+                set_state(y, ESTABLISHED, ts)
+            if xst == SYN_RECEIVED:
+                # y's data carried its ACK of x's SYN-ACK.
+                set_state(x, ESTABLISHED, ts)
+                conn.hs |= HS_ACK
+                conn.evidence = EVIDENCE_INFERRED
+        elif step == 1 and x.fin_seq >= 0 and not x.got_fin and xst in (FIN_WAIT_1, FIN_WAIT_2) \
+                and y.fin_seq < 0 and yst == ESTABLISHED:
+            y.fin_seq = (ack - 1) & SEQ_MASK
+            y.fin_time = ts
+            receive_fin(y, ts)
+            if x.state == FIN_WAIT_1:
+                set_state(x, FIN_WAIT_2, ts)
+            set_state(y, LAST_ACK, ts)
+            receive_fin(x, ts)
+            set_state(y, CLOSED, ts)
+            check_ended(conn)
+            conn.evidence = EVIDENCE_INFERRED
+    else:
+        return
+    y.unseen_step = step
+    y.unseen_time = ts
+    conn.one_sided = 1 if upper else 2

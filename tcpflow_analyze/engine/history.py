@@ -1,11 +1,18 @@
 """Zeek's connection history letters (conn.log ``history``), written in one place.
 
-Upper case for the originator (our client), lower case for the responder.
+Upper case for Zeek's originator, lower case for its responder.  Zeek's
+originator is our client unless Zeek guessed the roles of a connection
+whose first packet was not a SYN otherwise than we did (``conn.zflip``,
+``engine.zeek.zeek_flips``): the ``upper`` argument below says "sent by our
+client", and the letter's case follows Zeek's roles.
 Some letters are written once per direction (``hist_seen`` bits, Zeek's
 HIST_* masks); retransmissions, gaps and zero windows are written at their
 1st, 10th, 100th ... occurrence (Zeek's scaling thresholds).
 """
 from __future__ import annotations
+
+from ..decode import ACK, FIN, RST, SYN
+from ..model.connection import SEQ_MASK
 
 # Letters recorded once per direction (Zeek: HIST_* masks).
 H_ACK = 1
@@ -20,28 +27,57 @@ SCALED_COUNTS = frozenset(10 ** i for i in range(19))
 
 
 def add(conn, letter: str, upper: bool) -> None:
-    """``letter`` (upper case) for the client's side, its lower case for the server's."""
-    conn.hist += letter if upper else letter.lower()
+    """``letter`` (upper case) for Zeek's originator, its lower case for the responder."""
+    conn.hist += letter if upper != conn.zflip else letter.lower()
 
 
 def add_scaled(conn, count: int, letter: str, upper: bool) -> None:
     """The letter for a counted event, on its 1st, 10th, 100th ... occurrence."""
     if count in SCALED_COUNTS:
-        conn.hist += letter if upper else letter.lower()
+        conn.hist += letter if upper != conn.zflip else letter.lower()
 
 
 def add_once(conn, ep, bit: int, letter: str, upper: bool) -> None:
     """The letter the first time ``ep`` does what ``bit`` stands for."""
     if not ep.hist_seen & bit:
         ep.hist_seen |= bit
-        conn.hist += letter if upper else letter.lower()
+        conn.hist += letter if upper != conn.zflip else letter.lower()
 
 
-def repeatable(ep, bit: int, value: int, last: int) -> bool:
-    """Is a repeatable letter (S, H, F, R) due: the first time, then whenever
-    the sequence number differs from the last such packet's (Zeek's
-    update_history)."""
+def control(conn, ep, flags: int, seq: int, plen: int, upper: bool) -> None:
+    """The letter of a control segment from ``ep`` (Zeek's update_history):
+    S, H, F and R the first time, then again whenever the sequence number
+    differs from the last such segment's (a FIN's number is after its
+    data); I or Q once for a segment carrying several of SYN, FIN, RST.
+    (One call per control segment: the letter's case written here, as in
+    ``add``.)"""
+    ctl = flags & (SYN | FIN | RST)
+    if ctl == SYN:
+        bit = H_SYN
+        letter = "H" if flags & ACK else "S"
+        value = seq
+        last = ep.last_syn
+        ep.last_syn = seq
+    elif ctl == FIN:
+        bit = H_FIN
+        letter = "F"
+        value = (seq + plen) & SEQ_MASK
+        last = ep.last_fin
+        ep.last_fin = value
+    elif ctl == RST:
+        bit = H_RST
+        letter = "R"
+        value = seq
+        last = ep.last_rst
+        ep.last_rst = seq
+    elif flags & FIN and flags & RST:
+        add_once(conn, ep, H_INCONSISTENT, "I", upper)
+        return
+    else:
+        add_once(conn, ep, H_MULTIFLAG, "Q", upper)
+        return
     if not ep.hist_seen & bit:
         ep.hist_seen |= bit
-        return True
-    return value != last
+    elif value == last:
+        return
+    conn.hist += letter if upper != conn.zflip else letter.lower()

@@ -2,7 +2,9 @@
 
 The common packet (Ethernet, Linux cooked, raw IP or one 802.1Q tag; IPv4 without
 options or IPv6 without extension headers; TCP) is decoded inline with one
-precompiled struct read (``decode.FAST_PATHS``); everything else goes through
+precompiled struct read (``decode.FAST_PATHS``), and so is the VXLAN mirror's
+(outer Ethernet/IPv4/UDP/VXLAN, inner Ethernet/IPv4/TCP; IPv6 inside takes one
+more read), while a capture is VXLAN.  Everything else goes through
 ``decode.decode``.  Records are walked where they lie in the readers' buffers
 (``capture.windows``): pcap records, pcapng Enhanced Packet Blocks, or packed
 records.
@@ -16,18 +18,22 @@ from ..decode import (
     ETH_P_8021Q, FAST_PATHS, LINKTYPE_ETHERNET, RAW_IPV4, RAW_IPV6, SKIP_NAMES, SYN, TCP_MIN_LEN,
     decode, window_scale,
 )
-from ..decode.layouts import DOT1Q, UDP, VXLAN_FAST, VXLAN_FAST6
+from ..decode.layouts import DOT1Q, VXLAN_FAST, VXLAN_FAST6
 from ..decode.tunnel import encapsulation, vxlan_layer
 
-# run() unpacks the fast paths' reads into these names, in this order (the two
-# unpacks of unpack_fast and the one of unpack_fast6): the layouts must read
-# the fields so (decode.layouts, FAST_V4_NAMES and FAST_V6_NAMES).
+# run() unpacks the fast paths' reads into these names, in this order (the
+# unpacks of unpack_fast, unpack_fast6 and unpack_mirror): the layouts must
+# read the fields so (decode.layouts, FAST_V4_NAMES, FAST_V6_NAMES and
+# FAST_MIRROR_NAMES).
 _UNPACK_V4 = ("etype", "vhl", "total", "frag", "proto", "sport", "dport", "seq", "ack", "doff", "flags", "win")
 _UNPACK_V6 = ("vtf", "ip_plen", "nxt_hdr", "sport", "dport", "seq", "ack", "doff", "flags", "win")
+_UNPACK_MIRROR = _UNPACK_V4[:5] + ("udp_dport", "ulen", "vni_res", "ietype", "ivhl", "itotal", "ifrag", "iproto") \
+    + _UNPACK_V4[5:]
 for _path in FAST_PATHS.values():
-    if _path.v4.names != _UNPACK_V4 or _path.v6.names != _UNPACK_V6:
-        raise AssertionError(f"decode.FAST_PATHS reads {_path.v4.names} and {_path.v6.names}, "
-                             f"but engine.loop.run unpacks {_UNPACK_V4} and {_UNPACK_V6}")
+    if _path.v4.names != _UNPACK_V4 or _path.v6.names != _UNPACK_V6 or _path.mirror.names != _UNPACK_MIRROR:
+        raise AssertionError(f"decode.FAST_PATHS reads {_path.v4.names}, {_path.v6.names} and "
+                             f"{_path.mirror.names}, but engine.loop.run unpacks {_UNPACK_V4}, {_UNPACK_V6} "
+                             f"and {_UNPACK_MIRROR}")
 del _path
 if VXLAN_FAST.names != ("vni_res",) + _UNPACK_V4 or VXLAN_FAST6.names != ("vni_res", "etype") + _UNPACK_V6:
     raise AssertionError(f"decode.VXLAN_FAST reads {VXLAN_FAST.names} and VXLAN_FAST6 {VXLAN_FAST6.names}, "
@@ -88,24 +94,28 @@ def run(windows, table, stats: CaptureStats, owned=None, progress=None) -> None:
     vnis = {}                # VNI -> (encapsulation, flow-key tag), for the VXLAN fast path
     vx_last = -1             # the last VXLAN packet's VNI word, and its encapsulation and tag
     vx_encap = vx_tag = None
+    # The last packet was VXLAN: the next is tried with the mirror read first
+    # (FastPath.mirror: every header of the common mirror packet at once),
+    # before the plain read.  A mirror capture holds little else; a plain one
+    # never sets it.
+    vx_hot = False
     unpack_vx = VXLAN_FAST.unpack_from
-    vx_tcp = VXLAN_FAST.start("tcp")
-    vx_key, vx_key_end = VXLAN_FAST.offset("ip.src"), VXLAN_FAST.end("tcp.dport")
     unpack_vx6 = VXLAN_FAST6.unpack_from
-    vx6_tcp = VXLAN_FAST6.start("tcp")
-    vx6_key, vx6_key_end = VXLAN_FAST6.offset("ip6.src"), VXLAN_FAST6.end("tcp.dport")
     try:
         window = next(windows, None)
         while window is not None:
             buf, pos, end, (unpack_rec, hlen, ts_scale, lt, max_caplen, epb), ts_end = window
             walked_before = packets
             fast_path = FAST_PATHS.get(lt)
-            fast = fast_path is not None
-            if fast:
+            # No fast path for this link type: no packet is long enough for
+            # one (one test a packet, not two).
+            fast4_min = 1 << 62
+            vx_hot = vx_hot and fast_path is not None
+            if fast_path is not None:
                 # Offsets into the packet, from the reads' layouts: IP from the
                 # link header's length l2, TCP after IPv4 (IHL 5) or IPv6; the
                 # flow key is the addresses and ports as they stand.
-                v4, v6, l2, raw = fast_path
+                v4, v6, l2, raw, mirror = fast_path
                 unpack_fast, unpack_fast6 = v4.unpack_from, v6.unpack_from
                 # Raw IP: the first byte stands for the ethertype (decode.RAW_IPV4).
                 raw4, raw6 = (RAW_IPV4, RAW_IPV6) if raw else (-1, -1)
@@ -118,16 +128,25 @@ def run(windows, table, stats: CaptureStats, owned=None, progress=None) -> None:
                 # An 802.1Q tag puts the same layout a tag on (Ethernet only:
                 # decode() skips tags there, and nowhere else).
                 tagged_min = fast4_min + DOT1Q.size if lt == LINKTYPE_ETHERNET else 1 << 62
-                # The VXLAN mirror: outer IPv4 (IHL 5) and UDP, read by the v4
-                # read's TCP slots (the ports are where TCP's are), then one
-                # read from the VXLAN header (VXLAN_FAST).
-                vx = tcp4 + UDP.size
-                vx_min = vx + vx_tcp + TCP_MIN_LEN
-                vx_ip_need = vx - l2 + vx_tcp          # outer IPv4 length before the inner TCP header
-                vx_udp_need = UDP.size + vx_tcp        # UDP length before it
-                vx6_min = vx + vx6_tcp + TCP_MIN_LEN   # the same with IPv6 inside
-                vx6_ip_need = vx - l2 + vx6_tcp
-                vx6_udp_need = UDP.size + vx6_tcp
+                # The VXLAN mirror (Ethernet/IPv4 (IHL 5)/UDP/VXLAN/Ethernet/
+                # IPv4 or IPv6/TCP): the mirror read, from the packet's start;
+                # an inner tag or IPv6 inside reads on from the VXLAN header
+                # (VXLAN_FAST, VXLAN_FAST6).
+                unpack_mirror = mirror.unpack_from
+                vx = mirror.start("vxlan")
+                mirror_tcp = mirror.start("tcp")
+                mirror_key, mirror_key_end = mirror.offset("iip.src"), mirror.end("tcp.dport")
+                vx_min = mirror_tcp + TCP_MIN_LEN
+                vx_tagged_min = vx_min + DOT1Q.size if lt == LINKTYPE_ETHERNET else 1 << 62
+                vx_ip_need = mirror_tcp - l2                      # outer IPv4 length before the inner TCP header
+                vx_udp_need = mirror_tcp - mirror.start("udp")    # UDP length before it
+                vx6_tcp = vx + VXLAN_FAST6.start("tcp")           # the same with IPv6 inside
+                vx6_key, vx6_key_end = vx + VXLAN_FAST6.offset("ip6.src"), vx + VXLAN_FAST6.end("tcp.dport")
+                vx6_min = vx6_tcp + TCP_MIN_LEN
+                vx6_ip_need = vx6_tcp - l2
+                vx6_udp_need = vx6_tcp - mirror.start("udp")
+                tag_at = -1    # the last packet with an outer tag: its offset, as untagged
+                vx_redo = -1   # the last record walked twice (see the VXLAN branch)
             records = epb is None   # pcap-shaped records (else pcapng EPBs)
             if not records:
                 interface, ts_offset, unpack_u32 = epb
@@ -160,7 +179,98 @@ def run(windows, table, stats: CaptureStats, owned=None, progress=None) -> None:
                     last = ts
                 if ts < start:
                     start = ts
-                if fast and caplen >= fast4_min:
+                if vx_hot and caplen >= vx_min:
+                    # VXLAN (the last packet was): the checks of the plain read and
+                    # decode.tunnel's, on the mirror read's fields, give what
+                    # decode() gives (the same key, tag and encapsulation).  The
+                    # outer datagram must hold the inner headers, as decode()
+                    # bounds them by its lengths; anything else (and a GSO
+                    # length 0) is left to decode().  Not VXLAN: the plain read.
+                    (etype, vhl, total, frag, proto, udp_dport, ulen, vni, ietype, ivhl, itotal, ifrag, iproto,
+                     sport, dport, seq, ack, doff, flags, win) = unpack_mirror(buf, off)
+                    if etype == ETH_P_8021Q and caplen >= vx_tagged_min:
+                        # One outer tag: as the plain read takes it.
+                        off += 4
+                        caplen -= 4
+                        (etype, vhl, total, frag, proto, udp_dport, ulen, vni, ietype, ivhl, itotal, ifrag, iproto,
+                         sport, dport, seq, ack, doff, flags, win) = unpack_mirror(buf, off)
+                    if udp_dport == 4789 and proto == 17 and (etype == 0x0800 and vhl == 0x45 or etype == raw4) \
+                            and not frag & 0x3FFF:
+                        if ietype == 0x0800 and ivhl == 0x45 and iproto == 6 and not ifrag & 0x3FFF and itotal:
+                            # The common case (IPv4 inside, untagged) calls segment()
+                            # itself, without the shared tail's extra tests below.
+                            thl = (doff >> 4) << 2
+                            plen = itotal - 20 - thl
+                            if thl >= 20 and plen >= 0 and total >= vx_ip_need + thl and ulen >= vx_udp_need + thl:
+                                if owned is not None:
+                                    if not owned[(sport ^ dport) % nbuckets]:
+                                        others += 1
+                                        continue
+                                    table.packet_number = packets
+                                if vni != vx_last:
+                                    # Another VNI word than the last packet's (the VNI
+                                    # and its reserved byte).
+                                    vx_last = vni
+                                    vx_encap, vx_tag = vnis.get(vni) or vxlan_encap(vnis, vni)
+                                vxlan_fast += 1
+                                segment(ts, buf[off + mirror_key:off + mirror_key_end] + vx_tag, sport, dport, seq,
+                                        ack, flags, win, plen,
+                                        window_scale(buf, off + mirror_tcp + 20,
+                                                     min(off + mirror_tcp + thl, off + caplen))
+                                        if flags & SYN and thl > 20 else -1, itotal, vx_encap)
+                                continue
+                        else:
+                            # Less common: one 802.1Q tag on the inner frame (the
+                            # mirror read's layout a tag on, as the outer one; the
+                            # VNI as read), IPv6 inside.
+                            key = None
+                            at = off
+                            shift = 0
+                            if ietype == 0x8100 and caplen >= vx_min + 4:
+                                shift = 4
+                                at += 4
+                                (_, ietype, ivhl, itotal, ifrag, iproto, sport, dport, seq, ack, doff, flags,
+                                 win) = unpack_vx(buf, at + vx)
+                                if ietype == 0x0800 and ivhl == 0x45 and iproto == 6 and not ifrag & 0x3FFF \
+                                        and itotal:
+                                    thl = (doff >> 4) << 2
+                                    plen = itotal - 20 - thl
+                                    if thl >= 20 and plen >= 0 and total >= vx_ip_need + 4 + thl \
+                                            and ulen >= vx_udp_need + 4 + thl:
+                                        key = buf[at + mirror_key:at + mirror_key_end]
+                                        tcp_at = at + mirror_tcp
+                                        ipb = itotal
+                            if ietype == 0x86DD and caplen >= vx6_min + shift:
+                                (_, _, vtf, ip_plen, nxt_hdr, sport, dport, seq, ack, doff, flags,
+                                 win) = unpack_vx6(buf, at + vx)
+                                if nxt_hdr == 6 and vtf >> 28 == 6 and ip_plen:
+                                    thl = (doff >> 4) << 2
+                                    plen = ip_plen - thl
+                                    if thl >= 20 and plen >= 0 and total >= vx6_ip_need + shift + thl \
+                                            and ulen >= vx6_udp_need + shift + thl:
+                                        key = buf[at + vx6_key:at + vx6_key_end]
+                                        tcp_at = at + vx6_tcp
+                                        ipb = ip_plen + 40
+                            if key is not None:
+                                if owned is not None:
+                                    if not owned[(sport ^ dport) % nbuckets]:
+                                        others += 1
+                                        continue
+                                    table.packet_number = packets
+                                if vni != vx_last:
+                                    vx_last = vni
+                                    vx_encap, vx_tag = vnis.get(vni) or vxlan_encap(vnis, vni)
+                                vxlan_fast += 1
+                                segment(ts, key + vx_tag, sport, dport, seq, ack, flags, win, plen,
+                                        window_scale(buf, tcp_at + 20, min(tcp_at + thl, off + caplen))
+                                        if flags & SYN and thl > 20 else -1, ipb, vx_encap)
+                                continue
+                    else:
+                        vx_hot = False
+                    # Not taken: the plain read decides it, and its VXLAN branch
+                    # leaves it to decode() (this read has had its turn).
+                    vx_redo = pos
+                if caplen >= fast4_min:
                     (etype, vhl, total, frag, proto, sport, dport, seq, ack, doff, flags,
                      win) = unpack_fast(buf, off)
                     if etype == ETH_P_8021Q and caplen >= tagged_min:
@@ -169,6 +279,7 @@ def run(windows, table, stats: CaptureStats, owned=None, progress=None) -> None:
                         # they refuse it, give what decode() gives the tagged one.
                         off += 4
                         caplen -= 4
+                        tag_at = off
                         (etype, vhl, total, frag, proto, sport, dport, seq, ack, doff, flags,
                          win) = unpack_fast(buf, off)
                     if (etype == 0x0800 and vhl == 0x45 or etype == raw4) and not frag & 0x3FFF:
@@ -185,83 +296,18 @@ def run(windows, table, stats: CaptureStats, owned=None, progress=None) -> None:
                                     table.packet_number = packets
                                 segment(ts, buf[off + key4:off + key4_end], sport, dport, seq, ack, flags, win, plen,
                                         window_scale(buf, off + tcp4 + 20, min(off + tcp4 + thl, off + caplen))
-                                        if flags & SYN and thl > 20 else -1)
+                                        if flags & SYN and thl > 20 else -1, total)
                                 continue
-                        elif proto == 17 and dport == 4789 and caplen >= vx_min:
-                            # UDP to VXLAN's port (decode.UDP_VXLAN): Ethernet/IPv4/UDP/VXLAN/
-                            # Ethernet/IPv4 or IPv6/TCP, what decode.tunnel gives for it (the
-                            # same key, tag and encapsulation), in one more read.  The outer
-                            # datagram must hold the inner headers, as decode() bounds them
-                            # by its lengths; anything else (and a GSO length 0) is left to
-                            # decode().  The common case (IPv4 inside, untagged) calls
-                            # segment() itself: the shared tail below costs ~4% of a run.
-                            at = off + vx
-                            ulen = seq >> 16     # the UDP length, read where TCP's sequence number would be
-                            (vni, etype, vhl, itotal, frag, proto, sport, dport, seq, ack, doff, flags,
-                             win) = unpack_vx(buf, at)
-                            if etype == 0x0800 and vhl == 0x45 and proto == 6 and not frag & 0x3FFF and itotal:
-                                thl = (doff >> 4) << 2
-                                plen = itotal - 20 - thl
-                                if thl >= 20 and plen >= 0 and total >= vx_ip_need + thl \
-                                        and ulen >= vx_udp_need + thl:
-                                    if owned is not None:
-                                        if not owned[(sport ^ dport) % nbuckets]:
-                                            others += 1
-                                            continue
-                                        table.packet_number = packets
-                                    if vni != vx_last:
-                                        # Another VNI word than the last packet's (the VNI
-                                        # and its reserved byte).
-                                        vx_last = vni
-                                        vx_encap, vx_tag = vnis.get(vni) or vxlan_encap(vnis, vni)
-                                    vxlan_fast += 1
-                                    segment(ts, buf[at + vx_key:at + vx_key_end] + vx_tag, sport, dport, seq, ack,
-                                            flags, win, plen,
-                                            window_scale(buf, at + vx_tcp + 20, min(at + vx_tcp + thl, off + caplen))
-                                            if flags & SYN and thl > 20 else -1, vx_encap)
-                                    continue
-                            else:
-                                # Less common: one 802.1Q tag on the inner frame (read a
-                                # tag on, as the outer one; the VNI as read), IPv6 inside.
-                                key = None
-                                shift = 0
-                                if etype == 0x8100 and caplen >= vx_min + 4:
-                                    shift = 4
-                                    at += 4
-                                    (_, etype, vhl, itotal, frag, proto, sport, dport, seq, ack, doff, flags,
-                                     win) = unpack_vx(buf, at)
-                                    if etype == 0x0800 and vhl == 0x45 and proto == 6 and not frag & 0x3FFF \
-                                            and itotal:
-                                        thl = (doff >> 4) << 2
-                                        plen = itotal - 20 - thl
-                                        if thl >= 20 and plen >= 0 and total >= vx_ip_need + 4 + thl \
-                                                and ulen >= vx_udp_need + 4 + thl:
-                                            key = buf[at + vx_key:at + vx_key_end]
-                                            tcp_at = at + vx_tcp
-                                if etype == 0x86DD and caplen >= vx6_min + shift:
-                                    (_, _, vtf, ip_plen, nxt_hdr, sport, dport, seq, ack, doff, flags,
-                                     win) = unpack_vx6(buf, at)
-                                    if nxt_hdr == 6 and vtf >> 28 == 6 and ip_plen:
-                                        thl = (doff >> 4) << 2
-                                        plen = ip_plen - thl
-                                        if thl >= 20 and plen >= 0 and total >= vx6_ip_need + shift + thl \
-                                                and ulen >= vx6_udp_need + shift + thl:
-                                            key = buf[at + vx6_key:at + vx6_key_end]
-                                            tcp_at = at + vx6_tcp
-                                if key is not None:
-                                    if owned is not None:
-                                        if not owned[(sport ^ dport) % nbuckets]:
-                                            others += 1
-                                            continue
-                                        table.packet_number = packets
-                                    if vni != vx_last:
-                                        vx_last = vni
-                                        vx_encap, vx_tag = vnis.get(vni) or vxlan_encap(vnis, vni)
-                                    vxlan_fast += 1
-                                    segment(ts, key + vx_tag, sport, dport, seq, ack, flags, win, plen,
-                                            window_scale(buf, tcp_at + 20, min(tcp_at + thl, off + caplen))
-                                            if flags & SYN and thl > 20 else -1, vx_encap)
-                                    continue
+                        elif proto == 17 and dport == 4789 and caplen >= vx_min and vx_redo != pos:
+                            # UDP to VXLAN's port (decode.UDP_VXLAN): walk this record
+                            # again, with the mirror read first (vx_hot), as the packets
+                            # after it will be.  Once: what that read leaves goes on to
+                            # decode().
+                            vx_hot = True
+                            vx_redo = pos
+                            pos = off - hlen - (DOT1Q.size if tag_at == off else 0)
+                            packets -= 1
+                            continue
                     elif (etype == 0x86DD or etype >> 4 == raw6) and caplen >= fast6_min:
                         # IPv6 with TCP right after the fixed header: the same
                         # fields as decode.ip.decode_ipv6 and decode_tcp give, without the walk.
@@ -279,7 +325,7 @@ def run(windows, table, stats: CaptureStats, owned=None, progress=None) -> None:
                                     table.packet_number = packets
                                 segment(ts, buf[off + key6:off + key6_end], sport, dport, seq, ack, flags, win,
                                         plen, window_scale(buf, off + tcp6 + 20, min(off + tcp6 + thl, off + caplen))
-                                        if flags & SYN and thl > 20 else -1)
+                                        if flags & SYN and thl > 20 else -1, ip_plen + 40)
                                 continue
                 r = decode(lt, buf, off, caplen)
                 if r.__class__ is int:
@@ -290,8 +336,8 @@ def run(windows, table, stats: CaptureStats, owned=None, progress=None) -> None:
                         others += 1
                         continue
                     table.packet_number = packets
-                if len(r) == 10:
-                    name = r[9][0]
+                if len(r) == 11:
+                    name = r[10][0]
                     encaps[name] = encaps.get(name, 0) + 1
                 segment(ts, *r)
             if packets > walked_before:

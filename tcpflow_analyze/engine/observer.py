@@ -71,11 +71,11 @@ class ObservedTable(ConnectionTable):
         watch = self.observer.watch
         return watch is None or key in watch or (len(key) & 1 == 1 and key[:-key[-1]] in watch)
 
-    def segment(self, ts, key, sport, dport, seq, ack, flags, win, plen, wscale, encap=None):
+    def segment(self, ts, key, sport, dport, seq, ack, flags, win, plen, wscale, ipb=0, encap=None):
         if not self._watched(key):
-            return ConnectionTable.segment(self, ts, key, sport, dport, seq, ack, flags, win, plen, wscale, encap)
+            return ConnectionTable.segment(self, ts, key, sport, dport, seq, ack, flags, win, plen, wscale, ipb, encap)
         self._given = None
-        ConnectionTable.segment(self, ts, key, sport, dport, seq, ack, flags, win, plen, wscale, encap)
+        ConnectionTable.segment(self, ts, key, sport, dport, seq, ack, flags, win, plen, wscale, ipb, encap)
         if self._given is None:
             return
         conn, from_client, retransmits, rst_ignored = self._given

@@ -14,14 +14,15 @@ from operator import attrgetter
 
 from ..decode import ACK, FIN, RST, SYN
 from ..model.connection import (
-    HS_SYN, HS_SYNACK, SEQ_HALF, SEQ_MASK, Z_CLOSED, Z_INACTIVE, Z_RESET, Z_SYN_SENT, Connection, Endpoint,
+    HS_SYN, HS_SYNACK, SEQ_HALF, SEQ_MASK, Z_CLOSED, Z_INACTIVE, Z_RESET, Connection, Endpoint,
     reverse_key, split_key,
 )
 from ..model.states import CLOSED, ESTABLISHED, SYN_SENT, UNKNOWN
-from . import history
-from .endpoint import acks_syn, check_ended, control, receipts, set_state
+from . import history, zeek
+from .endpoint import DUP_WINDOW, acks_syn, check_ended, control, receipts, set_state, unseen_peer_ack
 from .folding import OTHER, Folds, kind_of
 from .history import H_ACK, H_DATA
+from .zeek import _NEVER, TOO_LARGE_SEQ_DELTA
 from .timers import settle
 
 _BY_FIRST_PACKET = attrgetter("first_seen", "seq_order")
@@ -59,14 +60,20 @@ class ConnectionTable:
         # ``owned``): the packet's number in the whole capture, so that every
         # partition orders its connections as a single process would.
         self.packet_number = None
+        # Zeek's likely_server_ports, read when a table is made (a test can
+        # give the set a Zeek run without the default scripts had).
+        self.likely_server_ports = zeek.LIKELY_SERVER_PORTS
+
         # Tunneled connections whose other direction has not been seen yet,
         # by that direction's 4-tuple (no tag): see ``_adopt``.
         self.awaiting: dict[bytes, Connection] = {}
 
     # ------------------------------------------------------------------ hot path
-    def segment(self, ts, key, sport, dport, seq, ack, flags, win, plen, wscale, encap=None):
-        """``encap``: the tunnel that carried the segment (decode.tunnel), whose
-        identity, if it has one, ends ``key``."""
+    def segment(self, ts, key, sport, dport, seq, ack, flags, win, plen, wscale, ipb=0, encap=None):
+        """One TCP segment; ``ipb``: its IP packet's total length (Zeek's
+        ip_bytes; 0 where a caller does not know it); ``encap``: the tunnel
+        that carried it (decode.tunnel), whose identity, if it has one, ends
+        ``key``."""
         conn = self.table.get(key)
         if conn is None or flags & (SYN | RST) or conn.route_check:
             conn = self._route(ts, key, conn, sport, dport, seq, ack, flags, encap)
@@ -80,25 +87,162 @@ class ConnectionTable:
             x = conn.server
             y = conn.client
             upper = False
+        ctl = flags & (SYN | FIN | RST)
+        # Zeek's last_seq and reassembler frontier of an endpoint (zlast,
+        # zdata) are kept as None while both equal our SND.NXT -- how nearly
+        # every packet leaves them.  Such an endpoint is "in step": its Zeek
+        # state is neither INACTIVE nor RESET and no conn.log row split is
+        # due (see the end of the general path), so the common packet
+        # below, from an endpoint in step with both of ours ESTABLISHED,
+        # costs the Zeek view two counters and no branch of its own.
+        # Packets that would move Zeek's numbers otherwise than ours write
+        # them out and go on with Zeek's own bookkeeping (the general path)
+        # until the two meet again.  Only the Zeek view reads them, after
+        # ``zeek.write_out``.
+        if not ctl and x.zlast is None and x.state == ESTABLISHED and y.state == ESTABLISHED:
+            if ts > conn.last_seen:
+                conn.last_seen = ts
+            x.packets += 1
+            x.ip_bytes += ipb
+            x.last_time = ts
+            # D and A once per direction (update_history); the bits tested
+            # here, not in history.add_once: a call per data packet on the
+            # hot path would buy nothing.
+            if plen:
+                if not x.hist_seen & H_DATA:
+                    x.hist_seen |= H_DATA
+                    history.add(conn, "D", upper)
+            elif flags & ACK and not x.hist_seen & H_ACK:
+                x.hist_seen |= H_ACK
+                history.add(conn, "A", upper)
+            if win == 0 and y.zstate != Z_CLOSED:
+                # Zeek's W (update_window; x is not RESET, being in step).
+                x.zero_windows += 1
+                history.add_scaled(conn, x.zero_windows, "W", upper)
+            # Our sequence space, the general path's below without what an
+            # endpoint in step (seen before, so SND.NXT known) cannot need.
+            if plen:
+                nxt = x.snd_nxt
+                end = (seq + plen) & SEQ_MASK
+                adv = (end - nxt) & SEQ_MASK
+                if adv and adv < SEQ_HALF:
+                    if adv < plen:
+                        x.bytes += adv
+                        if x.holes is not None:
+                            fill_hole(x, seq, nxt)
+                    else:
+                        x.bytes += plen
+                        if adv > plen:
+                            new_hole(x, nxt, seq)
+                    x.seg_seq = seq
+                    x.seg_time = ts
+                    x.snd_nxt = end
+                else:
+                    if x.holes is not None:
+                        fill_hole(x, seq, end)
+                    if seq == x.seg_seq and ts - x.seg_time < DUP_WINDOW and ack == x.rcv_nxt:
+                        x.duplicates += 1
+                    else:
+                        x.retransmits += 1
+                        x.rxmt_time = ts
+                    # Zeek's last_seq is SND.NXT: its retransmission too (T),
+                    # and no hole in its reassembler for it to fill.
+                    x.zrxmit += 1
+                    history.add_scaled(conn, x.zrxmit, "T", upper)
+            elif seq != x.snd_nxt:
+                self._zero_length_off(x, seq, ts)
+            if flags & ACK:
+                rn = x.rcv_nxt
+                if rn < 0 or 0 < ((ack - rn) & SEQ_MASK) < SEQ_HALF:
+                    x.rcv_nxt = ack
+                    x.acks += 1
+                    if y.holes is not None:
+                        acked_holes(y, ack)
+                    ynxt = y.snd_nxt
+                    if y.zlast is not None or 0 < ((ack - ynxt) & SEQ_MASK) < SEQ_HALF:
+                        self._ack_beyond(conn, x, y, upper, rn, ack, ynxt, ts)
+            return
+
+        # The general path: handshakes, closes, resets, a first packet, our
+        # states other than ESTABLISHED, and endpoints out of step.
+        if ts >= conn.zend:
+            # Zeek removed the connection 5 s after it closed or was reset:
+            # this packet opens a new conn.log row (the Zeek view only).
+            zeek.split(conn, ts, conn.last_seen, upper, sport, dport, flags, self.likely_server_ports)
         if ts > conn.last_seen:
             conn.last_seen = ts
         x.packets += 1
+        x.ip_bytes += ipb
         x.last_time = ts
-        ctl = flags & (SYN | FIN | RST)
         seglen = plen
-        if ctl or x.state != ESTABLISHED or y.state != ESTABLISHED or x.zstate == Z_INACTIVE:
+        zs = x.zstate
+        zl = x.zlast
+        if ctl or x.state != ESTABLISHED or y.state != ESTABLISHED or zs == Z_INACTIVE:
             receipts(conn, x, y, upper, ts, ack, flags, plen)
             if ctl:
-                if flags & RST:
-                    # A RST's payload is not stream data.
-                    control(conn, x, y, upper, ts, seq, ack, flags, plen, wscale)
-                    return
                 if flags & SYN:
                     seglen += 1
                 if flags & FIN:
                     seglen += 1
+                # Zeek's letter for the packet comes first (update_history).
+                history.control(conn, x, flags, seq, plen, upper)
+                if flags & RST:
+                    # A RST's payload is not stream data (get_segment_len).
+                    seglen -= plen
+            if zs == Z_INACTIVE or ctl:
+                # Control segments and a first packet move Zeek's numbers by
+                # rules of their own (init_endpoint, the FIN octet that is no
+                # data, a RST's payload, untrusted sequence numbers).
+                if zl is None:
+                    x.zlast = x.zdata = zl = x.snd_nxt
+                if zs == Z_INACTIVE or flags & SYN:
+                    zeek.init_endpoint(x, flags, seq, (seq + seglen) & SEQ_MASK)
+        if not ctl:
+            if plen:
+                if not x.hist_seen & H_DATA:
+                    x.hist_seen |= H_DATA
+                    history.add(conn, "D", upper)
+            elif flags & ACK and not x.hist_seen & H_ACK:
+                x.hist_seen |= H_ACK
+                history.add(conn, "A", upper)
+        if win == 0 and not flags & RST and y.zstate != Z_CLOSED and zs != Z_RESET:
+            # Zeek's W (update_window), judged on the states before the packet.
+            x.zero_windows += 1
+            history.add_scaled(conn, x.zero_windows, "W", upper)
 
-        # Sequence space: new data, retransmissions (Zeek's rule: a segment
+        if zl is not None:
+            # Zeek's last_seq (update_last_seq): any segment ending beyond it
+            # moves it -- a pure ACK too -- and payload ending at or below it
+            # is a retransmission (T).  Kept apart from our SND.NXT, which
+            # neither zero-length segments nor a RST's payload move.  (In
+            # step, the same happens in our own sequence logic below.)
+            zend = (seq + seglen) & SEQ_MASK
+            d = (zend - x.zlast) & SEQ_MASK
+            if zs == Z_RESET or (ctl and flags & (SYN | RST)
+                                 and TOO_LARGE_SEQ_DELTA < d < SEQ_MASK + 1 - TOO_LARGE_SEQ_DELTA):
+                # Nothing a reset endpoint says is trusted, nor a SYN's or
+                # RST's sequence number far from the last one.
+                pass
+            elif d and d < SEQ_HALF:
+                x.zlast = zend
+                if plen:
+                    if ctl:
+                        self._zeek_data(x, seq, plen, flags)
+                    elif 0 < ((zend - x.zdata) & SEQ_MASK) < SEQ_HALF:
+                        # In-order payload: the reassembler's frontier moves with it.
+                        x.zdata = zend
+            elif plen:
+                x.zrxmit += 1
+                history.add_scaled(conn, x.zrxmit, "T", upper)
+                # A retransmission may fill a hole the reassembler had.
+                self._zeek_data(x, seq, plen, flags)
+        if zs == Z_INACTIVE or ctl:
+            zeek.update(conn, x, y, upper != conn.zflip, flags, plen, seq, ts)
+
+        if ctl and flags & RST:
+            control(conn, x, y, upper, ts, seq, ack, flags, plen, wscale)
+            return
+        # Sequence space: new data, retransmissions (our count: a segment
         # carrying payload that ends at or before the highest sequence number
         # already seen), and holes.
         if seglen:
@@ -109,47 +253,186 @@ class ConnectionTable:
             adv = (end - nxt) & SEQ_MASK
             if adv and adv < SEQ_HALF:
                 if plen:
-                    x.bytes += plen if adv > plen else adv
+                    if adv < plen:
+                        # Partly old bytes: they may fill a hole.
+                        x.bytes += adv
+                        if x.holes is not None:
+                            fill_hole(x, seq, nxt)
+                    else:
+                        x.bytes += plen
+                        if adv > seglen:
+                            # It starts past SND.NXT: the bytes between were
+                            # sent but not captured, or are still to come
+                            # reordered (tshark: "previous segment not
+                            # captured").  An ACK over them before they show
+                            # up is capture loss (``acked_holes``).
+                            new_hole(x, nxt, seq)
+                    x.seg_seq = seq
+                    x.seg_time = ts
                 x.snd_nxt = end
             else:
                 x.snd_nxt = nxt
+                if x.holes is not None:
+                    fill_hole(x, seq, end)
                 if plen:
-                    x.retransmits += 1
-                    x.rxmt_time = ts
-                    history.add_scaled(conn, x.retransmits, "T", upper)
+                    if seq == x.seg_seq and ts - x.seg_time < DUP_WINDOW and ack == x.rcv_nxt:
+                        # The same segment again, within moments, with the
+                        # same acknowledgment: one packet the capture holds
+                        # twice, not a retransmission (Zeek's T all the same).
+                        x.duplicates += 1
+                    else:
+                        x.retransmits += 1
+                        x.rxmt_time = ts
+                    if zl is None:
+                        # As on the common path: in step, Zeek's T too.
+                        x.zrxmit += 1
+                        history.add_scaled(conn, x.zrxmit, "T", upper)
         elif x.snd_nxt < 0:
             x.snd_nxt = seq
-        elif seq == (x.snd_nxt - 1) & SEQ_MASK:
-            # A zero-length segment one below SND.NXT: a keepalive probe
-            # (RFC 9293 3.8.4; Linux tcp_write_wakeup).
-            x.probes += 1
-            x.probe_time = ts
-        if not ctl:
-            # The bit tested here, not in history.add_once: a call per data
-            # packet on the hot path would buy nothing.
-            if plen:
-                if not x.hist_seen & H_DATA:
-                    x.hist_seen |= H_DATA
-                    history.add(conn, "D", upper)
-            elif flags & ACK and not x.hist_seen & H_ACK:
-                x.hist_seen |= H_ACK
-                history.add(conn, "A", upper)
+        elif seq != x.snd_nxt:
+            self._zero_length_off(x, seq, ts)
         if flags & ACK:
             rn = x.rcv_nxt
             if rn < 0 or 0 < ((ack - rn) & SEQ_MASK) < SEQ_HALF:
                 x.rcv_nxt = ack
-                # An ACK beyond anything the peer was seen to send: the
-                # capture missed the peer's bytes (Zeek's content gap).
+                # Zeek's capture_loss counts an "ACK event" where the
+                # acknowledgment advances (TCP_Reassembler::AckReceived),
+                # not per packet: so here, and only here.
+                x.acks += 1
+                if y.holes is not None:
+                    acked_holes(y, ack)
                 ynxt = y.snd_nxt
-                if ynxt >= 0 and 0 < ((ack - ynxt) & SEQ_MASK) < SEQ_HALF and y.state != UNKNOWN:
-                    y.snd_nxt = ack
-                    y.gaps += 1
-                    history.add_scaled(conn, y.gaps, "G", not upper)
-        if win == 0 and y.zstate != Z_CLOSED and x.zstate != Z_RESET:
-            x.zero_windows += 1
-            history.add_scaled(conn, x.zero_windows, "W", upper)
+                if ynxt < 0:
+                    # Nothing of the peer's seen yet: a capture joined
+                    # mid-stream, or one that shows one direction only.
+                    if not flags & SYN:
+                        unseen_peer_ack(conn, x, y, upper, rn, ack, ts)
+                elif y.zlast is None:
+                    if 0 < ((ack - ynxt) & SEQ_MASK) < SEQ_HALF:
+                        self._ack_beyond(conn, x, y, upper, rn, ack, ynxt, ts)
+                else:
+                    # _ack_beyond's out-of-step half, inline: the general
+                    # path has y out of step at most packets (a call each).
+                    if 0 < ((ack - ynxt) & SEQ_MASK) < SEQ_HALF and y.state != UNKNOWN:
+                        self._missed(conn, x, y, upper, rn, ack, ynxt, ts)
+                    yd = y.zdata
+                    g = (ack - yd) & SEQ_MASK
+                    if g and g < SEQ_HALF and yd >= 0 and y.zstate != Z_INACTIVE and yd != y.fin_seq:
+                        self._zeek_ack(conn, x, y, upper, ack, yd)
         if ctl:
             control(conn, x, y, upper, ts, seq, ack, flags, plen, wscale)
+            if ctl != SYN:
+                return
+            # After a SYN or SYN-ACK (init_endpoint), Zeek's state as it
+            # is now: the endpoint's first data after the handshake can
+            # then take the common path.
+            zs = x.zstate
+        if zl is not None and zs != Z_INACTIVE and zs != Z_RESET:
+            # x out of step, after a SYN or a packet that was neither
+            # control nor its first: in step again once Zeek's numbers meet
+            # ours (after the handshake; a hole acknowledged and then
+            # filled) and no row split is due (the common path does not
+            # look for one).  Never after its FIN: Zeek's last_seq then
+            # counts the FIN's octet, its reassembler's frontier does not.
+            n = x.snd_nxt
+            if x.zlast == n and x.zdata == n and conn.zend == _NEVER:
+                x.zlast = None
+
+    @staticmethod
+    def _zero_length_off(x, seq, ts) -> None:
+        """A zero-length segment not at SND.NXT (seen before)."""
+        nxt = x.snd_nxt
+        if seq == (nxt - 1) & SEQ_MASK:
+            # One below SND.NXT: a keepalive probe (RFC 9293 3.8.4; Linux
+            # tcp_write_wakeup).
+            x.probes += 1
+            x.probe_time = ts
+        elif x.zlast is None and 0 < ((seq - nxt) & SEQ_MASK) < SEQ_HALF:
+            # Beyond SND.NXT (the capture missed x's bytes): Zeek's last_seq
+            # moves to it, ours and its reassembler's frontier do not.  Out
+            # of step from here.
+            x.zdata = nxt
+            x.zlast = seq
+
+    def _ack_beyond(self, conn, x, y, upper, rn, ack, ynxt, ts) -> None:
+        """x's acknowledgment advanced (from ``rn``), to beyond anything y was
+        seen to send (the capture missed y's bytes), or y is out of step or
+        never seen."""
+        if ynxt < 0:
+            # Nothing of y's seen yet (its Zeek numbers are unset, -1): a
+            # capture joined mid-stream, or one that shows one direction only.
+            unseen_peer_ack(conn, x, y, upper, rn, ack, ts)
+            return
+        if y.zlast is None:
+            # In step: Zeek's frontier is ynxt, so its gap is ours (and y,
+            # in step, is seen and neither INACTIVE nor RESET); y's numbers
+            # part from ours here.
+            y.zlast = y.zdata = ynxt
+            if y.state != UNKNOWN:
+                self._missed(conn, x, y, upper, rn, ack, ynxt, ts)
+            self._zeek_ack(conn, x, y, upper, ack, ynxt)
+            return
+        if 0 < ((ack - ynxt) & SEQ_MASK) < SEQ_HALF and y.state != UNKNOWN:
+            self._missed(conn, x, y, upper, rn, ack, ynxt, ts)
+        # Zeek's content gap (TCP_Reassembler::AckReceived): the ACK beyond
+        # the payload its reassembler holds; only for an endpoint that sent.
+        # (The general path has this inline.)
+        yd = y.zdata
+        g = (ack - yd) & SEQ_MASK
+        if g and g < SEQ_HALF and yd >= 0 and y.zstate != Z_INACTIVE and yd != y.fin_seq:
+            # (The ACK of y's FIN, its frontier at the FIN: held below the
+            # FIN, that ACK is no gap -- the common case, without the call.)
+            self._zeek_ack(conn, x, y, upper, ack, yd)
+
+    @staticmethod
+    def _missed(conn, x, y, upper, rn, ack, ynxt, ts) -> None:
+        """x acknowledges beyond y's SND.NXT: the capture missed y's bytes
+        (our count of the loss; Zeek's own gap, its G, is ``_zeek_ack``)."""
+        gap = (ack - ynxt) & SEQ_MASK
+        y.snd_nxt = ack
+        y.gaps += 1
+        if y.packets:
+            y.missed += gap
+            if y.hole_ack != ack:   # one gap per ACK event, as Zeek counts
+                y.gap_acks += 1
+            if gap == 1:
+                # One sequence number past y's last byte: most likely y's
+                # FIN (RFC 9293 3.4: a FIN takes one), which the capture lost
+                # (``timers``).
+                y.fin_guess = ack
+                y.fin_guess_time = ts
+        else:
+            unseen_peer_ack(conn, x, y, upper, rn, ack, ts)
+
+    @staticmethod
+    def _zeek_data(x, seq, plen, flags) -> None:
+        """Payload reaches Zeek's reassembler: its frontier moves (a SYN's
+        data starts after the SYN octet; a RST's is not stream data)."""
+        if flags & RST:
+            return
+        end = (seq + plen + (1 if flags & SYN else 0)) & SEQ_MASK
+        if 0 < ((end - x.zdata) & SEQ_MASK) < SEQ_HALF:
+            x.zdata = end
+
+    @staticmethod
+    def _zeek_ack(conn, x, y, upper, ack, yd) -> None:
+        """x acknowledges beyond the payload Zeek's reassembler holds for y:
+        a content gap (TCP_Reassembler::AckReceived, Undelivered, Gap).  The
+        ACK is held below y's FIN (a FIN's octet is not data), so a FIN that
+        jumped over unseen data shows the hole when it is acknowledged.
+        Written (G, missed_bytes) only between two endpoints established or
+        closing cleanly: never for an endpoint that did not send, nor after
+        a RST."""
+        yf = y.fin_seq
+        if yf >= 0 and 0 < ((ack - yf) & SEQ_MASK) < SEQ_HALF:
+            ack = yf
+        g = (ack - yd) & SEQ_MASK
+        if g and g < SEQ_HALF:
+            y.zdata = ack
+            if zeek.clean(y) and zeek.clean(x):
+                y.zgaps += 1
+                y.zmissed += g
+                history.add_scaled(conn, y.zgaps, "G", not upper)
 
     # ------------------------------------------------------------------ routing
     def _route(self, ts, key, conn, sport, dport, seq, ack, flags, encap=None):
@@ -290,14 +573,18 @@ class ConnectionTable:
         # The key is (src, dst, sport, dport) and the tunnel's tag, if any:
         # the reverse direction's key and both endpoints' addresses from one
         # set of slices.
-        tag = b""
         if len(key) & 1:
             tag = key[-key[-1]:]
-        alen = (len(key) - len(tag) - 4) >> 1
+            alen = (len(key) - len(tag) - 4) >> 1
+        else:
+            tag = b""
+            alen = (len(key) - 4) >> 1
         a2 = alen + alen
         src = key[:alen]
         dst = key[alen:a2]
-        rkey = dst + src + key[a2 + 2:a2 + 4] + key[a2:a2 + 2] + tag
+        rkey = dst + src + key[a2 + 2:a2 + 4] + key[a2:a2 + 2]
+        if tag:
+            rkey += tag
         if flags & SYN:
             sender_is_client = not flags & ACK
             inferred = False
@@ -318,8 +605,17 @@ class ConnectionTable:
             client = Endpoint(dst, dport, state, ts)
             server = Endpoint(src, sport, state, ts)
             conn = Connection(rkey, client, server, ts, self._order)
-            conn.hist += "^"  # Zeek's mark: roles flipped from the first packet's direction
         conn.roles_inferred = inferred
+        # Zeek's roles (its conn.log orig/resp) are its own guess: the sender
+        # of the first packet unless Zeek flips it (zeek.zeek_flips), which
+        # it marks with "^".  Where that guess differs from ours, the Zeek
+        # view (history's letter case, conn_state, --format zeek) follows
+        # Zeek's roles and our client/server stay as the contract guesses them.
+        zeek_orig_is_sender = flags & (SYN | ACK) == SYN or not zeek.zeek_flips(sport, dport, flags,
+                                                                               self.likely_server_ports)
+        conn.zflip = zeek_orig_is_sender != sender_is_client
+        if not zeek_orig_is_sender:
+            conn.hist = "^"
         if encap is not None:
             conn.encap = encap
             if tag:
@@ -327,12 +623,12 @@ class ConnectionTable:
                 self.awaiting[dst + src + key[a2 + 2:a2 + 4] + key[a2:a2 + 2]] = conn
         if flags & SYN and flags & ACK:
             # A SYN-ACK seen before (or without) its SYN: the client's SYN is
-            # implied by the acknowledgment number.
+            # implied by the acknowledgment number.  (Zeek's originator stays
+            # INACTIVE: it saw no SYN.)
             set_state(client, SYN_SENT, ts)
             client.isn = (ack - 1) & SEQ_MASK
             client.snd_nxt = ack
             client.syn_time = ts
-            client.zstate = Z_SYN_SENT  # Zeek would see the SYN it answers
             conn.hs |= HS_SYN
         old = self.table.get(key)
         if old is not None and old is not conn:
@@ -373,6 +669,7 @@ class ConnectionTable:
     def _fold(self, oldest: Connection, ts: float) -> None:
         # Its timers are applied now, at the time of folding: the oldest
         # finished connection has usually long settled.
+        zeek.write_out(oldest)
         self._settle(oldest, ts)
         # Links between instances of one 4-tuple end with it.
         if oldest.superseded is not None and oldest.superseded.reused_from is oldest:
@@ -427,6 +724,7 @@ class ConnectionTable:
         """Apply the kernel timers a capture cannot show, at the capture's end."""
         conns = self.connections()
         for conn in conns:
+            zeek.write_out(conn)
             self._settle(conn, end_ts)
         return conns
 
@@ -441,6 +739,71 @@ def keys_of(conn: Connection) -> tuple:
     if encap is not None and len(encap) > 3:
         return conn.ckey, reverse_key(conn.ckey), encap[3]
     return conn.ckey, reverse_key(conn.ckey)
+# Holes kept per endpoint (pairs): a capture losing more than this many
+# segments in flight of one connection has already said it loses packets.
+MAX_HOLES = 64
+
+
+def new_hole(ep: Endpoint, start: int, end: int) -> None:
+    """[start, end) of ep's sequence space was skipped by the capture."""
+    ep.seq_holes += 1
+    holes = ep.holes
+    if holes is None:
+        ep.holes = [start, end]
+    elif len(holes) < 2 * MAX_HOLES:
+        holes += (start, end)
+
+
+def _rel(ep: Endpoint, v: int) -> int:
+    """v on a line (not a circle) around ep's SND.NXT: holes lie within 2**31 below it."""
+    return (v - ep.snd_nxt + SEQ_HALF) & SEQ_MASK
+
+
+def fill_hole(ep: Endpoint, start: int, end: int) -> None:
+    """A segment [start, end) arrived late (retransmitted, or reordered): the
+    part of any hole it covers was not lost to the capture."""
+    holes = ep.holes
+    s, e = _rel(ep, start), _rel(ep, end)
+    kept = []
+    for i in range(0, len(holes), 2):
+        a, b = holes[i], holes[i + 1]
+        ra, rb = _rel(ep, a), _rel(ep, b)
+        if e <= ra or s >= rb:
+            kept += (a, b)
+            continue
+        if s > ra:
+            kept += (a, start)
+        if e < rb:
+            kept += (end, b)
+    ep.holes = kept or None
+
+
+def acked_holes(ep: Endpoint, ack: int) -> int:
+    """The peer acknowledged up to ``ack``: holes below it were never filled,
+    so the capture lost those bytes (Zeek: TCP_Reassembler::AckReceived counts
+    a gap event when an ACK covers undelivered bytes).  Their bytes go to
+    ``missed``, the event to ``gap_acks`` (``hole_ack``: the ACK, so that the
+    same ACK running past SND.NXT too is one event); returns the bytes."""
+    holes = ep.holes
+    r = _rel(ep, ack)
+    lost = 0
+    kept = []
+    for i in range(0, len(holes), 2):
+        a, b = holes[i], holes[i + 1]
+        ra, rb = _rel(ep, a), _rel(ep, b)
+        if rb <= r:
+            lost += rb - ra
+        elif ra < r:
+            lost += r - ra
+            kept += (ack, b)
+        else:
+            kept += (a, b)
+    ep.holes = kept or None
+    if lost:
+        ep.missed += lost
+        ep.gap_acks += 1
+        ep.hole_ack = ack
+    return lost
 
 
 def number_connections(conns: list[Connection]) -> None:

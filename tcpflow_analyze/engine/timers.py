@@ -7,12 +7,28 @@ given, is told of each (``observer.Observer.timer``).
 """
 from __future__ import annotations
 
-from ..model.connection import HS_ACK, HS_SYNACK, Connection, Endpoint
+from ..model.connection import (
+    EVIDENCE_INFERRED, EVIDENCE_UNKNOWN, HS_ACK, HS_SYNACK, SEQ_HALF, SEQ_MASK, Connection, Endpoint, seq_ge,
+)
 from ..model.states import (
-    CLOSED, ESTABLISHED, FIN_ANSWER_TIME, FIN_WAIT_2, SYN_RECEIVED, SYN_RECEIVED_TIMEOUT, SYN_SENT, SYN_SENT_TIMEOUT,
+    CLOSE_WAIT, CLOSED, CLOSING, ESTABLISHED, FIN_WAIT_1, LAST_ACK, UNKNOWN, FIN_ANSWER_TIME, FIN_WAIT_2, SYN_RECEIVED, SYN_RECEIVED_TIMEOUT, SYN_SENT, SYN_SENT_TIMEOUT,
     SYNACK_ANSWER_TIME, SYNACK_RETRANSMIT_WAIT, SYNCHRONIZED, TIME_WAIT,
 )
-from .endpoint import receive_fin, set_state
+from .endpoint import fin_acked, receive_fin, set_state
+
+# Linux's minimum retransmission timeout (TCP_RTO_MIN, 200 ms): a segment
+# still unacknowledged after it is sent again, the wait doubling each time.
+RTO_MIN = 0.2
+
+# A FIN or data segment still unacknowledged this long before the capture's
+# end, yet never retransmitted, was acknowledged: the capture lost the
+# answer.  Linux retransmits after the RTO -- max(200 ms, SRTT + 4 RTTVAR),
+# 1 s before any RTT sample (RFC 6298 2.1, TCP_TIMEOUT_INIT) -- so 3 s is
+# past the first retransmission of any RFC 6298 sender (minimum RTO 1 s)
+# by two backoffs; on a long path it is at least LOST_ANSWER_RTTS round
+# trips of the handshake.
+LOST_ANSWER_WAIT = 3.0
+LOST_ANSWER_RTTS = 5
 
 
 def settle(conn: Connection, end_ts: float, options, on_change=None) -> None:
@@ -34,6 +50,10 @@ def settle(conn: Connection, end_ts: float, options, on_change=None) -> None:
 def infer_from_silence(conn: Connection, end_ts: float, unanswered: float) -> None:
     """What silence says about a peer, judged at the end of the capture."""
     c, s = conn.client, conn.server
+    if conn.one_sided:
+        infer_unseen(conn, end_ts)
+    elif c.packets and s.packets:
+        infer_lost_answers(conn, end_ts)
     # A FIN among the capture's last moments, not yet acknowledged: a FIN that
     # arrives is acknowledged at once, one that is lost is retransmitted after
     # at least the minimum RTO (200 ms on Linux).  Within that window the
@@ -65,6 +85,158 @@ def infer_from_silence(conn: Connection, end_ts: float, unanswered: float) -> No
         if (y.packets and y.state in SYNCHRONIZED and x.state in SYNCHRONIZED
                 and x.rxmt_time > y.last_time and x.rxmt_time - y.last_time >= unanswered):
             set_state(y, CLOSED, y.last_time + unanswered)
+
+
+def handshake_rtt(conn: Connection) -> float:
+    """The SYN to SYN-ACK time the capture shows (0 if it shows no handshake)."""
+    c, s = conn.client, conn.server
+    if c.last_syn_time >= 0 and s.syn_time >= c.last_syn_time:
+        return s.syn_time - c.last_syn_time
+    return 0.0
+
+
+def lost_answer_wait(conn: Connection) -> float:
+    """How long a segment goes unanswered and never retransmitted before
+    silence proves its answer was lost (LOST_ANSWER_WAIT, LOST_ANSWER_RTTS)."""
+    return max(LOST_ANSWER_WAIT, LOST_ANSWER_RTTS * handshake_rtt(conn))
+
+
+def _event_time(event) -> float:
+    return event[0]
+
+
+def infer_lost_answers(conn: Connection, end_ts: float) -> None:
+    """A two-way capture that lost packets (issue #16: tcpdump drops under
+    load): what its silences and gaps prove, judged at the end, in the order
+    the lost packets were sent.
+
+    * ``fin_guess``: a side's peer acknowledged one sequence number past its
+      last byte and the side sent nothing more: its FIN, lost by the
+      capture (a FIN takes one sequence number, RFC 9293 3.4).
+    * A FIN sent once, never acknowledged, never retransmitted though the
+      capture went on for LOST_ANSWER_WAIT: its ACK was lost by the capture
+      (a lost FIN is retransmitted after the RTO: Linux
+      tcp_retransmit_timer).  The receiver had it (ESTABLISHED ->
+      CLOSE_WAIT ...), the sender's FIN was acknowledged (FIN_WAIT_1 ->
+      FIN_WAIT_2 ...).  Unless the receiver's own later packets still
+      acknowledge below the FIN: then the capture contradicts itself, and
+      neither side's state can be told (UNKNOWN).
+    * Data never acknowledged nor retransmitted likewise: the states stand,
+      but rest on an answer the capture lost (``state_evidence`` inferred).
+    """
+    c, s = conn.client, conn.server
+    # Most connections ended answered: the tests are ordered so that theirs
+    # fail at the first cheap one, and the wait (never below
+    # LOST_ANSWER_WAIT) is worked out only for a segment that waited that.
+    wait = None
+    events = []
+    for x, y in ((c, s), (s, c)):
+        if x.fin_seq < 0:
+            if x.fin_guess >= 0:
+                events.append((x.fin_guess_time, 0, x, y))
+        elif x.fin_count == 1 and not y.got_fin and end_ts - x.fin_time >= LOST_ANSWER_WAIT:
+            # (A FIN y has needs no answer: lost_fin_ack would do nothing,
+            # and nothing takes a FIN back.)
+            if wait is None:
+                wait = lost_answer_wait(conn)
+            if end_ts - x.fin_time >= wait:
+                events.append((x.fin_time, 1, x, y))
+        if (conn.evidence < EVIDENCE_INFERRED and x.seg_time >= 0 and x.rxmt_time < x.seg_time
+                and end_ts - x.seg_time >= LOST_ANSWER_WAIT and y.rcv_nxt >= 0 and conn.reset_by is None):
+            data_end = x.fin_seq if x.fin_seq >= 0 else x.snd_nxt
+            # not seq_ge(y.rcv_nxt, data_end), written out: nearly every
+            # connection gets this far, twice.
+            if data_end >= 0 and ((y.rcv_nxt - data_end) & SEQ_MASK) >= SEQ_HALF:
+                if wait is None:
+                    wait = lost_answer_wait(conn)
+                if end_ts - x.seg_time >= wait:
+                    conn.evidence = EVIDENCE_INFERRED
+    if not events:
+        return
+    events.sort(key=_event_time)
+    for t, kind, x, y in events:
+        if kind == 0:
+            lost_fin(conn, x, y, t)
+        else:
+            lost_fin_ack(conn, x, y, t)
+
+
+def lost_fin(conn: Connection, x: Endpoint, y: Endpoint, t: float) -> None:
+    """x's FIN, which y acknowledged at ``t``, is missing from the capture."""
+    if not (x.fin_seq < 0 and x.snd_nxt == x.fin_guess and y.rcv_nxt == x.fin_guess and not y.got_fin
+            and x.state in SYNCHRONIZED and y.state in SYNCHRONIZED):
+        return
+    x.fin_seq = (x.fin_guess - 1) & SEQ_MASK
+    x.fin_time = t
+    x.active_close = not x.got_fin
+    st = x.state
+    if st == ESTABLISHED:
+        set_state(x, FIN_WAIT_1, t)
+    elif st == CLOSE_WAIT:
+        set_state(x, LAST_ACK, t)
+    fin_acked(conn, x, y, t)
+    conn.evidence = max(conn.evidence, EVIDENCE_INFERRED)
+
+
+def lost_fin_ack(conn: Connection, x: Endpoint, y: Endpoint, t: float) -> None:
+    """x's FIN went out once at ``t`` and was never answered nor retransmitted."""
+    if y.got_fin or x.state not in (FIN_WAIT_1, CLOSING, LAST_ACK) or y.state not in SYNCHRONIZED:
+        return
+    if y.last_time > t + max(RTO_MIN, 2 * handshake_rtt(conn)) and y.rcv_nxt >= 0 \
+            and not seq_ge(y.rcv_nxt, (x.fin_seq + 1) & SEQ_MASK) and y.state not in (CLOSED, TIME_WAIT):
+        # y kept sending, acknowledging below the FIN, long after the FIN
+        # would have reached it -- yet x never sent the FIN again.  Either
+        # the FIN was lost (then x's retransmissions were lost too) or y's
+        # acknowledgments were: nothing makes one more likely.
+        set_state(x, UNKNOWN, t)
+        set_state(y, UNKNOWN, t)
+        conn.evidence = EVIDENCE_UNKNOWN
+        return
+    fin_acked(conn, x, y, t)
+    conn.evidence = max(conn.evidence, EVIDENCE_INFERRED)
+
+
+def infer_unseen(conn: Connection, end_ts: float) -> None:
+    """A connection whose packets the capture shows one way only.
+
+    ``endpoint.unseen_peer_ack`` moved the unseen side as far as the seen
+    side's acknowledgments prove; here, at the end, what the seen side's
+    silence proves: a FIN it sent and never retransmitted was acknowledged
+    (Linux retransmits an unacknowledged FIN after the RTO, at least 200 ms,
+    doubling: tcp_retransmit_timer), so it reached the peer.
+    """
+    if conn.one_sided == 1:
+        x, y = conn.client, conn.server
+    else:
+        x, y = conn.server, conn.client
+    if y.packets:
+        # The peer showed up after all: a two-way capture that missed its
+        # first packets, not a one-way one.
+        conn.one_sided = 0
+        return
+    conn.evidence = EVIDENCE_INFERRED
+    if (y.unseen_step == 1 and y.fin_seq < 0 and x.fin_seq < 0 and not x.got_fin and y.state == ESTABLISHED
+            and x.state == ESTABLISHED):
+        # x's acknowledgment last moved by exactly one and never again: the
+        # peer's FIN (it takes one sequence number, RFC 9293 3.4; a last
+        # segment of one byte is rare), which x acknowledged (CLOSE_WAIT:
+        # its application has not closed) -- the peer sits in FIN_WAIT_2.
+        t = y.unseen_time
+        y.fin_seq = (x.rcv_nxt - 1) & 0xFFFFFFFF
+        y.fin_time = t
+        y.active_close = True
+        set_state(y, FIN_WAIT_1, t)
+        receive_fin(x, t)
+        set_state(y, FIN_WAIT_2, t)
+    # x's FIN, sent once, reached y: a FIN on the wire almost always arrives
+    # (the FIN_ANSWER_TIME rule below, for a capture that ends right after
+    # it) and a lost one is sent again.  A FIN x kept retransmitting up to
+    # the capture's end (the next retransmission, RTO doubled, not yet due)
+    # is left unacknowledged.
+    if (x.fin_seq >= 0 and not y.got_fin and y.state in SYNCHRONIZED and x.fin_count
+            and (x.fin_count == 1 or end_ts - x.last_fin_time >= RTO_MIN * (1 << min(x.fin_count - 1, 16)))):
+        t = x.last_fin_time
+        fin_acked(conn, x, y, t)
 
 
 def apply_timers(ep: Endpoint, end_ts: float, time_wait: float, fin_timeout: float) -> None:

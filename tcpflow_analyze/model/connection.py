@@ -8,6 +8,7 @@ from __future__ import annotations
 
 
 SEQ_MASK = 0xFFFFFFFF
+_NEVER = float("inf")
 SEQ_HALF = 0x80000000
 
 # Zeek's endpoint states (TCP_Endpoint.h), tracked beside ours only to compute
@@ -65,7 +66,39 @@ class Endpoint:
         "packets", "bytes", "retransmits", "zero_windows", "gaps",
         "first_time", "last_time",
         "zstate", "zprev",
+        # Zeek's own sequence bookkeeping, kept apart from ours so that the
+        # Zeek view cannot move our endpoint states (TCPSessionAdapter.cc):
+        "zstart",       # start_seq: the ISN, or one below the first sequence number seen; -1 until seen
+        "zlast",        # last_seq: one past the highest segment end seen, zero-length ones included; -1 until seen;
+                        # None while it and zdata equal snd_nxt (engine.table: "in step")
+        "zdata",        # one past the payload the reassembler holds (a FIN's byte is not data); -1 until seen
+        "zgaps", "zmissed",  # content gaps Zeek writes (G) and their bytes (conn.log missed_bytes)
+        "zrxmit",       # Zeek's retransmission count (TCP_Endpoint::DidRxmit, the T letter)
+        "zdid_close",   # Zeek's did_close: this endpoint's FIN or RST closed it in Zeek's eyes
+        "ip_bytes",     # IP-level bytes sent (Zeek's orig_ip_bytes / resp_ip_bytes: IP total lengths)
         "hist_seen", "last_syn", "last_fin", "last_rst",
+        "fin_count", "last_fin_time",  # FIN segments sent, and when the last went (a FIN retransmitted or not)
+        # While none of this endpoint's packets were seen: the last advance of
+        # the peer's acknowledgment (bytes) and when it was seen; what the
+        # peer acknowledges is all there is to know of an unseen side.
+        "unseen_step", "unseen_time",
+        "missed",       # bytes the peer acknowledged that the capture never showed (Zeek's missed_bytes)
+        # The last data segment that carried new bytes (its sequence number
+        # and time), and the last SYN/FIN (likewise): a copy of one of them
+        # moments later is the capture seeing one packet twice, not a
+        # retransmission (``table.DUP_WINDOW``).
+        "seg_seq", "seg_time", "ctl_seq", "ctl_time",
+        "duplicates",   # data segments the capture holds twice (tcpdump -i any on a router or bridge)
+        "ctl_duplicates",  # SYNs and FINs without data it holds twice
+        # Capture loss (Zeek's capture_loss.zeek: gaps over ACKs seen).
+        "acks",         # times this endpoint's acknowledgment advanced (its first one, of the SYN, included)
+        "gap_acks",     # times the peer acknowledged bytes of this endpoint the capture never showed
+        "seq_holes",    # new segments starting past SND.NXT (tshark's "previous segment not captured")
+        "holes",        # None, or [start, end, ...]: those holes, until filled or acknowledged
+        "hole_ack",     # the last acknowledgment that covered a hole (-1: none)
+        # The peer's acknowledgment last ran exactly one past this endpoint's
+        # bytes (a FIN takes one sequence number): where, and when (-1: no).
+        "fin_guess", "fin_guess_time",
     )
 
     def __init__(self, addr: bytes, port: int, state: int, ts: float | None = None):
@@ -106,10 +139,46 @@ class Endpoint:
         self.last_time = -1.0
         self.zstate = Z_INACTIVE
         self.zprev = Z_INACTIVE
+        self.zstart = -1
+        self.zlast = -1
+        self.zdata = -1
+        self.zgaps = 0
+        self.zmissed = 0
+        self.zrxmit = 0
+        self.zdid_close = False
+        self.ip_bytes = 0
         self.hist_seen = 0
         self.last_syn = -1
         self.last_fin = -1
         self.last_rst = -1
+        self.fin_count = 0
+        self.last_fin_time = -1.0
+        self.unseen_step = 0
+        self.unseen_time = -1.0
+        self.missed = 0
+        self.seg_seq = -1
+        self.seg_time = -1.0
+        self.ctl_seq = -1
+        self.ctl_time = -1.0
+        self.duplicates = 0
+        self.ctl_duplicates = 0
+        self.acks = 0
+        self.gap_acks = 0
+        self.seq_holes = 0
+        self.holes = None
+        self.hole_ack = -1
+        self.fin_guess = -1
+        self.fin_guess_time = -1.0
+
+
+# What a connection's states rest on (``Connection.evidence``).
+EVIDENCE_SEEN = 0       # packets of both sides, in the capture
+EVIDENCE_INFERRED = 1   # partly inferred: a side never seen, or packets the capture missed
+EVIDENCE_UNKNOWN = 2    # the capture's evidence contradicts itself: a state is UNKNOWN
+EVIDENCE_NAMES = ("seen", "inferred", "unknown")
+
+# Which side a one-sided connection was seen from (``Connection.one_sided``).
+ONE_SIDED_NAMES = (None, "client", "server")
 
 
 class Connection:
@@ -137,9 +206,22 @@ class Connection:
         "challenge_time",  # when the peer answered a new SYN with this instance's old numbers
         "challenge_state",  # the answering side's state then (TIME_WAIT, ESTABLISHED ...)
         "replay_of",      # an earlier instance whose client ISN this instance's SYN repeated
+        "zflip",          # Zeek's originator is our server (Zeek guesses roles by likely_server_ports, we by port)
+        # Zeek's conn.log rows for this instance (engine.zeek: Zeek removes a
+        # connection 5 s after it closed or was reset; later packets of the
+        # 4-tuple make a new row while our instance goes on):
+        "zfirst",         # when the current row began
+        "zend",           # when Zeek removes the current row (its close/reset timer), or infinity
+        "zclosed",        # when both endpoints had closed (Zeek stops the row's clock), or -1
+        "zbase",          # (client packets, server packets, client ip_bytes, server ip_bytes) when the row began, or None
+        "zrows",          # the earlier rows, finished (engine.zeek.ZeekRow), or None
         # The tunnel that carried it (decode.tunnel.encapsulation): (name,
         # tunnel id as shown, flow-key tag), or None when not encapsulated.
         "encap",
+        # 0, or 1/2 when only the client's/server's packets were seen though
+        # they prove the peer answered (ONE_SIDED_NAMES): a one-way capture.
+        "one_sided",
+        "evidence",       # EVIDENCE_*: whether the states rest on inference
     )
 
     def __init__(self, ckey: bytes, client: Endpoint, server: Endpoint, ts: float, order: int):
@@ -170,7 +252,15 @@ class Connection:
         self.challenge_time = -1.0
         self.challenge_state = -1
         self.replay_of = None
+        self.zflip = False
+        self.zfirst = ts
+        self.zend = _NEVER
+        self.zclosed = -1.0
+        self.zbase = None
+        self.zrows = None
         self.encap = None
+        self.one_sided = 0
+        self.evidence = EVIDENCE_SEEN
 
     @property
     def history(self) -> str:

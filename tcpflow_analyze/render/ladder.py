@@ -14,6 +14,7 @@ from ..decode import ACK, FIN, RST, SYN
 from ..model.states import STATE_NAMES
 from ..views.ladder import FOLD_KEEP, FOLD_MIN, SEGMENT, FoldedRun, Ladder, LadderEvent
 from .json_out import _as_json, _key, _write
+from .notices import notices_text
 from .palette import SGR, TERMINAL_SEVERITY, TERMINAL_STATE
 
 STATE_WIDTH = max(len(n) for n in STATE_NAMES)   # "SYN_RECEIVED"
@@ -274,9 +275,12 @@ def iter_ladder_text(ladder: Ladder, full: bool = False, width: int = 80, color:
         yield "\n".join(out)
 
 
-def iter_ladders_text(ladders, **how):
+def iter_ladders_text(ladders, notices=(), **how):
     """Several ladders' text, a blank line between two, as a stream of chunks
-    (``how``: ``iter_ladder_text``'s options)."""
+    (``how``: ``iter_ladder_text``'s options), under the ``notices``
+    (``views.findings``) of the analysis they were drawn from."""
+    if notices:
+        yield notices_text(notices, how.get("width"), how.get("color", False)) + "\n\n"
     for i, ladder in enumerate(ladders):
         if i:
             yield "\n\n"

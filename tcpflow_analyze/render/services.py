@@ -5,6 +5,8 @@ import csv
 import io
 
 from ..model.text import printable
+from . import fit
+from .notices import notice_lines
 from .table import _simple
 
 
@@ -101,8 +103,8 @@ def _table(rows: list[dict], columns, sort: str, width: int | None) -> str:
             del row[i]
     text = "\n".join(_simple(headers, cells, widths, False))
     if dropped:
-        text += f"\n(narrow terminal: {', '.join(k.replace('_', ' ') for k in dropped)} left out; " \
-                "--format json has everything)"
+        text += "\n" + fit.fill(f"(narrow terminal: {', '.join(k.replace('_', ' ') for k in dropped)} left out; "
+                                "--format json has everything)", width)
     return text
 
 
@@ -116,25 +118,21 @@ def render(view: dict, width: int | None = None) -> str:
     cap = view["capture"]
     files = ", ".join(map(printable, cap["files"]))
     n = view["connections"]
-    out = [f"services in {files} ({cap['duration'] or 0:.1f} s, {n:,} connection{'' if n == 1 else 's'}), "
-           f"by {view['sort']}, largest first"]
-    out += [f"note: {line}" for line in view["unseen"]]
-    if "services" in view:
+    out = fit.wrap(f"services in {files} ({cap['duration'] or 0:.1f} s, {n:,} connection{'' if n == 1 else 's'}), "
+                   f"by {view['sort']}, largest first", width)
+    out += notice_lines(view.get("notices") or [], width)
+    out += [line for note in view["unseen"] for line in fit.wrap(f"note: {note}", width, "", "  ")]
+    for key, columns, noun, nouns in (("services", SERVICE_COLUMNS, "service", "services"),
+                                      ("clients", CLIENT_COLUMNS, "client host", "client hosts")):
+        if key not in view:
+            continue
         out.append("")
-        if view["services"]:
-            out.append(_table(view["services"], SERVICE_COLUMNS, view["sort"], width))
+        if view[key]:
+            out.append(_table(view[key], columns, view["sort"], width))
         else:
-            out.append("No service: no TCP connection was seen.")
-        if view["services_left_out"]:
-            out.append(_left_out(view["services_left_out"], "service", "services"))
-    if "clients" in view:
-        out.append("")
-        if view["clients"]:
-            out.append(_table(view["clients"], CLIENT_COLUMNS, view["sort"], width))
-        else:
-            out.append("No client host: no TCP connection was seen.")
-        if view["clients_left_out"]:
-            out.append(_left_out(view["clients_left_out"], "client host", "client hosts"))
+            out.append(f"No {noun}: no TCP connection was seen.")
+        if view[f"{key}_left_out"]:
+            out.append(_left_out(view[f"{key}_left_out"], noun, nouns))
     return "\n".join(out) + "\n"
 
 

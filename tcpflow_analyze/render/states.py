@@ -7,6 +7,7 @@ from ..analysis.timeline import sparkline
 from ..model.text import utc_text
 from ..views.states import SS_NAMES, STATE_ORDER
 from . import figure, fit
+from .notices import notice_lines
 
 
 def _stamp(t: float | None) -> str:
@@ -27,6 +28,7 @@ def render_states_at(view: dict, limit: int | None = None, width: int | None = N
     if view["offset"] is not None:
         when += f" (capture {view['offset']:+.6f}s)"
     out = [fit.fill(f"ss -tan at {when}" + ("" if view["in_capture"] else "  [outside the capture]"), width)]
+    out += notice_lines(view.get("notices") or [], width)
     if view["totals"]:
         out += fit.pack(_counts(view["totals"]), width, ", ", "all hosts: ", "  ")
     quiet = []
@@ -104,6 +106,7 @@ def render_timelines(view: dict, width: int | None = None, max_hosts: int | None
     below = columns is not None and label + 6 + width + max(map(len, tails.values()), default=0) > columns
     out = [fit.fill(f"sockets per state over {span:.3f}s ({_stamp(cap['start'])} .. +{span:.3f}s), "
                     f"one column = {span / width if width else 0:.3g}s", columns)]
+    out += notice_lines(view.get("notices") or [], columns)
     for h in shown:
         top = max(s["peak"] for s in h["states"].values())
         out.append(f"\n{h['host']} (full block = {top:,})")

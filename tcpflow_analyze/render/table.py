@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import re
-import textwrap
 
 from tabulate import multiline_formats, tabulate
 
@@ -10,6 +9,7 @@ from ..model.text import address_port_text, printable, utc_text
 from ..views.findings import at_least, findings, group_about, group_noun, groups, hidden_text, notices, reach, span
 from ..views.record import values_getter
 from . import fit
+from .notices import LABEL_WIDTH, notices_text
 from .palette import TERMINAL_SEVERITY, TERMINAL_STATE, paint
 
 
@@ -239,20 +239,23 @@ def _simple_line(cells, widths, fmt, color, visible) -> str:
     return fmt.format(*cells).rstrip()
 
 
-def _wrapped(text: str, width: int) -> str:
-    """A cell wrapped to ``width`` as tabulate's ``maxcolwidths`` wraps it
-    (its wrapper is textwrap's, which this is for text without colour codes):
-    each non-blank line on its own."""
-    wrapper = textwrap.TextWrapper(width=width)
-    return "\n".join("\n".join(wrapper.wrap(line)) for line in text.splitlines() if line.strip())
-
-
-# Messages are sentences: wrapped so a table fits a terminal.  Ids and
-# counts never are (a wrapped "14485" reads as two connections).
+# Messages are sentences: wrapped so a table fits a terminal.  Ids, counts,
+# addresses and times never are (a wrapped "14485" reads as two
+# connections): ``render.fit`` breaks lines at blanks only.
 MESSAGE_WIDTH = 64
 MIN_MESSAGE_WIDTH = 24
+# A message too wide for the room its row leaves goes on lines of its own
+# under the row, indented so the rows still read as a column.
+UNDER_INDENT = "    "
 FINDING_HEADERS = ("severity", "anomaly", "groups", "conns", "worst")
+# Left out first on a narrow terminal: the type's section below lists its
+# groups.  Never the severity, the type or the connections (the order's keys).
+FINDING_DROPPABLE = ("groups",)
 GROUP_HEADERS = ("conns", "first .. last", "examples", "what")
+# Left out first on a narrow terminal, in this order: the header's span
+# dates the capture, and the JSON lists every id.  Never what the group is
+# about or its connections (the order's key).
+GROUP_DROPPABLE = ("first .. last", "examples")
 # Groups listed under a type's heading, biggest first: at 3 a.m. the ten
 # biggest say what is wrong; the JSON lists every one.
 MAX_GROUPS = 10
@@ -260,12 +263,18 @@ MAX_GROUPS = 10
 EXAMPLE_IDS = 3
 
 
+def _wrapped(text: str, width: int) -> str:
+    """A cell's lines wrapped to ``width`` at blanks only (``render.fit``:
+    an id list, an address, a number stays whole), blank lines dropped."""
+    return "\n".join(line for line in fit.wrap(text, width) if line.strip())
+
+
 def _anomalies_table(rows: list[list[str]], headers, widths, table_format: str, color: bool) -> str:
     """A table of findings whose cells of a given width are wrapped to it
     (``widths``: None for cells never wrapped)."""
-    # Wrapped here, not by tabulate's maxcolwidths: that raises ValueError on
-    # a cell it takes for a number with a thousands separator -- the ids
-    # "1,100" (tabulate 0.10).
+    # Wrapped here, not by tabulate's maxcolwidths: that splits words (an id
+    # list, an address) and raises ValueError on a cell it takes for a
+    # number with a thousands separator -- the ids "1,100" (tabulate 0.10).
     rows = [[(_wrapped(c, w) if w is not None else c).strip() for c, w in zip(r, widths)] for r in rows]
     headers = list(headers)
     if table_format != "simple":
@@ -273,27 +282,85 @@ def _anomalies_table(rows: list[list[str]], headers, widths, table_format: str, 
     return "\n".join(_simple(headers, rows, _simple_widths(headers, rows, color), color))
 
 
-def _message_width(rows: list[list[str]], headers, color: bool, width: int | None) -> int:
-    """How wide the last column (the message) may be for the table to fit
-    ``width``: MESSAGE_WIDTH at most, MIN_MESSAGE_WIDTH at least."""
-    if width is None or not rows:
-        return MESSAGE_WIDTH
+def _longest_word(text: str) -> int:
+    return max(map(fit.visible_len, text.split()), default=0)
+
+
+def _beside(rows, headers, table_format: str, color: bool, width: int, minimum: int = MIN_MESSAGE_WIDTH) -> str | None:
+    """The table with its last column (the message) wrapped into the room
+    the others leave in ``width``, MESSAGE_WIDTH at most; None when that is
+    under ``minimum`` or a message's longest word."""
     others = _simple_widths(list(headers[:-1]), [r[:-1] for r in rows], color)
-    room = width - sum(others) - 2 * len(others)
-    return max(MIN_MESSAGE_WIDTH, min(MESSAGE_WIDTH, room))
+    need = max([minimum] + [_longest_word(r[-1]) for r in rows])
+    room = min(MESSAGE_WIDTH, fit.room(others, width, minimum=0))
+    while room >= need:
+        text = _fitted_widths(rows, headers, room, table_format, color)
+        # Measured, not computed: the other formats draw borders and padding.
+        over = fit.widest(text) - width
+        if over <= 0:
+            return text
+        room -= over
+    return None
 
 
-def _fitted_table(rows, headers, table_format, color, width) -> str:
-    """A findings table, its last column (a message) wrapped to fit."""
-    widths = [None] * (len(headers) - 1) + [_message_width(rows, headers, color, width)]
-    return _anomalies_table(rows, headers, widths, table_format, color)
+def _fitted_widths(rows, headers, message_width: int, table_format: str, color: bool) -> str:
+    return _anomalies_table(rows, headers, [None] * (len(headers) - 1) + [message_width], table_format, color)
+
+
+def _under(rows, headers, color: bool, width: int) -> str:
+    """The table ("simple") without its last column, each row's message on
+    lines of its own under it."""
+    headers, cells = list(headers[:-1]), [r[:-1] for r in rows]
+    widths = _simple_widths(headers, cells, color)
+    lines = list(_simple(headers, [], widths, color))
+    head = len(lines)
+    for row, cell in zip(rows, cells):
+        lines += list(_simple(headers, [cell], widths, color))[head:]
+        lines += fit.wrap(row[-1], width, UNDER_INDENT, UNDER_INDENT)
+    return "\n".join(lines)
+
+
+def _columns(rows, headers, keep: list[int]):
+    return [[r[i] for i in keep] for r in rows], [headers[i] for i in keep]
+
+
+def _fitted_table(rows, headers, table_format: str, color: bool, width: int | None, droppable=()) -> str:
+    """A findings table fitted to ``width``: its last column (a message)
+    wrapped into the room the others leave; where that is too narrow, the
+    ``droppable`` columns left out, in order, until it is not; narrower
+    still, each message under its row (the "simple" format), with as few
+    columns left out as the rest needs."""
+    headers = list(headers)
+    if width is None or not rows:
+        return _fitted_widths(rows, headers, MESSAGE_WIDTH, table_format, color)
+    order = [headers.index(h) for h in droppable if h in headers]
+    for n in range(len(order) + 1):
+        keep = [i for i in range(len(headers)) if i not in order[:n]]
+        text = _beside(*_columns(rows, headers, keep), table_format, color, width)
+        if text is not None:
+            return text + _narrow_note(False, [headers[i] for i in order[:n]], width)
+    if table_format == "simple":
+        widths = _simple_widths(headers[:-1], [r[:-1] for r in rows], color)
+        dropped = fit.columns_to_drop(widths, width, order)
+    else:
+        dropped = order
+    keep = [i for i in range(len(headers)) if i not in dropped]
+    cells, kept = _columns(rows, headers, keep)
+    if table_format == "simple":
+        text = _under(cells, kept, color, width)
+    else:
+        # A bordered format has no line of its own under a row: the message
+        # as wide as the room left, at worst as narrow as its longest word.
+        text = _beside(cells, kept, table_format, color, width, minimum=1) or \
+            _fitted_widths(cells, kept, max(_longest_word(r[-1]) for r in cells), table_format, color)
+    return text + _narrow_note(False, [headers[i] for i in dropped], width)
 
 
 def _findings_table(summary: list[dict], table_format: str, color: bool, width: int | None) -> str:
     """The findings summary: one row per anomaly type, worst first."""
     rows = [[paint_severity(f["severity"], color), f["type"], f"{f['anomalies']:,}", f"{f['connections']:,}",
              f["worst"]["message"]] for f in summary]
-    return _fitted_table(rows, FINDING_HEADERS, table_format, color, width)
+    return _fitted_table(rows, FINDING_HEADERS, table_format, color, width, FINDING_DROPPABLE)
 
 
 def _clock(t) -> str:
@@ -316,16 +383,20 @@ def _examples(ids: list[int]) -> str:
     return ", ".join(map(str, ids[:EXAMPLE_IDS])) + (" …" if len(ids) > EXAMPLE_IDS else "")
 
 
+# "What it means" is prose: no wider than this on a wide terminal.
+MEANING_WIDTH = 100
+
+
 def _type_section(finding: dict, anomalies: list[dict], table_format: str, color: bool, width: int | None) -> str:
     """One anomaly type: its heading, what it means (once), its biggest groups."""
     listed = groups(anomalies, finding["type"])
     noun = group_noun(listed)
     n = finding["anomalies"]
-    head = (f"{finding['type']} ({paint_severity(finding['severity'], color)}): "
-            f"{n:,} {noun if n != 1 else noun[:-1]}, {finding['connections']:,} "
-            f"{'connection' if finding['connections'] == 1 else 'connections'}")
-    meaning = textwrap.fill("what it means: " + finding["explanation"], width=min(width or 100, 100),
-                            initial_indent="  ", subsequent_indent="  ")
+    head = fit.fill(f"{finding['type']} ({paint_severity(finding['severity'], color)}): "
+                    f"{n:,} {noun if n != 1 else noun[:-1]}, {finding['connections']:,} "
+                    f"{'connection' if finding['connections'] == 1 else 'connections'}", width, "", "  ")
+    meaning = fit.fill("what it means: " + finding["explanation"], min(width or MEANING_WIDTH, MEANING_WIDTH),
+                       "  ", "  ")
     about = [group_about(a) for a in listed[:MAX_GROUPS]]
     fields = {f for f, _ in about}
     headers = ([fields.pop() if len(fields) == 1 else "about"] if any(v for _, v in about) else []) + \
@@ -333,9 +404,10 @@ def _type_section(finding: dict, anomalies: list[dict], table_format: str, color
     rows = [([value or "-"] if len(headers) > len(GROUP_HEADERS) else []) +
             [f"{reach(a):,}", _when(a), _examples(a["connections"]), a["message"]]
             for a, (_, value) in zip(listed, about)]
-    text = f"{head}\n{meaning}\n\n{_fitted_table(rows, headers, table_format, color, width)}"
+    text = f"{head}\n{meaning}\n\n{_fitted_table(rows, headers, table_format, color, width, GROUP_DROPPABLE)}"
     if len(listed) > MAX_GROUPS:
-        text += f"\n… and {len(listed) - MAX_GROUPS:,} more {noun}: --format json lists them all"
+        text += "\n" + fit.fill(f"… and {len(listed) - MAX_GROUPS:,} more {noun}: --format json lists them all",
+                                width)
     return text
 
 
@@ -374,37 +446,39 @@ def iter_render(report: dict, table_format: str = "simple", color: bool = False,
 
 
 # The header's labels, and the notices' under them.
-_LABEL_WIDTH = len("connections")
+_LABEL_WIDTH = LABEL_WIDTH
 
 
-def _header(report: dict) -> str:
+def _header(report: dict, width: int | None = None) -> str:
     cap, summary = report["capture"], report["summary"]
-    skipped = ", ".join(f"{k} {v:,}" for k, v in cap["skipped"].items() if v) or "none"
+    skipped = [f"{k} {v:,}" for k, v in cap["skipped"].items() if v] or ["none"]
     listed = summary["connections"]
     total = summary.get("connections_total", listed)
     # The count agrees with the states table below, which counts the folded
     # connections too.
     conns = f"{total:,}" if total == listed else f"{total:,} ({listed:,} listed, {total - listed:,} folded)"
+    # Each value as the items a narrow terminal may put on separate lines,
+    # and what joins them: a file name, a count, a time is never cut.
     rows = [
-        ("files", ", ".join(map(printable, cap["files"]))),
-        ("packets", f"{cap['packets']:,} ({cap['tcp_packets']:,} TCP)"),
-        ("skipped", skipped),
-        ("span", f"{utc_text(cap['start'])} .. {utc_text(cap['end'])} ({_duration(cap['duration'])})"),
-        ("connections", conns),
+        ("files", list(map(printable, cap["files"])), ", "),
+        ("packets", [f"{cap['packets']:,}", f"({cap['tcp_packets']:,} TCP)"], " "),
+        ("skipped", skipped, ", "),
+        ("span", [utc_text(cap["start"]), f".. {utc_text(cap['end'])}", f"({_duration(cap['duration'])})"], " "),
+        ("connections", conns.split(" "), " "),
     ]
     if cap.get("encapsulations"):
         # Only when there were tunnels: a plain capture's header is as it was.
-        rows.insert(3, ("tunnels", ", ".join(f"{k} {v:,} TCP" for k, v in cap["encapsulations"].items())))
-    return "\n".join(f"{k:<{_LABEL_WIDTH}}  {v}" for k, v in rows)
+        rows.insert(3, ("tunnels", [f"{k} {v:,} TCP" for k, v in cap["encapsulations"].items()], ", "))
+    return "\n".join(line for k, items, sep in rows
+                     for line in fit.pack(items, width, sep, f"{k:<{_LABEL_WIDTH}}  ", " " * (_LABEL_WIDTH + 2)))
 
 
-def _notices(report: dict, color: bool) -> str:
-    """What the report could not see, one line each, right under the header."""
+def _notices(report: dict, color: bool, width: int | None = None) -> str:
+    """What the report could not see, right under the header."""
     notes = report["summary"].get("notices")
     if notes is None:
         notes = notices(report)
-    return "\n".join(f"{paint(n['kind'], 'yellow') if color else n['kind']}"
-                     f"{' ' * (_LABEL_WIDTH - len(n['kind']))}  {printable(n['message'])}" for n in notes)
+    return notices_text(notes, width, color)
 
 
 def _sections(report: dict, table_format: str, color: bool, width: int | None, forked=None,
@@ -412,8 +486,8 @@ def _sections(report: dict, table_format: str, color: bool, width: int | None, f
     """The report's parts, each text or an iterator of text chunks: the
     header, the notices, the findings summary, the states, each type's
     groups, then the connections (issue #15: the finding that matters first)."""
-    yield _header(report)
-    notes = _notices(report, color)
+    yield _header(report, width)
+    notes = _notices(report, color, width)
     if notes:
         yield notes
 
@@ -424,7 +498,7 @@ def _sections(report: dict, table_format: str, color: bool, width: int | None, f
     else:
         text = "No anomalies found." if not hidden else f"No findings at or above {min_severity}."
     if hidden:
-        text += "\n" + hidden_text(hidden, min_severity)
+        text += "\n" + fit.fill(hidden_text(hidden, min_severity), width)
     yield text
 
     states = report["summary"]["states"]

@@ -7,6 +7,7 @@ from ..analysis.timeline import sparkline
 from ..detectors import time_wait_storm
 from ..model.text import duration_text, printable
 from . import figure, fit
+from .notices import notice_lines
 
 
 # Below this many columns for a value, a label's value goes under it
@@ -24,6 +25,7 @@ def render(view: dict, width: int | None = None) -> str:
     out.append(fit.fill(f"TIME_WAIT and CLOSE_WAIT in {', '.join(map(printable, cap['files']))} "
                         f"({cap['duration']:.1f} s); TIME_WAIT lasts {view['time_wait_seconds']:g} s; ephemeral "
                         f"ports {view['port_range'][0]}-{view['port_range'][1]}", width))
+    out += notice_lines(view.get("notices") or [], width)
     if not view["time_wait"]:
         out.append("No endpoint entered TIME_WAIT.")
     for d in view["time_wait"]:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from ..detectors import DETECTORS, SEVERITIES
 from ..detectors.base import GROUP_FIELDS
+from .capture import capture_counts
 
 EXPLANATIONS = {d.TYPE: d.EXPLANATION for d in DETECTORS}
 # Worst first: the order a person reads findings in.
@@ -35,6 +36,9 @@ TIME_LOST_FIELDS = ("delay", "longest_wait", "silent_for", "oldest_age")
 # (non_ip and non_tcp are other traffic, by design not ours).
 UNSEEN_SKIPS = {"malformed": "malformed", "truncated_header": "cut before the TCP header (snaplen)",
                 "fragment": "IP fragments (not reassembled)", "unsupported_link": "of an unsupported link type"}
+# Zeek's capture-loss notice threshold (capture-loss.zeek: too_much_loss,
+# 0.1 percent): above it, the capture is said to have lost packets.
+LOSS_NOTICE_PERCENT = 0.1
 # What one group of a finding is about, for "... and 190 more services".
 GROUP_NOUNS = {"service": "services", "host": "hosts", "source": "sources"}
 
@@ -173,8 +177,23 @@ def notices(report: dict, quote=_plain) -> list[dict]:
     "brief"}``: ``message`` one line for the report's top, ``brief`` its few
     words for the stderr line.  ``quote`` renders a file name (markdown puts
     it in a code span)."""
-    cap = report["capture"]
-    options = report.get("options") or {}
+    return capture_notices(report["capture"], report.get("options") or {}, quote)
+
+
+def analysis_notices(analysis, quote=_plain) -> list[dict]:
+    """``notices`` of an analysis, for the views (timewait, states, services,
+    ladder) that build no report: the same words from the same counts."""
+    stats = analysis.stats
+    # The report's capture fields (views.report) that the notices read.
+    cap = {"evicted": stats.evicted, "connections_omitted": stats.connections_omitted,
+           "truncated": stats.truncated, "damage": [d.as_dict() for d in stats.damages],
+           "packets": stats.packets, "tcp_packets": stats.tcp_packets, "skipped": dict(stats.skipped),
+           **capture_counts(analysis.connections)}
+    return capture_notices(cap, analysis.options.as_dict(), quote)
+
+
+def capture_notices(cap: dict, options: dict, quote=_plain) -> list[dict]:
+    """``notices`` from a report's ``capture`` and ``options`` sections."""
     out = []
     if cap.get("evicted"):
         n, limit = cap["evicted"], options.get("max_connections")
@@ -208,6 +227,15 @@ def notices(report: dict, quote=_plain) -> list[dict]:
             f"none of the {cap['packets']:,} packets is TCP ({skipped or 'none decoded'}): a capture taken "
             f"on the wrong interface, or with a filter that left TCP out?",
             "no TCP in the capture"))
+    loss = cap.get("capture_loss") or {}
+    if loss.get("percent", 0) > LOSS_NOTICE_PERCENT:
+        out.append(_notice(
+            "capture_loss",
+            f"the capture lost packets: {loss['percent']:g}% of ACKs ({loss['gaps']:,} of {loss['acks']:,}) "
+            f"acknowledged bytes it never showed (Zeek's capture_loss); "
+            f"the states of {_count(cap.get('states_inferred', 0), 'connection')} are inferred (state_evidence), "
+            f"and any state may rest on a packet the capture missed -- was tcpdump dropping packets?",
+            f"capture loss {loss['percent']:g}% ({loss['gaps']:,} of {loss['acks']:,} ACKs saw unseen bytes)"))
     unseen = {k: v for k, v in (cap.get("skipped") or {}).items() if v and k in UNSEEN_SKIPS}
     if unseen:
         n = sum(unseen.values())
@@ -221,13 +249,14 @@ def _notice(kind: str, message: str, brief: str) -> dict:
     return {"kind": kind, "message": message, "brief": brief}
 
 
-def notice_line(notices_: list[dict]) -> str | None:
+def notice_line(notices_: list[dict], where: str = "the report's top") -> str | None:
     """The one stderr line that summarises the notices, whatever the output
-    format and wherever the report went (-o): None when there is none."""
+    format and wherever the report went (-o): None when there is none;
+    ``where`` the notices are written in full."""
     if not notices_:
         return None
-    return "tcpflow-analyze: warning: " + "; ".join(n["brief"] for n in notices_) + " (see the report's top)"
+    return "tcpflow-analyze: warning: " + "; ".join(n["brief"] for n in notices_) + f" (see {where})"
 
 
-__all__ = ["EXPLANATIONS", "WORST_FIRST", "at_least", "findings", "group_about", "group_noun", "groups",
-           "hidden_text", "notice_line", "notices", "reach", "span", "worst"]
+__all__ = ["EXPLANATIONS", "WORST_FIRST", "analysis_notices", "at_least", "capture_notices", "findings",
+           "group_about", "group_noun", "groups", "hidden_text", "notice_line", "notices", "reach", "span", "worst"]

@@ -1004,16 +1004,18 @@ def _nearest_segment(rows: _Rows, when: float) -> int:
 
 
 # ---------------------------------------------------------------------- JSON
-def ladder_json(ladder: Ladder, stream: bool = False) -> dict:
+def ladder_json(ladder: Ladder, stream: bool = False, notices: list | None = None) -> dict:
     """The ladder as a JSON-ready dict: the connection and one entry per event.
 
     With ``stream``, ``events`` is an iterator making each entry as it is
     read (``render.ladder.iter_ladders_json`` writes it so): a long
-    connection's entries are never all held.
+    connection's entries are never all held.  ``notices``: what the
+    analysis could not see (``findings.analysis_notices``), said beside it.
     """
     events = (_event_json(ev, ladder.start) for ev in ladder.events)
     doc = {
         "connection": ladder.summary,
+        **({"notices": notices} if notices is not None else {}),
         "instance": ladder.instance, "instances": ladder.instances,
         "initial": {"client": ladder.initial_client, "server": ladder.initial_server},
         "final": {"client": ladder.final("client"), "server": ladder.final("server")},

@@ -35,17 +35,19 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from ..engine.zeek import conn_state
+from ..engine.zeek import conn_state, missed_bytes, uid
+from ..model.community_id import community_id
+from ..model.connection import EVIDENCE_NAMES, ONE_SIDED_NAMES
 from ..model.states import STATE_NAMES
-from ..model.text import iso_utc, ip_text
+from ..model.text import iso_utc, ip_text, report_time, round6_text
 
 # The kinds of value, and how each is written.
 INT = "int"        # a Python int
 STR = "str"        # text that needs no JSON escape: names from a fixed vocabulary, addresses, history letters
+OPT_STR = "opt_str"  # a STR, or None (JSON null; an empty CSV cell)
 BOOL = "bool"      # true/false
 TIME = "time"      # seconds as a float, or None; see report_time
 NAMES = "names"    # a list of STR (the anomaly types)
-OPT_STR = "opt_str"  # a STR or None (null in JSON, an empty CSV cell)
 OBJECT = "object"  # nested fields
 
 
@@ -98,6 +100,14 @@ RECORD: tuple[Field, ...] = (
     _per_side("packets", "packets"),
     _per_side("bytes", "bytes"),
     _per_side("retransmissions", "retransmits"),
+    # Segments the capture holds twice (tcpdump -i any on a router or a
+    # bridge: each forwarded packet in and out): those with data, a SYN or a
+    # FIN (a copied pure ACK is not told apart: it is not mistaken for
+    # anything either).  Counted in packets, not in retransmissions.
+    Field("duplicates", OBJECT, fields=(
+        Field("client", INT, "c.duplicates + c.ctl_duplicates", csv="client_duplicates"),
+        Field("server", INT, "s.duplicates + s.ctl_duplicates", csv="server_duplicates"),
+    )),
     Field("handshake", STR, "conn.handshake"),
     # Crossed SYNs (RFC 9293 3.5 figure 8): the handshake is "complete" with
     # no listener and no third segment, so say how it was made.
@@ -109,27 +119,48 @@ RECORD: tuple[Field, ...] = (
     Field("connect_time", TIME, "s.syn_time - c.syn_time if c.last_syn_time >= 0 and s.syn_time >= 0 else None"),
     Field("syn_retries", INT, "c.syn_count - 1 if c.syn_count > 1 else 0"),
     Field("close", STR, "conn.close"),
-    Field("history", STR, "conn.history"),
-    Field("conn_state", STR, "conn_state(conn)"),
+    _per_side("ip_bytes", "ip_bytes"),
+    # Zeek's conn.log history and conn_state for this connection (its first
+    # row, if Zeek split it: ``zeek.rows``; the finished rows are
+    # ``conn.zrows``, the current one is the connection's own), with the case
+    # of the letters following Zeek's originator (``zeek.orig``).
+    Field("history", STR, "conn.zrows[0].history if conn.zrows else conn.hist"),
+    Field("conn_state", STR, "conn.zrows[0].conn_state if conn.zrows else conn_state(conn)"),
+    # The Community ID v1 hash (seed 0) of the 4-tuple: joins with Zeek's
+    # and Suricata's records of the same flow.
+    Field("community_id", STR, "community_id(c.addr, c.port, s.addr, s.port)"),
+    Field("zeek", OBJECT, fields=(
+        Field("uid", STR, "conn.zrows[0].uid if conn.zrows else uid(conn)", csv="zeek_uid"),
+        Field("orig", STR, "ORIG_SIDE[conn.zrows[0].flip if conn.zrows else conn.zflip]", csv="zeek_orig"),
+        Field("rows", INT, "1 + len(conn.zrows) if conn.zrows else 1", csv="zeek_rows"),
+        Field("missed_bytes", INT, "missed_bytes(conn) if conn.zrows else c.zmissed + s.zmissed",
+              csv="zeek_missed_bytes"),
+    )),
     # The tunnel that carried the connection (decode.tunnel): "vxlan",
     # "geneve+gre" (outermost first), null when none; and its identifier,
     # "vni=5569041", "key=42", "vni=10 / vni=11" (client's way / server's
     # way, where they differ), null when it has none.
-    Field("encapsulation", OPT_STR, "encap_name(conn.encap)"),
-    Field("tunnel_id", OPT_STR, "encap_id(conn.encap)"),
+    Field("encapsulation", OPT_STR, "None if conn.encap is None else conn.encap[0]"),
+    Field("tunnel_id", OPT_STR, "None if conn.encap is None else conn.encap[1]"),
+    # A one-way capture: which side's packets the capture holds ("client",
+    # "server"), when they prove the peer answered though none of its
+    # packets is there (asymmetric routing, a SPAN of one direction); null
+    # when both are seen.
+    Field("one_sided", OPT_STR, "ONE_SIDED_NAMES[conn.one_sided]"),
+    # Bytes acknowledged by one side that the capture never showed the other
+    # send (Zeek's missed_bytes): packets the capture lost.  Not counted for
+    # a side never seen at all (one_sided).
+    Field("missed_bytes", INT, "c.missed + s.missed"),
+    # "seen": both states follow from packets in the capture; "inferred":
+    # they rest partly on what the capture lacks (a side never seen, a
+    # packet it missed) and are the most likely ones, not certain.
+    Field("state_evidence", STR, "EVIDENCE_NAMES[conn.evidence]"),
     # The only field the anomaly detectors give: it stays last (see with_anomalies).
     Field("anomalies", NAMES, "anomalies"),
 )
 
 
 # ---------------------------------------------------------------------- values
-def report_time(t):
-    """Timestamps as JSON numbers, never NaN or Infinity (not valid JSON)."""
-    if t is None or not math.isfinite(t):
-        return None
-    return round(t, 6)
-
-
 def _json_time(t) -> str:
     """The JSON text of ``report_time(t)``, fast: the connection lines' hot spot.
 
@@ -137,7 +168,7 @@ def _json_time(t) -> str:
     shortest text of ``round(t, 6)`` (what ``repr`` writes) is ``t`` printed
     to six places without its trailing zeros -- twice as fast to make.
     Outside that range (tiny durations print with an exponent, far-future
-    times lose digits) ``repr`` itself is asked.
+    times lose digits) ``model.text.round6_text`` is asked.
     """
     if t is None:
         return "null"
@@ -145,7 +176,7 @@ def _json_time(t) -> str:
         text = "%.6f" % t
         text = text.rstrip("0")
         return text + "0" if text[-1] == "." else text
-    return repr(round(t, 6)) if -_INF < t < _INF else "null"
+    return round6_text(t) if -_INF < t < _INF else "null"
 
 
 _INF = float("inf")
@@ -166,14 +197,6 @@ def anomaly_list_text(types) -> str:
     return "[" + ", ".join(f'"{t}"' for t in types) + "]"
 
 
-def encap_name(encap):
-    return None if encap is None else encap[0]
-
-
-def encap_id(encap):
-    return None if encap is None else encap[1]
-
-
 def opt_text(value) -> str:
     """An OPT_STR value as JSON text (its text needs no escape, as STR's)."""
     return "null" if value is None else '"' + value + '"'
@@ -181,8 +204,10 @@ def opt_text(value) -> str:
 
 # What the getters and the generated code may name.
 _NAMESPACE = {
-    "encap_name": encap_name, "encap_id": encap_id, "opt_text": opt_text,
-    "ip_text": ip_text, "STATE_NAMES": STATE_NAMES, "conn_state": conn_state,
+    "ip_text": ip_text, "STATE_NAMES": STATE_NAMES, "conn_state": conn_state, "uid": uid,
+    "missed_bytes": missed_bytes, "community_id": community_id, "ORIG_SIDE": ("client", "server"),
+    "opt_text": opt_text,
+    "ONE_SIDED_NAMES": ONE_SIDED_NAMES, "EVIDENCE_NAMES": EVIDENCE_NAMES,
     "report_time": report_time, "_json_time": _json_time, "anomaly_list_text": anomaly_list_text,
     "csv_time": csv_time, "iso_utc": iso_utc,
 }

@@ -6,6 +6,7 @@ from collections import Counter
 from .. import __version__
 from ..model.states import STATE_NAMES
 from . import findings, record
+from .capture import capture_counts
 from .record import connection_entry, report_time
 
 SCHEMA_VERSION = 1
@@ -71,6 +72,9 @@ def build_report(analysis, anomalies=(), connections=None, forked=None, counted=
     for conn in counted:
         states["client"][STATE_NAMES[conn.client.state]] += 1
         states["server"][STATE_NAMES[conn.server.state]] += 1
+    # What the capture showed and missed (views.capture), counted as the
+    # views' notices count it.
+    seen = capture_counts(counted)
     folds = getattr(analysis, "folds", None)
     if folds is not None:
         for g in folds.groups.values():
@@ -96,6 +100,14 @@ def build_report(analysis, anomalies=(), connections=None, forked=None, counted=
             "encapsulations": dict(sorted(stats.encapsulations.items())),
             "evicted": stats.evicted,
             "connections_omitted": stats.connections_omitted,
+            # Connections the capture shows one way only (their record's
+            # one_sided), and those whose states rest partly on inference.
+            "one_sided": seen["one_sided"],
+            "states_inferred": seen["states_inferred"],
+            "missed_bytes": seen["missed_bytes"],
+            # Packets of the listed connections the capture holds twice.
+            "duplicates": seen["duplicates"],
+            "capture_loss": seen["capture_loss"],
             "omitted": [g.as_dict() for g in folds.groups.values()] if folds is not None else [],
         },
         "options": analysis.options.as_dict(),

@@ -11,7 +11,8 @@ it holds.  ``build`` makes the document (plain dicts and lists); the CLI's
 
 Folded connections (``--max-report-connections``, ``engine.folding``) are
 counted per service from their aggregates, in the columns those keep;
-``unseen`` says, in one line each, what the view could not see.
+``notices`` says what the view could not see, as every output does
+(views.findings); ``unseen`` what its columns miss of the folded ones.
 """
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from ..analysis.timeline import sweep_sorted
 from ..engine.folding import REFUSED, SYN_ONLY, kind_of, refused
 from ..model.states import CLOSED, LISTEN, STATE_NAMES, SYNCHRONIZED, TIME_WAIT, UNKNOWN
 from ..model.text import address_port_text, ip_text
+from .findings import analysis_notices
 from .record import report_time, values_getter
 
 BY = ("service", "client", "both")
@@ -317,30 +319,23 @@ def _ranked(rows: list[dict], sort: str, name: str) -> list[dict]:
 
 
 def _unseen(analysis, filtered: bool, unplaced: Unplaced) -> list[str]:
-    """What the view could not see, one sentence each."""
-    stats = analysis.stats
+    """What this view's columns miss of the folded connections, one sentence
+    each; that they were folded, evicted or the capture damaged, the notices
+    say (views.findings, worded once for every output)."""
     folds = getattr(analysis, "folds", None)
     out = []
     folded = folds.total if folds is not None else 0
     if folded and filtered:
-        out.append(f"{folded:,} connections were folded into per-service counts "
-                   "(--max-report-connections) and are left out: filters select listed connections only.")
+        out.append("The folded connections are left out: filters select listed connections only.")
     elif folded:
-        out.append(f"{folded:,} connections were folded into per-service counts (--max-report-connections): "
-                   "they count in connections, refused, unanswered and end states, not in resets, "
-                   "retransmissions, times, bytes or ports peak.")
+        out.append("The folded connections count in connections, refused, unanswered and end states, not in "
+                   "resets, retransmissions, times, bytes or ports peak.")
     if unplaced.clients:
         out.append(f"{unplaced.clients:,} folded connections are not in the client table: their services "
                    "had more clients than the fold keeps.")
     if unplaced.states:
         out.append(f"{unplaced.states:,} folded connections count in their clients' connections but not in "
                    "their end states: their services had several clients.")
-    if stats.evicted:
-        out.append(f"{stats.evicted:,} connections were finished early when the connection table was full "
-                   "(--max-connections): each keeps the state it had then, and a later packet of one "
-                   "started a new connection, counted again.")
-    if stats.truncated:
-        out.append("The capture is truncated: what came after the damage is not counted.")
     return out
 
 
@@ -368,6 +363,7 @@ def build(analysis, *, sort: str = DEFAULT_SORT, top: int | None = DEFAULT_TOP, 
         "connections": len(analysis.connections) + sum(g.count for g in groups),
         "folded": sum(g.count for g in groups),
         "evicted": stats.evicted,
+        "notices": analysis_notices(analysis),
     }
     unplaced = Unplaced()
     facts = _facts(analysis.connections)

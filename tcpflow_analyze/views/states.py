@@ -23,6 +23,7 @@ from ..engine.folding import refused
 from ..model.text import address_port_text, endpoint_text, ip_text, utc_text
 from ..model.states import CLOSED, SS_NAMES, STATE_NAMES
 from ..analysis.timeline import StepSeries, state_at, sweep_sorted
+from .findings import analysis_notices
 
 # The order ss users expect to read states in: listeners, then a connection's life.
 STATE_ORDER = ("LISTEN", "SYN_SENT", "SYN_RECEIVED", "ESTABLISHED", "FIN_WAIT_1", "FIN_WAIT_2",
@@ -115,6 +116,8 @@ def states_at(analysis, t: float) -> dict:
         "offset": None if start is None else round(t - start, 6),
         "utc": _stamp(t),
         "capture": {"files": list(analysis.stats.files), "start": start, "end": end},
+        # What the view could not see, worded as the report's (views.findings).
+        "notices": analysis_notices(analysis),
         "in_capture": start is not None and start <= t <= end,
         "hosts": out_hosts,
         "totals": _ordered(totals),
@@ -192,7 +195,7 @@ def state_timelines(analysis, hosts=None) -> dict:
             }
         out.append({"host": host, "states": states})
     return {"capture": {"files": list(analysis.stats.files), "start": start, "end": end},
-            "hosts": out}
+            "notices": analysis_notices(analysis), "hosts": out}
 
 
 __all__ = ["SS_NAMES", "listen_evidence", "parse_time", "state_timelines", "states_at"]

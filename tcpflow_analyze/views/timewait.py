@@ -13,6 +13,7 @@ from .. import detectors
 from ..model.states import CLOSE_WAIT
 from ..analysis.timeline import sparkline, sweep
 from ..analysis.timewait import time_wait_by_host
+from .findings import analysis_notices
 
 SPARK_WIDTH = 48
 
@@ -80,6 +81,8 @@ def build(analysis, cfg=None, top: int = 5) -> dict:
     return {
         "capture": {"files": analysis.stats.files, "start": start, "end": end,
                     "duration": round(end - start, 6)},
+        # What the view could not see, worded as the report's (views.findings).
+        "notices": analysis_notices(analysis),
         "time_wait_seconds": time_wait,
         "time_wait_threshold": limit,
         "port_range": list(port_range),
