@@ -29,12 +29,14 @@ PUBLIC_CAPTURES = sorted(p for p in PUBLIC.glob("*") if p.is_file() and p.suffix
 
 # Every format of the report and the views that re-walk their own data:
 # the states and TIME_WAIT views compute from the same engine output, but
-# through their own paths (timelines, per-host sweeps).
+# through their own paths (timelines, per-host sweeps); the Zeek conn.log
+# from the compiled engine.zeek's rows and counters.
 COMMANDS = (
     ("analyze", "--format", "json", "--jobs", "1"),
     ("analyze", "--format", "table", "--jobs", "1"),
     ("analyze", "--format", "csv", "--jobs", "1"),
     ("analyze", "--format", "markdown", "--jobs", "1"),
+    ("analyze", "--format", "zeek", "--jobs", "1"),
     ("states", "--format", "json"),
     ("timewait", "--format", "json"),
 )

@@ -13,7 +13,7 @@ from ..model.connection cimport Connection, Endpoint
 
 cdef class ConnectionTable:
     cdef public object options, table, max_table, max_finished, finished, finished_failed, order, folds
-    cdef public object evicted, _order, packet_number, awaiting
+    cdef public object evicted, _order, packet_number, likely_server_ports, awaiting
 
     @cython.locals(conn=Connection, x=Endpoint, y=Endpoint, upper=bint, ctl=long)
-    cpdef segment(self, ts, key, sport, dport, seq, ack, flags, win, plen, wscale, encap=*)
+    cpdef segment(self, ts, key, sport, dport, seq, ack, flags, win, plen, wscale, ipb=*, encap=*)

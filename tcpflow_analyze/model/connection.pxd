@@ -7,15 +7,19 @@
 # The fields are the classes' __slots__, in their order: keep them in step.
 
 cdef class Endpoint:
-    cdef public object addr, port, state, state_time, isn, snd_nxt, rcv_nxt, wscale
-    cdef public object fin_seq, got_fin, active_close, fw2_live, syn_time, fin_time, rst_time, last_syn_time
-    cdef public object rxmt_time, syn_count, probes, probe_time, got_fin_time, trans_flat, tw_entries, packets
-    cdef public object bytes, retransmits, zero_windows, gaps, first_time, last_time, zstate, zprev
-    cdef public object hist_seen, last_syn, last_fin, last_rst
+    cdef public object addr, port, state, state_time, isn, snd_nxt, rcv_nxt, wscale, fin_seq, got_fin
+    cdef public object active_close, fw2_live, syn_time, fin_time, rst_time, last_syn_time, rxmt_time, syn_count
+    cdef public object probes, probe_time, got_fin_time, trans_flat, tw_entries, packets, bytes, retransmits
+    cdef public object zero_windows, gaps, first_time, last_time, zstate, zprev, zstart, zlast, zdata, zgaps
+    cdef public object zmissed, zrxmit, zdid_close, ip_bytes, hist_seen, last_syn, last_fin, last_rst, fin_count
+    cdef public object last_fin_time, unseen_step, unseen_time, missed, seg_seq, seg_time, ctl_seq, ctl_time
+    cdef public object duplicates, ctl_duplicates, acks, gap_acks, seq_holes, holes, hole_ack, fin_guess
+    cdef public object fin_guess_time
 
 
 cdef class Connection:
-    cdef public object ckey, client, server, roles_inferred, first_seen, last_seen, hist, hs
-    cdef public object reset_by, rst_ignored, ended, prev, route_check, evict_spared, superseded, reused_peer_state
+    cdef public object ckey, client, server, roles_inferred, first_seen, last_seen, hist, hs, reset_by
+    cdef public object rst_ignored, ended, prev, route_check, evict_spared, superseded, reused_peer_state
     cdef public object reused_own_state, reused_from, seq_order, syn_cookie, id, rst_time, rst_ack, rst_prior
-    cdef public object challenge_time, challenge_state, replay_of, encap
+    cdef public object challenge_time, challenge_state, replay_of, zflip, zfirst, zend, zclosed, zbase, zrows
+    cdef public object encap, one_sided, evidence
