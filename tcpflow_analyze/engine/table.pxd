@@ -5,15 +5,31 @@
 # model/connection.pxd and reach their fields directly.  Its attributes are
 # declared here (an extension type has no __dict__); a Python subclass
 # (engine.observer.ObservedTable) still adds its own and overrides segment
-# and _route as before.  Only the control-flow scratch values are C typed:
-# everything stored into a connection stays the Python object it is in the
-# pure build.
+# and _route as before.
+#
+# segment() computes in C integers what is always an int: the header fields
+# (sequence numbers below 2**32, flags, window, lengths) and the sequence
+# arithmetic on them and on the endpoints' C fields, with the constants it
+# compares against as C values too (a Python constant would turn each
+# expression back into Python ints).  Sequence arithmetic stays exact in a
+# long long (32-bit values and their sums), and & on a negative C value is
+# Python's two's complement &, so both builds compute the same numbers.  The
+# timestamp, the key, the ports and the window scale stay Python objects.
 import cython
 from ..model.connection cimport Connection, Endpoint
+
+cdef long long ACK, FIN, RST, SYN
+cdef long long SEQ_HALF, SEQ_MASK, Z_CLOSED, Z_INACTIVE, Z_RESET
+cdef long long CLOSED, ESTABLISHED, SYN_SENT, UNKNOWN
+cdef long long H_ACK, H_DATA, TOO_LARGE_SEQ_DELTA
 
 cdef class ConnectionTable:
     cdef public object options, table, max_table, max_finished, finished, finished_failed, order, folds
     cdef public object evicted, _order, packet_number, likely_server_ports, awaiting
 
-    @cython.locals(conn=Connection, x=Endpoint, y=Endpoint, upper=bint, ctl=long)
-    cpdef segment(self, ts, key, sport, dport, seq, ack, flags, win, plen, wscale, ipb=*, encap=*)
+    @cython.locals(conn=Connection, x=Endpoint, y=Endpoint, upper=bint, ctl="long long",
+                   nxt="long long", end="long long", adv="long long", rn="long long", ynxt="long long",
+                   seglen="long long", zs="long long", zend="long long", d="long long", g="long long",
+                   n="long long")
+    cpdef segment(self, ts, key, sport, dport, long long seq, long long ack, long long flags, long long win,
+                  long long plen, wscale, long long ipb=*, encap=*)
