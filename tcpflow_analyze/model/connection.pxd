@@ -36,7 +36,9 @@ cdef class Endpoint:
 
 
 cdef class Connection:
-    cdef public object ckey, client, server, roles_inferred, first_seen, last_seen, hist, hs, reset_by
+    cdef public object ckey
+    cdef public Endpoint client, server
+    cdef public object roles_inferred, first_seen, last_seen, hist, hs, reset_by
     cdef public object rst_ignored, ended, prev, route_check, evict_spared, superseded, reused_peer_state
     cdef public object reused_own_state, reused_from, seq_order, syn_cookie, id, rst_time, rst_ack, rst_prior
     cdef public object challenge_time, challenge_state, replay_of, zflip, zfirst, zend, zclosed, zbase, zrows

@@ -1,0 +1,18 @@
+# C types for engine/history.py (pure-Python mode: history.py is the one
+# source): the connection and endpoint as extension types (fields at a fixed
+# offset), the flags and sequence numbers as C integers.  The H_* bits stay
+# Python objects: the tracker imports two of them, which a C global would
+# not let it.
+import cython
+from ..model.connection cimport Connection, Endpoint
+
+cdef long long ACK, FIN, RST, SYN, SEQ_MASK
+
+cpdef add(Connection conn, letter, bint upper)
+
+cpdef add_scaled(Connection conn, count, letter, bint upper)
+
+cpdef add_once(Connection conn, Endpoint ep, bit, letter, bint upper)
+
+@cython.locals(ctl="long long")
+cpdef control(Connection conn, Endpoint ep, long long flags, long long seq, long long plen, bint upper)
