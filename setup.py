@@ -47,7 +47,7 @@ class OptionalBuildExt(build_ext):
     def finalize_options(self):
         super().finalize_options()
         # The modules compile in parallel (pip gives no -j): gcc takes ~10 s
-        # a module on the packet loop's size, nine modules ~1.5 min serially.
+        # a module on the packet loop's size, minutes for them all serially.
         if not self.parallel:
             self.parallel = os.cpu_count() or 1
 

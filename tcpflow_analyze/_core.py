@@ -30,6 +30,7 @@ COMPILED = (
     "engine.history",
     "engine.loop",
     "engine.table",
+    "engine.timers",
     "engine.zeek",
     "model.connection",
 )

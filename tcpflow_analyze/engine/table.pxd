@@ -5,7 +5,8 @@
 # model/connection.pxd and reach their fields directly.  Its attributes are
 # declared here (an extension type has no __dict__); a Python subclass
 # (engine.observer.ObservedTable) still adds its own and overrides segment
-# and _route as before.
+# and _route as before.  ``table`` is a dict (its get() a C call, not a
+# method looked up per packet).
 #
 # segment() computes in C integers what is always an int: the header fields
 # (sequence numbers below 2**32, flags, window, lengths) and the sequence
@@ -24,7 +25,8 @@ cdef long long CLOSED, ESTABLISHED, SYN_SENT, UNKNOWN
 cdef long long H_ACK, H_DATA, TOO_LARGE_SEQ_DELTA
 
 cdef class ConnectionTable:
-    cdef public object options, table, max_table, max_finished, finished, finished_failed, order, folds
+    cdef public dict table
+    cdef public object options, max_table, max_finished, finished, finished_failed, order, folds
     cdef public object evicted, _order, packet_number, likely_server_ports, awaiting
 
     @cython.locals(conn=Connection, x=Endpoint, y=Endpoint, upper=bint, ctl="long long",
