@@ -79,7 +79,6 @@ def run(windows, table, stats: CaptureStats, owned=None, progress=None) -> None:
     connections of one partition (``analysis.parallel``): those whose
     ``(sport ^ dport) % len(owned)`` bucket is true in it, so that several
     processes can share one capture."""
-    segment = table.segment
     skipped = [0] * len(SKIP_NAMES)
     nbuckets = len(owned) if owned is not None else 1
     packets = 0
@@ -213,8 +212,8 @@ def run(windows, table, stats: CaptureStats, owned=None, progress=None) -> None:
                                     vx_last = vni
                                     vx_encap, vx_tag = vnis.get(vni) or vxlan_encap(vnis, vni)
                                 vxlan_fast += 1
-                                segment(ts, buf[off + mirror_key:off + mirror_key_end] + vx_tag, sport, dport, seq,
-                                        ack, flags, win, plen,
+                                table.segment(ts, buf[off + mirror_key:off + mirror_key_end] + vx_tag, sport, dport,
+                                        seq, ack, flags, win, plen,
                                         window_scale(buf, off + mirror_tcp + 20,
                                                      min(off + mirror_tcp + thl, off + caplen))
                                         if flags & SYN and thl > 20 else -1, itotal, vx_encap)
@@ -261,7 +260,7 @@ def run(windows, table, stats: CaptureStats, owned=None, progress=None) -> None:
                                     vx_last = vni
                                     vx_encap, vx_tag = vnis.get(vni) or vxlan_encap(vnis, vni)
                                 vxlan_fast += 1
-                                segment(ts, key + vx_tag, sport, dport, seq, ack, flags, win, plen,
+                                table.segment(ts, key + vx_tag, sport, dport, seq, ack, flags, win, plen,
                                         window_scale(buf, tcp_at + 20, min(tcp_at + thl, off + caplen))
                                         if flags & SYN and thl > 20 else -1, ipb, vx_encap)
                                 continue
@@ -294,8 +293,8 @@ def run(windows, table, stats: CaptureStats, owned=None, progress=None) -> None:
                                         others += 1
                                         continue  # another partition's connection
                                     table.packet_number = packets
-                                segment(ts, buf[off + key4:off + key4_end], sport, dport, seq, ack, flags, win, plen,
-                                        window_scale(buf, off + tcp4 + 20, min(off + tcp4 + thl, off + caplen))
+                                table.segment(ts, buf[off + key4:off + key4_end], sport, dport, seq, ack, flags, win,
+                                        plen, window_scale(buf, off + tcp4 + 20, min(off + tcp4 + thl, off + caplen))
                                         if flags & SYN and thl > 20 else -1, total)
                                 continue
                         elif proto == 17 and dport == 4789 and caplen >= vx_min and vx_redo != pos:
@@ -323,7 +322,7 @@ def run(windows, table, stats: CaptureStats, owned=None, progress=None) -> None:
                                         others += 1
                                         continue
                                     table.packet_number = packets
-                                segment(ts, buf[off + key6:off + key6_end], sport, dport, seq, ack, flags, win,
+                                table.segment(ts, buf[off + key6:off + key6_end], sport, dport, seq, ack, flags, win,
                                         plen, window_scale(buf, off + tcp6 + 20, min(off + tcp6 + thl, off + caplen))
                                         if flags & SYN and thl > 20 else -1, ip_plen + 40)
                                 continue
@@ -336,10 +335,17 @@ def run(windows, table, stats: CaptureStats, owned=None, progress=None) -> None:
                         others += 1
                         continue
                     table.packet_number = packets
+                # decode()'s fields by name, not ``segment(ts, *r)``: the
+                # compiled build calls segment()'s C entry (loop.pxd), which
+                # takes no starred arguments.
                 if len(r) == 11:
-                    name = r[10][0]
-                    encaps[name] = encaps.get(name, 0) + 1
-                segment(ts, *r)
+                    encap = r[10]
+                    encaps[encap[0]] = encaps.get(encap[0], 0) + 1
+                    r = r[:10]
+                else:
+                    encap = None
+                key, sport, dport, seq, ack, flags, win, plen, wscale, ipb = r
+                table.segment(ts, key, sport, dport, seq, ack, flags, win, plen, wscale, ipb, encap)
             if packets > walked_before:
                 linktypes.add(lt)
                 # Once a window (4 MiB: thousands of packets), not per packet.
