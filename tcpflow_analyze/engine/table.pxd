@@ -18,6 +18,10 @@
 # timestamp, the key, the ports and the window scale stay Python objects.
 import cython
 from ..model.connection cimport Connection, Endpoint
+# The state machine's functions (cpdef in their .pxd) called through their C
+# entries: no argument tuple, no ints boxed for a call and unboxed again.
+from . cimport history, zeek
+from .endpoint cimport acks_syn, check_ended, control, receipts, set_state, unseen_peer_ack
 
 cdef long long ACK, FIN, RST, SYN
 cdef long long SEQ_HALF, SEQ_MASK, Z_CLOSED, Z_INACTIVE, Z_RESET

@@ -4,6 +4,7 @@
 # field tests of the inferences read at a fixed offset, not by a getattr each.
 import cython
 from ..model.connection cimport Connection, Endpoint
+from .endpoint cimport fin_acked, receive_fin, set_state
 
 cpdef settle(Connection conn, end_ts, options, on_change=*)
 
