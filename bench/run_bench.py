@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Benchmark tcpflow-analyze against tshark and tcptrace on one capture.
+"""Benchmark tcpflow-analyze against tshark, tcptrace and argus on one capture.
 
     python3 bench/run_bench.py bench/out/synth-1000000-s1.pcap      # an existing capture
     python3 bench/run_bench.py --packets 1000000 --runs 3           # generate it first (cached)
@@ -13,7 +13,10 @@ tool rotates), and the capture is read once beforehand so every tool finds it
 in the page cache.  Output of every tool is discarded.
 
 Run from anywhere; our tool is run as ``python3 -m tcpflow_analyze`` with the
-repository root as working directory.  Standard library only.
+repository root as working directory.  Where its compiled core is built (issue
+#14: ``python3 setup.py build_ext --inplace``, or an installed wheel), the same
+source is also run as pure Python (``TCPFLOW_ANALYZE_PURE=1``), so one table
+gives both builds.  Standard library only.
 """
 from __future__ import annotations
 
@@ -43,6 +46,7 @@ GEN = os.path.join(BENCH_DIR, "gen_capture.py")
 GROWTH_SIZES = (100_000, 250_000, 500_000, 1_000_000, 2_000_000)
 GNU_TIME = "/usr/bin/time"
 OURS = "tcpflow-analyze"
+PURE_ENV = {"TCPFLOW_ANALYZE_PURE": "1"}  # the pure-Python build of the same tree (tcpflow_analyze/_core.py)
 IDLE_BELOW = 0.25  # --idle-below: CPUs busy that still count as idle for --wait-idle
 
 
@@ -159,13 +163,23 @@ def export_rev(rev: str) -> tuple[str, str]:
     if not os.path.isdir(os.path.join(dest, "tcpflow_analyze")):
         os.makedirs(OUT_DIR, exist_ok=True)
         tmp = tempfile.mkdtemp(prefix=".tree-", dir=OUT_DIR)
-        data = subprocess.run(["git", "archive", "--format=tar", sha, "tcpflow_analyze"], cwd=REPO,
+        # setup.py and pyproject.toml where the commit has them: what builds its compiled core.
+        names = subprocess.run(["git", "ls-tree", "--name-only", sha, "setup.py", "pyproject.toml"], cwd=REPO,
+                               check=True, capture_output=True, text=True).stdout.split()
+        data = subprocess.run(["git", "archive", "--format=tar", sha, "tcpflow_analyze", *names], cwd=REPO,
                               check=True, capture_output=True).stdout
         with tarfile.open(fileobj=io.BytesIO(data)) as tar:
             if hasattr(tarfile, "data_filter"):
                 tar.extractall(tmp, filter="data")
             else:
                 tar.extractall(tmp)
+        if os.path.exists(os.path.join(tmp, "setup.py")):
+            # The compiled core, built in place; a failed build leaves the pure one (said by --version).
+            r = subprocess.run([sys.executable, "setup.py", "-q", "build_ext", "--inplace"], cwd=tmp,
+                               capture_output=True, text=True)
+            if r.returncode:
+                print(f"building the compiled core of {sha[:12]} failed; pure Python only:\n{r.stderr[-600:]}",
+                      file=sys.stderr)
         os.rename(tmp, dest)
     return dest, sha
 
@@ -176,8 +190,20 @@ def our_has_jobs() -> bool:
     return r.returncode == 0 and "--jobs" in r.stdout
 
 
-def tools_for(path: str, ours: bool = True, tshark: bool = True, tcptrace: bool = True):
-    """[(name, argv, cwd)] of the tools to run on ``path``."""
+def our_core() -> str:
+    """What ``--version`` says of the core ("compiled core: cython 3.x", "pure
+    Python"); "" where a tree predates the compiled core."""
+    r = subprocess.run([sys.executable, "-m", "tcpflow_analyze", "--version"], cwd=OURS_DIR,
+                       capture_output=True, text=True)
+    text = r.stdout.strip()
+    return text.split("(", 1)[1].rstrip(")") if "(" in text else ""
+
+
+def tools_for(path: str, ours: bool = True, tshark: bool = True, tcptrace: bool = True, argus: bool = True,
+              pure: bool = True):
+    """[(name, argv, cwd, env)] of the tools to run on ``path``; ``env``: what
+    the run adds to the environment.  ``pure``: where our compiled core is
+    built, our --jobs 1 run again as pure Python."""
     path = os.path.abspath(path)
     tools = []
     if ours:
@@ -187,14 +213,19 @@ def tools_for(path: str, ours: bool = True, tshark: bool = True, tcptrace: bool 
         # device node with a regular file.
         base = [sys.executable, "-m", "tcpflow_analyze", "analyze", "--format", "json"]
         if our_has_jobs():
-            tools.append((f"{OURS} --jobs 1", base + ["--jobs", "1", path], OURS_DIR))
-            tools.append((f"{OURS} --jobs 2", base + ["--jobs", "2", path], OURS_DIR))
+            tools.append((f"{OURS} --jobs 1", base + ["--jobs", "1", path], OURS_DIR, {}))
+            tools.append((f"{OURS} --jobs 2", base + ["--jobs", "2", path], OURS_DIR, {}))
+            if pure and "compiled" in our_core():
+                tools.append((f"{OURS} --jobs 1 (pure)", base + ["--jobs", "1", path], OURS_DIR, PURE_ENV))
         else:
-            tools.append((OURS, base + [path], OURS_DIR))
+            tools.append((OURS, base + [path], OURS_DIR, {}))
     if tshark and shutil.which("tshark"):
-        tools.append(("tshark -z conv,tcp", ["tshark", "-r", path, "-q", "-z", "conv,tcp"], REPO))
+        tools.append(("tshark -z conv,tcp", ["tshark", "-r", path, "-q", "-z", "conv,tcp"], REPO, {}))
     if tcptrace and shutil.which("tcptrace"):
-        tools.append(("tcptrace -n", ["tcptrace", "-n", path], REPO))
+        tools.append(("tcptrace -n", ["tcptrace", "-n", path], REPO, {}))
+    if argus and shutil.which("argus"):
+        # Flow records written nowhere: argus's reading and flow tracking alone.
+        tools.append(("argus", ["argus", "-r", path, "-w", "/dev/null"], REPO, {}))
     return tools
 
 
@@ -235,8 +266,9 @@ def wait_idle(max_wait: float, busy_cores: float = 0.25) -> float:
             return time.perf_counter() - t0
 
 
-def measure(argv, timeout: float, cwd: str = REPO) -> dict:
-    """Run argv once; return wall seconds, peak RSS (KiB) and exit status."""
+def measure(argv, timeout: float, cwd: str = REPO, env: dict | None = None) -> dict:
+    """Run argv once (``env``: added to the environment); return wall
+    seconds, peak RSS (KiB) and exit status."""
     use_time = os.access(GNU_TIME, os.X_OK)
     with tempfile.NamedTemporaryFile("r", prefix="bench-time-", suffix=".txt", delete=False) as tf:
         tfile = tf.name
@@ -246,7 +278,8 @@ def measure(argv, timeout: float, cwd: str = REPO) -> dict:
         load_before = os.getloadavg()[0]
         busy0 = busy_cpu_s()
         t0 = time.perf_counter()
-        proc = subprocess.Popen(cmd, cwd=cwd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err)
+        proc = subprocess.Popen(cmd, cwd=cwd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err,
+                                env={**os.environ, **env} if env else None)
         deadline = t0 + timeout
         timed_out = False
         try:
@@ -306,13 +339,13 @@ def measure(argv, timeout: float, cwd: str = REPO) -> dict:
 
 def run_tools(path: str, tools, runs: int, timeout: float, quiet: bool = False, idle_wait: float = 0):
     """Alternate the tools run by run; return {name: [result, ...]}."""
-    results = {name: [] for name, _, _ in tools}
+    results = {name: [] for name, _, _, _ in tools}
     k = len(tools)
     for i in range(runs):
         order = [tools[(i + j) % k] for j in range(k)]
-        for name, argv, cwd in order:
+        for name, argv, cwd, env in order:
             waited = wait_idle(idle_wait, IDLE_BELOW) if idle_wait > 0 else 0.0
-            r = measure(argv, timeout, cwd)
+            r = measure(argv, timeout, cwd, env)
             r["idle_wait_s"] = round(waited, 1)
             results[name].append(r)
             if not quiet:
@@ -343,11 +376,25 @@ def summarize(results, packets: int):
             "packets_per_s": packets / med if med > 0 else None,
             "peak_rss_mb": max(r["rss_kb"] for r in ok) / 1024,
         })
-    tshark = next((r for r in rows if r["tool"].startswith("tshark") and r.get("ok_runs")), None)
-    for r in rows:
-        if tshark and r.get("ok_runs") and r["median_wall_s"] > 0:
-            r["throughput_vs_tshark"] = tshark["median_wall_s"] / r["median_wall_s"]
+    for key in C_TOOLS:
+        other = next((r for r in rows if r["tool"].startswith(key) and r.get("ok_runs")), None)
+        for r in rows:
+            if other and r.get("ok_runs") and r["median_wall_s"] > 0:
+                r[f"throughput_vs_{key}"] = other["median_wall_s"] / r["median_wall_s"]
+            if other and r.get("ok_runs") and r["median_cpu_s"] > 0:
+                r[f"cpu_throughput_vs_{key}"] = other["median_cpu_s"] / r["median_cpu_s"]
     return rows
+
+
+# The other tools, by the start of their names.  Against them the CPU-time
+# ratio is the fair one: argus waits about a second before it exits (wall,
+# not work), and our --jobs 2 spends CPU on two cores.
+C_TOOLS = ("tshark", "tcptrace", "argus")
+
+
+def _ratio(r: dict, key: str) -> str:
+    ratio = r.get(key)
+    return f"{ratio:.2f}" if ratio is not None else "-"
 
 
 def fmt_table(headers, rows, aligns=None) -> str:
@@ -368,19 +415,24 @@ def print_bench_table(rows, packets: int, path: str):
         if not r.get("ok_runs"):
             table.append([r["tool"], f"0/{r['runs']}", "failed", "", "", "", "", ""])
             continue
-        ratio = r.get("throughput_vs_tshark")
         table.append([
             r["tool"], f"{r['ok_runs']}/{r['runs']}", f"{r['median_wall_s']:.2f}",
             f"{r['min_wall_s']:.2f}-{r['max_wall_s']:.2f}", f"{r['median_cpu_s']:.2f}",
             f"{r['packets_per_s']:,.0f}" if r["packets_per_s"] else "-",
-            f"{r['peak_rss_mb']:.0f}", f"{ratio:.2f}" if ratio is not None else "-",
+            f"{r['peak_rss_mb']:.0f}", _ratio(r, "throughput_vs_tshark"),
+            *(_ratio(r, f"cpu_throughput_vs_{key}") for key in C_TOOLS),
         ])
     print(fmt_table(["tool", "runs", "median wall s", "range s", "median CPU s", "packets/s", "peak RSS MB",
-                     "x tshark"], table))
-    ours = [r for r in rows if r["tool"].startswith(OURS) and r.get("throughput_vs_tshark")]
+                     "x tshark", *(f"CPU x {key}" for key in C_TOOLS)], table))
+    ours = [r for r in rows if r["tool"].startswith(OURS) and r.get("ok_runs")]
     for r in ours:
-        print(f"{r['tool']}: throughput {r['throughput_vs_tshark']:.2f}x tshark's "
-              f"({r['packets_per_s']:,.0f} vs {r['packets_per_s'] / r['throughput_vs_tshark']:,.0f} packets/s)")
+        if r.get("throughput_vs_tshark"):
+            print(f"{r['tool']}: throughput {r['throughput_vs_tshark']:.2f}x tshark's "
+                  f"({r['packets_per_s']:,.0f} vs {r['packets_per_s'] / r['throughput_vs_tshark']:,.0f} packets/s)")
+        cpu = ", ".join(f"{r[f'cpu_throughput_vs_{key}']:.2f}x {key}'s" for key in C_TOOLS
+                        if r.get(f"cpu_throughput_vs_{key}"))
+        if cpu:
+            print(f"{r['tool']}: packets per CPU second {cpu}")
 
 
 # ------------------------------------------------------------------ environment
@@ -411,6 +463,7 @@ def environment() -> dict:
         "tcptrace": next((ln for ln in (subprocess.run(["tcptrace", "-v"], capture_output=True, text=True)
                                         .stderr.splitlines()) if "version" in ln), None)
         if shutil.which("tcptrace") else None,
+        "argus": first_line(["argus", "-h"]) if shutil.which("argus") else None,
     }
 
 
@@ -426,14 +479,16 @@ def bench_one(args) -> dict:
                                            args.encap)
     packets = count_packets(path)
     warm(path)
-    tools = tools_for(path, tshark=not args.no_tshark, tcptrace=not args.no_tcptrace)
+    tools = tools_for(path, tshark=not args.no_tshark, tcptrace=not args.no_tcptrace, argus=not args.no_argus,
+                      pure=not args.no_pure)
     print(f"{len(tools)} tools x {args.runs} runs on {os.path.relpath(path)} ({packets:,} packets)", file=sys.stderr)
     results = run_tools(path, tools, args.runs, args.timeout, args.quiet, args.wait_idle)
     rows = summarize(results, packets)
     print_bench_table(rows, packets, path)
     return {"mode": "bench", "capture": path, "packets": packets, "bytes": os.path.getsize(path),
             "generator": gen_summary, "runs": args.runs,
-            "commands": {name: {"argv": argv, "cwd": cwd} for name, argv, cwd in tools}, "results": results, "summary": rows}
+            "commands": {name: {"argv": argv, "cwd": cwd, "env": env} for name, argv, cwd, env in tools},
+            "results": results, "summary": rows}
 
 
 def bench_growth(args) -> dict:
@@ -443,7 +498,8 @@ def bench_growth(args) -> dict:
         path, gen_summary = ensure_capture(n, args.seed, args.pcapng, args.regen, args.snaplen, args.encap)
         packets = count_packets(path)
         warm(path)
-        tools = tools_for(path, tshark=args.with_tshark, tcptrace=False)
+        tools = tools_for(path, tshark=args.with_tshark, tcptrace=args.with_tcptrace, argus=args.with_argus,
+                          pure=not args.no_pure)
         print(f"{packets:,} packets: {len(tools)} tools x {args.runs} runs", file=sys.stderr)
         results = run_tools(path, tools, args.runs, args.timeout, args.quiet, args.wait_idle)
         points.append({"packets": packets, "capture": path, "bytes": os.path.getsize(path),
@@ -514,11 +570,16 @@ def main(argv=None):
                     help=f"--wait-idle: how many CPUs may be busy and still count as idle (default {IDLE_BELOW})")
     ap.add_argument("--no-tshark", action="store_true", help="do not run tshark")
     ap.add_argument("--no-tcptrace", action="store_true", help="do not run tcptrace")
+    ap.add_argument("--no-argus", action="store_true", help="do not run argus (argus -r CAPTURE -w /dev/null)")
+    ap.add_argument("--no-pure", action="store_true",
+                    help="where our compiled core is built, do not also run the pure-Python build")
     ap.add_argument("--growth", action="store_true",
                     help="time our tool on 100k, 250k, 500k, 1M and 2M packet captures of the same mix")
     ap.add_argument("--sizes", type=lambda s: [int(float(x)) for x in s.split(",")], metavar="N,N,...",
                     help="packet counts for --growth (default 100000,250000,500000,1000000,2000000)")
     ap.add_argument("--with-tshark", action="store_true", help="--growth: time tshark too")
+    ap.add_argument("--with-tcptrace", action="store_true", help="--growth: time tcptrace too")
+    ap.add_argument("--with-argus", action="store_true", help="--growth: time argus too")
     ap.add_argument("--ours-rev", metavar="REV",
                     help="benchmark tcpflow_analyze as committed at REV (e.g. HEAD), exported with git "
                          "archive to bench/out/tree-SHA/, instead of the working tree")

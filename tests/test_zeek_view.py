@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import ipaddress
+import re
 
 import pytest
 from clirun import invoke
@@ -179,7 +180,11 @@ def test_conn_log_reads_back_with_a_zeek_parser(tmp_path, json_lines):
            for row in rows}
     assert got == expected
     first = rows[0]
-    assert first["proto"] == "tcp" and first["uid"].startswith("C")
+    assert first["proto"] == "tcp"
+    # Zeek's uid form ("C" and base-62 digits), one per row, the same each run.
+    uids = [row["uid"] for row in rows]
+    assert all(re.fullmatch(r"C[0-9A-Za-z]{17}", u) for u in uids) and len(set(uids)) == len(uids)
+    assert invoke(*args).stdout == r.stdout
     # Unset fields: "-" in the TSV, left out of the JSON.
     assert first.get("service") is None and first.get("local_orig") is None and first["missed_bytes"] == 0
     assert isinstance(first["ts"], float) and first["orig_ip_bytes"] > first["orig_bytes"]

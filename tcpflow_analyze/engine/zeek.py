@@ -10,10 +10,10 @@ the two endpoints' Zeek states and the history.
 from __future__ import annotations
 
 import re
+import struct
 
 from ..decode import ACK, FIN, RST, SYN
 from ..model.sha1 import sha1
-from ..model.text import round6_text
 from ..model.connection import (
     SEQ_HALF, SEQ_MASK, Z_CLOSED, Z_ESTABLISHED, Z_INACTIVE, Z_PARTIAL, Z_RESET, Z_SYN_ACK_SENT, Z_SYN_SENT, Connection,
 )
@@ -218,34 +218,21 @@ def split(conn, ts: float, last: float, x_is_client: bool, sport: int, dport: in
 
 
 _B62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-# Every two-digit base-62 numeral, by value: a uid's digits are made two at
-# a time, from four-digit groups, instead of one divmod of the 96-bit number
-# per digit (a uid per connection is written in every report).
-_B62_PAIRS = tuple(a + b for a in _B62 for b in _B62)
-_B62_PAIR = 62 * 62
-_B62_GROUP = _B62_PAIR * _B62_PAIR
-
-
-def base62(h: int) -> str:
-    """``h`` (below 2**96: 17 digits at most, five groups of four) in base
-    62, most significant digit first, without leading zeros."""
-    pairs, pair, group = _B62_PAIRS, _B62_PAIR, _B62_GROUP
-    h, g4 = divmod(h, group)
-    h, g3 = divmod(h, group)
-    h, g2 = divmod(h, group)
-    g0, g1 = divmod(h, group)
-    return "".join((pairs[g0 // pair], pairs[g0 % pair], pairs[g1 // pair], pairs[g1 % pair],
-                    pairs[g2 // pair], pairs[g2 % pair], pairs[g3 // pair], pairs[g3 % pair],
-                    pairs[g4 // pair], pairs[g4 % pair])).lstrip("0")
+# Each byte value's base-62 digit (the byte modulo 62): a uid's digits are
+# hash bytes put through this table, one C call for all of them, where the
+# base-62 numeral of a 96-bit number takes a divmod per digit pair.
+_B62_OF_BYTE = bytes(ord(_B62[b % 62]) for b in range(256))
+# A row's first packet time in the hash: the double's own bytes.
+_TIME = struct.Struct("<d")
 
 
 def uid(conn) -> str:
-    """A conn.log uid for the current row: "C" and 96 bits in base 62, as
-    Zeek writes them -- but ours are a hash of the 4-tuple and the row's
-    first packet time, so the same capture gives the same uids (Zeek's are
-    random per run)."""
-    digest = sha1(conn.ckey + round6_text(conn.zfirst).encode()).digest()
-    return "C" + base62(int.from_bytes(digest[:12], "big"))
+    """A conn.log uid for the current row: "C" and 17 base-62 digits, as
+    Zeek writes them (its 96 random bits in base 62) -- but ours are a hash
+    of the 4-tuple and the row's first packet time, so the same capture
+    gives the same uids (Zeek's are random per run)."""
+    digest = sha1(conn.ckey + _TIME.pack(conn.zfirst)).digest()
+    return "C" + digest[:17].translate(_B62_OF_BYTE).decode("ascii")
 
 
 def _inactive(conn, x, y, is_orig, flags, plen, seq):
