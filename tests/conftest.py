@@ -14,6 +14,34 @@ SAMPLES = ROOT / "sample_pcaps"
 PUBLIC = ROOT.parent / "shared" / "pcaps" / "public"
 
 
+def stale_compiled_modules(root: Path = ROOT) -> list[str]:
+    """Modules whose compiled form (an in-place build's extension module) is
+    older than their ``.py`` or ``.pxd``: Python imports the extension
+    module where both exist, so the tests would run the code as it was at
+    the last build, not the source in front of the developer."""
+    from tcpflow_analyze import _core
+    stale = []
+    for name in _core.COMPILED:
+        base = root / "tcpflow_analyze" / Path(*name.split("."))
+        built = list(base.parent.glob(base.name + ".*.so"))
+        sources = [p for p in (base.with_suffix(".py"), base.with_suffix(".pxd")) if p.exists()]
+        if built and sources and max(p.stat().st_mtime for p in built) < max(p.stat().st_mtime for p in sources):
+            stale.append(name)
+    return stale
+
+
+def pytest_configure(config):
+    from tcpflow_analyze import _core
+    if _core.pure_requested():
+        return
+    stale = stale_compiled_modules()
+    if stale:
+        raise pytest.UsageError(
+            f"the compiled core is older than its source ({', '.join(stale)}): rebuild it "
+            "(pip install -e . or python setup.py build_ext --inplace), or test the pure build "
+            f"({_core.PURE_ENV}=1)")
+
+
 @pytest.fixture
 def run_trace(tmp_path):
     """Write a pcapgen.Trace and analyze it; returns the connection list."""

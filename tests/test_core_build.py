@@ -111,3 +111,18 @@ def test_pure_env_skips_the_compilation(tmp_path):
     assert "WARNING: tcpflow-analyze:" not in log
     wheel, = (tmp_path / "dist").glob("tcpflow_analyze-*.whl")
     assert not [n for n in zipfile.ZipFile(wheel).namelist() if n.endswith(".so")]
+
+
+def test_a_build_older_than_its_source_is_named(tmp_path):
+    # conftest refuses to run the suite on it: Python would import the stale
+    # extension module, not the edited source.
+    from conftest import stale_compiled_modules
+    engine = tmp_path / "tcpflow_analyze" / "engine"
+    engine.mkdir(parents=True)
+    built = engine / "table.cpython-311-x86_64-linux-gnu.so"
+    for path in (built, engine / "table.py", engine / "table.pxd", engine / "loop.py"):
+        path.write_text("")
+    os.utime(built, (1_000, 1_000))
+    assert stale_compiled_modules(tmp_path) == ["engine.table"]
+    os.utime(built, None)
+    assert stale_compiled_modules(tmp_path) == []
