@@ -89,7 +89,7 @@ TRICKS = {
         "(render.table)",
         ["analyze", "--format", "table", "--jobs", "1"],
         "import tcpflow_analyze.render.table as t\n"
-        "t._connections_table = lambda rows, fmt, color, width: t._tabulated_table(rows, fmt, width)",
+        "t._connections_table = lambda rows, fmt, color, width, sort=None: t._tabulated_table(rows, fmt, width, sort)",
         "file",
     ),
 }
