@@ -638,35 +638,21 @@ def exchange(c, s, request=REQUEST, response=RESPONSE):
     time.sleep(0.05)
 
 
-def client_closes_first(lab, cport):
-    """connect, exchange, client close(), server close() after EOF.
+def closes_first(lab, cport, closer):
+    """connect, exchange, then ``closer`` ("client" or "server") close()s,
+    and its peer close()s after EOF.
 
-    Client: FIN_WAIT_1 -> FIN_WAIT_2 -> (server FIN) -> TIME_WAIT (60 s).
-    Server: CLOSE_WAIT -> LAST_ACK -> (client ACK) -> CLOSED."""
+    The closer: FIN_WAIT_1 -> FIN_WAIT_2 -> (peer FIN) -> TIME_WAIT (60 s).
+    Its peer: CLOSE_WAIT -> LAST_ACK -> (closer's ACK) -> CLOSED."""
     srv = lab.listener or lab.listen()
     c = lab.connect(cport)
     s = lab.accept(srv)
     exchange(c, s)
-    c.close()
-    expect_eof(s)
+    first, second = (c, s) if closer == "client" else (s, c)
+    first.close()
+    expect_eof(second)
     time.sleep(0.05)
-    s.close()
-    lab.add_conn(cport)
-
-
-def server_closes_first(lab, cport):
-    """connect, exchange, server close(), client close() after EOF.
-
-    Server: FIN_WAIT_1 -> FIN_WAIT_2 -> (client FIN) -> TIME_WAIT (60 s).
-    Client: CLOSE_WAIT -> LAST_ACK -> (server ACK) -> CLOSED."""
-    srv = lab.listener or lab.listen()
-    c = lab.connect(cport)
-    s = lab.accept(srv)
-    exchange(c, s)
-    s.close()
-    expect_eof(c)
-    time.sleep(0.05)
-    c.close()
+    second.close()
     lab.add_conn(cport)
 
 
@@ -680,7 +666,7 @@ def client_close_first(lab):
     lab.description = ("Client connects, sends a request, reads the response and close()s first; "
                        "the server close()s after reading EOF.")
     lab.start_capture("cli")
-    client_closes_first(lab, 40001)
+    closes_first(lab, 40001, "client")
     lab.finish()
 
 
@@ -694,7 +680,7 @@ def server_close_first(lab):
                        "close()s after reading EOF.")
     lab.listen()
     lab.start_capture("cli")
-    server_closes_first(lab, 40001)
+    closes_first(lab, 40001, "server")
     lab.finish()
 
 
@@ -989,7 +975,7 @@ def ipv6(lab):
     lab.description = ("Over IPv6, the client connects, exchanges a request/response and "
                        "close()s first; the server close()s after EOF.")
     lab.start_capture("cli")
-    client_closes_first(lab, 40001)
+    closes_first(lab, 40001, "client")
     lab.finish()
     lab.notes.append("The capture starts with the ICMPv6 neighbour solicitation/advertisement "
                      "for fd00:201::2; the interfaces have no link-local addresses and the lab "
@@ -1002,7 +988,7 @@ def sll2_any(lab):
     lab.description = ("Client connects, exchanges a request/response and close()s first; the "
                        "server close()s after EOF; captured on the 'any' pseudo-interface.")
     lab.start_capture("cli", any_iface=True)
-    client_closes_first(lab, 40001)
+    closes_first(lab, 40001, "client")
     lab.finish()
     lab.notes.append("tcpdump -i any in tfa-cli writes Linux cooked v2 (LINUX_SLL2) headers "
                      "instead of Ethernet; each packet appears once (only veth-cli carries "
@@ -1051,8 +1037,8 @@ def one_sided(lab, side):
                        "application never does.")
     srv = lab.listen()
     lab.start_capture("cli", bpf=f"src host {ip}")
-    client_closes_first(lab, 40001)
-    server_closes_first(lab, 40002)
+    closes_first(lab, 40001, "client")
+    closes_first(lab, 40002, "server")
     c3 = lab.connect(40003)
     s3 = lab.accept(srv)
     exchange(c3, s3)
@@ -1096,8 +1082,8 @@ def router_any(lab):
                        "to the server and stays open.")
     srv = lab.listen()
     lab.start_capture("rtr", any_iface=True)
-    client_closes_first(lab, 40001)
-    server_closes_first(lab, 40002)
+    closes_first(lab, 40001, "client")
+    closes_first(lab, 40002, "server")
     c3 = lab.connect(40003)
     s3 = lab.accept(srv)
     c3.sendall(bytes(200_000))
@@ -1372,7 +1358,7 @@ def stale_syn(lab):
     raw.sendto(craft_syn(CLI4, SRV4, 45555, PORT, seq=0x5eed0001, ip_id=4242), (SRV4, 0))
     lab.add_conn(45555)
     time.sleep(0.3)
-    client_closes_first(lab, 40001)
+    closes_first(lab, 40001, "client")
     lab.finish()
     lab.notes.append("The SYN from port 45555 was built by this script (struct, correct checksums) "
                      "and sent through a raw IP socket in tfa-cli; the SYN-ACK and the RST are real "
@@ -1703,7 +1689,7 @@ def accept_queue_overflow(lab):
     backlog = 3
     srv = lab.listen(backlog=backlog)
     lab.start_capture("srv")
-    client_closes_first(lab, 40001)
+    closes_first(lab, 40001, "client")
     queued = []
     for cport in (40002, 40003, 40004):
         c = lab.connect(cport)

@@ -34,23 +34,21 @@ def add(conn, letter: str, upper: bool) -> None:
 def add_scaled(conn, count: int, letter: str, upper: bool) -> None:
     """The letter for a counted event, on its 1st, 10th, 100th ... occurrence."""
     if count in SCALED_COUNTS:
-        conn.hist += letter if upper != conn.zflip else letter.lower()
+        add(conn, letter, upper)
 
 
 def add_once(conn, ep, bit: int, letter: str, upper: bool) -> None:
     """The letter the first time ``ep`` does what ``bit`` stands for."""
     if not ep.hist_seen & bit:
         ep.hist_seen |= bit
-        conn.hist += letter if upper != conn.zflip else letter.lower()
+        add(conn, letter, upper)
 
 
 def control(conn, ep, flags: int, seq: int, plen: int, upper: bool) -> None:
     """The letter of a control segment from ``ep`` (Zeek's update_history):
     S, H, F and R the first time, then again whenever the sequence number
     differs from the last such segment's (a FIN's number is after its
-    data); I or Q once for a segment carrying several of SYN, FIN, RST.
-    (One call per control segment: the letter's case written here, as in
-    ``add``.)"""
+    data); I or Q once for a segment carrying several of SYN, FIN, RST."""
     ctl = flags & (SYN | FIN | RST)
     if ctl == SYN:
         bit = H_SYN
@@ -80,4 +78,4 @@ def control(conn, ep, flags: int, seq: int, plen: int, upper: bool) -> None:
         ep.hist_seen |= bit
     elif value == last:
         return
-    conn.hist += letter if upper != conn.zflip else letter.lower()
+    add(conn, letter, upper)
