@@ -308,8 +308,9 @@ def test_progress_on_a_terminal_only(tmp_path):
 
 
 def test_jobs_by_default(tmp_path, monkeypatch):
-    from tcpflow_analyze import cli
+    from tcpflow_analyze import _core, cli
     small = closed_trace().write(str(tmp_path / "t.pcap"))
+    monkeypatch.setattr(_core, "compiled_modules", lambda: [])   # the pure-Python core
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2, 3})
     assert cli.auto_jobs([small]) == 1            # too small to gain
     assert cli.auto_jobs(["-"]) == 1              # stdin is read once
@@ -317,6 +318,10 @@ def test_jobs_by_default(tmp_path, monkeypatch):
     assert cli.auto_jobs([small]) == 4
     assert cli.auto_jobs([small, str(tmp_path / "missing.pcap")]) == 1
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0})
+    assert cli.auto_jobs([small]) == 1
+    # The compiled core: one process, whatever the cores and the size.
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2, 3})
+    monkeypatch.setattr(_core, "compiled_modules", lambda: list(_core.COMPILED))
     assert cli.auto_jobs([small]) == 1
 
 
