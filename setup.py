@@ -103,6 +103,9 @@ def extensions():
             "boundscheck": True,
             "wraparound": True,
             "cdivision": False,
+            # ``if cython.compiled: ... else: ...`` leaves the else unreachable
+            # in the compiled build, by design.
+            "warn.unreachable": False,
         },
     )
 

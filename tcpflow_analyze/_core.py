@@ -36,6 +36,17 @@ COMPILED = (
 )
 
 PURE_ENV = "TCPFLOW_ANALYZE_PURE"
+
+
+class _NoCython:
+    """``cython`` to a compiled module's source run as plain Python where
+    Cython is not installed: ``cython.compiled`` is false, so the branches
+    only the compiled build takes (``if cython.compiled:``) never run."""
+
+    compiled = False
+
+
+NO_CYTHON = _NoCython()
 _PACKAGE = __name__.rpartition(".")[0]
 
 

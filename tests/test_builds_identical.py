@@ -26,6 +26,9 @@ pytestmark = pytest.mark.skipif(not _core.compiled_modules(), reason="the packag
 
 SAMPLE_CAPTURES = sorted(p for p in SAMPLES.glob("*") if p.suffix in (".pcap", ".pcapng"))
 PUBLIC_CAPTURES = sorted(p for p in PUBLIC.glob("*") if p.is_file() and p.suffix != ".md") if PUBLIC.is_dir() else []
+# Tunnels: the VXLAN ones through the compiled walk's mirror loads.
+ENCAP = ROOT.parent / "shared" / "pcaps" / "encapsulation"
+ENCAP_CAPTURES = sorted(p for p in ENCAP.glob("*.pcap*") if p.is_file()) if ENCAP.is_dir() else []
 
 # Every format of the report and the views that re-walk their own data:
 # the states and TIME_WAIT views compute from the same engine output, but
@@ -102,7 +105,22 @@ def test_public_captures_identical():
     assert_identical(PUBLIC_CAPTURES)
 
 
+@pytest.mark.skipif(not ENCAP_CAPTURES, reason="../shared/pcaps/encapsulation not present")
+def test_encapsulation_captures_identical():
+    assert_identical(ENCAP_CAPTURES)
+
+
 def test_benchmark_capture_identical(bench_200k):
     # Big enough for eviction-free tables of thousands of connections, reuse
     # of port tuples and TIME_WAIT storms: the paths the samples touch once.
     assert_identical([bench_200k])
+
+
+@pytest.mark.parametrize("variant", [("--pcapng",), ("--encap", "vxlan")], ids=["pcapng", "vxlan-mirror"])
+def test_benchmark_variants_identical(tmp_path, variant):
+    # The compiled walk's other loads: pcapng blocks, and the VXLAN mirror's
+    # one read of every header (with inner IPv6 and tags as the generator mixes them).
+    path = tmp_path / "busy-60k.cap"
+    subprocess.run([sys.executable, str(ROOT / "bench" / "gen_capture.py"), "--packets", "60000", "-q",
+                    *variant, "-o", str(path)], check=True)
+    assert_identical([path])

@@ -46,6 +46,18 @@ def test_pure_env_imports_the_sources_even_where_compiled():
     assert out[0].endswith("loop.py") and out[1] == "[]"
 
 
+def test_pure_sources_run_without_cython_installed():
+    # Cython is a build dependency only: the sources' ``if cython.compiled:``
+    # branches must find a stand-in (``_core.NO_CYTHON``) where it is absent.
+    code = ("import sys; sys.modules['cython'] = sys.modules['Cython'] = None\n"
+            "from tcpflow_analyze.cli import main\n"
+            "main(['analyze', sys.argv[1], '--format', 'csv', '--jobs', '1'])")
+    sample = str(ROOT / "sample_pcaps" / "client_close_first.pcap")
+    res = subprocess.run([sys.executable, "-c", code, sample], capture_output=True, text=True, env=PURE)
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert res.stdout.count("\n") >= 2 and "Traceback" not in res.stderr
+
+
 def test_every_compiled_module_has_its_source_and_types():
     # One source of truth: each compiled module is a .py (the fallback), its
     # C types beside it in a .pxd, never a .pyx of its own.

@@ -14,6 +14,34 @@
 import cython
 from .table cimport ConnectionTable
 
+# The C loads (loop.py: _u16 ... _c_mirror): a pointer into the window, the
+# fields as C integers (a ctuple: no Python object made for one of them).
+cdef Py_ssize_t _IP_VHL, _IP_TOS, _IP_LEN, _IP_OFF, _IP_P, _IP6_VFC, _IP6_PLEN, _IP6_NXT
+cdef Py_ssize_t _TCP_SPORT, _TCP_DPORT, _TCP_SEQ, _TCP_ACK, _TCP_OFF, _TCP_FLAGS, _TCP_WIN
+cdef Py_ssize_t _UDP_DPORT, _UDP_ULEN, _VXLAN_VNI, _ETH_TYPE
+cdef Py_ssize_t _IPV4_LEN, _IPV6_LEN, _UDP_LEN, _VXLAN_LEN, _ETH_LEN
+
+cdef long _u16(const unsigned char *p) noexcept
+@cython.locals(v="long long")
+cdef long long _u32(const unsigned char *p) noexcept
+@cython.locals(v="long long")
+cdef long long _le32(const unsigned char *p) noexcept
+cdef long long _rd32(const unsigned char *p, bint big) noexcept
+
+@cython.locals(ip="const unsigned char *", t="const unsigned char *", etype=long, vhl=long)
+cdef (long, long, long, long, long, long, long, long long, long long, long, long, long) _c_v4(
+    const unsigned char *p, Py_ssize_t e_at, bint raw, Py_ssize_t l2) noexcept
+
+@cython.locals(ip="const unsigned char *", t="const unsigned char *")
+cdef (long long, long, long, long, long, long long, long long, long, long, long) _c_v6(
+    const unsigned char *p, Py_ssize_t l2) noexcept
+
+@cython.locals(ip="const unsigned char *", u="const unsigned char *", vx="const unsigned char *",
+               iip="const unsigned char *", t="const unsigned char *", etype=long, vhl=long)
+cdef (long, long, long, long, long, long, long, long long, long, long, long, long, long, long, long,
+      long long, long long, long, long, long) _c_mirror(
+    const unsigned char *p, Py_ssize_t e_at, bint raw, Py_ssize_t l2) noexcept
+
 @cython.locals(
     packets=Py_ssize_t, others=Py_ssize_t, walked_before=Py_ssize_t, vxlan_fast=Py_ssize_t,
     pos=Py_ssize_t, end=Py_ssize_t, off=Py_ssize_t, nxt=Py_ssize_t, hlen=Py_ssize_t,
@@ -30,5 +58,12 @@ from .table cimport ConnectionTable
     at=Py_ssize_t, tcp_at=Py_ssize_t, shift=Py_ssize_t,
     etype=long, vhl=long, total=long, frag=long, proto=long, doff=long, thl=long, plen=long, flags=long,
     ip_plen=long, nxt_hdr=long, itotal=long, vtf=long, raw4=long, raw6=long,
+    view="const unsigned char[::1]", base="const unsigned char *", p="const unsigned char *",
+    rec_order=int, big=bint, c_loads=bint, e_at=Py_ssize_t, raw=bint,
+    btype="long long", blen="long long", iface="long long", interface="long long",
+    ts_hi="unsigned long long", ts_lo="unsigned long long",
+    sport=long, dport=long, seq="long long", ack="long long", win=long,
+    udp_dport=long, ulen=long, vni="long long", vx_last="long long", ietype=long, ivhl=long, ifrag=long,
+    iproto=long,
 )
 cpdef run(windows, ConnectionTable table, stats, owned=*, progress=*)

@@ -18,8 +18,13 @@ from ..decode import (
     ETH_P_8021Q, FAST_PATHS, LINKTYPE_ETHERNET, RAW_IPV4, RAW_IPV6, SKIP_NAMES, SYN, TCP_MIN_LEN,
     decode, window_scale,
 )
-from ..decode.layouts import DOT1Q, VXLAN_FAST, VXLAN_FAST6
+from ..decode.layouts import DOT1Q, ETHERNET, IPV4, IPV6, TCP, UDP, VXLAN, VXLAN_FAST, VXLAN_FAST6
 from ..decode.tunnel import encapsulation, vxlan_layer
+
+try:
+    import cython
+except ImportError:   # the pure-Python build, where Cython need not be installed
+    from .._core import NO_CYTHON as cython
 
 # run() unpacks the fast paths' reads into these names, in this order (the
 # unpacks of unpack_fast, unpack_fast6 and unpack_mirror): the layouts must
@@ -42,6 +47,117 @@ if VXLAN_FAST.names != ("vni_res",) + _UNPACK_V4 or VXLAN_FAST6.names != ("vni_r
 # The VXLAN fast path's cache of VNI -> (encapsulation, flow-key tag) is
 # emptied past this many VNIs (a hostile capture may use a new one a packet).
 _VNI_CACHE_MAX = 4096
+
+# The compiled walk reads the record headers and the fast paths' fields with
+# C loads from the window's bytes (``_c_v4``, ``_c_v6``, ``_c_mirror``), not
+# with struct reads that build a tuple of Python ints a packet; the pure build
+# keeps the struct reads.  Both take the offsets from the same header
+# declarations (decode.layouts); what the C loads assume of the reads' layouts
+# (IP right after the link header, TCP or UDP right after IPv4, the mirror's
+# inner headers end to end) is checked here.
+_IP_VHL, _IP_TOS, _IP_LEN, _IP_OFF, _IP_P = (IPV4.offsets[f] for f in ("vhl", "tos", "len", "off", "p"))
+_IP6_VFC, _IP6_PLEN, _IP6_NXT = (IPV6.offsets[f] for f in ("vfc_flow", "plen", "nxt"))
+_TCP_SPORT, _TCP_DPORT, _TCP_SEQ, _TCP_ACK, _TCP_OFF, _TCP_FLAGS, _TCP_WIN = (
+    TCP.offsets[f] for f in ("sport", "dport", "seq", "ack", "off", "flags", "win"))
+_UDP_DPORT, _UDP_ULEN = UDP.offsets["dport"], UDP.offsets["ulen"]
+_VXLAN_VNI = VXLAN.offsets["vni_res"]
+_ETH_TYPE = ETHERNET.offsets["type"]
+_IPV4_LEN, _IPV6_LEN, _UDP_LEN, _VXLAN_LEN, _ETH_LEN = IPV4.size, IPV6.size, UDP.size, VXLAN.size, ETHERNET.size
+for _path in FAST_PATHS.values():
+    _l2 = _path.l2
+    if (_path.v4.start("ip"), _path.v4.start("tcp"), _path.v6.start("ip6"), _path.v6.start("tcp"),
+            _path.mirror.start("udp"), _path.mirror.start("vxlan"), _path.mirror.start("ieth"),
+            _path.mirror.start("iip"), _path.mirror.start("tcp")) \
+            != (_l2, _l2 + IPV4.size, _l2, _l2 + IPV6.size, _l2 + IPV4.size, _l2 + IPV4.size + UDP.size,
+                _l2 + IPV4.size + UDP.size + VXLAN.size, _l2 + IPV4.size + UDP.size + VXLAN.size + ETHERNET.size,
+                _l2 + 2 * IPV4.size + UDP.size + VXLAN.size + ETHERNET.size) \
+            or _path.v4.offset(_path.v4.fields[0]) != _path.mirror.offset(_path.mirror.fields[0]):
+        raise AssertionError(f"decode.FAST_PATHS' layouts are not what engine.loop's C loads read: {_path}")
+del _path, _l2
+
+
+def _u16(p):
+    """The big-endian 16 bits at ``p``: a C pointer into the window (the
+    compiled walk's loads; never called in the pure build)."""
+    return (p[0] << 8) | p[1]
+
+
+def _u32(p):
+    """The big-endian 32 bits at ``p`` (as ``_u16``)."""
+    v = p[0]
+    v = (v << 8) | p[1]
+    v = (v << 8) | p[2]
+    return (v << 8) | p[3]
+
+
+def _le32(p):
+    """The little-endian 32 bits at ``p`` (as ``_u16``)."""
+    v = p[3]
+    v = (v << 8) | p[2]
+    v = (v << 8) | p[1]
+    return (v << 8) | p[0]
+
+
+def _rd32(p, big):
+    """32 bits at ``p`` in a record header's byte order (as ``_u16``)."""
+    return _u32(p) if big else _le32(p)
+
+
+def _record_order(unpack, fields: int) -> int:
+    """How the compiled walk reads a window's record headers: 1 (little-endian)
+    or 2 (big-endian) where ``unpack`` reads ``fields`` unsigned 32-bit
+    fields, else 0: the struct read (the packed records' double)."""
+    fmt = getattr(getattr(unpack, "__self__", None), "format", None)
+    if fmt == "<" + "I" * fields:
+        return 1
+    if fmt in (">" + "I" * fields, "!" + "I" * fields):
+        return 2
+    return 0
+
+
+def _c_v4(p, e_at, raw, l2):
+    """The v4 fast read's fields (FAST_V4_NAMES) of the packet at ``p`` (as
+    ``_u16``): ``e_at`` is where its ethertype is; raw IP stands the
+    version/IHL byte for it, and the TOS byte for the version/IHL."""
+    ip = p + l2
+    t = ip + _IPV4_LEN
+    if raw:
+        etype = ip[_IP_VHL]
+        vhl = ip[_IP_TOS]
+    else:
+        etype = _u16(p + e_at)
+        vhl = ip[_IP_VHL]
+    return (etype, vhl, _u16(ip + _IP_LEN), _u16(ip + _IP_OFF), ip[_IP_P], _u16(t + _TCP_SPORT),
+            _u16(t + _TCP_DPORT), _u32(t + _TCP_SEQ), _u32(t + _TCP_ACK), t[_TCP_OFF], t[_TCP_FLAGS],
+            _u16(t + _TCP_WIN))
+
+
+def _c_v6(p, l2):
+    """The v6 fast read's fields (FAST_V6_NAMES) of the packet at ``p`` (as ``_c_v4``)."""
+    ip = p + l2
+    t = ip + _IPV6_LEN
+    return (_u32(ip + _IP6_VFC), _u16(ip + _IP6_PLEN), ip[_IP6_NXT], _u16(t + _TCP_SPORT),
+            _u16(t + _TCP_DPORT), _u32(t + _TCP_SEQ), _u32(t + _TCP_ACK), t[_TCP_OFF], t[_TCP_FLAGS],
+            _u16(t + _TCP_WIN))
+
+
+def _c_mirror(p, e_at, raw, l2):
+    """The mirror read's fields (FAST_MIRROR_NAMES) of the packet at ``p`` (as ``_c_v4``)."""
+    ip = p + l2
+    u = ip + _IPV4_LEN
+    vx = u + _UDP_LEN
+    iip = vx + _VXLAN_LEN + _ETH_LEN
+    t = iip + _IPV4_LEN
+    if raw:
+        etype = ip[_IP_VHL]
+        vhl = ip[_IP_TOS]
+    else:
+        etype = _u16(p + e_at)
+        vhl = ip[_IP_VHL]
+    return (etype, vhl, _u16(ip + _IP_LEN), _u16(ip + _IP_OFF), ip[_IP_P], _u16(u + _UDP_DPORT),
+            _u16(u + _UDP_ULEN), _u32(vx + _VXLAN_VNI), _u16(vx + _VXLAN_LEN + _ETH_TYPE), iip[_IP_VHL],
+            _u16(iip + _IP_LEN), _u16(iip + _IP_OFF), iip[_IP_P], _u16(t + _TCP_SPORT), _u16(t + _TCP_DPORT),
+            _u32(t + _TCP_SEQ), _u32(t + _TCP_ACK), t[_TCP_OFF], t[_TCP_FLAGS], _u16(t + _TCP_WIN))
 
 
 def vxlan_encap(cache: dict, word: int):
@@ -100,11 +216,28 @@ def run(windows, table, stats: CaptureStats, owned=None, progress=None) -> None:
     vx_hot = False
     unpack_vx = VXLAN_FAST.unpack_from
     unpack_vx6 = VXLAN_FAST6.unpack_from
+    # The C loads (compiled), or the struct reads; a local, so that the pure
+    # build's test of it per packet is one fast load.
+    c_loads = cython.compiled
+    # Set for each window below (first here, so that every one is set on
+    # every path a C compiler can see).
+    e_at = 0
+    raw = False
+    interface = -1
     try:
         window = next(windows, None)
         while window is not None:
             buf, pos, end, (unpack_rec, hlen, ts_scale, lt, max_caplen, epb), ts_end = window
             walked_before = packets
+            records = epb is None   # pcap-shaped records (else pcapng EPBs)
+            rec_order = 0
+            if cython.compiled:
+                # The window's bytes as C memory, for the C loads (a pointer:
+                # the walk's own bounds tests keep every load inside them).
+                view = buf
+                base = cython.address(view[0]) if view.shape[0] else cython.NULL
+                rec_order = _record_order(unpack_rec, 4 if records else 7)
+            big = rec_order == 2
             fast_path = FAST_PATHS.get(lt)
             # No fast path for this link type: no packet is long enough for
             # one (one test a packet, not two).
@@ -116,6 +249,7 @@ def run(windows, table, stats: CaptureStats, owned=None, progress=None) -> None:
                 # flow key is the addresses and ports as they stand.
                 v4, v6, l2, raw, mirror = fast_path
                 unpack_fast, unpack_fast6 = v4.unpack_from, v6.unpack_from
+                e_at = v4.offset(v4.fields[0])
                 # Raw IP: the first byte stands for the ethertype (decode.RAW_IPV4).
                 raw4, raw6 = (RAW_IPV4, RAW_IPV6) if raw else (-1, -1)
                 tcp4 = v4.start("tcp")
@@ -146,7 +280,6 @@ def run(windows, table, stats: CaptureStats, owned=None, progress=None) -> None:
                 vx6_udp_need = vx6_tcp - mirror.start("udp")
                 tag_at = -1    # the last packet with an outer tag: its offset, as untagged
                 vx_redo = -1   # the last record walked twice (see the VXLAN branch)
-            records = epb is None   # pcap-shaped records (else pcapng EPBs)
             if not records:
                 interface, ts_offset, unpack_u32 = epb
             # The record walk (see capture.windows), fused with decoding: no
@@ -155,7 +288,13 @@ def run(windows, table, stats: CaptureStats, owned=None, progress=None) -> None:
             # Inlined, not record_at() per packet: its call and tuple cost ~1.0 s CPU per 2M packets (~6% of a run).
             while pos + hlen <= end:
                 if records:
-                    sec, frac, caplen, _ = unpack_rec(buf, pos)
+                    if rec_order:
+                        p = base + pos
+                        sec = _rd32(p, big)
+                        frac = _rd32(p + 4, big)
+                        caplen = _rd32(p + 8, big)
+                    else:
+                        sec, frac, caplen, _ = unpack_rec(buf, pos)
                     off = pos + hlen
                     nxt = off + caplen
                     if nxt > end or caplen > max_caplen:
@@ -163,10 +302,20 @@ def run(windows, table, stats: CaptureStats, owned=None, progress=None) -> None:
                     ts = sec + frac * ts_scale
                 else:
                     # pcapng: an Enhanced Packet Block of this window's interface.
-                    btype, blen, iface, ts_hi, ts_lo, caplen, _ = unpack_rec(buf, pos)
+                    if rec_order:
+                        p = base + pos
+                        btype = _rd32(p, big)
+                        blen = _rd32(p + 4, big)
+                        iface = _rd32(p + 8, big)
+                        ts_hi = _rd32(p + 12, big)
+                        ts_lo = _rd32(p + 16, big)
+                        caplen = _rd32(p + 20, big)
+                    else:
+                        btype, blen, iface, ts_hi, ts_lo, caplen, _ = unpack_rec(buf, pos)
                     nxt = pos + blen
                     if btype != EPB or iface != interface or nxt > end or blen < EPB_FIXED_LEN + caplen \
-                            or blen & 3 or unpack_u32(buf, nxt - 4)[0] != blen:
+                            or blen & 3 or (_rd32(base + nxt - 4, big) if rec_order
+                                            else unpack_u32(buf, nxt - 4)[0]) != blen:
                         break
                     off = pos + hlen
                     ts = ((ts_hi << 32) | ts_lo) * ts_scale + ts_offset
@@ -185,14 +334,22 @@ def run(windows, table, stats: CaptureStats, owned=None, progress=None) -> None:
                     # outer datagram must hold the inner headers, as decode()
                     # bounds them by its lengths; anything else (and a GSO
                     # length 0) is left to decode().  Not VXLAN: the plain read.
-                    (etype, vhl, total, frag, proto, udp_dport, ulen, vni, ietype, ivhl, itotal, ifrag, iproto,
-                     sport, dport, seq, ack, doff, flags, win) = unpack_mirror(buf, off)
+                    if c_loads:
+                        (etype, vhl, total, frag, proto, udp_dport, ulen, vni, ietype, ivhl, itotal, ifrag, iproto,
+                         sport, dport, seq, ack, doff, flags, win) = _c_mirror(base + off, e_at, raw, l2)
+                    else:
+                        (etype, vhl, total, frag, proto, udp_dport, ulen, vni, ietype, ivhl, itotal, ifrag, iproto,
+                         sport, dport, seq, ack, doff, flags, win) = unpack_mirror(buf, off)
                     if etype == ETH_P_8021Q and caplen >= vx_tagged_min:
                         # One outer tag: as the plain read takes it.
                         off += 4
                         caplen -= 4
-                        (etype, vhl, total, frag, proto, udp_dport, ulen, vni, ietype, ivhl, itotal, ifrag, iproto,
-                         sport, dport, seq, ack, doff, flags, win) = unpack_mirror(buf, off)
+                        if c_loads:
+                            (etype, vhl, total, frag, proto, udp_dport, ulen, vni, ietype, ivhl, itotal, ifrag,
+                             iproto, sport, dport, seq, ack, doff, flags, win) = _c_mirror(base + off, e_at, raw, l2)
+                        else:
+                            (etype, vhl, total, frag, proto, udp_dport, ulen, vni, ietype, ivhl, itotal, ifrag,
+                             iproto, sport, dport, seq, ack, doff, flags, win) = unpack_mirror(buf, off)
                     if udp_dport == 4789 and proto == 17 and (etype == 0x0800 and vhl == 0x45 or etype == raw4) \
                             and not frag & 0x3FFF:
                         if ietype == 0x0800 and ivhl == 0x45 and iproto == 6 and not ifrag & 0x3FFF and itotal:
@@ -212,7 +369,9 @@ def run(windows, table, stats: CaptureStats, owned=None, progress=None) -> None:
                                     vx_last = vni
                                     vx_encap, vx_tag = vnis.get(vni) or vxlan_encap(vnis, vni)
                                 vxlan_fast += 1
-                                table.segment(ts, buf[off + mirror_key:off + mirror_key_end] + vx_tag, sport, dport,
+                                table.segment(ts, (base[off + mirror_key:off + mirror_key_end] if c_loads
+                                                   else buf[off + mirror_key:off + mirror_key_end]) + vx_tag,
+                                        sport, dport,
                                         seq, ack, flags, win, plen,
                                         window_scale(buf, off + mirror_tcp + 20,
                                                      min(off + mirror_tcp + thl, off + caplen))
@@ -270,8 +429,12 @@ def run(windows, table, stats: CaptureStats, owned=None, progress=None) -> None:
                     # leaves it to decode() (this read has had its turn).
                     vx_redo = pos
                 if caplen >= fast4_min:
-                    (etype, vhl, total, frag, proto, sport, dport, seq, ack, doff, flags,
-                     win) = unpack_fast(buf, off)
+                    if c_loads:
+                        (etype, vhl, total, frag, proto, sport, dport, seq, ack, doff, flags,
+                         win) = _c_v4(base + off, e_at, raw, l2)
+                    else:
+                        (etype, vhl, total, frag, proto, sport, dport, seq, ack, doff, flags,
+                         win) = unpack_fast(buf, off)
                     if etype == ETH_P_8021Q and caplen >= tagged_min:
                         # The packet as if untagged (the tag is the bytes after the
                         # source address): the fast paths below, and decode() if
@@ -279,8 +442,12 @@ def run(windows, table, stats: CaptureStats, owned=None, progress=None) -> None:
                         off += 4
                         caplen -= 4
                         tag_at = off
-                        (etype, vhl, total, frag, proto, sport, dport, seq, ack, doff, flags,
-                         win) = unpack_fast(buf, off)
+                        if c_loads:
+                            (etype, vhl, total, frag, proto, sport, dport, seq, ack, doff, flags,
+                             win) = _c_v4(base + off, e_at, raw, l2)
+                        else:
+                            (etype, vhl, total, frag, proto, sport, dport, seq, ack, doff, flags,
+                             win) = unpack_fast(buf, off)
                     if (etype == 0x0800 and vhl == 0x45 or etype == raw4) and not frag & 0x3FFF:
                         if proto == 6:
                             thl = (doff >> 4) << 2
@@ -293,7 +460,8 @@ def run(windows, table, stats: CaptureStats, owned=None, progress=None) -> None:
                                         others += 1
                                         continue  # another partition's connection
                                     table.packet_number = packets
-                                table.segment(ts, buf[off + key4:off + key4_end], sport, dport, seq, ack, flags, win,
+                                table.segment(ts, base[off + key4:off + key4_end] if c_loads
+                                              else buf[off + key4:off + key4_end], sport, dport, seq, ack, flags, win,
                                         plen, window_scale(buf, off + tcp4 + 20, min(off + tcp4 + thl, off + caplen))
                                         if flags & SYN and thl > 20 else -1, total)
                                 continue
@@ -310,7 +478,10 @@ def run(windows, table, stats: CaptureStats, owned=None, progress=None) -> None:
                     elif (etype == 0x86DD or etype >> 4 == raw6) and caplen >= fast6_min:
                         # IPv6 with TCP right after the fixed header: the same
                         # fields as decode.ip.decode_ipv6 and decode_tcp give, without the walk.
-                        vtf, ip_plen, nxt_hdr, sport, dport, seq, ack, doff, flags, win = unpack_fast6(buf, off)
+                        if c_loads:
+                            vtf, ip_plen, nxt_hdr, sport, dport, seq, ack, doff, flags, win = _c_v6(base + off, l2)
+                        else:
+                            vtf, ip_plen, nxt_hdr, sport, dport, seq, ack, doff, flags, win = unpack_fast6(buf, off)
                         if nxt_hdr == 6 and vtf >> 28 == 6:
                             thl = (doff >> 4) << 2
                             if ip_plen == 0:
@@ -322,7 +493,8 @@ def run(windows, table, stats: CaptureStats, owned=None, progress=None) -> None:
                                         others += 1
                                         continue
                                     table.packet_number = packets
-                                table.segment(ts, buf[off + key6:off + key6_end], sport, dport, seq, ack, flags, win,
+                                table.segment(ts, base[off + key6:off + key6_end] if c_loads
+                                              else buf[off + key6:off + key6_end], sport, dport, seq, ack, flags, win,
                                         plen, window_scale(buf, off + tcp6 + 20, min(off + tcp6 + thl, off + caplen))
                                         if flags & SYN and thl > 20 else -1, ip_plen + 40)
                                 continue
@@ -351,6 +523,8 @@ def run(windows, table, stats: CaptureStats, owned=None, progress=None) -> None:
                 # Once a window (4 MiB: thousands of packets), not per packet.
                 if progress is not None:
                     progress.update(packets)
+            if cython.compiled:
+                view = None   # the reader may reuse its buffer: no export of it held
             try:
                 window = windows.send((pos, packets - walked_before))
             except StopIteration:
