@@ -33,6 +33,8 @@ COMPILED = (
     "engine.timers",
     "engine.zeek",
     "model.connection",
+    "views.jsontext",
+    "views.record_lines",
 )
 
 PURE_ENV = "TCPFLOW_ANALYZE_PURE"
@@ -44,6 +46,11 @@ class _NoCython:
     only the compiled build takes (``if cython.compiled:``) never run."""
 
     compiled = False
+
+    @staticmethod
+    def locals(**types):
+        """``@cython.locals(...)``: the types are the compiler's; as Python, nothing."""
+        return lambda function: function
 
 
 NO_CYTHON = _NoCython()

@@ -222,6 +222,21 @@ def test_fast_json_lines_equal_the_encoder():
         assert list(entries.json_lines()) == [json.dumps(e) for e in entries], sample.name
 
 
+def test_generated_json_lines_module_is_what_the_record_makes():
+    # views/record_lines.py is written from RECORD (so that the compiled core
+    # can compile it): a field added or changed there must be written again.
+    from tcpflow_analyze.views import record
+    assert record.LINES_MODULE.read_text() == record.lines_module_source(), \
+        "views/record_lines.py is stale: python3 -m tcpflow_analyze.views.record writes it anew"
+
+
+def test_anomaly_list_text():
+    from tcpflow_analyze.views.jsontext import anomaly_list_text
+    assert anomaly_list_text([]) == "[]"
+    assert anomaly_list_text(["half_open"]) == json.dumps(["half_open"])
+    assert anomaly_list_text(("a", "b")) == json.dumps(["a", "b"])
+
+
 from hypothesis import given, settings, strategies as st
 
 

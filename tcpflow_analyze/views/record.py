@@ -12,7 +12,10 @@ record's key order.  From it this module makes, once at import time (as
 * ``json_lines(conns, types)``: the records as JSON text, exactly as
   ``json.dumps(connection_entry(...))`` writes them -- generated code, one
   f-string per line: it buys 11% of a 2M-packet JSON run over
-  ``json.dumps`` per entry (bench/README.md, Tricks);
+  ``json.dumps`` per entry (bench/README.md, Tricks).  Its source is the
+  module ``views.record_lines``, written from RECORD by ``python3 -m
+  tcpflow_analyze.views.record`` (a test fails while the two differ), so
+  that the compiled core compiles it with the connection's types;
 * ``numbered(conns)``: each connection with its report id;
 * ``CSV_COLUMNS`` and ``csv_row(entry)``: the CSV's header and rows;
 * ``values_getter(*paths)``: a function giving chosen fields' values of a
@@ -35,11 +38,15 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import sys
+from pathlib import Path
+
 from ..engine.zeek import conn_state, missed_bytes, uid
 from ..model.community_id import community_id
 from ..model.connection import EVIDENCE_NAMES, ONE_SIDED_NAMES
 from ..model.states import STATE_NAMES
-from ..model.text import iso_utc, ip_text, report_time, round6_text
+from ..model.text import iso_utc, ip_text, report_time
+from .jsontext import anomaly_list_text, json_time, opt_text
 
 # The kinds of value, and how each is written.
 INT = "int"        # a Python int
@@ -161,25 +168,8 @@ RECORD: tuple[Field, ...] = (
 
 
 # ---------------------------------------------------------------------- values
-def _json_time(t) -> str:
-    """The JSON text of ``report_time(t)``, fast: the connection lines' hot spot.
-
-    Between 1e-4 and 2**32 a double is finer than a microsecond, so the
-    shortest text of ``round(t, 6)`` (what ``repr`` writes) is ``t`` printed
-    to six places without its trailing zeros -- twice as fast to make.
-    Outside that range (tiny durations print with an exponent, far-future
-    times lose digits) ``model.text.round6_text`` is asked.
-    """
-    if t is None:
-        return "null"
-    if 1e-4 <= t < 4294967296.0:
-        text = "%.6f" % t
-        text = text.rstrip("0")
-        return text + "0" if text[-1] == "." else text
-    return round6_text(t) if -_INF < t < _INF else "null"
-
-
-_INF = float("inf")
+# The JSON line's value texts (views.jsontext; the old name kept for callers).
+_json_time = json_time
 
 
 def csv_time(t) -> str:
@@ -192,17 +182,8 @@ def csv_time(t) -> str:
     return "0" if text in ("-0", "") else text
 
 
-def anomaly_list_text(types) -> str:
-    """A connection's ``anomalies`` list as its JSON line writes it."""
-    return "[" + ", ".join(f'"{t}"' for t in types) + "]"
-
-
-def opt_text(value) -> str:
-    """An OPT_STR value as JSON text (its text needs no escape, as STR's)."""
-    return "null" if value is None else '"' + value + '"'
-
-
-# What the getters and the generated code may name.
+# What the getters and the generated code may name (the generated module
+# ``record_lines`` imports them by the header below: keep the two in step).
 _NAMESPACE = {
     "ip_text": ip_text, "STATE_NAMES": STATE_NAMES, "conn_state": conn_state, "uid": uid,
     "missed_bytes": missed_bytes, "community_id": community_id, "ORIG_SIDE": ("client", "server"),
@@ -355,7 +336,8 @@ numbered = _compile("numbered", (
 
 # The loop is generated with the line: a generator of (conn, id) pairs in
 # between cost 1% more (instructions counted, 100,000 lines).
-json_lines = _compile("json_lines", (
+SOURCE["json_lines"] = (
+    "@cython.locals(conn=Connection, c=Endpoint, s=Endpoint)\n"
     "def json_lines(conns, types):\n"
     '    """The JSON text of each connection\'s record, exactly as ``json.dumps(\n'
     '    connection_entry(conn, cid, types.get(cid)))`` writes it, made without\n'
@@ -366,7 +348,46 @@ json_lines = _compile("json_lines", (
     "        anomalies = get(cid)\n"
     "        c = conn.client\n"
     "        s = conn.server\n"
-    "        yield f'{{" + _fstring_body(RECORD) + "}}'\n"))
+    "        yield f'{{" + _fstring_body(RECORD) + "}}'\n")
+
+# The module that holds it: what ``_NAMESPACE`` gives the other generated
+# functions, imported.
+_LINES_HEADER = '''"""The connection record's JSON lines: generated from ``views.record.RECORD``
+by ``python3 -m tcpflow_analyze.views.record`` -- do not edit (tests/test_cli.py
+fails while this differs from what RECORD makes).  A module of its own so that
+the compiled core compiles it (record_lines.pxd: the connection and its
+endpoints as their extension types, their fields read in C)."""
+from __future__ import annotations
+
+try:
+    import cython
+except ImportError:   # the pure-Python build, where Cython need not be installed
+    from .._core import NO_CYTHON as cython
+
+from ..engine.zeek import conn_state, missed_bytes, uid
+from ..model.community_id import community_id
+from ..model.connection import EVIDENCE_NAMES, ONE_SIDED_NAMES, Connection, Endpoint
+from ..model.states import STATE_NAMES
+from ..model.text import ip_text
+from .jsontext import anomaly_list_text, opt_text
+from .jsontext import json_time as _json_time
+
+ORIG_SIDE = ("client", "server")
+
+
+'''
+LINES_MODULE = Path(__file__).with_name("record_lines.py")
+
+
+def lines_module_source() -> str:
+    """The text of ``views/record_lines.py`` as RECORD makes it."""
+    return _LINES_HEADER + SOURCE["json_lines"]
+
+
+def json_lines(conns, types):
+    """The JSON text of each connection's record (``record_lines.json_lines``)."""
+    from .record_lines import json_lines as lines
+    return lines(conns, types)
 
 
 
@@ -432,3 +453,9 @@ __all__ = [
     "values_getter",
     "with_anomalies",
 ]
+
+
+if __name__ == "__main__":
+    # python3 -m tcpflow_analyze.views.record: write record_lines.py anew.
+    LINES_MODULE.write_text(lines_module_source())
+    print(f"wrote {LINES_MODULE}", file=sys.stderr)

@@ -1,0 +1,35 @@
+"""The connection record's JSON lines: generated from ``views.record.RECORD``
+by ``python3 -m tcpflow_analyze.views.record`` -- do not edit (tests/test_cli.py
+fails while this differs from what RECORD makes).  A module of its own so that
+the compiled core compiles it (record_lines.pxd: the connection and its
+endpoints as their extension types, their fields read in C)."""
+from __future__ import annotations
+
+try:
+    import cython
+except ImportError:   # the pure-Python build, where Cython need not be installed
+    from .._core import NO_CYTHON as cython
+
+from ..engine.zeek import conn_state, missed_bytes, uid
+from ..model.community_id import community_id
+from ..model.connection import EVIDENCE_NAMES, ONE_SIDED_NAMES, Connection, Endpoint
+from ..model.states import STATE_NAMES
+from ..model.text import ip_text
+from .jsontext import anomaly_list_text, opt_text
+from .jsontext import json_time as _json_time
+
+ORIG_SIDE = ("client", "server")
+
+
+@cython.locals(conn=Connection, c=Endpoint, s=Endpoint)
+def json_lines(conns, types):
+    """The JSON text of each connection's record, exactly as ``json.dumps(
+    connection_entry(conn, cid, types.get(cid)))`` writes it, made without
+    the dict; ids as ``numbered`` gives them; ``types``: id -> anomaly types."""
+    get = types.get
+    for i, conn in enumerate(conns, 1):
+        cid = conn.id or i
+        anomalies = get(cid)
+        c = conn.client
+        s = conn.server
+        yield f'{{"id": {cid}, "client": {{"ip": "{ip_text(c.addr)}", "port": {c.port}, "state": "{STATE_NAMES[c.state]}"}}, "server": {{"ip": "{ip_text(s.addr)}", "port": {s.port}, "state": "{STATE_NAMES[s.state]}"}}, "roles_inferred": {"true" if conn.roles_inferred else "false"}, "first_seen": {_json_time(conn.first_seen)}, "last_seen": {_json_time(conn.last_seen)}, "duration": {_json_time(conn.last_seen - conn.first_seen)}, "packets": {{"client": {c.packets}, "server": {s.packets}}}, "bytes": {{"client": {c.bytes}, "server": {s.bytes}}}, "retransmissions": {{"client": {c.retransmits}, "server": {s.retransmits}}}, "duplicates": {{"client": {c.duplicates + c.ctl_duplicates}, "server": {s.duplicates + s.ctl_duplicates}}}, "handshake": "{conn.handshake}", "simultaneous_open": {"true" if conn.simultaneous_open else "false"}, "handshake_rtt": {_json_time(s.syn_time - c.last_syn_time if c.last_syn_time >= 0 and s.syn_time >= 0 else None)}, "connect_time": {_json_time(s.syn_time - c.syn_time if c.last_syn_time >= 0 and s.syn_time >= 0 else None)}, "syn_retries": {c.syn_count - 1 if c.syn_count > 1 else 0}, "close": "{conn.close}", "ip_bytes": {{"client": {c.ip_bytes}, "server": {s.ip_bytes}}}, "history": "{conn.zrows[0].history if conn.zrows else conn.hist}", "conn_state": "{conn.zrows[0].conn_state if conn.zrows else conn_state(conn)}", "community_id": "{community_id(c.addr, c.port, s.addr, s.port)}", "zeek": {{"uid": "{conn.zrows[0].uid if conn.zrows else uid(conn)}", "orig": "{ORIG_SIDE[conn.zrows[0].flip if conn.zrows else conn.zflip]}", "rows": {1 + len(conn.zrows) if conn.zrows else 1}, "missed_bytes": {missed_bytes(conn) if conn.zrows else c.zmissed + s.zmissed}}}, "encapsulation": {opt_text(None if conn.encap is None else conn.encap[0])}, "tunnel_id": {opt_text(None if conn.encap is None else conn.encap[1])}, "one_sided": {opt_text(ONE_SIDED_NAMES[conn.one_sided])}, "missed_bytes": {c.missed + s.missed}, "state_evidence": "{EVIDENCE_NAMES[conn.evidence]}", "anomalies": {anomaly_list_text(anomalies) if anomalies else "[]"}}}'
