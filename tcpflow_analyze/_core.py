@@ -32,7 +32,13 @@ COMPILED = (
     "engine.table",
     "engine.timers",
     "engine.zeek",
+    "model.community_id",
     "model.connection",
+    "model.text",
+    "analysis.timewait",
+    "engine.folding",
+    "detectors.time_wait_storm",
+    "detectors.lingering_close_wait",
     "views.jsontext",
     "views.record_lines",
 )
