@@ -11,35 +11,51 @@
 # order: keep them in step.
 
 cdef class Endpoint:
-    cdef public object addr, port
-    cdef public long long state
-    cdef public object state_time, isn
-    cdef public long long snd_nxt, rcv_nxt
-    cdef public object wscale, fin_seq, got_fin, active_close, fw2_live, syn_time, fin_time, rst_time
-    cdef public object last_syn_time, rxmt_time, syn_count, probes, probe_time, got_fin_time, trans_flat
-    cdef public object tw_entries
-    cdef public long long packets, bytes, retransmits, zero_windows
-    cdef public object gaps, first_time, last_time
-    cdef public long long zstate
-    cdef public object zprev, zstart, zlast, zdata, zgaps, zmissed
-    cdef public long long zrxmit
+    cdef public object addr
+    cdef public long long port, state
+    cdef public object state_time
+    cdef public long long isn, snd_nxt, rcv_nxt, wscale, fin_seq
+    cdef public object got_fin, active_close, fw2_live, syn_time, fin_time, rst_time
+    cdef public object last_syn_time, rxmt_time
+    cdef public long long syn_count, probes
+    cdef public object probe_time, got_fin_time, trans_flat
+    cdef public long long tw_entries
+    cdef public long long packets, bytes, retransmits, zero_windows, gaps
+    cdef public object first_time, last_time
+    cdef public long long zstate, zprev, zstart
+    cdef public object zlast
+    cdef public long long zdata, zgaps, zmissed, zrxmit
     cdef public object zdid_close
-    cdef public long long ip_bytes, hist_seen
-    cdef public object last_syn, last_fin, last_rst, fin_count, last_fin_time, unseen_step, unseen_time
-    cdef public object missed
-    cdef public long long seg_seq
-    cdef public object seg_time, ctl_seq, ctl_time
-    cdef public long long duplicates
-    cdef public object ctl_duplicates
-    cdef public long long acks
-    cdef public object gap_acks, seq_holes, holes, hole_ack, fin_guess, fin_guess_time
+    cdef public long long ip_bytes, hist_seen, last_syn, last_fin, last_rst, fin_count
+    cdef public object last_fin_time
+    cdef public long long unseen_step
+    cdef public object unseen_time
+    cdef public long long missed, seg_seq
+    cdef public object seg_time
+    cdef public long long ctl_seq
+    cdef public object ctl_time
+    cdef public long long duplicates, ctl_duplicates, acks, gap_acks, seq_holes
+    cdef public object holes
+    cdef public long long hole_ack, fin_guess
+    cdef public object fin_guess_time
 
 
 cdef class Connection:
     cdef public object ckey
     cdef public Endpoint client, server
-    cdef public object roles_inferred, first_seen, last_seen, hist, hs, reset_by
-    cdef public object rst_ignored, ended, prev, route_check, evict_spared, superseded, reused_peer_state
-    cdef public object reused_own_state, reused_from, seq_order, syn_cookie, id, rst_time, rst_ack, rst_prior
-    cdef public object challenge_time, challenge_state, replay_of, zflip, zfirst, zend, zclosed, zbase, zrows
-    cdef public object encap, one_sided, evidence
+    cdef public object roles_inferred, first_seen, last_seen, hist
+    cdef public long long hs
+    cdef public object reset_by
+    cdef public long long rst_ignored
+    cdef public object ended, prev, route_check, evict_spared, superseded
+    cdef public long long reused_peer_state, reused_own_state
+    cdef public object reused_from
+    cdef public long long seq_order
+    cdef public object syn_cookie
+    cdef public long long id
+    cdef public object rst_time, rst_ack, rst_prior
+    cdef public object challenge_time
+    cdef public long long challenge_state
+    cdef public object replay_of, zflip, zfirst, zend, zclosed, zbase, zrows
+    cdef public object encap
+    cdef public long long one_sided, evidence
