@@ -15,7 +15,8 @@
 # expression back into Python ints).  Sequence arithmetic stays exact in a
 # long long (32-bit values and their sums), and & on a negative C value is
 # Python's two's complement &, so both builds compute the same numbers.  The
-# timestamp, the key, the ports and the window scale stay Python objects.
+# timestamp, the key and the window scale stay Python objects (the ports are
+# boxed only for the few packets that route or split a connection).
 import cython
 from ..model.connection cimport Connection, Endpoint
 # The state machine's functions (cpdef in their .pxd) called through their C
@@ -37,5 +38,5 @@ cdef class ConnectionTable:
                    nxt="long long", end="long long", adv="long long", rn="long long", ynxt="long long",
                    seglen="long long", zs="long long", zend="long long", d="long long", g="long long",
                    n="long long")
-    cpdef segment(self, ts, key, sport, dport, long long seq, long long ack, long long flags, long long win,
+    cpdef segment(self, ts, key, long sport, long dport, long long seq, long long ack, long long flags, long long win,
                   long long plen, wscale, long long ipb=*, encap=*)
