@@ -273,6 +273,10 @@ def _json_time_sweep():
         n = rng.randrange(0, 2 ** 33)
         t = n / 1e6
         out += [t, math.nextafter(t, math.inf), math.nextafter(t, 0.0), (n + 0.5) / 1e6]
+    # Exact ties at the seventh decimal (odd multiples of 2**-7 are the
+    # doubles whose 7th decimal digit is a final 5): rounded half to even.
+    out += [k / 128 for k in range(1, 4000, 2)]
+    out += [rng.randrange(0, 2 ** 32) + k / 128 for k in range(1, 128, 2) for _ in range(20)]
     for bound in (1e-4, 4294967296.0):
         up = down = bound
         for _ in range(300):

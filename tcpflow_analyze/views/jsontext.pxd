@@ -1,14 +1,22 @@
 # C types for views/jsontext.py (pure-Python mode: jsontext.py is the one
 # source).  The generated connection-line writer (record_lines.pxd) cimports
-# these: a C call each, not a Python one.  json_time formats with the C
-# function Python's "%.6f" uses.
+# these: a C call each, not a Python one.  json_time writes a time to the
+# microsecond with integer arithmetic (_micro_text: 128-bit, as GCC and Clang
+# have it on 64-bit targets; where a compiler lacks it this module fails to
+# build and runs as Python, setup.py's fallback).
 import cython
-from cpython.conversion cimport PyOS_double_to_string
-from cpython.mem cimport PyMem_Free
-from libc.string cimport strlen
+from libc.math cimport frexp
 
-@cython.locals(d=double, digits="char *", n=Py_ssize_t)
+cdef extern from *:
+    ctypedef unsigned long long u128 "unsigned __int128"
+
+@cython.locals(d=double)
 cpdef str json_time(t)
+
+@cython.locals(m=double, e=int, big=u128, k=int, q=u128, rest=u128, half=u128,
+               whole="unsigned long long", micros="unsigned long long", scale="unsigned long long",
+               n=int, start=int, text="char[32]")
+cdef str _micro_text(double d)
 
 cpdef str opt_text(value)
 

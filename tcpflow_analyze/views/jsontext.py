@@ -28,24 +28,57 @@ def json_time(t) -> str:
     if cython.compiled:
         d = t
         if 1e-4 <= d < 4294967296.0:
-            # Python's "%.6f" is PyOS_double_to_string(d, 'f', 6): the same
-            # digits, without a format string parsed and a str made of it
-            # before its zeros are stripped.
-            digits = PyOS_double_to_string(d, ord("f"), 6, 0, cython.NULL)
-            n = strlen(digits)
-            while digits[n - 1] == ord("0"):
-                n -= 1
-            if digits[n - 1] == ord("."):
-                n += 1
-            try:
-                return digits[:n].decode("ascii")
-            finally:
-                PyMem_Free(digits)
+            return _micro_text(d)
     elif 1e-4 <= t < 4294967296.0:
         text = "%.6f" % t
         text = text.rstrip("0")
         return text + "0" if text[-1] == "." else text
     return round6_text(t) if -_INF < t < _INF else "null"
+
+
+def _micro_text(d):
+    """What "%.6f" % d writes without its trailing zeros, for d in [1e-4,
+    2**32), computed exactly in integers (the compiled build only).
+
+    d is M / 2**k exactly (M of 53 bits, k from 21 to 66): the microseconds
+    are M * 10**6 / 2**k, rounded to nearest, ties to even -- the rounding
+    of Python's float formatting (dtoa), which does the same with big
+    numbers; M * 10**6 fits in 128 bits."""
+    m = frexp(d, cython.address(e))
+    big = cython.cast(u128, cython.cast(cython.ulonglong, m * 9007199254740992.0)) * 1000000
+    k = 53 - e
+    q = big >> k
+    rest = big - (q << k)
+    half = cython.cast(u128, 1) << (k - 1)
+    if rest > half or (rest == half and q & 1):
+        q += 1
+    whole = cython.cast(cython.ulonglong, q // 1000000)
+    micros = cython.cast(cython.ulonglong, q % 1000000)
+    # The whole seconds' digits, backwards from the end of the buffer; then
+    # the point and the fraction's six digits without trailing zeros ("0"
+    # if none are left).
+    n = 20
+    while True:
+        n -= 1
+        text[n] = 48 + whole % 10
+        whole //= 10
+        if whole == 0:
+            break
+    start = n
+    n = 20
+    text[n] = 46
+    n += 1
+    if micros == 0:
+        text[n] = 48
+        n += 1
+    else:
+        scale = 100000
+        while micros:
+            text[n] = 48 + micros // scale
+            micros %= scale
+            scale //= 10
+            n += 1
+    return text[start:n].decode("ascii")
 
 
 def opt_text(value) -> str:
