@@ -13,6 +13,11 @@
 # setup.py), so both builds give the same bits.
 import cython
 from .table cimport ConnectionTable
+from ..decode.tcp cimport window_scale
+
+# Constants the walk tests every packet against: C values, not Python ints
+# (a Python constant boxes the C field it is compared with).
+cdef long ETH_P_8021Q, SYN, EPB, EPB_FIXED_LEN
 
 # The C loads (loop.py: _u16 ... _c_mirror): a pointer into the window, the
 # fields as C integers (a ctuple: no Python object made for one of them).

@@ -16,9 +16,10 @@ from dataclasses import dataclass, field
 from ..capture.windows import EPB, EPB_FIXED_LEN
 from ..decode import (
     ETH_P_8021Q, FAST_PATHS, LINKTYPE_ETHERNET, RAW_IPV4, RAW_IPV6, SKIP_NAMES, SYN, TCP_MIN_LEN,
-    decode, window_scale,
+    decode,
 )
 from ..decode.layouts import DOT1Q, ETHERNET, IPV4, IPV6, TCP, UDP, VXLAN, VXLAN_FAST, VXLAN_FAST6
+from ..decode.tcp import window_scale
 from ..decode.tunnel import encapsulation, vxlan_layer
 
 try:
