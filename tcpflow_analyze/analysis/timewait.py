@@ -8,9 +8,17 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
-from ..model.text import address_port_text, ip_text
+from ..model.connection import Connection, Endpoint
 from ..model.states import TIME_WAIT
+from ..model.text import address_port_text, ip_text
 from .timeline import sweep
+
+try:
+    import cython
+except ImportError:   # the pure-Python build, where Cython need not be installed
+    from .._core import NO_CYTHON as cython
+
+_INF = float("inf")
 
 # Linux's default net.ipv4.ip_local_port_range.
 DEFAULT_PORT_RANGE = (32768, 60999)
@@ -75,33 +83,20 @@ class HostTimeWait:
         }
 
 
+# The compiled core reads the connections' fields in C (timewait.pxd): the
+# three passes below visit every connection of the capture.
+@cython.locals(c=Connection, client=Endpoint, server=Endpoint)
 def time_wait_by_host(analysis, port_range=DEFAULT_PORT_RANGE, min_time_wait: int = 0) -> dict[str, HostTimeWait]:
     """Per host; hosts with fewer than ``min_time_wait`` TIME_WAIT spans get
     only their counts (their peak cannot reach it), which keeps the detector
     cheap on captures with thousands of hosts."""
     lo, hi = port_range
     range_size = hi - lo + 1
-    inf = float("inf")
+    inf = _INF
     conns = analysis.connections
     # First the TIME_WAIT spans of the hosts that may reach ``min_time_wait``:
     # only those need the rest of the work.
     spans = defaultdict(list)        # host -> [(start, stop, conn, local port, remote)]
-
-    def add_spans(c, me, peer):
-        flat = me.trans_flat   # time, state, time, state ...
-        n = len(flat)
-        # One TIME_WAIT (nearly every endpoint that had one) is the last or
-        # next to last state: found from the end.
-        found = range(n - 2, 0, -2) if me.tw_entries == 1 else range(2, n, 2)
-        for i in found:
-            if flat[i + 1] == TIME_WAIT:
-                start = flat[i]
-                # Still in TIME_WAIT when the capture ends: it has not left,
-                # so it counts against any that start at the end.
-                stop = flat[i + 2] if i + 2 < n else inf
-                spans[me.addr].append((start, stop if stop > start else start, c, me.port, peer))
-                if me.tw_entries == 1:
-                    break
 
     # Most endpoints never were in TIME_WAIT, and most hosts that were stay
     # below ``min_time_wait``: the counters say so, before any span is built.
@@ -120,9 +115,9 @@ def time_wait_by_host(analysis, port_range=DEFAULT_PORT_RANGE, min_time_wait: in
     for c in conns:
         client, server = c.client, c.server
         if client.tw_entries and client.addr in wanted:
-            add_spans(c, client, server)
+            _add_spans(spans, c, client, server)
         if server.tw_entries and server.addr in wanted:
-            add_spans(c, server, client)
+            _add_spans(spans, c, server, client)
     for host, items in spans.items():
         h = hosts[host]
         h.peak, h.peak_time, h.series = sweep((s, e) for s, e, *_ in items)
@@ -152,6 +147,24 @@ def time_wait_by_host(analysis, port_range=DEFAULT_PORT_RANGE, min_time_wait: in
         h.open_rate = (len(times) - 1) / span if span > 0 and len(times) > 1 else 0.0
         h.mean_lifetime = sum(lifetimes[host]) / len(lifetimes[host])
     return {h.host: h for h in hosts.values()}
+
+
+def _add_spans(spans, c, me, peer) -> None:
+    """``me``'s TIME_WAIT spans, into ``spans`` (its host's list)."""
+    flat = me.trans_flat   # time, state, time, state ...
+    n = len(flat)
+    # One TIME_WAIT (nearly every endpoint that had one) is the last or
+    # next to last state: found from the end.
+    found = range(n - 2, 0, -2) if me.tw_entries == 1 else range(2, n, 2)
+    for i in found:
+        if flat[i + 1] == TIME_WAIT:
+            start = flat[i]
+            # Still in TIME_WAIT when the capture ends: it has not left,
+            # so it counts against any that start at the end.
+            stop = flat[i + 2] if i + 2 < n else _INF
+            spans[me.addr].append((start, stop if stop > start else start, c, me.port, peer))
+            if me.tw_entries == 1:
+                break
 
 
 def _count_close(h: HostTimeWait, me, peer) -> None:
