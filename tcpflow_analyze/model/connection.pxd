@@ -1,21 +1,21 @@
 # C layout for model/connection.py (pure-Python mode: connection.py is the one
 # source).  Endpoint and Connection become extension types: the compiled
 # tracker (engine/table.pxd) reaches their fields at a fixed offset instead
-# of through a slot descriptor per access.  The fields the per-packet path
-# counts with or compares are C integers: every value they ever hold is an int
-# (counters from 0; states; sequence numbers of 32 bits or -1 for "not seen"),
-# so reading one gives the same int in both builds, and the tracker adds to
-# them without a Python int per packet.  Any field that may hold None, a bool
-# or a float stays a Python object: a C field would refuse None and turn the
-# others into another type.  The fields are the classes' __slots__, in their
-# order: keep them in step.
+# of through a slot descriptor per access.  A field whose every value is an
+# int (counters from 0; states; ports; sequence numbers of 32 bits or -1 for
+# "not seen") is a C long long, and one whose every value is True or False a
+# C bint: reading one gives the same int or bool in both builds, and neither
+# costs an object per value.  Any field that may hold None or a float stays a
+# Python object: a C field would refuse None and turn an int into a float.
+# The fields are the classes' __slots__, in their order: keep them in step.
 
 cdef class Endpoint:
     cdef public object addr
     cdef public long long port, state
     cdef public object state_time
     cdef public long long isn, snd_nxt, rcv_nxt, wscale, fin_seq
-    cdef public object got_fin, active_close, fw2_live, syn_time, fin_time, rst_time
+    cdef public bint got_fin, active_close, fw2_live
+    cdef public object syn_time, fin_time, rst_time
     cdef public object last_syn_time, rxmt_time
     cdef public long long syn_count, probes
     cdef public object probe_time, got_fin_time, trans_flat
@@ -25,7 +25,7 @@ cdef class Endpoint:
     cdef public long long zstate, zprev, zstart
     cdef public object zlast
     cdef public long long zdata, zgaps, zmissed, zrxmit
-    cdef public object zdid_close
+    cdef public bint zdid_close
     cdef public long long ip_bytes, hist_seen, last_syn, last_fin, last_rst, fin_count
     cdef public object last_fin_time
     cdef public long long unseen_step
@@ -43,19 +43,27 @@ cdef class Endpoint:
 cdef class Connection:
     cdef public object ckey
     cdef public Endpoint client, server
-    cdef public object roles_inferred, first_seen, last_seen, hist
+    cdef public bint roles_inferred
+    cdef public object first_seen, last_seen, hist
     cdef public long long hs
     cdef public object reset_by
     cdef public long long rst_ignored
-    cdef public object ended, prev, route_check, evict_spared, superseded
+    cdef public bint ended
+    cdef public object prev
+    cdef public bint route_check, evict_spared
+    cdef public object superseded
     cdef public long long reused_peer_state, reused_own_state
     cdef public object reused_from
     cdef public long long seq_order
-    cdef public object syn_cookie
+    cdef public bint syn_cookie
     cdef public long long id
-    cdef public object rst_time, rst_ack, rst_prior
+    cdef public object rst_time
+    cdef public bint rst_ack
+    cdef public object rst_prior
     cdef public object challenge_time
     cdef public long long challenge_state
-    cdef public object replay_of, zflip, zfirst, zend, zclosed, zbase, zrows
+    cdef public object replay_of
+    cdef public bint zflip
+    cdef public object zfirst, zend, zclosed, zbase, zrows
     cdef public object encap
     cdef public long long one_sided, evidence
