@@ -47,8 +47,11 @@ HTML_LADDER_SEGMENTS = 10_000
 
 
 # --jobs by default: below this much capture, starting and feeding worker
-# processes costs about what they save.
+# processes costs about what they save (the pure-Python core), or more than
+# they save (the compiled core, whose walk is a larger share of a packet's
+# cost: see auto_jobs).
 PARALLEL_MIN_BYTES = 64 << 20
+PARALLEL_MIN_BYTES_COMPILED = 512 << 20
 
 
 def run() -> None:
@@ -260,8 +263,9 @@ def analysis_options(func):
                           "(capture.evicted). Bounds memory on floods."),
         click.option("--jobs", type=click.IntRange(min=1), default=None, metavar="N",
                      help="Processes to analyze with: each reads the whole capture and tracks its share of the "
-                          "connections; the report is the same.  [default: 1 on the compiled core; pure Python: "
-                          f"every core for capture files of {PARALLEL_MIN_BYTES >> 20} MB or more, else 1]"),
+                          "connections; the report is the same.  [default: every core for capture files of "
+                          f"{PARALLEL_MIN_BYTES_COMPILED >> 20} MB or more ({PARALLEL_MIN_BYTES >> 20} MB on the "
+                          "pure-Python core), else 1]"),
         click.option("--engine", type=click.Choice(["local", "dask"]), default="local", show_default=True,
                      help="dask: run the partitions as tasks on a Dask cluster (--scheduler; the 'dask' extra)."),
         click.option("--scheduler", default="local", show_default=True, metavar="ADDRESS",
@@ -431,24 +435,23 @@ def _run(paths, options, jobs, engine, scheduler, scheduler_timeout):
 
 
 def auto_jobs(paths) -> int:
-    """--jobs by default: one process on the compiled core; on the pure-Python
-    core every core this process may use, for capture files big enough to gain
-    from them; standard input is read once, by one process.
+    """--jobs by default: every core this process may use, for capture files
+    big enough to gain from them; standard input is read once, by one process.
 
     Every worker walks every packet to find its own connections, and the
     merge and the report run in one process.  On the compiled core the walk
-    is most of what a packet costs, so more processes add CPU time without
-    shortening the run (bench/README: "--jobs on the compiled core")."""
+    is a larger share of what a packet costs, so more processes shorten only
+    the runs whose connections outweigh it: from about half a gigabyte of
+    capture (bench/README: "--jobs on the compiled core")."""
     if "-" in paths:
         return 1
     from . import _core
-    if _core.compiled_modules():
-        return 1
+    min_bytes = PARALLEL_MIN_BYTES_COMPILED if _core.compiled_modules() else PARALLEL_MIN_BYTES
     try:
         size = sum(os.path.getsize(p) for p in paths)
     except OSError:
         return 1  # the reader reports the missing file
-    if size < PARALLEL_MIN_BYTES:
+    if size < min_bytes:
         return 1
     from .analysis.parallel import usable_cores
     cores = usable_cores()

@@ -338,10 +338,13 @@ def test_jobs_by_default(tmp_path, monkeypatch):
     assert cli.auto_jobs([small, str(tmp_path / "missing.pcap")]) == 1
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0})
     assert cli.auto_jobs([small]) == 1
-    # The compiled core: one process, whatever the cores and the size.
+    # The compiled core: its own, higher size threshold.
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2, 3})
     monkeypatch.setattr(_core, "compiled_modules", lambda: list(_core.COMPILED))
+    monkeypatch.setattr(cli, "PARALLEL_MIN_BYTES_COMPILED", 10 ** 9)
     assert cli.auto_jobs([small]) == 1
+    monkeypatch.setattr(cli, "PARALLEL_MIN_BYTES_COMPILED", 100)
+    assert cli.auto_jobs([small]) == 4
 
 
 def test_table_fits_a_narrow_terminal():
