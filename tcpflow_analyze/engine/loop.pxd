@@ -12,6 +12,7 @@
 # IEEE operations as Python's (sec + frac * scale, no fused multiply-add:
 # setup.py), so both builds give the same bits.
 import cython
+from libc.string cimport memcpy
 from .table cimport ConnectionTable
 from ..decode.tcp cimport window_scale
 
@@ -24,7 +25,7 @@ cdef long ETH_P_8021Q, SYN, EPB, EPB_FIXED_LEN
 cdef Py_ssize_t _IP_VHL, _IP_TOS, _IP_LEN, _IP_OFF, _IP_P, _IP6_VFC, _IP6_PLEN, _IP6_NXT
 cdef Py_ssize_t _TCP_SPORT, _TCP_DPORT, _TCP_SEQ, _TCP_ACK, _TCP_OFF, _TCP_FLAGS, _TCP_WIN
 cdef Py_ssize_t _UDP_DPORT, _UDP_ULEN, _VXLAN_VNI, _ETH_TYPE
-cdef Py_ssize_t _IPV4_LEN, _IPV6_LEN, _UDP_LEN, _VXLAN_LEN, _ETH_LEN
+cdef Py_ssize_t _IPV4_LEN, _IPV6_LEN, _UDP_LEN, _VXLAN_LEN, _ETH_LEN, _VX_L2, _VX_ETYPE, _KEY_MAX
 
 cdef long _u16(const unsigned char *p) noexcept
 @cython.locals(v="long long")
@@ -32,6 +33,9 @@ cdef long long _u32(const unsigned char *p) noexcept
 @cython.locals(v="long long")
 cdef long long _le32(const unsigned char *p) noexcept
 cdef long long _rd32(const unsigned char *p, bint big) noexcept
+
+@cython.locals(m=Py_ssize_t, key="unsigned char[64]")
+cdef bytes _c_key(const unsigned char *p, Py_ssize_t n, bytes tag)
 
 @cython.locals(ip="const unsigned char *", t="const unsigned char *", etype=long, vhl=long)
 cdef (long, long, long, long, long, long, long, long long, long long, long, long, long) _c_v4(
@@ -60,7 +64,7 @@ cdef (long, long, long, long, long, long, long, long long, long, long, long, lon
     mirror_tcp=Py_ssize_t, mirror_key=Py_ssize_t, mirror_key_end=Py_ssize_t, vx_tagged_min=Py_ssize_t,
     tag_at=Py_ssize_t, vx_redo=Py_ssize_t,
     vx6_tcp=Py_ssize_t, vx6_key=Py_ssize_t, vx6_key_end=Py_ssize_t,
-    at=Py_ssize_t, tcp_at=Py_ssize_t, shift=Py_ssize_t,
+    at=Py_ssize_t, tcp_at=Py_ssize_t, shift=Py_ssize_t, key_at=Py_ssize_t, key_end=Py_ssize_t,
     etype=long, vhl=long, total=long, frag=long, proto=long, doff=long, thl=long, plen=long, flags=long,
     ip_plen=long, nxt_hdr=long, itotal=long, vtf=long, raw4=long, raw6=long,
     view="const unsigned char[::1]", base="const unsigned char *", p="const unsigned char *",

@@ -75,6 +75,15 @@ for _path in FAST_PATHS.values():
             or _path.v4.offset(_path.v4.fields[0]) != _path.mirror.offset(_path.mirror.fields[0]):
         raise AssertionError(f"decode.FAST_PATHS' layouts are not what engine.loop's C loads read: {_path}")
 del _path, _l2
+# VXLAN_FAST and VXLAN_FAST6 as the C loads read them: the v4 and v6 reads
+# of a packet whose "link header" is the VXLAN header and inner Ethernet.
+_VX_L2 = VXLAN.size + ETHERNET.size
+_VX_ETYPE = VXLAN.size + ETHERNET.offsets["type"]
+if (VXLAN_FAST.start("ip"), VXLAN_FAST.start("tcp"), VXLAN_FAST6.start("ip6"), VXLAN_FAST6.start("tcp")) \
+        != (_VX_L2, _VX_L2 + IPV4.size, _VX_L2, _VX_L2 + IPV6.size):
+    raise AssertionError("decode.VXLAN_FAST/VXLAN_FAST6 are not what engine.loop's C loads read")
+# A tunneled packet's flow key is made in one piece up to this length (``_c_key``).
+_KEY_MAX = 64
 
 
 def _u16(p):
@@ -102,6 +111,18 @@ def _le32(p):
 def _rd32(p, big):
     """32 bits at ``p`` in a record header's byte order (as ``_u16``)."""
     return _u32(p) if big else _le32(p)
+
+
+def _c_key(p, n, tag):
+    """A tunneled packet's flow key: the ``n`` bytes at ``p`` (as ``_u16``)
+    and then the tunnel's tag, made as one bytes object (``+`` would make
+    two, each through the buffer protocol)."""
+    m = len(tag)
+    if n + m > _KEY_MAX:
+        return p[:n] + tag
+    memcpy(key, p, n)
+    memcpy(cython.address(key[n]), cython.cast(cython.p_char, tag), m)
+    return key[:n + m]
 
 
 def _record_order(unpack, fields: int) -> int:
@@ -370,8 +391,8 @@ def run(windows, table, stats: CaptureStats, owned=None, progress=None) -> None:
                                     vx_last = vni
                                     vx_encap, vx_tag = vnis.get(vni) or vxlan_encap(vnis, vni)
                                 vxlan_fast += 1
-                                table.segment(ts, (base[off + mirror_key:off + mirror_key_end] if c_loads
-                                                   else buf[off + mirror_key:off + mirror_key_end]) + vx_tag,
+                                table.segment(ts, _c_key(base + off + mirror_key, mirror_key_end - mirror_key, vx_tag)
+                                              if c_loads else buf[off + mirror_key:off + mirror_key_end] + vx_tag,
                                         sport, dport,
                                         seq, ack, flags, win, plen,
                                         window_scale(buf, off + mirror_tcp + 20,
@@ -382,35 +403,43 @@ def run(windows, table, stats: CaptureStats, owned=None, progress=None) -> None:
                             # Less common: one 802.1Q tag on the inner frame (the
                             # mirror read's layout a tag on, as the outer one; the
                             # VNI as read), IPv6 inside.
-                            key = None
+                            key_at = key_end = -1
                             at = off
                             shift = 0
                             if ietype == 0x8100 and caplen >= vx_min + 4:
                                 shift = 4
                                 at += 4
-                                (_, ietype, ivhl, itotal, ifrag, iproto, sport, dport, seq, ack, doff, flags,
-                                 win) = unpack_vx(buf, at + vx)
+                                if c_loads:
+                                    (ietype, ivhl, itotal, ifrag, iproto, sport, dport, seq, ack, doff, flags,
+                                     win) = _c_v4(base + at + vx, _VX_ETYPE, False, _VX_L2)
+                                else:
+                                    (_, ietype, ivhl, itotal, ifrag, iproto, sport, dport, seq, ack, doff, flags,
+                                     win) = unpack_vx(buf, at + vx)
                                 if ietype == 0x0800 and ivhl == 0x45 and iproto == 6 and not ifrag & 0x3FFF \
                                         and itotal:
                                     thl = (doff >> 4) << 2
                                     plen = itotal - 20 - thl
                                     if thl >= 20 and plen >= 0 and total >= vx_ip_need + 4 + thl \
                                             and ulen >= vx_udp_need + 4 + thl:
-                                        key = buf[at + mirror_key:at + mirror_key_end]
+                                        key_at, key_end = at + mirror_key, at + mirror_key_end
                                         tcp_at = at + mirror_tcp
                                         ipb = itotal
                             if ietype == 0x86DD and caplen >= vx6_min + shift:
-                                (_, _, vtf, ip_plen, nxt_hdr, sport, dport, seq, ack, doff, flags,
-                                 win) = unpack_vx6(buf, at + vx)
+                                if c_loads:
+                                    (vtf, ip_plen, nxt_hdr, sport, dport, seq, ack, doff, flags,
+                                     win) = _c_v6(base + at + vx, _VX_L2)
+                                else:
+                                    (_, _, vtf, ip_plen, nxt_hdr, sport, dport, seq, ack, doff, flags,
+                                     win) = unpack_vx6(buf, at + vx)
                                 if nxt_hdr == 6 and vtf >> 28 == 6 and ip_plen:
                                     thl = (doff >> 4) << 2
                                     plen = ip_plen - thl
                                     if thl >= 20 and plen >= 0 and total >= vx6_ip_need + shift + thl \
                                             and ulen >= vx6_udp_need + shift + thl:
-                                        key = buf[at + vx6_key:at + vx6_key_end]
+                                        key_at, key_end = at + vx6_key, at + vx6_key_end
                                         tcp_at = at + vx6_tcp
                                         ipb = ip_plen + 40
-                            if key is not None:
+                            if key_at >= 0:
                                 if owned is not None:
                                     if not owned[(sport ^ dport) % nbuckets]:
                                         others += 1
@@ -420,7 +449,9 @@ def run(windows, table, stats: CaptureStats, owned=None, progress=None) -> None:
                                     vx_last = vni
                                     vx_encap, vx_tag = vnis.get(vni) or vxlan_encap(vnis, vni)
                                 vxlan_fast += 1
-                                table.segment(ts, key + vx_tag, sport, dport, seq, ack, flags, win, plen,
+                                table.segment(ts, _c_key(base + key_at, key_end - key_at, vx_tag) if c_loads
+                                              else buf[key_at:key_end] + vx_tag, sport, dport, seq, ack, flags, win,
+                                        plen,
                                         window_scale(buf, tcp_at + 20, min(tcp_at + thl, off + caplen))
                                         if flags & SYN and thl > 20 else -1, ipb, vx_encap)
                                 continue
