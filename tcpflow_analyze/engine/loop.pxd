@@ -37,6 +37,9 @@ cdef long long _rd32(const unsigned char *p, bint big) noexcept
 @cython.locals(m=Py_ssize_t, key="unsigned char[64]")
 cdef bytes _c_key(const unsigned char *p, Py_ssize_t n, bytes tag)
 
+cdef (long, long) _c_etype_vhl(const unsigned char *p, Py_ssize_t e_at, bint raw,
+                               const unsigned char *ip) noexcept
+
 @cython.locals(ip="const unsigned char *", t="const unsigned char *", etype=long, vhl=long)
 cdef (long, long, long, long, long, long, long, long long, long long, long, long, long) _c_v4(
     const unsigned char *p, Py_ssize_t e_at, bint raw, Py_ssize_t l2) noexcept

@@ -137,18 +137,22 @@ def _record_order(unpack, fields: int) -> int:
     return 0
 
 
+def _c_etype_vhl(p, e_at, raw, ip):
+    """The fast reads' first two fields of the packet at ``p`` whose IPv4
+    header is at ``ip`` (as ``_u16``): the ethertype at ``e_at`` and the
+    version/IHL byte; raw IP stands the version/IHL byte for the first, and
+    the TOS byte for the second."""
+    if raw:
+        return ip[_IP_VHL], ip[_IP_TOS]
+    return _u16(p + e_at), ip[_IP_VHL]
+
+
 def _c_v4(p, e_at, raw, l2):
     """The v4 fast read's fields (FAST_V4_NAMES) of the packet at ``p`` (as
-    ``_u16``): ``e_at`` is where its ethertype is; raw IP stands the
-    version/IHL byte for it, and the TOS byte for the version/IHL."""
+    ``_c_etype_vhl``)."""
     ip = p + l2
     t = ip + _IPV4_LEN
-    if raw:
-        etype = ip[_IP_VHL]
-        vhl = ip[_IP_TOS]
-    else:
-        etype = _u16(p + e_at)
-        vhl = ip[_IP_VHL]
+    etype, vhl = _c_etype_vhl(p, e_at, raw, ip)
     return (etype, vhl, _u16(ip + _IP_LEN), _u16(ip + _IP_OFF), ip[_IP_P], _u16(t + _TCP_SPORT),
             _u16(t + _TCP_DPORT), _u32(t + _TCP_SEQ), _u32(t + _TCP_ACK), t[_TCP_OFF], t[_TCP_FLAGS],
             _u16(t + _TCP_WIN))
@@ -170,12 +174,7 @@ def _c_mirror(p, e_at, raw, l2):
     vx = u + _UDP_LEN
     iip = vx + _VXLAN_LEN + _ETH_LEN
     t = iip + _IPV4_LEN
-    if raw:
-        etype = ip[_IP_VHL]
-        vhl = ip[_IP_TOS]
-    else:
-        etype = _u16(p + e_at)
-        vhl = ip[_IP_VHL]
+    etype, vhl = _c_etype_vhl(p, e_at, raw, ip)
     return (etype, vhl, _u16(ip + _IP_LEN), _u16(ip + _IP_OFF), ip[_IP_P], _u16(u + _UDP_DPORT),
             _u16(u + _UDP_ULEN), _u32(vx + _VXLAN_VNI), _u16(vx + _VXLAN_LEN + _ETH_TYPE), iip[_IP_VHL],
             _u16(iip + _IP_LEN), _u16(iip + _IP_OFF), iip[_IP_P], _u16(t + _TCP_SPORT), _u16(t + _TCP_DPORT),
