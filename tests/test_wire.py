@@ -57,3 +57,43 @@ def test_a_link_to_an_unlisted_instance_travels_too():
         assert slots(copy.reused_from.client) == slots(orig.reused_from.client)
         assert copy.reused_from.superseded is (copy if orig.reused_from.superseded is orig else
                                                copy.reused_from.superseded)
+
+
+def _zeek_split_trace(tmp_path):
+    # Zeek forgets a connection 5 s after its RST: a packet of the 4-tuple
+    # 10 s later starts a second conn.log row (ZeekRow objects in zrows).
+    from pcapgen import Trace
+    t = Trace().handshake()
+    t.c("PA", 1001, 5001, b"GET")
+    t.s("R", 5001, dt=0.5)
+    t.c("PA", 1004, 5001, b"more", dt=10.0)
+    return t.write(str(tmp_path / "split.pcap"))
+
+
+def test_zeek_rows_of_a_split_connection_travel(tmp_path):
+    # They once stopped every parallel run with "unmarshallable object".
+    from tcpflow_analyze.engine.zeek import ZeekRow
+    a = analyze([_zeek_split_trace(tmp_path)])
+    (conn,) = a.connections
+    assert conn.zrows and all(isinstance(r, ZeekRow) for r in conn.zrows)
+    (back,) = wire.decode(wire.encode(a.connections))
+    assert [slots(r) for r in back.zrows] == [slots(r) for r in conn.zrows]
+    before = dumps(build_report(a))
+    a.connections = [back]
+    assert dumps(build_report(a)) == before
+
+
+@pytest.mark.parametrize("fmt", ["json", "zeek"])
+def test_zeek_split_same_report_with_jobs_and_partitions(tmp_path, fmt):
+    from clirun import invoke
+
+    from tcpflow_analyze.analysis import AnalysisOptions
+    from tcpflow_analyze.analysis.parallel import analyze_partition, merge
+    path = _zeek_split_trace(tmp_path)
+    one = invoke("analyze", "--format", fmt, "--jobs", "1", path)
+    two = invoke("analyze", "--format", fmt, "--jobs", "2", path)
+    assert one.code == two.code == 0, two.stderr[-2000:]
+    assert two.stdout == one.stdout
+    options = AnalysisOptions()
+    merged = merge([analyze_partition([path], i, 3, options) for i in range(3)], options)
+    assert [c.zrows and len(c.zrows) for c in merged.connections] == [1]

@@ -16,16 +16,21 @@ import marshal
 import operator
 
 from ..model.connection import Connection, Endpoint
+from .zeek import ZeekRow
 
 # Slots holding other objects, sent as indexes (into the list, or 1/2 for the
 # client/server endpoint).
 _LINKS = ("prev", "superseded", "reused_from", "replay_of")
 _ENDPOINT_LINKS = ("reset_by",)
 _OWNED = ("client", "server")
-_PLAIN = tuple(s for s in Connection.__slots__ if s not in _LINKS + _ENDPOINT_LINKS + _OWNED)
+# Zeek's finished conn.log rows of an instance Zeek split (engine.zeek), sent
+# as a tuple of their slots each: marshal takes built-in types only.
+_ROWS = ("zrows",)
+_PLAIN = tuple(s for s in Connection.__slots__ if s not in _LINKS + _ENDPOINT_LINKS + _OWNED + _ROWS)
 
 _conn_values = operator.attrgetter(*_PLAIN)
 _endpoint_values = operator.attrgetter(*Endpoint.__slots__)
+_row_values = operator.attrgetter(*ZeekRow.__slots__)
 # marshal format 4 keeps an object written twice one object (a packet's
 # timestamp is a connection's last_seen, an endpoint's last_time and a
 # transition's time): the unpacked connections are 17% smaller, and load
@@ -44,6 +49,22 @@ def _assigner(slots) -> callable:
 
 _assign_conn = _assigner(_PLAIN)
 _assign_endpoint = _assigner(Endpoint.__slots__)
+_assign_row = _assigner(ZeekRow.__slots__)
+
+
+def _rows_out(rows):
+    return None if rows is None else tuple(_row_values(row) for row in rows)
+
+
+def _rows_in(values):
+    if values is None:
+        return None
+    rows = []
+    for v in values:
+        row = ZeekRow()
+        _assign_row(row, v)
+        rows.append(row)
+    return rows
 
 
 def encode(conns: list[Connection]) -> bytes:
@@ -68,7 +89,7 @@ def encode(conns: list[Connection]) -> bytes:
             links.append(j)
         rb = c.reset_by
         rows.append((_conn_values(c), _endpoint_values(c.client), _endpoint_values(c.server),
-                     0 if rb is None else 1 if rb is c.client else 2, links))
+                     0 if rb is None else 1 if rb is c.client else 2, links, _rows_out(c.zrows)))
         i += 1
     batches = [marshal.dumps(rows[i:i + BATCH], _MARSHAL_VERSION) for i in range(0, len(rows), BATCH)]
     return marshal.dumps((len(conns), batches), _MARSHAL_VERSION)
@@ -83,7 +104,7 @@ def decode(data: bytes) -> list[Connection]:
     conns = []
     links = []
     for batch in batches:
-        for values, client_values, server_values, reset_by, linked in marshal.loads(batch):
+        for values, client_values, server_values, reset_by, linked, zrows in marshal.loads(batch):
             c = new_conn(Connection)
             _assign_conn(c, values)
             c.client = client = new_endpoint(Endpoint)
@@ -91,6 +112,7 @@ def decode(data: bytes) -> list[Connection]:
             c.server = server = new_endpoint(Endpoint)
             _assign_endpoint(server, server_values)
             c.reset_by = None if reset_by == 0 else client if reset_by == 1 else server
+            c.zrows = _rows_in(zrows)
             conns.append(c)
             links.append(linked)
     for c, linked in zip(conns, links):
