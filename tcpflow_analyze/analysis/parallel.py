@@ -166,6 +166,18 @@ def _kill_workers(pool: ProcessPoolExecutor) -> None:
             proc.kill()
         except (OSError, ValueError):
             pass  # already gone, or already closed
+    # A worker killed while it sent its result leaves part of a message in
+    # the result pipe, and the pool's manager thread waits for the rest for
+    # as long as any write end of that pipe is open -- this process holds
+    # one (the pool's own queue).  Closed, the read ends in EOF once the
+    # killed workers are gone, and the pool counts itself broken; otherwise
+    # the shutdown below would wait forever.
+    writer = getattr(getattr(pool, "_result_queue", None), "_writer", None)
+    if writer is not None:
+        try:
+            writer.close()
+        except OSError:
+            pass
     pool.shutdown(wait=True, cancel_futures=True)
 
 
