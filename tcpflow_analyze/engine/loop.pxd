@@ -6,8 +6,7 @@
 # ``table`` is a ConnectionTable (engine/table.pxd): segment() is called
 # through its C entry, without a Python call's argument tuple and its ints
 # boxed and unboxed again (a Python subclass's override, ObservedTable's, is
-# still the one called).  What segment() keeps as a Python object (the ports)
-# stays one here.  The record's fraction is a C integer: its conversion to
+# still the one called).  The record's fraction is a C integer: its conversion to
 # a double is the one Python makes of an int.  Timestamps are computed with the same
 # IEEE operations as Python's (sec + frac * scale, no fused multiply-add:
 # setup.py), so both builds give the same bits.

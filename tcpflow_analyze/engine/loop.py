@@ -69,18 +69,18 @@ for _path in FAST_PATHS.values():
     if (_path.v4.start("ip"), _path.v4.start("tcp"), _path.v6.start("ip6"), _path.v6.start("tcp"),
             _path.mirror.start("udp"), _path.mirror.start("vxlan"), _path.mirror.start("ieth"),
             _path.mirror.start("iip"), _path.mirror.start("tcp")) \
-            != (_l2, _l2 + IPV4.size, _l2, _l2 + IPV6.size, _l2 + IPV4.size, _l2 + IPV4.size + UDP.size,
-                _l2 + IPV4.size + UDP.size + VXLAN.size, _l2 + IPV4.size + UDP.size + VXLAN.size + ETHERNET.size,
-                _l2 + 2 * IPV4.size + UDP.size + VXLAN.size + ETHERNET.size) \
+            != (_l2, _l2 + _IPV4_LEN, _l2, _l2 + _IPV6_LEN, _l2 + _IPV4_LEN, _l2 + _IPV4_LEN + _UDP_LEN,
+                _l2 + _IPV4_LEN + _UDP_LEN + _VXLAN_LEN, _l2 + _IPV4_LEN + _UDP_LEN + _VXLAN_LEN + _ETH_LEN,
+                _l2 + 2 * _IPV4_LEN + _UDP_LEN + _VXLAN_LEN + _ETH_LEN) \
             or _path.v4.offset(_path.v4.fields[0]) != _path.mirror.offset(_path.mirror.fields[0]):
         raise AssertionError(f"decode.FAST_PATHS' layouts are not what engine.loop's C loads read: {_path}")
 del _path, _l2
 # VXLAN_FAST and VXLAN_FAST6 as the C loads read them: the v4 and v6 reads
 # of a packet whose "link header" is the VXLAN header and inner Ethernet.
-_VX_L2 = VXLAN.size + ETHERNET.size
-_VX_ETYPE = VXLAN.size + ETHERNET.offsets["type"]
+_VX_L2 = _VXLAN_LEN + _ETH_LEN
+_VX_ETYPE = _VXLAN_LEN + _ETH_TYPE
 if (VXLAN_FAST.start("ip"), VXLAN_FAST.start("tcp"), VXLAN_FAST6.start("ip6"), VXLAN_FAST6.start("tcp")) \
-        != (_VX_L2, _VX_L2 + IPV4.size, _VX_L2, _VX_L2 + IPV6.size):
+        != (_VX_L2, _VX_L2 + _IPV4_LEN, _VX_L2, _VX_L2 + _IPV6_LEN):
     raise AssertionError("decode.VXLAN_FAST/VXLAN_FAST6 are not what engine.loop's C loads read")
 # A tunneled packet's flow key is made in one piece up to this length (``_c_key``).
 _KEY_MAX = 64
@@ -252,7 +252,7 @@ def run(windows, table, stats: CaptureStats, owned=None, progress=None) -> None:
             walked_before = packets
             records = epb is None   # pcap-shaped records (else pcapng EPBs)
             rec_order = 0
-            if cython.compiled:
+            if c_loads:
                 # The window's bytes as C memory, for the C loads (a pointer:
                 # the walk's own bounds tests keep every load inside them).
                 view = buf
@@ -554,7 +554,7 @@ def run(windows, table, stats: CaptureStats, owned=None, progress=None) -> None:
                 # Once a window (4 MiB: thousands of packets), not per packet.
                 if progress is not None:
                     progress.update(packets)
-            if cython.compiled:
+            if c_loads:
                 view = None   # the reader may reuse its buffer: no export of it held
             try:
                 window = windows.send((pos, packets - walked_before))

@@ -180,6 +180,9 @@ EVIDENCE_NAMES = ("seen", "inferred", "unknown")
 # Which side a one-sided connection was seen from (``Connection.one_sided``).
 ONE_SIDED_NAMES = (None, "client", "server")
 
+# Which of ours is Zeek's originator, by ``Connection.zflip``.
+ORIG_SIDE_NAMES = ("client", "server")
+
 
 class Connection:
     __slots__ = (

@@ -36,14 +36,13 @@ of its anomaly types) and the names of ``_NAMESPACE``.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 from ..engine.zeek import conn_state, missed_bytes, uid
 from ..model.community_id import community_id
-from ..model.connection import EVIDENCE_NAMES, ONE_SIDED_NAMES
+from ..model.connection import EVIDENCE_NAMES, ONE_SIDED_NAMES, ORIG_SIDE_NAMES
 from ..model.states import STATE_NAMES
 from ..model.text import iso_utc, ip_text, report_time
 from .jsontext import anomaly_list_text, json_time, opt_text
@@ -138,7 +137,7 @@ RECORD: tuple[Field, ...] = (
     Field("community_id", STR, "community_id(c.addr, c.port, s.addr, s.port)"),
     Field("zeek", OBJECT, fields=(
         Field("uid", STR, "conn.zrows[0].uid if conn.zrows else uid(conn)", csv="zeek_uid"),
-        Field("orig", STR, "ORIG_SIDE[conn.zrows[0].flip if conn.zrows else conn.zflip]", csv="zeek_orig"),
+        Field("orig", STR, "ORIG_SIDE_NAMES[conn.zrows[0].flip if conn.zrows else conn.zflip]", csv="zeek_orig"),
         Field("rows", INT, "1 + len(conn.zrows) if conn.zrows else 1", csv="zeek_rows"),
         Field("missed_bytes", INT, "missed_bytes(conn) if conn.zrows else c.zmissed + s.zmissed",
               csv="zeek_missed_bytes"),
@@ -186,7 +185,7 @@ def csv_time(t) -> str:
 # ``record_lines`` imports them by the header below: keep the two in step).
 _NAMESPACE = {
     "ip_text": ip_text, "STATE_NAMES": STATE_NAMES, "conn_state": conn_state, "uid": uid,
-    "missed_bytes": missed_bytes, "community_id": community_id, "ORIG_SIDE": ("client", "server"),
+    "missed_bytes": missed_bytes, "community_id": community_id, "ORIG_SIDE_NAMES": ORIG_SIDE_NAMES,
     "opt_text": opt_text,
     "ONE_SIDED_NAMES": ONE_SIDED_NAMES, "EVIDENCE_NAMES": EVIDENCE_NAMES,
     "report_time": report_time, "_json_time": _json_time, "anomaly_list_text": anomaly_list_text,
@@ -366,13 +365,11 @@ except ImportError:   # the pure-Python build, where Cython need not be installe
 
 from ..engine.zeek import conn_state, missed_bytes, uid
 from ..model.community_id import community_id
-from ..model.connection import EVIDENCE_NAMES, ONE_SIDED_NAMES, Connection, Endpoint
+from ..model.connection import EVIDENCE_NAMES, ONE_SIDED_NAMES, ORIG_SIDE_NAMES, Connection, Endpoint
 from ..model.states import STATE_NAMES
 from ..model.text import ip_text
 from .jsontext import anomaly_list_text, opt_text
 from .jsontext import json_time as _json_time
-
-ORIG_SIDE = ("client", "server")
 
 
 '''
