@@ -48,6 +48,7 @@ COMPILED = (
     "detectors.syn_to_time_wait",
     "detectors.syn_unanswered",
     "detectors.time_wait_storm",
+    "views.capture",
     "views.jsontext",
     "views.record_lines",
 )

@@ -12,6 +12,11 @@ from __future__ import annotations
 from collections import deque
 from operator import attrgetter
 
+try:
+    import cython
+except ImportError:   # the pure-Python build, where Cython need not be installed
+    from .._core import NO_CYTHON as cython
+
 from ..decode import ACK, FIN, RST, SYN
 from ..model.connection import (
     HS_SYN, HS_SYNACK, SEQ_HALF, SEQ_MASK, Z_CLOSED, Z_INACTIVE, Z_RESET, Connection, Endpoint,
@@ -435,6 +440,10 @@ class ConnectionTable:
                 history.add_scaled(conn, y.zgaps, "G", not upper)
 
     # ------------------------------------------------------------------ routing
+    # The per-connection methods stay def (engine.observer.ObservedTable
+    # overrides them); their connections and endpoints typed all the same, so
+    # that their field reads and writes are C ones, not a getattr each.
+    @cython.locals(conn=Connection, x=Endpoint, y=Endpoint, prev=Connection, c=Endpoint, is_client="bint")
     def _route(self, ts, key, conn, sport, dport, seq, ack, flags, encap=None):
         """Which connection instance a packet belongs to (creating one if new)."""
         if conn is None:
@@ -568,6 +577,7 @@ class ConnectionTable:
         conn.encap = (conn.encap[0], shown, conn.encap[2], key)
         return conn
 
+    @cython.locals(conn=Connection, client=Endpoint, server=Endpoint)
     def _new(self, ts, key, sport, dport, seq, ack, flags, encap=None):
         self._order = self._order + 1 if self.packet_number is None else self.packet_number
         # The key is (src, dst, sport, dport) and the tunnel's tag, if any:
@@ -647,6 +657,7 @@ class ConnectionTable:
         return conn
 
     # ------------------------------------------------------------------ memory
+    @cython.locals(conn=Connection)
     def _finish(self, conn: Connection, ts: float) -> None:
         """A connection leaves the live table; past the report caps, fold the oldest.
 

@@ -20,3 +20,19 @@ cpdef update(Connection conn, Endpoint x, Endpoint y, bint is_orig, long long fl
 cpdef init_endpoint(Endpoint x, long long flags, long long seq, long long end)
 
 cpdef clean(Endpoint x)
+
+# Once per connection (its close, its conn.log row, its JSON line): typed so
+# that their field reads are C reads, not a getattr each.
+cpdef _closed_by(Connection conn, Endpoint x, Endpoint y, ts)
+
+@cython.locals(c=Endpoint, s=Endpoint)
+cpdef write_out(Connection conn)
+
+cpdef uid(Connection conn)
+
+cpdef orig_resp(Connection conn)
+
+cpdef size(Endpoint x, Endpoint peer)
+
+@cython.locals(o=Endpoint, r=Endpoint, os_="long long", rs="long long", o_inactive=bint, r_inactive=bint)
+cpdef conn_state(Connection conn)
