@@ -25,7 +25,7 @@ from . cimport history, zeek
 from .endpoint cimport acks_syn, check_ended, control, receipts, set_state, unseen_peer_ack
 
 cdef long long ACK, FIN, RST, SYN
-cdef long long SEQ_HALF, SEQ_MASK, Z_CLOSED, Z_INACTIVE, Z_RESET
+cdef long long SEQ_HALF, SEQ_MASK, Z_CLOSED, Z_IN_STEP, Z_INACTIVE, Z_RESET
 cdef long long CLOSED, ESTABLISHED, SYN_SENT, UNKNOWN
 cdef long long H_ACK, H_DATA, TOO_LARGE_SEQ_DELTA
 
@@ -37,6 +37,6 @@ cdef class ConnectionTable:
     @cython.locals(conn=Connection, x=Endpoint, y=Endpoint, upper=bint, ctl="long long",
                    nxt="long long", end="long long", adv="long long", rn="long long", ynxt="long long",
                    seglen="long long", zs="long long", zend="long long", d="long long", g="long long",
-                   n="long long")
+                   n="long long", yd="long long", zl="long long")
     cpdef segment(self, ts, key, long sport, long dport, long long seq, long long ack, long long flags, long long win,
                   long long plen, wscale, long long ipb=*, encap=*)

@@ -19,7 +19,7 @@ except ImportError:   # the pure-Python build, where Cython need not be installe
 
 from ..decode import ACK, FIN, RST, SYN
 from ..model.connection import (
-    HS_SYN, HS_SYNACK, SEQ_HALF, SEQ_MASK, Z_CLOSED, Z_INACTIVE, Z_RESET, Connection, Endpoint,
+    HS_SYN, HS_SYNACK, SEQ_HALF, SEQ_MASK, Z_CLOSED, Z_IN_STEP, Z_INACTIVE, Z_RESET, Connection, Endpoint,
     reverse_key, split_key,
 )
 from ..model.states import CLOSED, ESTABLISHED, SYN_SENT, UNKNOWN
@@ -94,8 +94,9 @@ class ConnectionTable:
             upper = False
         ctl = flags & (SYN | FIN | RST)
         # Zeek's last_seq and reassembler frontier of an endpoint (zlast,
-        # zdata) are kept as None while both equal our SND.NXT -- how nearly
-        # every packet leaves them.  Such an endpoint is "in step": its Zeek
+        # zdata) are not kept while both equal our SND.NXT (zlast is
+        # Z_IN_STEP then, zdata stale) -- how nearly every packet leaves
+        # them.  Such an endpoint is "in step": its Zeek
         # state is neither INACTIVE nor RESET and no conn.log row split is
         # due (see the end of the general path), so the common packet
         # below, from an endpoint in step with both of ours ESTABLISHED,
@@ -104,7 +105,7 @@ class ConnectionTable:
         # them out and go on with Zeek's own bookkeeping (the general path)
         # until the two meet again.  Only the Zeek view reads them, after
         # ``zeek.write_out``.
-        if not ctl and x.zlast is None and x.state == ESTABLISHED and y.state == ESTABLISHED:
+        if not ctl and x.zlast == Z_IN_STEP and x.state == ESTABLISHED and y.state == ESTABLISHED:
             if ts > conn.last_seen:
                 conn.last_seen = ts
             x.packets += 1
@@ -164,7 +165,7 @@ class ConnectionTable:
                     if y.holes is not None:
                         acked_holes(y, ack)
                     ynxt = y.snd_nxt
-                    if y.zlast is not None or 0 < ((ack - ynxt) & SEQ_MASK) < SEQ_HALF:
+                    if y.zlast != Z_IN_STEP or 0 < ((ack - ynxt) & SEQ_MASK) < SEQ_HALF:
                         self._ack_beyond(conn, x, y, upper, rn, ack, ynxt, ts)
             return
 
@@ -198,7 +199,7 @@ class ConnectionTable:
                 # Control segments and a first packet move Zeek's numbers by
                 # rules of their own (init_endpoint, the FIN octet that is no
                 # data, a RST's payload, untrusted sequence numbers).
-                if zl is None:
+                if zl == Z_IN_STEP:
                     x.zlast = x.zdata = zl = x.snd_nxt
                 if zs == Z_INACTIVE or flags & SYN:
                     zeek.init_endpoint(x, flags, seq, (seq + seglen) & SEQ_MASK)
@@ -215,7 +216,7 @@ class ConnectionTable:
             x.zero_windows += 1
             history.add_scaled(conn, x.zero_windows, "W", upper)
 
-        if zl is not None:
+        if zl != Z_IN_STEP:
             # Zeek's last_seq (update_last_seq): any segment ending beyond it
             # moves it -- a pure ACK too -- and payload ending at or below it
             # is a retransmission (T).  Kept apart from our SND.NXT, which
@@ -288,7 +289,7 @@ class ConnectionTable:
                     else:
                         x.retransmits += 1
                         x.rxmt_time = ts
-                    if zl is None:
+                    if zl == Z_IN_STEP:
                         # As on the common path: in step, Zeek's T too.
                         x.zrxmit += 1
                         history.add_scaled(conn, x.zrxmit, "T", upper)
@@ -312,7 +313,7 @@ class ConnectionTable:
                     # mid-stream, or one that shows one direction only.
                     if not flags & SYN:
                         unseen_peer_ack(conn, x, y, upper, rn, ack, ts)
-                elif y.zlast is None:
+                elif y.zlast == Z_IN_STEP:
                     if 0 < ((ack - ynxt) & SEQ_MASK) < SEQ_HALF:
                         self._ack_beyond(conn, x, y, upper, rn, ack, ynxt, ts)
                 else:
@@ -332,7 +333,7 @@ class ConnectionTable:
             # is now: the endpoint's first data after the handshake can
             # then take the common path.
             zs = x.zstate
-        if zl is not None and zs != Z_INACTIVE and zs != Z_RESET:
+        if zl != Z_IN_STEP and zs != Z_INACTIVE and zs != Z_RESET:
             # x out of step, after a SYN or a packet that was neither
             # control nor its first: in step again once Zeek's numbers meet
             # ours (after the handshake; a hole acknowledged and then
@@ -341,7 +342,7 @@ class ConnectionTable:
             # counts the FIN's octet, its reassembler's frontier does not.
             n = x.snd_nxt
             if x.zlast == n and x.zdata == n and conn.zend == _NEVER:
-                x.zlast = None
+                x.zlast = Z_IN_STEP
 
     @staticmethod
     def _zero_length_off(x, seq, ts) -> None:
@@ -352,7 +353,7 @@ class ConnectionTable:
             # tcp_write_wakeup).
             x.probes += 1
             x.probe_time = ts
-        elif x.zlast is None and 0 < ((seq - nxt) & SEQ_MASK) < SEQ_HALF:
+        elif x.zlast == Z_IN_STEP and 0 < ((seq - nxt) & SEQ_MASK) < SEQ_HALF:
             # Beyond SND.NXT (the capture missed x's bytes): Zeek's last_seq
             # moves to it, ours and its reassembler's frontier do not.  Out
             # of step from here.
@@ -368,7 +369,7 @@ class ConnectionTable:
             # capture joined mid-stream, or one that shows one direction only.
             unseen_peer_ack(conn, x, y, upper, rn, ack, ts)
             return
-        if y.zlast is None:
+        if y.zlast == Z_IN_STEP:
             # In step: Zeek's frontier is ynxt, so its gap is ours (and y,
             # in step, is seen and neither INACTIVE nor RESET); y's numbers
             # part from ours here.

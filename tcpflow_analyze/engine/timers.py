@@ -37,8 +37,9 @@ def settle(conn: Connection, end_ts: float, options, on_change=None) -> None:
         # Each endpoint's history so far, to tell the observer what moved.
         marks = (len(conn.client.trans_flat), len(conn.server.trans_flat))
     infer_from_silence(conn, end_ts, options.unanswered)
-    for ep in (conn.client, conn.server):
-        apply_timers(ep, end_ts, options.time_wait, options.fin_timeout)
+    time_wait, fin_timeout = options.time_wait, options.fin_timeout
+    apply_timers(conn.client, end_ts, time_wait, fin_timeout)
+    apply_timers(conn.server, end_ts, time_wait, fin_timeout)
     if on_change is None:
         return
     for side, ep, mark in (("client", conn.client, marks[0]), ("server", conn.server, marks[1])):

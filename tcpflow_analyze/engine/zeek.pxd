@@ -8,7 +8,7 @@ import cython
 from ..model.connection cimport Connection, Endpoint
 
 cdef long long ACK, FIN, RST, SYN, SEQ_HALF, SEQ_MASK
-cdef long long Z_CLOSED, Z_ESTABLISHED, Z_INACTIVE, Z_PARTIAL, Z_RESET, Z_SYN_ACK_SENT, Z_SYN_SENT
+cdef long long Z_CLOSED, Z_ESTABLISHED, Z_IN_STEP, Z_INACTIVE, Z_PARTIAL, Z_RESET, Z_SYN_ACK_SENT, Z_SYN_SENT
 
 cpdef _set(Endpoint x, long long state)
 

@@ -15,7 +15,8 @@ import struct
 from ..decode import ACK, FIN, RST, SYN
 from ..model.sha1 import sha1
 from ..model.connection import (
-    SEQ_HALF, SEQ_MASK, Z_CLOSED, Z_ESTABLISHED, Z_INACTIVE, Z_PARTIAL, Z_RESET, Z_SYN_ACK_SENT, Z_SYN_SENT, Connection,
+    SEQ_HALF, SEQ_MASK, Z_CLOSED, Z_ESTABLISHED, Z_IN_STEP, Z_INACTIVE, Z_PARTIAL, Z_RESET, Z_SYN_ACK_SENT,
+    Z_SYN_SENT, Connection,
 )
 
 
@@ -142,15 +143,15 @@ def _closed_by(conn, x, y, ts) -> None:
 
 def write_out(conn) -> None:
     """Zeek's last_seq and reassembler frontier of both endpoints as
-    numbers: an endpoint in step with our sequence numbers (``zlast`` None,
+    numbers: an endpoint in step with our sequence numbers (``zlast`` Z_IN_STEP,
     see ``ConnectionTable.segment``) has both at its SND.NXT.  Before
     anything reads them (a row split, the report), and when a row split
     becomes due (the common path, for endpoints in step, does not look)."""
     c = conn.client
-    if c.zlast is None:
+    if c.zlast == Z_IN_STEP:
         c.zlast = c.zdata = c.snd_nxt
     s = conn.server
-    if s.zlast is None:
+    if s.zlast == Z_IN_STEP:
         s.zlast = s.zdata = s.snd_nxt
 
 

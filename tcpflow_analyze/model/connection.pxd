@@ -22,8 +22,7 @@ cdef class Endpoint:
     cdef public long long tw_entries
     cdef public long long packets, bytes, retransmits, zero_windows, gaps
     cdef public object first_time, last_time
-    cdef public long long zstate, zprev, zstart
-    cdef public object zlast
+    cdef public long long zstate, zprev, zstart, zlast
     cdef public long long zdata, zgaps, zmissed, zrxmit
     cdef public bint zdid_close
     cdef public long long ip_bytes, hist_seen, last_syn, last_fin, last_rst, fin_count

@@ -20,6 +20,11 @@ Z_ESTABLISHED = 3
 Z_CLOSED = 4
 Z_RESET = 5
 Z_PARTIAL = 6
+# An endpoint's zlast while Zeek's last_seq and reassembler frontier both
+# equal its SND.NXT ("in step", engine.table.segment): a value no sequence
+# number takes (those are 0 .. 2**32 - 1, and -1 for "not seen"), not None,
+# so that the field is an integer in the compiled build too.
+Z_IN_STEP = -2
 
 # Handshake progress bits.
 HS_SYN = 1
@@ -70,7 +75,7 @@ class Endpoint:
         # Zeek view cannot move our endpoint states (TCPSessionAdapter.cc):
         "zstart",       # start_seq: the ISN, or one below the first sequence number seen; -1 until seen
         "zlast",        # last_seq: one past the highest segment end seen, zero-length ones included; -1 until seen;
-                        # None while it and zdata equal snd_nxt (engine.table: "in step")
+                        # Z_IN_STEP while it and zdata equal snd_nxt (engine.table: "in step")
         "zdata",        # one past the payload the reassembler holds (a FIN's byte is not data); -1 until seen
         "zgaps", "zmissed",  # content gaps Zeek writes (G) and their bytes (conn.log missed_bytes)
         "zrxmit",       # Zeek's retransmission count (TCP_Endpoint::DidRxmit, the T letter)
