@@ -5,7 +5,7 @@ Shared by the ``time_wait_storm`` detector and the ``timewait`` command.
 """
 from __future__ import annotations
 
-from collections import Counter, defaultdict
+from collections import Counter
 from dataclasses import dataclass, field
 
 from ..model.connection import Connection, Endpoint
@@ -84,87 +84,115 @@ class HostTimeWait:
 
 
 # The compiled core reads the connections' fields in C (timewait.pxd): the
-# three passes below visit every connection of the capture.
-@cython.locals(c=Connection, client=Endpoint, server=Endpoint)
+# two passes below visit every connection of the capture.
+@cython.locals(c=Connection, client=Endpoint, server=Endpoint, counts=dict, hosts=dict, tally=list, work=dict,
+               spans=list, opens=list, lifetimes=list)
 def time_wait_by_host(analysis, port_range=DEFAULT_PORT_RANGE, min_time_wait: int = 0) -> dict[str, HostTimeWait]:
-    """Per host; hosts with fewer than ``min_time_wait`` TIME_WAIT spans get
-    only their counts (their peak cannot reach it), which keeps the detector
-    cheap on captures with thousands of hosts."""
+    """Per host with at least ``min_time_wait`` TIME_WAIT entries: the others
+    cannot peak there, and leaving them out keeps the detector cheap on
+    captures with thousands of hosts."""
     lo, hi = port_range
     range_size = hi - lo + 1
-    inf = _INF
     conns = analysis.connections
-    # First the TIME_WAIT spans of the hosts that may reach ``min_time_wait``:
-    # only those need the rest of the work.
-    spans = defaultdict(list)        # host -> [(start, stop, conn, local port, remote)]
-
     # Most endpoints never were in TIME_WAIT, and most hosts that were stay
     # below ``min_time_wait``: the counters say so, before any span is built.
-    counts = Counter()
+    # (A one-item list per host: every endpoint holds its own copy of the
+    # address, and the count is updated in place without a second lookup.)
+    counts = {}
     for c in conns:
         client, server = c.client, c.server
         if client.tw_entries:
-            counts[client.addr] += client.tw_entries
+            tally = counts.get(client.addr)
+            if tally is None:
+                counts[client.addr] = [client.tw_entries]
+            else:
+                tally[0] += client.tw_entries
         if server.tw_entries:
-            counts[server.addr] += server.tw_entries
-    hosts: dict[bytes, HostTimeWait] = {
-        host: HostTimeWait(ip_text(host), range_size=range_size, time_wait=n) for host, n in counts.items()}
-    wanted = {host for host, n in counts.items() if n >= min_time_wait}
-    if not wanted:
-        return {h.host: h for h in hosts.values()}
+            tally = counts.get(server.addr)
+            if tally is None:
+                counts[server.addr] = [server.tw_entries]
+            else:
+                tally[0] += server.tw_entries
+    hosts = {host: HostTimeWait(ip_text(host), range_size=range_size, time_wait=tally[0])
+             for host, tally in counts.items() if tally[0] >= min_time_wait}
+    if not hosts:
+        return {}
+    # The rest only for those hosts, in one more pass: their TIME_WAIT spans,
+    # who closes first, how fast they open, how long connections live.
+    # host -> (HostTimeWait, [(start, stop, conn, local port, remote)],
+    # [first_seen of connections it opened], [their lifetimes])
+    work = {host: (h, [], [], []) for host, h in hosts.items()}
     for c in conns:
         client, server = c.client, c.server
-        if client.tw_entries and client.addr in wanted:
-            _add_spans(spans, c, client, server)
-        if server.tw_entries and server.addr in wanted:
-            _add_spans(spans, c, server, client)
-    for host, items in spans.items():
-        h = hosts[host]
-        h.peak, h.peak_time, h.series = sweep((s, e) for s, e, *_ in items)
-        h.at_end = sum(1 for _, e, *_ in items if e == inf)
-        h.conn_ids = sorted({c.id for _, _, c, _, _ in items})
-        remotes = Counter((peer.addr, peer.port) for *_, peer in items).most_common(5)
-        h.remotes = [{"endpoint": _endpoint(addr, port), "count": n} for (addr, port), n in remotes]
-        if h.peak_time is not None:
-            at_peak = {port for s, e, _, port, _ in items if s <= h.peak_time < e}
-            h.ports_at_peak = sum(1 for p in at_peak if lo <= p <= hi)
-    # Then who closes first, how fast it opens, how long connections live.
-    opens = defaultdict(list)        # host -> [first_seen of connections it opened]
-    lifetimes = defaultdict(list)
-    for c in conns:
-        client, server = c.client, c.server
-        if client.addr in wanted:
+        found = work.get(client.addr)
+        if found is not None:
+            h, spans, opens, lifetimes = found
+            if client.tw_entries:
+                _add_spans(spans, c, client, server)
             if client.syn_count:
-                opens[client.addr].append(c.first_seen)
-                lifetimes[client.addr].append(c.last_seen - c.first_seen)
-            _count_close(hosts[client.addr], client, server)
-        if server.addr in wanted:
-            _count_close(hosts[server.addr], server, client)
-    for host, times in opens.items():
-        h = hosts[host]
-        h.opened = len(times)
-        span = max(times) - min(times)
-        h.open_rate = (len(times) - 1) / span if span > 0 and len(times) > 1 else 0.0
-        h.mean_lifetime = sum(lifetimes[host]) / len(lifetimes[host])
+                opens.append(c.first_seen)
+                lifetimes.append(c.last_seen - c.first_seen)
+            _count_close(h, client, server)
+        found = work.get(server.addr)
+        if found is not None:
+            h, spans, opens, lifetimes = found
+            if server.tw_entries:
+                _add_spans(spans, c, server, client)
+            _count_close(h, server, client)
+    for h, items, times, lifetimes in work.values():
+        if items:
+            _sweep_spans(h, items, lo, hi)
+        if times:
+            h.opened = len(times)
+            span = max(times) - min(times)
+            h.open_rate = (len(times) - 1) / span if span > 0 and len(times) > 1 else 0.0
+            h.mean_lifetime = sum(lifetimes) / len(lifetimes)
     return {h.host: h for h in hosts.values()}
 
 
+@cython.locals(c=Connection, peer=Endpoint)
+def _sweep_spans(h, items, lo, hi) -> None:
+    """A host's TIME_WAIT over time, from its spans: peak, series, who toward."""
+    inf = _INF
+    starts, stops, conn_ids, remotes = [], [], set(), {}
+    at_end = 0
+    for start, stop, c, _, peer in items:
+        starts.append(start)
+        stops.append(stop)
+        if stop == inf:
+            at_end += 1
+        conn_ids.add(c.id)
+        remote = (peer.addr, peer.port)
+        remotes[remote] = remotes.get(remote, 0) + 1
+    h.peak, h.peak_time, h.series = sweep(zip(starts, stops))
+    h.at_end = at_end
+    h.conn_ids = sorted(conn_ids)
+    h.remotes = [{"endpoint": _endpoint(addr, remote_port), "count": n}
+                 for (addr, remote_port), n in Counter(remotes).most_common(5)]
+    if h.peak_time is not None:
+        peak_time = h.peak_time
+        h.ports_at_peak = len({local for start, stop, _, local, _ in items
+                               if start <= peak_time < stop and lo <= local <= hi})
+
+
 def _add_spans(spans, c, me, peer) -> None:
-    """``me``'s TIME_WAIT spans, into ``spans`` (its host's list)."""
+    """``me``'s TIME_WAIT spans, onto ``spans`` (its host's)."""
     flat = me.trans_flat   # time, state, time, state ...
     n = len(flat)
     # One TIME_WAIT (nearly every endpoint that had one) is the last or
     # next to last state: found from the end.
-    found = range(n - 2, 0, -2) if me.tw_entries == 1 else range(2, n, 2)
-    for i in found:
+    step = -2 if me.tw_entries == 1 else 2
+    i = n - 2 if step < 0 else 2
+    while 0 < i < n:
         if flat[i + 1] == TIME_WAIT:
             start = flat[i]
             # Still in TIME_WAIT when the capture ends: it has not left,
             # so it counts against any that start at the end.
             stop = flat[i + 2] if i + 2 < n else _INF
-            spans[me.addr].append((start, stop if stop > start else start, c, me.port, peer))
+            spans.append((start, stop if stop > start else start, c, me.port, peer))
             if me.tw_entries == 1:
                 break
+        i += step
 
 
 def _count_close(h: HostTimeWait, me, peer) -> None:

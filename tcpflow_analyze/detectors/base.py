@@ -12,7 +12,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
 from ..model.connection import Connection
-from ..model.text import endpoint_text, ip_text, report_time
+from ..model.text import address_port_text, endpoint_text, ip_text, report_time
 
 SEVERITIES = ("info", "warning", "critical")
 
@@ -154,7 +154,10 @@ def with_folds(conns, analysis, kind):
     """(service, listed connections, folded group or None) for every server
     service with connections of ``kind`` (folding.kind_of), listed or folded."""
     from ..engine.folding import kind_of
-    groups = group_by((c for c in conns if kind_of(c) == kind), lambda c: service(c.server))
+    # Grouped by the server's raw address and port, each group's text made
+    # once: a flood is thousands of connections toward one service.
+    by_server = group_by((c for c in conns if kind_of(c) == kind), lambda c: (c.server.addr, c.server.port))
+    groups = {address_port_text(ip_text(addr), port): group for (addr, port), group in by_server.items()}
     folds = getattr(analysis, "folds", None)
     folded = {g.service: g for g in folds.of_kind(kind)} if folds is not None else {}
     for svc in sorted(set(groups) | set(folded)):

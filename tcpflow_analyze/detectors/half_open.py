@@ -21,7 +21,12 @@ Kinds (``details.kind``):
 """
 from __future__ import annotations
 
-from ..model.connection import HS_ACK, HS_SYNACK
+try:
+    import cython
+except ImportError:   # the pure-Python build, where Cython need not be installed
+    from .._core import NO_CYTHON as cython
+
+from ..model.connection import HS_ACK, HS_SYNACK, Connection, Endpoint
 from ..engine.folding import EMBRYONIC
 from ..model.states import CLOSED, STATE_NAMES, SYNACK_ANSWER_TIME, SYNCHRONIZED, TIME_WAIT
 from .base import (Anomaly, Instance, Option, clients_of, grouped, ids, plural, report_time, retry_delay, service,
@@ -62,6 +67,7 @@ def _kind(instance) -> str:
     return instance.details["kind"]
 
 
+@cython.locals(c=Connection)
 def _peer_reset(conns):
     out = []
     for c in conns:
@@ -72,12 +78,13 @@ def _peer_reset(conns):
             continue
         lost = c.reset_by
         kept = c.server if lost is c.client else c.client
+        lost_by, kept_by = service(lost), service(kept)
         out.append(Instance(
             service(c.server), c.rst_time, [c.id],
-            f"{service(lost)} answered {service(kept)} with a bare RST (no ACK) although it never "
-            f"closed the connection: it had lost it (crashed or rebooted); {service(kept)} kept it "
+            f"{lost_by} answered {kept_by} with a bare RST (no ACK) although it never "
+            f"closed the connection: it had lost it (crashed or rebooted); {kept_by} kept it "
             f"{STATE_NAMES[receiver_prior]} until then",
-            {"kind": "peer_reset", "lost_by": service(lost), "kept_by": service(kept),
+            {"kind": "peer_reset", "lost_by": lost_by, "kept_by": kept_by,
              "kept_state": STATE_NAMES[receiver_prior], "idle_before": None}, SEVERITY))
     return out
 
@@ -102,6 +109,7 @@ def _peer_reset_summary(svc, group):
             f"rebooted)")
 
 
+@cython.locals(c=Connection)
 def _embryonic(analysis, flood_threshold, claimed):
     # A SYN-ACK younger than the initial RTO when the capture ends may simply
     # not have been answered yet: not evidence of anything.
@@ -147,6 +155,7 @@ def _embryonic(analysis, flood_threshold, claimed):
     return out
 
 
+@cython.locals(c=Connection, client=Endpoint, server=Endpoint, x=Endpoint, y=Endpoint)
 def _unanswered(conns, timeout):
     out = []
     for c in conns:
@@ -181,6 +190,7 @@ def _unanswered_summary(svc, group):
             f"peers are gone (crashed, unplugged, or a firewall dropped the state)")
 
 
+@cython.locals(old=Connection)
 def _challenge_ack(conns):
     out = []
     for old in conns:

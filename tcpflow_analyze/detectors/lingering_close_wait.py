@@ -10,6 +10,12 @@ never drops connections its server closed leaks toward that one service.
 """
 from __future__ import annotations
 
+try:
+    import cython
+except ImportError:   # the pure-Python build, where Cython need not be installed
+    from .._core import NO_CYTHON as cython
+
+from ..model.connection import Connection, Endpoint
 from .base import Anomaly, Instance, Option, grouped, plural, service, span_text, top_counts
 
 TYPE = "lingering_close_wait"
@@ -27,6 +33,7 @@ EXPLANATION = (
 )
 
 
+@cython.locals(c=Connection, x=Endpoint)
 def detect(analysis, cfg) -> list[Anomaly]:
     threshold = cfg["close_wait_timeout"]
     end = analysis.stats.end or 0.0

@@ -10,7 +10,12 @@ see ``syn_to_time_wait``.
 """
 from __future__ import annotations
 
-from ..model.connection import HS_SYNACK
+try:
+    import cython
+except ImportError:   # the pure-Python build, where Cython need not be installed
+    from .._core import NO_CYTHON as cython
+
+from ..model.connection import HS_SYNACK, Connection
 from ..model.states import TIME_WAIT
 from .base import Anomaly, Instance, Option, grouped, service, span_text
 
@@ -24,21 +29,23 @@ EXPLANATION = (
 )
 
 
+@cython.locals(c=Connection)
 def detect(analysis, cfg) -> list[Anomaly]:
     found = []
     for c in analysis.connections:
-        if TIME_WAIT not in (c.reused_peer_state, c.reused_own_state):
+        if c.reused_peer_state != TIME_WAIT and c.reused_own_state != TIME_WAIT:
             continue
         if c.reused_from is not None and c.reused_from.challenge_time >= 0:
             continue  # the TIME_WAIT refused the SYN: syn_to_time_wait tells that story
         holder = "server" if c.reused_peer_state == TIME_WAIT else "client"
         accepted = bool(c.hs & HS_SYNACK)
+        svc, client = service(c.server), service(c.client)
         found.append(Instance(
-            service(c.server), c.first_seen, [c.id],
-            f"{service(c.client)} opened a new connection to {service(c.server)} on a 4-tuple the "
+            svc, c.first_seen, [c.id],
+            f"{client} opened a new connection to {svc} on a 4-tuple the "
             f"{holder} still held in TIME_WAIT; " + ("the kernel accepted it" if accepted else
                                                     "it was not accepted"),
-            {"time_wait_holder": holder, "accepted": accepted, "client": service(c.client)},
+            {"time_wait_holder": holder, "accepted": accepted, "client": client},
             SEVERITY if accepted else "warning"))
     # Per service: port churn toward one service is one finding, not one per
     # reused port (a busy client reuses thousands).

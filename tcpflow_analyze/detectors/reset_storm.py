@@ -12,7 +12,12 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from ..model.connection import HS_ACK
+try:
+    import cython
+except ImportError:   # the pure-Python build, where Cython need not be installed
+    from .._core import NO_CYTHON as cython
+
+from ..model.connection import HS_ACK, Connection
 from ..model.states import SYNCHRONIZED, TIME_WAIT
 from .base import Anomaly, Option, ip_text, report_time, top_counts, service
 from .scans import scanned
@@ -34,6 +39,7 @@ EXPLANATION = (
 )
 
 
+@cython.locals(c=Connection)
 def detect(analysis, cfg) -> list[Anomaly]:
     need = cfg["reset_storm_count"]
     window = cfg["reset_storm_window"]

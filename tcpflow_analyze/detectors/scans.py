@@ -21,6 +21,11 @@ from collections import defaultdict
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+try:
+    import cython
+except ImportError:   # the pure-Python build, where Cython need not be installed
+    from .._core import NO_CYTHON as cython
+
 from ..engine.folding import refused
 from ..model.connection import HS_SYNACK, Connection
 
@@ -90,6 +95,7 @@ def find_scans(analysis, cfg) -> list[Scan]:
     return known[1]
 
 
+@cython.locals(c=Connection)
 def _find_scans(analysis, need: int) -> list[Scan]:
     pairs = defaultdict(list)
     for c in analysis.connections:

@@ -12,6 +12,12 @@ captured", Zeek folds it into the old connection; the delay it cost is here.
 """
 from __future__ import annotations
 
+try:
+    import cython
+except ImportError:   # the pure-Python build, where Cython need not be installed
+    from .._core import NO_CYTHON as cython
+
+from ..model.connection import Connection
 from ..model.states import TIME_WAIT
 from .base import Anomaly, Instance, Option, grouped, retry_delay, service, span_text
 
@@ -27,6 +33,7 @@ EXPLANATION = (
 )
 
 
+@cython.locals(old=Connection)
 def detect(analysis, cfg) -> list[Anomaly]:
     found = []
     for old in analysis.connections:
@@ -35,11 +42,12 @@ def detect(analysis, cfg) -> list[Anomaly]:
         new = old.superseded
         delay = retry_delay(new)
         cost = f": the retried SYN got through after {delay * 1000:.0f} ms" if delay is not None else ""
+        client, server = service(old.client), service(old.server)
         found.append(Instance(
-            service(old.server), old.challenge_time, [old.id] + ([new.id] if new is not None else []),
-            f"{service(old.client)}'s new SYN hit {service(old.server)}'s TIME_WAIT socket, which "
+            server, old.challenge_time, [old.id] + ([new.id] if new is not None else []),
+            f"{client}'s new SYN hit {server}'s TIME_WAIT socket, which "
             f"answered with the old connection's ACK; the client reset it and retried{cost}",
-            {"client": service(old.client), "server": service(old.server),
+            {"client": client, "server": server,
              "delay": None if delay is None else round(delay, 6),
              "new_connection": new.id if new is not None else None}, SEVERITY))
     return grouped(TYPE, found, _summary)

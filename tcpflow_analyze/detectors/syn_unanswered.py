@@ -6,7 +6,13 @@ silently.  connect() hangs until tcp_syn_retries runs out (about 127 s).
 """
 from __future__ import annotations
 
+try:
+    import cython
+except ImportError:   # the pure-Python build, where Cython need not be installed
+    from .._core import NO_CYTHON as cython
+
 from ..engine.folding import SYN_ONLY
+from ..model.connection import Connection
 from .base import Anomaly, Option, clients_of, ids, plural, report_time, with_folds
 from .scans import scanned
 
@@ -24,11 +30,14 @@ EXPLANATION = (
 )
 
 
+@cython.locals(c=Connection)
 def detect(analysis, cfg) -> list[Anomaly]:
     retries = cfg["syn_retries"]
     flood = cfg.get("syn_flood_threshold", 100)
     claimed = scanned(analysis, cfg)  # a scan's filtered ports are told by port_scan
-    conns = [c for c in analysis.connections if c.id not in claimed] if claimed else analysis.connections
+    # An unanswered SYN has no packet from the server: that one test leaves
+    # out nearly every connection before with_folds asks each for its kind.
+    conns = [c for c in analysis.connections if not c.server.packets and c.id not in claimed]
     out = []
     flooded = set()
     for svc, group, fold in with_folds(conns, analysis, SYN_ONLY):
