@@ -21,9 +21,10 @@ from .sha1 import sha1
 
 IPPROTO_TCP = 6
 
-# What follows the two addresses: the protocol, the padding byte, the ports.
-_TAIL = struct.Struct("!BxHH")
-_SEED_0 = bytes(2)
+# The hashed message, IPv4 and IPv6: the seed, the addresses, the protocol,
+# the padding byte, the ports (one pack, not four pieces joined).
+_MESSAGE4 = struct.Struct("!H4s4sBxHH")
+_MESSAGE6 = struct.Struct("!H16s16sBxHH")
 
 
 def community_id(a_addr: bytes, a_port: int, b_addr: bytes, b_port: int,
@@ -32,6 +33,6 @@ def community_id(a_addr: bytes, a_port: int, b_addr: bytes, b_port: int,
     (b_addr, b_port): raw 4- or 16-byte addresses, as the engine keeps them."""
     if a_addr > b_addr or (a_addr == b_addr and a_port > b_port):
         a_addr, a_port, b_addr, b_port = b_addr, b_port, a_addr, a_port
-    head = _SEED_0 if seed == 0 else seed.to_bytes(2, "big")
-    digest = sha1(head + a_addr + b_addr + _TAIL.pack(proto, a_port, b_port)).digest()
+    message = _MESSAGE4 if len(a_addr) == 4 else _MESSAGE6
+    digest = sha1(message.pack(seed, a_addr, b_addr, proto, a_port, b_port)).digest()
     return "1:" + b2a_base64(digest, newline=False).decode("ascii")

@@ -40,7 +40,7 @@ cdef class Endpoint:
 
 
 cdef class Connection:
-    cdef public object ckey
+    cdef public bytes ckey
     cdef public Endpoint client, server
     cdef public bint roles_inferred
     cdef public object first_seen, last_seen, hist
