@@ -7,14 +7,18 @@
 import cython
 from libc.math cimport frexp
 
+cdef list MICRO_TEXTS
+
 cdef extern from *:
     ctypedef unsigned long long u128 "unsigned __int128"
 
 @cython.locals(d=double)
 cpdef str json_time(t)
 
-@cython.locals(m=double, e=int, big=u128, k=int, q=u128, rest=u128, half=u128,
-               whole="unsigned long long", micros="unsigned long long", scale="unsigned long long",
+@cython.locals(m=double, e=int, big=u128, k=int, q=u128, rest=u128, half=u128)
+cdef u128 _micros(double d) noexcept
+
+@cython.locals(q=u128, whole="unsigned long long", micros="unsigned long long", scale="unsigned long long",
                n=int, start=int, text="char[32]")
 cdef str _micro_text(double d)
 
