@@ -8,7 +8,6 @@ character from a file name.
 from __future__ import annotations
 
 import datetime as _dt
-import functools
 import math
 import re
 import socket
@@ -38,10 +37,21 @@ def _escaped(match) -> str:
     return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
 
-@functools.lru_cache(maxsize=1 << 16)
+# ip_text's texts by address: a dict, not functools.lru_cache, so that the
+# compiled connection lines (views.record_lines) look one up with a C call;
+# it starts over when full (a capture of more hosts pays inet_ntop again).
+_IP_TEXTS: dict = {}
+_IP_TEXTS_MAX = 1 << 16
+
+
 def ip_text(addr: bytes) -> str:
     """Printable address; cached, as a capture repeats a few hosts many times."""
-    return socket.inet_ntop(socket.AF_INET6 if len(addr) == 16 else socket.AF_INET, addr)
+    text = _IP_TEXTS.get(addr)
+    if text is None:
+        if len(_IP_TEXTS) >= _IP_TEXTS_MAX:
+            _IP_TEXTS.clear()
+        text = _IP_TEXTS[addr] = socket.inet_ntop(socket.AF_INET6 if len(addr) == 16 else socket.AF_INET, addr)
+    return text
 
 
 def endpoint_text(ep) -> str:

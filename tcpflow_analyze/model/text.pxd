@@ -1,0 +1,7 @@
+# C types for model/text.py (pure-Python mode: text.py is the one source).
+# ip_text is called for both endpoints of every connection line: a cpdef,
+# so that the compiled line writer (views/record_lines.pxd) calls it in C.
+cdef dict _IP_TEXTS
+cdef Py_ssize_t _IP_TEXTS_MAX
+
+cpdef str ip_text(addr)
