@@ -1,6 +1,8 @@
 # C types for decode/tcp.py (pure-Python mode: tcp.py is the one source).
-# window_scale runs once per SYN: its option walk in C integers.
+# window_scale runs once per SYN: its option walk in C integers, over the
+# packet's bytes as a typed buffer (the record walk hands it its window's;
+# decode_tcp's bytes become one per call).
 import cython
 
 @cython.locals(pos=Py_ssize_t, kind=long, length=long)
-cpdef window_scale(buf, Py_ssize_t start, Py_ssize_t end)
+cpdef window_scale(const unsigned char[:] buf, Py_ssize_t start, Py_ssize_t end)

@@ -252,10 +252,12 @@ def run(windows, table, stats: CaptureStats, owned=None, progress=None) -> None:
             walked_before = packets
             records = epb is None   # pcap-shaped records (else pcapng EPBs)
             rec_order = 0
+            # The window's bytes as a typed buffer (compiled: window_scale
+            # reads a SYN's options from it in C; pure: the bytes as they are).
+            view = buf
             if c_loads:
-                # The window's bytes as C memory, for the C loads (a pointer:
-                # the walk's own bounds tests keep every load inside them).
-                view = buf
+                # And as C memory, for the C loads (a pointer: the walk's own
+                # bounds tests keep every load inside them).
                 base = cython.address(view[0]) if view.shape[0] else cython.NULL
                 rec_order = _record_order(unpack_rec, 4 if records else 7)
             big = rec_order == 2
@@ -394,7 +396,7 @@ def run(windows, table, stats: CaptureStats, owned=None, progress=None) -> None:
                                               if c_loads else buf[off + mirror_key:off + mirror_key_end] + vx_tag,
                                         sport, dport,
                                         seq, ack, flags, win, plen,
-                                        window_scale(buf, off + mirror_tcp + 20,
+                                        window_scale(view, off + mirror_tcp + 20,
                                                      min(off + mirror_tcp + thl, off + caplen))
                                         if flags & SYN and thl > 20 else -1, itotal, vx_encap)
                                 continue
@@ -451,7 +453,7 @@ def run(windows, table, stats: CaptureStats, owned=None, progress=None) -> None:
                                 table.segment(ts, _c_key(base + key_at, key_end - key_at, vx_tag) if c_loads
                                               else buf[key_at:key_end] + vx_tag, sport, dport, seq, ack, flags, win,
                                         plen,
-                                        window_scale(buf, tcp_at + 20, min(tcp_at + thl, off + caplen))
+                                        window_scale(view, tcp_at + 20, min(tcp_at + thl, off + caplen))
                                         if flags & SYN and thl > 20 else -1, ipb, vx_encap)
                                 continue
                     else:
@@ -493,7 +495,7 @@ def run(windows, table, stats: CaptureStats, owned=None, progress=None) -> None:
                                     table.packet_number = packets
                                 table.segment(ts, base[off + key4:off + key4_end] if c_loads
                                               else buf[off + key4:off + key4_end], sport, dport, seq, ack, flags, win,
-                                        plen, window_scale(buf, off + tcp4 + 20, min(off + tcp4 + thl, off + caplen))
+                                        plen, window_scale(view, off + tcp4 + 20, min(off + tcp4 + thl, off + caplen))
                                         if flags & SYN and thl > 20 else -1, total)
                                 continue
                         elif proto == 17 and dport == 4789 and caplen >= vx_min and vx_redo != pos:
@@ -526,7 +528,7 @@ def run(windows, table, stats: CaptureStats, owned=None, progress=None) -> None:
                                     table.packet_number = packets
                                 table.segment(ts, base[off + key6:off + key6_end] if c_loads
                                               else buf[off + key6:off + key6_end], sport, dport, seq, ack, flags, win,
-                                        plen, window_scale(buf, off + tcp6 + 20, min(off + tcp6 + thl, off + caplen))
+                                        plen, window_scale(view, off + tcp6 + 20, min(off + tcp6 + thl, off + caplen))
                                         if flags & SYN and thl > 20 else -1, ip_plen + 40)
                                 continue
                 r = decode(lt, buf, off, caplen)
@@ -554,8 +556,7 @@ def run(windows, table, stats: CaptureStats, owned=None, progress=None) -> None:
                 # Once a window (4 MiB: thousands of packets), not per packet.
                 if progress is not None:
                     progress.update(packets)
-            if c_loads:
-                view = None   # the reader may reuse its buffer: no export of it held
+            view = None   # the reader may reuse its buffer: no export of it held
             try:
                 window = windows.send((pos, packets - walked_before))
             except StopIteration:
