@@ -7,6 +7,7 @@ import cython
 from ..model.connection cimport Connection, Endpoint
 
 cdef long long ACK, FIN, RST, SYN, SEQ_MASK
+cdef dict _RESPONDER
 
 cpdef add(Connection conn, letter, bint upper)
 
@@ -14,5 +15,5 @@ cpdef add_scaled(Connection conn, count, letter, bint upper)
 
 cpdef add_once(Connection conn, Endpoint ep, bit, letter, bint upper)
 
-@cython.locals(ctl="long long")
+@cython.locals(ctl="long long", bit="long long", value="long long", last="long long")
 cpdef control(Connection conn, Endpoint ep, long long flags, long long seq, long long plen, bint upper)

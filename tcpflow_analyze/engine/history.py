@@ -25,10 +25,14 @@ H_MULTIFLAG = 64
 
 SCALED_COUNTS = frozenset(10 ** i for i in range(19))
 
+# Each letter's responder case, looked up: a letter is written for nearly
+# every control segment, and a lookup costs less than a method call.
+_RESPONDER = {c: c.lower() for c in "ABCDEFGHIJKLMNOPQRSTUVWXYZ"}
+
 
 def add(conn, letter: str, upper: bool) -> None:
     """``letter`` (upper case) for Zeek's originator, its lower case for the responder."""
-    conn.hist += letter if upper != conn.zflip else letter.lower()
+    conn.hist += letter if upper != conn.zflip else _RESPONDER[letter]
 
 
 def add_scaled(conn, count: int, letter: str, upper: bool) -> None:
