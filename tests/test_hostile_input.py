@@ -377,7 +377,12 @@ def test_pcapng_block_trailer_mismatch(tmp_path):
 def test_pcapng_block_claiming_16_mib_is_not_read(tmp_path, read_ahead):
     # The block claims 16 MiB + 4 and 20 MiB of data follow: the reader does
     # not read it in to see; a read-ahead thread holds its own two chunks at
-    # most, whatever the block claims.
+    # most (one queued, one it is reading), whatever the block claims -- three
+    # with the walker's own window: about 2 MiB read alone, 10 MiB or, when the
+    # thread reads its next chunk before the walker lets go of the last, 14
+    # MiB with the thread (a bound of two chunks failed in 1 run of 12, and
+    # in 4 of 12 once the compiled walk got faster).  Reading the claimed
+    # block in would pass 18 MiB.
     from tcpflow_analyze.engine.loop import CaptureStats, run
     from tcpflow_analyze.capture import read_windows
     from tcpflow_analyze.capture.readahead import STREAM_CHUNK
@@ -395,7 +400,7 @@ def test_pcapng_block_claiming_16_mib_is_not_read(tmp_path, read_ahead):
     finally:
         tracemalloc.stop()
     assert stats.packets == 8 and stats.damages[0].offset == len(data)
-    assert peak < (2 * STREAM_CHUNK if read_ahead else 0) + (4 << 20), peak
+    assert peak < (3 * STREAM_CHUNK if read_ahead else 0) + (4 << 20), peak
 
 
 def test_pcapng_epb_naming_an_undefined_interface(tmp_path):
