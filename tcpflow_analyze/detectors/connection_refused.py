@@ -10,7 +10,7 @@ try:
 except ImportError:   # the pure-Python build, where Cython need not be installed
     from .._core import NO_CYTHON as cython
 
-from ..engine.folding import REFUSED
+from ..engine.folding import REFUSED, refused
 from ..model.connection import Connection
 from .base import Anomaly, Option, clients_of, ids, plural, report_time, with_folds
 from .scans import scanned
@@ -28,9 +28,9 @@ EXPLANATION = (
 @cython.locals(c=Connection)
 def detect(analysis, cfg) -> list[Anomaly]:
     claimed = scanned(analysis, cfg)  # a scan's refusals are told by port_scan
-    # A refusal is the server's RST: that one test leaves out nearly every
-    # connection before with_folds asks each for its kind.
-    conns = [c for c in analysis.connections if c.reset_by is c.server and c.id not in claimed]
+    # Only refusals: with_folds then groups them without asking every
+    # connection of the capture for its kind.
+    conns = [c for c in analysis.connections if refused(c) and c.id not in claimed]
     out = []
     for svc, group, fold in with_folds(conns, analysis, REFUSED):
         clients = clients_of(group, fold)

@@ -11,7 +11,7 @@ try:
 except ImportError:   # the pure-Python build, where Cython need not be installed
     from .._core import NO_CYTHON as cython
 
-from ..engine.folding import SYN_ONLY
+from ..engine.folding import SYN_ONLY, syn_only
 from ..model.connection import Connection
 from .base import Anomaly, Option, clients_of, ids, plural, report_time, with_folds
 from .scans import scanned
@@ -35,9 +35,9 @@ def detect(analysis, cfg) -> list[Anomaly]:
     retries = cfg["syn_retries"]
     flood = cfg.get("syn_flood_threshold", 100)
     claimed = scanned(analysis, cfg)  # a scan's filtered ports are told by port_scan
-    # An unanswered SYN has no packet from the server: that one test leaves
-    # out nearly every connection before with_folds asks each for its kind.
-    conns = [c for c in analysis.connections if not c.server.packets and c.id not in claimed]
+    # Only unanswered SYNs: with_folds then groups them without asking every
+    # connection of the capture for its kind.
+    conns = [c for c in analysis.connections if syn_only(c) and c.id not in claimed]
     out = []
     flooded = set()
     for svc, group, fold in with_folds(conns, analysis, SYN_ONLY):

@@ -92,12 +92,17 @@ def refused(conn: Connection) -> bool:
     return conn.reset_by is conn.server and not conn.hs & HS_SYNACK and conn.client.syn_count > 0
 
 
+def syn_only(conn: Connection) -> bool:
+    """The client's SYN(s) and nothing at all from the server (Zeek's S0)."""
+    return conn.client.syn_count > 0 and not conn.hs & HS_SYNACK and conn.server.packets == 0
+
+
 def kind_of(conn: Connection) -> str:
     if conn.hs & HS_SYNACK and not conn.hs & HS_ACK and conn.reset_by is None:
         return EMBRYONIC
     if refused(conn):
         return REFUSED
-    if conn.client.syn_count and not conn.hs & HS_SYNACK and conn.server.packets == 0:
+    if syn_only(conn):
         return SYN_ONLY
     return OTHER
 

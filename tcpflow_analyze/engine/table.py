@@ -96,11 +96,11 @@ class ConnectionTable:
         # Zeek's last_seq and reassembler frontier of an endpoint (zlast,
         # zdata) are not kept while both equal our SND.NXT (zlast is
         # Z_IN_STEP then, zdata stale) -- how nearly every packet leaves
-        # them.  Such an endpoint is "in step": its Zeek
-        # state is neither INACTIVE nor RESET and no conn.log row split is
-        # due (see the end of the general path), so the common packet
-        # below, from an endpoint in step with both of ours ESTABLISHED,
-        # costs the Zeek view two counters and no branch of its own.
+        # them.  Such an endpoint is "in step": its Zeek state is neither
+        # INACTIVE nor RESET and no conn.log row split is due (see the end
+        # of the general path), so the common packet below, from an
+        # endpoint in step with both of ours ESTABLISHED, costs the Zeek
+        # view two counters and no branch of its own.
         # Packets that would move Zeek's numbers otherwise than ours write
         # them out and go on with Zeek's own bookkeeping (the general path)
         # until the two meet again.  Only the Zeek view reads them, after

@@ -128,9 +128,9 @@ def round6_text(t: float) -> str:
     return repr(round(t, 6))
 
 
-# "%.6f" text -> repr(round(t, 6)) for t in [0, 1e-4): round(t, 6) is the
-# double nearest the six-place decimal that "%.6f" writes.
-_MICROS = {"%.6f" % (k / 1e6): repr(float("%.6f" % (k / 1e6))) for k in range(101)}
-# The same texts by the microseconds (views.jsontext's C path counts them).
-MICRO_TEXTS = [_MICROS["%.6f" % (k / 1e6)] for k in range(101)]
+# repr(round(t, 6)) for t in [0, 1e-4), by its microseconds k: round(t, 6)
+# is the double nearest the six-place decimal that "%.6f" writes
+# (views.jsontext's C path counts k itself); and by that "%.6f" text.
+MICRO_TEXTS = [repr(float("%.6f" % (k / 1e6))) for k in range(101)]
+_MICROS = {"%.6f" % (k / 1e6): text for k, text in enumerate(MICRO_TEXTS)}
 _MICROS["-0.000000"] = "-0.0"
