@@ -15,12 +15,13 @@ from dataclasses import dataclass, field
 
 from ..capture.windows import EPB, EPB_FIXED_LEN
 from ..decode import (
-    ETH_P_8021Q, FAST_PATHS, LINKTYPE_ETHERNET, RAW_IPV4, RAW_IPV6, SKIP_NAMES, SYN, TCP_MIN_LEN,
+    ETH_P_8021Q, FAST_PATHS, LINKTYPE_ETHERNET, RAW_IPV4, RAW_IPV6, RST, SKIP_NAMES, SYN, TCP_MIN_LEN,
     decode,
 )
 from ..decode.layouts import DOT1Q, ETHERNET, IPV4, IPV6, TCP, UDP, VXLAN, VXLAN_FAST, VXLAN_FAST6
 from ..decode.tcp import window_scale
 from ..decode.tunnel import encapsulation, vxlan_layer
+from .table import ConnectionTable
 
 try:
     import cython
@@ -123,6 +124,53 @@ def _c_key(p, n, tag):
     memcpy(key, p, n)
     memcpy(cython.address(key[n]), cython.cast(cython.p_char, tag), m)
     return key[:n + m]
+
+
+# The compiled walk's flow cache: the connection (and direction) an earlier
+# packet's raw key bytes mapped to in the table, so that a packet of a known
+# flow needs no key object, no SipHash and no dict probe.  Direct-mapped, a
+# slot per hash of the key; an IPv4 or IPv6 key (12 or 36 bytes) of the plain
+# read, untunneled.  A slot is good while the table's ``generation`` is the
+# one it was filled at (ConnectionTable.generation).
+FLOW_SHIFT = 18
+_FLOW_MUL = 2654435761   # 2**32 / the golden ratio
+FLOW_SLOTS = 1 << (32 - FLOW_SHIFT)
+# Segments the table always routes (ConnectionTable.segment: _route): not
+# looked up in the cache.
+ROUTED = SYN | RST
+
+
+def _flow_slot(k, n):
+    """The slot of the ``n``-byte key at ``k`` (as ``_u16``; ``n`` a multiple
+    of 4): Knuth's multiplicative hashing of its 32-bit words, ``h`` a C
+    unsigned int (the product wraps at 32 bits), its top bits the slot."""
+    h = 0
+    for i in range(0, n, 4):
+        h = (h ^ cython.cast(cython.uint, _u32(k + i))) * _FLOW_MUL
+    return h >> FLOW_SHIFT
+
+
+def _flow_find(slots, k, n, generation):
+    """The slot that holds the ``n``-byte key at ``k``, or -1."""
+    i = _flow_slot(k, n)
+    slot = slots + i
+    if slot.generation == generation and slot.klen == n and memcmp(slot.key, k, n) == 0:
+        return i
+    return -1
+
+
+def _flow_put(slots, conns, k, n, key, table):
+    """Enter the connection the table now maps ``key`` (the bytes at ``k``) to."""
+    conn = table.table.get(key)
+    if conn is None:
+        return
+    i = _flow_slot(k, n)
+    slot = slots + i
+    memcpy(slot.key, k, n)
+    slot.klen = n
+    slot.generation = table.generation
+    slot.upper = key == conn.ckey
+    conns[i] = conn
 
 
 def _record_order(unpack, fields: int) -> int:
@@ -240,6 +288,14 @@ def run(windows, table, stats: CaptureStats, owned=None, progress=None) -> None:
     # The C loads (compiled), or the struct reads; a local, so that the pure
     # build's test of it per packet is one fast load.
     c_loads = cython.compiled
+    # The flow cache where segment() is the table's own (a subclass, the
+    # observer's, sees every packet through its own segment()).
+    flow_cache = c_loads and type(table) is ConnectionTable
+    if flow_cache:
+        slots = cython.cast(cython.pointer(FlowSlot), calloc(FLOW_SLOTS, cython.sizeof(FlowSlot)))
+        if slots == cython.NULL:
+            raise MemoryError("the flow cache")
+        slot_conns = [None] * FLOW_SLOTS
     # Set for each window below (first here, so that every one is set on
     # every path a C compiler can see).
     e_at = 0
@@ -493,10 +549,21 @@ def run(windows, table, stats: CaptureStats, owned=None, progress=None) -> None:
                                         others += 1
                                         continue  # another partition's connection
                                     table.packet_number = packets
-                                table.segment(ts, base[off + key4:off + key4_end] if c_loads
-                                              else buf[off + key4:off + key4_end], sport, dport, seq, ack, flags, win,
+                                if flow_cache:
+                                    p = base + off + key4
+                                    if not flags & ROUTED:
+                                        i = _flow_find(slots, p, key4_end - key4, table.generation)
+                                        hit = slot_conns[i] if i >= 0 else None
+                                        if hit is not None and not hit.route_check:
+                                            table.segment(ts, None, sport, dport, seq, ack, flags, win, plen, -1,
+                                                          total, None, hit, slots[i].upper)
+                                            continue
+                                key = base[off + key4:off + key4_end] if c_loads else buf[off + key4:off + key4_end]
+                                table.segment(ts, key, sport, dport, seq, ack, flags, win,
                                         plen, window_scale(view, off + tcp4 + 20, min(off + tcp4 + thl, off + caplen))
                                         if flags & SYN and thl > 20 else -1, total)
+                                if flow_cache:
+                                    _flow_put(slots, slot_conns, p, key4_end - key4, key, table)
                                 continue
                         elif proto == 17 and dport == 4789 and caplen >= vx_min and vx_redo != pos:
                             # UDP to VXLAN's port (decode.UDP_VXLAN): walk this record
@@ -526,10 +593,21 @@ def run(windows, table, stats: CaptureStats, owned=None, progress=None) -> None:
                                         others += 1
                                         continue
                                     table.packet_number = packets
-                                table.segment(ts, base[off + key6:off + key6_end] if c_loads
-                                              else buf[off + key6:off + key6_end], sport, dport, seq, ack, flags, win,
+                                if flow_cache:
+                                    p = base + off + key6
+                                    if not flags & ROUTED:
+                                        i = _flow_find(slots, p, key6_end - key6, table.generation)
+                                        hit = slot_conns[i] if i >= 0 else None
+                                        if hit is not None and not hit.route_check:
+                                            table.segment(ts, None, sport, dport, seq, ack, flags, win, plen, -1,
+                                                          ip_plen + 40, None, hit, slots[i].upper)
+                                            continue
+                                key = base[off + key6:off + key6_end] if c_loads else buf[off + key6:off + key6_end]
+                                table.segment(ts, key, sport, dport, seq, ack, flags, win,
                                         plen, window_scale(view, off + tcp6 + 20, min(off + tcp6 + thl, off + caplen))
                                         if flags & SYN and thl > 20 else -1, ip_plen + 40)
+                                if flow_cache:
+                                    _flow_put(slots, slot_conns, p, key6_end - key6, key, table)
                                 continue
                 r = decode(lt, buf, off, caplen)
                 if r.__class__ is int:
@@ -562,6 +640,8 @@ def run(windows, table, stats: CaptureStats, owned=None, progress=None) -> None:
             except StopIteration:
                 window = None
     finally:
+        if flow_cache:
+            free(slots)
         stats.packets += packets
         stats.tcp_packets += packets - sum(skipped) - others
         for i, name in enumerate(SKIP_NAMES):

@@ -33,10 +33,11 @@ cdef class ConnectionTable:
     cdef public dict table
     cdef public object options, max_table, max_finished, finished, finished_failed, order, folds
     cdef public object evicted, _order, packet_number, likely_server_ports, awaiting
+    cdef public long long generation
 
-    @cython.locals(conn=Connection, x=Endpoint, y=Endpoint, upper=bint, ctl="long long",
+    @cython.locals(x=Endpoint, y=Endpoint, ctl="long long",
                    nxt="long long", end="long long", adv="long long", rn="long long", ynxt="long long",
                    seglen="long long", zs="long long", zend="long long", d="long long", g="long long",
                    n="long long", yd="long long", zl="long long")
     cpdef segment(self, ts, bytes key, long sport, long dport, long long seq, long long ack, long long flags, long long win,
-                  long long plen, wscale, long long ipb=*, encap=*)
+                  long long plen, wscale, long long ipb=*, encap=*, Connection conn=*, bint upper=*)

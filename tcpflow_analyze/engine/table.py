@@ -72,26 +72,36 @@ class ConnectionTable:
         # Tunneled connections whose other direction has not been seen yet,
         # by that direction's 4-tuple (no tag): see ``_adopt``.
         self.awaiting: dict[bytes, Connection] = {}
+        # Counts the changes to ``table`` that a flow cache in front of it
+        # must not outlive: a key mapped anew or deleted, a connection's
+        # client key changed.  A key entered where there was none changes
+        # nothing a cache holds (the compiled walk's: engine.loop).
+        self.generation = 0
 
     # ------------------------------------------------------------------ hot path
-    def segment(self, ts, key, sport, dport, seq, ack, flags, win, plen, wscale, ipb=0, encap=None):
+    def segment(self, ts, key, sport, dport, seq, ack, flags, win, plen, wscale, ipb=0, encap=None, conn=None,
+                upper=False):
         """One TCP segment; ``ipb``: its IP packet's total length (Zeek's
         ip_bytes; 0 where a caller does not know it); ``encap``: the tunnel
         that carried it (decode.tunnel), whose identity, if it has one, ends
-        ``key``."""
-        conn = self.table.get(key)
-        if conn is None or flags & (SYN | RST) or conn.route_check:
-            conn = self._route(ts, key, conn, sport, dport, seq, ack, flags, encap)
-            if conn is None:
-                return
-        if key == conn.ckey:
+        ``key``.  ``conn``, ``upper``: the connection ``key`` maps to and
+        whether ``key`` is its client's direction, where the caller already
+        knows them (the compiled walk's flow cache: see ``generation``) and
+        the segment routes nowhere else (no SYN or RST, no ``route_check``);
+        ``key`` is not read then."""
+        if conn is None:
+            conn = self.table.get(key)
+            if conn is None or flags & (SYN | RST) or conn.route_check:
+                conn = self._route(ts, key, conn, sport, dport, seq, ack, flags, encap)
+                if conn is None:
+                    return
+            upper = key == conn.ckey
+        if upper:
             x = conn.client
             y = conn.server
-            upper = True
         else:
             x = conn.server
             y = conn.client
-            upper = False
         ctl = flags & (SYN | FIN | RST)
         # Zeek's last_seq and reassembler frontier of an endpoint (zlast,
         # zdata) are not kept while both equal our SND.NXT (zlast is
@@ -567,6 +577,7 @@ class ConnectionTable:
                 is not conn:
             return None
         guess = base + ctag
+        self.generation += 1
         if self.table.get(guess) is conn:
             del self.table[guess]
         if is_client:
@@ -646,6 +657,8 @@ class ConnectionTable:
             self._finish(old, ts)
         elif len(self.table) >= self.max_table:
             self._evict(ts)
+        if old is not None or rkey in self.table:
+            self.generation += 1
         self.table[key] = conn
         self.table[rkey] = conn
         order = self.order
@@ -713,6 +726,7 @@ class ConnectionTable:
                 conn.evict_spared = True  # one second chance, not more
                 order.append(conn)
                 continue
+            self.generation += 1
             for k in keys_of(conn):
                 if self.table.get(k) is conn:
                     del self.table[k]
