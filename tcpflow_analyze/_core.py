@@ -32,6 +32,7 @@ COMPILED = (
     "engine.table",
     "engine.timers",
     "engine.zeek",
+    "engine.wire",
     "model.community_id",
     "model.connection",
     "model.text",

@@ -97,3 +97,63 @@ def test_zeek_split_same_report_with_jobs_and_partitions(tmp_path, fmt):
     options = AnalysisOptions()
     merged = merge([analyze_partition([path], i, 3, options) for i in range(3)], options)
     assert [c.zrows and len(c.zrows) for c in merged.connections] == [1]
+
+
+# Slots that hold other objects of the graph, or need their own type: left as
+# the connection made them.
+_KEEP = {"ckey", "client", "server", "reset_by", "prev", "superseded", "reused_from", "replay_of", "zrows",
+         "addr"}
+
+
+def test_every_slot_travels_with_a_value_of_its_own():
+    # Every int slot a number of its own, every bool slot the opposite of its
+    # neighbour's, every object slot a float of its own: a slot that the
+    # compiled build's C blocks miss, or copy from another's place, comes
+    # back wrong (the samples leave most slots at equal defaults).
+    from tcpflow_analyze.model.connection import CONNECTION_OBJECTS, ENDPOINT_OBJECTS
+    client = Endpoint(b"\x0a\x00\x00\x01", 40000, 1, 1.0)
+    server = Endpoint(b"\x0a\x00\x00\x02", 80, 1, 1.0)
+    conn = Connection(b"\x0a\x00\x00\x01\x0a\x00\x00\x02\x9c\x40\x00\x50", client, server, 1.0, 1)
+    n = 100
+    for obj, objects in ((conn, CONNECTION_OBJECTS), (client, ENDPOINT_OBJECTS), (server, ENDPOINT_OBJECTS)):
+        for s in obj.__slots__:
+            n += 1
+            value = getattr(obj, s)
+            if s in _KEEP:
+                continue
+            if s in objects:
+                setattr(obj, s, n + 0.5)
+            elif isinstance(value, bool):
+                setattr(obj, s, bool(n & 1))
+            else:
+                assert isinstance(value, int), (s, value)
+                setattr(obj, s, n)
+    (back,) = wire.decode(wire.encode([conn]))
+    assert slots(back.client) == slots(client)
+    assert slots(back.server) == slots(server)
+    assert {s: getattr(back, s) for s in Connection.__slots__ if s not in ("client", "server")} == \
+        {s: getattr(conn, s) for s in Connection.__slots__ if s not in ("client", "server")}
+
+
+def test_connection_pxd_lays_the_c_fields_out_in_one_block():
+    # engine.wire copies each object's C fields as one block, from its first
+    # to its last (compiled build): every slot that is not an object is a C
+    # field before the first object field, in __slots__ order, from
+    # roles_inferred/port to evidence/fin_guess (the names wire._blocks uses).
+    import re
+    from pathlib import Path
+
+    from tcpflow_analyze.model import connection
+    text = (Path(connection.__file__).with_name("connection.pxd")).read_text()
+    for cls, objects, first, last in ((Connection, connection.CONNECTION_OBJECTS, "roles_inferred", "evidence"),
+                                      (Endpoint, connection.ENDPOINT_OBJECTS, "port", "fin_guess")):
+        body = text.split(f"cdef class {cls.__name__}:")[1].split("cdef class")[0]
+        declared = []
+        for ctype, names in re.findall(r"cdef public (long long|bint|object|bytes|Endpoint) ([\w, ]+)", body):
+            declared += [(name.strip(), ctype) for name in names.split(",")]
+        c_fields = [n for n, t in declared if t in ("long long", "bint")]
+        assert {n for n, _ in declared} == set(cls.__slots__)
+        assert [n for n, _ in declared[:len(c_fields)]] == c_fields, "C fields first, in one block"
+        assert c_fields == [s for s in cls.__slots__ if s not in objects]
+        assert (c_fields[0], c_fields[-1]) == (first, last)
+        assert [n for n, t in declared if t not in ("long long", "bint")] == [s for s in cls.__slots__ if s in objects]

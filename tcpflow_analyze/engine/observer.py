@@ -71,7 +71,11 @@ class ObservedTable(ConnectionTable):
         watch = self.observer.watch
         return watch is None or key in watch or (len(key) & 1 == 1 and key[:-key[-1]] in watch)
 
-    def segment(self, ts, key, sport, dport, seq, ack, flags, win, plen, wscale, ipb=0, encap=None):
+    def segment(self, ts, key, sport, dport, seq, ack, flags, win, plen, wscale, ipb=0, encap=None, conn=None,
+                upper=False):
+        # ``conn`` and ``upper`` come only from the compiled walk's flow
+        # cache, which a subclass's table does not get (engine.loop): every
+        # packet is looked up here.
         if not self._watched(key):
             return ConnectionTable.segment(self, ts, key, sport, dport, seq, ack, flags, win, plen, wscale, ipb, encap)
         self._given = None

@@ -15,7 +15,12 @@ from __future__ import annotations
 import marshal
 import operator
 
-from ..model.connection import Connection, Endpoint
+try:
+    import cython
+except ImportError:   # the pure-Python build, where Cython need not be installed
+    from .._core import NO_CYTHON as cython
+
+from ..model.connection import CONNECTION_OBJECTS, ENDPOINT_OBJECTS, Connection, Endpoint
 from .zeek import ZeekRow
 
 # Slots holding other objects, sent as indexes (into the list, or 1/2 for the
@@ -27,9 +32,16 @@ _OWNED = ("client", "server")
 # as a tuple of their slots each: marshal takes built-in types only.
 _ROWS = ("zrows",)
 _PLAIN = tuple(s for s in Connection.__slots__ if s not in _LINKS + _ENDPOINT_LINKS + _OWNED + _ROWS)
+# Compiled, the int and bool slots travel as the bytes of their C fields
+# (_numbers_out), the rest by name; plain Python, every slot by name.
+if cython.compiled:
+    _PLAIN = tuple(s for s in _PLAIN if s in CONNECTION_OBJECTS)
+    _ENDPOINT_SLOTS = ENDPOINT_OBJECTS
+else:
+    _ENDPOINT_SLOTS = Endpoint.__slots__
 
 _conn_values = operator.attrgetter(*_PLAIN)
-_endpoint_values = operator.attrgetter(*Endpoint.__slots__)
+_endpoint_values = operator.attrgetter(*_ENDPOINT_SLOTS)
 _row_values = operator.attrgetter(*ZeekRow.__slots__)
 # marshal format 4 keeps an object written twice one object (a packet's
 # timestamp is a connection's last_seen, an endpoint's last_time and a
@@ -48,8 +60,40 @@ def _assigner(slots) -> callable:
 
 
 _assign_conn = _assigner(_PLAIN)
-_assign_endpoint = _assigner(Endpoint.__slots__)
+_assign_endpoint = _assigner(_ENDPOINT_SLOTS)
 _assign_row = _assigner(ZeekRow.__slots__)
+
+
+def _blocks(c):
+    """Where the C fields of ``c`` and of its endpoints lie (compiled only:
+    connection.pxd puts them in one block, from roles_inferred and port to
+    evidence and fin_guess), and their lengths."""
+    client = c.client
+    server = c.server
+    conn_at = cython.cast(cython.p_char, cython.address(c.roles_inferred))
+    conn_len = cython.cast(cython.p_char, cython.address(c.evidence) + 1) - conn_at
+    client_at = cython.cast(cython.p_char, cython.address(client.port))
+    server_at = cython.cast(cython.p_char, cython.address(server.port))
+    ep_len = cython.cast(cython.p_char, cython.address(client.fin_guess) + 1) - client_at
+    return conn_at, conn_len, client_at, server_at, ep_len
+
+
+def _numbers_out(c, out):
+    """The C fields of ``c`` and its endpoints, appended to ``out``."""
+    conn_at, conn_len, client_at, server_at, ep_len = _blocks(c)
+    out += conn_at[:conn_len]
+    out += client_at[:ep_len]
+    out += server_at[:ep_len]
+
+
+def _numbers_in(c, data, at):
+    """``c``'s and its endpoints' C fields from ``data`` at ``at``; the offset after them."""
+    conn_at, conn_len, client_at, server_at, ep_len = _blocks(c)
+    src = cython.cast(cython.p_char, data) + at
+    memcpy(conn_at, src, conn_len)
+    memcpy(client_at, src + conn_len, ep_len)
+    memcpy(server_at, src + conn_len + ep_len, ep_len)
+    return at + conn_len + 2 * ep_len
 
 
 def _rows_out(rows):
@@ -91,7 +135,13 @@ def encode(conns: list[Connection]) -> bytes:
         rows.append((_conn_values(c), _endpoint_values(c.client), _endpoint_values(c.server),
                      0 if rb is None else 1 if rb is c.client else 2, links, _rows_out(c.zrows)))
         i += 1
-    batches = [marshal.dumps(rows[i:i + BATCH], _MARSHAL_VERSION) for i in range(0, len(rows), BATCH)]
+    batches = []
+    for i in range(0, len(rows), BATCH):
+        numbers = bytearray()
+        if cython.compiled:
+            for c in rows_of[i:i + BATCH]:
+                _numbers_out(c, numbers)
+        batches.append(marshal.dumps((rows[i:i + BATCH], numbers), _MARSHAL_VERSION))
     return marshal.dumps((len(conns), batches), _MARSHAL_VERSION)
 
 
@@ -104,13 +154,17 @@ def decode(data: bytes) -> list[Connection]:
     conns = []
     links = []
     for batch in batches:
-        for values, client_values, server_values, reset_by, linked, zrows in marshal.loads(batch):
+        rows, numbers = marshal.loads(batch)
+        at = 0
+        for values, client_values, server_values, reset_by, linked, zrows in rows:
             c = new_conn(Connection)
             _assign_conn(c, values)
             c.client = client = new_endpoint(Endpoint)
             _assign_endpoint(client, client_values)
             c.server = server = new_endpoint(Endpoint)
             _assign_endpoint(server, server_values)
+            if cython.compiled:
+                at = _numbers_in(c, numbers, at)
             c.reset_by = None if reset_by == 0 else client if reset_by == 1 else server
             c.zrows = _rows_in(zrows)
             conns.append(c)

@@ -299,6 +299,22 @@ class Connection:
         return "none"
 
 
+# The slots that hold Python objects (None, floats, bytes, lists, other
+# instances).  Every other slot is an int or a bool all its life: a C field
+# of the compiled core, which connection.pxd lays out first, in one block
+# that engine.wire copies whole.
+ENDPOINT_OBJECTS = (
+    "addr", "state_time", "syn_time", "fin_time", "rst_time", "last_syn_time", "rxmt_time", "probe_time",
+    "got_fin_time", "trans_flat", "first_time", "last_time", "last_fin_time", "unseen_time", "seg_time",
+    "ctl_time", "holes", "fin_guess_time",
+)
+CONNECTION_OBJECTS = (
+    "ckey", "client", "server", "first_seen", "last_seen", "hist", "reset_by", "prev", "superseded",
+    "reused_from", "rst_time", "rst_prior", "challenge_time", "replay_of", "zfirst", "zend", "zclosed", "zbase",
+    "zrows", "encap",
+)
+
+
 def transitions(ep: Endpoint) -> list[tuple[float, int]]:
     """The endpoint's state changes as ``(time, state)`` pairs, first to last."""
     flat = ep.trans_flat
