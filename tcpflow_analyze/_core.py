@@ -33,6 +33,7 @@ COMPILED = (
     "engine.timers",
     "engine.zeek",
     "model.community_id",
+    "model.sha1",
     "model.connection",
     "model.text",
     "analysis.timeline",
