@@ -34,6 +34,7 @@ COMPILED = (
     "engine.zeek",
     "engine.wire",
     "model.community_id",
+    "model.sha1",
     "model.connection",
     "model.text",
     "analysis.timeline",

@@ -7,18 +7,25 @@ Public captures where one shows the rule; hand-built (dpkt) where none does.
 """
 from __future__ import annotations
 
+import base64
+import hashlib
 import io
 import ipaddress
 import re
+import struct
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from clirun import invoke
 from conftest import PUBLIC, SAMPLES
 from parsezeeklogs import ZeekLog, read_zeek
 from pcapgen import Trace
 
 from tcpflow_analyze.analysis import analyze
+from tcpflow_analyze.engine.zeek import uid
 from tcpflow_analyze.model.community_id import community_id
+from tcpflow_analyze.model.connection import Connection, Endpoint
 from tcpflow_analyze.views.report import build_report
 
 needs_public = pytest.mark.skipif(not PUBLIC.is_dir(), reason="../shared/pcaps/public not present")
@@ -53,6 +60,46 @@ def test_community_id_on_every_connection(tmp_path):
     csv = invoke("analyze", "--format", "csv", str(tmp_path / "t.pcap")).stdout.splitlines()
     col = csv[0].split(",").index("community_id")
     assert csv[1].split(",")[col] == "1:LQU9qZlK+B5F3KDmev6m5PMibrg="
+
+
+# The identifiers against hashlib, written here from the specs: the compiled
+# build hashes in C (model.sha1.digest) and writes the text itself.
+def _community_id_by_hashlib(a, ap, b, bp, proto, seed):
+    if (a, ap) > (b, bp):
+        a, ap, b, bp = b, bp, a, ap
+    message = struct.pack("!H", seed) + a + b + struct.pack("!BxHH", proto, ap, bp)
+    return "1:" + base64.b64encode(hashlib.sha1(message).digest()).decode()
+
+
+_B62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+
+
+def _uid_by_hashlib(key, t):
+    return "C" + "".join(_B62[b % 62] for b in hashlib.sha1(key + struct.pack("<d", t)).digest()[:17])
+
+
+_ports = st.integers(0, 65535)
+
+
+@settings(max_examples=500, deadline=None, derandomize=True)
+@given(size=st.sampled_from([4, 16]), data=st.data(), ap=_ports, bp=_ports, proto=st.integers(0, 255),
+       seed=_ports, same=st.booleans())
+def test_community_id_is_the_spec_hash(size, data, ap, bp, proto, seed, same):
+    a = data.draw(st.binary(min_size=size, max_size=size))
+    b = a if same else data.draw(st.binary(min_size=size, max_size=size))
+    expected = _community_id_by_hashlib(a, ap, b, bp, proto, seed)
+    assert community_id(a, ap, b, bp, proto, seed) == community_id(b, bp, a, ap, proto, seed) == expected
+
+
+@settings(max_examples=500, deadline=None, derandomize=True)
+# Keys of IPv4 and IPv6 4-tuples, and with a tunnel tag (up to 255 bytes
+# more): messages of one SHA-1 block, of two, and of several.
+@given(key=st.one_of(st.binary(min_size=12, max_size=12), st.binary(min_size=36, max_size=36),
+                     st.binary(min_size=13, max_size=291)),
+       t=st.floats(allow_nan=False) | st.floats(0, 4294967296.0))
+def test_uid_is_the_hash_of_key_and_time(key, t):
+    ep = Endpoint(key[:4], 1, 0)
+    assert uid(Connection(key, ep, ep, t, 0)) == _uid_by_hashlib(key, t)
 
 
 # ---------------------------------------------------------------- Zeek's rules, public captures

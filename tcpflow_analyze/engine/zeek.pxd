@@ -5,7 +5,9 @@
 # modules import from here (TOO_LARGE_SEQ_DELTA, _NEVER, LIKELY_SERVER_PORTS)
 # stay Python objects.
 import cython
+from libc.string cimport memcpy
 from ..model.connection cimport Connection, Endpoint
+from ..model.sha1 cimport digest as sha1_digest
 
 cdef long long ACK, FIN, RST, SYN, SEQ_HALF, SEQ_MASK
 cdef long long Z_CLOSED, Z_ESTABLISHED, Z_IN_STEP, Z_INACTIVE, Z_PARTIAL, Z_RESET, Z_SYN_ACK_SENT, Z_SYN_SENT
@@ -28,6 +30,12 @@ cpdef _closed_by(Connection conn, Endpoint x, Endpoint y, ts)
 @cython.locals(c=Endpoint, s=Endpoint)
 cpdef write_out(Connection conn)
 
+# uid: the message, its digest (model/sha1.pxd's C SHA-1) and the text in C
+# buffers.
+cdef bytes _B62_OF_BYTE
+
+@cython.locals(key=bytes, n=Py_ssize_t, t=double, bits="unsigned long long", i=int, msg="unsigned char[320]",
+               d="unsigned char[20]", text="char[20]", digits="const unsigned char *")
 cpdef uid(Connection conn)
 
 cpdef orig_resp(Connection conn)

@@ -12,6 +12,11 @@ from __future__ import annotations
 import re
 import struct
 
+try:
+    import cython
+except ImportError:   # the pure-Python build, where Cython need not be installed
+    from .._core import NO_CYTHON as cython
+
 from ..decode import ACK, FIN, RST, SYN
 from ..model.sha1 import sha1
 from ..model.connection import (
@@ -232,7 +237,25 @@ def uid(conn) -> str:
     Zeek writes them (its 96 random bits in base 62) -- but ours are a hash
     of the 4-tuple and the row's first packet time, so the same capture
     gives the same uids (Zeek's are random per run)."""
-    digest = sha1(conn.ckey + _TIME.pack(conn.zfirst)).digest()
+    key = conn.ckey
+    n = len(key)
+    if cython.compiled and n <= 312:
+        # The message and digits below, made in C buffers, which hold any key
+        # the engine makes (36 bytes and a tunnel tag of at most 255,
+        # decode.tunnel).  The time's bytes as _TIME packs them: its bit
+        # pattern little-endian, whatever this machine's byte order.
+        memcpy(msg, cython.cast(cython.p_char, key), n)
+        t = conn.zfirst
+        memcpy(cython.address(bits), cython.address(t), 8)
+        for i in range(8):
+            msg[n + i] = (bits >> (8 * i)) & 0xFF
+        sha1_digest(msg, n + 8, d)
+        digits = _B62_OF_BYTE
+        text[0] = 67   # "C"
+        for i in range(17):
+            text[1 + i] = digits[d[i]]
+        return text[:18].decode("ascii")
+    digest = sha1(key + _TIME.pack(conn.zfirst)).digest()
     return "C" + digest[:17].translate(_B62_OF_BYTE).decode("ascii")
 
 

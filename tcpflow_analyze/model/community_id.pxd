@@ -1,4 +1,14 @@
 # C types for model/community_id.py (pure-Python mode: community_id.py is the
 # one source): a cpdef, so that the compiled connection-line writer
-# (views/record_lines.pxd) calls it in C.
+# (views/record_lines.pxd) calls it in C; the message, its digest (sha1.pxd's
+# C SHA-1) and the text in C buffers.
+import cython
+from libc.string cimport memcpy
+from .sha1 cimport digest as sha1_digest
+
+cdef bytes _BASE64
+
+@cython.locals(n=Py_ssize_t, sd="unsigned short", pr="unsigned char", ap="unsigned short", bp="unsigned short",
+               msg="unsigned char[40]", d="unsigned char[21]", text="char[32]", i=int, v="unsigned int",
+               alphabet="const unsigned char *")
 cpdef str community_id(a_addr, a_port, b_addr, b_port, proto=*, seed=*)

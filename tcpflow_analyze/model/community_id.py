@@ -17,6 +17,11 @@ from __future__ import annotations
 import struct
 from binascii import b2a_base64
 
+try:
+    import cython
+except ImportError:   # the pure-Python build, where Cython need not be installed
+    from .._core import NO_CYTHON as cython
+
 from .sha1 import sha1
 
 IPPROTO_TCP = 6
@@ -25,6 +30,8 @@ IPPROTO_TCP = 6
 # the padding byte, the ports (one pack, not four pieces joined).
 _MESSAGE4 = struct.Struct("!H4s4sBxHH")
 _MESSAGE6 = struct.Struct("!H16s16sBxHH")
+# RFC 4648's base64 alphabet (the compiled build's text of the digest).
+_BASE64 = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
 
 
 def community_id(a_addr: bytes, a_port: int, b_addr: bytes, b_port: int,
@@ -33,6 +40,39 @@ def community_id(a_addr: bytes, a_port: int, b_addr: bytes, b_port: int,
     (b_addr, b_port): raw 4- or 16-byte addresses, as the engine keeps them."""
     if a_addr > b_addr or (a_addr == b_addr and a_port > b_port):
         a_addr, a_port, b_addr, b_port = b_addr, b_port, a_addr, a_port
-    message = _MESSAGE4 if len(a_addr) == 4 else _MESSAGE6
+    n = len(a_addr)
+    if cython.compiled and (n == 4 or n == 16) and len(b_addr) == n:
+        # The message as _MESSAGE4 or _MESSAGE6 packs it, in a C buffer, and
+        # the digest's base64 (20 bytes: six groups of three, then two and
+        # one "=") written from it: no Python object until the text.
+        sd = seed
+        pr = proto
+        ap = a_port
+        bp = b_port
+        msg[0] = sd >> 8
+        msg[1] = sd & 0xFF
+        memcpy(msg + 2, cython.cast(cython.p_char, a_addr), n)
+        memcpy(msg + 2 + n, cython.cast(cython.p_char, b_addr), n)
+        i = 2 + 2 * n
+        msg[i] = pr
+        msg[i + 1] = 0
+        msg[i + 2] = ap >> 8
+        msg[i + 3] = ap & 0xFF
+        msg[i + 4] = bp >> 8
+        msg[i + 5] = bp & 0xFF
+        sha1_digest(msg, i + 6, d)
+        d[20] = 0
+        alphabet = _BASE64
+        text[0] = 49   # "1:"
+        text[1] = 58
+        for i in range(7):
+            v = d[3 * i] << 16 | d[3 * i + 1] << 8 | d[3 * i + 2]
+            text[2 + 4 * i] = alphabet[v >> 18]
+            text[3 + 4 * i] = alphabet[(v >> 12) & 63]
+            text[4 + 4 * i] = alphabet[(v >> 6) & 63]
+            text[5 + 4 * i] = alphabet[v & 63]
+        text[29] = 61
+        return text[:30].decode("ascii")
+    message = _MESSAGE4 if n == 4 else _MESSAGE6
     digest = sha1(message.pack(seed, a_addr, b_addr, proto, a_port, b_port)).digest()
     return "1:" + b2a_base64(digest, newline=False).decode("ascii")
