@@ -51,7 +51,8 @@ def set_state(ep: Endpoint, state: int, ts: float) -> None:
             ts = trans[-2]
         ep.state = state
         ep.state_time = ts
-        trans += (ts, state)
+        trans.append(ts)
+        trans.append(state)
         if state == TIME_WAIT:
             ep.tw_entries += 1
 

@@ -10,6 +10,7 @@ the report's cap (``folding``).
 from __future__ import annotations
 
 from collections import deque
+from itertools import chain
 from operator import attrgetter
 
 try:
@@ -737,12 +738,9 @@ class ConnectionTable:
     # ------------------------------------------------------------------ end
     def connections(self) -> list[Connection]:
         """Every connection instance kept for the report, ordered by first packet."""
-        seen = set()
-        out = []
-        for conn in list(self.finished) + list(self.finished_failed) + list(self.table.values()):
-            if id(conn) not in seen:
-                seen.add(id(conn))
-                out.append(conn)
+        # Each once: the table holds a live connection under each of its keys
+        # (a Connection hashes and compares by identity).
+        out = list(dict.fromkeys(chain(self.finished, self.finished_failed, self.table.values())))
         number_connections(out)
         return out
 

@@ -55,15 +55,8 @@ def infer_from_silence(conn: Connection, end_ts: float, unanswered: float) -> No
         infer_unseen(conn, end_ts)
     elif c.packets and s.packets:
         infer_lost_answers(conn, end_ts)
-    # A FIN among the capture's last moments, not yet acknowledged: a FIN that
-    # arrives is acknowledged at once, one that is lost is retransmitted after
-    # at least the minimum RTO (200 ms on Linux).  Within that window the
-    # capture simply ended before the answer: the FIN arrived (packets on the
-    # wire almost always do).  Later, silence says it did not.
-    for x, y in ((c, s), (s, c)):
-        if (y.fin_seq >= 0 and not x.got_fin and x.state in SYNCHRONIZED and y.state != CLOSED
-                and end_ts - y.fin_time < FIN_ANSWER_TIME and x.last_time <= y.fin_time):
-            receive_fin(x, y.fin_time)
+    fin_arrived(c, s, end_ts)
+    fin_arrived(s, c, end_ts)
     # A SYN-ACK that the client never answered -- no ACK, no retransmitted
     # SYN -- for longer than the initial RTO did not reach a live TCB: the
     # SYN was spoofed, stale, or its sender is gone (an embryonic half-open
@@ -80,12 +73,30 @@ def infer_from_silence(conn: Connection, end_ts: float, unanswered: float) -> No
             and end_ts - s.syn_time >= SYNACK_RETRANSMIT_WAIT):
         set_state(s, CLOSED, s.syn_time)
         conn.syn_cookie = True
-    # A side retransmitting into silence for longer than ``unanswered``
-    # (several RTOs): the peer that used to answer has lost the connection.
-    for x, y in ((c, s), (s, c)):
-        if (y.packets and y.state in SYNCHRONIZED and x.state in SYNCHRONIZED
-                and x.rxmt_time > y.last_time and x.rxmt_time - y.last_time >= unanswered):
-            set_state(y, CLOSED, y.last_time + unanswered)
+    peer_gone(c, s, unanswered)
+    peer_gone(s, c, unanswered)
+
+
+def fin_arrived(x: Endpoint, y: Endpoint, end_ts: float) -> None:
+    """y's FIN among the capture's last moments, not yet acknowledged by x.
+
+    A FIN that arrives is acknowledged at once, one that is lost is
+    retransmitted after at least the minimum RTO (200 ms on Linux).  Within
+    that window the capture simply ended before the answer: the FIN arrived
+    (packets on the wire almost always do).  Later, silence says it did not.
+    """
+    if (y.fin_seq >= 0 and not x.got_fin and x.state in SYNCHRONIZED and y.state != CLOSED
+            and end_ts - y.fin_time < FIN_ANSWER_TIME and x.last_time <= y.fin_time):
+        receive_fin(x, y.fin_time)
+
+
+def peer_gone(x: Endpoint, y: Endpoint, unanswered: float) -> None:
+    """x retransmitting into y's silence for longer than ``unanswered``
+    (several RTOs): y, which used to answer, has lost the connection."""
+    rxmt_time, last_time = x.rxmt_time, y.last_time
+    if (rxmt_time > last_time and y.packets and y.state in SYNCHRONIZED and x.state in SYNCHRONIZED
+            and rxmt_time - last_time >= unanswered):
+        set_state(y, CLOSED, y.last_time + unanswered)
 
 
 def handshake_rtt(conn: Connection) -> float:
@@ -125,33 +136,9 @@ def infer_lost_answers(conn: Connection, end_ts: float) -> None:
     * Data never acknowledged nor retransmitted likewise: the states stand,
       but rest on an answer the capture lost (``state_evidence`` inferred).
     """
-    c, s = conn.client, conn.server
-    # Most connections ended answered: the tests are ordered so that theirs
-    # fail at the first cheap one, and the wait (never below
-    # LOST_ANSWER_WAIT) is worked out only for a segment that waited that.
-    wait = None
     events = []
-    for x, y in ((c, s), (s, c)):
-        if x.fin_seq < 0:
-            if x.fin_guess >= 0:
-                events.append((x.fin_guess_time, 0, x, y))
-        elif x.fin_count == 1 and not y.got_fin and end_ts - x.fin_time >= LOST_ANSWER_WAIT:
-            # (A FIN y has needs no answer: lost_fin_ack would do nothing,
-            # and nothing takes a FIN back.)
-            if wait is None:
-                wait = lost_answer_wait(conn)
-            if end_ts - x.fin_time >= wait:
-                events.append((x.fin_time, 1, x, y))
-        if (conn.evidence < EVIDENCE_INFERRED and x.seg_time >= 0 and x.rxmt_time < x.seg_time
-                and end_ts - x.seg_time >= LOST_ANSWER_WAIT and y.rcv_nxt >= 0 and conn.reset_by is None):
-            data_end = x.fin_seq if x.fin_seq >= 0 else x.snd_nxt
-            # not seq_ge(y.rcv_nxt, data_end), written out: nearly every
-            # connection gets this far, twice.
-            if data_end >= 0 and ((y.rcv_nxt - data_end) & SEQ_MASK) >= SEQ_HALF:
-                if wait is None:
-                    wait = lost_answer_wait(conn)
-                if end_ts - x.seg_time >= wait:
-                    conn.evidence = EVIDENCE_INFERRED
+    lost_answer(conn, conn.client, conn.server, end_ts, events)
+    lost_answer(conn, conn.server, conn.client, end_ts, events)
     if not events:
         return
     events.sort(key=_event_time)
@@ -160,6 +147,33 @@ def infer_lost_answers(conn: Connection, end_ts: float) -> None:
             lost_fin(conn, x, y, t)
         else:
             lost_fin_ack(conn, x, y, t)
+
+
+def lost_answer(conn: Connection, x: Endpoint, y: Endpoint, end_ts: float, events: list) -> None:
+    """``infer_lost_answers`` for x's FIN and data: the lost FIN or FIN
+    acknowledgment onto ``events`` as (time, kind, x, y), the evidence a
+    lost data acknowledgment leaves onto the connection."""
+    # Most connections ended answered: the tests are ordered so that theirs
+    # fail at the first cheap one, and the wait (never below
+    # LOST_ANSWER_WAIT) is worked out only for a segment that waited that.
+    if x.fin_seq < 0:
+        if x.fin_guess >= 0:
+            events.append((x.fin_guess_time, 0, x, y))
+    elif x.fin_count == 1 and not y.got_fin:
+        # (A FIN y has needs no answer: lost_fin_ack would do nothing,
+        # and nothing takes a FIN back.)
+        waited = end_ts - x.fin_time
+        if waited >= LOST_ANSWER_WAIT and waited >= lost_answer_wait(conn):
+            events.append((x.fin_time, 1, x, y))
+    seg_time, rxmt_time = x.seg_time, x.rxmt_time
+    if (conn.evidence < EVIDENCE_INFERRED and seg_time >= 0 and rxmt_time < seg_time
+            and end_ts - seg_time >= LOST_ANSWER_WAIT and y.rcv_nxt >= 0 and conn.reset_by is None):
+        data_end = x.fin_seq if x.fin_seq >= 0 else x.snd_nxt
+        # not seq_ge(y.rcv_nxt, data_end), written out: nearly every
+        # connection gets this far, twice.
+        if (data_end >= 0 and ((y.rcv_nxt - data_end) & SEQ_MASK) >= SEQ_HALF
+                and end_ts - seg_time >= lost_answer_wait(conn)):
+            conn.evidence = EVIDENCE_INFERRED
 
 
 def lost_fin(conn: Connection, x: Endpoint, y: Endpoint, t: float) -> None:
@@ -243,12 +257,15 @@ def infer_unseen(conn: Connection, end_ts: float) -> None:
 def apply_timers(ep: Endpoint, end_ts: float, time_wait: float, fin_timeout: float) -> None:
     """The endpoint's own timer, if it ran out before ``end_ts``."""
     st = ep.state
-    age = end_ts - ep.state_time
-    if st == TIME_WAIT and age >= time_wait:
-        set_state(ep, CLOSED, ep.state_time + time_wait)
-    elif st == FIN_WAIT_2 and not ep.fw2_live and age >= fin_timeout:
-        set_state(ep, CLOSED, ep.state_time + fin_timeout)
-    elif st == SYN_SENT and ep.syn_time >= 0 and end_ts - ep.syn_time >= SYN_SENT_TIMEOUT:
-        set_state(ep, CLOSED, ep.syn_time + SYN_SENT_TIMEOUT)
-    elif st == SYN_RECEIVED and age >= SYN_RECEIVED_TIMEOUT:
-        set_state(ep, CLOSED, ep.state_time + SYN_RECEIVED_TIMEOUT)
+    if st == TIME_WAIT:
+        if end_ts - ep.state_time >= time_wait:
+            set_state(ep, CLOSED, ep.state_time + time_wait)
+    elif st == FIN_WAIT_2:
+        if not ep.fw2_live and end_ts - ep.state_time >= fin_timeout:
+            set_state(ep, CLOSED, ep.state_time + fin_timeout)
+    elif st == SYN_SENT:
+        if ep.syn_time >= 0 and end_ts - ep.syn_time >= SYN_SENT_TIMEOUT:
+            set_state(ep, CLOSED, ep.syn_time + SYN_SENT_TIMEOUT)
+    elif st == SYN_RECEIVED:
+        if end_ts - ep.state_time >= SYN_RECEIVED_TIMEOUT:
+            set_state(ep, CLOSED, ep.state_time + SYN_RECEIVED_TIMEOUT)
