@@ -159,18 +159,23 @@ def _flow_find(slots, k, n, generation):
     return -1
 
 
-def _flow_put(slots, conns, k, n, key, table):
-    """Enter the connection the table now maps ``key`` (the bytes at ``k``) to."""
+def _flow_put(slots, k, n, key, table):
+    """Enter the connection the table now maps ``key`` (the bytes at ``k``) to.
+
+    The slot borrows its reference: the table holds the connection while
+    the key maps to it, and whatever ends that (a key deleted or mapped
+    anew) changes the generation first, so a slot whose generation is
+    current names a live connection -- and the cache keeps none alive that
+    the table let go (the memory caps hold)."""
     conn = table.table.get(key)
     if conn is None:
         return
-    i = _flow_slot(k, n)
-    slot = slots + i
+    slot = slots + _flow_slot(k, n)
     memcpy(slot.key, k, n)
     slot.klen = n
     slot.generation = table.generation
     slot.upper = key == conn.ckey
-    conns[i] = conn
+    slot.conn = cython.cast(cython.pointer(PyObject), conn)
 
 
 def _record_order(unpack, fields: int) -> int:
@@ -295,7 +300,6 @@ def run(windows, table, stats: CaptureStats, owned=None, progress=None) -> None:
         slots = cython.cast(cython.pointer(FlowSlot), calloc(FLOW_SLOTS, cython.sizeof(FlowSlot)))
         if slots == cython.NULL:
             raise MemoryError("the flow cache")
-        slot_conns = [None] * FLOW_SLOTS
     # Set for each window below (first here, so that every one is set on
     # every path a C compiler can see).
     e_at = 0
@@ -553,7 +557,7 @@ def run(windows, table, stats: CaptureStats, owned=None, progress=None) -> None:
                                     p = base + off + key4
                                     if not flags & ROUTED:
                                         i = _flow_find(slots, p, key4_end - key4, table.generation)
-                                        hit = slot_conns[i] if i >= 0 else None
+                                        hit = cython.cast(Connection, slots[i].conn) if i >= 0 else None
                                         if hit is not None and not hit.route_check:
                                             table.segment(ts, None, sport, dport, seq, ack, flags, win, plen, -1,
                                                           total, None, hit, slots[i].upper)
@@ -563,7 +567,7 @@ def run(windows, table, stats: CaptureStats, owned=None, progress=None) -> None:
                                         plen, window_scale(view, off + tcp4 + 20, min(off + tcp4 + thl, off + caplen))
                                         if flags & SYN and thl > 20 else -1, total)
                                 if flow_cache:
-                                    _flow_put(slots, slot_conns, p, key4_end - key4, key, table)
+                                    _flow_put(slots, p, key4_end - key4, key, table)
                                 continue
                         elif proto == 17 and dport == 4789 and caplen >= vx_min and vx_redo != pos:
                             # UDP to VXLAN's port (decode.UDP_VXLAN): walk this record
@@ -597,7 +601,7 @@ def run(windows, table, stats: CaptureStats, owned=None, progress=None) -> None:
                                     p = base + off + key6
                                     if not flags & ROUTED:
                                         i = _flow_find(slots, p, key6_end - key6, table.generation)
-                                        hit = slot_conns[i] if i >= 0 else None
+                                        hit = cython.cast(Connection, slots[i].conn) if i >= 0 else None
                                         if hit is not None and not hit.route_check:
                                             table.segment(ts, None, sport, dport, seq, ack, flags, win, plen, -1,
                                                           ip_plen + 40, None, hit, slots[i].upper)
@@ -607,7 +611,7 @@ def run(windows, table, stats: CaptureStats, owned=None, progress=None) -> None:
                                         plen, window_scale(view, off + tcp6 + 20, min(off + tcp6 + thl, off + caplen))
                                         if flags & SYN and thl > 20 else -1, ip_plen + 40)
                                 if flow_cache:
-                                    _flow_put(slots, slot_conns, p, key6_end - key6, key, table)
+                                    _flow_put(slots, p, key6_end - key6, key, table)
                                 continue
                 r = decode(lt, buf, off, caplen)
                 if r.__class__ is int:
