@@ -24,6 +24,7 @@ import os
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 
+from .. import _core
 from ..capture import Damage
 from ..children import forked_child, signals_held
 from ..engine import wire
@@ -49,8 +50,12 @@ class PartResult:
 # splits evenly into 2, 3, 4, 5 or 6, and unevenly as ``shares`` asks.
 BUCKETS = 60
 # Shipping a worker's connections back (packing, the pipe, unpacking) costs
-# about 0.4 of tracking them: 0.65 s against 1.6 s for 50,000 connections.
+# about 0.4 of tracking them in the pure build (0.65 s against 1.6 s for
+# 50,000 connections), and about as much as tracking them on the compiled
+# core, which tracks five times as fast (bench/README: "--jobs on the
+# compiled core").
 SHIP_COST = 0.4
+SHIP_COST_COMPILED = 1.0
 
 
 def shares(nparts: int, parent: bool = False) -> list[float]:
@@ -59,7 +64,8 @@ def shares(nparts: int, parent: bool = False) -> list[float]:
     it takes more, and the workers' results arrive as it finishes."""
     if not parent or nparts == 1:
         return [1 / nparts] * nparts
-    mine = (1 + SHIP_COST) / (1 + SHIP_COST + nparts - 1)
+    ship = SHIP_COST_COMPILED if "engine.wire" in _core.compiled_modules() else SHIP_COST
+    mine = (1 + ship) / (1 + ship + nparts - 1)
     return [mine] + [(1 - mine) / (nparts - 1)] * (nparts - 1)
 
 
