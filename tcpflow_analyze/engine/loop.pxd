@@ -22,7 +22,7 @@ from ..decode.tcp cimport window_scale
 # (a Python constant boxes the C field it is compared with).
 cdef long ETH_P_8021Q, SYN, RST, ROUTED, EPB, EPB_FIXED_LEN
 
-# The flow cache (loop.py: FLOW_SLOTS, _flow_find, _flow_put): C memory, a
+# The flow cache (loop.py: FLOW_SLOTS, _flow_find, _flow_segment, _flow_put): C memory, a
 # borrowed reference to the connection in each slot (see _flow_put).
 cdef struct FlowSlot:
     long long generation
@@ -39,6 +39,11 @@ cdef Py_ssize_t _flow_slot(const unsigned char *k, Py_ssize_t n) noexcept
 
 @cython.locals(i=Py_ssize_t, slot="FlowSlot *")
 cdef Py_ssize_t _flow_find(FlowSlot *slots, const unsigned char *k, Py_ssize_t n, long long generation) noexcept
+
+@cython.locals(i=Py_ssize_t, conn=Connection)
+cdef int _flow_segment(FlowSlot *slots, ConnectionTable table, const unsigned char *k, Py_ssize_t n, double ts,
+                       long sport, long dport, long long seq, long long ack, long flags, long win, long plen,
+                       long ipb) except -1
 
 @cython.locals(conn=Connection, slot="FlowSlot *")
 cdef void _flow_put(FlowSlot *slots, const unsigned char *k, Py_ssize_t n, bytes key,
@@ -96,7 +101,7 @@ cdef (long, long, long, long, long, long, long, long long, long, long, long, lon
     ip_plen=long, nxt_hdr=long, itotal=long, vtf=long, raw4=long, raw6=long,
     view="const unsigned char[::1]", base="const unsigned char *", p="const unsigned char *",
     rec_order=int, big=bint, c_loads=bint, e_at=Py_ssize_t, raw=bint,
-    flow_cache=bint, slots="FlowSlot *", hit=Connection, i=Py_ssize_t, key=bytes,
+    flow_cache=bint, slots="FlowSlot *", key=bytes,
     btype="long long", blen="long long", iface="long long", interface="long long",
     ts_hi="unsigned long long", ts_lo="unsigned long long",
     sport=long, dport=long, seq="long long", ack="long long", win=long,

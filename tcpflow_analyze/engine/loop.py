@@ -159,6 +159,22 @@ def _flow_find(slots, k, n, generation):
     return -1
 
 
+def _flow_segment(slots, table, k, n, ts, sport, dport, seq, ack, flags, win, plen, ipb):
+    """The segment given to its connection, if the cache holds its key (the
+    ``n`` bytes at ``k``) and the table would route it nowhere else: 1 if
+    so, else 0."""
+    if flags & ROUTED:
+        return 0
+    i = _flow_find(slots, k, n, table.generation)
+    if i < 0:
+        return 0
+    conn = cython.cast(Connection, slots[i].conn)
+    if conn.route_check:
+        return 0
+    table.segment(ts, None, sport, dport, seq, ack, flags, win, plen, -1, ipb, None, conn, slots[i].upper)
+    return 1
+
+
 def _flow_put(slots, k, n, key, table):
     """Enter the connection the table now maps ``key`` (the bytes at ``k``) to.
 
@@ -555,13 +571,9 @@ def run(windows, table, stats: CaptureStats, owned=None, progress=None) -> None:
                                     table.packet_number = packets
                                 if flow_cache:
                                     p = base + off + key4
-                                    if not flags & ROUTED:
-                                        i = _flow_find(slots, p, key4_end - key4, table.generation)
-                                        hit = cython.cast(Connection, slots[i].conn) if i >= 0 else None
-                                        if hit is not None and not hit.route_check:
-                                            table.segment(ts, None, sport, dport, seq, ack, flags, win, plen, -1,
-                                                          total, None, hit, slots[i].upper)
-                                            continue
+                                    if _flow_segment(slots, table, p, key4_end - key4, ts, sport, dport, seq, ack,
+                                                     flags, win, plen, total):
+                                        continue
                                 key = base[off + key4:off + key4_end] if c_loads else buf[off + key4:off + key4_end]
                                 table.segment(ts, key, sport, dport, seq, ack, flags, win,
                                         plen, window_scale(view, off + tcp4 + 20, min(off + tcp4 + thl, off + caplen))
@@ -599,13 +611,9 @@ def run(windows, table, stats: CaptureStats, owned=None, progress=None) -> None:
                                     table.packet_number = packets
                                 if flow_cache:
                                     p = base + off + key6
-                                    if not flags & ROUTED:
-                                        i = _flow_find(slots, p, key6_end - key6, table.generation)
-                                        hit = cython.cast(Connection, slots[i].conn) if i >= 0 else None
-                                        if hit is not None and not hit.route_check:
-                                            table.segment(ts, None, sport, dport, seq, ack, flags, win, plen, -1,
-                                                          ip_plen + 40, None, hit, slots[i].upper)
-                                            continue
+                                    if _flow_segment(slots, table, p, key6_end - key6, ts, sport, dport, seq, ack,
+                                                     flags, win, plen, ip_plen + 40):
+                                        continue
                                 key = base[off + key6:off + key6_end] if c_loads else buf[off + key6:off + key6_end]
                                 table.segment(ts, key, sport, dport, seq, ack, flags, win,
                                         plen, window_scale(view, off + tcp6 + 20, min(off + tcp6 + thl, off + caplen))
