@@ -25,7 +25,7 @@ ENDS_WITHIN = 5.0
 def capture(tmp_path_factory):
     """Mixed traffic that keeps ``--jobs 2`` busy for a second or two."""
     path = tmp_path_factory.mktemp("signals") / "mixed.pcap"
-    subprocess.run([sys.executable, str(ROOT / "bench" / "gen_capture.py"), "--packets", "200000",
+    subprocess.run([sys.executable, str(ROOT / "bench" / "gen_capture.py"), "--packets", "600000",
                     "--snaplen", "96", "--seed", "1", "-q", "-o", str(path)], check=True)
     return path
 
