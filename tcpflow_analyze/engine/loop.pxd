@@ -20,7 +20,7 @@ from ..decode.tcp cimport window_scale
 
 # Constants the walk tests every packet against: C values, not Python ints
 # (a Python constant boxes the C field it is compared with).
-cdef long ETH_P_8021Q, SYN, RST, ROUTED, EPB, EPB_FIXED_LEN
+cdef long ETH_P_8021Q, SYN, ROUTED, EPB, EPB_FIXED_LEN
 
 # The flow cache (loop.py: FLOW_SLOTS, _flow_find, _flow_segment, _flow_put): C memory, a
 # borrowed reference to the connection in each slot (see _flow_put).

@@ -15,13 +15,13 @@ from dataclasses import dataclass, field
 
 from ..capture.windows import EPB, EPB_FIXED_LEN
 from ..decode import (
-    ETH_P_8021Q, FAST_PATHS, LINKTYPE_ETHERNET, RAW_IPV4, RAW_IPV6, RST, SKIP_NAMES, SYN, TCP_MIN_LEN,
+    ETH_P_8021Q, FAST_PATHS, LINKTYPE_ETHERNET, RAW_IPV4, RAW_IPV6, SKIP_NAMES, SYN, TCP_MIN_LEN,
     decode,
 )
 from ..decode.layouts import DOT1Q, ETHERNET, IPV4, IPV6, TCP, UDP, VXLAN, VXLAN_FAST, VXLAN_FAST6
 from ..decode.tcp import window_scale
 from ..decode.tunnel import encapsulation, vxlan_layer
-from .table import ConnectionTable
+from .table import ROUTED, ConnectionTable
 
 try:
     import cython
@@ -135,9 +135,6 @@ def _c_key(p, n, tag):
 FLOW_SHIFT = 18
 _FLOW_MUL = 2654435761   # 2**32 / the golden ratio
 FLOW_SLOTS = 1 << (32 - FLOW_SHIFT)
-# Segments the table always routes (ConnectionTable.segment: _route): not
-# looked up in the cache.
-ROUTED = SYN | RST
 
 
 def _flow_slot(k, n):

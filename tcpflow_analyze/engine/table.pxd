@@ -24,7 +24,7 @@ from ..model.connection cimport Connection, Endpoint
 from . cimport history, zeek
 from .endpoint cimport acks_syn, check_ended, control, receipts, set_state, unseen_peer_ack
 
-cdef long long ACK, FIN, RST, SYN
+cdef long long ACK, FIN, RST, SYN, _ROUTED
 cdef long long SEQ_HALF, SEQ_MASK, Z_CLOSED, Z_IN_STEP, Z_INACTIVE, Z_RESET
 cdef long long CLOSED, ESTABLISHED, SYN_SENT, UNKNOWN
 cdef long long H_ACK, H_DATA, TOO_LARGE_SEQ_DELTA

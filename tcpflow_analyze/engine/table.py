@@ -34,6 +34,12 @@ from .timers import settle
 _BY_FIRST_PACKET = attrgetter("first_seen", "seq_order")
 _SCALED = history.SCALED_COUNTS
 
+# Segments that always go through ``_route``: a SYN or a RST may start, end
+# or hand over a connection instance.  (The compiled walk's flow cache,
+# engine.loop, passes them by.)
+ROUTED = SYN | RST
+_ROUTED = ROUTED   # compiled, a C value (table.pxd); ROUTED stays importable
+
 # An eviction spares a connection seen this recently (seconds) once.
 EVICT_RECENT = 1.0
 
@@ -88,11 +94,11 @@ class ConnectionTable:
         ``key``.  ``conn``, ``upper``: the connection ``key`` maps to and
         whether ``key`` is its client's direction, where the caller already
         knows them (the compiled walk's flow cache: see ``generation``) and
-        the segment routes nowhere else (no SYN or RST, no ``route_check``);
+        the segment routes nowhere else (not ``ROUTED``, no ``route_check``);
         ``key`` is not read then."""
         if conn is None:
             conn = self.table.get(key)
-            if conn is None or flags & (SYN | RST) or conn.route_check:
+            if conn is None or flags & _ROUTED or conn.route_check:
                 conn = self._route(ts, key, conn, sport, dport, seq, ack, flags, encap)
                 if conn is None:
                     return
