@@ -149,11 +149,11 @@ def test_connection_pxd_lays_the_c_fields_out_in_one_block():
                                       (Endpoint, connection.ENDPOINT_OBJECTS, "port", "fin_guess")):
         body = text.split(f"cdef class {cls.__name__}:")[1].split("cdef class")[0]
         declared = []
-        for ctype, names in re.findall(r"cdef public (long long|bint|object|bytes|Endpoint) ([\w, ]+)", body):
+        for ctype, names in re.findall(r"cdef public (long long|int|bint|object|bytes|Endpoint) ([\w, ]+)", body):
             declared += [(name.strip(), ctype) for name in names.split(",")]
-        c_fields = [n for n, t in declared if t in ("long long", "bint")]
+        c_fields = [n for n, t in declared if t in ("long long", "int", "bint")]
         assert {n for n, _ in declared} == set(cls.__slots__)
         assert [n for n, _ in declared[:len(c_fields)]] == c_fields, "C fields first, in one block"
         assert c_fields == [s for s in cls.__slots__ if s not in objects]
         assert (c_fields[0], c_fields[-1]) == (first, last)
-        assert [n for n, t in declared if t not in ("long long", "bint")] == [s for s in cls.__slots__ if s in objects]
+        assert [n for n, t in declared if t not in ("long long", "int", "bint")] == [s for s in cls.__slots__ if s in objects]

@@ -51,8 +51,7 @@ def set_state(ep: Endpoint, state: int, ts: float) -> None:
             ts = trans[-2]
         ep.state = state
         ep.state_time = ts
-        trans.append(ts)
-        trans.append(state)
+        ep.trans_flat = trans + (ts, state)
         if state == TIME_WAIT:
             ep.tw_entries += 1
 
@@ -67,7 +66,7 @@ def withdraw_established(ep: Endpoint) -> None:
     """
     trans = ep.trans_flat
     if len(trans) >= 4 and trans[-1] == ESTABLISHED and trans[-3] == SYN_RECEIVED:
-        del trans[-2:]
+        trans = ep.trans_flat = trans[:-2]
         ep.state = SYN_RECEIVED
         ep.state_time = trans[-2]
 
@@ -289,7 +288,7 @@ def crossed_synack(x: Endpoint, ts: float) -> None:
     trans = x.trans_flat
     if x.state == ESTABLISHED and len(trans) >= 4 and trans[-3] == SYN_SENT:
         established = trans[-2]
-        del trans[-2:]
+        trans = x.trans_flat = trans[:-2]
         x.state = SYN_SENT
         x.state_time = trans[-2]
         set_state(x, SYN_RECEIVED, established)

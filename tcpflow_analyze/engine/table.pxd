@@ -30,7 +30,7 @@ cdef long long CLOSED, ESTABLISHED, SYN_SENT, UNKNOWN
 cdef long long H_ACK, H_DATA, TOO_LARGE_SEQ_DELTA
 
 cdef class ConnectionTable:
-    cdef public dict table
+    cdef public dict table, hosts
     cdef public object options, max_table, max_finished, finished, finished_failed, order, folds
     cdef public object evicted, _order, packet_number, likely_server_ports, awaiting
     cdef public long long generation

@@ -5,7 +5,15 @@
 # int (counters from 0; states; ports; sequence numbers of 32 bits or -1 for
 # "not seen") is a C long long, and one whose every value is True or False a
 # C bint: reading one gives the same int or bool in both builds, and neither
-# costs an object per value.  Any field that may hold None or a float stays a
+# costs an object per value.  An endpoint's small codes (port, state, window
+# scale, Zeek's states, history bits) and its counts of particular segments
+# (retransmissions, zero windows, gaps, duplicates, SYNs, FINs, probes) are a
+# C int: 2**31 of one such segment from one endpoint would be a capture of
+# 140 GB or more.  Its packets, ACK advances, bytes and sequence numbers stay
+# long long; so do a connection's id and order, beside its codes and
+# handshake bits in C ints.  That takes 64 bytes off an Endpoint, which then
+# fits the small-object allocator (512 bytes at most) instead of a malloc
+# call each, and 40 off a Connection.  Any field that may hold None or a float stays a
 # Python object: a C field would refuse None and turn an int into a float.
 # The fields are the classes' __slots__: the C fields first, in __slots__
 # order, then the objects (connection.ENDPOINT_OBJECTS, CONNECTION_OBJECTS),
@@ -13,15 +21,29 @@
 # the first, port and roles_inferred, to the last, fin_guess and evidence).
 
 cdef class Endpoint:
-    cdef public long long port, state, isn, snd_nxt, rcv_nxt, wscale, fin_seq
+    cdef public int port, state
+    cdef public long long isn, snd_nxt, rcv_nxt
+    cdef public int wscale
+    cdef public long long fin_seq
     cdef public bint got_fin, active_close, fw2_live
-    cdef public long long syn_count, probes, tw_entries
-    cdef public long long packets, bytes, retransmits, zero_windows, gaps
-    cdef public long long zstate, zprev, zstart, zlast, zdata, zgaps, zmissed, zrxmit
+    cdef public int syn_count, probes, tw_entries
+    cdef public long long packets, bytes
+    cdef public int retransmits, zero_windows, gaps
+    cdef public int zstate, zprev
+    cdef public long long zstart, zlast, zdata
+    cdef public int zgaps
+    cdef public long long zmissed
+    cdef public int zrxmit
     cdef public bint zdid_close
-    cdef public long long ip_bytes, hist_seen, last_syn, last_fin, last_rst, fin_count
+    cdef public long long ip_bytes
+    cdef public int hist_seen
+    cdef public long long last_syn, last_fin, last_rst
+    cdef public int fin_count
     cdef public long long unseen_step, missed, seg_seq, ctl_seq
-    cdef public long long duplicates, ctl_duplicates, acks, gap_acks, seq_holes, hole_ack, fin_guess
+    cdef public int duplicates, ctl_duplicates
+    cdef public long long acks
+    cdef public int gap_acks, seq_holes
+    cdef public long long hole_ack, fin_guess
     cdef public object addr, state_time
     cdef public object syn_time, fin_time, rst_time, last_syn_time, rxmt_time
     cdef public object probe_time, got_fin_time, trans_flat
@@ -31,15 +53,16 @@ cdef class Endpoint:
 
 cdef class Connection:
     cdef public bint roles_inferred
-    cdef public long long hs, rst_ignored
+    cdef public int hs, rst_ignored
     cdef public bint ended, route_check, evict_spared
-    cdef public long long reused_peer_state, reused_own_state, seq_order
+    cdef public int reused_peer_state, reused_own_state
+    cdef public long long seq_order
     cdef public bint syn_cookie
     cdef public long long id
     cdef public bint rst_ack
-    cdef public long long challenge_state
+    cdef public int challenge_state
     cdef public bint zflip
-    cdef public long long one_sided, evidence
+    cdef public int one_sided, evidence
     cdef public bytes ckey
     cdef public Endpoint client, server
     cdef public object first_seen, last_seen, hist, reset_by, prev, superseded, reused_from
