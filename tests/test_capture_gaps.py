@@ -281,6 +281,41 @@ def test_fin_unanswered_while_the_peer_talks_on_is_unknown(tmp_path):
 
 
 # ---------------------------------------------------------------------- a lone SYN
+def test_syns_only_sample_is_never_a_confident_syn_sent():
+    """sample_pcaps/syns_only: the kernel's connections captured with the
+    filter 'tcp[tcpflags] == tcp-syn'.  Four SYNs, each sent once, the
+    capture running on for 4 s without them again: their sockets left
+    SYN_SENT within the initial RTO (1 s), for ESTABLISHED (40001, 40002),
+    TIME_WAIT (40003) or CLOSED (40004, refused) by ss, which nothing in the
+    capture tells apart.  Both states UNKNOWN, state_evidence unknown.
+    Before: SYN_SENT / CLOSED, 'seen', 6 of the 8 endpoint states
+    confidently wrong.  40005, whose SYNs iptables dropped, sent its SYN
+    again every second up to the end: SYN_SENT, 'seen', as ss says, and the
+    one syn_unanswered."""
+    import json
+
+    from conftest import SAMPLES
+    truth = json.loads((SAMPLES / "syns_only.truth.json").read_text())
+    ss = {c["client"]["port"]: (c["client"]["state"], c["server"]["state"]) for c in truth["connections"]}
+    assert ss == {40001: ("ESTABLISHED", "ESTABLISHED"), 40002: ("ESTABLISHED", "ESTABLISHED"),
+                  40003: ("TIME_WAIT", "CLOSED"), 40004: ("CLOSED", "CLOSED"), 40005: ("SYN_SENT", "CLOSED")}
+    analysis, report = report_of(SAMPLES / "syns_only.pcap")
+    ours = {e["client"]["port"]: (e["client"]["state"], e["server"]["state"], e["state_evidence"], e["syn_retries"])
+            for e in report["connections"]}
+    assert ours == {40001: ("UNKNOWN", "UNKNOWN", "unknown", 0), 40002: ("UNKNOWN", "UNKNOWN", "unknown", 0),
+                    40003: ("UNKNOWN", "UNKNOWN", "unknown", 0), 40004: ("UNKNOWN", "UNKNOWN", "unknown", 0),
+                    40005: ("SYN_SENT", "CLOSED", "seen", 4)}
+    assert report["capture"]["states_inferred"] == 4
+    [alarm] = report["anomalies"]
+    assert alarm["type"] == "syn_unanswered" and alarm["connections"] == [5]
+    assert alarm["details"]["service"] == "10.201.0.2:8082" and alarm["details"]["max_syns"] == 5
+    # Asked to flag every SYN left without an answer (--syn-retries 0): not
+    # the four whose senders stopped waiting -- nothing shows that their
+    # server did not answer.  Before: "the server is down" for 8080 and 8081.
+    found = run_detectors(analysis, {"syn_retries": 0})
+    assert [(a.type, a.details["service"]) for a in found] == [("syn_unanswered", "10.201.0.2:8082")]
+
+
 def _lone_syn_then(tmp_path, wait, retried=False):
     """The client's SYN (and, if ``retried``, the same SYN 1 s later), then
     ``wait`` seconds of another connection talking: a capture going on."""
