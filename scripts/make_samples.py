@@ -310,6 +310,10 @@ class Lab:
         self.notes = []
         self.client_ns_alive = True
         self.listener = None       # the first listening socket
+        # What the capture lacks of what the sockets exchanged, when that is
+        # by design (a capture filter): the truth's "capture_lacks".  Its
+        # ss states then need not follow from the capture.
+        self.capture_lacks = None
 
     # -- namespaces and links ------------------------------------------------
 
@@ -586,6 +590,7 @@ class Lab:
             "kernel": os.uname().release,
             "ss": self.ss,
             "connections": self.truth_connections(),
+            **({"capture_lacks": self.capture_lacks} if self.capture_lacks else {}),
             "notes": " ".join(self.notes + ([f"Capture tool said: {self.capture_stats}."]
                                             if self.capture_stats else [])),
         }
@@ -1651,6 +1656,67 @@ def port_scan(lab):
         f"41000-41199 in port order; the SYN scan's SYNs were built by this script (struct) and sent "
         f"from {scanner2}:43210 through a raw socket in tfa-cli, whose kernel holds that address and "
         f"no socket for it, so it answered each SYN-ACK with RST. 10.201.0.3-5 used ports 42001-42006.")
+
+
+@scenario(2)
+def syns_only(lab):
+    """Connection attempts only: the capture filter 'tcp[tcpflags] == tcp-syn'.
+
+    What an operator counting new connections captures: each SYN and
+    nothing else -- no SYN-ACK, no RST, no data, no FIN.  Four attempts end
+    four ways that the capture cannot show: 40001 connects, exchanges a
+    request and a response and stays open; 40002 connects and stays idle;
+    40003 exchanges and the client closes first (TIME_WAIT); 40004 is
+    refused by port 8081, where nothing listens (RST).  Then 40005 connects
+    to port 8082, whose SYNs the server's iptables drops: its kernel sends
+    the SYN again every second (Linux >= 6.5, tcp_syn_linear_timeouts=4),
+    so the capture goes on, and it is still trying at the ss snapshot,
+    4.5 s later -- the one attempt the capture shows as it is.  None of the
+    first four SYNs is repeated: each was answered (a socket in SYN_SENT
+    repeats its SYN after the initial RTO, 1 s)."""
+    lab.description = ("Capture filter 'tcp[tcpflags] == tcp-syn' (SYNs only): 40001 connects, "
+                       "exchanges and stays open; 40002 connects and stays idle; 40003 exchanges and "
+                       "the client closes first; 40004 is refused by port 8081; 40005's SYNs to port "
+                       "8082 are dropped by iptables and retransmitted until the end.")
+    lab.capture_lacks = ("Everything but the SYNs (the filter 'tcp[tcpflags] == tcp-syn'): the "
+                         "SYN-ACKs, the RST, the data, the FINs and every ACK.")
+    srv = lab.listen()
+    filtered = 8082
+    rule = ("INPUT", "-p", "tcp", "--dport", str(filtered), "--syn", "-j", "DROP")
+    lab.iptables_add("srv", *rule)
+    lab.start_capture("cli", bpf="tcp[tcpflags] == tcp-syn")
+    c1 = lab.connect(40001)
+    s1 = lab.accept(srv)
+    exchange(c1, s1)
+    lab.add_conn(40001)
+    lab.connect(40002)
+    lab.accept(srv)
+    lab.add_conn(40002)
+    closes_first(lab, 40003, "client")
+    c4 = lab.client(40004)
+    try:
+        c4.connect((lab.srv_ip, 8081))
+        raise RuntimeError("connect to a closed port succeeded")
+    except ConnectionRefusedError:
+        pass
+    lab.add_conn(40004, sport=8081)
+    c5 = lab.client(40005)
+    c5.setblocking(False)
+    err = c5.connect_ex((lab.srv_ip, filtered))
+    assert err == 115, err   # EINPROGRESS
+    lab.add_conn(40005, sport=filtered)
+    # Past the fourth retransmission (+4 s), before the fifth (+6 s).
+    time.sleep(4.2)
+    lab.finish(settle=0.3)
+    counters = lab.iptables_counters("srv")
+    lab.iptables_del("srv", *rule)
+    dropped = counters.splitlines()[2].split()[0]
+    lab.notes.append(
+        f"tcpdump ran on the client veth with the capture filter 'tcp[tcpflags] == tcp-syn'. The "
+        f"kernels exchanged every packet; the capture holds the SYNs only. iptables in the server "
+        f"namespace (INPUT, --syn --dport {filtered} -j DROP) dropped {dropped} SYN(s) of 40005; the rule "
+        f"was removed after the capture stopped. The sockets of 40001, 40002 and 40005 were held open "
+        f"past the ss snapshot.")
 
 
 @scenario(2)

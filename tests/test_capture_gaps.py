@@ -278,3 +278,133 @@ def test_fin_unanswered_while_the_peer_talks_on_is_unknown(tmp_path):
     analysis, report = report_of(_trace_pcap(tmp_path, build))
     assert states(analysis.connections[0]) == ("UNKNOWN", "UNKNOWN")
     assert next(iter(report["connections"]))["state_evidence"] == "unknown"
+
+
+# ---------------------------------------------------------------------- a lone SYN
+def test_syns_only_sample_is_never_a_confident_syn_sent():
+    """sample_pcaps/syns_only: the kernel's connections captured with the
+    filter 'tcp[tcpflags] == tcp-syn'.  Four SYNs, each sent once, the
+    capture running on for 4 s without them again: their sockets left
+    SYN_SENT within the initial RTO (1 s), for ESTABLISHED (40001, 40002),
+    TIME_WAIT (40003) or CLOSED (40004, refused) by ss, which nothing in the
+    capture tells apart.  Both states UNKNOWN, state_evidence unknown.
+    Before: SYN_SENT / CLOSED, 'seen', 6 of the 8 endpoint states
+    confidently wrong.  40005, whose SYNs iptables dropped, sent its SYN
+    again every second up to the end: SYN_SENT, 'seen', as ss says, and the
+    one syn_unanswered."""
+    import json
+
+    from conftest import SAMPLES
+    truth = json.loads((SAMPLES / "syns_only.truth.json").read_text())
+    ss = {c["client"]["port"]: (c["client"]["state"], c["server"]["state"]) for c in truth["connections"]}
+    assert ss == {40001: ("ESTABLISHED", "ESTABLISHED"), 40002: ("ESTABLISHED", "ESTABLISHED"),
+                  40003: ("TIME_WAIT", "CLOSED"), 40004: ("CLOSED", "CLOSED"), 40005: ("SYN_SENT", "CLOSED")}
+    analysis, report = report_of(SAMPLES / "syns_only.pcap")
+    ours = {e["client"]["port"]: (e["client"]["state"], e["server"]["state"], e["state_evidence"], e["syn_retries"])
+            for e in report["connections"]}
+    assert ours == {40001: ("UNKNOWN", "UNKNOWN", "unknown", 0), 40002: ("UNKNOWN", "UNKNOWN", "unknown", 0),
+                    40003: ("UNKNOWN", "UNKNOWN", "unknown", 0), 40004: ("UNKNOWN", "UNKNOWN", "unknown", 0),
+                    40005: ("SYN_SENT", "CLOSED", "seen", 4)}
+    assert report["capture"]["states_inferred"] == 4
+    [alarm] = report["anomalies"]
+    assert alarm["type"] == "syn_unanswered" and alarm["connections"] == [5]
+    assert alarm["details"]["service"] == "10.201.0.2:8082" and alarm["details"]["max_syns"] == 5
+    # Asked to flag every SYN left without an answer (--syn-retries 0): not
+    # the four whose senders stopped waiting -- nothing shows that their
+    # server did not answer.  Before: "the server is down" for 8080 and 8081.
+    found = run_detectors(analysis, {"syn_retries": 0})
+    assert [(a.type, a.details["service"]) for a in found] == [("syn_unanswered", "10.201.0.2:8082")]
+
+
+def _lone_syn_then(tmp_path, wait, retried=False):
+    """The client's SYN (and, if ``retried``, the same SYN 1 s later), then
+    ``wait`` seconds of another connection talking: a capture going on."""
+    from pcapgen import Trace, write_frames
+    tr = Trace()
+    other = Trace(client=("10.0.0.3", 40001), t0=tr.t)
+    tr.c("S", 1000)
+    if retried:
+        tr.c("S", 1000, dt=1.0)
+    other.t = tr.t
+    other.c("S", 7000).s("SA", 9000, 7001).c("A", 7001, 9001)
+    _ticks(other, int(wait / 0.5), 7001, 9001)
+    path = tmp_path / f"syn{wait}{retried}.pcap"
+    write_frames(path, sorted(tr.frames + other.frames))
+    return path
+
+
+def test_lone_syn_is_syn_sent_only_while_it_may_still_be_answered(tmp_path):
+    """A lone SYN (no answer, never sent again) is SYN_SENT, 'seen', while
+    the capture ends before its answer or its retransmission is due (the
+    initial RTO, 1 s, and up to LOST_ANSWER_WAIT, as for a FIN); once the
+    capture runs on past that, the sender is no longer in SYN_SENT and
+    nothing says what it and the server are in instead: UNKNOWN, dated at
+    the SYN, 'unknown'."""
+    for wait in (0.5, 2.0):
+        analysis, report = report_of(_lone_syn_then(tmp_path, wait))
+        conn, entry = analysis.connections[0], next(iter(report["connections"]))
+        assert analysis.stats.end - conn.client.syn_time < 3.0
+        assert states(conn) == ("SYN_SENT", "CLOSED") and entry["state_evidence"] == "seen", wait
+    analysis, report = report_of(_lone_syn_then(tmp_path, 4.0))
+    conn, entry = analysis.connections[0], next(iter(report["connections"]))
+    assert states(conn) == ("UNKNOWN", "UNKNOWN") and entry["state_evidence"] == "unknown"
+    assert names(conn.client) == ["CLOSED", "SYN_SENT", "UNKNOWN"]
+    assert conn.client.state_time == conn.server.state_time == conn.client.syn_time
+    assert report["anomalies"] == []
+
+
+def test_retried_syn_never_answered_stays_syn_sent(tmp_path):
+    """A SYN sent again after the initial RTO, and never answered: its
+    sender was in SYN_SENT without an answer at least until then -- as it
+    was, SYN_SENT, 'seen', and a syn_unanswered alarm."""
+    analysis, report = report_of(_lone_syn_then(tmp_path, 4.0, retried=True))
+    conn, entry = analysis.connections[0], next(iter(report["connections"]))
+    assert states(conn) == ("SYN_SENT", "CLOSED") and entry["state_evidence"] == "seen"
+    assert [a["type"] for a in report["anomalies"]] == ["syn_unanswered"]
+
+
+def test_server_data_after_a_lost_synack_establishes_both(tmp_path):
+    """The client's SYN, then the server's banner acknowledging it -- its
+    SYN-ACK and the client's ACK missing from the capture.  Only a
+    synchronized socket sends data: both ESTABLISHED, inferred.  Before:
+    the client SYN_SENT and the server CLOSED, 'seen', while the server
+    talked.  A bare ACK of the SYN proves nothing (a split handshake starts
+    with one, and a SYN_SENT socket drops it): the client stays SYN_SENT."""
+    def banner(tr):
+        tr.c("S", 1000).s("PA", 5001, 1001, b"220 ready\r\n", dt=0.01)
+    analysis, report = report_of(_trace_pcap(tmp_path, banner))
+    conn, entry = analysis.connections[0], next(iter(report["connections"]))
+    assert states(conn) == ("ESTABLISHED", "ESTABLISHED") and entry["state_evidence"] == "inferred"
+    assert names(conn.server) == ["CLOSED", "SYN_RECEIVED", "ESTABLISHED"]
+    assert entry["handshake"] == "complete" and report["anomalies"] == []
+
+    def bare_ack(tr):
+        tr.c("S", 1000).s("A", 5001, 1001, dt=0.01)
+    analysis, report = report_of(_trace_pcap(tmp_path, bare_ack))
+    assert states(analysis.connections[0]) == ("SYN_SENT", "CLOSED")
+    assert next(iter(report["connections"]))["state_evidence"] == "seen"
+
+
+def test_folded_lone_syns_raise_no_syn_unanswered(tmp_path):
+    """--syn-retries 0 flags every SYN left without an answer, folded ones
+    included -- but not the lone SYNs that silence made UNKNOWN.  30 lone
+    SYNs to port 80, then 4 s later 30 to port 81, which push 19 of port
+    80's out of a 40-connection table into folds (judged then: UNKNOWN).
+    Port 81's, at the capture's end, are still SYN_SENT and flagged."""
+    from pcapgen import Trace, write_frames
+
+    from tcpflow_analyze.analysis import AnalysisOptions
+    frames = []
+    for port, start in ((80, 0.0), (81, 4.0)):
+        for i in range(30):
+            tr = Trace(client=("10.0.1.%d" % (i + 1), 40000 + i), server=("10.0.0.2", port),
+                       t0=1_700_000_000.0 + start + i * 0.001)
+            tr.c("S", 1000 + i, dt=0.0)
+            frames += tr.frames
+    path = write_frames(tmp_path / "folds.pcap", sorted(frames))
+    analysis = analyze([str(path)], AnalysisOptions(max_connections=40, max_report_connections=10))
+    [fold] = analysis.folds.groups.values()
+    assert (fold.server_port, fold.client_states) == (80, {"UNKNOWN": 19})
+    [alarm] = run_detectors(analysis, {"syn_retries": 0})
+    assert alarm.type == "syn_unanswered" and alarm.details["service"] == "10.0.0.2:81"
+    assert alarm.details["count"] == 30

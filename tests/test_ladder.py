@@ -188,6 +188,22 @@ def test_syn_cookie_and_spoofed_client():
     assert finals <= {("CLOSED", "SYN_RECEIVED"), ("CLOSED", "CLOSED")}
 
 
+def test_lone_syn_turns_unknown_on_a_timer_line():
+    """sample_pcaps/syns_only holds SYNs only: 40001's SYN never came again
+    though the capture ran on 4 s, so both sides turn UNKNOWN at the SYN,
+    each on a timer line that says why (not "SYN retries exhausted", the
+    note of a SYN_SENT's end before); 40005, retried up to the end, stays
+    SYN_SENT with no timer line, as ss says."""
+    ladders = record_ladders(sample("syns_only"), [1, 5])
+    timers = [e for e in ladders[1].events if e.kind == "timer"]
+    assert [e.side for e in timers] == ["client", "server"]
+    assert all(e.note == "SYN not repeated in 3 s: answer not captured?" for e in timers)
+    assert (ladders[1].states("client"), ladders[1].states("server")) == (["CLOSED", "SYN_SENT", "UNKNOWN"],
+                                                                         ["CLOSED", "UNKNOWN"])
+    assert [e.kind for e in ladders[5].events] == ["segment"] * 5
+    assert (ladders[5].final("client"), ladders[5].final("server")) == truth("syns_only", 4)
+
+
 def test_folding_on_bulk_loss():
     ladder = record_ladder(sample("bulk_loss"), 1)
     folded = render_ladder(ladder)

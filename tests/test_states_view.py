@@ -3,7 +3,7 @@ import datetime as dt
 import json
 
 import pytest
-from conftest import SAMPLES
+from conftest import SAMPLES, capture_lacks_evidence
 
 from tcpflow_analyze.analysis import analyze
 from tcpflow_analyze.views.ladder import record_ladder
@@ -12,10 +12,11 @@ from tcpflow_analyze.render.states import plot_timelines, render_states_at, rend
 from tcpflow_analyze.views.states import parse_time, state_timelines, states_at
 from tcpflow_analyze.model.states import STATE_NAMES
 
-# Samples with packets deleted after the fact (scripts/make_lossy.py) keep the
-# original's ss truth, which no passive view can match where the capture lost
-# the evidence: tests/test_kernel_samples.py holds them to "right or flagged".
-TRUTHS = sorted(p for p in SAMPLES.glob("*.truth.json") if "derived_from" not in json.loads(p.read_text()))
+# Samples whose capture lacks packets the sockets exchanged (deleted after the
+# fact, or kept out by a capture filter) keep the kernel's ss truth, which no
+# passive view can match where the capture holds no evidence of it:
+# tests/test_kernel_samples.py holds them to "right or flagged".
+TRUTHS = sorted(p for p in SAMPLES.glob("*.truth.json") if not capture_lacks_evidence(json.loads(p.read_text())))
 # The lab (sample_pcaps/README.md): the client namespace holds .1, the server .2.
 NAMESPACE_HOSTS = {"client": {"10.201.0.1", "fd00:201::1"}, "server": {"10.201.0.2", "fd00:201::2"}}
 

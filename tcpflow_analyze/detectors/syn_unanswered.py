@@ -13,6 +13,7 @@ except ImportError:   # the pure-Python build, where Cython need not be installe
 
 from ..engine.folding import SYN_ONLY, syn_only
 from ..model.connection import Connection
+from ..model.states import UNKNOWN
 from .base import Anomaly, Option, clients_of, ids, plural, report_time, with_folds
 from .scans import scanned
 
@@ -60,11 +61,19 @@ def detect(analysis, cfg) -> list[Anomaly]:
              "last_time": report_time(max(times)), "syn_flood": True, "sources": len(sources),
              "omitted": fold.count if fold else 0,
              "top_sources": [{"endpoint": a, "count": n} for a, n in sources.most_common(5)]}))
-    stuck = [c for c in conns if c.client.syn_count > retries]
+    # Not a lone SYN whose state the end of the capture made UNKNOWN
+    # (engine.timers.lone_syn: sent once, never repeated though the capture
+    # went on): its sender stopped waiting, most likely answered in packets
+    # the capture lacks -- no evidence of a server that does not answer.
+    # It can count only where --syn-retries is 0.
+    stuck = [c for c in conns if c.client.syn_count > retries and c.client.state != UNKNOWN]
     for svc, group, fold in with_folds(stuck, analysis, SYN_ONLY):
         if svc in flooded:
             continue
         omitted = sum(n for syns, n in fold.syn_counts.items() if syns > retries) if fold else 0
+        if omitted and not retries:
+            # Every folded UNKNOWN client of an unanswered SYN is such a lone SYN.
+            omitted -= fold.client_states.get("UNKNOWN", 0)
         if not group and not omitted:
             continue
         count = len(group) + omitted

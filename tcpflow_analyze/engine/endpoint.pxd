@@ -32,6 +32,8 @@ cpdef check_ended(Connection conn)
 cpdef receipts(Connection conn, Endpoint x, Endpoint y, bint upper, ts, long long ack, long long flags,
                long long plen)
 
+cdef lost_synack(Connection conn, Endpoint x, Endpoint y, ts)
+
 @cython.locals(sig="long long", fin_seq="long long", st="long long")
 cpdef control(Connection conn, Endpoint x, Endpoint y, bint upper, ts, long long seq, long long ack,
               long long flags, long long plen, wscale)

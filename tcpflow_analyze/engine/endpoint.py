@@ -142,6 +142,8 @@ def receipts(conn, x, y, upper, ts, ack, flags, plen) -> None:
         if y.state == SYN_SENT and flags & SYN:
             # y gets the SYN-ACK it waited for (RFC 9293 3.10.7.3).
             set_state(y, ESTABLISHED, ts)
+        elif y.state == SYN_SENT and (plen or flags & FIN) and not x.syn_count and acks_syn(y, ack):
+            lost_synack(conn, x, y, ts)
         elif y.state == SYN_RECEIVED and not (conn.hs & HS_OVERFLOW and upper):
             # The handshake's final ACK (or, in a simultaneous open, the
             # peer's SYN-ACK) reaches y.  Not so once y's listener is known to
@@ -172,6 +174,33 @@ def receipts(conn, x, y, upper, ts, ack, flags, plen) -> None:
             # Data still arriving in FIN_WAIT_2: the application shut down
             # only its sending side; tcp_fin_timeout does not apply.
             x.fw2_live = True
+
+
+def lost_synack(conn, x: Endpoint, y: Endpoint, ts: float) -> None:
+    """x, never seen to send a SYN, sends data or a FIN that acknowledges
+    y's SYN (and nothing y did not send): its SYN-ACK, and y's ACK of it,
+    are missing from the capture (issue #16: a capture that lost them, or
+    filtered them out).
+
+    Only a synchronized TCB sends data or a FIN (RFC 9293 3.10.7.4; a Linux
+    request socket, SYN_RECEIVED, sends nothing but its SYN-ACK: the socket
+    that sends is the child made when the client's ACK arrives,
+    tcp_check_req).  So x had y's ACK of its SYN-ACK, and y, which sent
+    that ACK, had the SYN-ACK: both ESTABLISHED from this segment on,
+    inferred.  Without this y would stay SYN_SENT to the end, with the
+    server talking to it.  A bare ACK is not enough: a split handshake
+    (the server's ACK, then its own SYN) starts with one, and a SYN_SENT
+    socket drops it (RFC 9293 3.10.7.3, "fifth").  (A challenge ACK or a
+    TIME_WAIT socket's ACK carries an old connection's numbers:
+    acknowledging this SYN exactly is a one-in-2**32 accident.)
+    """
+    if x.state == CLOSED or x.state == LISTEN or x.state == UNKNOWN:
+        set_state(x, SYN_RECEIVED, ts)
+    set_state(x, ESTABLISHED, ts)
+    set_state(y, ESTABLISHED, ts)
+    conn.hs |= HS_SYNACK | HS_ACK
+    if conn.evidence < EVIDENCE_INFERRED:
+        conn.evidence = EVIDENCE_INFERRED
 
 
 def control(conn, x, y, upper, ts, seq, ack, flags, plen, wscale) -> None:

@@ -10,8 +10,8 @@ import cython
 from ..model.connection cimport Connection, Endpoint
 from .endpoint cimport fin_acked, receive_fin, set_state
 
-cdef long long EVIDENCE_INFERRED, HS_ACK, HS_SYNACK, SEQ_HALF, SEQ_MASK
-cdef long long CLOSED, ESTABLISHED, FIN_WAIT_2, SYN_RECEIVED, SYN_SENT, TIME_WAIT
+cdef long long EVIDENCE_INFERRED, EVIDENCE_UNKNOWN, HS_ACK, HS_SYNACK, SEQ_HALF, SEQ_MASK
+cdef long long CLOSED, ESTABLISHED, FIN_WAIT_2, SYN_RECEIVED, SYN_SENT, TIME_WAIT, UNKNOWN
 cdef double FIN_ANSWER_TIME, LOST_ANSWER_WAIT, SYNACK_ANSWER_TIME, SYNACK_RETRANSMIT_WAIT
 cdef double SYN_RECEIVED_TIMEOUT, SYN_SENT_TIMEOUT
 
@@ -34,6 +34,9 @@ cdef lost_answer(Connection conn, Endpoint x, Endpoint y, double end_ts, list ev
 cpdef lost_fin(Connection conn, Endpoint x, Endpoint y, t)
 
 cpdef lost_fin_ack(Connection conn, Endpoint x, Endpoint y, t)
+
+@cython.locals(c=Endpoint, s=Endpoint)
+cdef lone_syn(Connection conn, double end_ts)
 
 @cython.locals(x=Endpoint, y=Endpoint)
 cpdef infer_unseen(Connection conn, double end_ts)

@@ -12,7 +12,7 @@ from ..model.connection import (
 )
 from ..model.states import (
     CLOSE_WAIT, CLOSED, CLOSING, ESTABLISHED, FIN_WAIT_1, LAST_ACK, UNKNOWN, FIN_ANSWER_TIME, FIN_WAIT_2, SYN_RECEIVED, SYN_RECEIVED_TIMEOUT, SYN_SENT, SYN_SENT_TIMEOUT,
-    SYNACK_ANSWER_TIME, SYNACK_RETRANSMIT_WAIT, SYNCHRONIZED, TIME_WAIT,
+    LOST_ANSWER_WAIT, SYNACK_ANSWER_TIME, SYNACK_RETRANSMIT_WAIT, SYNCHRONIZED, TIME_WAIT,
 )
 from .endpoint import fin_acked, receive_fin, set_state
 
@@ -20,14 +20,10 @@ from .endpoint import fin_acked, receive_fin, set_state
 # still unacknowledged after it is sent again, the wait doubling each time.
 RTO_MIN = 0.2
 
-# A FIN or data segment still unacknowledged this long before the capture's
-# end, yet never retransmitted, was acknowledged: the capture lost the
-# answer.  Linux retransmits after the RTO -- max(200 ms, SRTT + 4 RTTVAR),
-# 1 s before any RTT sample (RFC 6298 2.1, TCP_TIMEOUT_INIT) -- so 3 s is
-# past the first retransmission of any RFC 6298 sender (minimum RTO 1 s)
-# by two backoffs; on a long path it is at least LOST_ANSWER_RTTS round
-# trips of the handshake.
-LOST_ANSWER_WAIT = 3.0
+# A FIN or data segment still unacknowledged LOST_ANSWER_WAIT (model.states)
+# before the capture's end, yet never retransmitted, was acknowledged: the
+# capture lost the answer.  On a long path the wait is at least
+# LOST_ANSWER_RTTS round trips of the handshake.
 LOST_ANSWER_RTTS = 5
 
 
@@ -53,6 +49,10 @@ def infer_from_silence(conn: Connection, end_ts: float, unanswered: float) -> No
     c, s = conn.client, conn.server
     if conn.one_sided:
         infer_unseen(conn, end_ts)
+    elif c.state == SYN_SENT:
+        # (A handshake never answered has no FIN or data for
+        # infer_lost_answers to judge.)
+        lone_syn(conn, end_ts)
     elif c.packets and s.packets:
         infer_lost_answers(conn, end_ts)
     fin_arrived(c, s, end_ts)
@@ -209,6 +209,39 @@ def lost_fin_ack(conn: Connection, x: Endpoint, y: Endpoint, t: float) -> None:
         return
     fin_acked(conn, x, y, t)
     conn.evidence = max(conn.evidence, EVIDENCE_INFERRED)
+
+
+def lone_syn(conn: Connection, end_ts: float) -> None:
+    """The client's SYN, sent once and never answered -- no SYN-ACK, no RST
+    it would accept -- nor repeated, although the capture goes on for
+    LOST_ANSWER_WAIT (issue #16: a capture filtered to SYNs, or one that
+    lost the SYN-ACK and everything after it).
+
+    A socket in SYN_SENT retransmits its SYN when the initial RTO runs out
+    (1 s: RFC 6298 2.1, Linux TCP_TIMEOUT_INIT; then every second for
+    tcp_syn_linear_timeouts=4 tries since Linux 6.5, after 1, 3, 7, 15 s
+    before), and tcp_syn_retries is never below 1.  So a second after its
+    SYN the sender was no longer in SYN_SENT: a SYN-ACK the capture lacks
+    had made it ESTABLISHED (and anything after: the capture would not show
+    its close either), a RST it lacks had made it CLOSED, its application
+    gave up (close() in SYN_SENT sends nothing), or no socket sent the SYN
+    at all (a spoofed one).  Nothing in the capture tells these apart, nor
+    what the server holds: both states are UNKNOWN, dated at the SYN --
+    not a SYN_SENT the kernel would have shown retransmitting, nor a guess
+    (sample_pcaps/syns_only, captured with 'tcp[tcpflags] == tcp-syn',
+    holds lone SYNs whose sockets ss shows ESTAB, TIME-WAIT and gone,
+    refused).  Within LOST_ANSWER_WAIT of the capture's end
+    SYN_SENT stands: the answer, or the SYN again, may come just after.  A
+    SYN that was repeated stays SYN_SENT: its sender was there, unanswered,
+    at least until its last SYN.
+    """
+    c, s = conn.client, conn.server
+    if c.syn_count != 1 or s.syn_count or end_ts - c.syn_time < LOST_ANSWER_WAIT:
+        return
+    t = c.syn_time
+    set_state(c, UNKNOWN, t)
+    set_state(s, UNKNOWN, t)
+    conn.evidence = EVIDENCE_UNKNOWN
 
 
 def infer_unseen(conn: Connection, end_ts: float) -> None:

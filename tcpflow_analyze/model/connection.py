@@ -183,7 +183,8 @@ class Endpoint:
 # What a connection's states rest on (``Connection.evidence``).
 EVIDENCE_SEEN = 0       # packets of both sides, in the capture
 EVIDENCE_INFERRED = 1   # partly inferred: a side never seen, or packets the capture missed
-EVIDENCE_UNKNOWN = 2    # the capture's evidence contradicts itself: a state is UNKNOWN
+EVIDENCE_UNKNOWN = 2    # the capture's evidence contradicts itself, or rules out the one state
+                        # it shows and leaves nothing to choose among the rest: a state is UNKNOWN
 EVIDENCE_NAMES = ("seen", "inferred", "unknown")
 
 # Which side a one-sided connection was seen from (``Connection.one_sided``).

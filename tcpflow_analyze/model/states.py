@@ -78,6 +78,13 @@ SYNACK_ANSWER_TIME = 1.0
 # after at least TCP_RTO_MIN (200 ms).  An unanswered FIN younger than this at
 # the end of a capture is taken as received.
 FIN_ANSWER_TIME = 0.2
+# A segment that takes an answer -- a FIN, data, a SYN -- still unanswered
+# this long before the capture's end, yet never sent again, was answered or
+# given up on: the capture lacks what happened (engine.timers).  Linux
+# retransmits after the RTO -- max(200 ms, SRTT + 4 RTTVAR), 1 s before any
+# RTT sample (RFC 6298 2.1, TCP_TIMEOUT_INIT) -- so 3 s is past the first
+# retransmission of any RFC 6298 sender (minimum RTO 1 s) by two backoffs.
+LOST_ANSWER_WAIT = 3.0
 # A SYN_RECEIVED request retransmits its SYN-ACK after TCP_TIMEOUT_INIT (1 s);
 # waiting half as long again allows for timer slack.
 SYNACK_RETRANSMIT_WAIT = 1.5

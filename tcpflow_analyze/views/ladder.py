@@ -39,8 +39,8 @@ from ..decode import ACK, CWR, ECE, FIN, PSH, RST, SYN, URG
 from .record import connection_entry
 from ..model.states import (
     CLOSED, ESTABLISHED, FIN_WAIT_2,
-    LISTEN, STATE_NAMES, SYN_RECEIVED, SYN_RECEIVED_TIMEOUT, SYN_SENT, SYN_SENT_TIMEOUT,
-    SYNACK_ANSWER_TIME, TIME_WAIT,
+    LISTEN, LOST_ANSWER_WAIT, STATE_NAMES, SYN_RECEIVED, SYN_RECEIVED_TIMEOUT, SYN_SENT, SYN_SENT_TIMEOUT,
+    SYNACK_ANSWER_TIME, TIME_WAIT, UNKNOWN,
 )
 
 SEGMENT = "segment"
@@ -935,7 +935,8 @@ def _handover_note(other, flags) -> str:
 
 
 def _timer_event(conn, t, side, state, before, options) -> LadderEvent:
-    ev = LadderEvent(TIMER, t, -1, -1, side=side, before=before, note=_timer_note(conn, side, before, options))
+    ev = LadderEvent(TIMER, t, -1, -1, side=side, before=before,
+                     note=_timer_note(conn, side, state, before, options))
     if side == "client":
         ev.client_state = state
     else:
@@ -943,8 +944,11 @@ def _timer_event(conn, t, side, state, before, options) -> LadderEvent:
     return ev
 
 
-def _timer_note(conn, side, before, options) -> str:
+def _timer_note(conn, side, state, before, options) -> str:
     """Why the tracker moved an endpoint without a packet (tracker.finalize)."""
+    if state == UNKNOWN and (before == SYN_SENT or before == CLOSED):
+        # engine.timers.lone_syn (both sides, dated at the SYN).
+        return f"SYN not repeated in {LOST_ANSWER_WAIT:g} s: answer not captured?"
     if before == TIME_WAIT:
         return f"TIME_WAIT over (2MSL, {options.time_wait:g} s)"
     if before == FIN_WAIT_2:

@@ -159,7 +159,9 @@ RECORD: tuple[Field, ...] = (
     Field("missed_bytes", INT, "c.missed + s.missed"),
     # "seen": both states follow from packets in the capture; "inferred":
     # they rest partly on what the capture lacks (a side never seen, a
-    # packet it missed) and are the most likely ones, not certain.
+    # packet it missed) and are the most likely ones, not certain;
+    # "unknown": the capture contradicts itself, or rules out what it shows
+    # (a lone SYN never repeated) with nothing to tell what came instead.
     Field("state_evidence", STR, "EVIDENCE_NAMES[conn.evidence]"),
     # The only field the anomaly detectors give: it stays last (see with_anomalies).
     Field("anomalies", NAMES, "anomalies"),
