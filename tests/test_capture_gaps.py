@@ -284,26 +284,12 @@ def test_fin_unanswered_while_the_peer_talks_on_is_unknown(tmp_path):
 LOSS_FIELDS = ("one_sided", "states_inferred", "missed_bytes", "duplicates", "capture_loss")
 
 
-def _lossy_storm(tmp_path):
-    """The kernel-made time_wait_storm.pcap (600 short connections, one after
-    another) with a seeded 5% of its packets deleted by scripts/make_lossy.py
-    (its usage example): 300 of 6,002 packets, 49 of them data and 68 FINs."""
-    import subprocess
-    import sys
-
-    from conftest import ROOT
-    subprocess.run([sys.executable, str(ROOT / "scripts" / "make_lossy.py"), "--source", "time_wait_storm",
-                    "--share", "0.05", "--seed", "7", "--out", str(tmp_path)],
-                   check=True, capture_output=True)
-    return tmp_path / "lossy_time_wait_storm.pcap"
-
-
-def test_capture_loss_does_not_depend_on_the_memory_bounds(tmp_path):
+def test_capture_loss_does_not_depend_on_the_memory_bounds(lossy_storm):
     """The capture counts and Zeek's loss estimate are the capture's, not the
     caps': 5 connections tracked at once evict the others (finished early,
     listed), and a report cap of 5 folds all but a few of those, with one
     process or two (each partition gets half the caps, so they evict and
-    fold other connections).  Before, a folded connection took its ACKs,
+    fold other connections; the Dask engine: tests/test_parallel.py).  Before, a folded connection took its ACKs,
     gaps, missed bytes and states_inferred with it: 38 of the 2,292 ACK
     events and 2 of the 114 gaps were left, 5.263% (31 and 2, 6.452% with
     --jobs 2) where the whole capture gives 4.974%; 11 of 498 missed
@@ -311,7 +297,7 @@ def test_capture_loss_does_not_depend_on_the_memory_bounds(tmp_path):
     import json
 
     from clirun import invoke
-    path = _lossy_storm(tmp_path)
+    path = lossy_storm
 
     def report(*args):
         res = invoke("analyze", "--format", "json", *args, path)
@@ -348,33 +334,14 @@ def test_capture_loss_does_not_depend_on_the_memory_bounds(tmp_path):
                                                    "acks", "gaps", "holes"), 0)
 
 
-def test_capture_loss_of_dask_partitions_with_folds(tmp_path):
-    """The Dask engine ships each partition's folds (and so their capture
-    counts) back as its own pickled result, not through a process pool:
-    merged, the same counts as one unbounded process."""
-    import json
-
-    import pytest
-    pytest.importorskip("dask.distributed")
-    from clirun import invoke
-    path = _lossy_storm(tmp_path)
-    whole = json.loads(invoke("analyze", "--format", "json", path).stdout)["capture"]
-    res = invoke("analyze", "--format", "json", "--engine", "dask", "--scheduler", "local", "--jobs", "2",
-                 "--max-connections", "5", "--max-report-connections", "5", path, timeout=120)
-    assert res.code == 0, res.stderr
-    got = json.loads(res.stdout)["capture"]
-    assert got["connections_omitted"] >= 580
-    assert {k: got[k] for k in LOSS_FIELDS} == {k: whole[k] for k in LOSS_FIELDS}
-
-
-def test_filtered_report_counts_its_selection_only(tmp_path):
+def test_filtered_report_counts_its_selection_only(lossy_storm):
     """With filters, the capture counts are the selected connections' (as
     before): a folded connection cannot be told to match or not, so its
     counts are not added."""
     import json
 
     from clirun import invoke
-    path = _lossy_storm(tmp_path)
+    path = lossy_storm
     res = invoke("analyze", "--format", "json", "--max-connections", "5", "--max-report-connections", "5",
                  "--state", "TIME_WAIT", path)
     rep = json.loads(res.stdout)

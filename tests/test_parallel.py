@@ -257,6 +257,30 @@ def test_damaged_capture_same_report_with_dask(tmp_path, case):
     assert dask.code == 0 and dask.stdout == one.stdout
 
 
+# The report's capture counts that must not depend on the memory caps.
+CAPTURE_COUNTS = ("one_sided", "states_inferred", "missed_bytes", "duplicates", "capture_loss")
+
+
+def test_capture_loss_of_dask_partitions_with_folds(lossy_storm):
+    """The capture counts under the memory caps (tests/test_capture_gaps.py:
+    one process and --jobs 2) with the Dask engine, which ships each
+    partition's folds (and so their capture counts) back as its own pickled
+    result, not through a process pool: merged, the same counts as one
+    unbounded process.  Here beside the other Dask tests: the cluster
+    leaves threads behind, and a report's forked writer is not started
+    beside threads (test_forked_lines)."""
+    pytest.importorskip("dask.distributed")
+    from clirun import invoke
+    path = lossy_storm
+    whole = json.loads(invoke("analyze", "--format", "json", path).stdout)["capture"]
+    res = invoke("analyze", "--format", "json", "--engine", "dask", "--scheduler", "local", "--jobs", "2",
+                 "--max-connections", "5", "--max-report-connections", "5", path, timeout=120)
+    assert res.code == 0, res.stderr
+    got = json.loads(res.stdout)["capture"]
+    assert got["connections_omitted"] >= 580
+    assert {k: got[k] for k in CAPTURE_COUNTS} == {k: whole[k] for k in CAPTURE_COUNTS}
+
+
 def test_damage_met_by_one_partition_only_is_reported(tmp_path, monkeypatch):
     # Every partition reads the whole capture.  A read error met by a worker
     # alone (EIO from a failing disk or network file system) still cut its
