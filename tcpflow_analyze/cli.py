@@ -656,7 +656,7 @@ def analyze(analysis, cfg, fmt, output, fail_on, baseline, zeek_json, table_form
         shown = select(matched, ConnectionFilter(), sort=sort, top=top)
         kept = {c.id for c in matched}
         anomalies = select_anomalies(found, flt, kept)
-        report = build_report(analysis, anomalies, connections=shown, counted=matched,
+        report = build_report(analysis, anomalies, connections=shown, counted=matched, selected=flt.active,
                               forked=forked if fmt == "json" else None)
         if flt.active or top is not None:
             report["selection"] = {"matched": len(matched), "shown": len(shown),
@@ -808,7 +808,7 @@ def _html(report, analysis, found, cfg, matched=None, flt=None, min_severity=Non
     if ids:
         ladders = record_ladders(_paths(analysis), ids, analysis.options, analysis=analysis, cfg=cfg,
                                  anomalies=found, max_segments=HTML_LADDER_SEGMENTS // len(ids))
-    drawn = analysis if matched is None else dataclasses.replace(analysis, connections=matched)
+    drawn = analysis if matched is None else dataclasses.replace(analysis, connections=matched, selected=True)
     services = services_view.build(drawn, top=None, filtered=matched is not None)
     window = (flt.since, flt.until) if flt is not None else (None, None)
     return render_html(report, state_timelines(drawn), ladders, services=services, min_severity=min_severity,
@@ -975,7 +975,7 @@ def _filtered(analysis, cfg, hosts, ports, states, anomaly_types, since, until):
     if not flt.active:
         return analysis
     anomalies = detectors.run(analysis, cfg) if flt.anomalies else ()
-    return dataclasses.replace(analysis, connections=select(analysis.connections, flt, anomalies))
+    return dataclasses.replace(analysis, connections=select(analysis.connections, flt, anomalies), selected=True)
 
 
 def _plot(draw, view, path) -> None:

@@ -73,6 +73,17 @@ def bench_200k(tmp_path_factory):
     return str(path)
 
 
+@pytest.fixture(scope="session")
+def lossy_storm(tmp_path_factory):
+    """The kernel-made time_wait_storm.pcap (600 short connections, one after
+    another) with a seeded 5% of its packets deleted by scripts/make_lossy.py
+    (its usage example): 300 of 6,002 packets, 49 of them data and 68 FINs."""
+    out = tmp_path_factory.mktemp("lossy")
+    subprocess.run([sys.executable, str(ROOT / "scripts" / "make_lossy.py"), "--source", "time_wait_storm",
+                    "--share", "0.05", "--seed", "7", "--out", str(out)], check=True, capture_output=True)
+    return out / "lossy_time_wait_storm.pcap"
+
+
 def states(conn):
     from tcpflow_analyze.model.states import STATE_NAMES
     return STATE_NAMES[conn.client.state], STATE_NAMES[conn.server.state]

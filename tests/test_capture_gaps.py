@@ -408,3 +408,100 @@ def test_folded_lone_syns_raise_no_syn_unanswered(tmp_path):
     [alarm] = run_detectors(analysis, {"syn_retries": 0})
     assert alarm.type == "syn_unanswered" and alarm.details["service"] == "10.0.0.2:81"
     assert alarm.details["count"] == 30
+# ------------------------------------------------- capture loss and the memory bounds
+LOSS_FIELDS = ("one_sided", "states_inferred", "missed_bytes", "duplicates", "capture_loss")
+
+
+def test_capture_loss_does_not_depend_on_the_memory_bounds(lossy_storm):
+    """The capture counts and Zeek's loss estimate are the capture's, not the
+    caps': 5 connections tracked at once evict the others (finished early,
+    listed), and a report cap of 5 folds all but a few of those, with one
+    process or two (each partition gets half the caps, so they evict and
+    fold other connections; the Dask engine: tests/test_parallel.py).  Before, a folded connection took its ACKs,
+    gaps, missed bytes and states_inferred with it: 38 of the 2,292 ACK
+    events and 2 of the 114 gaps were left, 5.263% (31 and 2, 6.452% with
+    --jobs 2) where the whole capture gives 4.974%; 11 of 498 missed
+    bytes, 2 of 89 connections inferred."""
+    import json
+
+    from clirun import invoke
+    path = lossy_storm
+
+    def report(*args):
+        res = invoke("analyze", "--format", "json", *args, path)
+        assert res.code == 0, res.stderr
+        return json.loads(res.stdout)
+
+    whole = report()
+    cap = whole["capture"]
+    assert cap["evicted"] == cap["connections_omitted"] == 0
+    assert cap["capture_loss"] == {"acks": 2292, "gaps": 114, "percent": 4.974, "holes": 0}
+    assert cap["missed_bytes"] == 498 and cap["states_inferred"] == 89
+    expected = {k: cap[k] for k in LOSS_FIELDS}
+    for args in (("--max-connections", "5", "--max-report-connections", "5"),
+                 ("--max-connections", "5", "--max-report-connections", "5", "--jobs", "2"),
+                 ("--max-connections", "5"),
+                 ("--jobs", "2")):
+        bounded = report(*args)
+        got = bounded["capture"]
+        assert {k: got[k] for k in LOSS_FIELDS} == expected, args
+        assert "capture_loss" in [n["kind"] for n in bounded["summary"]["notices"]], args
+        if "--max-report-connections" in args:
+            # The bounds did bind: nearly every connection was evicted, and
+            # folded once the report was full.
+            assert got["evicted"] >= 590 and got["connections_omitted"] >= 580, args
+            # The folded part is said, and with the listed connections'
+            # adds up to the capture's counts.
+            listed = bounded["connections"]
+            assert got["omitted_counts"]["missed_bytes"] > 0
+            assert sum(e["missed_bytes"] for e in listed) + got["omitted_counts"]["missed_bytes"] \
+                == got["missed_bytes"]
+            assert sum(e["state_evidence"] == "inferred" for e in listed) \
+                + got["omitted_counts"]["states_inferred"] == got["states_inferred"]
+    assert cap["omitted_counts"] == dict.fromkeys(("one_sided", "states_inferred", "missed_bytes", "duplicates",
+                                                   "acks", "gaps", "holes"), 0)
+
+
+def test_filtered_report_counts_its_selection_only(lossy_storm):
+    """With filters, the capture counts are the selected connections' (as
+    before): a folded connection cannot be told to match or not, so its
+    counts are not added."""
+    import json
+
+    from clirun import invoke
+    path = lossy_storm
+    res = invoke("analyze", "--format", "json", "--max-connections", "5", "--max-report-connections", "5",
+                 "--state", "TIME_WAIT", path)
+    rep = json.loads(res.stdout)
+    listed = rep["connections"]
+    assert rep["capture"]["connections_omitted"] > 0 and rep["capture"]["omitted_counts"]["missed_bytes"] > 0
+    assert rep["capture"]["missed_bytes"] == sum(e["missed_bytes"] for e in listed)
+
+
+def test_evicted_connection_met_again_is_left_out_of_the_estimate(tmp_path):
+    """The later packets of an evicted connection start a new instance that
+    knows nothing of its predecessor: its first segment here is a keepalive
+    probe (one below SND.NXT), which it takes for SND.NXT, so the peer's ACK
+    of it looks like one unseen byte.  Counted, that instance would turn a
+    lossless capture lossy; like any connection whose start the capture
+    missed, it is left out, and the estimate is the unbounded one."""
+    from tcpflow_analyze.analysis import AnalysisOptions
+
+    def build(tr):
+        _handshake(tr)
+        tr.c("PA", 1001, 5001, b"x" * 100).s("A", 5001, 1101)
+        tr.s("PA", 5001, 1101, b"y" * 50).c("A", 1101, 5051)
+        for i in range(3):
+            # Other clients' connection attempts fill a table of one.
+            tr._add(("10.0.0.3", 41000 + i), tr.server, "S", 10, 0, b"", 65535, 5.0, b"")
+        for _ in range(2):
+            tr.c("A", 1100, 5051, dt=30).s("A", 5051, 1101)
+
+    path = _trace_pcap(tmp_path, build)
+    whole = build_report(analyze([str(path)]))["capture"]
+    analysis = analyze([str(path)], AnalysisOptions(max_connections=1))
+    bounded = build_report(analysis)["capture"]
+    assert bounded["evicted"] > 0
+    again = [c for c in analysis.connections if c.client.port == 40000 and not c.hs]
+    assert len(again) == 1 and again[0].client.gap_acks + again[0].server.gap_acks == 1
+    assert whole["capture_loss"] == bounded["capture_loss"] == {"acks": 2, "gaps": 0, "percent": 0.0, "holes": 0}

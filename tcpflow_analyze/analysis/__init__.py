@@ -25,6 +25,10 @@ class Analysis:
     folds: Folds = field(default_factory=Folds)
     paths: list | None = None    # the files read, where they differ from stats.files (spooled stdin)
     jobs: int = 1                # processes the analysis was asked to use (--jobs)
+    # ``connections`` is what filters selected (cli), not every connection:
+    # the folded ones (``folds``), which no filter can select, are then left
+    # out of the capture counts (views.capture).
+    selected: bool = False
 
 
 def analyze(paths, options: AnalysisOptions | None = None, *, observer=None, owned=None, progress=None,

@@ -2,10 +2,18 @@
 # source).  kind_of(), refused() and syn_only() are asked of every finished connection
 # (the fold decision, the detectors): the connection as the extension type of
 # model/connection.pxd, so that their field tests are C reads.
-from ..model.connection cimport Connection
+import cython
+from ..model.connection cimport Connection, Endpoint
 
 cpdef bint refused(Connection conn)
 
 cpdef bint syn_only(Connection conn)
 
 cpdef kind_of(Connection conn)
+
+# capture_sums() walks every connection a report lists (views.capture): the
+# connection and its endpoints as extension types, each field a C read.
+@cython.locals(conn=Connection, c=Endpoint, s=Endpoint, one_sided="long long", inferred="long long",
+               missed="long long", duplicates="long long", acks="long long", gaps="long long", holes="long long",
+               ca="long long", sa="long long")
+cpdef dict capture_sums(conns)

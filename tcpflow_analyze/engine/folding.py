@@ -7,6 +7,11 @@ counts, time span, end states, and the heaviest sources by a Space-Saving
 sketch (Metwally et al., 2005) of fixed size, so memory stays bounded however
 many sources there are.  The detectors read the folds beside the connections,
 so a flood is still one anomaly with counts and top sources.
+
+What the capture showed and missed of a folded connection (its loss
+counters: ``capture_sums``) is summed too, so that the report's capture
+counts and loss estimate (``views.capture``) do not depend on how many
+connections the caps let the report list.
 """
 from __future__ import annotations
 
@@ -23,6 +28,52 @@ REFUSED = "refused"            # SYN answered by RST
 OTHER = "other"
 
 SKETCH_SIZE = 32
+
+# The counts ``capture_sums`` gives, in the report's own names (its capture
+# section, views.capture): what the capture showed of some connections and
+# what it missed.
+SEEN_KEYS = ("one_sided", "states_inferred", "missed_bytes", "duplicates", "acks", "gaps", "holes")
+
+
+def capture_sums(conns) -> dict:
+    """``SEEN_KEYS`` counted over ``conns``: connections seen one way only,
+    connections whose states rest on inference, bytes acknowledged but never
+    seen, packets held twice, and Zeek's ACK events and gaps
+    (``views.capture.capture_loss``) with the sequence holes.  One count for
+    the listed connections (``views.capture``) and the folded ones (``Folds``)."""
+    one_sided = inferred = missed = duplicates = acks = gaps = holes = 0
+    for conn in conns:
+        c, s = conn.client, conn.server
+        # Capture loss counts only sides the capture shows: a one-way
+        # capture is not a lossy one (capture.one_sided says so).  An
+        # endpoint's first acknowledgment acknowledges the SYN (or is the
+        # one a mid-stream capture starts from): not an ACK event in Zeek's
+        # sense, which counts from the first data on (its trim_seq).  Nor
+        # does Zeek count connections whose handshake it missed
+        # (report_gaps_for_partial is F): a capture joined mid-stream
+        # acknowledges bytes from before its start.  So is the new instance
+        # that the later packets of a connection --max-connections evicted
+        # start (engine.table._evict): it knows nothing of what its
+        # predecessor saw, so its first segment, a keepalive probe (one
+        # below SND.NXT) or a retransmission, sets a SND.NXT that the peer's
+        # next ACK runs past -- a gap the capture did not lose
+        # (tests/test_capture_gaps.py).  Its ACK events are left out, and
+        # the notice on evictions says so (views.findings); what the
+        # evicted instance itself saw stays counted, listed or folded.
+        if c.packets and s.packets and conn.hs:
+            # max(acks - 1, 0) of each side, without two calls per connection.
+            ca, sa = c.acks, s.acks
+            acks += (ca - 1 if ca else 0) + (sa - 1 if sa else 0)
+            gaps += c.gap_acks + s.gap_acks
+            holes += c.seq_holes + s.seq_holes
+        if conn.one_sided:
+            one_sided += 1
+        if conn.evidence:
+            inferred += 1
+        missed += c.missed + s.missed
+        duplicates += c.duplicates + c.ctl_duplicates + s.duplicates + s.ctl_duplicates
+    return {"one_sided": one_sided, "states_inferred": inferred, "missed_bytes": missed,
+            "duplicates": duplicates, "acks": acks, "gaps": gaps, "holes": holes}
 
 
 class SpaceSaving:
@@ -113,6 +164,10 @@ class Folds:
     def __init__(self):
         self.groups: dict[tuple, FoldedGroup] = {}
         self.total = 0
+        # ``capture_sums`` of every folded connection: the capture counts
+        # and loss estimate add them to the listed connections' (the
+        # report lists neither the connections nor their loss otherwise).
+        self.seen = dict.fromkeys(SEEN_KEYS, 0)
 
     def add(self, conn: Connection) -> None:
         """Fold a finished connection whose timers have been applied."""
@@ -131,9 +186,14 @@ class Folds:
         g.syn_counts[conn.client.syn_count] += 1
         g.syn_cookies += conn.syn_cookie
         g.held += conn.server.state != CLOSED
+        seen = self.seen
+        for name, n in capture_sums((conn,)).items():
+            seen[name] += n
 
     def merge(self, other: "Folds") -> None:
         """Add another partition's folds (``analysis.parallel``) to these."""
+        for name, n in other.seen.items():
+            self.seen[name] += n
         for key, g in other.groups.items():
             mine = self.groups.get(key)
             self.total += g.count

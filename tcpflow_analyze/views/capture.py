@@ -7,6 +7,8 @@ the views and the report cannot disagree.
 """
 from __future__ import annotations
 
+from ..engine.folding import capture_sums
+
 
 def capture_loss(acks: int, gaps: int, holes: int) -> dict:
     """Zeek's capture-loss estimate (policy/misc/capture-loss.zeek): of the
@@ -23,35 +25,21 @@ def capture_loss(acks: int, gaps: int, holes: int) -> dict:
             "holes": holes}
 
 
-def capture_counts(conns) -> dict:
+def capture_counts(conns, folded: dict | None = None) -> dict:
     """The ``capture`` fields counted over ``conns``: one_sided,
-    states_inferred, missed_bytes, duplicates, capture_loss."""
-    one_sided = inferred = missed = duplicates = acks = gaps = holes = 0
-    for conn in conns:
-        c, s = conn.client, conn.server
-        # Capture loss counts only sides the capture shows: a one-way
-        # capture is not a lossy one (capture.one_sided says so).  An
-        # endpoint's first acknowledgment acknowledges the SYN (or is the
-        # one a mid-stream capture starts from): not an ACK event in Zeek's
-        # sense, which counts from the first data on (its trim_seq).  Nor
-        # does Zeek count connections whose handshake it missed
-        # (report_gaps_for_partial is F): a capture joined mid-stream, or a
-        # connection --max-connections evicted and met again, acknowledges
-        # bytes from before its start.
-        if c.packets and s.packets and conn.hs:
-            # max(acks - 1, 0) of each side, without two calls per connection.
-            ca, sa = c.acks, s.acks
-            acks += (ca - 1 if ca else 0) + (sa - 1 if sa else 0)
-            gaps += c.gap_acks + s.gap_acks
-            holes += c.seq_holes + s.seq_holes
-        if conn.one_sided:
-            one_sided += 1
-        if conn.evidence:
-            inferred += 1
-        missed += c.missed + s.missed
-        duplicates += c.duplicates + c.ctl_duplicates + s.duplicates + s.ctl_duplicates
-    return {"one_sided": one_sided, "states_inferred": inferred, "missed_bytes": missed,
-            "duplicates": duplicates, "capture_loss": capture_loss(acks, gaps, holes)}
+    states_inferred, missed_bytes, duplicates, capture_loss; plus
+    ``folded``, the same counts of the connections the report caps folded
+    away (``engine.folding.Folds.seen``), where the document covers the
+    whole capture -- so that the counts and the estimate are those of every
+    connection the capture showed, whatever --max-report-connections and
+    --max-connections (whose evicted connections are folded like any other
+    once the report is full) let the report list."""
+    n = capture_sums(conns)
+    if folded:
+        for name, m in folded.items():
+            n[name] += m
+    return {"one_sided": n["one_sided"], "states_inferred": n["states_inferred"], "missed_bytes": n["missed_bytes"],
+            "duplicates": n["duplicates"], "capture_loss": capture_loss(n["acks"], n["gaps"], n["holes"])}
 
 
 __all__ = ["capture_counts", "capture_loss"]

@@ -188,8 +188,18 @@ def analysis_notices(analysis, quote=_plain) -> list[dict]:
     cap = {"evicted": stats.evicted, "connections_omitted": stats.connections_omitted,
            "truncated": stats.truncated, "damage": [d.as_dict() for d in stats.damages],
            "packets": stats.packets, "tcp_packets": stats.tcp_packets, "skipped": dict(stats.skipped),
-           **capture_counts(analysis.connections)}
+           **capture_counts(analysis.connections, _folded_counts(analysis))}
     return capture_notices(cap, analysis.options.as_dict(), quote)
+
+
+def _folded_counts(analysis) -> dict | None:
+    """The folded connections' capture counts (``Folds.seen``), for an
+    analysis of every connection; None for a selection (cli: filters), of
+    which they cannot be told apart."""
+    folds = getattr(analysis, "folds", None)
+    if folds is None or getattr(analysis, "selected", False):
+        return None
+    return folds.seen
 
 
 def capture_notices(cap: dict, options: dict, quote=_plain) -> list[dict]:
@@ -200,14 +210,16 @@ def capture_notices(cap: dict, options: dict, quote=_plain) -> list[dict]:
         out.append(_notice(
             "evicted",
             f"{_count(n, 'connection')} evicted (--max-connections {limit} were tracked at once): each was finished "
-            f"early in the state it had, and its later packets started new mid-stream connections",
+            f"early in the state it had, and its later packets started new mid-stream connections, whose ACKs "
+            f"the capture-loss estimate leaves out as it does any connection whose start the capture missed",
             f"{_count(n, 'connection')} evicted (--max-connections {limit})"))
     if cap.get("connections_omitted"):
         n, limit = cap["connections_omitted"], options.get("max_report_connections")
         out.append(_notice(
             "folded",
             f"{_count(n, 'finished connection')} folded into per-service counts (--max-report-connections {limit}): "
-            f"counted in the states and findings, not listed; the JSON has them in capture.omitted",
+            f"counted in the states, the findings and (unless filters select) the capture counts and loss, "
+            f"not listed; the JSON has them in capture.omitted and capture.omitted_counts",
             f"{_count(n, 'connection')} folded (--max-report-connections {limit})"))
     damage = cap.get("damage") or ([cap["truncation"]] if cap.get("truncation") else [])
     if cap.get("truncated") and damage:

@@ -4,6 +4,7 @@ from __future__ import annotations
 from collections import Counter
 
 from .. import __version__
+from ..engine.folding import SEEN_KEYS
 from ..model.states import STATE_NAMES
 from . import findings, record
 from .capture import capture_counts
@@ -50,12 +51,14 @@ class ConnectionEntries:
         return record.json_lines(self._conns, self._types)
 
 
-def build_report(analysis, anomalies=(), connections=None, forked=None, counted=None) -> dict:
+def build_report(analysis, anomalies=(), connections=None, forked=None, counted=None, selected=False) -> dict:
     """The report document; ``connections`` (default: all) are the ones
     listed; ``counted`` (default: the listed ones) the ones the summary
-    counts -- ``--top`` cuts the list, never the counts; ``forked``: the
-    listed connections' JSON lines, being written by a child
-    (``runtime.ForkedLines``)."""
+    counts -- ``--top`` cuts the list, never the counts; ``selected``:
+    ``counted`` is what filters selected, not every connection (the capture
+    counts then leave the folded connections out: no filter can tell which
+    of them it would select); ``forked``: the listed connections' JSON
+    lines, being written by a child (``runtime.ForkedLines``)."""
     stats = analysis.stats
     conns = analysis.connections if connections is None else connections
     counted = conns if counted is None else counted
@@ -73,9 +76,11 @@ def build_report(analysis, anomalies=(), connections=None, forked=None, counted=
         states["client"][STATE_NAMES[conn.client.state]] += 1
         states["server"][STATE_NAMES[conn.server.state]] += 1
     # What the capture showed and missed (views.capture), counted as the
-    # views' notices count it.
-    seen = capture_counts(counted)
+    # views' notices count it: the folded connections' counts included
+    # (``omitted_counts`` says how much of each is theirs).
     folds = getattr(analysis, "folds", None)
+    folded = folds.seen if folds is not None else None
+    seen = capture_counts(counted, None if selected else folded)
     if folds is not None:
         for g in folds.groups.values():
             states["client"].update(g.client_states)
@@ -105,9 +110,14 @@ def build_report(analysis, anomalies=(), connections=None, forked=None, counted=
             "one_sided": seen["one_sided"],
             "states_inferred": seen["states_inferred"],
             "missed_bytes": seen["missed_bytes"],
-            # Packets of the listed connections the capture holds twice.
+            # Packets the capture holds twice.
             "duplicates": seen["duplicates"],
             "capture_loss": seen["capture_loss"],
+            # The folded connections' part of the five counts above (of
+            # capture_loss: acks, gaps, holes), which no listed connection
+            # shows; counted in them unless filters selected the report's
+            # connections.
+            "omitted_counts": dict(folded) if folded is not None else dict.fromkeys(SEEN_KEYS, 0),
             "omitted": [g.as_dict() for g in folds.groups.values()] if folds is not None else [],
         },
         "options": analysis.options.as_dict(),
