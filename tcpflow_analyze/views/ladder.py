@@ -822,8 +822,8 @@ class LadderEvents(Sequence):
         # One segment can move a side twice (a FIN+ACK takes ESTABLISHED
         # through CLOSE_WAIT to LAST_ACK): keep the states it passed through.
         ctrans, strans = self._trans
-        ev.client_via = ctrans[2 * seen[0] + 1:2 * now[0]:2][:-1]
-        ev.server_via = strans[2 * seen[1] + 1:2 * now[1]:2][:-1]
+        ev.client_via = list(ctrans[2 * seen[0] + 1:2 * now[0]:2][:-1])
+        ev.server_via = list(strans[2 * seen[1] + 1:2 * now[1]:2][:-1])
         return ev
 
 
