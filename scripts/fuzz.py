@@ -211,6 +211,11 @@ def _outcome(res, names) -> dict:
     cap["files"] = ["CAPTURE" if f in names else f for f in cap["files"]]
     for d in cap["damage"] + ([cap["truncation"]] if cap["truncation"] else []):
         d["file"] = "CAPTURE" if d["file"] in names else d["file"]
+    # A notice quotes the capture's name too (a truncated capture's does).
+    for notice in rep["summary"]["notices"]:
+        for key in ("message", "brief"):
+            for name in names:
+                notice[key] = notice[key].replace(name, "CAPTURE")
     return {"exit": 0, "report": rep}
 
 
