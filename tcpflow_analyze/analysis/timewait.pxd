@@ -7,7 +7,7 @@ from ..model.connection cimport Connection, Endpoint
 
 cdef long long TIME_WAIT
 
-@cython.locals(flat=tuple, n=Py_ssize_t, i=Py_ssize_t, step=Py_ssize_t)
+@cython.locals(flat=object, n=Py_ssize_t, i=Py_ssize_t, step=Py_ssize_t)
 cdef _add_spans(list spans, Connection c, Endpoint me, Endpoint peer)
 
 cdef _count_close(h, Endpoint me, Endpoint peer)

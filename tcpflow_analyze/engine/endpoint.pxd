@@ -14,7 +14,7 @@ cdef long long HS_ACK, HS_OVERFLOW, HS_SIMOPEN, HS_SYN, HS_SYNACK, SEQ_HALF, SEQ
 cdef long long CLOSE_WAIT, CLOSED, CLOSING, ESTABLISHED, FIN_WAIT_1, FIN_WAIT_2, LAST_ACK, LISTEN, SYN_RECEIVED
 cdef long long SYN_SENT, TIME_WAIT, UNKNOWN
 
-@cython.locals(trans=tuple)
+@cython.locals(trans=object)
 cpdef set_state(Endpoint ep, long long state, ts)
 
 @cython.locals(isn="long long", nxt="long long")

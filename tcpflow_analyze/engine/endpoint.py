@@ -51,7 +51,12 @@ def set_state(ep: Endpoint, state: int, ts: float) -> None:
             ts = trans[-2]
         ep.state = state
         ep.state_time = ts
-        ep.trans_flat = trans + (ts, state)
+        if type(trans) is list:
+            trans.append(ts)
+            trans.append(state)
+        else:
+            # Ended (``check_ended``): the rare change after, a tuple anew.
+            ep.trans_flat = trans + (ts, state)
         if state == TIME_WAIT:
             ep.tw_entries += 1
 
@@ -112,6 +117,15 @@ def fin_acked(conn, sender: Endpoint, receiver: Endpoint, ts: float) -> None:
 def check_ended(conn) -> None:
     """Both sides closed: a new SYN on the 4-tuple starts a new instance."""
     if conn.client.state in _DONE and conn.server.state in _DONE:
+        if not conn.ended:
+            # Each side's history, grown by appending while the connection
+            # lived, kept from now on as a tuple: a list holds room to grow
+            # (16 slots for the usual 12 items) and its items apart from its
+            # header, 48 bytes an endpoint more, and nearly every connection
+            # of a long capture is an ended one by its end.  Growing a tuple
+            # instead costs a copy per change of state.
+            conn.client.trans_flat = tuple(conn.client.trans_flat)
+            conn.server.trans_flat = tuple(conn.server.trans_flat)
         conn.ended = True
         conn.route_check = True
 

@@ -63,13 +63,10 @@ class Endpoint:
         "syn_count",    # SYN or SYN-ACK segments sent
         "probes", "probe_time",  # zero-length segments at SND.NXT - 1 (keepalive probes)
         "got_fin_time",  # when we acknowledged the peer's FIN
-        # Every state this endpoint went through, flat: (time, state, time,
-        # state, ...).  A pair per transition cost 56 bytes a pair more (a
-        # fifth of a finished connection), and a list a third more than the
-        # tuple: a list keeps room to grow (16 slots for the usual 12 items)
-        # and its items apart from its header, while an endpoint's history
-        # grows a handful of times in its life.  ``transitions(ep)`` gives
-        # the pairs.
+        # Every state this endpoint went through, flat: [time, state, time,
+        # state, ...] (a list of pairs cost 56 bytes a pair more: a fifth of
+        # a finished connection); a tuple once the connection ended
+        # (``endpoint.check_ended``).  ``transitions(ep)`` gives the pairs.
         "trans_flat",
         "tw_entries",   # times it entered TIME_WAIT (a shortcut past most endpoints)
         "packets", "bytes", "retransmits", "zero_windows", "gaps",
@@ -134,10 +131,10 @@ class Endpoint:
         self.got_fin_time = -1.0
         if ts is None:
             self.state_time = 0.0
-            self.trans_flat = ()
+            self.trans_flat = []
         else:
             self.state_time = ts
-            self.trans_flat = (ts, state)
+            self.trans_flat = [ts, state]
         self.tw_entries = 0
         self.packets = 0
         self.bytes = 0
