@@ -427,6 +427,13 @@ class Lab:
     def iptables_counters(self, side, chain="INPUT"):
         return sh("iptables", "-L", chain, "-v", "-x", "-n", ns=self.ns(side), capture=True)
 
+    def iptables_remove(self, side, *rule) -> str:
+        """Delete ``rule`` (the chain's only one) and say how many packets it
+        matched (the notes' record of what the scenario dropped)."""
+        counters = self.iptables_counters(side)
+        self.iptables_del(side, *rule)
+        return counters.splitlines()[2].split()[0]
+
     # -- sockets -------------------------------------------------------------
 
     def socket(self, side, family=None, type=socket.SOCK_STREAM, proto=0):
@@ -643,6 +650,18 @@ def exchange(c, s, request=REQUEST, response=RESPONSE):
     time.sleep(0.05)
 
 
+def refused_connect(lab, cport, port):
+    """The client's connect() from ``cport`` to ``port``, where nothing
+    listens: the server kernel answers RST/ACK and connect() is refused."""
+    c = lab.client(cport)
+    try:
+        c.connect((lab.srv_ip, port))
+        raise RuntimeError("connect to a closed port succeeded")
+    except ConnectionRefusedError:
+        pass
+    lab.add_conn(cport, sport=port)
+
+
 def closes_first(lab, cport, closer):
     """connect, exchange, then ``closer`` ("client" or "server") close()s,
     and its peer close()s after EOF.
@@ -746,13 +765,7 @@ def closed_port(lab):
                        "on 8080); the server kernel answers RST/ACK and connect() is refused.")
     lab.listen()
     lab.start_capture("cli")
-    c = lab.client(40001)
-    try:
-        c.connect((lab.srv_ip, 8081))
-        raise RuntimeError("connect to a closed port succeeded")
-    except ConnectionRefusedError:
-        pass
-    lab.add_conn(40001, sport=8081)
+    refused_connect(lab, 40001, 8081)
     lab.finish()
 
 
@@ -778,9 +791,7 @@ def syn_dropped(lab):
     lab.add_conn(40001)
     time.sleep(2.2)
     lab.finish(settle=0.3)
-    counters = lab.iptables_counters("srv")
-    lab.iptables_del("srv", *rule)
-    dropped = counters.splitlines()[2].split()[0]
+    dropped = lab.iptables_remove("srv", *rule)
     linear = sh("sysctl", "-n", "net.ipv4.tcp_syn_linear_timeouts", ns=CLI_NS, check=False,
                 capture=True).strip() or "n/a"
     lab.notes.append(f"iptables in tfa-srv (INPUT, --syn --dport 8080 -j DROP) dropped {dropped} "
@@ -816,11 +827,9 @@ def simultaneous_close(lab):
     time.sleep(0.03)
     s.close()            # server FIN; its ACK field does not cover the client FIN
     time.sleep(0.05)
-    counters = lab.iptables_counters("srv")
-    lab.iptables_del("srv", *rule)   # before the client's ~200 ms RTO
+    dropped = lab.iptables_remove("srv", *rule)   # before the client's ~200 ms RTO
     lab.add_conn(40001)
     lab.finish(settle=1.5)
-    dropped = counters.splitlines()[2].split()[0]
     lab.notes.append(f"An iptables rule in tfa-srv INPUT dropped {dropped} FIN segment(s) from "
                      "the client (the first FIN, which is in the capture because the capture is on "
                      "the client veth) and was removed ~80 ms later. Sequence: client FIN (dropped), "
@@ -961,9 +970,7 @@ def bulk_loss(lab):
     c.close()
     lab.add_conn(40001)
     lab.finish()
-    counters = lab.iptables_counters("cli")
-    dropped = counters.splitlines()[2].split()[0]
-    lab.iptables_del("cli", *rule)
+    dropped = lab.iptables_remove("cli", *rule)
     lab.notes.append(f"iptables in tfa-cli INPUT dropped {dropped} server segments with payload "
                      "(random, p=0.02). The capture point (client veth) is before netfilter, so "
                      "those dropped segments ARE in the capture; the client never ACKed them and "
@@ -1647,9 +1654,7 @@ def port_scan(lab):
     # Past the filtered port's first SYN retransmission (1 s).
     time.sleep(max(0.0, started + 1.5 - time.time()))
     lab.finish(settle=0.3)
-    counters = lab.iptables_counters("srv")
-    lab.iptables_del("srv", *rule)
-    dropped = counters.splitlines()[2].split()[0]
+    dropped = lab.iptables_remove("srv", *rule)
     lab.notes.append(
         f"iptables in tfa-srv (INPUT, --syn --dport {filtered} -j DROP) dropped {dropped} SYN(s); the "
         f"rule was removed after the capture stopped. The connect() scan used client ports "
@@ -1693,13 +1698,7 @@ def syns_only(lab):
     lab.accept(srv)
     lab.add_conn(40002)
     closes_first(lab, 40003, "client")
-    c4 = lab.client(40004)
-    try:
-        c4.connect((lab.srv_ip, 8081))
-        raise RuntimeError("connect to a closed port succeeded")
-    except ConnectionRefusedError:
-        pass
-    lab.add_conn(40004, sport=8081)
+    refused_connect(lab, 40004, 8081)
     c5 = lab.client(40005)
     c5.setblocking(False)
     err = c5.connect_ex((lab.srv_ip, filtered))
@@ -1708,9 +1707,7 @@ def syns_only(lab):
     # Past the fourth retransmission (+4 s), before the fifth (+6 s).
     time.sleep(4.2)
     lab.finish(settle=0.3)
-    counters = lab.iptables_counters("srv")
-    lab.iptables_del("srv", *rule)
-    dropped = counters.splitlines()[2].split()[0]
+    dropped = lab.iptables_remove("srv", *rule)
     lab.notes.append(
         f"tcpdump ran on the client veth with the capture filter 'tcp[tcpflags] == tcp-syn'. The "
         f"kernels exchanged every packet; the capture holds the SYNs only. iptables in the server "

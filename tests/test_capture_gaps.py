@@ -237,25 +237,30 @@ def _ticks(tr, n, seq_c, seq_s, every=0.5):
         tr.c("PA", seq_c + i, seq_s + i, b"t", dt=every).s("PA", seq_s + i, seq_c + i + 1, b"k")
 
 
+def _capture_going_on(tr, wait, path):
+    """``tr``'s frames, then ``wait`` seconds of another connection talking
+    (a capture that goes on), written to ``path``."""
+    from pcapgen import Trace, write_frames
+    other = Trace(client=("10.0.0.3", 40001), t0=tr.t)
+    other.c("S", 7000).s("SA", 9000, 7001).c("A", 7001, 9001)
+    _ticks(other, int(wait / 0.5), 7001, 9001)
+    write_frames(path, sorted(tr.frames + other.frames))
+    return path
+
+
 def test_fin_never_answered_nor_retransmitted_is_inferred_acked(tmp_path):
     """The client's FIN, then 4 s of the capture going on (another
     connection talking) with no ACK of it and no retransmission: Linux would
     have retransmitted it within 1 s, so the server's ACK was lost by the
     capture.  Client FIN_WAIT_2 / server CLOSE_WAIT, inferred -- not a
     confident FIN_WAIT_1 / ESTABLISHED."""
-    from pcapgen import Trace, write_frames
+    from pcapgen import Trace
 
     def build(wait):
         tr = Trace()
-        other = Trace(client=("10.0.0.3", 40001), t0=tr.t)
         _handshake(tr)
         tr.c("FA", 1001, 5001)
-        other.t = tr.t
-        other.c("S", 7000).s("SA", 9000, 7001).c("A", 7001, 9001)
-        _ticks(other, int(wait / 0.5), 7001, 9001)
-        path = tmp_path / f"fin{wait}.pcap"
-        write_frames(path, sorted(tr.frames + other.frames))
-        return path
+        return _capture_going_on(tr, wait, tmp_path / f"fin{wait}.pcap")
     analysis, report = report_of(build(4.0))
     conn, entry = analysis.connections[0], next(iter(report["connections"]))
     assert states(conn) == ("FIN_WAIT_2", "CLOSE_WAIT") and entry["state_evidence"] == "inferred"
@@ -319,18 +324,12 @@ def test_syns_only_sample_is_never_a_confident_syn_sent():
 def _lone_syn_then(tmp_path, wait, retried=False):
     """The client's SYN (and, if ``retried``, the same SYN 1 s later), then
     ``wait`` seconds of another connection talking: a capture going on."""
-    from pcapgen import Trace, write_frames
+    from pcapgen import Trace
     tr = Trace()
-    other = Trace(client=("10.0.0.3", 40001), t0=tr.t)
     tr.c("S", 1000)
     if retried:
         tr.c("S", 1000, dt=1.0)
-    other.t = tr.t
-    other.c("S", 7000).s("SA", 9000, 7001).c("A", 7001, 9001)
-    _ticks(other, int(wait / 0.5), 7001, 9001)
-    path = tmp_path / f"syn{wait}{retried}.pcap"
-    write_frames(path, sorted(tr.frames + other.frames))
-    return path
+    return _capture_going_on(tr, wait, tmp_path / f"syn{wait}{retried}.pcap")
 
 
 def test_lone_syn_is_syn_sent_only_while_it_may_still_be_answered(tmp_path):
