@@ -13,9 +13,11 @@ namespaces::
              fd00:201::1/64                           fd00:201::2/64
 
 runs real kernel TCP sockets in it, captures the wire with tcpdump (or
-dumpcap), and at the end of the capture asks the kernel itself (`ss -tan` in
-each namespace) which state every endpoint is in.  That answer, not what the
-scenario meant to do, is written to ``NAME.truth.json`` next to the capture.
+dumpcap), and at the end of the capture asks the kernel itself (`ss -tanoi` in
+each namespace) which state every endpoint is in, with its timers and TCP
+internals.  That answer, not what the scenario meant to do, is written to
+``NAME.truth.json`` next to the capture (ss's text, and per endpoint the
+state, timer and tcp_info read from it by ``scripts/ss_truth.py``).
 
 How the sockets are run
 -----------------------
@@ -55,7 +57,6 @@ Traps handled
 import argparse
 import contextlib
 import ctypes
-import ipaddress
 import json
 import os
 import random
@@ -67,6 +68,9 @@ import subprocess
 import sys
 import threading
 import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import ss_truth  # noqa: E402  (next to this script: the tests read the truths with it too)
 
 # ---------------------------------------------------------------------------
 # Fixed lab layout
@@ -88,21 +92,11 @@ CLI4, SRV4 = "10.201.0.1", "10.201.0.2"
 CLI6, SRV6 = "fd00:201::1", "fd00:201::2"
 PORT = 8080
 
-# ss -tan state names -> RFC 9293 names used in the truth files
-SS_STATES = {
-    "ESTAB": "ESTABLISHED",
-    "SYN-SENT": "SYN_SENT",
-    "SYN-RECV": "SYN_RECEIVED",
-    "FIN-WAIT-1": "FIN_WAIT_1",
-    "FIN-WAIT-2": "FIN_WAIT_2",
-    "CLOSE-WAIT": "CLOSE_WAIT",
-    "CLOSING": "CLOSING",
-    "LAST-ACK": "LAST_ACK",
-    "TIME-WAIT": "TIME_WAIT",
-    "LISTEN": "LISTEN",
-    "UNCONN": "CLOSED",
-    "CLOSED": "CLOSED",
-}
+# The command whose output is the truth, in each namespace: -o and -i add the
+# kernel's timers and tcp_info to ss -tan's states.
+SS_COMMAND = ("ss", "-tanoi")
+# ss state names -> RFC 9293 names used in the truth files
+SS_STATES = ss_truth.SS_STATES
 
 # Linux TCP_REPAIR socket options (linux/tcp.h); not all are in `socket`.
 TCP_REPAIR = 19
@@ -234,30 +228,26 @@ def craft_syn(src, dst, sport, dport, seq, ip_id=0, mss=1460, window=64240):
     return iph + tcp
 
 
-def norm_addr(text):
-    """'10.1.2.3:80' / '[fd00::1]:80' / '[::ffff:10.1.2.3]:80' -> (ip, port)."""
-    host, _, port = text.rpartition(":")
-    host = host.strip("[]").split("%")[0]
-    try:
-        ip = ipaddress.ip_address(host)
-        if ip.version == 6 and ip.ipv4_mapped:
-            ip = ip.ipv4_mapped
-        host = str(ip)
-    except ValueError:
-        pass  # '*' or '0.0.0.0' style wildcards stay as they are
-    return host, int(port) if port.isdigit() else port
+def take_ss(ns, attempts=3):
+    """SS_COMMAND's output in namespace ``ns`` (its lines, trailing blanks
+    stripped: ss pads every info line to the widest) and the wall clock
+    just before and after it ran -- the clock of the capture's timestamps,
+    which the kernel's timers are to be read against.
 
-
-def parse_ss(lines):
-    """ss -tan lines -> {((lip, lport), (pip, pport)): [ss state, ...]}."""
-    socks = {}
-    for line in lines[1:]:
-        parts = line.split()
-        if len(parts) < 5:
-            continue
-        key = (norm_addr(parts[3]), norm_addr(parts[4]))
-        socks.setdefault(key, []).append(parts[0])
-    return socks
+    The states read from it must be those of a plain ``ss -tan`` taken right
+    after (ss_truth.parse on both): the check that the richer output is read
+    right, on every run.  A socket changing state between the two is taken
+    again, up to ``attempts`` times."""
+    for _ in range(attempts):
+        before = time.time()
+        lines = [line.rstrip() for line in sh(*SS_COMMAND, ns=ns, capture=True).splitlines()]
+        after = time.time()
+        plain = sh("ss", "-tan", ns=ns, capture=True).splitlines()
+        rich = sorted((s["state"], s["local"], s["peer"]) for s in ss_truth.parse(lines))
+        if rich == sorted((s["state"], s["local"], s["peer"]) for s in ss_truth.parse(plain)):
+            return lines, [round(before, 6), round(after, 6)]
+        log(f"ss in {ns}: {' '.join(SS_COMMAND)} and ss -tan differ, taking both again")
+    raise RuntimeError(f"ss in {ns}: {' '.join(SS_COMMAND)} and ss -tan kept differing")
 
 
 def link_type_of(path):
@@ -305,6 +295,7 @@ class Lab:
         self.capture_point = None
         self.capture_stats = ""
         self.ss = {"client": [], "server": []}
+        self.ss_time = {}          # side -> [wall clock before, after] the ss that is the truth
         self.connections = []
         self.description = ""
         self.notes = []
@@ -548,9 +539,9 @@ class Lab:
     def finish(self, settle=0.5):
         """Let things settle, ask the kernel (ss) in each namespace, stop the capture."""
         time.sleep(settle)
-        self.ss["client"] = (sh("ss", "-tan", ns=CLI_NS, capture=True).splitlines()
-                             if self.client_ns_alive else [])
-        self.ss["server"] = sh("ss", "-tan", ns=SRV_NS, capture=True).splitlines()
+        if self.client_ns_alive:
+            self.ss["client"], self.ss_time["client"] = take_ss(CLI_NS)
+        self.ss["server"], self.ss_time["server"] = take_ss(SRV_NS)
         self.stop_capture()
 
     def add_conn(self, cport, sport=PORT, cip=None, sip=None, client_in_ns=True):
@@ -562,28 +553,32 @@ class Lab:
         })
 
     def truth_connections(self):
-        cli_socks = parse_ss(self.ss["client"])
-        srv_socks = parse_ss(self.ss["server"])
+        cli_socks = ss_truth.by_tuple(ss_truth.parse(self.ss["client"]))
+        srv_socks = ss_truth.by_tuple(ss_truth.parse(self.ss["server"]))
         out = []
         for i, c in enumerate(self.connections):
             tup = (c["cip"], c["cport"], c["sip"], c["sport"])
             reused_later = any((d["cip"], d["cport"], d["sip"], d["sport"]) == tup
                                for d in self.connections[i + 1:])
 
-            def state(socks, local, peer, owned):
+            def endpoint(socks, local, peer, owned):
+                """The endpoint's truth: its state, and the kernel's timer and
+                tcp_info where ss printed them."""
+                entry = {"ip": local[0], "port": local[1], "state": "CLOSED"}
                 if not owned or reused_later:
-                    return "CLOSED"
+                    return entry
                 found = socks.get((local, peer), [])
                 if len(found) > 1:
                     raise RuntimeError(f"several sockets for {local}->{peer}: {found}")
-                return SS_STATES[found[0]] if found else "CLOSED"
+                if found:
+                    entry["state"] = SS_STATES[found[0]["state"]]
+                    entry.update(ss_truth.endpoint_extras(found[0]))
+                return entry
 
-            cli_state = state(cli_socks, (c["cip"], c["cport"]), (c["sip"], c["sport"]),
-                              c["client_in_ns"] and self.client_ns_alive)
-            srv_state = state(srv_socks, (c["sip"], c["sport"]), (c["cip"], c["cport"]), True)
             out.append({
-                "client": {"ip": c["cip"], "port": c["cport"], "state": cli_state},
-                "server": {"ip": c["sip"], "port": c["sport"], "state": srv_state},
+                "client": endpoint(cli_socks, (c["cip"], c["cport"]), (c["sip"], c["sport"]),
+                                   c["client_in_ns"] and self.client_ns_alive),
+                "server": endpoint(srv_socks, (c["sip"], c["sport"]), (c["cip"], c["cport"]), True),
             })
         return out
 
@@ -595,7 +590,9 @@ class Lab:
             "capture_point": self.capture_point,
             "link_type": link_type_of(os.path.join(self.out_dir, self.capture_file)),
             "kernel": os.uname().release,
+            "ss_command": " ".join(SS_COMMAND),
             "ss": self.ss,
+            "ss_time": self.ss_time,
             "connections": self.truth_connections(),
             **({"capture_lacks": self.capture_lacks} if self.capture_lacks else {}),
             "notes": " ".join(self.notes + ([f"Capture tool said: {self.capture_stats}."]
@@ -794,7 +791,7 @@ def syn_dropped(lab):
     dropped = lab.iptables_remove("srv", *rule)
     linear = sh("sysctl", "-n", "net.ipv4.tcp_syn_linear_timeouts", ns=CLI_NS, check=False,
                 capture=True).strip() or "n/a"
-    lab.notes.append(f"iptables in tfa-srv (INPUT, --syn --dport 8080 -j DROP) dropped {dropped} "
+    lab.notes.append(f"iptables in {SRV_NS} (INPUT, --syn --dport 8080 -j DROP) dropped {dropped} "
                      f"SYN(s) (the first SYN and its retransmissions; "
                      f"net.ipv4.tcp_syn_linear_timeouts={linear}, so retransmissions are 1 s "
                      "apart); the rule was removed after the capture stopped. The listener on 8080 "
@@ -830,7 +827,7 @@ def simultaneous_close(lab):
     dropped = lab.iptables_remove("srv", *rule)   # before the client's ~200 ms RTO
     lab.add_conn(40001)
     lab.finish(settle=1.5)
-    lab.notes.append(f"An iptables rule in tfa-srv INPUT dropped {dropped} FIN segment(s) from "
+    lab.notes.append(f"An iptables rule in {SRV_NS} INPUT dropped {dropped} FIN segment(s) from "
                      "the client (the first FIN, which is in the capture because the capture is on "
                      "the client veth) and was removed ~80 ms later. Sequence: client FIN (dropped), "
                      "server FIN not acknowledging it, client ACK (client now CLOSING, server "

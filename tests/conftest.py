@@ -1,3 +1,4 @@
+import importlib.util
 import os
 import subprocess
 import sys
@@ -12,6 +13,19 @@ from tcpflow_analyze.analysis import AnalysisOptions, analyze  # noqa: E402
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "sample_pcaps"
 PUBLIC = ROOT.parent / "shared" / "pcaps" / "public"
+
+
+def _script(name: str):
+    """A module of scripts/ (not a package), loaded by path."""
+    spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+# How the generator and the tests read the kernel's ss text in a truth file
+# (ss -tan or ss -tanoi, by the truth's "ss_command").
+ss_truth = _script("ss_truth")
 
 
 def capture_lacks_evidence(truth: dict) -> bool:

@@ -1,9 +1,10 @@
 """Ground truth from the real Linux kernel.
 
 Each capture in sample_pcaps/ was made by real sockets in network namespaces
-(scripts/make_samples.py); its truth file holds ``ss -tan`` from each
-namespace at the end of the capture.  Every endpoint state we infer must equal
-the kernel's.
+(scripts/make_samples.py); its truth file holds ``ss -tan`` (or, in those
+made since, ``ss -tanoi``) from each namespace at the end of the capture.
+Every endpoint state we infer must equal the kernel's.  The kernel's timers
+and retransmission counts: tests/test_ss_truth.py.
 """
 import json
 

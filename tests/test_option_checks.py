@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 
 from clirun import invoke
+from conftest import ss_truth
 
 from tcpflow_analyze import cli
 
@@ -146,11 +147,10 @@ def ss_sockets(sample: str) -> dict[str, set]:
     at the end of a kernel sample."""
     truth = json.loads((SAMPLES / f"{sample}.truth.json").read_text())
     out = defaultdict(set)
-    for lines in truth["ss"].values():
-        for line in lines[1:]:
-            state, _, _, local, peer = line.split()[:5]
-            if state != "LISTEN":
-                out[state].add((local, peer))
+    for side in truth["ss"]:
+        for sock in ss_truth.sockets(truth, side):
+            if sock["state"] != "LISTEN":
+                out[sock["state"]].add((sock["local"], sock["peer"]))
     return out
 
 

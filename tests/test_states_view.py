@@ -3,7 +3,7 @@ import datetime as dt
 import json
 
 import pytest
-from conftest import SAMPLES, capture_lacks_evidence
+from conftest import SAMPLES, capture_lacks_evidence, ss_truth
 
 from tcpflow_analyze.analysis import analyze
 from tcpflow_analyze.views.ladder import record_ladder
@@ -36,8 +36,9 @@ def load(name):
 
 
 def ss_sockets(lines):
-    """(local, peer, state) from raw ``ss -tan`` lines (header first)."""
-    return {tuple(line.split()[i] for i in (3, 4, 0)) for line in lines[1:] if line.strip()}
+    """(local, peer, state) from a truth's raw ss lines (``ss -tan`` or
+    ``-tanoi``: header first; scripts/ss_truth.py reads them)."""
+    return {(s["local"], s["peer"], s["state"]) for s in ss_truth.parse(lines)}
 
 
 def our_sockets(view, hosts):
