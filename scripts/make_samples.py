@@ -968,7 +968,7 @@ def bulk_loss(lab):
     lab.add_conn(40001)
     lab.finish()
     dropped = lab.iptables_remove("cli", *rule)
-    lab.notes.append(f"iptables in tfa-cli INPUT dropped {dropped} server segments with payload "
+    lab.notes.append(f"iptables in {CLI_NS} INPUT dropped {dropped} server segments with payload "
                      "(random, p=0.02). The capture point (client veth) is before netfilter, so "
                      "those dropped segments ARE in the capture; the client never ACKed them and "
                      "the server retransmitted them. The loss pattern differs on every run. Full "
@@ -999,10 +999,10 @@ def sll2_any(lab):
     lab.start_capture("cli", any_iface=True)
     closes_first(lab, 40001, "client")
     lab.finish()
-    lab.notes.append("tcpdump -i any in tfa-cli writes Linux cooked v2 (LINUX_SLL2) headers "
+    lab.notes.append(f"tcpdump -i any in {CLI_NS} writes Linux cooked v2 (LINUX_SLL2) headers "
                      "instead of Ethernet; each packet appears once (only veth-cli carries "
                      "traffic, loopback is idle). SLL2 stores only the interface index (that of "
-                     "veth-cli inside tfa-cli); `tcpdump -r` prints whatever interface has that index "
+                     f"veth-cli inside {CLI_NS}); `tcpdump -r` prints whatever interface has that index "
                      "on the machine reading the file, which is meaningless here.")
 
 
@@ -1345,7 +1345,7 @@ def half_open_silence(lab):
     lab.finish(settle=0.2)
     lab.notes.append("The client namespace no longer exists at the end (no client ss lines); the "
                      "client kernel lost the socket, so the client endpoint is CLOSED. A permanent "
-                     "neighbour entry for 10.201.0.1 was added in tfa-srv before the crash. The "
+                     f"neighbour entry for 10.201.0.1 was added in {SRV_NS} before the crash. The "
                      "server socket was still retransmitting (ESTABLISHED) at the snapshot.")
 
 
@@ -1370,7 +1370,7 @@ def stale_syn(lab):
     closes_first(lab, 40001, "client")
     lab.finish()
     lab.notes.append("The SYN from port 45555 was built by this script (struct, correct checksums) "
-                     "and sent through a raw IP socket in tfa-cli; the SYN-ACK and the RST are real "
+                     f"and sent through a raw IP socket in {CLI_NS}; the SYN-ACK and the RST are real "
                      "kernel replies. No socket ever existed for 45555 on the client.")
 
 
@@ -1479,7 +1479,7 @@ def syn_to_time_wait(lab):
         f"connection 2 ({isn2}, 100000 below connection 1's final client sequence {last_seq}), set "
         f"with TCP_REPAIR before connect(); the kernel would otherwise pick a larger, time-based "
         f"ISN and the TIME_WAIT socket would accept the SYN (as in port_reuse). TCP timestamps "
-        f"are disabled in tfa-cli (so neither connection uses them). connect() took "
+        f"are disabled in {CLI_NS} (so neither connection uses them). connect() took "
         f"{took * 1000:.0f} ms: the SYN is retransmitted ~10 ms after the RST, not after 1 s, "
         f"because Linux re-arms the SYN_SENT retransmit timer to TCP_TIMEOUT_MIN when it gets an "
         f"unacceptable ACK. "
@@ -1524,9 +1524,9 @@ def syn_flood(lab):
     states = [c["server"]["state"] for c in lab.truth_connections()]
     n_recv = states.count("SYN_RECEIVED")
     lab.notes.append(
-        f"SYNs were built by this script (struct) and sent from tfa-cli through a raw socket with "
+        f"SYNs were built by this script (struct) and sent from {CLI_NS} through a raw socket with "
         f"spoofed source addresses; the spoofed clients exist nowhere, so their state is CLOSED. "
-        f"Static ARP entries in tfa-srv map 10.201.0.100-250 to {NOBODY_MAC}, which no interface "
+        f"Static ARP entries in {SRV_NS} map 10.201.0.100-250 to {NOBODY_MAC}, which no interface "
         f"has, so SYN-ACKs go on the wire and are dropped by the client NIC. ss showed {n_recv} "
         f"request sockets (SYN_RECEIVED); the other {n - n_recv} SYNs were answered with SYN "
         f"cookies (tcp_syncookies=1) once the SYN queue exceeded the listen backlog of 128, so the "
@@ -1653,10 +1653,10 @@ def port_scan(lab):
     lab.finish(settle=0.3)
     dropped = lab.iptables_remove("srv", *rule)
     lab.notes.append(
-        f"iptables in tfa-srv (INPUT, --syn --dport {filtered} -j DROP) dropped {dropped} SYN(s); the "
+        f"iptables in {SRV_NS} (INPUT, --syn --dport {filtered} -j DROP) dropped {dropped} SYN(s); the "
         f"rule was removed after the capture stopped. The connect() scan used client ports "
         f"41000-41199 in port order; the SYN scan's SYNs were built by this script (struct) and sent "
-        f"from {scanner2}:43210 through a raw socket in tfa-cli, whose kernel holds that address and "
+        f"from {scanner2}:43210 through a raw socket in {CLI_NS}, whose kernel holds that address and "
         f"no socket for it, so it answered each SYN-ACK with RST. 10.201.0.3-5 used ports 42001-42006.")
 
 
@@ -1787,11 +1787,11 @@ def accept_queue_overflow(lab):
     states = [c["server"]["state"] for c in truth]
     held = [str(c["client"]["port"]) for c in truth if c["server"]["state"] == "SYN_RECEIVED"]
     lab.notes.append(
-        f"tfa-srv: tcp_syncookies=0, tcp_abort_on_overflow=0, listen backlog {backlog}. The application "
+        f"{SRV_NS}: tcp_syncookies=0, tcp_abort_on_overflow=0, listen backlog {backlog}. The application "
         f"accept()ed only 40001. ss showed {states.count('SYN_RECEIVED')} request sockets (SYN_RECEIVED: "
         f"{', '.join(held)}) and {states.count('ESTABLISHED')} accept-queue children (ESTABLISHED, never "
         f"accept()ed). "
-        f"TcpExtListenOverflows in tfa-srv at the end: {count} (every final ACK, request segment and "
+        f"TcpExtListenOverflows in {SRV_NS} at the end: {count} (every final ACK, request segment and "
         f"duplicate ACK of {' and '.join(held)} that reached the full queue). 40005-40007 set TCP_DEFER_ACCEPT on "
         f"the client socket only to delay their final ACK by 200 ms, so that their SYNs arrive while "
         f"the accept queue has room; every packet is the kernel's. The capture ran "
@@ -1850,7 +1850,7 @@ def simultaneous_open(lab):
     lab.finish()
     lab.notes.append(
         f"Nothing listens: both sockets are bound and connect(). iptables INPUT rules dropped "
-        f"{dropped['cli']} SYN(s) in tfa-cli and {dropped['srv']} in tfa-srv (the first SYNs; they are in "
+        f"{dropped['cli']} SYN(s) in {CLI_NS} and {dropped['srv']} in {SRV_NS} (the first SYNs; they are in "
         f"the capture, taken before INPUT) and were removed 0.3 s after the connects. "
         f"The client/server roles of the truth are by who connect()ed first (40001), as the capture "
         f"shows its SYN first.")
