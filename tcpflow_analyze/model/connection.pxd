@@ -11,9 +11,10 @@
 # C int: 2**31 of one such segment from one endpoint would be a capture of
 # 140 GB or more.  Its packets, ACK advances, bytes and sequence numbers stay
 # long long; so do a connection's id and order, beside its codes and
-# handshake bits in C ints.  That takes 64 bytes off an Endpoint, which then
-# fits the small-object allocator (512 bytes at most) instead of a malloc
-# call each, and 40 off a Connection.  Any field that may hold None or a float stays a
+# handshake bits in C ints.  The ints lie in pairs between the long longs
+# (an int alone is padded to 8 bytes; zgaps is the one left).  That takes 80
+# bytes off an Endpoint, which then fits the small-object allocator (512
+# bytes at most) instead of a malloc call each, and 40 off a Connection.  Any field that may hold None or a float stays a
 # Python object: a C field would refuse None and turn an int into a float.
 # The fields are the classes' __slots__: the C fields first, in __slots__
 # order, then the objects (connection.ENDPOINT_OBJECTS, CONNECTION_OBJECTS),
@@ -22,23 +23,20 @@
 
 cdef class Endpoint:
     cdef public int port, state
-    cdef public long long isn, snd_nxt, rcv_nxt
-    cdef public int wscale
-    cdef public long long fin_seq
+    cdef public long long isn, snd_nxt, rcv_nxt, fin_seq
     cdef public bint got_fin, active_close, fw2_live
     cdef public int syn_count, probes, tw_entries
     cdef public long long packets, bytes
     cdef public int retransmits, zero_windows, gaps
-    cdef public int zstate, zprev
+    cdef public int zstate, zprev, wscale
     cdef public long long zstart, zlast, zdata
     cdef public int zgaps
     cdef public long long zmissed
     cdef public int zrxmit
     cdef public bint zdid_close
     cdef public long long ip_bytes
-    cdef public int hist_seen
+    cdef public int hist_seen, fin_count
     cdef public long long last_syn, last_fin, last_rst
-    cdef public int fin_count
     cdef public long long unseen_step, missed, seg_seq, ctl_seq
     cdef public int duplicates, ctl_duplicates
     cdef public long long acks

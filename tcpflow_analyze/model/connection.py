@@ -52,7 +52,6 @@ class Endpoint:
         "isn",          # initial sequence number, -1 until a SYN is seen
         "snd_nxt",      # one past the highest sequence number sent, -1 until seen
         "rcv_nxt",      # the highest acknowledgment this endpoint sent, -1 until seen
-        "wscale",
         "fin_seq",      # sequence number of this endpoint's FIN, -1 if none
         "got_fin",      # we acknowledged the peer's FIN
         "active_close",  # our FIN went out before we had the peer's FIN
@@ -72,6 +71,9 @@ class Endpoint:
         "packets", "bytes", "retransmits", "zero_windows", "gaps",
         "first_time", "last_time",
         "zstate", "zprev",
+        # (Beside the other C ints of connection.pxd: in a pair they fill one
+        # long long's place, alone it takes as much.)
+        "wscale",
         # Zeek's own sequence bookkeeping, kept apart from ours so that the
         # Zeek view cannot move our endpoint states (TCPSessionAdapter.cc):
         "zstart",       # start_seq: the ISN, or one below the first sequence number seen; -1 until seen
@@ -82,8 +84,10 @@ class Endpoint:
         "zrxmit",       # Zeek's retransmission count (TCP_Endpoint::DidRxmit, the T letter)
         "zdid_close",   # Zeek's did_close: this endpoint's FIN or RST closed it in Zeek's eyes
         "ip_bytes",     # IP-level bytes sent (Zeek's orig_ip_bytes / resp_ip_bytes: IP total lengths)
-        "hist_seen", "last_syn", "last_fin", "last_rst",
-        "fin_count", "last_fin_time",  # FIN segments sent, and when the last went (a FIN retransmitted or not)
+        "hist_seen",
+        "fin_count",    # FIN segments sent
+        "last_syn", "last_fin", "last_rst",
+        "last_fin_time",  # when the last FIN went (a FIN retransmitted or not)
         # While none of this endpoint's packets were seen: the last advance of
         # the peer's acknowledgment (bytes) and when it was seen; what the
         # peer acknowledges is all there is to know of an unseen side.
