@@ -219,8 +219,7 @@ def lost_synack(conn, x: Endpoint, y: Endpoint, ts: float) -> None:
     set_state(x, ESTABLISHED, ts)
     set_state(y, ESTABLISHED, ts)
     conn.hs |= HS_SYNACK | HS_ACK
-    if conn.evidence < EVIDENCE_INFERRED:
-        conn.evidence = EVIDENCE_INFERRED
+    conn.evidence = max(conn.evidence, EVIDENCE_INFERRED)
 
 
 def control(conn, x, y, upper, ts, seq, ack, flags, plen, wscale) -> None:

@@ -42,4 +42,15 @@ def capture_counts(conns, folded: dict | None = None) -> dict:
             "duplicates": n["duplicates"], "capture_loss": capture_loss(n["acks"], n["gaps"], n["holes"])}
 
 
-__all__ = ["capture_counts", "capture_loss"]
+def folded_counts(analysis, selected: bool = False) -> dict | None:
+    """The folded connections' capture counts (``Folds.seen``) for a
+    document of every connection; None for a selection (cli: filters, which
+    ``selected`` or ``analysis.selected`` says), of which they cannot be
+    told apart."""
+    folds = getattr(analysis, "folds", None)
+    if folds is None or selected or getattr(analysis, "selected", False):
+        return None
+    return folds.seen
+
+
+__all__ = ["capture_counts", "capture_loss", "folded_counts"]

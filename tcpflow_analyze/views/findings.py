@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from ..detectors import DETECTORS, SEVERITIES
 from ..detectors.base import GROUP_FIELDS
-from .capture import capture_counts
+from .capture import capture_counts, folded_counts
 
 EXPLANATIONS = {d.TYPE: d.EXPLANATION for d in DETECTORS}
 # Worst first: the order a person reads findings in.
@@ -188,18 +188,8 @@ def analysis_notices(analysis, quote=_plain) -> list[dict]:
     cap = {"evicted": stats.evicted, "connections_omitted": stats.connections_omitted,
            "truncated": stats.truncated, "damage": [d.as_dict() for d in stats.damages],
            "packets": stats.packets, "tcp_packets": stats.tcp_packets, "skipped": dict(stats.skipped),
-           **capture_counts(analysis.connections, _folded_counts(analysis))}
+           **capture_counts(analysis.connections, folded_counts(analysis))}
     return capture_notices(cap, analysis.options.as_dict(), quote)
-
-
-def _folded_counts(analysis) -> dict | None:
-    """The folded connections' capture counts (``Folds.seen``), for an
-    analysis of every connection; None for a selection (cli: filters), of
-    which they cannot be told apart."""
-    folds = getattr(analysis, "folds", None)
-    if folds is None or getattr(analysis, "selected", False):
-        return None
-    return folds.seen
 
 
 def capture_notices(cap: dict, options: dict, quote=_plain) -> list[dict]:

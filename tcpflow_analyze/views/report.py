@@ -7,7 +7,7 @@ from .. import __version__
 from ..engine.folding import SEEN_KEYS
 from ..model.states import STATE_NAMES
 from . import findings, record
-from .capture import capture_counts
+from .capture import capture_counts, folded_counts
 from .record import connection_entry, report_time
 
 SCHEMA_VERSION = 1
@@ -80,7 +80,7 @@ def build_report(analysis, anomalies=(), connections=None, forked=None, counted=
     # (``omitted_counts`` says how much of each is theirs).
     folds = getattr(analysis, "folds", None)
     folded = folds.seen if folds is not None else None
-    seen = capture_counts(counted, None if selected else folded)
+    seen = capture_counts(counted, folded_counts(analysis, selected))
     if folds is not None:
         for g in folds.groups.values():
             states["client"].update(g.client_states)
