@@ -31,7 +31,8 @@ from .history import H_ACK, H_DATA
 from .zeek import _NEVER, TOO_LARGE_SEQ_DELTA
 from .timers import settle
 
-_BY_FIRST_PACKET = attrgetter("first_seen", "seq_order")
+_BY_CREATION = attrgetter("seq_order")
+_BY_FIRST_SEEN = attrgetter("first_seen")
 _SCALED = history.SCALED_COUNTS
 
 # Segments that always go through ``_route``: a SYN or a RST may start, end
@@ -83,11 +84,11 @@ class ConnectionTable:
         self.awaiting: dict[bytes, Connection] = {}
         # Each host's address, shared by its endpoints (``_new``).
         self.hosts: dict[bytes, bytes] = {}
-        # Counts the changes to ``table`` that a flow cache in front of it
-        # must not outlive: a key mapped anew or deleted, a connection's
-        # client key changed.  A key entered where there was none changes
-        # nothing a cache holds (the compiled walk's: engine.loop).
-        self.generation = 0
+        # The compiled walk's flow cache in front of ``table``, while a walk
+        # runs (engine.flowcache): told of each key about to be mapped anew
+        # or deleted, and of a connection whose client key changes.  A key
+        # entered where there was none changes nothing it holds.
+        self.flow_cache = None
 
     # ------------------------------------------------------------------ hot path
     def segment(self, ts, key, sport, dport, seq, ack, flags, win, plen, wscale, ipb=0, encap=None, conn=None,
@@ -97,7 +98,7 @@ class ConnectionTable:
         that carried it (decode.tunnel), whose identity, if it has one, ends
         ``key``.  ``conn``, ``upper``: the connection ``key`` maps to and
         whether ``key`` is its client's direction, where the caller already
-        knows them (the compiled walk's flow cache: see ``generation``) and
+        knows them (the compiled walk's flow cache: see ``flow_cache``) and
         the segment routes nowhere else (not ``ROUTED``, no ``route_check``);
         ``key`` is not read then."""
         if conn is None:
@@ -588,7 +589,9 @@ class ConnectionTable:
                 is not conn:
             return None
         guess = base + ctag
-        self.generation += 1
+        if self.flow_cache is not None:
+            for k in (guess, key, *keys_of(conn)):
+                self.flow_cache.forget(k)
         if self.table.get(guess) is conn:
             del self.table[guess]
         if is_client:
@@ -678,8 +681,9 @@ class ConnectionTable:
             self._finish(old, ts)
         elif len(self.table) >= self.max_table:
             self._evict(ts)
-        if old is not None or rkey in self.table:
-            self.generation += 1
+        if self.flow_cache is not None and (old is not None or rkey in self.table):
+            self.flow_cache.forget(key)
+            self.flow_cache.forget(rkey)
         self.table[key] = conn
         self.table[rkey] = conn
         order = self.order
@@ -747,9 +751,10 @@ class ConnectionTable:
                 conn.evict_spared = True  # one second chance, not more
                 order.append(conn)
                 continue
-            self.generation += 1
             for k in keys_of(conn):
                 if self.table.get(k) is conn:
+                    if self.flow_cache is not None:
+                        self.flow_cache.forget(k)
                     del self.table[k]
             self.evicted += 1
             done += 1
@@ -850,10 +855,22 @@ def acked_holes(ep: Endpoint, ack: int) -> int:
     return lost
 
 
+@cython.locals(conn=Connection, first="double", last="double")
 def number_connections(conns: list[Connection]) -> None:
     """Order connections by first packet (ties: the packet that created them)
     and give them their report ids: one order whether one process or several
     partitions (``analysis.parallel.merge``) tracked them."""
-    conns.sort(key=_BY_FIRST_PACKET)
+    conns.sort(key=_BY_CREATION)
+    # A capture's timestamps nearly always rise with its packets, and then
+    # creation order is already first-packet order: one pass to see that is
+    # cheaper than sorting on (first_seen, seq_order) pairs.  Otherwise a
+    # stable sort on first_seen keeps creation order among ties.
+    last = float("-inf")
+    for conn in conns:
+        first = conn.first_seen
+        if first < last:
+            conns.sort(key=_BY_FIRST_SEEN)
+            break
+        last = first
     for i, conn in enumerate(conns, 1):
         conn.id = i
