@@ -19,6 +19,7 @@
 # boxed only for the few packets that route or split a connection).
 import cython
 from ..model.connection cimport Connection, Endpoint
+from .flowcache cimport FlowCache
 # The state machine's functions (cpdef in their .pxd) called through their C
 # entries: no argument tuple, no ints boxed for a call and unboxed again.
 from . cimport history, zeek
@@ -33,7 +34,7 @@ cdef class ConnectionTable:
     cdef public dict table, hosts
     cdef public object options, max_table, max_finished, finished, finished_failed, order, folds
     cdef public object evicted, _order, packet_number, likely_server_ports, awaiting
-    cdef public object flow_cache
+    cdef public FlowCache flow_cache
 
     @cython.locals(x=Endpoint, y=Endpoint, ctl="long long",
                    nxt="long long", end="long long", adv="long long", rn="long long", ynxt="long long",
