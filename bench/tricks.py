@@ -28,7 +28,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 
-# Every capture read without the read-ahead thread.
+# Every pipe read without the read-ahead thread.
 _NO_READ_AHEAD = (
     "import tcpflow_analyze.analysis as a\n"
     "_read = a.read_windows\n"
@@ -50,12 +50,15 @@ TRICKS = {
         "ENTRY = 'main'",
         "file",
     ),
-    "read_ahead": (
-        "a thread reads the next chunk while the packet loop walks this one (capture.readahead)",
-        ["analyze", "--format", "json", "--jobs", "1"], _NO_READ_AHEAD, "file",
+    "mmap": (
+        "a regular pcap file is mapped and walked in place, not read into buffers (capture.mapped)",
+        ["analyze", "--format", "json", "--jobs", "1"],
+        "import tcpflow_analyze.capture.source as s\ns._map = lambda raw: None",
+        "file",
     ),
     "read_ahead_pipe": (
-        "the same, reading a pipe (cat FILE | tcpflow-analyze analyze -)",
+        "a thread reads a pipe's next chunk while the packet loop walks this one "
+        "(capture.readahead.StreamAhead; cat FILE | tcpflow-analyze analyze -)",
         ["analyze", "--format", "json", "--jobs", "1"], _NO_READ_AHEAD, "pipe",
     ),
     "forked_lines": (

@@ -57,9 +57,6 @@ def read_records(paths, damages: list, opened=None):
         yield first
         yield from gen
         return
-    # The records share read buffers that the reader may replace, but each
-    # record is consumed before its generator is advanced again, so merging
-    # is safe.
     def chain(first, gen):
         yield first
         yield from gen
@@ -71,7 +68,9 @@ def _ts(record):
 
 def walk_records(windows):
     """Every record of a window stream as ``(ts, linktype, buf, offset,
-    caplen)``, for consumers that take one record at a time."""
+    caplen)``, for consumers that take one record at a time.  ``buf`` is the
+    packet's own copy: a window's buffer (a file's map) may not outlive the
+    reading, and the tests keep records after it."""
     window = next(windows, None)
     while window is not None:
         buf, pos, end, layout, ts_end = window
@@ -83,7 +82,7 @@ def walk_records(windows):
                 break
             ts, caplen, nxt = record
             walked += 1
-            yield ts, linktype, buf, pos + hlen, caplen
+            yield ts, linktype, bytes(buf[pos + hlen:pos + hlen + caplen]), 0, caplen
             pos = nxt
         try:
             window = windows.send((pos, walked))

@@ -33,13 +33,16 @@ def reference():
 
 
 @pytest.mark.parametrize("chunk", [16, 97, 1500, 4096])
-@pytest.mark.parametrize("positional", [True, False])
-def test_any_window_size_same_records(monkeypatch, chunk, positional):
-    # Chunks smaller than a record header, than one record, and of odd sizes:
-    # records cross every kind of boundary, and records bigger than a chunk
-    # are read whole.
+@pytest.mark.parametrize("reading", ["mapped", "positional", "stream"])
+def test_any_window_size_same_records(monkeypatch, chunk, reading):
+    # Chunks and map windows smaller than a record header, than one record,
+    # and of odd sizes: records cross every kind of boundary, and records
+    # bigger than a chunk are read whole.
     monkeypatch.setattr(pcap, "CHUNK", chunk)
-    monkeypatch.setattr(source, "_is_regular", lambda raw: positional)
+    monkeypatch.setattr(pcap, "WINDOW", chunk)
+    monkeypatch.setattr(source, "_is_regular", lambda raw: reading != "stream")
+    if reading == "positional":
+        monkeypatch.setattr(source, "_map", lambda raw: None)
     got = walked(read_windows([str(BULK)], []))
     want = [(ts, lt, bytes(buf[off:off + n])) for ts, lt, buf, off, n in read_records([str(BULK)], [])]
     assert len(got) == 4283
@@ -49,6 +52,7 @@ def test_any_window_size_same_records(monkeypatch, chunk, positional):
 @pytest.mark.parametrize("chunk", [16, 1500])
 def test_small_windows_same_report(monkeypatch, reference, chunk):
     monkeypatch.setattr(pcap, "CHUNK", chunk)
+    monkeypatch.setattr(pcap, "WINDOW", chunk)
     for path, (text, _) in reference.items():
         assert report_text([path])[0] == text
 
@@ -235,6 +239,7 @@ def test_merged_windows_give_the_records_in_merge_order(tmp_path, monkeypatch, s
     # record (read_records, heapq.merge) gives.
     from tcpflow_analyze.capture import pcapng
     monkeypatch.setattr(pcap, "CHUNK", chunk)
+    monkeypatch.setattr(pcap, "WINDOW", chunk)
     monkeypatch.setattr(pcapng, "READ_SIZE", chunk)
     paths = []
     for i, (kind, records, order) in enumerate(streams):

@@ -10,7 +10,6 @@ from __future__ import annotations
 import struct
 
 from ..errors import CaptureError
-from .readahead import ReadAhead
 from .windows import INF
 
 MAGIC_US = 0xA1B2C3D4
@@ -19,6 +18,9 @@ MAGIC_NS = 0xA1B23C4D
 FILE_HEADER_LEN = 24
 RECORD_HEADER_LEN = 16
 CHUNK = 1 << 22
+# The longest stretch of a mapped file walked between two checks of its size
+# (mapped): a truncation inside it, as the walk runs, is SIGBUS.
+WINDOW = 1 << 22
 
 # libpcap's own ceiling for a record (pcap-common.h: MAXIMUM_SNAPLEN).  A caplen
 # above both this and the file's snaplen cannot be trusted: the record headers
@@ -55,14 +57,17 @@ def parse_file_header(path: str, head: bytes):
     return endian, ts_scale, snaplen, linkfield & LT_LINKTYPE_MASK
 
 
-def pcap_windows(path: str, stream, head: bytes, damage, read_at=None, read_ahead: bool = True):
+def pcap_windows(path: str, stream, head: bytes, damage, read_at=None, mapping=None):
     """The records of a pcap stream, as windows for a record walker (the
     protocol of ``windows``: pcap-shaped records, the file's own).
 
-    ``read_at(offset, n)``, for a regular file, reads from a position, a
-    chunk ahead in a thread (``readahead``): each window is a chunk that
-    overlaps the one before, so a record crossing a chunk boundary is read
-    again instead of the buffers being joined.  Without it,
+    ``mapping`` (``mapped.Mapping``), for a regular file: the windows are
+    the mapped file itself, each at most ``WINDOW`` bytes long, the file's
+    size checked before each (see ``mapped``).  Where the map ends -- a file
+    that grew or shrank since it was mapped, or simply its end -- reading
+    goes on by position.  ``read_at(offset, n)``, for a regular file (or
+    one that cannot be mapped), reads a chunk from a position: from where
+    the walker stopped, so no buffers are joined.  Without either,
     ``stream`` is read on, and the unread tail carried into the next buffer.
     ``damage(offset, packet, reason, ended)`` is called once, where reading
     stops, with the reason it stopped early, or with None at a clean end of
@@ -76,26 +81,90 @@ def pcap_windows(path: str, stream, head: bytes, damage, read_at=None, read_ahea
     layout = (unpack_rec, RECORD_HEADER_LEN, ts_scale, linktype, max_caplen, None)
 
     file_off = FILE_HEADER_LEN  # file offset of buf[0]
-    ahead = None
+    packet_no = 0
+    if mapping is not None:
+        file_off, packet_no, shrunk = yield from _mapped_windows(mapping, damage, layout, snaplen)
+        if file_off is None:
+            return  # damage met in the map
+        if shrunk is not None:
+            damage = _shrunk(damage, *shrunk)
     if read_at is not None:
-        # Chunks overlap by the longest record: see readahead.
-        ahead = ReadAhead(read_at, CHUNK, RECORD_HEADER_LEN + max_caplen, threaded=read_ahead)
-        buf, pos, eof = ahead.read(file_off, RECORD_HEADER_LEN)
-        file_off -= pos
+        buf, eof = read_whole(read_at, file_off, CHUNK)
+        pos = 0
     else:
         buf = head[FILE_HEADER_LEN:]
         eof = False
         pos = 0
-    try:
-        yield from _walk_windows(stream, damage, ahead, layout, snaplen, buf, pos, eof, file_off)
-    finally:
-        if ahead is not None:
-            ahead.close()
+    yield from _walk_windows(stream, damage, read_at, layout, snaplen, buf, pos, eof, file_off, packet_no)
 
 
-def _walk_windows(stream, damage, ahead, layout, snaplen, buf, pos, eof, file_off):
+def _mapped_windows(mapping, damage, layout, snaplen):
+    """Windows over the map, as long as whole records lie in what the file
+    still holds of it; then ``(offset, packets, shrunk)``: where reading
+    goes on by position, the packets walked, and ``(mapped length, size)``
+    if the file was seen shorter than the map.  ``(None, ...)``: damage met
+    (and reported)."""
     unpack_rec, _, _, _, max_caplen, _ = layout
+    mm = mapping.map
+    mapped = limit = len(mm)  # limit: what the file is known to hold of the map
+    shrunk = None
+    pos = FILE_HEADER_LEN
     packet_no = 0
+    while True:
+        # Checked before any page past those already checked is touched,
+        # the next record's header included: see mapped.
+        size = mapping.size()
+        if size < limit:
+            shrunk = (mapped, size)
+            limit = max(size, pos)  # -1: unknown, so touch nothing new
+        if pos + RECORD_HEADER_LEN > limit:
+            break
+        caplen = unpack_rec(mm, pos)[2]
+        if caplen > max_caplen:
+            damage(pos, packet_no, _too_long(caplen, snaplen, max_caplen))
+            return None, packet_no, None
+        record = RECORD_HEADER_LEN + caplen
+        if pos + record > limit:
+            break
+        # At least the record at pos: one larger than a window is walked whole.
+        end = min(pos + max(WINDOW, record), limit)
+        stop, walked = yield mm, pos, end, layout, INF
+        packet_no += walked
+        pos = stop
+        mapping.walked_to(pos)
+    return pos, packet_no, shrunk
+
+
+def read_whole(read_at, offset: int, n: int):
+    """``(data, at_end)``: a short read is the end of the file only if the next
+    read says so -- it may instead report the read error that cut it short,
+    or find that the file has grown (a capture still being written)."""
+    data = read_at(offset, n)
+    if len(data) == n:
+        return data, False
+    more = read_at(offset + len(data), n - len(data))
+    if more:
+        return data + more, False
+    return data, True
+
+
+def _too_long(caplen: int, snaplen: int, max_caplen: int) -> str:
+    return f"record length {caplen} exceeds snaplen {snaplen}" if caplen > snaplen \
+        else f"record length {caplen} exceeds the {max_caplen}-byte limit"
+
+
+def _shrunk(damage, mapped: int, size: int):
+    """``damage`` saying that the file was cut while it was read."""
+    why = f"the file shrank from {mapped} to {size} bytes while it was read" if size >= 0 \
+        else "the file's size could not be checked while it was mapped"
+
+    def report(offset, packet, reason, ended=False):
+        damage(offset, packet, why if reason is None else f"{why}; {reason}", ended)
+    return report
+
+
+def _walk_windows(stream, damage, read_at, layout, snaplen, buf, pos, eof, file_off, packet_no):
+    unpack_rec, _, _, _, max_caplen, _ = layout
     while True:
         n = len(buf)
         if pos + RECORD_HEADER_LEN <= n:
@@ -103,17 +172,13 @@ def _walk_windows(stream, damage, ahead, layout, snaplen, buf, pos, eof, file_of
             packet_no += walked
             pos = stop
         need = CHUNK
-        record = RECORD_HEADER_LEN  # what must follow the stop: the header, or the whole record
         if n - pos >= RECORD_HEADER_LEN:
             caplen = unpack_rec(buf, pos)[2]
             if caplen > max_caplen:
-                damage(file_off + pos, packet_no,
-                       f"record length {caplen} exceeds snaplen {snaplen}" if caplen > snaplen
-                       else f"record length {caplen} exceeds the {max_caplen}-byte limit")
+                damage(file_off + pos, packet_no, _too_long(caplen, snaplen, max_caplen))
                 return
             # A record larger than a read chunk is read whole.
-            record = RECORD_HEADER_LEN + caplen
-            need = max(need, record)
+            need = max(need, RECORD_HEADER_LEN + caplen)
         if eof:
             if pos < n:
                 if n - pos >= RECORD_HEADER_LEN:
@@ -124,12 +189,11 @@ def _walk_windows(stream, damage, ahead, layout, snaplen, buf, pos, eof, file_of
             else:
                 damage(file_off + pos, packet_no, None, ended=True)
             return
-        if ahead is not None:
-            want = file_off + pos
-            buf, pos, eof = ahead.read(want, record)
-            file_off = want - pos
+        file_off += pos
+        if read_at is not None:
+            buf, eof = read_whole(read_at, file_off, need)
+            pos = 0
         else:
-            file_off += pos
             more = stream.read(need)
             eof = not more
             buf = buf[pos:] + more

@@ -22,6 +22,7 @@ except ImportError:  # not a POSIX system
 from ..errors import CaptureError
 from .pcap import MAGIC_NS, MAGIC_US, pcap_windows
 from . import inflate
+from .mapped import Mapping
 from .pcapng import pcapng_windows
 from .readahead import STREAM_CHUNK, StreamAhead
 from .windows import merge_windows
@@ -358,11 +359,12 @@ class _Opened:
     """One capture file, opened and sniffed: its stream, first bytes and format."""
 
     def __init__(self, path: str, damages: list, opened=None, read_ahead: bool = False):
-        """``read_ahead``: read a chunk ahead in a thread (``readahead``), for
-        a capture read alone; merged files are read each in turn."""
+        """``read_ahead``: read a pipe a chunk ahead in a thread
+        (``readahead``), or inflate gzip in a child, for a capture read
+        alone; merged files are read each in turn."""
         self.name = name = "<stdin>" if path == "-" else path
-        self.read_ahead = read_ahead
         self.ahead = None
+        self.mapping = None
         self.raw = raw = open_capture(path)
         try:
             if opened is not None:
@@ -393,15 +395,17 @@ class _Opened:
             else:
                 raise CaptureError(name, f"not a pcap or pcapng capture (starts with {head.hex()})")
             self.head = head
-            # A regular pcap file is read by position: no buffers to join.
+            # A regular pcap file is mapped (mapped: no copy), or where it
+            # cannot be, read by position: no buffers to join.
             self.read_at = src.read_at if self.gz is None and _is_regular(raw) else None
+            if self.read_at is not None and not self.pcapng:
+                self.mapping = _map(raw)
             if read_ahead and (self.read_at is None or self.pcapng) and not isinstance(self.gz, _GzipStream):
                 # A pipe (standard input, or gzip inflated by a child), or a
                 # pcapng file (read on, block by block): its reads run beside
                 # the walk (bench/README.md, Tricks: read_ahead_pipe).  Not gzip inflated here: that
                 # takes the GIL back after every output block, and measured
-                # slower in a thread than inline.  A pcap file has its own
-                # read-ahead (readahead.ReadAhead).
+                # slower in a thread than inline.
                 stream = self.ahead = StreamAhead(stream, STREAM_CHUNK)
             self.stream = stream
         except BaseException:
@@ -428,7 +432,7 @@ class _Opened:
     def windows(self):
         if self.pcapng:
             return pcapng_windows(self.name, self.stream, self.head, self.damage)
-        return pcap_windows(self.name, self.stream, self.head, self.damage, self.read_at, self.read_ahead)
+        return pcap_windows(self.name, self.stream, self.head, self.damage, self.read_at, self.mapping)
 
     def close(self):
         child = self.gz if isinstance(self.gz, inflate.InflatingChild) else None
@@ -436,6 +440,8 @@ class _Opened:
             child.stop()  # first: a read-ahead thread waiting on its pipe then returns
         if self.ahead is not None:
             self.ahead.close()
+        if self.mapping is not None:
+            self.mapping.close()
         if child is not None:
             child.close()
         if self.raw is not sys.stdin.buffer:
@@ -469,10 +475,11 @@ def read_windows(paths, damages: list, opened=None, read_ahead: bool = True):
     """Every capture in ``paths`` as windows of records, for the packet loop.
 
     The protocol is ``windows``'s.  Each capture file is walked in its own
-    read buffers (pcap records, or pcapng Enhanced Packet Blocks); several
-    are merged by timestamp (``windows.merge_windows``).  ``read_ahead``: a file read alone is read beside
-    the walk (a thread, or a child inflating gzip) -- worth it only with a
-    core to spare for it.
+    read buffers, or where it is a regular pcap file, in its map (pcap
+    records, or pcapng Enhanced Packet Blocks); several are merged by
+    timestamp (``windows.merge_windows``).  ``read_ahead``: a pipe or pcapng
+    file read alone is read beside the walk (a thread, or a child inflating
+    gzip) -- worth it only with a core to spare for it.
     """
     paths = list(paths)
     if len(paths) == 1:
@@ -495,6 +502,15 @@ def _file_windows(path, damages, opened, read_ahead):
         yield from f.windows()
     finally:
         f.close()
+
+
+def _map(raw) -> Mapping | None:
+    """``raw`` mapped, or None where it cannot be (an empty file, one in
+    /proc, a file system without mmap): it is then read by position."""
+    try:
+        return Mapping(raw)
+    except (OSError, ValueError, AttributeError):
+        return None
 
 
 def _is_regular(raw) -> bool:
