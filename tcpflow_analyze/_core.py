@@ -28,6 +28,7 @@ COMPILED = (
     "decode.tcp",
     "engine.endpoint",
     "engine.history",
+    "engine.flowcache",
     "engine.loop",
     "engine.table",
     "engine.timers",

@@ -11,9 +11,8 @@
 # IEEE operations as Python's (sec + frac * scale, no fused multiply-add:
 # setup.py), so both builds give the same bits.
 import cython
-from cpython.object cimport PyObject
-from libc.stdlib cimport calloc, free
-from libc.string cimport memcmp, memcpy
+from libc.string cimport memcpy
+from .flowcache cimport FlowCache, FlowSlot
 from .table cimport ConnectionTable
 from ..model.connection cimport Connection
 from ..decode.tcp cimport window_scale
@@ -22,31 +21,15 @@ from ..decode.tcp cimport window_scale
 # (a Python constant boxes the C field it is compared with).
 cdef long ETH_P_8021Q, SYN, ROUTED, EPB, EPB_FIXED_LEN
 
-# The flow cache (loop.py: FLOW_SLOTS, _flow_find, _flow_segment, _flow_put): C memory, a
-# borrowed reference to the connection in each slot (see _flow_put).
-cdef struct FlowSlot:
-    long long generation
-    PyObject *conn
-    Py_ssize_t klen
-    bint upper
-    unsigned char key[36]
-
-cdef Py_ssize_t FLOW_SLOTS, FLOW_SHIFT
-cdef unsigned int _FLOW_MUL
-
-@cython.locals(h="unsigned int", i=Py_ssize_t)
-cdef Py_ssize_t _flow_slot(const unsigned char *k, Py_ssize_t n) noexcept
-
-@cython.locals(i=Py_ssize_t, slot="FlowSlot *")
-cdef Py_ssize_t _flow_find(FlowSlot *slots, const unsigned char *k, Py_ssize_t n, long long generation) noexcept
-
-@cython.locals(i=Py_ssize_t, conn=Connection)
-cdef int _flow_segment(FlowSlot *slots, ConnectionTable table, const unsigned char *k, Py_ssize_t n, double ts,
+# The flow cache (engine/flowcache.py) in front of the table: its find and
+# put are C calls.
+@cython.locals(slot="FlowSlot *", conn=Connection)
+cdef int _flow_segment(FlowCache cache, ConnectionTable table, const unsigned char *k, Py_ssize_t n, double ts,
                        long sport, long dport, long long seq, long long ack, long flags, long win, long plen,
                        long ipb) except -1
 
-@cython.locals(conn=Connection, slot="FlowSlot *")
-cdef void _flow_put(FlowSlot *slots, const unsigned char *k, Py_ssize_t n, bytes key,
+@cython.locals(conn=Connection)
+cdef void _flow_put(FlowCache cache, const unsigned char *k, Py_ssize_t n, bytes key,
                     ConnectionTable table) except *
 
 # The C loads (loop.py: _u16 ... _c_mirror): a pointer into the window, the
@@ -101,7 +84,7 @@ cdef (long, long, long, long, long, long, long, long long, long, long, long, lon
     ip_plen=long, nxt_hdr=long, itotal=long, vtf=long, raw4=long, raw6=long,
     view="const unsigned char[::1]", base="const unsigned char *", p="const unsigned char *",
     rec_order=int, big=bint, c_loads=bint, e_at=Py_ssize_t, raw=bint,
-    flow_cache=bint, slots="FlowSlot *", key=bytes,
+    flow_cache=bint, cache=FlowCache, key=bytes,
     btype="long long", blen="long long", iface="long long", interface="long long",
     ts_hi="unsigned long long", ts_lo="unsigned long long",
     sport=long, dport=long, seq="long long", ack="long long", win=long,

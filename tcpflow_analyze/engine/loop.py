@@ -21,6 +21,7 @@ from ..decode import (
 from ..decode.layouts import DOT1Q, ETHERNET, IPV4, IPV6, TCP, UDP, VXLAN, VXLAN_FAST, VXLAN_FAST6
 from ..decode.tcp import window_scale
 from ..decode.tunnel import encapsulation, vxlan_layer
+from .flowcache import FlowCache
 from .table import ROUTED, ConnectionTable
 
 try:
@@ -126,69 +127,28 @@ def _c_key(p, n, tag):
     return key[:n + m]
 
 
-# The compiled walk's flow cache: the connection (and direction) an earlier
-# packet's raw key bytes mapped to in the table, so that a packet of a known
-# flow needs no key object, no SipHash and no dict probe.  Direct-mapped, a
-# slot per hash of the key; an IPv4 or IPv6 key (12 or 36 bytes) of the plain
-# read, untunneled.  A slot is good while the table's ``generation`` is the
-# one it was filled at (ConnectionTable.generation).
-FLOW_SHIFT = 18
-_FLOW_MUL = 2654435761   # 2**32 / the golden ratio
-FLOW_SLOTS = 1 << (32 - FLOW_SHIFT)
-
-
-def _flow_slot(k, n):
-    """The slot of the ``n``-byte key at ``k`` (as ``_u16``; ``n`` a multiple
-    of 4): Knuth's multiplicative hashing of its 32-bit words, ``h`` a C
-    unsigned int (the product wraps at 32 bits), its top bits the slot."""
-    h = 0
-    for i in range(0, n, 4):
-        h = (h ^ cython.cast(cython.uint, _u32(k + i))) * _FLOW_MUL
-    return h >> FLOW_SHIFT
-
-
-def _flow_find(slots, k, n, generation):
-    """The slot that holds the ``n``-byte key at ``k``, or -1."""
-    i = _flow_slot(k, n)
-    slot = slots + i
-    if slot.generation == generation and slot.klen == n and memcmp(slot.key, k, n) == 0:
-        return i
-    return -1
-
-
-def _flow_segment(slots, table, k, n, ts, sport, dport, seq, ack, flags, win, plen, ipb):
-    """The segment given to its connection, if the cache holds its key (the
-    ``n`` bytes at ``k``) and the table would route it nowhere else: 1 if
-    so, else 0."""
+def _flow_segment(cache, table, k, n, ts, sport, dport, seq, ack, flags, win, plen, ipb):
+    """The segment given to its connection, if the flow cache holds its key
+    (the ``n`` bytes at ``k``) and the table would route it nowhere else: 1
+    if so, else 0."""
     if flags & ROUTED:
         return 0
-    i = _flow_find(slots, k, n, table.generation)
-    if i < 0:
+    slot = cache.find(k, n)
+    if slot == cython.NULL:
         return 0
-    conn = cython.cast(Connection, slots[i].conn)
+    conn = cython.cast(Connection, slot.conn)
     if conn.route_check:
         return 0
-    table.segment(ts, None, sport, dport, seq, ack, flags, win, plen, -1, ipb, None, conn, slots[i].upper)
+    table.segment(ts, None, sport, dport, seq, ack, flags, win, plen, -1, ipb, None, conn, slot.upper)
     return 1
 
 
-def _flow_put(slots, k, n, key, table):
-    """Enter the connection the table now maps ``key`` (the bytes at ``k``) to.
-
-    The slot borrows its reference: the table holds the connection while
-    the key maps to it, and whatever ends that (a key deleted or mapped
-    anew) changes the generation first, so a slot whose generation is
-    current names a live connection -- and the cache keeps none alive that
-    the table let go (the memory caps hold)."""
+def _flow_put(cache, k, n, key, table):
+    """Enter in the flow cache the connection the table now maps ``key``
+    (the bytes at ``k``) to."""
     conn = table.table.get(key)
-    if conn is None:
-        return
-    slot = slots + _flow_slot(k, n)
-    memcpy(slot.key, k, n)
-    slot.klen = n
-    slot.generation = table.generation
-    slot.upper = key == conn.ckey
-    slot.conn = cython.cast(cython.pointer(PyObject), conn)
+    if conn is not None:
+        cache.put(k, n, conn, key == conn.ckey)
 
 
 def _record_order(unpack, fields: int) -> int:
@@ -309,10 +269,9 @@ def run(windows, table, stats: CaptureStats, owned=None, progress=None) -> None:
     # The flow cache where segment() is the table's own (a subclass, the
     # observer's, sees every packet through its own segment()).
     flow_cache = c_loads and type(table) is ConnectionTable
+    cache = None
     if flow_cache:
-        slots = cython.cast(cython.pointer(FlowSlot), calloc(FLOW_SLOTS, cython.sizeof(FlowSlot)))
-        if slots == cython.NULL:
-            raise MemoryError("the flow cache")
+        cache = table.flow_cache = FlowCache()
     # Set for each window below (first here, so that every one is set on
     # every path a C compiler can see).
     e_at = 0
@@ -568,7 +527,7 @@ def run(windows, table, stats: CaptureStats, owned=None, progress=None) -> None:
                                     table.packet_number = packets
                                 if flow_cache:
                                     p = base + off + key4
-                                    if _flow_segment(slots, table, p, key4_end - key4, ts, sport, dport, seq, ack,
+                                    if _flow_segment(cache, table, p, key4_end - key4, ts, sport, dport, seq, ack,
                                                      flags, win, plen, total):
                                         continue
                                 key = base[off + key4:off + key4_end] if c_loads else buf[off + key4:off + key4_end]
@@ -576,7 +535,7 @@ def run(windows, table, stats: CaptureStats, owned=None, progress=None) -> None:
                                         plen, window_scale(view, off + tcp4 + 20, min(off + tcp4 + thl, off + caplen))
                                         if flags & SYN and thl > 20 else -1, total)
                                 if flow_cache:
-                                    _flow_put(slots, p, key4_end - key4, key, table)
+                                    _flow_put(cache, p, key4_end - key4, key, table)
                                 continue
                         elif proto == 17 and dport == 4789 and caplen >= vx_min and vx_redo != pos:
                             # UDP to VXLAN's port (decode.UDP_VXLAN): walk this record
@@ -608,7 +567,7 @@ def run(windows, table, stats: CaptureStats, owned=None, progress=None) -> None:
                                     table.packet_number = packets
                                 if flow_cache:
                                     p = base + off + key6
-                                    if _flow_segment(slots, table, p, key6_end - key6, ts, sport, dport, seq, ack,
+                                    if _flow_segment(cache, table, p, key6_end - key6, ts, sport, dport, seq, ack,
                                                      flags, win, plen, ip_plen + 40):
                                         continue
                                 key = base[off + key6:off + key6_end] if c_loads else buf[off + key6:off + key6_end]
@@ -616,7 +575,7 @@ def run(windows, table, stats: CaptureStats, owned=None, progress=None) -> None:
                                         plen, window_scale(view, off + tcp6 + 20, min(off + tcp6 + thl, off + caplen))
                                         if flags & SYN and thl > 20 else -1, ip_plen + 40)
                                 if flow_cache:
-                                    _flow_put(slots, p, key6_end - key6, key, table)
+                                    _flow_put(cache, p, key6_end - key6, key, table)
                                 continue
                 r = decode(lt, buf, off, caplen)
                 if r.__class__ is int:
@@ -650,7 +609,7 @@ def run(windows, table, stats: CaptureStats, owned=None, progress=None) -> None:
                 window = None
     finally:
         if flow_cache:
-            free(slots)
+            table.flow_cache = None
         stats.packets += packets
         stats.tcp_packets += packets - sum(skipped) - others
         for i, name in enumerate(SKIP_NAMES):

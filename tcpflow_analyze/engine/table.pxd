@@ -33,7 +33,7 @@ cdef class ConnectionTable:
     cdef public dict table, hosts
     cdef public object options, max_table, max_finished, finished, finished_failed, order, folds
     cdef public object evicted, _order, packet_number, likely_server_ports, awaiting
-    cdef public long long generation
+    cdef public object flow_cache
 
     @cython.locals(x=Endpoint, y=Endpoint, ctl="long long",
                    nxt="long long", end="long long", adv="long long", rn="long long", ynxt="long long",

@@ -83,11 +83,11 @@ class ConnectionTable:
         self.awaiting: dict[bytes, Connection] = {}
         # Each host's address, shared by its endpoints (``_new``).
         self.hosts: dict[bytes, bytes] = {}
-        # Counts the changes to ``table`` that a flow cache in front of it
-        # must not outlive: a key mapped anew or deleted, a connection's
-        # client key changed.  A key entered where there was none changes
-        # nothing a cache holds (the compiled walk's: engine.loop).
-        self.generation = 0
+        # The compiled walk's flow cache in front of ``table``, while a walk
+        # runs (engine.flowcache): told of each key about to be mapped anew
+        # or deleted, and of a connection whose client key changes.  A key
+        # entered where there was none changes nothing it holds.
+        self.flow_cache = None
 
     # ------------------------------------------------------------------ hot path
     def segment(self, ts, key, sport, dport, seq, ack, flags, win, plen, wscale, ipb=0, encap=None, conn=None,
@@ -97,7 +97,7 @@ class ConnectionTable:
         that carried it (decode.tunnel), whose identity, if it has one, ends
         ``key``.  ``conn``, ``upper``: the connection ``key`` maps to and
         whether ``key`` is its client's direction, where the caller already
-        knows them (the compiled walk's flow cache: see ``generation``) and
+        knows them (the compiled walk's flow cache: see ``flow_cache``) and
         the segment routes nowhere else (not ``ROUTED``, no ``route_check``);
         ``key`` is not read then."""
         if conn is None:
@@ -588,7 +588,9 @@ class ConnectionTable:
                 is not conn:
             return None
         guess = base + ctag
-        self.generation += 1
+        if self.flow_cache is not None:
+            for k in (guess, key, *keys_of(conn)):
+                self.flow_cache.forget(k)
         if self.table.get(guess) is conn:
             del self.table[guess]
         if is_client:
@@ -678,8 +680,9 @@ class ConnectionTable:
             self._finish(old, ts)
         elif len(self.table) >= self.max_table:
             self._evict(ts)
-        if old is not None or rkey in self.table:
-            self.generation += 1
+        if self.flow_cache is not None and (old is not None or rkey in self.table):
+            self.flow_cache.forget(key)
+            self.flow_cache.forget(rkey)
         self.table[key] = conn
         self.table[rkey] = conn
         order = self.order
@@ -747,9 +750,10 @@ class ConnectionTable:
                 conn.evict_spared = True  # one second chance, not more
                 order.append(conn)
                 continue
-            self.generation += 1
             for k in keys_of(conn):
                 if self.table.get(k) is conn:
+                    if self.flow_cache is not None:
+                        self.flow_cache.forget(k)
                     del self.table[k]
             self.evicted += 1
             done += 1
