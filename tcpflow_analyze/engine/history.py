@@ -82,4 +82,6 @@ def control(conn, ep, flags: int, seq: int, plen: int, upper: bool) -> None:
         ep.hist_seen |= bit
     elif value == last:
         return
-    add(conn, letter, upper)
+    # add(), written out: a letter for nearly every control segment, and
+    # the pure build pays a Python call for each.
+    conn.hist += letter if upper != conn.zflip else _RESPONDER[letter]
