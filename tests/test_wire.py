@@ -107,7 +107,7 @@ _KEEP = {"ckey", "client", "server", "reset_by", "prev", "superseded", "reused_f
 
 def test_every_slot_travels_with_a_value_of_its_own():
     # Every int slot a number of its own, every bool slot the opposite of its
-    # neighbour's, every object slot a float of its own: a slot that the
+    # neighbour's, every object or double slot a float of its own: a slot that the
     # compiled build's C blocks miss, or copy from another's place, comes
     # back wrong (the samples leave most slots at equal defaults).
     from tcpflow_analyze.model.connection import CONNECTION_OBJECTS, ENDPOINT_OBJECTS
@@ -121,7 +121,7 @@ def test_every_slot_travels_with_a_value_of_its_own():
             value = getattr(obj, s)
             if s in _KEEP:
                 continue
-            if s in objects:
+            if s in objects or isinstance(value, float):   # an object, or a C double
                 setattr(obj, s, n + 0.5)
             elif isinstance(value, bool):
                 setattr(obj, s, bool(n & 1))
@@ -149,11 +149,11 @@ def test_connection_pxd_lays_the_c_fields_out_in_one_block():
                                       (Endpoint, connection.ENDPOINT_OBJECTS, "port", "fin_guess")):
         body = text.split(f"cdef class {cls.__name__}:")[1].split("cdef class")[0]
         declared = []
-        for ctype, names in re.findall(r"cdef public (long long|int|bint|object|bytes|Endpoint) ([\w, ]+)", body):
+        for ctype, names in re.findall(r"cdef public (long long|int|bint|double|object|bytes|Endpoint) ([\w, ]+)", body):
             declared += [(name.strip(), ctype) for name in names.split(",")]
-        c_fields = [n for n, t in declared if t in ("long long", "int", "bint")]
+        c_fields = [n for n, t in declared if t in ("long long", "int", "bint", "double")]
         assert {n for n, _ in declared} == set(cls.__slots__)
         assert [n for n, _ in declared[:len(c_fields)]] == c_fields, "C fields first, in one block"
         assert c_fields == [s for s in cls.__slots__ if s not in objects]
         assert (c_fields[0], c_fields[-1]) == (first, last)
-        assert [n for n, t in declared if t not in ("long long", "int", "bint")] == [s for s in cls.__slots__ if s in objects]
+        assert [n for n, t in declared if t not in ("long long", "int", "bint", "double")] == [s for s in cls.__slots__ if s in objects]

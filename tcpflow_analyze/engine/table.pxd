@@ -15,8 +15,9 @@
 # expression back into Python ints).  Sequence arithmetic stays exact in a
 # long long (32-bit values and their sums), and & on a negative C value is
 # Python's two's complement &, so both builds compute the same numbers.  The
-# timestamp, the key and the window scale stay Python objects (the ports are
-# boxed only for the few packets that route or split a connection).
+# timestamp is a C double, boxed once where the general path hands it on.
+# The key and the window scale stay Python objects (the ports are boxed only
+# for the few packets that route or split a connection).
 import cython
 from ..model.connection cimport Connection, Endpoint
 from .flowcache cimport FlowCache
@@ -39,6 +40,6 @@ cdef class ConnectionTable:
     @cython.locals(x=Endpoint, y=Endpoint, ctl="long long",
                    nxt="long long", end="long long", adv="long long", rn="long long", ynxt="long long",
                    seglen="long long", zs="long long", zend="long long", d="long long", g="long long",
-                   n="long long", yd="long long", zl="long long")
-    cpdef segment(self, ts, bytes key, long sport, long dport, long long seq, long long ack, long long flags, long long win,
+                   n="long long", yd="long long", zl="long long", tso=object)
+    cpdef segment(self, double ts, bytes key, long sport, long dport, long long seq, long long ack, long long flags, long long win,
                   long long plen, wscale, long long ipb=*, encap=*, Connection conn=*, bint upper=*)

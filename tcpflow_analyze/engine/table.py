@@ -193,10 +193,14 @@ class ConnectionTable:
 
         # The general path: handshakes, closes, resets, a first packet, our
         # states other than ESTABLISHED, and endpoints out of step.
-        if ts >= conn.zend:
+        # The timestamp as the object the state machine's calls and the
+        # fields that keep a time (a transition's, Zeek's) take: made once
+        # here, not once per call (compiled, ``ts`` is a C double).
+        tso = ts
+        if tso >= conn.zend:
             # Zeek removed the connection 5 s after it closed or was reset:
             # this packet opens a new conn.log row (the Zeek view only).
-            zeek.split(conn, ts, conn.last_seen, upper, sport, dport, flags, self.likely_server_ports)
+            zeek.split(conn, tso, conn.last_seen, upper, sport, dport, flags, self.likely_server_ports)
         if ts > conn.last_seen:
             conn.last_seen = ts
         x.packets += 1
@@ -206,7 +210,7 @@ class ConnectionTable:
         zs = x.zstate
         zl = x.zlast
         if ctl or x.state != ESTABLISHED or y.state != ESTABLISHED or zs == Z_INACTIVE:
-            receipts(conn, x, y, upper, ts, ack, flags, plen)
+            receipts(conn, x, y, upper, tso, ack, flags, plen)
             if ctl:
                 if flags & SYN:
                     seglen += 1
@@ -265,10 +269,10 @@ class ConnectionTable:
                 # A retransmission may fill a hole the reassembler had.
                 self._zeek_data(x, seq, plen, flags)
         if zs == Z_INACTIVE or ctl:
-            zeek.update(conn, x, y, upper != conn.zflip, flags, plen, seq, ts)
+            zeek.update(conn, x, y, upper != conn.zflip, flags, plen, seq, tso)
 
         if ctl and flags & RST:
-            control(conn, x, y, upper, ts, seq, ack, flags, plen, wscale)
+            control(conn, x, y, upper, tso, seq, ack, flags, plen, wscale)
             return
         # Sequence space: new data, retransmissions (our count: a segment
         # carrying payload that ends at or before the highest sequence number
@@ -310,7 +314,7 @@ class ConnectionTable:
                         x.duplicates += 1
                     else:
                         x.retransmits += 1
-                        x.rxmt_time = ts
+                        x.rxmt_time = tso
                     if zl == Z_IN_STEP:
                         # As on the common path: in step, Zeek's T too.
                         x.zrxmit += 1
@@ -318,7 +322,7 @@ class ConnectionTable:
         elif x.snd_nxt < 0:
             x.snd_nxt = seq
         elif seq != x.snd_nxt:
-            self._zero_length_off(x, seq, ts)
+            self._zero_length_off(x, seq, tso)
         if flags & ACK:
             rn = x.rcv_nxt
             if rn < 0 or 0 < ((ack - rn) & SEQ_MASK) < SEQ_HALF:
@@ -334,21 +338,21 @@ class ConnectionTable:
                     # Nothing of the peer's seen yet: a capture joined
                     # mid-stream, or one that shows one direction only.
                     if not flags & SYN:
-                        unseen_peer_ack(conn, x, y, upper, rn, ack, ts)
+                        unseen_peer_ack(conn, x, y, upper, rn, ack, tso)
                 elif y.zlast == Z_IN_STEP:
                     if 0 < ((ack - ynxt) & SEQ_MASK) < SEQ_HALF:
-                        self._ack_beyond(conn, x, y, upper, rn, ack, ynxt, ts)
+                        self._ack_beyond(conn, x, y, upper, rn, ack, ynxt, tso)
                 else:
                     # _ack_beyond's out-of-step half, inline: the general
                     # path has y out of step at most packets (a call each).
                     if 0 < ((ack - ynxt) & SEQ_MASK) < SEQ_HALF and y.state != UNKNOWN:
-                        self._missed(conn, x, y, upper, rn, ack, ynxt, ts)
+                        self._missed(conn, x, y, upper, rn, ack, ynxt, tso)
                     yd = y.zdata
                     g = (ack - yd) & SEQ_MASK
                     if g and g < SEQ_HALF and yd >= 0 and y.zstate != Z_INACTIVE and yd != y.fin_seq:
                         self._zeek_ack(conn, x, y, upper, ack, yd)
         if ctl:
-            control(conn, x, y, upper, ts, seq, ack, flags, plen, wscale)
+            control(conn, x, y, upper, tso, seq, ack, flags, plen, wscale)
             if ctl != SYN:
                 return
             # After a SYN or SYN-ACK (init_endpoint), Zeek's state as it

@@ -44,9 +44,8 @@ _conn_values = operator.attrgetter(*_PLAIN)
 _endpoint_values = operator.attrgetter(*_ENDPOINT_SLOTS)
 _row_values = operator.attrgetter(*ZeekRow.__slots__)
 # marshal format 4 keeps an object written twice one object (a packet's
-# timestamp is a connection's last_seen, an endpoint's last_time and a
-# transition's time): the unpacked connections are 17% smaller, and load
-# faster, than with format 2.
+# timestamp is a connection's first_seen and its endpoints' first
+# transition), so the unpacked connections share what the packed ones did.
 _MARSHAL_VERSION = 4
 # Rows are marshalled in batches, and unpacked batch by batch: the rows of
 # all connections at once would be a passing peak of tens of megabytes.

@@ -68,8 +68,9 @@ class Endpoint:
         # (``endpoint.check_ended``).  ``transitions(ep)`` gives the pairs.
         "trans_flat",
         "tw_entries",   # times it entered TIME_WAIT (a shortcut past most endpoints)
-        "packets", "bytes", "retransmits", "zero_windows", "gaps",
+        "packets", "bytes",
         "first_time", "last_time",
+        "retransmits", "zero_windows", "gaps",
         "zstate", "zprev",
         # (Beside the other C ints of connection.pxd: in a pair they fill one
         # long long's place, alone it takes as much.)
@@ -200,7 +201,7 @@ class Connection:
         "ckey",           # flow key as sent by the client (src, dst, sport, dport)
         "client", "server",
         "roles_inferred",
-        "first_seen", "last_seen",
+        "first_seen",
         "hist",           # Zeek-style history letters, in order (a str: one object, not a list of letters)
         "hs",             # HS_* bits
         "reset_by",       # the Endpoint whose RST was accepted, or None
@@ -213,6 +214,7 @@ class Connection:
         "reused_peer_state",  # the peer's state in the old instance when this one's SYN came, or -1
         "reused_own_state",   # the SYN sender's own state in the old instance then, or -1
         "reused_from",    # the instance this one replaced on its 4-tuple, or None
+        "last_seen",
         "seq_order",      # creation order, to break first_seen ties
         "syn_cookie",     # the server answered statelessly (a SYN cookie)
         "id",             # report id, assigned in first_seen order at the end
@@ -311,11 +313,10 @@ class Connection:
 # that engine.wire copies whole.
 ENDPOINT_OBJECTS = (
     "addr", "state_time", "syn_time", "fin_time", "rst_time", "last_syn_time", "rxmt_time", "probe_time",
-    "got_fin_time", "trans_flat", "first_time", "last_time", "last_fin_time", "unseen_time", "seg_time",
-    "ctl_time", "holes", "fin_guess_time",
+    "got_fin_time", "trans_flat", "last_fin_time", "unseen_time", "ctl_time", "holes", "fin_guess_time",
 )
 CONNECTION_OBJECTS = (
-    "ckey", "client", "server", "first_seen", "last_seen", "hist", "reset_by", "prev", "superseded",
+    "ckey", "client", "server", "first_seen", "hist", "reset_by", "prev", "superseded",
     "reused_from", "rst_time", "rst_prior", "challenge_time", "replay_of", "zfirst", "zend", "zclosed", "zbase",
     "zrows", "encap",
 )
