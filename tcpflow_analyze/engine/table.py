@@ -609,7 +609,7 @@ class ConnectionTable:
 
     # The key's slices with C indexes: each a bytes object made in one call.
     @cython.locals(conn=Connection, client=Endpoint, server=Endpoint, key=bytes, tag=bytes, rkey=bytes,
-                   alen=Py_ssize_t, a2=Py_ssize_t)
+                   alen="Py_ssize_t", a2="Py_ssize_t")
     def _new(self, ts, key, sport, dport, seq, ack, flags, encap=None):
         self._order = self._order + 1 if self.packet_number is None else self.packet_number
         # The key is (src, dst, sport, dport) and the tunnel's tag, if any:
