@@ -25,6 +25,7 @@ import stat
 import sys
 import tempfile
 
+from .children import signals_held
 from .model.text import printable
 
 
@@ -100,17 +101,23 @@ def _write(path: str, write, binary: bool) -> None:
         return
     if st is not None:
         _refuse_protected(target, st)
-    fd, tmp = tempfile.mkstemp(prefix=".tcpflow-analyze-", dir=os.path.dirname(target))
+    tmp = None
     try:
+        # A signal (Ctrl-C, SIGTERM, SIGHUP raise here: runtime) taken
+        # between the file's creation and ``tmp`` being set, inside mkstemp,
+        # would leave the file behind: held back until ``tmp`` names it.
+        with signals_held():
+            fd, tmp = tempfile.mkstemp(prefix=".tcpflow-analyze-", dir=os.path.dirname(target))
         with os.fdopen(fd, buffering=1 << 20, **mode) as fh:
             write(fh)
         _take_over(tmp, st)
         os.replace(tmp, target)
     except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
+        if tmp is not None:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
         raise
 
 
