@@ -607,9 +607,8 @@ class ConnectionTable:
         conn.encap = (conn.encap[0], shown, conn.encap[2], key)
         return conn
 
-    # The key's slices with C indexes: each a bytes object made in one call.
     @cython.locals(conn=Connection, client=Endpoint, server=Endpoint, key=bytes, tag=bytes, rkey=bytes,
-                   alen="Py_ssize_t", a2="Py_ssize_t")
+                   src=bytes, dst=bytes, alen="Py_ssize_t", a2="Py_ssize_t", kp="const char *")
     def _new(self, ts, key, sport, dport, seq, ack, flags, encap=None):
         self._order = self._order + 1 if self.packet_number is None else self.packet_number
         # The key is (src, dst, sport, dport) and the tunnel's tag, if any:
@@ -622,11 +621,19 @@ class ConnectionTable:
             tag = b""
             alen = (len(key) - 4) >> 1
         a2 = alen + alen
-        src = key[:alen]
-        dst = key[alen:a2]
-        rkey = dst + src + key[a2 + 2:a2 + 4] + key[a2:a2 + 2]
-        if tag:
-            rkey += tag
+        if cython.compiled and len(key) <= _C_KEY_MAX:
+            # The same bytes from the key's C memory: no slice object and
+            # no intermediate bytes per part.
+            kp = cython.cast(cython.p_char, key)
+            src = kp[:alen]
+            dst = kp[alen:a2]
+            rkey = _c_reverse(kp, len(key), alen)
+        else:
+            src = key[:alen]
+            dst = key[alen:a2]
+            rkey = dst + src + key[a2 + 2:a2 + 4] + key[a2:a2 + 2]
+            if tag:
+                rkey += tag
         if flags & SYN:
             sender_is_client = not flags & ACK
             inferred = False
@@ -785,6 +792,25 @@ class ConnectionTable:
 
     def _settle(self, conn: Connection, ts: float) -> None:
         settle(conn, ts, self.options)
+
+
+# The longest key _c_reverse takes: 36 bytes of IPv6 addresses and ports and
+# a tunnel tag of at most 255 bytes (decode.tunnel), and a margin.
+_C_KEY_MAX = 296
+
+
+def _c_reverse(kp, n, alen):
+    """The compiled ``_new``'s reverse key: the ``n``-byte key at ``kp``
+    (addresses of ``alen`` bytes, ports, a tunnel tag; ``n`` at most
+    ``_C_KEY_MAX``) with its addresses and its ports swapped, the tag as it
+    is."""
+    a2 = alen + alen
+    memcpy(buf, kp + alen, alen)
+    memcpy(buf + alen, kp, alen)
+    memcpy(buf + a2, kp + a2 + 2, 2)
+    memcpy(buf + a2 + 2, kp + a2, 2)
+    memcpy(buf + a2 + 4, kp + a2 + 4, n - a2 - 4)
+    return buf[:n]
 
 
 def keys_of(conn: Connection) -> tuple:
