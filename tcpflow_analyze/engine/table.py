@@ -694,11 +694,16 @@ class ConnectionTable:
             self._finish(old, ts)
         elif len(self.table) >= self.max_table:
             self._evict(ts)
-        if self.flow_cache is not None and (old is not None or rkey in self.table):
+        if old is not None and self.flow_cache is not None:
             self.flow_cache.forget(key)
-            self.flow_cache.forget(rkey)
         self.table[key] = conn
-        self.table[rkey] = conn
+        # The way back in one probe where it was not mapped (nearly always);
+        # where it was, the cache forgets it before it maps anew.
+        was = self.table.setdefault(rkey, conn)
+        if was is not conn:
+            if self.flow_cache is not None:
+                self.flow_cache.forget(rkey)
+            self.table[rkey] = conn
         order = self.order
         order.append(conn)
         if len(order) > self.max_table:
