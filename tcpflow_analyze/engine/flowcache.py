@@ -10,9 +10,9 @@ table holds the connection while the key maps to it, and whatever ends that
 connection -- and the cache keeps none alive that the table let go (the
 memory caps hold).
 
-Forgetting the one key, not the whole cache: on the 2M bench capture the
-table remaps a key every 340 packets (ports reused), and a cache emptied at
-each of them missed most of its flows' packets.
+Forgetting the one key, not the whole cache: clients that reuse their
+ports make the table remap keys all the time, and a cache emptied at each
+remap would miss most of its flows' packets (bench/README, "fifth round").
 
 Compiled only (engine.loop runs it where ``cython.compiled``); the pure
 build has no cache, and this module is never instantiated there.

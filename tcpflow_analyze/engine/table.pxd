@@ -19,8 +19,7 @@
 # The key and the window scale stay Python objects (the ports are boxed only
 # for the few packets that route or split a connection).
 import cython
-from libc.string cimport memcpy
-from ..model.connection cimport Connection, Endpoint
+from ..model.connection cimport Connection, Endpoint, reverse_key
 from .flowcache cimport FlowCache
 # The state machine's functions (cpdef in their .pxd) called through their C
 # entries: no argument tuple, no ints boxed for a call and unboxed again.
@@ -44,7 +43,3 @@ cdef class ConnectionTable:
                    n="long long", yd="long long", zl="long long", tso=object)
     cpdef segment(self, double ts, bytes key, long sport, long dport, long long seq, long long ack, long long flags, long long win,
                   long long plen, wscale, long long ipb=*, encap=*, Connection conn=*, bint upper=*)
-
-cdef Py_ssize_t _C_KEY_MAX
-@cython.locals(a2=Py_ssize_t, buf="char[296]")   # _C_KEY_MAX
-cdef bytes _c_reverse(const char *kp, Py_ssize_t n, Py_ssize_t alen)

@@ -621,14 +621,16 @@ class ConnectionTable:
             tag = b""
             alen = (len(key) - 4) >> 1
         a2 = alen + alen
-        if cython.compiled and len(key) <= _C_KEY_MAX:
-            # The same bytes from the key's C memory: no slice object and
-            # no intermediate bytes per part.
+        if cython.compiled:
+            # From the key's C memory: no slice object each, and the
+            # reverse key made in C (reverse_key).
             kp = cython.cast(cython.p_char, key)
             src = kp[:alen]
             dst = kp[alen:a2]
-            rkey = _c_reverse(kp, len(key), alen)
+            rkey = reverse_key(key)
         else:
+            # The slices reverse_key makes, inline: a Python call fewer per
+            # connection in the pure build.
             src = key[:alen]
             dst = key[alen:a2]
             rkey = dst + src + key[a2 + 2:a2 + 4] + key[a2:a2 + 2]
@@ -797,25 +799,6 @@ class ConnectionTable:
 
     def _settle(self, conn: Connection, ts: float) -> None:
         settle(conn, ts, self.options)
-
-
-# The longest key _c_reverse takes: 36 bytes of IPv6 addresses and ports and
-# a tunnel tag of at most 255 bytes (decode.tunnel), and a margin.
-_C_KEY_MAX = 296
-
-
-def _c_reverse(kp, n, alen):
-    """The compiled ``_new``'s reverse key: the ``n``-byte key at ``kp``
-    (addresses of ``alen`` bytes, ports, a tunnel tag; ``n`` at most
-    ``_C_KEY_MAX``) with its addresses and its ports swapped, the tag as it
-    is."""
-    a2 = alen + alen
-    memcpy(buf, kp + alen, alen)
-    memcpy(buf + alen, kp, alen)
-    memcpy(buf + a2, kp + a2 + 2, 2)
-    memcpy(buf + a2 + 2, kp + a2, 2)
-    memcpy(buf + a2 + 4, kp + a2 + 4, n - a2 - 4)
-    return buf[:n]
 
 
 def keys_of(conn: Connection) -> tuple:

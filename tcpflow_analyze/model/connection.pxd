@@ -26,6 +26,9 @@
 # so that the C fields lie in one block that engine.wire copies whole (from
 # the first, port and roles_inferred, to the last, fin_guess and evidence).
 
+import cython
+from libc.string cimport memcpy
+
 cdef class Endpoint:
     cdef public int port, state
     cdef public long long isn, snd_nxt, rcv_nxt, fin_seq
@@ -75,3 +78,9 @@ cdef class Connection:
     cdef public object first_seen, hist, reset_by, prev, superseded, reused_from
     cdef public object rst_time, rst_prior, challenge_time, replay_of
     cdef public object zfirst, zend, zclosed, zbase, zrows, encap
+
+
+cdef Py_ssize_t _C_KEY_MAX
+@cython.locals(n=Py_ssize_t, m=Py_ssize_t, alen=Py_ssize_t, a2=Py_ssize_t, kp="const char *",
+               buf="char[296]")   # _C_KEY_MAX
+cpdef bytes reverse_key(bytes key)
