@@ -147,7 +147,6 @@ def usable_cores() -> int:
 # Below this many connections the lines take a few tens of milliseconds,
 # about what a fork of a large process costs.
 MIN_CONNECTIONS = 20_000
-_BATCH = 2048
 
 
 class _Forked:
@@ -224,14 +223,10 @@ class ForkedLines(_Forked):
     lists them); ``lines(types)`` gives them with the anomaly types filled in."""
 
     def _write(self, out) -> None:
-        batch = []
-        for line in ConnectionEntries(self._conns, {}).json_lines():
-            batch.append(line)
-            if len(batch) >= _BATCH:
-                out.write("\n".join(batch) + "\n")
-                batch.clear()
-        if batch:
-            out.write("\n".join(batch) + "\n")
+        for chunk in ConnectionEntries(self._conns, {}).json_chunks("\n"):
+            out.write(chunk)
+        if self._conns:
+            out.write("\n")
 
     def lines(self, types: dict):
         """The lines, each with its connection's anomaly types (``types``: id ->

@@ -220,6 +220,29 @@ def test_fast_json_lines_equal_the_encoder():
         report = build_report(analysis, detectors.run(analysis))
         entries = report["connections"]
         assert list(entries.json_lines()) == [json.dumps(e) for e in entries], sample.name
+        # The report writes them joined, in chunks: on the compiled core
+        # printed in place into a C buffer (record.json_chunks), not by the
+        # f-string.
+        assert "".join(entries.json_chunks(",\n    ")) == ",\n    ".join(entries.json_lines()), sample.name
+
+
+def test_json_chunks_are_the_lines_joined_in_chunks():
+    # Many chunks (the lines run past jsontext.CHUNK_BYTES many times), and
+    # one line far larger than the writer's buffer: its anomaly list.
+    from conftest import SAMPLES
+
+    from tcpflow_analyze.analysis import analyze
+    from tcpflow_analyze.views import record
+    from tcpflow_analyze.views.jsontext import CHUNK_BYTES
+    conns = analyze([str(SAMPLES / "time_wait_storm.pcap")]).connections * 40
+    types = {conns[7].id: ["half_open"] * 200_000, conns[9].id: ["syn_unanswered"]}
+    for sep in (",\n    ", "\n"):
+        lines = list(record.json_lines(conns, types))
+        chunks = list(record.json_chunks(conns, types, sep))
+        assert "".join(chunks) == sep.join(lines)
+        assert sum(map(len, lines)) > 8 * CHUNK_BYTES and len(chunks) > 8
+        assert all(chunk.startswith(sep) for chunk in chunks[1:])
+    assert list(record.json_chunks([], {}, "\n")) == []
 
 
 def test_generated_json_lines_module_is_what_the_record_makes():

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 
+from ..views.jsontext import joined
+
 _LISTS = ("connections", "anomalies")
 
 
@@ -21,11 +23,16 @@ def iter_dumps(report: dict):
     for i, (key, value) in enumerate(report.items()):
         sep = ",\n" if i else ""
         if key in _LISTS:
+            # The connections come as their lines' text, a few hundred lines
+            # a chunk (``ConnectionEntries.json_chunks``).
+            chunks = value.json_chunks(",\n    ") if hasattr(value, "json_chunks") else \
+                joined(map(enc, value), ",\n    ")
             first = True
-            lines = value.json_lines() if hasattr(value, "json_lines") else map(enc, value)
-            for line in lines:
-                yield (f"{sep}  {enc(key)}: [\n    " if first else ",\n    ") + line
-                first = False
+            for chunk in chunks:
+                if first:
+                    yield f"{sep}  {enc(key)}: [\n    "
+                    first = False
+                yield chunk
             yield f"{sep}  {enc(key)}: []" if first else "\n  ]"
         else:
             yield f"{sep}  {enc(key)}: {enc(value)}"

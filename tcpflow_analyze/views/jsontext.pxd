@@ -6,6 +6,11 @@
 # build and runs as Python, setup.py's fallback).
 import cython
 from libc.math cimport frexp
+from libc.stdlib cimport free, malloc, realloc
+from libc.string cimport memcpy, strlen
+
+cdef extern from "Python.h":
+    const char *PyUnicode_AsUTF8AndSize(object text, Py_ssize_t *size) except NULL
 
 cdef list MICRO_TEXTS
 
@@ -19,9 +24,39 @@ cpdef str json_time(t)
 cdef u128 _micros(double d) noexcept
 
 @cython.locals(q=u128, whole="unsigned long long", micros="unsigned long long", scale="unsigned long long",
-               n=int, start=int, text="char[32]")
+               n=int, k=int, digits="char[12]")
+cdef int _micro_chars(double d, char *out) noexcept
+
+@cython.locals(n=int, text="char[32]")
 cdef str _micro_text(double d)
 
 cpdef str opt_text(value)
 
 cpdef str anomaly_list_text(types)
+
+# The compiled line writer's buffer (jsontext.py says why).  Final, its
+# methods inline: each of a line's writes is a few C statements in place.
+@cython.final
+cdef class LineText:
+    cdef str sep
+    cdef bint first
+    cdef readonly Py_ssize_t n, chunk
+    cdef Py_ssize_t cap
+    cdef char *buf
+
+    @cython.locals(cap=Py_ssize_t, grown="char *")
+    cdef int _room(self, Py_ssize_t need) except -1
+    cdef inline int line(self) except -1
+    @cython.locals(n=Py_ssize_t)
+    cdef inline int lit(self, const char *s) except -1
+    @cython.locals(n=Py_ssize_t, p="const char *")
+    cdef inline int text(self, str s) except -1
+    cdef inline int quoted(self, str s) except -1
+    cdef inline int opt_text(self, value) except -1
+    cdef inline int boolean(self, bint value) except -1
+    @cython.locals(u="unsigned long long", k=int, digits="char[20]")
+    cdef inline int num(self, long long v) except -1
+    @cython.locals(d=double)
+    cdef inline int time(self, t) except -1
+    cdef inline int names(self, types) except -1
+    cpdef str take(self)

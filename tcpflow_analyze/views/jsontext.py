@@ -63,37 +63,44 @@ def _micros(d):
     return q
 
 
-def _micro_text(d):
+def _micro_chars(d, out):
     """What "%.6f" % d writes without its trailing zeros, for d in [1e-4,
-    2**32) (the compiled build only)."""
+    2**32), written at ``out`` (17 bytes at most); its length (the compiled
+    build only)."""
     q = _micros(d)
     whole = cython.cast(cython.ulonglong, q // 1000000)
     micros = cython.cast(cython.ulonglong, q % 1000000)
-    # The whole seconds' digits, backwards from the end of the buffer; then
+    # The whole seconds' digits, backwards from the end of ``digits``; then
     # the point and the fraction's six digits without trailing zeros ("0"
     # if none are left).
-    n = 20
+    k = 12
     while True:
-        n -= 1
-        text[n] = 48 + whole % 10
+        k -= 1
+        digits[k] = 48 + whole % 10
         whole //= 10
         if whole == 0:
             break
-    start = n
-    n = 20
-    text[n] = 46
+    n = 12 - k
+    memcpy(out, cython.address(digits[k]), n)
+    out[n] = 46
     n += 1
     if micros == 0:
-        text[n] = 48
+        out[n] = 48
         n += 1
     else:
         scale = 100000
         while micros:
-            text[n] = 48 + micros // scale
+            out[n] = 48 + micros // scale
             micros %= scale
             scale //= 10
             n += 1
-    return text[start:n].decode("ascii")
+    return n
+
+
+def _micro_text(d):
+    """``_micro_chars`` as a str (the compiled build only)."""
+    n = _micro_chars(d, text)
+    return text[:n].decode("ascii")
 
 
 def opt_text(value) -> str:
@@ -104,3 +111,147 @@ def opt_text(value) -> str:
 def anomaly_list_text(types) -> str:
     """A connection's ``anomalies`` list as its JSON line writes it."""
     return '["' + '", "'.join(types) + '"]' if types else "[]"
+
+
+# The text a chunk of connection lines holds before ``json_chunks`` hands
+# it on: a write per few hundred lines, not one per line, in a buffer small
+# enough to stay in the cache.
+CHUNK_BYTES = 1 << 18
+
+
+def joined(lines, sep: str):
+    """``lines`` joined by ``sep``, in chunks of about CHUNK_BYTES (a chunk
+    after the first starts with ``sep``)."""
+    batch = []
+    size = 0
+    lead = ""
+    for line in lines:
+        batch.append(line)
+        size += len(line)
+        if size >= CHUNK_BYTES:
+            yield lead + sep.join(batch)
+            batch.clear()
+            size = 0
+            lead = sep
+    if batch:
+        yield lead + sep.join(batch)
+
+
+class LineText:
+    """The connection lines' text, written in place into one C buffer (the
+    compiled build's line writer, ``views.record_lines.json_chunks``): a
+    line's forty-odd values are copied or printed straight into the text,
+    where the f-string line made each one a string of its own and joined
+    them.  ``take()`` gives the text gathered so far and starts anew.
+
+    The compiled build's only: as plain Python the f-string lines are the
+    faster writer, and ``json_chunks`` joins those instead."""
+
+    def __init__(self, sep: str):
+        """``sep``: the text written before every line but the first."""
+        self.sep = sep
+        self.first = True
+        self.n = 0
+        self.chunk = CHUNK_BYTES
+        self.cap = CHUNK_BYTES * 2
+        self.buf = cython.cast(cython.p_char, malloc(self.cap))
+        if self.buf == cython.NULL:
+            raise MemoryError()
+
+    def __dealloc__(self):
+        free(self.buf)
+
+    def _room(self, need):
+        """Room for ``need`` more bytes (a line larger than the buffer: a
+        history or an anomaly list of thousands of letters)."""
+        if self.n + need > self.cap:
+            cap = max(self.cap * 2, self.n + need)
+            grown = cython.cast(cython.p_char, realloc(self.buf, cap))
+            if grown == cython.NULL:
+                raise MemoryError()
+            self.buf = grown
+            self.cap = cap
+
+    def line(self):
+        """A line starts: the separator, unless it is the first."""
+        if self.first:
+            self.first = False
+        else:
+            self.text(self.sep)
+
+    def lit(self, s):
+        n = strlen(s)
+        if self.n + n > self.cap:
+            self._room(n)
+        memcpy(self.buf + self.n, s, n)
+        self.n += n
+
+    def text(self, s):
+        p = PyUnicode_AsUTF8AndSize(s, cython.address(n))
+        if self.n + n > self.cap:
+            self._room(n)
+        memcpy(self.buf + self.n, p, n)
+        self.n += n
+
+    def quoted(self, s):
+        """A STR value: its text in quotes (it needs no escape)."""
+        self.lit(b'"')
+        self.text(s)
+        self.lit(b'"')
+
+    def opt_text(self, value):
+        """An OPT_STR value (``opt_text``)."""
+        if value is None:
+            self.lit(b"null")
+        else:
+            self.quoted(value)
+
+    def boolean(self, value):
+        if value:
+            self.lit(b"true")
+        else:
+            self.lit(b"false")
+
+    def num(self, v):
+        """An integer's decimal digits."""
+        if self.n + 21 > self.cap:
+            self._room(21)
+        u = cython.cast(cython.ulonglong, v)
+        if v < 0:
+            self.buf[self.n] = 45   # "-"
+            self.n += 1
+            u = cython.cast(cython.ulonglong, 0) - u
+        k = 20
+        while True:
+            k -= 1
+            digits[k] = 48 + u % 10
+            u //= 10
+            if u == 0:
+                break
+        memcpy(self.buf + self.n, cython.address(digits[k]), 20 - k)
+        self.n += 20 - k
+
+    def time(self, t):
+        """A TIME value, as ``json_time`` writes it: the common case (a
+        timestamp or a duration from 1e-4 s) printed in place."""
+        if t is not None:
+            d = t
+            if 1e-4 <= d < 4294967296.0:
+                if self.n + 32 > self.cap:
+                    self._room(32)
+                self.n += _micro_chars(d, self.buf + self.n)
+                return 0
+        self.text(json_time(t))
+
+    def names(self, types):
+        """A NAMES value (the anomaly list)."""
+        if types:
+            self.text(anomaly_list_text(types))
+        else:
+            self.lit(b"[]")
+
+    def take(self) -> str:
+        """The text gathered since the last ``take``."""
+        text = self.buf[:self.n].decode("utf-8")
+        self.n = 0
+        return text

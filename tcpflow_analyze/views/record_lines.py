@@ -15,7 +15,7 @@ from ..model.community_id import community_id
 from ..model.connection import EVIDENCE_NAMES, ONE_SIDED_NAMES, ORIG_SIDE_NAMES, Connection, Endpoint
 from ..model.states import STATE_NAMES
 from ..model.text import ip_text
-from .jsontext import anomaly_list_text, opt_text
+from .jsontext import LineText, anomaly_list_text, joined, opt_text
 from .jsontext import json_time as _json_time
 
 
@@ -31,3 +31,105 @@ def json_lines(conns, types):
         c = conn.client
         s = conn.server
         yield f'{{"id": {cid}, "client": {{"ip": "{ip_text(c.addr)}", "port": {c.port}, "state": "{STATE_NAMES[c.state]}"}}, "server": {{"ip": "{ip_text(s.addr)}", "port": {s.port}, "state": "{STATE_NAMES[s.state]}"}}, "roles_inferred": {"true" if conn.roles_inferred else "false"}, "first_seen": {_json_time(conn.first_seen)}, "last_seen": {_json_time(conn.last_seen)}, "duration": {_json_time(conn.last_seen - conn.first_seen)}, "packets": {{"client": {c.packets}, "server": {s.packets}}}, "bytes": {{"client": {c.bytes}, "server": {s.bytes}}}, "retransmissions": {{"client": {c.retransmits}, "server": {s.retransmits}}}, "duplicates": {{"client": {c.duplicates + c.ctl_duplicates}, "server": {s.duplicates + s.ctl_duplicates}}}, "handshake": "{conn.handshake}", "simultaneous_open": {"true" if conn.simultaneous_open else "false"}, "handshake_rtt": {_json_time(s.syn_time - c.last_syn_time if c.last_syn_time >= 0 and s.syn_time >= 0 else None)}, "connect_time": {_json_time(s.syn_time - c.syn_time if c.last_syn_time >= 0 and s.syn_time >= 0 else None)}, "syn_retries": {c.syn_count - 1 if c.syn_count > 1 else 0}, "close": "{conn.close}", "ip_bytes": {{"client": {c.ip_bytes}, "server": {s.ip_bytes}}}, "history": "{conn.zrows[0].history if conn.zrows else conn.hist}", "conn_state": "{conn.zrows[0].conn_state if conn.zrows else conn_state(conn)}", "community_id": "{community_id(c.addr, c.port, s.addr, s.port)}", "zeek": {{"uid": "{conn.zrows[0].uid if conn.zrows else uid(conn)}", "orig": "{ORIG_SIDE_NAMES[conn.zrows[0].flip if conn.zrows else conn.zflip]}", "rows": {1 + len(conn.zrows) if conn.zrows else 1}, "missed_bytes": {missed_bytes(conn) if conn.zrows else c.zmissed + s.zmissed}}}, "encapsulation": {opt_text(None if conn.encap is None else conn.encap[0])}, "tunnel_id": {opt_text(None if conn.encap is None else conn.encap[1])}, "one_sided": {opt_text(ONE_SIDED_NAMES[conn.one_sided])}, "missed_bytes": {c.missed + s.missed}, "state_evidence": "{EVIDENCE_NAMES[conn.evidence]}", "anomalies": {anomaly_list_text(anomalies) if anomalies else "[]"}}}'
+
+
+@cython.locals(conn=Connection, c=Endpoint, s=Endpoint, out=LineText)
+def json_chunks(conns, types, sep):
+    """The text of ``json_lines(conns, types)`` joined by ``sep``, in chunks
+    of a few hundred lines (a chunk after the first starts with ``sep``)."""
+    if not cython.compiled:
+        yield from joined(json_lines(conns, types), sep)
+        return
+    get = types.get
+    out = LineText(sep)
+    for i, conn in enumerate(conns, 1):
+        cid = conn.id or i
+        anomalies = get(cid)
+        c = conn.client
+        s = conn.server
+        out.line()
+        out.lit(b'{"id": ')
+        out.num(cid)
+        out.lit(b', "client": {"ip": ')
+        out.quoted(ip_text(c.addr))
+        out.lit(b', "port": ')
+        out.num(c.port)
+        out.lit(b', "state": ')
+        out.quoted(STATE_NAMES[c.state])
+        out.lit(b'}, "server": {"ip": ')
+        out.quoted(ip_text(s.addr))
+        out.lit(b', "port": ')
+        out.num(s.port)
+        out.lit(b', "state": ')
+        out.quoted(STATE_NAMES[s.state])
+        out.lit(b'}, "roles_inferred": ')
+        out.boolean(conn.roles_inferred)
+        out.lit(b', "first_seen": ')
+        out.time(conn.first_seen)
+        out.lit(b', "last_seen": ')
+        out.time(conn.last_seen)
+        out.lit(b', "duration": ')
+        out.time(conn.last_seen - conn.first_seen)
+        out.lit(b', "packets": {"client": ')
+        out.num(c.packets)
+        out.lit(b', "server": ')
+        out.num(s.packets)
+        out.lit(b'}, "bytes": {"client": ')
+        out.num(c.bytes)
+        out.lit(b', "server": ')
+        out.num(s.bytes)
+        out.lit(b'}, "retransmissions": {"client": ')
+        out.num(c.retransmits)
+        out.lit(b', "server": ')
+        out.num(s.retransmits)
+        out.lit(b'}, "duplicates": {"client": ')
+        out.num(c.duplicates + c.ctl_duplicates)
+        out.lit(b', "server": ')
+        out.num(s.duplicates + s.ctl_duplicates)
+        out.lit(b'}, "handshake": ')
+        out.quoted(conn.handshake)
+        out.lit(b', "simultaneous_open": ')
+        out.boolean(conn.simultaneous_open)
+        out.lit(b', "handshake_rtt": ')
+        out.time(s.syn_time - c.last_syn_time if c.last_syn_time >= 0 and s.syn_time >= 0 else None)
+        out.lit(b', "connect_time": ')
+        out.time(s.syn_time - c.syn_time if c.last_syn_time >= 0 and s.syn_time >= 0 else None)
+        out.lit(b', "syn_retries": ')
+        out.num(c.syn_count - 1 if c.syn_count > 1 else 0)
+        out.lit(b', "close": ')
+        out.quoted(conn.close)
+        out.lit(b', "ip_bytes": {"client": ')
+        out.num(c.ip_bytes)
+        out.lit(b', "server": ')
+        out.num(s.ip_bytes)
+        out.lit(b'}, "history": ')
+        out.quoted(conn.zrows[0].history if conn.zrows else conn.hist)
+        out.lit(b', "conn_state": ')
+        out.quoted(conn.zrows[0].conn_state if conn.zrows else conn_state(conn))
+        out.lit(b', "community_id": ')
+        out.quoted(community_id(c.addr, c.port, s.addr, s.port))
+        out.lit(b', "zeek": {"uid": ')
+        out.quoted(conn.zrows[0].uid if conn.zrows else uid(conn))
+        out.lit(b', "orig": ')
+        out.quoted(ORIG_SIDE_NAMES[conn.zrows[0].flip if conn.zrows else conn.zflip])
+        out.lit(b', "rows": ')
+        out.num(1 + len(conn.zrows) if conn.zrows else 1)
+        out.lit(b', "missed_bytes": ')
+        out.num(missed_bytes(conn) if conn.zrows else c.zmissed + s.zmissed)
+        out.lit(b'}, "encapsulation": ')
+        out.opt_text(None if conn.encap is None else conn.encap[0])
+        out.lit(b', "tunnel_id": ')
+        out.opt_text(None if conn.encap is None else conn.encap[1])
+        out.lit(b', "one_sided": ')
+        out.opt_text(ONE_SIDED_NAMES[conn.one_sided])
+        out.lit(b', "missed_bytes": ')
+        out.num(c.missed + s.missed)
+        out.lit(b', "state_evidence": ')
+        out.quoted(EVIDENCE_NAMES[conn.evidence])
+        out.lit(b', "anomalies": ')
+        out.names(anomalies)
+        out.lit(b'}')
+        if out.n >= out.chunk:
+            yield out.take()
+    if out.n:
+        yield out.take()

@@ -8,6 +8,7 @@ from ..engine.folding import SEEN_KEYS
 from ..model.states import STATE_NAMES
 from . import findings, record
 from .capture import capture_counts, folded_counts
+from .jsontext import joined
 from .record import connection_entry, report_time
 
 SCHEMA_VERSION = 1
@@ -49,6 +50,14 @@ class ConnectionEntries:
         if self._forked is not None:
             return self._forked.lines(self._types)
         return record.json_lines(self._conns, self._types)
+
+    def json_chunks(self, sep: str):
+        """``json_lines`` joined by ``sep``, a few hundred lines a chunk (a
+        chunk after the first starts with ``sep``): the JSON writer's way,
+        which the compiled build writes in place (``record.json_chunks``)."""
+        if self._forked is not None:
+            return joined(self._forked.lines(self._types), sep)
+        return record.json_chunks(self._conns, self._types, sep)
 
 
 def build_report(analysis, anomalies=(), connections=None, forked=None, counted=None, selected=False) -> dict:
