@@ -120,21 +120,23 @@ CHUNK_BYTES = 1 << 18
 
 
 def joined(lines, sep: str):
-    """``lines`` joined by ``sep``, in chunks of about CHUNK_BYTES (a chunk
-    after the first starts with ``sep``)."""
+    """``lines`` joined by ``sep``, JOINED_LINES a chunk (a chunk after the
+    first starts with ``sep``)."""
     batch = []
-    size = 0
-    lead = ""
+    n = 0
     for line in lines:
         batch.append(line)
-        size += len(line)
-        if size >= CHUNK_BYTES:
-            yield lead + sep.join(batch)
-            batch.clear()
-            size = 0
-            lead = sep
-    if batch:
-        yield lead + sep.join(batch)
+        n += 1
+        if n == JOINED_LINES:
+            yield sep.join(batch)
+            batch = [""]   # the next chunk's leading sep
+            n = 0
+    if n:
+        yield sep.join(batch)
+
+
+# About CHUNK_BYTES of connection lines.
+JOINED_LINES = 256
 
 
 class LineText:
