@@ -61,13 +61,6 @@ TRICKS = {
         "(capture.readahead.StreamAhead; cat FILE | tcpflow-analyze analyze -)",
         ["analyze", "--format", "json", "--jobs", "1"], _NO_READ_AHEAD, "pipe",
     ),
-    "forked_lines": (
-        "after a --jobs run, a forked child writes the JSON connection lines while the detectors run "
-        "(runtime.ForkedLines)",
-        ["analyze", "--format", "json", "--jobs", "2"],
-        "import tcpflow_analyze.runtime as r\nr.ForkedLines.start = classmethod(lambda cls, *a, **k: None)",
-        "file",
-    ),
     "forked_table": (
         "after a --jobs run, a forked child writes the table's connections section (runtime.ForkedTable)",
         ["analyze", "--format", "table", "--jobs", "2"],
@@ -76,15 +69,15 @@ TRICKS = {
     ),
     "json_lines": (
         "the connection JSON lines written by code generated from the record spec, not json.dumps "
-        "per entry (views.record.json_lines)",
+        "per entry (views.record.json_lines, json_chunks)",
         ["analyze", "--format", "json", "--jobs", "1"],
         "import json\nimport tcpflow_analyze.views.record as rec\n"
         "_entry = rec.connection_entry\n"
         "def _plain(conns, types):\n"
         "    for conn, cid in rec.numbered(conns):\n"
         "        yield json.dumps(_entry(conn, cid, types.get(cid, [])))\n"
-        "rec.json_lines = _plain\n"
-        "import tcpflow_analyze.views.report as rep\nrep.json_lines = _plain",
+        "from tcpflow_analyze.views.jsontext import joined\n"
+        "rec.json_chunks = lambda conns, types, sep: joined(_plain(conns, types), sep)",
         "file",
     ),
     "simple_table": (

@@ -32,7 +32,7 @@ from .output import check as check_output_file
 from .output import write_bytes, write_text
 from .progress import Progress
 from . import runtime
-from .runtime import ForkedLines, ForkedTable
+from .runtime import ForkedTable
 from .views.findings import analysis_notices, notice_line
 from .views import services as services_view
 from .views.record import numbered
@@ -643,21 +643,17 @@ def analyze(analysis, cfg, fmt, output, fail_on, baseline, zeek_json, table_form
         top = 0
     color, width = use_color(color, output), _terminal_width(output)
     forked = None
-    if not flt.active and sort == "id" and top is None:
-        # Every connection is listed, in order: its lines, or its table, can
-        # be written while the detectors run (see report.forked_lines).
-        if fmt == "json":
-            forked = ForkedLines.start(analysis.connections, analysis.jobs)
-        elif fmt == "table" and table_format == "simple":
-            forked = ForkedTable.start(analysis.connections, analysis.jobs, color, width)
+    if not flt.active and sort == "id" and top is None and fmt == "table" and table_format == "simple":
+        # Every connection is listed, in order: the table of them can be
+        # written while the detectors run (runtime.ForkedTable).
+        forked = ForkedTable.start(analysis.connections, analysis.jobs, color, width)
     try:
         found = detectors.run(analysis, cfg)
         matched = select(analysis.connections, flt, found)
         shown = select(matched, ConnectionFilter(), sort=sort, top=top)
         kept = {c.id for c in matched}
         anomalies = select_anomalies(found, flt, kept)
-        report = build_report(analysis, anomalies, connections=shown, counted=matched, selected=flt.active,
-                              forked=forked if fmt == "json" else None)
+        report = build_report(analysis, anomalies, connections=shown, counted=matched, selected=flt.active)
         if flt.active or top is not None:
             report["selection"] = {"matched": len(matched), "shown": len(shown),
                                    "total": len(analysis.connections), "sort": sort, "top": top}

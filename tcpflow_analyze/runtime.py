@@ -8,9 +8,9 @@ of them.  What each buys is measured by ``bench/tricks.py`` (bench/README.md,
   (buys 16% of a 2M-packet JSON run);
 * ``exit_without_teardown``: the process ends without freeing its heap
   (6%, a noisy measurement);
-* ``ForkedLines`` / ``ForkedTable``: after a ``--jobs`` run, a forked child
-  writes the report's connections while this process runs the detectors
-  (14% of a ``--jobs 2`` JSON run, 7% of a table run).
+* ``ForkedTable``: after a ``--jobs`` run, a forked child writes the default
+  table's connections while this process runs the detectors (10% of a
+  ``--jobs 2`` table run's wall time at 2M packets).
 
 And what keeps a run's end orderly: ``end_on_signals`` makes SIGTERM and
 SIGHUP end a command as Ctrl-C does.
@@ -119,23 +119,23 @@ def pause_cyclic_gc(on_close) -> None:
         if not _exiting_fast:
             on_close(gc.enable)
 
-from .views.record import numbered, with_anomalies
 from .views.report import ConnectionEntries
 
 # ---------------------------------------------------------------------- forked writers
 # After a parallel analysis, everything left -- the detectors and the
-# connection lines -- would run in one process while the other cores sat
-# idle.  Neither needs the other until the end: a line's only part that
-# depends on the detectors is its ``anomalies`` list, and the table has no
-# such column.  So a forked child (it shares the finished connections
-# copy-on-write, nothing is shipped) writes the text into an unlinked
-# temporary file; the parent runs the detectors meanwhile, then streams the
-# file to the output, filling in the JSON lines' anomaly lists.  The text is
-# byte-identical to what the parent would write (the child runs the same
-# code); if the child cannot be forked or fails, the parent writes it
-# itself.  Used only where it can gain: a run that asked for several
-# processes (``--jobs``), on a machine with more than one core, and a report
-# listing enough connections to be worth a fork.
+# report -- would run in one process while the other cores sat idle.  The
+# default table's connections section does not need the detectors (it has
+# no anomaly column), so a forked child (it shares the finished connections
+# copy-on-write, nothing is shipped) writes it into an unlinked temporary
+# file; the parent runs the detectors meanwhile, then streams the file to
+# the output.  The text is byte-identical to what the parent would write
+# (the child runs the same code); if the child cannot be forked or fails,
+# the parent writes it itself.  Used only where it can gain: a run that
+# asked for several processes (``--jobs``), on a machine with more than one
+# core, and a report listing enough connections to be worth a fork.  (The
+# JSON lines had a child of their own until the compiled core wrote them in
+# place: then the child's copy-on-write faults cost more than it saved,
+# bench/README.md.)
 
 def usable_cores() -> int:
     """``analysis.parallel.usable_cores``, imported when a fork is weighed:
@@ -144,7 +144,7 @@ def usable_cores() -> int:
     return cores()
 
 
-# Below this many connections the lines take a few tens of milliseconds,
+# Below this many connections the section takes a few tens of milliseconds,
 # about what a fork of a large process costs.
 MIN_CONNECTIONS = 20_000
 
@@ -216,34 +216,6 @@ class _Forked:
                 pass
             self._pid = None
         self._file.close()
-
-
-class ForkedLines(_Forked):
-    """The JSON lines of ``conns`` (in that order, as ``ConnectionEntries``
-    lists them); ``lines(types)`` gives them with the anomaly types filled in."""
-
-    def _write(self, out) -> None:
-        for chunk in ConnectionEntries(self._conns, {}).json_chunks("\n"):
-            out.write(chunk)
-        if self._conns:
-            out.write("\n")
-
-    def lines(self, types: dict):
-        """The lines, each with its connection's anomaly types (``types``: id ->
-        list of types, as ``ConnectionEntries`` takes them)."""
-        text = self._written()
-        if text is None:
-            yield from ConnectionEntries(self._conns, types).json_lines()
-            return
-        # The child wrote no anomaly types: each line ends in the record's
-        # empty anomaly list (record.EMPTY_ANOMALIES_TAIL), and a newline.
-        n = 0
-        for n, ((_, cid), line) in enumerate(zip(numbered(self._conns), text), 1):
-            listed = types.get(cid)
-            yield with_anomalies(line[:-1], listed) if listed else line[:-1]
-        if n != len(self._conns) or text.read(1):
-            # The child said it wrote them all: a short file is a bug, not damage.
-            raise RuntimeError(f"forked report lines: {n} lines for {len(self._conns)} connections")
 
 
 class ForkedTable(_Forked):

@@ -268,7 +268,7 @@ def test_capture_loss_of_dask_partitions_with_folds(lossy_storm):
     result, not through a process pool: merged, the same counts as one
     unbounded process.  Here beside the other Dask tests: the cluster
     leaves threads behind, and a report's forked writer is not started
-    beside threads (test_forked_lines)."""
+    beside threads (test_forked_table)."""
     pytest.importorskip("dask.distributed")
     from clirun import invoke
     path = lossy_storm

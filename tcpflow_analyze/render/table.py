@@ -433,7 +433,7 @@ def render(report: dict, table_format: str = "simple", color: bool = False, widt
 def iter_render(report: dict, table_format: str = "simple", color: bool = False, width: int | None = None,
                 forked=None, min_severity: str | None = None, sort: str | None = None):
     """``render``'s text in chunks, to be written as they come; ``forked``:
-    a ``forked_lines.ForkedTable`` writing the connections section;
+    a ``runtime.ForkedTable`` writing the connections section;
     ``min_severity``: findings below it are hidden (and counted)."""
     for i, section in enumerate(_sections(report, table_format, color, width, forked, min_severity, sort)):
         if i:

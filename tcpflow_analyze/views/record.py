@@ -24,9 +24,6 @@ record's key order.  From it this module makes, once at import time (as
 * ``CSV_COLUMNS`` and ``csv_row(entry)``: the CSV's header and rows;
 * ``values_getter(*paths)``: a function giving chosen fields' values of a
   connection (the table's cells are made from it);
-* ``EMPTY_ANOMALIES_TAIL`` and ``with_anomalies(line, types)``: a JSON line
-  written before the anomaly detectors ran, and its anomaly list filled in
-  (``runtime.ForkedLines``).
 
 Adding a field to the record is one edit here (and one in
 ``report.schema.json``).
@@ -167,7 +164,7 @@ RECORD: tuple[Field, ...] = (
     # "unknown": the capture contradicts itself, or rules out what it shows
     # (a lone SYN never repeated) with nothing to tell what came instead.
     Field("state_evidence", STR, "EVIDENCE_NAMES[conn.evidence]"),
-    # The only field the anomaly detectors give: it stays last (see with_anomalies).
+    # The only field the anomaly detectors give.
     Field("anomalies", NAMES, "anomalies"),
 )
 
@@ -316,8 +313,6 @@ def _check(fields) -> None:
 
 
 _check(RECORD)
-if RECORD[-1].kind != NAMES:
-    raise ValueError("the record's last field is its anomaly list (see with_anomalies)")
 
 _PREAMBLE = "    c = conn.client\n    s = conn.server\n"
 
@@ -482,17 +477,6 @@ csv_row = _compile("csv_row", (
     '    also as ISO 8601 UTC, the anomaly types sorted and joined by ";"."""\n'
     "    return (" + ", ".join(_csv_expr(leaf) for leaf in CSV_LEAVES) + ",)\n"))
 
-# The tail of a JSON line written with no anomaly types: its last field.
-_ANOMALIES_HEAD = f'"{RECORD[-1].name}": '
-EMPTY_ANOMALIES_TAIL = _ANOMALIES_HEAD + "[]}"
-
-
-def with_anomalies(line: str, types) -> str:
-    """A JSON line that was written with no anomaly types (it ends in
-    ``EMPTY_ANOMALIES_TAIL``), with ``types`` listed instead."""
-    return line[:-len(EMPTY_ANOMALIES_TAIL)] + _ANOMALIES_HEAD + anomaly_list_text(types) + "}"
-
-
 def values_getter(*paths: str):
     """A function ``(conn, cid, anomalies=None)`` giving the values of the
     fields at ``paths`` ("id", "client.ip", "duration"), as the record's dict
@@ -509,7 +493,6 @@ def values_getter(*paths: str):
 
 __all__ = [
     "CSV_COLUMNS",
-    "EMPTY_ANOMALIES_TAIL",
     "LEAVES",
     "RECORD",
     "Field",
@@ -521,7 +504,6 @@ __all__ = [
     "numbered",
     "report_time",
     "values_getter",
-    "with_anomalies",
 ]
 
 

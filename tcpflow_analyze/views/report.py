@@ -8,7 +8,6 @@ from ..engine.folding import SEEN_KEYS
 from ..model.states import STATE_NAMES
 from . import findings, record
 from .capture import capture_counts, folded_counts
-from .jsontext import joined
 from .record import connection_entry, report_time
 
 SCHEMA_VERSION = 1
@@ -22,12 +21,9 @@ class ConnectionEntries:
     at a time.  ``list(entries)`` gives the plain list.
     """
 
-    def __init__(self, conns, anomaly_types: dict, forked=None):
-        """``forked``: a ``runtime.ForkedLines`` writing these very
-        connections' lines, for ``json_lines`` to read instead."""
+    def __init__(self, conns, anomaly_types: dict):
         self._conns = conns
         self._types = anomaly_types
-        self._forked = forked
 
     def __len__(self) -> int:
         return len(self._conns)
@@ -47,27 +43,22 @@ class ConnectionEntries:
         it, made without the intermediate dict (``record.json_lines``): the
         report's largest part is written at several times the encoder's speed
         (see tests)."""
-        if self._forked is not None:
-            return self._forked.lines(self._types)
         return record.json_lines(self._conns, self._types)
 
     def json_chunks(self, sep: str):
         """``json_lines`` joined by ``sep``, a few hundred lines a chunk (a
         chunk after the first starts with ``sep``): the JSON writer's way,
         which the compiled build writes in place (``record.json_chunks``)."""
-        if self._forked is not None:
-            return joined(self._forked.lines(self._types), sep)
         return record.json_chunks(self._conns, self._types, sep)
 
 
-def build_report(analysis, anomalies=(), connections=None, forked=None, counted=None, selected=False) -> dict:
+def build_report(analysis, anomalies=(), connections=None, counted=None, selected=False) -> dict:
     """The report document; ``connections`` (default: all) are the ones
     listed; ``counted`` (default: the listed ones) the ones the summary
     counts -- ``--top`` cuts the list, never the counts; ``selected``:
     ``counted`` is what filters selected, not every connection (the capture
     counts then leave the folded connections out: no filter can tell which
-    of them it would select); ``forked``: the listed connections' JSON
-    lines, being written by a child (``runtime.ForkedLines``)."""
+    of them it would select)."""
     stats = analysis.stats
     conns = analysis.connections if connections is None else connections
     counted = conns if counted is None else counted
@@ -77,7 +68,7 @@ def build_report(analysis, anomalies=(), connections=None, forked=None, counted=
             listed = types.setdefault(cid, [])
             if a.type not in listed:
                 listed.append(a.type)
-    entries = ConnectionEntries(conns, types, forked)
+    entries = ConnectionEntries(conns, types)
     start = stats.start
     end = stats.end
     states = {"client": Counter(), "server": Counter()}
