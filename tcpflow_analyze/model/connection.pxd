@@ -15,12 +15,12 @@
 # (an int alone is padded to 8 bytes; zgaps is the one left).  That takes 80
 # bytes off an Endpoint, which then fits the small-object allocator (512
 # bytes at most) instead of a malloc call each, and 40 off a Connection.
-# The times every packet writes (an endpoint's first and last packet and its
-# last new data, a connection's last packet) are C doubles, always a
-# packet's timestamp or -1.0: the packet loop hands segment() its timestamp
-# as a C double, and the common packet then makes no float object at all.
-# Any other field that may hold None or a float stays a Python object: a C
-# field would refuse None and turn an int into a float.
+# Every time is a C double: a packet's timestamp (or one reckoned from
+# it, as Zeek's removal time), -1.0 for "not yet", infinity for "never".
+# The packet loop hands segment() its timestamp as a C double, so a packet
+# makes no float object to set one; and the times travel to the process
+# that merges a --jobs run in the C block below, not one object each.  Any
+# field that may hold None stays a Python object: a C field would refuse it.
 # The fields are the classes' __slots__: the C fields first, in __slots__
 # order, then the objects (connection.ENDPOINT_OBJECTS, CONNECTION_OBJECTS),
 # so that the C fields lie in one block that engine.wire copies whole (from
@@ -31,13 +31,16 @@ from libc.string cimport memcpy
 
 cdef class Endpoint:
     cdef public int port, state
+    cdef public double state_time
     cdef public long long isn, snd_nxt, rcv_nxt, fin_seq
     cdef public bint got_fin, active_close, fw2_live
-    cdef public int syn_count, probes, tw_entries
+    cdef public int tw_entries
+    cdef public double syn_time, fin_time, rst_time, last_syn_time, rxmt_time
+    cdef public int syn_count, probes
+    cdef public double probe_time, got_fin_time
     cdef public long long packets, bytes
     cdef public double first_time, last_time
-    cdef public int retransmits, zero_windows, gaps
-    cdef public int zstate, zprev, wscale
+    cdef public int retransmits, zero_windows, gaps, zstate, zprev, wscale
     cdef public long long zstart, zlast, zdata
     cdef public int zgaps
     cdef public long long zmissed
@@ -46,22 +49,25 @@ cdef class Endpoint:
     cdef public long long ip_bytes
     cdef public int hist_seen, fin_count
     cdef public long long last_syn, last_fin, last_rst
-    cdef public long long unseen_step, missed, seg_seq
+    cdef public double last_fin_time
+    cdef public long long unseen_step
+    cdef public double unseen_time
+    cdef public long long missed, seg_seq
     cdef public double seg_time
     cdef public long long ctl_seq
+    cdef public double ctl_time
     cdef public int duplicates, ctl_duplicates
     cdef public long long acks
     cdef public int gap_acks, seq_holes
-    cdef public long long hole_ack, fin_guess
-    cdef public object addr, state_time
-    cdef public object syn_time, fin_time, rst_time, last_syn_time, rxmt_time
-    cdef public object probe_time, got_fin_time, trans_flat
-    cdef public object last_fin_time, unseen_time
-    cdef public object ctl_time, holes, fin_guess_time
+    cdef public long long hole_ack
+    cdef public double fin_guess_time
+    cdef public long long fin_guess
+    cdef public object addr, trans_flat, holes
 
 
 cdef class Connection:
     cdef public bint roles_inferred
+    cdef public double first_seen
     cdef public int hs, rst_ignored
     cdef public bint ended, route_check, evict_spared
     cdef public int reused_peer_state, reused_own_state
@@ -69,15 +75,17 @@ cdef class Connection:
     cdef public long long seq_order
     cdef public bint syn_cookie
     cdef public long long id
+    cdef public double rst_time
     cdef public bint rst_ack
+    cdef public double challenge_time
     cdef public int challenge_state
     cdef public bint zflip
+    cdef public double zfirst, zend, zclosed
     cdef public int one_sided, evidence
     cdef public bytes ckey
     cdef public Endpoint client, server
-    cdef public object first_seen, hist, reset_by, prev, superseded, reused_from
-    cdef public object rst_time, rst_prior, challenge_time, replay_of
-    cdef public object zfirst, zend, zclosed, zbase, zrows, encap
+    cdef public object hist, reset_by, prev, superseded, reused_from, rst_prior, replay_of, zbase, zrows
+    cdef public object encap
 
 
 cdef Py_ssize_t _C_KEY_MAX

@@ -60,6 +60,7 @@ class Endpoint:
         "got_fin",      # we acknowledged the peer's FIN
         "active_close",  # our FIN went out before we had the peer's FIN
         "fw2_live",     # data arrived while in FIN_WAIT_2: a half-close, not an orphan
+        "tw_entries",   # times it entered TIME_WAIT (a shortcut past most endpoints)
         "syn_time", "fin_time", "rst_time",
         "last_syn_time",  # this endpoint's last SYN before the peer's first SYN: the one a SYN-ACK answers
         "rxmt_time",    # when this endpoint last retransmitted payload
@@ -71,7 +72,6 @@ class Endpoint:
         # a finished connection); a tuple once the connection ended
         # (``endpoint.check_ended``).  ``transitions(ep)`` gives the pairs.
         "trans_flat",
-        "tw_entries",   # times it entered TIME_WAIT (a shortcut past most endpoints)
         "packets", "bytes",
         "first_time", "last_time",
         "retransmits", "zero_windows", "gaps",
@@ -112,8 +112,8 @@ class Endpoint:
         "holes",        # None, or [start, end, ...]: those holes, until filled or acknowledged
         "hole_ack",     # the last acknowledgment that covered a hole (-1: none)
         # The peer's acknowledgment last ran exactly one past this endpoint's
-        # bytes (a FIN takes one sequence number): where, and when (-1: no).
-        "fin_guess", "fin_guess_time",
+        # bytes (a FIN takes one sequence number): when, and where (-1: no).
+        "fin_guess_time", "fin_guess",
     )
 
     def __init__(self, addr: bytes, port: int, state: int, ts: float | None = None):
@@ -316,12 +316,11 @@ class Connection:
 # of the compiled core, which connection.pxd lays out first, in one block
 # that engine.wire copies whole.
 ENDPOINT_OBJECTS = (
-    "addr", "state_time", "syn_time", "fin_time", "rst_time", "last_syn_time", "rxmt_time", "probe_time",
-    "got_fin_time", "trans_flat", "last_fin_time", "unseen_time", "ctl_time", "holes", "fin_guess_time",
+    "addr", "trans_flat", "holes", 
 )
 CONNECTION_OBJECTS = (
-    "ckey", "client", "server", "first_seen", "hist", "reset_by", "prev", "superseded",
-    "reused_from", "rst_time", "rst_prior", "challenge_time", "replay_of", "zfirst", "zend", "zclosed", "zbase",
+    "ckey", "client", "server", "hist", "reset_by", "prev", "superseded",
+    "reused_from", "rst_prior", "replay_of", "zbase",
     "zrows", "encap",
 )
 
