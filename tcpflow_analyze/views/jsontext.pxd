@@ -24,8 +24,11 @@ cpdef str json_time(t)
 cdef u128 _micros(double d) noexcept
 
 @cython.locals(q=u128, whole="unsigned long long", micros="unsigned long long", scale="unsigned long long",
-               n=int, k=int, digits="char[12]")
+               n=int)
 cdef int _micro_chars(double d, char *out) noexcept
+
+@cython.locals(k=int, digits="char[20]")
+cdef inline int _decimal(unsigned long long u, char *out) noexcept
 
 @cython.locals(n=int, text="char[32]")
 cdef str _micro_text(double d)
@@ -54,7 +57,7 @@ cdef class LineText:
     cdef inline int quoted(self, str s) except -1
     cdef inline int opt_text(self, value) except -1
     cdef inline int boolean(self, bint value) except -1
-    @cython.locals(u="unsigned long long", k=int, digits="char[20]")
+    @cython.locals(u="unsigned long long")
     cdef inline int num(self, long long v) except -1
     @cython.locals(d=double)
     cdef inline int time(self, t) except -1

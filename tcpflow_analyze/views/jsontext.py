@@ -70,18 +70,9 @@ def _micro_chars(d, out):
     q = _micros(d)
     whole = cython.cast(cython.ulonglong, q // 1000000)
     micros = cython.cast(cython.ulonglong, q % 1000000)
-    # The whole seconds' digits, backwards from the end of ``digits``; then
-    # the point and the fraction's six digits without trailing zeros ("0"
-    # if none are left).
-    k = 12
-    while True:
-        k -= 1
-        digits[k] = 48 + whole % 10
-        whole //= 10
-        if whole == 0:
-            break
-    n = 12 - k
-    memcpy(out, cython.address(digits[k]), n)
+    # The whole seconds' digits, then the point and the fraction's six
+    # digits without trailing zeros ("0" if none are left).
+    n = _decimal(whole, out)
     out[n] = 46
     n += 1
     if micros == 0:
@@ -95,6 +86,20 @@ def _micro_chars(d, out):
             scale //= 10
             n += 1
     return n
+
+
+def _decimal(u, out):
+    """The decimal digits of ``u`` written at ``out`` (20 at most); their
+    count (the compiled build only)."""
+    k = 20
+    while True:
+        k -= 1
+        digits[k] = 48 + u % 10
+        u //= 10
+        if u == 0:
+            break
+    memcpy(out, cython.address(digits[k]), 20 - k)
+    return 20 - k
 
 
 def _micro_text(d):
@@ -223,15 +228,7 @@ class LineText:
             self.buf[self.n] = 45   # "-"
             self.n += 1
             u = cython.cast(cython.ulonglong, 0) - u
-        k = 20
-        while True:
-            k -= 1
-            digits[k] = 48 + u % 10
-            u //= 10
-            if u == 0:
-                break
-        memcpy(self.buf + self.n, cython.address(digits[k]), 20 - k)
-        self.n += 20 - k
+        self.n += _decimal(u, self.buf + self.n)
 
     def time(self, t):
         """A TIME value, as ``json_time`` writes it: the common case (a
