@@ -21,7 +21,8 @@ from sys import intern
 
 from ..decode import ACK, FIN, RST, SYN
 from ..model.connection import (
-    EVIDENCE_INFERRED, HS_ACK, HS_OVERFLOW, HS_SIMOPEN, HS_SYN, HS_SYNACK, SEQ_HALF, SEQ_MASK, Endpoint, seq_ge,
+    EVIDENCE_INFERRED, HS_ACK, HS_OVERFLOW, HS_SIMOPEN, HS_SYN, HS_SYNACK, SEQ_HALF, SEQ_MASK, Endpoint, ended_history,
+    seq_ge,
 )
 from ..model.states import (
     CLOSE_WAIT, CLOSED, CLOSING, ESTABLISHED, FIN_WAIT_1, FIN_WAIT_2, LAST_ACK, LISTEN, SYN_RECEIVED,
@@ -121,13 +122,12 @@ def check_ended(conn) -> None:
     if conn.client.state in _DONE and conn.server.state in _DONE:
         if not conn.ended:
             # Each side's history, grown by appending while the connection
-            # lived, kept from now on as a tuple: a list holds room to grow
-            # (16 slots for the usual 12 items) and its items apart from its
-            # header, 48 bytes an endpoint more, and nearly every connection
-            # of a long capture is an ended one by its end.  Growing a tuple
-            # instead costs a copy per change of state.
-            conn.client.trans_flat = tuple(conn.client.trans_flat)
-            conn.server.trans_flat = tuple(conn.server.trans_flat)
+            # lived, kept from now on as it will stay (``ended_history``): a
+            # list holds room to grow (16 slots for the usual 12 items), and
+            # nearly every connection of a long capture is an ended one by
+            # its end.  Growing it instead costs a copy per change of state.
+            conn.client.trans_flat = ended_history(conn.client.trans_flat)
+            conn.server.trans_flat = ended_history(conn.server.trans_flat)
             # Zeek's history letters so far, one string for every connection
             # that went the same way (40 distinct among the 2M bench
             # capture's 101,447), not a string of its own each.

@@ -20,7 +20,7 @@ try:
 except ImportError:   # the pure-Python build, where Cython need not be installed
     from .._core import NO_CYTHON as cython
 
-from ..model.connection import CONNECTION_OBJECTS, ENDPOINT_OBJECTS, Connection, Endpoint
+from ..model.connection import CONNECTION_OBJECTS, ENDPOINT_OBJECTS, Connection, Endpoint, Transitions, ended_history
 from .zeek import ZeekRow
 
 # Slots holding other objects, sent as indexes (into the list, or 1/2 for the
@@ -42,6 +42,7 @@ else:
 
 _conn_values = operator.attrgetter(*_PLAIN)
 _endpoint_values = operator.attrgetter(*_ENDPOINT_SLOTS)
+_HISTORY = _ENDPOINT_SLOTS.index("trans_flat")
 _row_values = operator.attrgetter(*ZeekRow.__slots__)
 # marshal format 4 keeps an object written twice one object (a packet's
 # timestamp is a connection's first_seen and its endpoints' first
@@ -95,6 +96,22 @@ def _numbers_in(c, data, at):
     return at + conn_len + 2 * ep_len
 
 
+def _endpoint_out(ep):
+    """``ep``'s slots that travel by name; an ended history as the tuple it
+    stands for (marshal takes built-in types only)."""
+    values = _endpoint_values(ep)
+    flat = values[_HISTORY]
+    if type(flat) is Transitions:
+        values = values[:_HISTORY] + (tuple(flat),) + values[_HISTORY + 1:]
+    return values
+
+
+def _endpoint_in(ep, values):
+    _assign_endpoint(ep, values)
+    if type(ep.trans_flat) is tuple:
+        ep.trans_flat = ended_history(ep.trans_flat)
+
+
 def _rows_out(rows):
     return None if rows is None else tuple(_row_values(row) for row in rows)
 
@@ -131,7 +148,7 @@ def encode(conns: list[Connection]) -> bytes:
                 rows_of.append(other)
             links.append(j)
         rb = c.reset_by
-        rows.append((_conn_values(c), _endpoint_values(c.client), _endpoint_values(c.server),
+        rows.append((_conn_values(c), _endpoint_out(c.client), _endpoint_out(c.server),
                      0 if rb is None else 1 if rb is c.client else 2, links, _rows_out(c.zrows)))
         i += 1
     batches = []
@@ -159,9 +176,9 @@ def decode(data: bytes) -> list[Connection]:
             c = new_conn(Connection)
             _assign_conn(c, values)
             c.client = client = new_endpoint(Endpoint)
-            _assign_endpoint(client, client_values)
+            _endpoint_in(client, client_values)
             c.server = server = new_endpoint(Endpoint)
-            _assign_endpoint(server, server_values)
+            _endpoint_in(server, server_values)
             if cython.compiled:
                 at = _numbers_in(c, numbers, at)
             c.reset_by = None if reset_by == 0 else client if reset_by == 1 else server

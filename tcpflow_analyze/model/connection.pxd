@@ -27,6 +27,7 @@
 # the first, port and roles_inferred, to the last, fin_guess and evidence).
 
 import cython
+from cpython.mem cimport PyMem_Free, PyMem_Malloc
 from libc.string cimport memcpy
 
 cdef class Endpoint:
@@ -92,3 +93,11 @@ cdef Py_ssize_t _C_KEY_MAX
 @cython.locals(n=Py_ssize_t, m=Py_ssize_t, alen=Py_ssize_t, a2=Py_ssize_t, kp="const char *",
                buf="char[296]")   # _C_KEY_MAX
 cpdef bytes reverse_key(bytes key)
+
+
+# An ended endpoint's history in C memory (connection.py says why).
+@cython.final
+cdef class Transitions:
+    cdef Py_ssize_t n
+    cdef double *times
+    cdef unsigned char *states
