@@ -44,9 +44,10 @@ _conn_values = operator.attrgetter(*_PLAIN)
 _endpoint_values = operator.attrgetter(*_ENDPOINT_SLOTS)
 _HISTORY = _ENDPOINT_SLOTS.index("trans_flat")
 _row_values = operator.attrgetter(*ZeekRow.__slots__)
-# marshal format 4 keeps an object written twice one object (a packet's
-# timestamp is a connection's first_seen and its endpoints' first
-# transition), so the unpacked connections share what the packed ones did.
+# marshal format 4 keeps an object written twice one object (a host's
+# address, one bytes object for all its endpoints; a live history's time
+# shared with its state_time in the pure build), so the unpacked
+# connections share what the packed ones did.
 _MARSHAL_VERSION = 4
 # Rows are marshalled in batches, and unpacked batch by batch: the rows of
 # all connections at once would be a passing peak of tens of megabytes.
