@@ -42,8 +42,14 @@ def test_reads_as_its_tuple(flat):
 def test_the_compiled_core_keeps_it_compact():
     h = ended_history([1.0, SYN_SENT, 2.0, CLOSED])
     if "model.connection" in _core.compiled_modules():
+        from tcpflow_analyze.model.connection import history_from_block
         assert type(h).__name__ == "Transitions"
         assert type(h + (3.0, CLOSED)) is type(h)
+        # The wire's way: the C memory's bytes, and back.
+        assert len(h.block()) == 2 * 9
+        back = history_from_block(h.block())
+        assert type(back) is type(h) and back == h
+        assert history_from_block(ended_history([]).block()) == ()
     else:
         assert type(h) is tuple
 

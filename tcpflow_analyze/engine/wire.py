@@ -20,7 +20,9 @@ try:
 except ImportError:   # the pure-Python build, where Cython need not be installed
     from .._core import NO_CYTHON as cython
 
-from ..model.connection import CONNECTION_OBJECTS, ENDPOINT_OBJECTS, Connection, Endpoint, Transitions, ended_history
+from ..model.connection import (
+    CONNECTION_OBJECTS, ENDPOINT_OBJECTS, Connection, Endpoint, Transitions, ended_history, history_from_block,
+)
 from .zeek import ZeekRow
 
 # Slots holding other objects, sent as indexes (into the list, or 1/2 for the
@@ -98,18 +100,22 @@ def _numbers_in(c, data, at):
 
 
 def _endpoint_out(ep):
-    """``ep``'s slots that travel by name; an ended history as the tuple it
-    stands for (marshal takes built-in types only)."""
+    """``ep``'s slots that travel by name; an ended history of the compiled
+    core as its C memory's bytes (marshal takes built-in types only, and a
+    float object per time would cost what packing the rest does)."""
     values = _endpoint_values(ep)
     flat = values[_HISTORY]
     if type(flat) is Transitions:
-        values = values[:_HISTORY] + (tuple(flat),) + values[_HISTORY + 1:]
+        values = values[:_HISTORY] + (flat.block(),) + values[_HISTORY + 1:]
     return values
 
 
 def _endpoint_in(ep, values):
     _assign_endpoint(ep, values)
-    if type(ep.trans_flat) is tuple:
+    kind = type(ep.trans_flat)
+    if kind is bytes:
+        ep.trans_flat = history_from_block(ep.trans_flat)
+    elif kind is tuple:
         ep.trans_flat = ended_history(ep.trans_flat)
 
 

@@ -101,3 +101,7 @@ cdef class Transitions:
     cdef Py_ssize_t n
     cdef double *times
     cdef unsigned char *states
+    cpdef bytes block(self)
+
+@cython.locals(m=Py_ssize_t, history=Transitions)
+cpdef Transitions history_from_block(bytes block)

@@ -394,8 +394,27 @@ class Transitions:
     def __reduce__(self):
         return Transitions, (tuple(self),)
 
+    def block(self):
+        """The history's C memory as bytes, its times then its states: how
+        a --jobs worker ships it (``engine.wire``; ``history_from_block``
+        takes it back), without a float object per time."""
+        return cython.cast(cython.p_char, self.times)[:(self.n >> 1) * 9]
+
     def __repr__(self):
         return f"Transitions({tuple(self)!r})"
+
+
+def history_from_block(block):
+    """The ``Transitions`` whose ``block()`` gave ``block`` (compiled only)."""
+    m = len(block) // 9
+    history = Transitions.__new__(Transitions)
+    history.n = 2 * m
+    history.times = cython.cast(cython.p_double, PyMem_Malloc(m * 9 if m else 1))
+    if history.times == cython.NULL:
+        raise MemoryError()
+    history.states = cython.cast(cython.p_uchar, history.times + m)
+    memcpy(history.times, cython.cast(cython.p_char, block), m * 9)
+    return history
 
 
 def transitions(ep: Endpoint) -> list[tuple[float, int]]:
