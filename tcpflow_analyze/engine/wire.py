@@ -21,7 +21,7 @@ except ImportError:   # the pure-Python build, where Cython need not be installe
     from .._core import NO_CYTHON as cython
 
 from ..model.connection import (
-    CONNECTION_OBJECTS, ENDPOINT_OBJECTS, Connection, Endpoint, Transitions, ended_history, history_from_block,
+    CONNECTION_OBJECTS, ENDPOINT_OBJECTS, Connection, Endpoint, Transitions, history_from_block,
 )
 from .zeek import ZeekRow
 
@@ -112,11 +112,8 @@ def _endpoint_out(ep):
 
 def _endpoint_in(ep, values):
     _assign_endpoint(ep, values)
-    kind = type(ep.trans_flat)
-    if kind is bytes:
+    if type(ep.trans_flat) is bytes:
         ep.trans_flat = history_from_block(ep.trans_flat)
-    elif kind is tuple:
-        ep.trans_flat = ended_history(ep.trans_flat)
 
 
 def _rows_out(rows):

@@ -101,6 +101,7 @@ cdef class Transitions:
     cdef Py_ssize_t n
     cdef double *times
     cdef unsigned char *states
+    cdef int _allocate(self, Py_ssize_t m) except -1
     cpdef bytes block(self)
 
 @cython.locals(m=Py_ssize_t, history=Transitions)

@@ -69,8 +69,9 @@ class Endpoint:
         "got_fin_time",  # when we acknowledged the peer's FIN
         # Every state this endpoint went through, flat: [time, state, time,
         # state, ...] (a list of pairs cost 56 bytes a pair more: a fifth of
-        # a finished connection); a tuple once the connection ended
-        # (``endpoint.check_ended``).  ``transitions(ep)`` gives the pairs.
+        # a finished connection); once the connection ended, what
+        # ``ended_history`` keeps (``endpoint.check_ended``).
+        # ``transitions(ep)`` gives the pairs.
         "trans_flat",
         "packets", "bytes",
         "first_time", "last_time",
@@ -315,13 +316,10 @@ class Connection:
 # instances).  Every other slot is an int or a bool all its life: a C field
 # of the compiled core, which connection.pxd lays out first, in one block
 # that engine.wire copies whole.
-ENDPOINT_OBJECTS = (
-    "addr", "trans_flat", "holes", 
-)
+ENDPOINT_OBJECTS = ("addr", "trans_flat", "holes")
 CONNECTION_OBJECTS = (
-    "ckey", "client", "server", "hist", "reset_by", "prev", "superseded",
-    "reused_from", "rst_prior", "replay_of", "zbase",
-    "zrows", "encap",
+    "ckey", "client", "server", "hist", "reset_by", "prev", "superseded", "reused_from", "rst_prior", "replay_of",
+    "zbase", "zrows", "encap",
 )
 
 
@@ -343,18 +341,21 @@ class Transitions:
     int state at odd ones), a slice or ``+`` (a tuple), iteration, equality
     with a tuple.  The compiled core's only (see ``ended_history``)."""
 
-    @cython.locals(n="Py_ssize_t", m="Py_ssize_t", i="Py_ssize_t")
+    @cython.locals(m="Py_ssize_t", i="Py_ssize_t")
     def __init__(self, flat):
-        n = len(flat)
-        m = n >> 1
-        self.n = n
+        m = len(flat) >> 1
+        self._allocate(m)
+        for i in range(m):
+            self.times[i] = flat[2 * i]
+            self.states[i] = flat[2 * i + 1]
+
+    def _allocate(self, m):
+        """Room for ``m`` changes of state: their times, then their states."""
+        self.n = 2 * m
         self.times = cython.cast(cython.p_double, PyMem_Malloc(m * 9 if m else 1))
         if self.times == cython.NULL:
             raise MemoryError()
         self.states = cython.cast(cython.p_uchar, self.times + m)
-        for i in range(m):
-            self.times[i] = flat[2 * i]
-            self.states[i] = flat[2 * i + 1]
 
     def __dealloc__(self):
         PyMem_Free(self.times)
@@ -408,11 +409,7 @@ def history_from_block(block):
     """The ``Transitions`` whose ``block()`` gave ``block`` (compiled only)."""
     m = len(block) // 9
     history = Transitions.__new__(Transitions)
-    history.n = 2 * m
-    history.times = cython.cast(cython.p_double, PyMem_Malloc(m * 9 if m else 1))
-    if history.times == cython.NULL:
-        raise MemoryError()
-    history.states = cython.cast(cython.p_uchar, history.times + m)
+    history._allocate(m)
     memcpy(history.times, cython.cast(cython.p_char, block), m * 9)
     return history
 

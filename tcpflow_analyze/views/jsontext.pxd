@@ -27,6 +27,8 @@ cdef u128 _micros(double d) noexcept
                n=int)
 cdef int _micro_chars(double d, char *out) noexcept
 
+cdef inline bint _micro_range(double d) noexcept
+
 @cython.locals(k=int, digits="char[20]")
 cdef inline int _decimal(unsigned long long u, char *out) noexcept
 

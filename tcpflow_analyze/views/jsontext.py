@@ -29,7 +29,7 @@ def json_time(t) -> str:
         return "null"
     if cython.compiled:
         d = t
-        if 1e-4 <= d < 4294967296.0:
+        if _micro_range(d):
             return _micro_text(d)
         if 0.0 < d < 1e-4:
             # A handshake on a LAN, a short connection.
@@ -61,6 +61,11 @@ def _micros(d):
     if rest > half or (rest == half and q & 1):
         q += 1
     return q
+
+
+def _micro_range(d):
+    """Whether ``_micro_chars`` writes ``d``'s text (the compiled build only)."""
+    return 1e-4 <= d < 4294967296.0
 
 
 def _micro_chars(d, out):
@@ -235,7 +240,7 @@ class LineText:
         timestamp or a duration from 1e-4 s) printed in place."""
         if t is not None:
             d = t
-            if 1e-4 <= d < 4294967296.0:
+            if _micro_range(d):
                 if self.n + 32 > self.cap:
                     self._room(32)
                 self.n += _micro_chars(d, self.buf + self.n)

@@ -275,30 +275,49 @@ def _value_expr(f: Field) -> str:
     return f"report_time({f.get})" if f.kind == TIME else f.get
 
 
-def _fstring_body(fields) -> str:
-    """The record's JSON text as the body of an f-string: the text
-    ``json.dumps`` writes (", " and ": " separators), values put in by
-    expressions."""
-    parts = []
-    for f in fields:
+def _steps(fields, steps: list) -> list:
+    """The record's JSON text as ``json.dumps`` writes it (", " and ": "
+    separators), onto ``steps``: ("lit", text) for the text between values,
+    (kind, getter) for a value.  Both generated writers are made from it."""
+    for i, f in enumerate(fields):
+        steps.append(("lit", (", " if i else "") + f'"{f.name}": '))
         if f.kind == OBJECT:
-            value = "{{" + _fstring_body(f.fields) + "}}"
-        elif f.kind == INT:
-            value = "{" + f.get + "}"
-        elif f.kind == STR:
-            value = '"{' + f.get + '}"'
-        elif f.kind == OPT_STR:
-            value = "{opt_text(" + f.get + ")}"
-        elif f.kind == BOOL:
-            value = '{"true" if ' + f.get + ' else "false"}'
-        elif f.kind == TIME:
-            value = "{_json_time(" + f.get + ")}"
-        elif f.kind == NAMES:
-            value = "{anomaly_list_text(" + f.get + ") if " + f.get + ' else "[]"}'
+            steps.append(("lit", "{"))
+            _steps(f.fields, steps)
+            steps.append(("lit", "}"))
+        elif f.kind in _FSTRING_VALUES:
+            steps.append((f.kind, f.get))
         else:
             raise ValueError(f"field {f.name}: unknown kind {f.kind!r}")
-        parts.append(f'"{f.name}": {value}')
-    return ", ".join(parts)
+    return steps
+
+
+def _record_steps() -> list:
+    """The whole record's steps, the text between two values merged."""
+    merged = []
+    for kind, arg in _steps(RECORD, [("lit", "{")]) + [("lit", "}")]:
+        if kind == "lit" and merged and merged[-1][0] == "lit":
+            merged[-1] = ("lit", merged[-1][1] + arg)
+        else:
+            merged.append((kind, arg))
+    return merged
+
+
+# A value of each kind in the f-string line, from its getter.
+_FSTRING_VALUES = {
+    INT: lambda g: "{" + g + "}",
+    STR: lambda g: '"{' + g + '}"',
+    OPT_STR: lambda g: "{opt_text(" + g + ")}",
+    BOOL: lambda g: '{"true" if ' + g + ' else "false"}',
+    TIME: lambda g: "{_json_time(" + g + ")}",
+    NAMES: lambda g: "{anomaly_list_text(" + g + ") if " + g + ' else "[]"}',
+}
+
+
+def _fstring() -> str:
+    """The record's JSON text as an f-string's body."""
+    return "".join(arg.replace("{", "{{").replace("}", "}}") if kind == "lit" else _FSTRING_VALUES[kind](arg)
+                   for kind, arg in _record_steps())
 
 
 def _check(fields) -> None:
@@ -348,41 +367,18 @@ SOURCE["json_lines"] = (
     "        anomalies = get(cid)\n"
     "        c = conn.client\n"
     "        s = conn.server\n"
-    "        yield f'{{" + _fstring_body(RECORD) + "}}'\n")
+    "        yield f'" + _fstring() + "'\n")
 
 
-def _writer_steps(fields, steps: list) -> list:
-    """The record's JSON text as the compiled writer's steps: ("lit", text)
-    for the text between values, (method, expression) for a value written
-    by that ``jsontext.LineText`` method -- the same text as
-    ``_fstring_body``'s."""
-    for i, f in enumerate(fields):
-        steps.append(("lit", (", " if i else "") + f'"{f.name}": '))
-        if f.kind == OBJECT:
-            steps.append(("lit", "{"))
-            _writer_steps(f.fields, steps)
-            steps.append(("lit", "}"))
-        elif f.kind in _WRITER_METHODS:
-            steps.append((_WRITER_METHODS[f.kind], f.get))
-        else:
-            raise ValueError(f"field {f.name}: unknown kind {f.kind!r}")
-    return steps
-
-
+# The LineText method that writes a value of each kind (views.jsontext).
 _WRITER_METHODS = {INT: "num", STR: "quoted", OPT_STR: "opt_text", BOOL: "boolean", TIME: "time", NAMES: "names"}
 
 
 def _writer_code(indent: str) -> str:
     """The statements that write one record into ``out`` (a LineText)."""
-    steps = _writer_steps(RECORD, [("lit", "{")]) + [("lit", "}")]
-    merged = []
-    for kind, arg in steps:
-        if kind == "lit" and merged and merged[-1][0] == "lit":
-            merged[-1] = ("lit", merged[-1][1] + arg)
-        else:
-            merged.append((kind, arg))
-    return "".join(f"{indent}out.lit({arg.encode()!r})\n" if kind == "lit" else f"{indent}out.{kind}({arg})\n"
-                   for kind, arg in merged)
+    return "".join(f"{indent}out.lit({arg.encode()!r})\n" if kind == "lit" else
+                   f"{indent}out.{_WRITER_METHODS[kind]}({arg})\n"
+                   for kind, arg in _record_steps())
 
 
 # The same lines for the compiled build, written in place into a C buffer
