@@ -71,6 +71,16 @@ class _NoCython:
         """``@cython.locals(...)``: the types are the compiler's; as Python, nothing."""
         return lambda function: function
 
+    @staticmethod
+    def no_gc(cls):
+        """``@cython.no_gc``: the compiled type is left out of the cyclic GC; as Python, nothing."""
+        return cls
+
+    @staticmethod
+    def cclass(cls):
+        """``@cython.cclass``: an extension type when compiled; as Python, the class."""
+        return cls
+
 
 NO_CYTHON = _NoCython()
 _PACKAGE = __name__.rpartition(".")[0]

@@ -49,6 +49,12 @@ def seq_ge(a: int, b: int) -> bool:
     return ((a - b) & SEQ_MASK) < SEQ_HALF
 
 
+# Compiled, outside the cyclic GC: an Endpoint refers to no object that could
+# lead back to it (its address bytes, its history, its holes: numbers only),
+# so it needs no GC header (16 bytes each) and no tracking as it is made and
+# freed.  (cclass: Cython takes no_gc only on what it knows is an extension type.)
+@cython.no_gc
+@cython.cclass
 class Endpoint:
     __slots__ = (
         "addr", "port",
