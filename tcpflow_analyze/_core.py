@@ -28,7 +28,7 @@ COMPILED = (
     "decode.tcp",
     "engine.endpoint",
     "engine.history",
-    "engine.flowcache",
+    "engine.flowtable",
     "engine.loop",
     "engine.table",
     "engine.timers",

@@ -118,9 +118,9 @@ def test_benchmark_capture_identical(bench_200k):
 
 def test_evicting_table_identical(bench_200k):
     # A table a fraction of the capture's connections: eviction every few
-    # hundred packets, each one taking keys out of the table under the
-    # compiled walk's flow cache (engine.flowcache: each key forgotten as it
-    # goes), and connections cut in two
+    # hundred packets, each one taking keys out of the compiled build's
+    # flow table (engine.flowtable: slots emptied and shifted back as they
+    # go), and connections cut in two
     # by it, the rest of each starting anew mid-stream.  With a report cap
     # too, the evicted connections are folded, and their capture counts
     # summed by the fold (engine.folding.capture_sums) in each build.

@@ -12,7 +12,7 @@
 # setup.py), so both builds give the same bits.
 import cython
 from libc.string cimport memcpy
-from .flowcache cimport FlowCache, FlowSlot
+from .flowtable cimport _UPPER, FlowSlot, FlowTable
 from .table cimport ConnectionTable
 from ..model.connection cimport Connection
 from ..decode.tcp cimport window_scale
@@ -21,16 +21,12 @@ from ..decode.tcp cimport window_scale
 # (a Python constant boxes the C field it is compared with).
 cdef long ETH_P_8021Q, SYN, ROUTED, EPB, EPB_FIXED_LEN
 
-# The flow cache (engine/flowcache.py) in front of the table: its find and
-# put are C calls.
+# The table's flow table (engine/flowtable.py): its find is a C call.
 @cython.locals(slot="FlowSlot *", conn=Connection)
-cdef int _flow_segment(FlowCache cache, ConnectionTable table, const unsigned char *k, Py_ssize_t n, double ts,
+cdef int _flow_segment(FlowTable flows, ConnectionTable table, const unsigned char *k, Py_ssize_t n, double ts,
                        long sport, long dport, long long seq, long long ack, long flags, long win, long plen,
                        long ipb) except -1
 
-@cython.locals(conn=Connection)
-cdef void _flow_put(FlowCache cache, const unsigned char *k, Py_ssize_t n, bytes key,
-                    ConnectionTable table) except *
 
 # The C loads (loop.py: _u16 ... _c_mirror): a pointer into the window, the
 # fields as C integers (a ctuple: no Python object made for one of them).
@@ -84,7 +80,7 @@ cdef (long, long, long, long, long, long, long, long long, long, long, long, lon
     ip_plen=long, nxt_hdr=long, itotal=long, vtf=long, raw4=long, raw6=long,
     view="const unsigned char[::1]", base="const unsigned char *", p="const unsigned char *",
     rec_order=int, big=bint, c_loads=bint, e_at=Py_ssize_t, raw=bint,
-    flow_cache=bint, cache=FlowCache, key=bytes,
+    direct=bint, flows=FlowTable, key=bytes,
     btype="long long", blen="long long", iface="long long", interface="long long",
     ts_hi="unsigned long long", ts_lo="unsigned long long",
     sport=long, dport=long, seq="long long", ack="long long", win=long,

@@ -21,7 +21,6 @@ from ..decode import (
 from ..decode.layouts import DOT1Q, ETHERNET, IPV4, IPV6, TCP, UDP, VXLAN, VXLAN_FAST, VXLAN_FAST6
 from ..decode.tcp import window_scale
 from ..decode.tunnel import encapsulation, vxlan_layer
-from .flowcache import FlowCache
 from .table import ROUTED, ConnectionTable
 
 try:
@@ -127,28 +126,20 @@ def _c_key(p, n, tag):
     return key[:n + m]
 
 
-def _flow_segment(cache, table, k, n, ts, sport, dport, seq, ack, flags, win, plen, ipb):
-    """The segment given to its connection, if the flow cache holds its key
+def _flow_segment(flows, table, k, n, ts, sport, dport, seq, ack, flags, win, plen, ipb):
+    """The segment given to its connection, if the flow table maps its key
     (the ``n`` bytes at ``k``) and the table would route it nowhere else: 1
-    if so, else 0."""
+    if so, else 0 (the table's segment() is then called with the key)."""
     if flags & ROUTED:
         return 0
-    slot = cache.find(k, n)
+    slot = flows.find(k, n)
     if slot == cython.NULL:
         return 0
     conn = cython.cast(Connection, slot.conn)
     if conn.route_check:
         return 0
-    table.segment(ts, None, sport, dport, seq, ack, flags, win, plen, -1, ipb, None, conn, slot.upper)
+    table.segment(ts, None, sport, dport, seq, ack, flags, win, plen, -1, ipb, None, conn, slot.hash & _UPPER)
     return 1
-
-
-def _flow_put(cache, k, n, key, table):
-    """Enter in the flow cache the connection the table now maps ``key``
-    (the bytes at ``k``) to."""
-    conn = table.table.get(key)
-    if conn is not None:
-        cache.put(k, n, conn, key == conn.ckey)
 
 
 def _record_order(unpack, fields: int) -> int:
@@ -266,12 +257,11 @@ def run(windows, table, stats: CaptureStats, owned=None, progress=None) -> None:
     # The C loads (compiled), or the struct reads; a local, so that the pure
     # build's test of it per packet is one fast load.
     c_loads = cython.compiled
-    # The flow cache where segment() is the table's own (a subclass, the
-    # observer's, sees every packet through its own segment()).
-    flow_cache = c_loads and type(table) is ConnectionTable
-    cache = None
-    if flow_cache:
-        cache = table.flow_cache = FlowCache()
+    # The flow table read from the packet's bytes where segment() is the
+    # table's own (a subclass, the observer's, sees every packet through its
+    # own segment()).
+    direct = c_loads and type(table) is ConnectionTable
+    flows = table.table if direct else None
     # Set for each window below (first here, so that every one is set on
     # every path a C compiler can see).
     e_at = 0
@@ -525,17 +515,14 @@ def run(windows, table, stats: CaptureStats, owned=None, progress=None) -> None:
                                         others += 1
                                         continue  # another partition's connection
                                     table.packet_number = packets
-                                if flow_cache:
-                                    p = base + off + key4
-                                    if _flow_segment(cache, table, p, key4_end - key4, ts, sport, dport, seq, ack,
+                                if direct:
+                                    if _flow_segment(flows, table, base + off + key4, key4_end - key4, ts, sport, dport, seq, ack,
                                                      flags, win, plen, total):
                                         continue
                                 key = base[off + key4:off + key4_end] if c_loads else buf[off + key4:off + key4_end]
                                 table.segment(ts, key, sport, dport, seq, ack, flags, win,
                                         plen, window_scale(view, off + tcp4 + 20, min(off + tcp4 + thl, off + caplen))
                                         if flags & SYN and thl > 20 else -1, total)
-                                if flow_cache:
-                                    _flow_put(cache, p, key4_end - key4, key, table)
                                 continue
                         elif proto == 17 and dport == 4789 and caplen >= vx_min and vx_redo != pos:
                             # UDP to VXLAN's port (decode.UDP_VXLAN): walk this record
@@ -565,17 +552,14 @@ def run(windows, table, stats: CaptureStats, owned=None, progress=None) -> None:
                                         others += 1
                                         continue
                                     table.packet_number = packets
-                                if flow_cache:
-                                    p = base + off + key6
-                                    if _flow_segment(cache, table, p, key6_end - key6, ts, sport, dport, seq, ack,
+                                if direct:
+                                    if _flow_segment(flows, table, base + off + key6, key6_end - key6, ts, sport, dport, seq, ack,
                                                      flags, win, plen, ip_plen + 40):
                                         continue
                                 key = base[off + key6:off + key6_end] if c_loads else buf[off + key6:off + key6_end]
                                 table.segment(ts, key, sport, dport, seq, ack, flags, win,
                                         plen, window_scale(view, off + tcp6 + 20, min(off + tcp6 + thl, off + caplen))
                                         if flags & SYN and thl > 20 else -1, ip_plen + 40)
-                                if flow_cache:
-                                    _flow_put(cache, p, key6_end - key6, key, table)
                                 continue
                 r = decode(lt, buf, off, caplen)
                 if r.__class__ is int:
@@ -608,8 +592,6 @@ def run(windows, table, stats: CaptureStats, owned=None, progress=None) -> None:
             except StopIteration:
                 window = None
     finally:
-        if flow_cache:
-            table.flow_cache = None
         stats.packets += packets
         stats.tcp_packets += packets - sum(skipped) - others
         for i, name in enumerate(SKIP_NAMES):

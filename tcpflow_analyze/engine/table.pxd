@@ -5,8 +5,8 @@
 # model/connection.pxd and reach their fields directly.  Its attributes are
 # declared here (an extension type has no __dict__); a Python subclass
 # (engine.observer.ObservedTable) still adds its own and overrides segment
-# and _route as before.  ``table`` is a dict (its get() a C call, not a
-# method looked up per packet).
+# and _route as before.  ``table`` is a FlowTable (engine/flowtable.pxd: its
+# get() a C call, not a method looked up per packet).
 #
 # segment() computes in C integers what is always an int: the header fields
 # (sequence numbers below 2**32, flags, window, lengths) and the sequence
@@ -20,7 +20,7 @@
 # for the few packets that route or split a connection).
 import cython
 from ..model.connection cimport Connection, Endpoint, reverse_key
-from .flowcache cimport FlowCache
+from .flowtable cimport FlowTable
 # The state machine's functions (cpdef in their .pxd) called through their C
 # entries: no argument tuple, no ints boxed for a call and unboxed again.
 from . cimport history, zeek
@@ -32,10 +32,10 @@ cdef long long CLOSED, ESTABLISHED, SYN_SENT, UNKNOWN
 cdef long long H_ACK, H_DATA, TOO_LARGE_SEQ_DELTA
 
 cdef class ConnectionTable:
-    cdef public dict table, hosts
+    cdef public FlowTable table
+    cdef public dict hosts
     cdef public object options, max_table, max_finished, finished, finished_failed, order, folds
     cdef public object evicted, _order, packet_number, likely_server_ports, awaiting
-    cdef public FlowCache flow_cache
 
     @cython.locals(x=Endpoint, y=Endpoint, ctl="long long",
                    nxt="long long", end="long long", adv="long long", rn="long long", ynxt="long long",

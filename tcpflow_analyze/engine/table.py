@@ -27,6 +27,8 @@ from ..model.states import CLOSED, ESTABLISHED, SYN_SENT, UNKNOWN
 from . import history, zeek
 from .endpoint import DUP_WINDOW, acks_syn, check_ended, control, receipts, set_state, unseen_peer_ack
 from .folding import OTHER, Folds, kind_of
+if cython.compiled:
+    from .flowtable import FlowTable
 from .history import H_ACK, H_DATA
 from .zeek import _NEVER, TOO_LARGE_SEQ_DELTA
 from .timers import settle
@@ -61,7 +63,9 @@ class ConnectionTable:
     def __init__(self, options):
         """``options``: an ``analysis.AnalysisOptions`` (timers, memory bounds)."""
         self.options = options
-        self.table: dict[bytes, Connection] = {}
+        # Compiled, the same mapping in C memory, which the compiled walk
+        # also reads from a packet's bytes (engine.flowtable).
+        self.table: dict[bytes, Connection] = FlowTable() if cython.compiled else {}
         # Two keys (one per direction) per live connection.
         self.max_table = 2 * max(1, options.max_connections)
         self.max_finished = max(0, options.max_report_connections)
@@ -84,11 +88,6 @@ class ConnectionTable:
         self.awaiting: dict[bytes, Connection] = {}
         # Each host's address, shared by its endpoints (``_new``).
         self.hosts: dict[bytes, bytes] = {}
-        # The compiled walk's flow cache in front of ``table``, while a walk
-        # runs (engine.flowcache): told of each key about to be mapped anew
-        # or deleted, and of a connection whose client key changes.  A key
-        # entered where there was none changes nothing it holds.
-        self.flow_cache = None
 
     # ------------------------------------------------------------------ hot path
     def segment(self, ts, key, sport, dport, seq, ack, flags, win, plen, wscale, ipb=0, encap=None, conn=None,
@@ -98,7 +97,7 @@ class ConnectionTable:
         that carried it (decode.tunnel), whose identity, if it has one, ends
         ``key``.  ``conn``, ``upper``: the connection ``key`` maps to and
         whether ``key`` is its client's direction, where the caller already
-        knows them (the compiled walk's flow cache: see ``flow_cache``) and
+        knows them (the compiled walk's lookup in ``table``) and
         the segment routes nowhere else (not ``ROUTED``, no ``route_check``);
         ``key`` is not read then."""
         if conn is None:
@@ -593,9 +592,6 @@ class ConnectionTable:
                 is not conn:
             return None
         guess = base + ctag
-        if self.flow_cache is not None:
-            for k in (guess, key, *keys_of(conn)):
-                self.flow_cache.forget(k)
         if self.table.get(guess) is conn:
             del self.table[guess]
         if is_client:
@@ -696,15 +692,10 @@ class ConnectionTable:
             self._finish(old, ts)
         elif len(self.table) >= self.max_table:
             self._evict(ts)
-        if old is not None and self.flow_cache is not None:
-            self.flow_cache.forget(key)
         self.table[key] = conn
-        # The way back in one probe where it was not mapped (nearly always);
-        # where it was, the cache forgets it before it maps anew.
+        # The way back in one probe where it was not mapped (nearly always).
         was = self.table.setdefault(rkey, conn)
         if was is not conn:
-            if self.flow_cache is not None:
-                self.flow_cache.forget(rkey)
             self.table[rkey] = conn
         order = self.order
         order.append(conn)
@@ -773,8 +764,6 @@ class ConnectionTable:
                 continue
             for k in keys_of(conn):
                 if self.table.get(k) is conn:
-                    if self.flow_cache is not None:
-                        self.flow_cache.forget(k)
                     del self.table[k]
             self.evicted += 1
             done += 1

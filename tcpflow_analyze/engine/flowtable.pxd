@@ -1,0 +1,61 @@
+# C types for engine/flowtable.py (pure-Python mode: compiled only, see there).
+import cython
+from cpython.object cimport PyObject
+from cpython.ref cimport Py_INCREF, Py_XDECREF
+from libc.stdlib cimport calloc, free
+from libc.stdint cimport uint32_t, uint64_t
+from libc.string cimport memcmp, memcpy
+from ..model.connection cimport Connection
+
+cdef struct FlowSlot:
+    uint64_t hash     # the key's hash, its low bit the direction (_UPPER)
+    PyObject *conn      # owned; NULL: an empty slot
+
+cdef int FLOW_SLOT_BITS
+cdef uint64_t _MUL, _MIX1, _MIX2, _SEED
+
+@cython.locals(h=uint64_t, w=uint32_t, i=Py_ssize_t)
+cdef inline uint64_t _hash(const unsigned char *k, Py_ssize_t n) noexcept
+# The stored hash's low bit: the slot's key is its connection's ckey (1) or
+# the reverse (0).  A key's home slot is from the bits above it.
+cdef enum:
+    _UPPER = 1
+cdef object _MISSING
+
+@cython.locals(ck=bytes, c="const unsigned char *")
+cdef inline bint _key_matches(Connection conn, const unsigned char *k, Py_ssize_t n, bint upper) noexcept
+@cython.locals(a2=Py_ssize_t)
+cdef inline bint _is_reverse(const unsigned char *k, const unsigned char *c, Py_ssize_t alen) noexcept
+
+cdef bint _untagged(Py_ssize_t n) noexcept
+
+@cython.final
+cdef class FlowTable:
+    cdef FlowSlot *slots
+    cdef Py_ssize_t mask, used
+    cdef int shift
+    cdef public dict others
+
+    cdef int _allocate(self, int bits) except -1
+
+    @cython.locals(h=uint64_t, i=Py_ssize_t, slot="FlowSlot *")
+    cdef FlowSlot *find(self, const unsigned char *k, Py_ssize_t n) noexcept
+
+    cdef FlowSlot *_find_key(self, bytes key) noexcept
+
+    @cython.locals(slot="FlowSlot *")
+    cpdef get(self, bytes key, default=*)
+
+    cpdef setdefault(self, bytes key, conn)
+
+    @cython.locals(i=Py_ssize_t)
+    cpdef list values(self)
+
+    @cython.locals(i=Py_ssize_t)
+    cdef int _insert(self, uint64_t h, Connection conn) except -1
+
+    @cython.locals(conn="PyObject *", i=Py_ssize_t, j=Py_ssize_t, home=Py_ssize_t, mask=Py_ssize_t)
+    cdef int _remove(self, FlowSlot *slot) except -1
+
+    @cython.locals(old="FlowSlot *", size=Py_ssize_t, i=Py_ssize_t, j=Py_ssize_t)
+    cdef int _grow(self) except -1

@@ -1,0 +1,247 @@
+"""The compiled build's flow table: the connection each flow key (one
+direction's addresses and ports) maps to, in C memory.
+
+Compiled, ``ConnectionTable.table`` is a ``FlowTable`` where the pure build
+has a dict: the same mapping, used as a dict is used (``get``, ``[]=``,
+``del``, ``setdefault``, ``len``, ``values``), so that engine/table.py is
+one source for both.  The compiled walk (engine.loop) also looks a packet's
+key up straight from its bytes in the window (``find``): no key object, and
+no miss to a slower map behind, for every packet of a known flow.
+
+An IPv4 or IPv6 key (12 or 36 bytes, no tunnel tag) takes a slot of 16
+bytes: its hash and its connection, a reference the slot owns.  The key
+itself is not kept.  A connection is entered only under its own keys, its
+client's direction (``ckey``) or the reverse, so a slot's key is its
+connection's ``ckey`` or ``ckey`` reversed, and a bit of the stored hash
+says which.  So the reverse key needs no bytes object kept per connection,
+and the table no 24-byte dict entry per key.  A tunneled key (it ends with
+its tag: odd length), or a key entered under a connection whose keys it is
+not, is kept in a dict beside (``others``).
+
+Open addressing with linear probing; deletion shifts the entries after it
+back (no tombstones: connections come and go all capture long); twice the
+slots past half full.  The hash is multiplicative over the key's 32-bit
+words, from a seed drawn per process, with a final mix; a key's slot is from
+its top bits.  The seed is there because addresses and ports are chosen by
+whoever sends the packets: without it a capture could be made whose keys all
+share a slot.  (The interpreter's SipHash, as a dict uses, cost three times
+the instructions of the whole lookup.)
+
+Compiled only (engine.table makes it where ``cython.compiled``); this module
+is never imported as plain Python.
+"""
+from __future__ import annotations
+
+import os
+
+try:
+    import cython
+except ImportError:   # the pure-Python build, where Cython need not be installed
+    from .._core import NO_CYTHON as cython
+
+from ..model.connection import Connection
+
+# Slots to start with (a power of two), as bits of the hash.
+FLOW_SLOT_BITS = 10
+# Golden-ratio multiplier (Knuth 6.4), and the 64-bit finalizer of
+# MurmurHash3 (fmix64): each bit of the key moves about half the bits kept.
+_MUL = 0x9E3779B97F4A7C15
+_MIX1 = 0xFF51AFD7ED558CCD
+_MIX2 = 0xC4CEB9FE1A85EC53
+_SEED = int.from_bytes(os.urandom(8), "little")
+
+
+def _hash(k, n):
+    """The hash of the ``n`` bytes at ``k`` (``n`` a multiple of 4)."""
+    h = _SEED
+    for i in range(0, n, 4):
+        memcpy(cython.address(w), k + i, 4)
+        h = (h ^ w) * _MUL
+    h ^= h >> 33
+    h *= _MIX1
+    h ^= h >> 33
+    h *= _MIX2
+    return h ^ (h >> 33)
+# (_UPPER, the stored hash's low bit, is a C constant of flowtable.pxd.)
+
+
+def _key_matches(conn, k, n, upper):
+    """Whether the ``n`` bytes at ``k`` are ``conn``'s ckey (``upper``) or
+    its reverse: (src, dst, sport, dport) against (dst, src, dport, sport)."""
+    ck = conn.ckey
+    if len(ck) != n:
+        return False
+    c = cython.cast(cython.p_uchar, ck)
+    # Each length on its own, so that the C compiler compares in a few
+    # loads rather than calls.
+    if n == 12:
+        return memcmp(k, c, 12) == 0 if upper else _is_reverse(k, c, 4)
+    return memcmp(k, c, 36) == 0 if upper else _is_reverse(k, c, 16)
+
+
+def _is_reverse(k, c, alen):
+    """Whether the key at ``k`` is the one at ``c`` reversed (addresses of
+    ``alen`` bytes)."""
+    a2 = alen + alen
+    return (memcmp(k, c + alen, alen) == 0 and memcmp(k + alen, c, alen) == 0
+            and memcmp(k + a2, c + a2 + 2, 2) == 0 and memcmp(k + a2 + 2, c + a2, 2) == 0)
+
+
+def _untagged(n):
+    """Whether a key of ``n`` bytes goes in the slots: IPv4's or IPv6's
+    addresses and ports, without a tunnel's tag."""
+    return n == 12 or n == 36
+
+
+class FlowTable:
+    """Flow key -> connection, as a dict maps them."""
+
+    def __init__(self):
+        self.others = {}
+        self.used = 0
+        self._allocate(FLOW_SLOT_BITS)
+
+    def _allocate(self, bits):
+        self.slots = cython.cast(cython.pointer(FlowSlot), calloc(1 << bits, cython.sizeof(FlowSlot)))
+        if self.slots == cython.NULL:
+            raise MemoryError("the flow table")
+        self.mask = (1 << bits) - 1
+        self.shift = 64 - bits
+
+    @cython.locals(i="Py_ssize_t")
+    def __dealloc__(self):
+        if self.slots != cython.NULL:
+            for i in range(self.mask + 1):
+                Py_XDECREF(self.slots[i].conn)
+            free(self.slots)
+
+    def find(self, k, n):
+        """The slot of the ``n``-byte untagged key at ``k``, or NULL."""
+        h = _hash(k, n) | _UPPER
+        i = h >> self.shift
+        while True:
+            slot = self.slots + i
+            if slot.conn == cython.NULL:
+                return cython.NULL
+            if (slot.hash | _UPPER) == h and _key_matches(cython.cast(Connection, slot.conn), k, n,
+                                                            slot.hash & _UPPER):
+                return slot
+            i = (i + 1) & self.mask
+
+    def _find_key(self, key):
+        n = len(key)
+        if not _untagged(n):
+            return cython.NULL
+        return self.find(cython.cast(cython.p_uchar, key), n)
+
+    def get(self, key, default=None):
+        slot = self._find_key(key)
+        if slot != cython.NULL:
+            return cython.cast(object, slot.conn)
+        if self.others:
+            return self.others.get(key, default)
+        return default
+
+    def __getitem__(self, key):
+        conn = self.get(key, _MISSING)
+        if conn is _MISSING:
+            raise KeyError(key)
+        return conn
+
+    @cython.locals(n="Py_ssize_t", k="const unsigned char *", slot="FlowSlot *")
+    def __setitem__(self, key, conn):
+        n = len(key)
+        k = cython.cast(cython.p_uchar, key)
+        slot = self._find_key(key)
+        if slot != cython.NULL:
+            # Mapped anew: the key still names the slot only if it is one of
+            # the new connection's own keys.
+            self._remove(slot)
+        if _untagged(n) and isinstance(conn, Connection):
+            if _key_matches(conn, k, n, True):
+                self._insert(_hash(k, n) | _UPPER, conn)
+                self.others.pop(key, None)
+                return
+            if _key_matches(conn, k, n, False):
+                self._insert(_hash(k, n) & ~_UPPER, conn)
+                self.others.pop(key, None)
+                return
+        self.others[key] = conn
+
+    @cython.locals(slot="FlowSlot *")
+    def __delitem__(self, key):
+        slot = self._find_key(key)
+        if slot != cython.NULL:
+            self._remove(slot)
+        else:
+            del self.others[key]
+
+    def setdefault(self, key, conn):
+        was = self.get(key)
+        if was is None:
+            self[key] = conn
+            return conn
+        return was
+
+    def __len__(self):
+        return self.used + len(self.others)
+
+    def values(self):
+        """The connections, once per key (as a dict's values)."""
+        out = []
+        for i in range(self.mask + 1):
+            if self.slots[i].conn != cython.NULL:
+                out.append(cython.cast(object, self.slots[i].conn))
+        out.extend(self.others.values())
+        return out
+
+    def _insert(self, h, conn):
+        if (self.used + 1) * 2 > self.mask + 1:
+            self._grow()
+        i = h >> self.shift
+        while self.slots[i].conn != cython.NULL:
+            i = (i + 1) & self.mask
+        Py_INCREF(conn)
+        self.slots[i].conn = cython.cast(cython.pointer(PyObject), conn)
+        self.slots[i].hash = h
+        self.used += 1
+        return 0
+
+    def _remove(self, slot):
+        """Empty ``slot``, and move back into the gap each entry after it that
+        its probe would no longer reach (Knuth 6.4, algorithm R)."""
+        conn = slot.conn
+        i = slot - self.slots
+        mask = self.mask
+        j = i
+        while True:
+            j = (j + 1) & mask
+            if self.slots[j].conn == cython.NULL:
+                break
+            home = self.slots[j].hash >> self.shift
+            # The entry at j may move to i unless its home lies cyclically
+            # in (i, j].
+            if (i <= j and (home <= i or home > j)) or (i > j and home <= i and home > j):
+                self.slots[i] = self.slots[j]
+                i = j
+        self.slots[i].conn = cython.NULL
+        self.slots[i].hash = 0
+        self.used -= 1
+        Py_XDECREF(conn)
+        return 0
+
+    def _grow(self):
+        old = self.slots
+        size = self.mask + 1
+        self._allocate(65 - self.shift)
+        for i in range(size):
+            if old[i].conn != cython.NULL:
+                j = old[i].hash >> self.shift
+                while self.slots[j].conn != cython.NULL:
+                    j = (j + 1) & self.mask
+                self.slots[j] = old[i]
+        free(old)
+        return 0
+
+
+_MISSING = object()
