@@ -13,6 +13,7 @@ import io
 import ipaddress
 import re
 import struct
+from contextlib import contextmanager
 
 import pytest
 from hypothesis import given, settings
@@ -24,6 +25,7 @@ from pcapgen import Trace
 
 from tcpflow_analyze.analysis import analyze
 from tcpflow_analyze.engine.zeek import uid
+from tcpflow_analyze.model import sha1
 from tcpflow_analyze.model.community_id import community_id
 from tcpflow_analyze.model.connection import Connection, Endpoint
 from tcpflow_analyze.views.report import build_report
@@ -81,14 +83,27 @@ def _uid_by_hashlib(key, t):
 _ports = st.integers(0, 65535)
 
 
+@contextmanager
+def _sha_instructions(on):
+    # Each SHA-1 block path of the compiled build (model.sha1): the
+    # processor's SHA instructions where it has them, and the portable one.
+    was = sha1.use_sha_instructions(on)
+    try:
+        yield
+    finally:
+        sha1.use_sha_instructions(was)
+
+
+@pytest.mark.parametrize("sha_ni", [True, False])
 @settings(max_examples=500, deadline=None, derandomize=True)
 @given(size=st.sampled_from([4, 16]), data=st.data(), ap=_ports, bp=_ports, proto=st.integers(0, 255),
        seed=_ports, same=st.booleans())
-def test_community_id_is_the_spec_hash(size, data, ap, bp, proto, seed, same):
+def test_community_id_is_the_spec_hash(sha_ni, size, data, ap, bp, proto, seed, same):
     a = data.draw(st.binary(min_size=size, max_size=size))
     b = a if same else data.draw(st.binary(min_size=size, max_size=size))
     expected = _community_id_by_hashlib(a, ap, b, bp, proto, seed)
-    assert community_id(a, ap, b, bp, proto, seed) == community_id(b, bp, a, ap, proto, seed) == expected
+    with _sha_instructions(sha_ni):
+        assert community_id(a, ap, b, bp, proto, seed) == community_id(b, bp, a, ap, proto, seed) == expected
 
 
 @settings(max_examples=500, deadline=None, derandomize=True)
@@ -97,9 +112,11 @@ def test_community_id_is_the_spec_hash(size, data, ap, bp, proto, seed, same):
 @given(key=st.one_of(st.binary(min_size=12, max_size=12), st.binary(min_size=36, max_size=36),
                      st.binary(min_size=13, max_size=291)),
        t=st.floats(allow_nan=False) | st.floats(0, 4294967296.0))
-def test_uid_is_the_hash_of_key_and_time(key, t):
+@pytest.mark.parametrize("sha_ni", [True, False])
+def test_uid_is_the_hash_of_key_and_time(sha_ni, key, t):
     ep = Endpoint(key[:4], 1, 0)
-    assert uid(Connection(key, ep, ep, t, 0)) == _uid_by_hashlib(key, t)
+    with _sha_instructions(sha_ni):
+        assert uid(Connection(key, ep, ep, t, 0)) == _uid_by_hashlib(key, t)
 
 
 # ---------------------------------------------------------------- Zeek's rules, public captures

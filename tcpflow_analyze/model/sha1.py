@@ -9,7 +9,10 @@ OpenSSL's is made through its provider lookup.  The same digest either way;
 The compiled build hashes in C instead (``digest``, FIPS 180-4 section 6.1):
 its callers write their message into a C buffer and the digest straight into
 their identifier's text, so no bytes object, hash object or method call is
-made per identifier -- those, not the hashing, are what an identifier costs.
+made per identifier.  A block is compressed by the processor's SHA
+instructions where it has them (x86's SHA extensions: sha1.pxd, ``_SHA_NI``)
+-- a connection's two identifiers were otherwise 5% of a whole run's
+instructions -- and by ``_compress`` where not.
 """
 from __future__ import annotations
 
@@ -25,6 +28,20 @@ except ImportError:  # pragma: no cover -- a Python built without its own hashes
 
 __all__ = ["sha1"]
 
+# Whether blocks go to the SHA instructions: where this processor has them
+# (read once, compiled).
+_SHA_NI = cython.compiled and _sha_ni_available()
+
+
+def use_sha_instructions(on: bool) -> bool:
+    """Send blocks to the SHA instructions (where the processor has them) or
+    to ``_compress``; returns the setting it replaced.  So that one machine
+    tests both (tests/test_zeek_view.py)."""
+    global _SHA_NI
+    was = _SHA_NI
+    _SHA_NI = bool(on) and cython.compiled and _sha_ni_available()
+    return was
+
 
 def digest(msg, n, out):
     """The SHA-1 digest of the ``n`` bytes at ``msg`` into the 20 at ``out``
@@ -37,7 +54,7 @@ def digest(msg, n, out):
     h[4] = 0xC3D2E1F0
     done = 0
     while n - done >= 64:
-        _compress(h, msg + done)
+        _block(h, msg + done)
         done += 64
     rest = n - done
     memset(tail, 0, 128)
@@ -49,14 +66,23 @@ def digest(msg, n, out):
     bits = cython.cast(cython.ulonglong, n) * 8
     for i in range(8):
         tail[end - 1 - i] = (bits >> (8 * i)) & 0xFF
-    _compress(h, tail)
+    _block(h, tail)
     if end == 128:
-        _compress(h, tail + 64)
+        _block(h, tail + 64)
     for i in range(5):
         out[4 * i] = h[i] >> 24
         out[4 * i + 1] = (h[i] >> 16) & 0xFF
         out[4 * i + 2] = (h[i] >> 8) & 0xFF
         out[4 * i + 3] = h[i] & 0xFF
+
+
+def _block(h, block):
+    """One 64-byte block into ``h``: by the SHA instructions if the
+    processor has them."""
+    if _SHA_NI:
+        _compress_ni(h, block)
+    else:
+        _compress(h, block)
 
 
 def _compress(h, block):
