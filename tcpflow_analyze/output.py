@@ -19,6 +19,7 @@ place, is what makes the write atomic).
 """
 from __future__ import annotations
 
+import codecs
 import errno
 import os
 import stat
@@ -62,12 +63,22 @@ def check(path: str, inputs=()) -> None:
 
 
 def write_text(text, path: str | None) -> None:
-    """Write ``text`` (a string, or an iterable of string chunks) to ``path``
-    or to stdout when ``path`` is None or ``-``."""
+    """Write ``text`` (a string, or an iterable of chunks: strings, or a
+    string's UTF-8 bytes) to ``path`` or to stdout when ``path`` is None or
+    ``-``."""
     chunks = (text,) if isinstance(text, str) else text
     if path is None or path == "-":
         out = sys.stdout
+        # UTF-8 bytes go to a UTF-8 stdout's own buffer, after the text
+        # before them; to any other, as the text they are.
+        raw = getattr(out, "buffer", None) if _is_utf8(out.encoding) else None
         for chunk in chunks:
+            if chunk.__class__ is bytes:
+                if raw is not None:
+                    out.flush()
+                    raw.write(chunk)
+                    continue
+                chunk = chunk.decode("utf-8")
             try:
                 out.write(chunk)
             except UnicodeEncodeError:
@@ -80,23 +91,30 @@ def write_text(text, path: str | None) -> None:
 
     def write(fh):
         for chunk in chunks:
-            fh.write(chunk)
-    _write(path, write, binary=False)
+            fh.write(chunk if chunk.__class__ is bytes else chunk.encode("utf-8", UNENCODABLE))
+    _write(path, write)
 
 
 def write_bytes(data: bytes, path: str) -> None:
     """Write ``data`` to ``path`` as ``write_text`` writes text (a plot)."""
-    _write(path, lambda fh: fh.write(data), binary=True)
+    _write(path, lambda fh: fh.write(data))
 
 
-def _write(path: str, write, binary: bool) -> None:
+def _is_utf8(encoding) -> bool:
+    try:
+        return codecs.lookup(encoding or "ascii").name == "utf-8"
+    except LookupError:
+        return False
+
+
+def _write(path: str, write) -> None:
+    """``write(fh)`` into ``path``'s file, opened for bytes, by a temporary file renamed over it."""
     target = _target(path)
     st = _stat(target)
-    mode = {"mode": "wb"} if binary else {"mode": "w", "encoding": "utf-8", "errors": UNENCODABLE}
     if st is not None and not stat.S_ISREG(st.st_mode):
         # A FIFO, a terminal, /dev/null: write into it.  Renaming a file over
         # it would replace the device itself (as root, /dev/null).
-        with open(target, **mode) as fh:
+        with open(target, "wb") as fh:
             write(fh)
         return
     if st is not None:
@@ -108,7 +126,7 @@ def _write(path: str, write, binary: bool) -> None:
         # would leave the file behind: held back until ``tmp`` names it.
         with signals_held():
             fd, tmp = tempfile.mkstemp(prefix=".tcpflow-analyze-", dir=os.path.dirname(target))
-        with os.fdopen(fd, buffering=1 << 20, **mode) as fh:
+        with os.fdopen(fd, "wb", buffering=1 << 20) as fh:
             write(fh)
         _take_over(tmp, st)
         os.replace(tmp, target)

@@ -272,3 +272,20 @@ def test_plot_without_matplotlib_says_so_before_the_analysis(tmp_path, monkeypat
     monkeypatch.setitem(sys.modules, "matplotlib", None)
     res = invoke("states", "--plot", str(tmp_path / "p.png"), str(tmp_path / "missing.pcap"))
     assert one_line_error(res) == ERR + "--plot needs matplotlib: pip install 'tcpflow-analyze[plot]'"
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "latin-1"])
+def test_json_on_stdout_is_the_file_s_bytes(tmp_path, encoding):
+    # The compiled build hands the connection lines on as UTF-8 bytes
+    # (views.jsontext.LineText.take): into the file as they are, and to
+    # stdout through its buffer where stdout is UTF-8, as text where not.
+    # A kernel-made capture with hundreds of connections: many chunks.
+    import subprocess
+    from conftest import ROOT, SAMPLES
+    sample = str(SAMPLES / "time_wait_storm.pcap")
+    out = tmp_path / "r.json"
+    run = [sys.executable, "-m", "tcpflow_analyze", "analyze", sample, "--format", "json", "--jobs", "1"]
+    env = dict(os.environ, PYTHONIOENCODING=encoding, PYTHONPATH=str(ROOT))
+    subprocess.run(run + ["-o", str(out)], check=True, env=env, cwd=tmp_path)
+    shown = subprocess.run(run, check=True, env=env, cwd=tmp_path, stdout=subprocess.PIPE).stdout
+    assert shown == out.read_bytes() and shown.count(b'"community_id"') > 100

@@ -17,7 +17,9 @@ _LISTS = ("connections", "anomalies")
 
 def iter_dumps(report: dict):
     """The report as a stream of text chunks: a connection list of any length
-    is written without ever being held as one string."""
+    is written without ever being held as one string.  A chunk is a str, or
+    its UTF-8 bytes (the compiled build's connection lines: they go to the
+    file as they are, ``output.write_text``)."""
     enc = json.JSONEncoder(allow_nan=False, ensure_ascii=False).encode
     yield "{\n"
     for i, (key, value) in enumerate(report.items()):
@@ -40,7 +42,7 @@ def iter_dumps(report: dict):
 
 
 def dumps(report: dict) -> str:
-    return "".join(iter_dumps(report))
+    return "".join(c if c.__class__ is str else c.decode("utf-8") for c in iter_dumps(report))
 
 
 def iter_view_dumps(doc):

@@ -64,4 +64,4 @@ cdef class LineText:
     @cython.locals(d=double)
     cdef inline int time(self, t) except -1
     cdef inline int names(self, types) except -1
-    cpdef str take(self)
+    cpdef bytes take(self)

@@ -254,8 +254,10 @@ class LineText:
         else:
             self.lit(b"[]")
 
-    def take(self) -> str:
-        """The text gathered since the last ``take``."""
-        text = self.buf[:self.n].decode("utf-8")
+    def take(self) -> bytes:
+        """The text gathered since the last ``take``, as its UTF-8 bytes: the
+        writer writes them as they are (``output.write_text``), with no str
+        decoded from them and encoded again."""
+        chunk = self.buf[:self.n]
         self.n = 0
-        return text
+        return chunk
