@@ -11,7 +11,14 @@ cdef struct FlowSlot:
     uint64_t hash     # the key's hash, its low bit the direction (_UPPER)
     PyObject *conn      # owned; NULL: an empty slot
 
-cdef int FLOW_SLOT_BITS
+# A key the walk found (flowtable.py: ``seen``): one cache line.
+cdef struct FlowSeen:
+    uint64_t hash       # its slot's
+    PyObject *conn      # borrowed from its slot; NULL: an empty entry
+    Py_ssize_t klen
+    unsigned char key[40]   # 36 at most
+
+cdef int FLOW_SLOT_BITS, FLOW_SEEN_BITS
 cdef uint64_t _MUL, _MIX1, _MIX2, _SEED
 
 @cython.locals(h=uint64_t, w=uint32_t, i=Py_ssize_t)
@@ -32,18 +39,23 @@ cdef bint _untagged(Py_ssize_t n) noexcept
 @cython.final
 cdef class FlowTable:
     cdef FlowSlot *slots
+    cdef FlowSeen *seen
     cdef Py_ssize_t mask, used
     cdef int shift
     cdef public dict others
 
     cdef int _allocate(self, int bits) except -1
 
-    @cython.locals(h=uint64_t, i=Py_ssize_t, slot="FlowSlot *")
-    cdef FlowSlot *find(self, const unsigned char *k, Py_ssize_t n) noexcept
+    @cython.locals(h=uint64_t, seen="FlowSeen *", slot="FlowSlot *")
+    cdef FlowSeen *find(self, const unsigned char *k, Py_ssize_t n) noexcept
 
+    @cython.locals(i=Py_ssize_t, slot="FlowSlot *")
+    cdef FlowSlot *_probe(self, const unsigned char *k, Py_ssize_t n, uint64_t h) noexcept
+
+    @cython.locals(n=Py_ssize_t, k="const unsigned char *")
     cdef FlowSlot *_find_key(self, bytes key) noexcept
 
-    @cython.locals(slot="FlowSlot *")
+    @cython.locals(n=Py_ssize_t, seen="FlowSeen *")
     cpdef get(self, bytes key, default=*)
 
     cpdef setdefault(self, bytes key, conn)
@@ -54,7 +66,8 @@ cdef class FlowTable:
     @cython.locals(i=Py_ssize_t)
     cdef int _insert(self, uint64_t h, Connection conn) except -1
 
-    @cython.locals(conn="PyObject *", i=Py_ssize_t, j=Py_ssize_t, home=Py_ssize_t, mask=Py_ssize_t)
+    @cython.locals(conn="PyObject *", seen="FlowSeen *", i=Py_ssize_t, j=Py_ssize_t, home=Py_ssize_t,
+                   mask=Py_ssize_t)
     cdef int _remove(self, FlowSlot *slot) except -1
 
     @cython.locals(old="FlowSlot *", size=Py_ssize_t, i=Py_ssize_t, j=Py_ssize_t)

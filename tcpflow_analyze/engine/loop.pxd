@@ -12,7 +12,7 @@
 # setup.py), so both builds give the same bits.
 import cython
 from libc.string cimport memcpy
-from .flowtable cimport _UPPER, FlowSlot, FlowTable
+from .flowtable cimport _UPPER, FlowSeen, FlowTable
 from .table cimport ConnectionTable
 from ..model.connection cimport Connection
 from ..decode.tcp cimport window_scale
@@ -22,7 +22,7 @@ from ..decode.tcp cimport window_scale
 cdef long ETH_P_8021Q, SYN, ROUTED, EPB, EPB_FIXED_LEN
 
 # The table's flow table (engine/flowtable.py): its find is a C call.
-@cython.locals(slot="FlowSlot *", conn=Connection)
+@cython.locals(seen="FlowSeen *", conn=Connection)
 cdef int _flow_segment(FlowTable flows, ConnectionTable table, const unsigned char *k, Py_ssize_t n, double ts,
                        long sport, long dport, long long seq, long long ack, long flags, long win, long plen,
                        long ipb) except -1

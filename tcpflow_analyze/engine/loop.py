@@ -132,13 +132,13 @@ def _flow_segment(flows, table, k, n, ts, sport, dport, seq, ack, flags, win, pl
     if so, else 0 (the table's segment() is then called with the key)."""
     if flags & ROUTED:
         return 0
-    slot = flows.find(k, n)
-    if slot == cython.NULL:
+    seen = flows.find(k, n)
+    if seen == cython.NULL:
         return 0
-    conn = cython.cast(Connection, slot.conn)
+    conn = cython.cast(Connection, seen.conn)
     if conn.route_check:
         return 0
-    table.segment(ts, None, sport, dport, seq, ack, flags, win, plen, -1, ipb, None, conn, slot.hash & _UPPER)
+    table.segment(ts, None, sport, dport, seq, ack, flags, win, plen, -1, ipb, None, conn, seen.hash & _UPPER)
     return 1
 
 
