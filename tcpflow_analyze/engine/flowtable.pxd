@@ -44,6 +44,7 @@ cdef class FlowTable:
     cdef int shift
     cdef public dict others
 
+    @cython.locals(slots="FlowSlot *")
     cdef int _allocate(self, int bits) except -1
 
     @cython.locals(h=uint64_t, seen="FlowSeen *", slot="FlowSlot *")

@@ -30,8 +30,8 @@ slots past half full.  The hash is multiplicative over the key's 32-bit
 words, from a seed drawn per process, with a final mix; a key's slot is from
 its top bits.  The seed is there because addresses and ports are chosen by
 whoever sends the packets: without it a capture could be made whose keys all
-share a slot.  (The interpreter's SipHash, as a dict uses, cost three times
-the instructions of the whole lookup.)
+share a slot.  (Not the interpreter's SipHash, as a dict hashes bytes: it
+costs more than the rest of a lookup; bench/README, "seventh round".)
 
 Compiled only (engine.table makes it where ``cython.compiled``); this module
 is never imported as plain Python.
@@ -58,6 +58,7 @@ _MUL = 0x9E3779B97F4A7C15
 _MIX1 = 0xFF51AFD7ED558CCD
 _MIX2 = 0xC4CEB9FE1A85EC53
 _SEED = int.from_bytes(os.urandom(8), "little")
+# (_UPPER, the stored hash's low bit, is a C constant of flowtable.pxd.)
 
 
 def _hash(k, n):
@@ -71,7 +72,6 @@ def _hash(k, n):
     h ^= h >> 33
     h *= _MIX2
     return h ^ (h >> 33)
-# (_UPPER, the stored hash's low bit, is a C constant of flowtable.pxd.)
 
 
 def _key_matches(conn, k, n, upper):
@@ -114,9 +114,12 @@ class FlowTable:
         self._allocate(FLOW_SLOT_BITS)
 
     def _allocate(self, bits):
-        self.slots = cython.cast(cython.pointer(FlowSlot), calloc(1 << bits, cython.sizeof(FlowSlot)))
-        if self.slots == cython.NULL:
+        """Empty slots, ``1 << bits`` of them (those there were are the
+        caller's: ``_grow``'s, kept if this fails)."""
+        slots = cython.cast(cython.pointer(FlowSlot), calloc(1 << bits, cython.sizeof(FlowSlot)))
+        if slots == cython.NULL:
             raise MemoryError("the flow table")
+        self.slots = slots
         self.mask = (1 << bits) - 1
         self.shift = 64 - bits
 
