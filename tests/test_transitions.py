@@ -55,8 +55,9 @@ def test_the_compiled_core_keeps_it_compact():
 
 
 def test_ended_connections_travel_and_stay_compact():
-    # The wire carries an ended history as its tuple and makes it compact
-    # again on arrival; a live one stays a list.
+    # The wire carries a compiled history as its C memory's bytes and makes
+    # it a Transitions again on arrival; the pure build's stay a list (live)
+    # or a tuple (ended).
     conns = analyze([str(SAMPLES / "time_wait_storm.pcap"), str(SAMPLES / "syn_flood.pcap")]).connections
     back = wire.decode(wire.encode(conns))
     assert len(back) == len(conns)
@@ -67,3 +68,28 @@ def test_ended_connections_travel_and_stay_compact():
             assert tuple(got.trans_flat) == tuple(ep.trans_flat)
             kinds.add(type(ep.trans_flat).__name__)
     assert kinds - {"list"}   # ended ones are there
+
+
+def test_a_history_grows_by_set_state_and_keeps_what_a_list_would():
+    # The state machine's one writer (set_state) on a history with room for
+    # eight changes (compiled: model.connection.new_history): past its room,
+    # a timestamp that goes backwards (clamped to the last change's), ended
+    # (its room given back), then a timer's change after the end.
+    from tcpflow_analyze.engine.endpoint import set_state
+    from tcpflow_analyze.model.connection import Endpoint
+    ep = Endpoint(b"\x0a\x00\x00\x01", 40000, CLOSED, 1.0)
+    want = [1.0, CLOSED]
+    states = [SYN_SENT, ESTABLISHED, CLOSED, UNKNOWN] * 5
+    for i, state in enumerate(states):
+        ts = 1.0 + i * 0.25 if i != 7 else 0.5
+        set_state(ep, state, ts)
+        want += [max(ts, want[-2]), state]
+        assert tuple(ep.trans_flat) == tuple(want) and ep.state_time == want[-2]
+    if "model.connection" in _core.compiled_modules():
+        from tcpflow_analyze.model.connection import history_from_block
+        assert history_from_block(ep.trans_flat.block()) == tuple(want)   # with room to spare
+    ep.trans_flat = ended_history(ep.trans_flat)
+    assert ep.trans_flat == tuple(want)
+    set_state(ep, TIME_WAIT, 99.0)
+    assert tuple(ep.trans_flat) == tuple(want) + (99.0, TIME_WAIT) and ep.tw_entries == 1
+    assert pickle.loads(pickle.dumps(ep.trans_flat)) == tuple(want) + (99.0, TIME_WAIT)

@@ -7,14 +7,14 @@
 # are C values for the same reason; a constant another module imports from
 # here (DUP_WINDOW) stays a Python object, which a C global would not be.
 import cython
-from ..model.connection cimport Connection, Endpoint
+from ..model.connection cimport Connection, Endpoint, Transitions
 
 cdef long long ACK, FIN, RST, SYN
 cdef long long HS_ACK, HS_OVERFLOW, HS_SIMOPEN, HS_SYN, HS_SYNACK, SEQ_HALF, SEQ_MASK
 cdef long long CLOSE_WAIT, CLOSED, CLOSING, ESTABLISHED, FIN_WAIT_1, FIN_WAIT_2, LAST_ACK, LISTEN, SYN_RECEIVED
 cdef long long SYN_SENT, TIME_WAIT, UNKNOWN
 
-@cython.locals(trans=object)
+@cython.locals(trans=object, history=Transitions)
 cpdef set_state(Endpoint ep, long long state, ts)
 
 @cython.locals(isn="long long", nxt="long long")

@@ -19,9 +19,14 @@ from __future__ import annotations
 
 from sys import intern
 
+try:
+    import cython
+except ImportError:   # the pure-Python build, where Cython need not be installed
+    from .._core import NO_CYTHON as cython
+
 from ..decode import ACK, FIN, RST, SYN
 from ..model.connection import (
-    EVIDENCE_INFERRED, HS_ACK, HS_OVERFLOW, HS_SIMOPEN, HS_SYN, HS_SYNACK, SEQ_HALF, SEQ_MASK, Endpoint, ended_history,
+    EVIDENCE_INFERRED, HS_ACK, HS_OVERFLOW, HS_SIMOPEN, HS_SYN, HS_SYNACK, SEQ_HALF, SEQ_MASK, Endpoint, Transitions, ended_history,
     seq_ge,
 )
 from ..model.states import (
@@ -48,18 +53,24 @@ def set_state(ep: Endpoint, state: int, ts: float) -> None:
     """``ep`` is in ``state`` from ``ts`` on: the one place a state is written."""
     if ep.state != state:
         trans = ep.trans_flat
-        # A capture's timestamps can go backwards (merged interfaces, clock
-        # steps); an endpoint's history must not.
-        if trans and ts < trans[-2]:
-            ts = trans[-2]
         ep.state = state
-        ep.state_time = ts
-        if type(trans) is list:
-            trans.append(ts)
-            trans.append(state)
+        if cython.compiled and type(trans) is Transitions:
+            # (model.connection.new_history: in C, the time's clamp too.)
+            history = cython.cast(Transitions, trans)
+            history.add(ts, state)
+            ep.state_time = history.times[(history.n >> 1) - 1]
         else:
-            # Ended (``check_ended``): the rare change after, a tuple anew.
-            ep.trans_flat = trans + (ts, state)
+            # A capture's timestamps can go backwards (merged interfaces,
+            # clock steps); an endpoint's history must not.
+            if trans and ts < trans[-2]:
+                ts = trans[-2]
+            ep.state_time = ts
+            if type(trans) is list:
+                trans.append(ts)
+                trans.append(state)
+            else:
+                # Ended (``check_ended``): the rare change after, a tuple anew.
+                ep.trans_flat = trans + (ts, state)
         if state == TIME_WAIT:
             ep.tw_entries += 1
 
@@ -122,10 +133,11 @@ def check_ended(conn) -> None:
     if conn.client.state in _DONE and conn.server.state in _DONE:
         if not conn.ended:
             # Each side's history, grown by appending while the connection
-            # lived, kept from now on as it will stay (``ended_history``): a
-            # list holds room to grow (16 slots for the usual 12 items), and
-            # nearly every connection of a long capture is an ended one by
-            # its end.  Growing it instead costs a copy per change of state.
+            # lived, kept from now on as it will stay (``ended_history``): it
+            # held room to grow (a list, 16 slots for the usual 12 items; a
+            # Transitions, 8 changes for the usual 6), and nearly every
+            # connection of a long capture is an ended one by its end.
+            # Growing it exactly instead costs a copy per change of state.
             conn.client.trans_flat = ended_history(conn.client.trans_flat)
             conn.server.trans_flat = ended_history(conn.server.trans_flat)
             # Zeek's history letters so far, one string for every connection

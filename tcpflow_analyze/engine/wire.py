@@ -100,8 +100,8 @@ def _numbers_in(c, data, at):
 
 
 def _endpoint_out(ep):
-    """``ep``'s slots that travel by name; an ended history of the compiled
-    core as its C memory's bytes (marshal takes built-in types only, and a
+    """``ep``'s slots that travel by name; a history of the compiled core
+    (``Transitions``) as its C memory's bytes (marshal takes built-in types only, and a
     float object per time would cost what packing the rest does)."""
     values = _endpoint_values(ep)
     flat = values[_HISTORY]

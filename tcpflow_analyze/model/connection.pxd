@@ -27,8 +27,8 @@
 # the first, port and roles_inferred, to the last, fin_guess and evidence).
 
 import cython
-from cpython.mem cimport PyMem_Free, PyMem_Malloc
-from libc.string cimport memcpy
+from cpython.mem cimport PyMem_Free, PyMem_Malloc, PyMem_Realloc
+from libc.string cimport memcpy, memmove
 
 cdef class Endpoint:
     cdef public int port, state
@@ -98,11 +98,28 @@ cpdef bytes reverse_key(bytes key)
 # An ended endpoint's history in C memory (connection.py says why).
 @cython.final
 cdef class Transitions:
-    cdef Py_ssize_t n
+    # C ints (an endpoint's changes of state are a handful): with the two
+    # pointers and the vtable's, 48 bytes, not 56 (pymalloc's 64).
+    cdef int n, room
     cdef double *times
     cdef unsigned char *states
-    cdef int _allocate(self, Py_ssize_t m) except -1
+    @cython.locals(block="void *")
+    cdef int _allocate(self, Py_ssize_t room) except -1
+    @cython.locals(m=Py_ssize_t)
+    cdef int add(self, double ts, int state) except -1
+    cdef int fit(self) except -1
+    @cython.locals(m=Py_ssize_t, block="void *")
+    cdef int _move(self, Py_ssize_t room) except -1
+    @cython.locals(m=Py_ssize_t)
     cpdef bytes block(self)
+
+cdef Py_ssize_t HISTORY_ROOM
+
+@cython.locals(history=Transitions)
+cpdef new_history(ts, int state)
+
+@cython.locals(history=Transitions)
+cpdef ended_history(flat)
 
 @cython.locals(m=Py_ssize_t, history=Transitions)
 cpdef Transitions history_from_block(bytes block)

@@ -75,9 +75,9 @@ class Endpoint:
         "got_fin_time",  # when we acknowledged the peer's FIN
         # Every state this endpoint went through, flat: [time, state, time,
         # state, ...] (a list of pairs cost 56 bytes a pair more: a fifth of
-        # a finished connection); once the connection ended, what
-        # ``ended_history`` keeps (``endpoint.check_ended``).
-        # ``transitions(ep)`` gives the pairs.
+        # a finished connection), as ``new_history`` makes it; once the
+        # connection ended, what ``ended_history`` keeps
+        # (``endpoint.check_ended``).  ``transitions(ep)`` gives the pairs.
         "trans_flat",
         "packets", "bytes",
         "first_time", "last_time",
@@ -145,12 +145,8 @@ class Endpoint:
         self.probes = 0
         self.probe_time = -1.0
         self.got_fin_time = -1.0
-        if ts is None:
-            self.state_time = 0.0
-            self.trans_flat = []
-        else:
-            self.state_time = ts
-            self.trans_flat = [ts, state]
+        self.state_time = 0.0 if ts is None else ts
+        self.trans_flat = new_history(ts, state)
         self.tw_entries = 0
         self.packets = 0
         self.bytes = 0
@@ -329,14 +325,37 @@ CONNECTION_OBJECTS = (
 )
 
 
-def ended_history(flat):
-    """An ended endpoint's history (``trans_flat``, a list while it lived),
-    as it is kept from then on: nearly every connection of a long capture is
-    an ended one by its end.  A tuple in the pure build; on the compiled core
-    a ``Transitions``, which holds the times as C doubles and the states as
-    bytes: 9 bytes a change of state, where the tuple's two pointers and the
-    time's float object took 40 (bench/README: "sixth round")."""
+# Changes of state a new endpoint's history has room for (compiled): a
+# connection that opens and closes makes six on each side.
+HISTORY_ROOM = 8
+
+
+def new_history(ts, state):
+    """A new endpoint's history (``trans_flat``): its first change of state,
+    to ``state`` at ``ts`` (``ts`` None: none yet).  A list in the pure
+    build; on the compiled core a ``Transitions`` with room to grow, so that
+    a change of state makes no float object and no list item."""
     if cython.compiled:
+        history = Transitions.__new__(Transitions)
+        history._allocate(HISTORY_ROOM)
+        if ts is not None:
+            history.add(ts, state)
+        return history
+    return [] if ts is None else [ts, state]
+
+
+def ended_history(flat):
+    """An ended endpoint's history, as it is kept from then on: nearly every
+    connection of a long capture is an ended one by its end.  A tuple in the
+    pure build (a list grows by appending while the endpoint lives); on the
+    compiled core the ``Transitions`` it was, its room to grow given back:
+    9 bytes a change of state, where a tuple's two pointers and the time's
+    float object took 40 (bench/README: "sixth round")."""
+    if cython.compiled:
+        if type(flat) is Transitions:
+            history = cython.cast(Transitions, flat)
+            history.fit()
+            return history
         return Transitions(flat)
     return tuple(flat)
 
@@ -345,7 +364,8 @@ class Transitions:
     """A flat history (time, state, time, state ...) in C memory, read as the
     tuple it stands for: ``len``, an index (a float time at even places, an
     int state at odd ones), a slice or ``+`` (a tuple), iteration, equality
-    with a tuple.  The compiled core's only (see ``ended_history``)."""
+    with a tuple.  The compiled core's only (see ``new_history``); the state
+    machine adds to it (``add``), nothing else changes it."""
 
     @cython.locals(m="Py_ssize_t", i="Py_ssize_t")
     def __init__(self, flat):
@@ -354,14 +374,58 @@ class Transitions:
         for i in range(m):
             self.times[i] = flat[2 * i]
             self.states[i] = flat[2 * i + 1]
-
-    def _allocate(self, m):
-        """Room for ``m`` changes of state: their times, then their states."""
         self.n = 2 * m
-        self.times = cython.cast(cython.p_double, PyMem_Malloc(m * 9 if m else 1))
-        if self.times == cython.NULL:
+
+    def _allocate(self, room):
+        """Empty, with room for ``room`` changes of state: their times, then
+        their states, in one block."""
+        block = PyMem_Malloc(room * 9 if room else 1)
+        if block == cython.NULL:
             raise MemoryError()
-        self.states = cython.cast(cython.p_uchar, self.times + m)
+        PyMem_Free(self.times)
+        self.times = cython.cast(cython.p_double, block)
+        self.states = cython.cast(cython.p_uchar, self.times + room)
+        self.room = room
+        self.n = 0
+
+    def add(self, ts, state):
+        """The change to ``state`` at ``ts``, or at the last change's time if
+        ``ts`` is earlier (a capture's timestamps can go backwards: merged
+        interfaces, clock steps; a history must not)."""
+        m = self.n >> 1
+        if m and ts < self.times[m - 1]:
+            ts = self.times[m - 1]
+        if m == self.room:
+            # Past HISTORY_ROOM a change at a time: an endpoint's states move
+            # along RFC 9293's diagram, a few more at most, and an ended
+            # history (``fit``) gets only the odd timer's change after.
+            self._move(m + 1 if m else HISTORY_ROOM)
+        self.times[m] = ts
+        self.states[m] = state
+        self.n += 2
+        return 0
+
+    def fit(self):
+        """Give back the room to grow (an ended endpoint's history)."""
+        if self.room > self.n >> 1:
+            self._move(self.n >> 1)
+        return 0
+
+    def _move(self, room):
+        """The same changes of state, the block resized to ``room`` changes
+        (the states, after the times, moved with it)."""
+        m = self.n >> 1
+        if room < self.room:
+            memmove(cython.cast(cython.p_char, self.times) + room * 8, self.states, m)
+        block = PyMem_Realloc(self.times, room * 9 if room else 1)
+        if block == cython.NULL:
+            raise MemoryError()
+        if room > self.room:
+            memmove(cython.cast(cython.p_char, block) + room * 8, cython.cast(cython.p_char, block) + self.room * 8, m)
+        self.times = cython.cast(cython.p_double, block)
+        self.states = cython.cast(cython.p_uchar, self.times + room)
+        self.room = room
+        return 0
 
     def __dealloc__(self):
         PyMem_Free(self.times)
@@ -402,10 +466,13 @@ class Transitions:
         return Transitions, (tuple(self),)
 
     def block(self):
-        """The history's C memory as bytes, its times then its states: how
-        a --jobs worker ships it (``engine.wire``; ``history_from_block``
-        takes it back), without a float object per time."""
-        return cython.cast(cython.p_char, self.times)[:(self.n >> 1) * 9]
+        """The history as bytes, its times then its states: how a --jobs
+        worker ships it (``engine.wire``; ``history_from_block`` takes it
+        back), without a float object per time."""
+        m = self.n >> 1
+        if self.room == m:
+            return cython.cast(cython.p_char, self.times)[:m * 9]
+        return cython.cast(cython.p_char, self.times)[:m * 8] + cython.cast(cython.p_char, self.states)[:m]
 
     def __repr__(self):
         return f"Transitions({tuple(self)!r})"
@@ -417,6 +484,7 @@ def history_from_block(block):
     history = Transitions.__new__(Transitions)
     history._allocate(m)
     memcpy(history.times, cython.cast(cython.p_char, block), m * 9)
+    history.n = 2 * m
     return history
 
 
