@@ -29,6 +29,7 @@ COMPILED = (
     "engine.endpoint",
     "engine.history",
     "engine.flowtable",
+    "engine.hosts",
     "engine.loop",
     "engine.table",
     "engine.timers",
