@@ -29,7 +29,6 @@ COMPILED = (
     "engine.endpoint",
     "engine.history",
     "engine.flowtable",
-    "engine.hosts",
     "engine.loop",
     "engine.table",
     "engine.timers",

@@ -1,6 +1,5 @@
-"""Each host's address is one bytes object, shared by every endpoint at it:
-the pure build's dict (ConnectionTable.hosts) and the compiled build's cache
-found from the key's bytes (engine.hosts) alike."""
+"""Each host's address is one bytes object, shared by every endpoint at it
+(ConnectionTable.hosts), in both builds."""
 from conftest import SAMPLES
 
 from tcpflow_analyze.analysis import analyze

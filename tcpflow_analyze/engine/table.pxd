@@ -21,7 +21,6 @@
 import cython
 from ..model.connection cimport Connection, Endpoint, reverse_key
 from .flowtable cimport FlowTable
-from .hosts cimport HostCache
 # The state machine's functions (cpdef in their .pxd) called through their C
 # entries: no argument tuple, no ints boxed for a call and unboxed again.
 from . cimport history, zeek
@@ -34,7 +33,7 @@ cdef long long H_ACK, H_DATA, TOO_LARGE_SEQ_DELTA
 
 cdef class ConnectionTable:
     cdef public FlowTable table
-    cdef public HostCache hosts
+    cdef public dict hosts
     cdef public object options, max_table, max_finished, finished, finished_failed, order, folds
     cdef public object evicted, _order, packet_number, likely_server_ports, awaiting
 

@@ -29,7 +29,6 @@ from .endpoint import DUP_WINDOW, acks_syn, check_ended, control, receipts, set_
 from .folding import OTHER, Folds, kind_of
 if cython.compiled:
     from .flowtable import FlowTable
-    from .hosts import HostCache
 from .history import H_ACK, H_DATA
 from .zeek import _NEVER, TOO_LARGE_SEQ_DELTA
 from .timers import settle
@@ -87,9 +86,8 @@ class ConnectionTable:
         # Tunneled connections whose other direction has not been seen yet,
         # by that direction's 4-tuple (no tag): see ``_adopt``.
         self.awaiting: dict[bytes, Connection] = {}
-        # Each host's address, shared by its endpoints (``_new``); compiled,
-        # found from the key's bytes (engine.hosts).
-        self.hosts: dict[bytes, bytes] = HostCache() if cython.compiled else {}
+        # Each host's address, shared by its endpoints (``_new``).
+        self.hosts: dict[bytes, bytes] = {}
 
     # ------------------------------------------------------------------ hot path
     def segment(self, ts, key, sport, dport, seq, ack, flags, win, plen, wscale, ipb=0, encap=None, conn=None,
@@ -606,7 +604,7 @@ class ConnectionTable:
         return conn
 
     @cython.locals(conn=Connection, client=Endpoint, server=Endpoint, key=bytes, tag=bytes, rkey=bytes,
-                   src=bytes, dst=bytes, alen="Py_ssize_t", a2="Py_ssize_t", kp="const unsigned char *")
+                   src=bytes, dst=bytes, alen="Py_ssize_t", a2="Py_ssize_t", kp="const char *")
     def _new(self, ts, key, sport, dport, seq, ack, flags, encap=None):
         self._order = self._order + 1 if self.packet_number is None else self.packet_number
         # The key is (src, dst, sport, dport) and the tunnel's tag, if any:
@@ -619,17 +617,12 @@ class ConnectionTable:
             tag = b""
             alen = (len(key) - 4) >> 1
         a2 = alen + alen
-        # One bytes object per host, not one per endpoint: a server's
-        # address is in every connection it serves, and a client's in every
-        # connection it opens (the 2M bench capture: 202,894 endpoints, 22,340
-        # hosts).  Bounded, so that a capture of many hosts costs no more
-        # than one bytes object an endpoint.
         if cython.compiled:
-            # From the key's C memory (engine.hosts): no slice object for an
-            # address already held, and the reverse key made in C.
-            kp = cython.cast(cython.p_uchar, key)
-            src = self.hosts.share(kp, alen)
-            dst = self.hosts.share(kp + alen, alen)
+            # From the key's C memory: no slice object each, and the
+            # reverse key made in C (reverse_key).
+            kp = cython.cast(cython.p_char, key)
+            src = kp[:alen]
+            dst = kp[alen:a2]
             rkey = reverse_key(key)
         else:
             # The slices reverse_key makes, inline: a Python call fewer per
@@ -639,11 +632,6 @@ class ConnectionTable:
             rkey = dst + src + key[a2 + 2:a2 + 4] + key[a2:a2 + 2]
             if tag:
                 rkey += tag
-            hosts = self.hosts
-            if len(hosts) >= HOSTS_KEPT:
-                hosts.clear()
-            src = hosts.setdefault(src, src)
-            dst = hosts.setdefault(dst, dst)
         if flags & SYN:
             sender_is_client = not flags & ACK
             inferred = False
@@ -656,6 +644,16 @@ class ConnectionTable:
             else:
                 sender_is_client = sport > dport or (sport == dport)
         state = CLOSED if flags & SYN else UNKNOWN
+        # One bytes object per host, not one per endpoint: a server's
+        # address is in every connection it serves, and a client's in every
+        # connection it opens (the 2M bench capture: 202,894 endpoints, 22,340
+        # hosts).  Bounded like ``model.text``'s address texts, so that a
+        # capture of many hosts costs no more than before.
+        hosts = self.hosts
+        if len(hosts) >= HOSTS_KEPT:
+            hosts.clear()
+        src = hosts.setdefault(src, src)
+        dst = hosts.setdefault(dst, dst)
         if sender_is_client:
             client = Endpoint(src, sport, state, ts)
             server = Endpoint(dst, dport, state, ts)
