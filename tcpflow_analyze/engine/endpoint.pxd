@@ -13,6 +13,7 @@ cdef long long ACK, FIN, RST, SYN
 cdef long long HS_ACK, HS_OVERFLOW, HS_SIMOPEN, HS_SYN, HS_SYNACK, SEQ_HALF, SEQ_MASK
 cdef long long CLOSE_WAIT, CLOSED, CLOSING, ESTABLISHED, FIN_WAIT_1, FIN_WAIT_2, LAST_ACK, LISTEN, SYN_RECEIVED
 cdef long long SYN_SENT, TIME_WAIT, UNKNOWN
+cdef bint _COMPILED
 
 @cython.locals(trans=object, history=Transitions)
 cpdef set_state(Endpoint ep, long long state, ts)

@@ -49,12 +49,17 @@ _DONE = (CLOSED, TIME_WAIT)
 DUP_WINDOW = 0.002
 
 
+# (A module constant: the pure build's test of it per change of state is one
+# load.)
+_COMPILED = cython.compiled
+
+
 def set_state(ep: Endpoint, state: int, ts: float) -> None:
     """``ep`` is in ``state`` from ``ts`` on: the one place a state is written."""
     if ep.state != state:
         trans = ep.trans_flat
         ep.state = state
-        if cython.compiled and type(trans) is Transitions:
+        if _COMPILED and type(trans) is Transitions:
             # (model.connection.new_history: in C, the time's clamp too.)
             history = cython.cast(Transitions, trans)
             history.add(ts, state)
