@@ -26,8 +26,8 @@ except ImportError:   # the pure-Python build, where Cython need not be installe
 
 from ..decode import ACK, FIN, RST, SYN
 from ..model.connection import (
-    EVIDENCE_INFERRED, HS_ACK, HS_OVERFLOW, HS_SIMOPEN, HS_SYN, HS_SYNACK, SEQ_HALF, SEQ_MASK, Endpoint, Transitions, ended_history,
-    seq_ge,
+    EVIDENCE_INFERRED, HS_ACK, HS_OVERFLOW, HS_SIMOPEN, HS_SYN, HS_SYNACK, SEQ_HALF, SEQ_MASK, Endpoint, Transitions,
+    ended_history, seq_ge,
 )
 from ..model.states import (
     CLOSE_WAIT, CLOSED, CLOSING, ESTABLISHED, FIN_WAIT_1, FIN_WAIT_2, LAST_ACK, LISTEN, SYN_RECEIVED,

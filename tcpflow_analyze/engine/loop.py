@@ -516,8 +516,8 @@ def run(windows, table, stats: CaptureStats, owned=None, progress=None) -> None:
                                         continue  # another partition's connection
                                     table.packet_number = packets
                                 if direct:
-                                    if _flow_segment(flows, table, base + off + key4, key4_end - key4, ts, sport, dport, seq, ack,
-                                                     flags, win, plen, total):
+                                    if _flow_segment(flows, table, base + off + key4, key4_end - key4, ts, sport,
+                                                     dport, seq, ack, flags, win, plen, total):
                                         continue
                                 key = base[off + key4:off + key4_end] if c_loads else buf[off + key4:off + key4_end]
                                 table.segment(ts, key, sport, dport, seq, ack, flags, win,
@@ -553,8 +553,8 @@ def run(windows, table, stats: CaptureStats, owned=None, progress=None) -> None:
                                         continue
                                     table.packet_number = packets
                                 if direct:
-                                    if _flow_segment(flows, table, base + off + key6, key6_end - key6, ts, sport, dport, seq, ack,
-                                                     flags, win, plen, ip_plen + 40):
+                                    if _flow_segment(flows, table, base + off + key6, key6_end - key6, ts, sport,
+                                                     dport, seq, ack, flags, win, plen, ip_plen + 40):
                                         continue
                                 key = base[off + key6:off + key6_end] if c_loads else buf[off + key6:off + key6_end]
                                 table.segment(ts, key, sport, dport, seq, ack, flags, win,

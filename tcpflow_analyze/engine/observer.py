@@ -73,9 +73,9 @@ class ObservedTable(ConnectionTable):
 
     def segment(self, ts, key, sport, dport, seq, ack, flags, win, plen, wscale, ipb=0, encap=None, conn=None,
                 upper=False):
-        # ``conn`` and ``upper`` come only from the compiled walk's flow
-        # cache, which a subclass's table does not get (engine.loop): every
-        # packet is looked up here.
+        # ``conn`` and ``upper`` come only from the compiled walk's own
+        # lookup in the flow table, which a subclass's table does not get
+        # (engine.loop): every packet is looked up here.
         if not self._watched(key):
             return ConnectionTable.segment(self, ts, key, sport, dport, seq, ack, flags, win, plen, wscale, ipb, encap)
         self._given = None

@@ -27,19 +27,20 @@ from ..model.states import CLOSED, ESTABLISHED, SYN_SENT, UNKNOWN
 from . import history, zeek
 from .endpoint import DUP_WINDOW, acks_syn, check_ended, control, receipts, set_state, unseen_peer_ack
 from .folding import OTHER, Folds, kind_of
-if cython.compiled:
-    from .flowtable import FlowTable
 from .history import H_ACK, H_DATA
 from .zeek import _NEVER, TOO_LARGE_SEQ_DELTA
 from .timers import settle
+
+if cython.compiled:
+    from .flowtable import FlowTable
 
 _BY_CREATION = attrgetter("seq_order")
 _BY_FIRST_SEEN = attrgetter("first_seen")
 _SCALED = history.SCALED_COUNTS
 
 # Segments that always go through ``_route``: a SYN or a RST may start, end
-# or hand over a connection instance.  (The compiled walk's flow cache,
-# engine.loop, passes them by.)
+# or hand over a connection instance.  (The compiled walk's own lookup in
+# the flow table, engine.loop, passes them by.)
 ROUTED = SYN | RST
 _ROUTED = ROUTED   # compiled, a C value (table.pxd); ROUTED stays importable
 
