@@ -15,7 +15,7 @@ cdef long long CLOSE_WAIT, CLOSED, CLOSING, ESTABLISHED, FIN_WAIT_1, FIN_WAIT_2,
 cdef long long SYN_SENT, TIME_WAIT, UNKNOWN
 cdef bint _COMPILED
 
-@cython.locals(trans=object, history=Transitions)
+@cython.locals(trans=object)
 cpdef set_state(Endpoint ep, long long state, ts)
 
 @cython.locals(isn="long long", nxt="long long")

@@ -61,9 +61,7 @@ def set_state(ep: Endpoint, state: int, ts: float) -> None:
         ep.state = state
         if _COMPILED and type(trans) is Transitions:
             # (model.connection.new_history: in C, the time's clamp too.)
-            history = cython.cast(Transitions, trans)
-            history.add(ts, state)
-            ep.state_time = history.times[(history.n >> 1) - 1]
+            ep.state_time = cython.cast(Transitions, trans).add(ts, state)
         else:
             # A capture's timestamps can go backwards (merged interfaces,
             # clock steps); an endpoint's history must not.

@@ -53,6 +53,8 @@ cdef class FlowTable:
     @cython.locals(i=Py_ssize_t, slot="FlowSlot *")
     cdef FlowSlot *_probe(self, const unsigned char *k, Py_ssize_t n, uint64_t h) noexcept
 
+    cdef inline FlowSeen *_seen_of(self, uint64_t h) noexcept
+
     @cython.locals(n=Py_ssize_t, k="const unsigned char *")
     cdef FlowSlot *_find_key(self, bytes key) noexcept
 
@@ -64,12 +66,15 @@ cdef class FlowTable:
     @cython.locals(i=Py_ssize_t)
     cpdef list values(self)
 
-    @cython.locals(i=Py_ssize_t)
+    @cython.locals(slot="FlowSlot *")
     cdef int _insert(self, uint64_t h, Connection conn) except -1
+
+    @cython.locals(i=Py_ssize_t)
+    cdef FlowSlot *_empty_slot(self, uint64_t h) noexcept
 
     @cython.locals(conn="PyObject *", seen="FlowSeen *", i=Py_ssize_t, j=Py_ssize_t, home=Py_ssize_t,
                    mask=Py_ssize_t)
     cdef int _remove(self, FlowSlot *slot) except -1
 
-    @cython.locals(old="FlowSlot *", size=Py_ssize_t, i=Py_ssize_t, j=Py_ssize_t)
+    @cython.locals(old="FlowSlot *", size=Py_ssize_t, i=Py_ssize_t)
     cdef int _grow(self) except -1

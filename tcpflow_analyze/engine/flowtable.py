@@ -136,7 +136,7 @@ class FlowTable:
         entry in ``seen`` (entered from its slot if not there yet), or NULL
         where no connection has the key."""
         h = _hash(k, n) | _UPPER
-        seen = self.seen + ((h >> 1) & ((1 << FLOW_SEEN_BITS) - 1))
+        seen = self._seen_of(h)
         if seen.conn != cython.NULL and (seen.hash | _UPPER) == h and seen.klen == n \
                 and memcmp(seen.key, k, n) == 0:
             return seen
@@ -161,6 +161,11 @@ class FlowTable:
                                                             slot.hash & _UPPER):
                 return slot
             i = (i + 1) & self.mask
+
+    def _seen_of(self, h):
+        """The entry in front for a key of hash ``h`` (the hash's low bits,
+        above the direction bit)."""
+        return self.seen + ((h >> 1) & ((1 << FLOW_SEEN_BITS) - 1))
 
     def _find_key(self, key):
         n = len(key)
@@ -187,24 +192,26 @@ class FlowTable:
             raise KeyError(key)
         return conn
 
-    @cython.locals(n="Py_ssize_t", k="const unsigned char *", slot="FlowSlot *")
+    @cython.locals(n="Py_ssize_t", k="const unsigned char *", h="uint64_t", slot="FlowSlot *")
     def __setitem__(self, key, conn):
         n = len(key)
-        k = cython.cast(cython.p_uchar, key)
-        slot = self._find_key(key)
-        if slot != cython.NULL:
-            # Mapped anew: the key still names the slot only if it is one of
-            # the new connection's own keys.
-            self._remove(slot)
-        if _untagged(n) and isinstance(conn, Connection):
-            if _key_matches(conn, k, n, True):
-                self._insert(_hash(k, n) | _UPPER, conn)
-                self.others.pop(key, None)
-                return
-            if _key_matches(conn, k, n, False):
-                self._insert(_hash(k, n) & ~_UPPER, conn)
-                self.others.pop(key, None)
-                return
+        if _untagged(n):
+            k = cython.cast(cython.p_uchar, key)
+            h = _hash(k, n) | _UPPER
+            slot = self._probe(k, n, h)
+            if slot != cython.NULL:
+                # Mapped anew: the key still names a slot only if it is one
+                # of the new connection's own keys.
+                self._remove(slot)
+            if isinstance(conn, Connection):
+                if _key_matches(conn, k, n, True):
+                    self._insert(h, conn)
+                    self.others.pop(key, None)
+                    return
+                if _key_matches(conn, k, n, False):
+                    self._insert(h & ~_UPPER, conn)
+                    self.others.pop(key, None)
+                    return
         self.others[key] = conn
 
     @cython.locals(slot="FlowSlot *")
@@ -237,14 +244,19 @@ class FlowTable:
     def _insert(self, h, conn):
         if (self.used + 1) * 2 > self.mask + 1:
             self._grow()
+        slot = self._empty_slot(h)
+        Py_INCREF(conn)
+        slot.conn = cython.cast(cython.pointer(PyObject), conn)
+        slot.hash = h
+        self.used += 1
+        return 0
+
+    def _empty_slot(self, h):
+        """The first empty slot from the home of hash ``h`` on."""
         i = h >> self.shift
         while self.slots[i].conn != cython.NULL:
             i = (i + 1) & self.mask
-        Py_INCREF(conn)
-        self.slots[i].conn = cython.cast(cython.pointer(PyObject), conn)
-        self.slots[i].hash = h
-        self.used += 1
-        return 0
+        return self.slots + i
 
     def _remove(self, slot):
         """Empty ``slot``, and move back into the gap each entry after it that
@@ -252,7 +264,7 @@ class FlowTable:
         conn = slot.conn
         # Its key's entry in front (a connection is in the slots under its
         # two keys, which the direction bit tells apart).
-        seen = self.seen + ((slot.hash >> 1) & ((1 << FLOW_SEEN_BITS) - 1))
+        seen = self._seen_of(slot.hash)
         if seen.conn == conn and seen.hash == slot.hash:
             seen.conn = cython.NULL
         i = slot - self.slots
@@ -280,10 +292,7 @@ class FlowTable:
         self._allocate(65 - self.shift)
         for i in range(size):
             if old[i].conn != cython.NULL:
-                j = old[i].hash >> self.shift
-                while self.slots[j].conn != cython.NULL:
-                    j = (j + 1) & self.mask
-                self.slots[j] = old[i]
+                self._empty_slot(old[i].hash)[0] = old[i]
         free(old)
         return 0
 

@@ -106,7 +106,7 @@ cdef class Transitions:
     @cython.locals(block="void *")
     cdef int _allocate(self, Py_ssize_t room) except -1
     @cython.locals(m=Py_ssize_t)
-    cdef int add(self, double ts, int state) except -1
+    cdef double add(self, double ts, int state) except? -1.0
     cdef int fit(self) except -1
     @cython.locals(m=Py_ssize_t, block="void *")
     cdef int _move(self, Py_ssize_t room) except -1

@@ -391,7 +391,7 @@ class Transitions:
     def add(self, ts, state):
         """The change to ``state`` at ``ts``, or at the last change's time if
         ``ts`` is earlier (a capture's timestamps can go backwards: merged
-        interfaces, clock steps; a history must not)."""
+        interfaces, clock steps; a history must not): the time kept."""
         m = self.n >> 1
         if m and ts < self.times[m - 1]:
             ts = self.times[m - 1]
@@ -403,7 +403,7 @@ class Transitions:
         self.times[m] = ts
         self.states[m] = state
         self.n += 2
-        return 0
+        return ts
 
     def fit(self):
         """Give back the room to grow (an ended endpoint's history)."""
@@ -453,8 +453,7 @@ class Transitions:
             yield self.states[i]
 
     def __add__(self, other):
-        # set_state on an ended endpoint (a timer at the capture's end): a
-        # history anew, as compact.
+        # As a tuple's ``+``, but as compact.
         return Transitions(tuple(self) + tuple(other))
 
     def __eq__(self, other):

@@ -28,19 +28,21 @@ except ImportError:  # pragma: no cover -- a Python built without its own hashes
 
 __all__ = ["sha1"]
 
-# Whether blocks go to the SHA instructions: where this processor has them
-# (read once, compiled).
-_SHA_NI = cython.compiled and _sha_ni_available()
+# Whether blocks go to the SHA instructions (``use_sha_instructions``).
+_SHA_NI = False
 
 
 def use_sha_instructions(on: bool) -> bool:
-    """Send blocks to the SHA instructions (where the processor has them) or
-    to ``_compress``; returns the setting it replaced.  So that one machine
-    tests both (tests/test_zeek_view.py)."""
+    """Send blocks to the SHA instructions (where the processor has them,
+    compiled) or to ``_compress``; returns the setting it replaced.  On from
+    the start; off, so that one machine tests both (tests/test_zeek_view.py)."""
     global _SHA_NI
     was = _SHA_NI
     _SHA_NI = bool(on) and cython.compiled and _sha_ni_available()
     return was
+
+
+use_sha_instructions(True)
 
 
 def digest(msg, n, out):
