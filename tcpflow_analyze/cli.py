@@ -651,8 +651,7 @@ def analyze(analysis, cfg, fmt, output, fail_on, baseline, zeek_json, table_form
         found = detectors.run(analysis, cfg)
         matched = select(analysis.connections, flt, found)
         shown = select(matched, ConnectionFilter(), sort=sort, top=top)
-        kept = {c.id for c in matched}
-        anomalies = select_anomalies(found, flt, kept)
+        anomalies = select_anomalies(found, flt, matched)
         report = build_report(analysis, anomalies, connections=shown, counted=matched, selected=flt.active)
         if flt.active or top is not None:
             report["selection"] = {"matched": len(matched), "shown": len(shown),

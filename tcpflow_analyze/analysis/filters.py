@@ -172,15 +172,21 @@ def select(conns, flt: ConnectionFilter, anomalies=(), sort: str = "id", top: in
     return conns
 
 
-def select_anomalies(anomalies, flt: ConnectionFilter, kept_ids: set):
-    """Anomalies of the requested types that involve a selected connection
-    (or, for folded counts with no listed connection, any when only types filter)."""
+def select_anomalies(anomalies, flt: ConnectionFilter, matched):
+    """Anomalies of the requested types that involve a connection of
+    ``matched`` (what the filters selected), or, for folded counts with no
+    listed connection, any when only types filter."""
+    by_connection = flt.active and (flt.hosts or flt.ports or flt.states or flt.since is not None
+                                    or flt.until is not None)
+    # The selected ids as a set only where a filter on connections asks: on
+    # the whole capture it would be an int and a slot per connection, held
+    # through the report's writing.
+    kept_ids = {c.id for c in matched} if by_connection else None
     out = []
     for a in anomalies:
         if flt.anomalies and a.type not in flt.anomalies:
             continue
-        if flt.active and (flt.hosts or flt.ports or flt.states or flt.since is not None or flt.until is not None):
-            if not any(cid in kept_ids for cid in a.connections):
-                continue
+        if by_connection and not any(cid in kept_ids for cid in a.connections):
+            continue
         out.append(a)
     return out

@@ -772,10 +772,23 @@ class ConnectionTable:
 
     # ------------------------------------------------------------------ end
     def connections(self) -> list[Connection]:
-        """Every connection instance kept for the report, ordered by first packet."""
-        # Each once: the table holds a live connection under each of its keys
-        # (a Connection hashes and compares by identity).
-        out = list(dict.fromkeys(chain(self.finished, self.finished_failed, self.table.values())))
+        """Every connection instance kept for the report, ordered by first
+        packet.  The capture is over: the table lets them go."""
+        out = []
+        # Each once, though the table holds a live one under each of its
+        # keys: its id (0 until number_connections gives it one) marks it
+        # taken.  A set of them would be a slot per connection at the end of
+        # the capture, where the memory a run needs peaks.
+        for conn in chain(self.finished, self.finished_failed, self.table.values()):
+            if conn.id == 0:
+                conn.id = -1
+                out.append(conn)
+        # The flow table's memory goes back before the report's is taken.
+        self.table = FlowTable() if cython.compiled else {}
+        self.finished.clear()
+        self.finished_failed.clear()
+        self.order.clear()
+        self.awaiting.clear()
         number_connections(out)
         return out
 

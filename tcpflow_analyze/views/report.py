@@ -22,6 +22,8 @@ class ConnectionEntries:
     """
 
     def __init__(self, conns, anomaly_types: dict):
+        """``anomaly_types``: connection id -> its anomaly types (a tuple,
+        shared by the connections that have the same ones)."""
         self._conns = conns
         self._types = anomaly_types
 
@@ -31,7 +33,7 @@ class ConnectionEntries:
     def __iter__(self):
         types = self._types
         for conn, cid in record.numbered(self._conns):
-            yield connection_entry(conn, cid, types.get(cid, []))
+            yield connection_entry(conn, cid, list(types.get(cid, ())))
 
     def numbered(self):
         """Each connection with its id, for writers that need no entry dict
@@ -62,12 +64,18 @@ def build_report(analysis, anomalies=(), connections=None, counted=None, selecte
     stats = analysis.stats
     conns = analysis.connections if connections is None else connections
     counted = conns if counted is None else counted
-    types: dict[int, list] = {}
+    # One tuple for each distinct list of types, shared by the connections
+    # that have it: a capture's anomalous connections are many and their
+    # lists few, and the lists are held while the report is written.
+    types: dict[int, tuple] = {}
+    lists: dict[tuple, tuple] = {}
     for a in anomalies:
+        t = a.type
         for cid in a.connections:
-            listed = types.setdefault(cid, [])
-            if a.type not in listed:
-                listed.append(a.type)
+            listed = types.get(cid, ())
+            if t not in listed:
+                listed += (t,)
+                types[cid] = lists.setdefault(listed, listed)
     entries = ConnectionEntries(conns, types)
     start = stats.start
     end = stats.end
