@@ -502,5 +502,5 @@ def test_evicted_connection_met_again_is_left_out_of_the_estimate(tmp_path):
     bounded = build_report(analysis)["capture"]
     assert bounded["evicted"] > 0
     again = [c for c in analysis.connections if c.client.port == 40000 and not c.hs]
-    assert len(again) == 1 and again[0].client.gap_acks + again[0].server.gap_acks == 1
+    assert len(again) == 1 and again[0].client.rare.gap_acks + again[0].server.rare.gap_acks == 1
     assert whole["capture_loss"] == bounded["capture_loss"] == {"acks": 2, "gaps": 0, "percent": 0.0, "holes": 0}

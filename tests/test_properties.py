@@ -490,7 +490,7 @@ def test_a_duplicated_segment_changes_nothing_but_retransmissions(cisn, sisn, da
     [c] = conns
     x = c.client if segments[i][1] == c.ckey else c.server
     assert x.retransmits == 0
-    assert x.duplicates == (1 if segments[i][8] and not segments[i][6] & RST else 0)
+    assert x.rare.duplicates == (1 if segments[i][8] and not segments[i][6] & RST else 0)
 
 
 @cfg(100)

@@ -3,13 +3,17 @@ from conftest import SAMPLES
 
 from tcpflow_analyze.engine import wire
 from tcpflow_analyze.analysis import analyze
-from tcpflow_analyze.model.connection import Connection, Endpoint
+from tcpflow_analyze.model.connection import RARE, Connection, Endpoint, own_rare
 from tcpflow_analyze.views.report import build_report
 from tcpflow_analyze.render.json_out import dumps
 
 
 def slots(obj):
-    return {s: getattr(obj, s) for s in obj.__slots__}
+    out = {s: getattr(obj, s) for s in obj.__slots__}
+    if isinstance(obj, Endpoint):
+        # Its rare fields by value; whether they are the shared RARE too.
+        out["rare"] = (obj.rare is RARE, slots(obj.rare))
+    return out
 
 
 import pytest
@@ -102,7 +106,7 @@ def test_zeek_split_same_report_with_jobs_and_partitions(tmp_path, fmt):
 # Slots that hold other objects of the graph, or need their own type: left as
 # the connection made them.
 _KEEP = {"ckey", "client", "server", "reset_by", "prev", "superseded", "reused_from", "replay_of", "zrows",
-         "addr"}
+         "addr", "rare"}
 
 
 def test_every_slot_travels_with_a_value_of_its_own():
@@ -128,7 +132,14 @@ def test_every_slot_travels_with_a_value_of_its_own():
             else:
                 assert isinstance(value, int), (s, value)
                 setattr(obj, s, n)
+    # The client's rare fields its own, the server's the shared RARE.
+    rare = own_rare(client)
+    for s in rare.__slots__:
+        n += 1
+        value = getattr(rare, s)
+        setattr(rare, s, [n, n + 1] if s == "holes" else n + 0.5 if isinstance(value, float) else n)
     (back,) = wire.decode(wire.encode([conn]))
+    assert back.server.rare is RARE and back.client.rare is not RARE
     assert slots(back.client) == slots(client)
     assert slots(back.server) == slots(server)
     assert {s: getattr(back, s) for s in Connection.__slots__ if s not in ("client", "server")} == \
@@ -139,17 +150,18 @@ def test_connection_pxd_lays_the_c_fields_out_in_one_block():
     # engine.wire copies each object's C fields as one block, from its first
     # to its last (compiled build): every slot that is not an object is a C
     # field before the first object field, in __slots__ order, from
-    # roles_inferred/port to evidence/fin_guess (the names wire._blocks uses).
+    # roles_inferred/port to evidence/acks (the names wire._blocks uses).
     import re
     from pathlib import Path
 
     from tcpflow_analyze.model import connection
     text = (Path(connection.__file__).with_name("connection.pxd")).read_text()
     for cls, objects, first, last in ((Connection, connection.CONNECTION_OBJECTS, "roles_inferred", "evidence"),
-                                      (Endpoint, connection.ENDPOINT_OBJECTS, "port", "fin_guess")):
+                                      (Endpoint, connection.ENDPOINT_OBJECTS, "port", "acks")):
         body = text.split(f"cdef class {cls.__name__}:")[1].split("cdef class")[0]
         declared = []
-        for ctype, names in re.findall(r"cdef public (long long|int|bint|double|object|bytes|Endpoint) ([\w, ]+)", body):
+        for ctype, names in re.findall(r"cdef public (long long|int|bint|double|object|bytes|EndpointRare|Endpoint) "
+                                       r"([\w, ]+)", body):
             declared += [(name.strip(), ctype) for name in names.split(",")]
         c_fields = [n for n, t in declared if t in ("long long", "int", "bint", "double")]
         assert {n for n, _ in declared} == set(cls.__slots__)

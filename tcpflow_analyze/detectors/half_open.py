@@ -160,12 +160,12 @@ def _unanswered(conns, timeout):
     out = []
     for c in conns:
         client, server = c.client, c.server
-        if client.rxmt_time < 0 and client.probe_time < 0 and server.rxmt_time < 0 and server.probe_time < 0:
+        if client.rxmt_time < 0 and client.rare.probe_time < 0 and server.rxmt_time < 0 and server.rare.probe_time < 0:
             continue  # neither side retransmitted nor probed: nothing went unanswered
         for x, y in ((client, server), (server, client)):
             if not y.packets:
                 continue  # a one-sided capture: silence is the capture's, not the peer's
-            last_try = max(x.rxmt_time, x.probe_time)
+            last_try = max(x.rxmt_time, x.rare.probe_time)
             if last_try <= y.last_time or last_try - y.last_time < timeout:
                 continue
             silent = last_try - y.last_time
@@ -177,7 +177,7 @@ def _unanswered(conns, timeout):
                 f"dropped the state) while {service(x)} still holds the connection",
                 {"kind": "unanswered", "sender": service(x), "silent_peer": service(y),
                  "silent_for": round(silent, 3), "retransmissions": x.retransmits,
-                 "keepalive_probes": x.probes}, SEVERITY))
+                 "keepalive_probes": x.rare.probes}, SEVERITY))
     return out
 
 

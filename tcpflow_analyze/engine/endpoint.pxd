@@ -7,7 +7,7 @@
 # are C values for the same reason; a constant another module imports from
 # here (DUP_WINDOW) stays a Python object, which a C global would not be.
 import cython
-from ..model.connection cimport Connection, Endpoint, Transitions
+from ..model.connection cimport Connection, Endpoint, EndpointRare, Transitions, own_rare
 
 cdef long long ACK, FIN, RST, SYN
 cdef long long HS_ACK, HS_OVERFLOW, HS_SIMOPEN, HS_SYN, HS_SYNACK, SEQ_HALF, SEQ_MASK
@@ -35,9 +35,9 @@ cpdef receipts(Connection conn, Endpoint x, Endpoint y, bint upper, ts, long lon
 
 cdef lost_synack(Connection conn, Endpoint x, Endpoint y, ts)
 
-@cython.locals(sig="long long", fin_seq="long long", st="long long")
+@cython.locals(sig="long long", fin_seq="long long", st="long long", rare=EndpointRare)
 cpdef control(Connection conn, Endpoint x, Endpoint y, bint upper, ts, long long seq, long long ack,
               long long flags, long long plen, wscale)
 
-@cython.locals(step="long long", xst="long long", yst="long long")
+@cython.locals(step="long long", xst="long long", yst="long long", rare=EndpointRare)
 cpdef unseen_peer_ack(Connection conn, Endpoint x, Endpoint y, bint upper, long long rn, long long ack, ts)

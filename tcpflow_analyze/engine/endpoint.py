@@ -27,7 +27,7 @@ except ImportError:   # the pure-Python build, where Cython need not be installe
 from ..decode import ACK, FIN, RST, SYN
 from ..model.connection import (
     EVIDENCE_INFERRED, HS_ACK, HS_OVERFLOW, HS_SIMOPEN, HS_SYN, HS_SYNACK, SEQ_HALF, SEQ_MASK, Endpoint, Transitions,
-    ended_history, seq_ge,
+    ended_history, own_rare, seq_ge,
 )
 from ..model.states import (
     CLOSE_WAIT, CLOSED, CLOSING, ESTABLISHED, FIN_WAIT_1, FIN_WAIT_2, LAST_ACK, LISTEN, SYN_RECEIVED,
@@ -245,7 +245,8 @@ def control(conn, x, y, upper, ts, seq, ack, flags, plen, wscale) -> None:
         if sig == x.ctl_seq and ts - x.ctl_time < DUP_WINDOW:
             # The capture holds this SYN or FIN twice (table.DUP_WINDOW): not
             # a SYN retry, nor a retransmitted FIN.
-            x.ctl_duplicates += 1
+            rare = own_rare(x)
+            rare.ctl_duplicates += 1
             return
         x.ctl_seq = sig
         x.ctl_time = ts
@@ -304,11 +305,11 @@ def control(conn, x, y, upper, ts, seq, ack, flags, plen, wscale) -> None:
         x.last_fin_time = ts
         # (The first test, the rare marks of a lost or unseen peer FIN, is
         # implied by the last one: it spares most FINs the rest.)
-        if ((conn.one_sided or y.fin_guess >= 0)
+        if ((conn.one_sided or y.rare.fin_guess >= 0)
                 and x.fin_seq < 0 and not x.got_fin and x.state == ESTABLISHED and flags & ACK and ack == x.rcv_nxt
                 and y.fin_seq < 0
-                and ((conn.one_sided and not y.packets and y.unseen_step == 1)
-                     or (y.fin_guess == ack and y.snd_nxt == ack))):
+                and ((conn.one_sided and not y.packets and y.rare.unseen_step == 1)
+                     or (y.rare.fin_guess == ack and y.snd_nxt == ack))):
             # One direction only: x's acknowledgment last moved by exactly
             # one, and x now closes without having received anything more.
             # The one is the peer's FIN (a FIN takes one sequence number,
@@ -316,7 +317,7 @@ def control(conn, x, y, upper, ts, seq, ack, flags, plen, wscale) -> None:
             # peer to FIN_WAIT_2, and x is the passive closer (LAST_ACK).
             # The same in a two-way capture that lost the peer's FIN
             # (``fin_guess``: x acknowledged one past the peer's last byte).
-            t = y.unseen_time if not y.packets else y.fin_guess_time
+            t = y.rare.unseen_time if not y.packets else y.rare.fin_guess_time
             y.fin_seq = (ack - 1) & SEQ_MASK
             y.fin_time = t
             y.active_close = True
@@ -453,6 +454,7 @@ def unseen_peer_ack(conn, x, y, upper, rn, ack, ts) -> None:
             conn.evidence = EVIDENCE_INFERRED
     else:
         return
-    y.unseen_step = step
-    y.unseen_time = ts
+    rare = own_rare(y)
+    rare.unseen_step = step
+    rare.unseen_time = ts
     conn.one_sided = 1 if upper else 2

@@ -64,14 +64,15 @@ def capture_sums(conns) -> dict:
             # max(acks - 1, 0) of each side, without two calls per connection.
             ca, sa = c.acks, s.acks
             acks += (ca - 1 if ca else 0) + (sa - 1 if sa else 0)
-            gaps += c.gap_acks + s.gap_acks
-            holes += c.seq_holes + s.seq_holes
+            gaps += c.rare.gap_acks + s.rare.gap_acks
+            holes += c.rare.seq_holes + s.rare.seq_holes
         if conn.one_sided:
             one_sided += 1
         if conn.evidence:
             inferred += 1
-        missed += c.missed + s.missed
-        duplicates += c.duplicates + c.ctl_duplicates + s.duplicates + s.ctl_duplicates
+        cr, sr = c.rare, s.rare
+        missed += cr.missed + sr.missed
+        duplicates += cr.duplicates + cr.ctl_duplicates + sr.duplicates + sr.ctl_duplicates
     return {"one_sided": one_sided, "states_inferred": inferred, "missed_bytes": missed,
             "duplicates": duplicates, "acks": acks, "gaps": gaps, "holes": holes}
 

@@ -4,7 +4,7 @@
 # Python objects: the tracker imports two of them, which a C global would
 # not let it.
 import cython
-from ..model.connection cimport Connection, Endpoint
+from ..model.connection cimport Connection, Endpoint, EndpointRare, own_rare
 
 cdef long long ACK, FIN, RST, SYN, SEQ_MASK
 cdef dict _RESPONDER
@@ -15,5 +15,5 @@ cpdef add_scaled(Connection conn, count, letter, bint upper)
 
 cpdef add_once(Connection conn, Endpoint ep, bit, letter, bint upper)
 
-@cython.locals(ctl="long long", bit="long long", value="long long", last="long long")
+@cython.locals(ctl="long long", bit="long long", value="long long", last="long long", rare=EndpointRare)
 cpdef control(Connection conn, Endpoint ep, long long flags, long long seq, long long plen, bint upper)

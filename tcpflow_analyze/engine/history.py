@@ -12,7 +12,7 @@ HIST_* masks); retransmissions, gaps and zero windows are written at their
 from __future__ import annotations
 
 from ..decode import ACK, FIN, RST, SYN
-from ..model.connection import SEQ_MASK
+from ..model.connection import SEQ_MASK, own_rare
 
 # Letters recorded once per direction (Zeek: HIST_* masks).
 H_ACK = 1
@@ -70,8 +70,9 @@ def control(conn, ep, flags: int, seq: int, plen: int, upper: bool) -> None:
         bit = H_RST
         letter = "R"
         value = seq
-        last = ep.last_rst
-        ep.last_rst = seq
+        rare = own_rare(ep)
+        last = rare.last_rst
+        rare.last_rst = seq
     elif flags & FIN and flags & RST:
         add_once(conn, ep, H_INCONSISTENT, "I", upper)
         return

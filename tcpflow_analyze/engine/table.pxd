@@ -19,7 +19,7 @@
 # The key and the window scale stay Python objects (the ports are boxed only
 # for the few packets that route or split a connection).
 import cython
-from ..model.connection cimport Connection, Endpoint, reverse_key
+from ..model.connection cimport Connection, Endpoint, EndpointRare, own_rare, reverse_key
 from .flowtable cimport FlowTable
 # The state machine's functions (cpdef in their .pxd) called through their C
 # entries: no argument tuple, no ints boxed for a call and unboxed again.
@@ -37,7 +37,7 @@ cdef class ConnectionTable:
     cdef public object options, max_table, max_finished, finished, finished_failed, order, folds
     cdef public object evicted, _order, packet_number, likely_server_ports, awaiting
 
-    @cython.locals(x=Endpoint, y=Endpoint, ctl="long long",
+    @cython.locals(x=Endpoint, y=Endpoint, rare=EndpointRare, ctl="long long",
                    nxt="long long", end="long long", adv="long long", rn="long long", ynxt="long long",
                    seglen="long long", zs="long long", zend="long long", d="long long", g="long long",
                    n="long long", yd="long long", zl="long long", tso=object)

@@ -21,7 +21,7 @@ except ImportError:   # the pure-Python build, where Cython need not be installe
 from ..decode import ACK, FIN, RST, SYN
 from ..model.connection import (
     HS_SYN, HS_SYNACK, SEQ_HALF, SEQ_MASK, Z_CLOSED, Z_IN_STEP, Z_INACTIVE, Z_RESET, Connection, Endpoint,
-    reverse_key, split_key,
+    own_rare, reverse_key, split_key,
 )
 from ..model.states import CLOSED, ESTABLISHED, SYN_SENT, UNKNOWN
 from . import history, zeek
@@ -145,8 +145,9 @@ class ConnectionTable:
                 history.add(conn, "A", upper)
             if win == 0 and y.zstate != Z_CLOSED:
                 # Zeek's W (update_window; x is not RESET, being in step).
-                x.zero_windows += 1
-                history.add_scaled(conn, x.zero_windows, "W", upper)
+                rare = own_rare(x)
+                rare.zero_windows += 1
+                history.add_scaled(conn, rare.zero_windows, "W", upper)
             # Our sequence space, the general path's below without what an
             # endpoint in step (seen before, so SND.NXT known) cannot need.
             if plen:
@@ -156,7 +157,7 @@ class ConnectionTable:
                 if adv and adv < SEQ_HALF:
                     if adv < plen:
                         x.bytes += adv
-                        if x.holes is not None:
+                        if x.rare.holes is not None:
                             fill_hole(x, seq, nxt)
                     else:
                         x.bytes += plen
@@ -166,10 +167,11 @@ class ConnectionTable:
                     x.seg_time = ts
                     x.snd_nxt = end
                 else:
-                    if x.holes is not None:
+                    if x.rare.holes is not None:
                         fill_hole(x, seq, end)
                     if seq == x.seg_seq and ts - x.seg_time < DUP_WINDOW and ack == x.rcv_nxt:
-                        x.duplicates += 1
+                        rare = own_rare(x)
+                        rare.duplicates += 1
                     else:
                         x.retransmits += 1
                         x.rxmt_time = ts
@@ -184,7 +186,7 @@ class ConnectionTable:
                 if rn < 0 or 0 < ((ack - rn) & SEQ_MASK) < SEQ_HALF:
                     x.rcv_nxt = ack
                     x.acks += 1
-                    if y.holes is not None:
+                    if y.rare.holes is not None:
                         acked_holes(y, ack)
                     ynxt = y.snd_nxt
                     if y.zlast != Z_IN_STEP or 0 < ((ack - ynxt) & SEQ_MASK) < SEQ_HALF:
@@ -239,8 +241,9 @@ class ConnectionTable:
                 history.add(conn, "A", upper)
         if win == 0 and not flags & RST and y.zstate != Z_CLOSED and zs != Z_RESET:
             # Zeek's W (update_window), judged on the states before the packet.
-            x.zero_windows += 1
-            history.add_scaled(conn, x.zero_windows, "W", upper)
+            rare = own_rare(x)
+            rare.zero_windows += 1
+            history.add_scaled(conn, rare.zero_windows, "W", upper)
 
         if zl != Z_IN_STEP:
             # Zeek's last_seq (update_last_seq): any segment ending beyond it
@@ -288,7 +291,7 @@ class ConnectionTable:
                     if adv < plen:
                         # Partly old bytes: they may fill a hole.
                         x.bytes += adv
-                        if x.holes is not None:
+                        if x.rare.holes is not None:
                             fill_hole(x, seq, nxt)
                     else:
                         x.bytes += plen
@@ -304,14 +307,15 @@ class ConnectionTable:
                 x.snd_nxt = end
             else:
                 x.snd_nxt = nxt
-                if x.holes is not None:
+                if x.rare.holes is not None:
                     fill_hole(x, seq, end)
                 if plen:
                     if seq == x.seg_seq and ts - x.seg_time < DUP_WINDOW and ack == x.rcv_nxt:
                         # The same segment again, within moments, with the
                         # same acknowledgment: one packet the capture holds
                         # twice, not a retransmission (Zeek's T all the same).
-                        x.duplicates += 1
+                        rare = own_rare(x)
+                        rare.duplicates += 1
                     else:
                         x.retransmits += 1
                         x.rxmt_time = tso
@@ -331,7 +335,7 @@ class ConnectionTable:
                 # acknowledgment advances (TCP_Reassembler::AckReceived),
                 # not per packet: so here, and only here.
                 x.acks += 1
-                if y.holes is not None:
+                if y.rare.holes is not None:
                     acked_holes(y, ack)
                 ynxt = y.snd_nxt
                 if ynxt < 0:
@@ -377,8 +381,9 @@ class ConnectionTable:
         if seq == (nxt - 1) & SEQ_MASK:
             # One below SND.NXT: a keepalive probe (RFC 9293 3.8.4; Linux
             # tcp_write_wakeup).
-            x.probes += 1
-            x.probe_time = ts
+            rare = own_rare(x)
+            rare.probes += 1
+            rare.probe_time = ts
         elif x.zlast == Z_IN_STEP and 0 < ((seq - nxt) & SEQ_MASK) < SEQ_HALF:
             # Beyond SND.NXT (the capture missed x's bytes): Zeek's last_seq
             # moves to it, ours and its reassembler's frontier do not.  Out
@@ -422,17 +427,18 @@ class ConnectionTable:
         (our count of the loss; Zeek's own gap, its G, is ``_zeek_ack``)."""
         gap = (ack - ynxt) & SEQ_MASK
         y.snd_nxt = ack
-        y.gaps += 1
+        rare = own_rare(y)
+        rare.gaps += 1
         if y.packets:
-            y.missed += gap
-            if y.hole_ack != ack:   # one gap per ACK event, as Zeek counts
-                y.gap_acks += 1
+            rare.missed += gap
+            if rare.hole_ack != ack:   # one gap per ACK event, as Zeek counts
+                rare.gap_acks += 1
             if gap == 1:
                 # One sequence number past y's last byte: most likely y's
                 # FIN (RFC 9293 3.4: a FIN takes one), which the capture lost
                 # (``timers``).
-                y.fin_guess = ack
-                y.fin_guess_time = ts
+                rare.fin_guess = ack
+                rare.fin_guess_time = ts
         else:
             unseen_peer_ack(conn, x, y, upper, rn, ack, ts)
 
@@ -462,9 +468,10 @@ class ConnectionTable:
         if g and g < SEQ_HALF:
             y.zdata = ack
             if zeek.clean(y) and zeek.clean(x):
-                y.zgaps += 1
-                y.zmissed += g
-                history.add_scaled(conn, y.zgaps, "G", not upper)
+                rare = own_rare(y)
+                rare.zgaps += 1
+                rare.zmissed += g
+                history.add_scaled(conn, rare.zgaps, "G", not upper)
 
     # ------------------------------------------------------------------ routing
     # The per-connection methods stay def (engine.observer.ObservedTable
@@ -818,10 +825,11 @@ MAX_HOLES = 64
 
 def new_hole(ep: Endpoint, start: int, end: int) -> None:
     """[start, end) of ep's sequence space was skipped by the capture."""
-    ep.seq_holes += 1
-    holes = ep.holes
+    rare = own_rare(ep)
+    rare.seq_holes += 1
+    holes = rare.holes
     if holes is None:
-        ep.holes = [start, end]
+        rare.holes = [start, end]
     elif len(holes) < 2 * MAX_HOLES:
         holes += (start, end)
 
@@ -833,8 +841,10 @@ def _rel(ep: Endpoint, v: int) -> int:
 
 def fill_hole(ep: Endpoint, start: int, end: int) -> None:
     """A segment [start, end) arrived late (retransmitted, or reordered): the
-    part of any hole it covers was not lost to the capture."""
-    holes = ep.holes
+    part of any hole it covers was not lost to the capture.  (Called where
+    ep has holes: its rare fields are its own.)"""
+    rare = ep.rare
+    holes = rare.holes
     s, e = _rel(ep, start), _rel(ep, end)
     kept = []
     for i in range(0, len(holes), 2):
@@ -847,7 +857,7 @@ def fill_hole(ep: Endpoint, start: int, end: int) -> None:
             kept += (a, start)
         if e < rb:
             kept += (end, b)
-    ep.holes = kept or None
+    rare.holes = kept or None
 
 
 def acked_holes(ep: Endpoint, ack: int) -> int:
@@ -855,8 +865,10 @@ def acked_holes(ep: Endpoint, ack: int) -> int:
     so the capture lost those bytes (Zeek: TCP_Reassembler::AckReceived counts
     a gap event when an ACK covers undelivered bytes).  Their bytes go to
     ``missed``, the event to ``gap_acks`` (``hole_ack``: the ACK, so that the
-    same ACK running past SND.NXT too is one event); returns the bytes."""
-    holes = ep.holes
+    same ACK running past SND.NXT too is one event); returns the bytes.
+    (Called where ep has holes: its rare fields are its own.)"""
+    rare = ep.rare
+    holes = rare.holes
     r = _rel(ep, ack)
     lost = 0
     kept = []
@@ -870,11 +882,11 @@ def acked_holes(ep: Endpoint, ack: int) -> int:
             kept += (ack, b)
         else:
             kept += (a, b)
-    ep.holes = kept or None
+    rare.holes = kept or None
     if lost:
-        ep.missed += lost
-        ep.gap_acks += 1
-        ep.hole_ack = ack
+        rare.missed += lost
+        rare.gap_acks += 1
+        rare.hole_ack = ack
     return lost
 
 

@@ -7,7 +7,7 @@
 # costs no object.  A time that is written (a state's date) stays the Python
 # object it was, int or float, in both builds.
 import cython
-from ..model.connection cimport Connection, Endpoint
+from ..model.connection cimport Connection, Endpoint, EndpointRare
 from .endpoint cimport fin_acked, receive_fin, set_state
 
 cdef long long EVIDENCE_INFERRED, EVIDENCE_UNKNOWN, HS_ACK, HS_SYNACK, SEQ_HALF, SEQ_MASK
@@ -31,6 +31,7 @@ cpdef infer_lost_answers(Connection conn, double end_ts)
 @cython.locals(waited=double, seg_time=double, rxmt_time=double, data_end="long long")
 cdef lost_answer(Connection conn, Endpoint x, Endpoint y, double end_ts, list events)
 
+@cython.locals(guess="long long")
 cpdef lost_fin(Connection conn, Endpoint x, Endpoint y, t)
 
 cpdef lost_fin_ack(Connection conn, Endpoint x, Endpoint y, t)

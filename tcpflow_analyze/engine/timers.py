@@ -164,8 +164,8 @@ def lost_answer(conn: Connection, x: Endpoint, y: Endpoint, end_ts: float, event
     # fail at the first cheap one, and the wait (never below
     # LOST_ANSWER_WAIT) is worked out only for a segment that waited that.
     if x.fin_seq < 0:
-        if x.fin_guess >= 0:
-            events.append((x.fin_guess_time, 0, x, y))
+        if x.rare.fin_guess >= 0:
+            events.append((x.rare.fin_guess_time, 0, x, y))
     elif x.fin_count == 1 and not y.got_fin:
         # (A FIN y has needs no answer: lost_fin_ack would do nothing,
         # and nothing takes a FIN back.)
@@ -185,10 +185,11 @@ def lost_answer(conn: Connection, x: Endpoint, y: Endpoint, end_ts: float, event
 
 def lost_fin(conn: Connection, x: Endpoint, y: Endpoint, t: float) -> None:
     """x's FIN, which y acknowledged at ``t``, is missing from the capture."""
-    if not (x.fin_seq < 0 and x.snd_nxt == x.fin_guess and y.rcv_nxt == x.fin_guess and not y.got_fin
+    guess = x.rare.fin_guess
+    if not (x.fin_seq < 0 and x.snd_nxt == guess and y.rcv_nxt == guess and not y.got_fin
             and x.state in SYNCHRONIZED and y.state in SYNCHRONIZED):
         return
-    x.fin_seq = (x.fin_guess - 1) & SEQ_MASK
+    x.fin_seq = (guess - 1) & SEQ_MASK
     x.fin_time = t
     x.active_close = not x.got_fin
     st = x.state
@@ -270,13 +271,13 @@ def infer_unseen(conn: Connection, end_ts: float) -> None:
         conn.one_sided = 0
         return
     conn.evidence = EVIDENCE_INFERRED
-    if (y.unseen_step == 1 and y.fin_seq < 0 and x.fin_seq < 0 and not x.got_fin and y.state == ESTABLISHED
+    if (y.rare.unseen_step == 1 and y.fin_seq < 0 and x.fin_seq < 0 and not x.got_fin and y.state == ESTABLISHED
             and x.state == ESTABLISHED):
         # x's acknowledgment last moved by exactly one and never again: the
         # peer's FIN (it takes one sequence number, RFC 9293 3.4; a last
         # segment of one byte is rare), which x acknowledged (CLOSE_WAIT:
         # its application has not closed) -- the peer sits in FIN_WAIT_2.
-        t = y.unseen_time
+        t = y.rare.unseen_time
         y.fin_seq = (x.rcv_nxt - 1) & 0xFFFFFFFF
         y.fin_time = t
         y.active_close = True

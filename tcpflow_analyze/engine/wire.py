@@ -21,7 +21,7 @@ except ImportError:   # the pure-Python build, where Cython need not be installe
     from .._core import NO_CYTHON as cython
 
 from ..model.connection import (
-    CONNECTION_OBJECTS, ENDPOINT_OBJECTS, Connection, Endpoint, Transitions, history_from_block,
+    CONNECTION_OBJECTS, ENDPOINT_OBJECTS, RARE, Connection, Endpoint, EndpointRare, Transitions, history_from_block,
 )
 from .zeek import ZeekRow
 
@@ -45,6 +45,10 @@ else:
 _conn_values = operator.attrgetter(*_PLAIN)
 _endpoint_values = operator.attrgetter(*_ENDPOINT_SLOTS)
 _HISTORY = _ENDPOINT_SLOTS.index("trans_flat")
+# An endpoint's rare fields travel as a tuple of their slots, or None for
+# the shared RARE (nearly every endpoint: it stays shared on arrival).
+_RARE = _ENDPOINT_SLOTS.index("rare")
+_rare_values = operator.attrgetter(*EndpointRare.__slots__)
 _row_values = operator.attrgetter(*ZeekRow.__slots__)
 # marshal format 4 keeps an object written twice one object (a host's
 # address, one bytes object for all its endpoints; a live history's time
@@ -65,19 +69,20 @@ def _assigner(slots) -> callable:
 _assign_conn = _assigner(_PLAIN)
 _assign_endpoint = _assigner(_ENDPOINT_SLOTS)
 _assign_row = _assigner(ZeekRow.__slots__)
+_assign_rare = _assigner(EndpointRare.__slots__)
 
 
 def _blocks(c):
     """Where the C fields of ``c`` and of its endpoints lie (compiled only:
     connection.pxd puts them in one block, from roles_inferred and port to
-    evidence and fin_guess), and their lengths."""
+    evidence and acks), and their lengths."""
     client = c.client
     server = c.server
     conn_at = cython.cast(cython.p_char, cython.address(c.roles_inferred))
     conn_len = cython.cast(cython.p_char, cython.address(c.evidence) + 1) - conn_at
     client_at = cython.cast(cython.p_char, cython.address(client.port))
     server_at = cython.cast(cython.p_char, cython.address(server.port))
-    ep_len = cython.cast(cython.p_char, cython.address(client.fin_guess) + 1) - client_at
+    ep_len = cython.cast(cython.p_char, cython.address(client.acks) + 1) - client_at
     return conn_at, conn_len, client_at, server_at, ep_len
 
 
@@ -103,15 +108,23 @@ def _endpoint_out(ep):
     """``ep``'s slots that travel by name; a history of the compiled core
     (``Transitions``) as its C memory's bytes (marshal takes built-in types only, and a
     float object per time would cost what packing the rest does)."""
-    values = _endpoint_values(ep)
+    values = list(_endpoint_values(ep))
     flat = values[_HISTORY]
     if type(flat) is Transitions:
-        values = values[:_HISTORY] + (flat.block(),) + values[_HISTORY + 1:]
-    return values
+        values[_HISTORY] = flat.block()
+    rare = values[_RARE]
+    values[_RARE] = None if rare is RARE else _rare_values(rare)
+    return tuple(values)
 
 
 def _endpoint_in(ep, values):
-    _assign_endpoint(ep, values)
+    rare = values[_RARE]
+    if rare is None:
+        rare = RARE
+    else:
+        values_of, rare = rare, EndpointRare()
+        _assign_rare(rare, values_of)
+    _assign_endpoint(ep, values[:_RARE] + (rare,) + values[_RARE + 1:])
     if type(ep.trans_flat) is bytes:
         ep.trans_flat = history_from_block(ep.trans_flat)
 

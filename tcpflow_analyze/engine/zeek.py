@@ -21,7 +21,7 @@ from ..decode import ACK, FIN, RST, SYN
 from ..model.sha1 import sha1
 from ..model.connection import (
     SEQ_HALF, SEQ_MASK, Z_CLOSED, Z_ESTABLISHED, Z_IN_STEP, Z_INACTIVE, Z_PARTIAL, Z_RESET, Z_SYN_ACK_SENT,
-    Z_SYN_SENT, Connection,
+    Z_SYN_SENT, RARE, Connection,
 )
 
 
@@ -190,7 +190,7 @@ def current_row(conn, last: float) -> ZeekRow:
     row.conn_state = conn_state(conn)
     row.orig_pkts, row.resp_pkts, row.orig_ip_bytes, row.resp_ip_bytes = row_counts(conn)
     row.orig_bytes, row.resp_bytes = size(o, r), size(r, o)
-    row.missed_bytes = o.zmissed + r.zmissed
+    row.missed_bytes = o.rare.zmissed + r.rare.zmissed
     return row
 
 
@@ -213,11 +213,15 @@ def split(conn, ts: float, last: float, x_is_client: bool, sport: int, dport: in
     for ep in (c, s):
         ep.zstate = ep.zprev = Z_INACTIVE
         ep.zstart = ep.zlast = ep.zdata = -1
-        ep.zgaps = ep.zmissed = ep.zrxmit = 0
+        ep.zrxmit = 0
         ep.zdid_close = False
         ep.hist_seen = 0
-        ep.last_syn = ep.last_fin = ep.last_rst = -1
-        ep.zero_windows = 0
+        ep.last_syn = ep.last_fin = -1
+        rare = ep.rare
+        if rare is not RARE:
+            rare.zgaps = rare.zmissed = 0
+            rare.last_rst = -1
+            rare.zero_windows = 0
     orig_is_sender = not zeek_flips(sport, dport, flags, likely)
     conn.zflip = orig_is_sender != x_is_client
     conn.hist = "" if orig_is_sender else "^"
@@ -424,7 +428,7 @@ def conn_state(conn: Connection) -> str:
 
 def missed_bytes(conn) -> int:
     """Zeek's missed_bytes over all the instance's rows."""
-    n = conn.client.zmissed + conn.server.zmissed
+    n = conn.client.rare.zmissed + conn.server.rare.zmissed
     if conn.zrows:
         n += sum(r.missed_bytes for r in conn.zrows)
     return n

@@ -12,9 +12,10 @@
 # 140 GB or more.  Its packets, ACK advances, bytes and sequence numbers stay
 # long long; so do a connection's id and order, beside its codes and
 # handshake bits in C ints.  The ints lie in pairs between the long longs
-# (an int alone is padded to 8 bytes; zgaps is the one left).  That takes 80
-# bytes off an Endpoint, which then fits the small-object allocator (512
-# bytes at most) instead of a malloc call each, and 40 off a Connection.
+# (an int alone is padded to 8 bytes; wscale is the one left).  That took 80
+# bytes off an Endpoint, which then fit the small-object allocator (512
+# bytes at most) instead of a malloc call each, and 40 off a Connection; the
+# rare fields apart (EndpointRare) leave an Endpoint 320 bytes.
 # Every time is a C double: a packet's timestamp (or one reckoned from
 # it, as Zeek's removal time), -1.0 for "not yet", infinity for "never".
 # The packet loop hands segment() its timestamp as a C double, so a packet
@@ -24,7 +25,7 @@
 # The fields are the classes' __slots__: the C fields first, in __slots__
 # order, then the objects (connection.ENDPOINT_OBJECTS, CONNECTION_OBJECTS),
 # so that the C fields lie in one block that engine.wire copies whole (from
-# the first, port and roles_inferred, to the last, fin_guess and evidence).
+# the first, port and roles_inferred, to the last, acks and evidence).
 
 import cython
 from cpython.mem cimport PyMem_Free, PyMem_Malloc, PyMem_Realloc
@@ -37,33 +38,42 @@ cdef class Endpoint:
     cdef public bint got_fin, active_close, fw2_live
     cdef public int tw_entries
     cdef public double syn_time, fin_time, rst_time, last_syn_time, rxmt_time
-    cdef public int syn_count, probes
-    cdef public double probe_time, got_fin_time
+    cdef public double got_fin_time
     cdef public long long packets, bytes
     cdef public double first_time, last_time
-    cdef public int retransmits, zero_windows, gaps, zstate, zprev, wscale
+    cdef public int syn_count, retransmits, zstate, zprev
     cdef public long long zstart, zlast, zdata
-    cdef public int zgaps
-    cdef public long long zmissed
     cdef public int zrxmit
     cdef public bint zdid_close
     cdef public long long ip_bytes
     cdef public int hist_seen, fin_count
-    cdef public long long last_syn, last_fin, last_rst
+    cdef public long long last_syn, last_fin
     cdef public double last_fin_time
-    cdef public long long unseen_step
-    cdef public double unseen_time
-    cdef public long long missed, seg_seq
+    cdef public long long seg_seq
     cdef public double seg_time
     cdef public long long ctl_seq
     cdef public double ctl_time
-    cdef public int duplicates, ctl_duplicates
+    cdef public int wscale
     cdef public long long acks
-    cdef public int gap_acks, seq_holes
+    cdef public object addr, trans_flat
+    cdef public EndpointRare rare
+
+
+@cython.final
+cdef class EndpointRare:
+    cdef public int probes, zero_windows, gaps, zgaps
+    cdef public double probe_time
+    cdef public long long zmissed, last_rst, unseen_step
+    cdef public double unseen_time
+    cdef public long long missed
+    cdef public int duplicates, ctl_duplicates, gap_acks, seq_holes
     cdef public long long hole_ack
     cdef public double fin_guess_time
     cdef public long long fin_guess
-    cdef public object addr, trans_flat, holes
+    cdef public object holes
+
+@cython.locals(rare=EndpointRare)
+cpdef EndpointRare own_rare(Endpoint ep)
 
 
 cdef class Connection:

@@ -112,8 +112,8 @@ RECORD: tuple[Field, ...] = (
     # FIN (a copied pure ACK is not told apart: it is not mistaken for
     # anything either).  Counted in packets, not in retransmissions.
     Field("duplicates", OBJECT, fields=(
-        Field("client", INT, "c.duplicates + c.ctl_duplicates", csv="client_duplicates"),
-        Field("server", INT, "s.duplicates + s.ctl_duplicates", csv="server_duplicates"),
+        Field("client", INT, "c.rare.duplicates + c.rare.ctl_duplicates", csv="client_duplicates"),
+        Field("server", INT, "s.rare.duplicates + s.rare.ctl_duplicates", csv="server_duplicates"),
     )),
     Field("handshake", STR, "conn.handshake"),
     # Crossed SYNs (RFC 9293 3.5 figure 8): the handshake is "complete" with
@@ -140,7 +140,7 @@ RECORD: tuple[Field, ...] = (
         Field("uid", STR, "conn.zrows[0].uid if conn.zrows else uid(conn)", csv="zeek_uid"),
         Field("orig", STR, "ORIG_SIDE_NAMES[conn.zrows[0].flip if conn.zrows else conn.zflip]", csv="zeek_orig"),
         Field("rows", INT, "1 + len(conn.zrows) if conn.zrows else 1", csv="zeek_rows"),
-        Field("missed_bytes", INT, "missed_bytes(conn) if conn.zrows else c.zmissed + s.zmissed",
+        Field("missed_bytes", INT, "missed_bytes(conn) if conn.zrows else c.rare.zmissed + s.rare.zmissed",
               csv="zeek_missed_bytes"),
     )),
     # The tunnel that carried the connection (decode.tunnel): "vxlan",
@@ -157,7 +157,7 @@ RECORD: tuple[Field, ...] = (
     # Bytes acknowledged by one side that the capture never showed the other
     # send (Zeek's missed_bytes): packets the capture lost.  Not counted for
     # a side never seen at all (one_sided).
-    Field("missed_bytes", INT, "c.missed + s.missed"),
+    Field("missed_bytes", INT, "c.rare.missed + s.rare.missed"),
     # "seen": both states follow from packets in the capture; "inferred":
     # they rest partly on what the capture lacks (a side never seen, a
     # packet it missed) and are the most likely ones, not certain;

@@ -1,0 +1,45 @@
+"""An endpoint's rare fields (model.connection.EndpointRare): shared until
+the first of them is set, and the shared record never written."""
+from conftest import SAMPLES
+
+from tcpflow_analyze.analysis import analyze
+from tcpflow_analyze.model.connection import RARE, EndpointRare, own_rare
+
+
+def _values(rare):
+    return {s: getattr(rare, s) for s in rare.__slots__}
+
+
+DEFAULTS = _values(EndpointRare())
+
+
+def test_the_shared_record_is_never_written_and_the_loss_is_on_the_endpoints_own():
+    # Kernel-made captures where these fields move: a capture that lost
+    # packets (gaps, missed bytes, holes), one seen from one side only
+    # (unseen_step), a router's capture of each packet twice (duplicates),
+    # RSTs (last_rst).
+    owned = set()
+    for name in ("lossy_close_mix.pcap", "bulk_loss.pcap", "one_sided_client.pcap", "router_any.pcap",
+                 "rst_abort.pcap", "half_open_silence.pcap", "time_wait_storm.pcap"):
+        for conn in analyze([str(SAMPLES / name)]).connections:
+            for ep in (conn.client, conn.server):
+                if ep.rare is not RARE:
+                    owned.update(s for s, v in _values(ep.rare).items() if v != DEFAULTS[s])
+        assert _values(RARE) == DEFAULTS, name
+    assert {"missed", "gap_acks", "unseen_step", "duplicates", "last_rst"} <= owned
+
+
+def test_most_endpoints_share_it():
+    # A clean capture: only the endpoints that sent a RST have their own.
+    for conn in analyze([str(SAMPLES / "time_wait_storm.pcap")]).connections:
+        for ep in (conn.client, conn.server):
+            assert ep.rare is RARE
+
+
+def test_own_rare_makes_one_record_once():
+    conn = analyze([str(SAMPLES / "time_wait_storm.pcap")]).connections[0]
+    ep = conn.client
+    assert ep.rare is RARE
+    mine = own_rare(ep)
+    assert mine is not RARE and ep.rare is mine and own_rare(ep) is mine
+    assert _values(mine) == DEFAULTS
