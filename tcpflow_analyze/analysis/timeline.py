@@ -26,7 +26,7 @@ def state_at(ep, t: float) -> int:
 def sweep(spans):
     """Peak concurrency of (start, stop) spans: (peak, time of peak, step series).
 
-    The series is [(time, count), ...] after every change, for sparklines.
+    The series is a ``Steps``: (time, count) after every change, for sparklines.
     """
     starts, stops = [], []
     for start, stop in spans:
@@ -35,7 +35,7 @@ def sweep(spans):
     starts.sort()
     stops.sort()
     peak, peak_time, times, counts = sweep_sorted(starts, stops)
-    return peak, peak_time, list(zip(times, counts))
+    return peak, peak_time, Steps(times, counts)
 
 
 _INF = float("inf")
@@ -75,14 +75,14 @@ def sweep_sorted(starts: list, stops: list):
     return peak, peak_time, times, counts
 
 
-class StepSeries:
-    """A count over time as ``(time, count)`` after every change, the times
-    rounded to the microsecond as the views print them.
+class Steps:
+    """A count over time as ``(time, count)`` after every change (what
+    ``sweep`` gives).
 
     Kept as two flat arrays, not a pair per point: the timelines of a busy
-    capture run to millions of points (1.4 million for 2M packets).
-    Iterating gives the pairs; ``as_json`` the ``[[t, n], ...]`` the JSON
-    views write.
+    capture run to millions of points (1.4 million for 2M packets), and a
+    TIME_WAIT storm's busiest host to tens of thousands, made while every
+    connection of the capture is held.  Iterating gives the pairs.
     """
     __slots__ = ("times", "counts")
 
@@ -92,6 +92,18 @@ class StepSeries:
 
     def __len__(self) -> int:
         return len(self.times)
+
+    def __iter__(self):
+        return zip(self.times, self.counts)
+
+    def __getitem__(self, index):
+        return self.times[index], self.counts[index]
+
+
+class StepSeries(Steps):
+    """``Steps`` with the times rounded to the microsecond as the views
+    print them; ``as_json`` the ``[[t, n], ...]`` the JSON views write."""
+    __slots__ = ()
 
     def __iter__(self):
         return zip(map(round, self.times, repeat(6)), self.counts)

@@ -29,7 +29,7 @@ cpdef fin_acked(Connection conn, Endpoint sender, Endpoint receiver, ts)
 
 cpdef check_ended(Connection conn)
 
-@cython.locals(xst="long long", yst="long long", rn="long long")
+@cython.locals(xst="long long", yst="long long", rn="long long", rare=EndpointRare)
 cpdef receipts(Connection conn, Endpoint x, Endpoint y, bint upper, ts, long long ack, long long flags,
                long long plen)
 

@@ -208,7 +208,8 @@ def receipts(conn, x, y, upper, ts, ack, flags, plen) -> None:
         if x.state == FIN_WAIT_2:
             # Data still arriving in FIN_WAIT_2: the application shut down
             # only its sending side; tcp_fin_timeout does not apply.
-            x.fw2_live = True
+            rare = own_rare(x)
+            rare.fw2_live = True
 
 
 def lost_synack(conn, x: Endpoint, y: Endpoint, ts: float) -> None:
@@ -251,8 +252,6 @@ def control(conn, x, y, upper, ts, seq, ack, flags, plen, wscale) -> None:
         x.ctl_seq = sig
         x.ctl_time = ts
     if flags & RST:
-        if x.rst_time < 0:
-            x.rst_time = ts
         if rst_acceptable(x, y, seq, ack, flags):
             if conn.reset_by is None:
                 conn.rst_time = ts

@@ -302,7 +302,7 @@ def apply_timers(ep: Endpoint, end_ts: float, time_wait: float, fin_timeout: flo
         if end_ts - ep.state_time >= time_wait:
             set_state(ep, CLOSED, ep.state_time + time_wait)
     elif st == FIN_WAIT_2:
-        if not ep.fw2_live and end_ts - ep.state_time >= fin_timeout:
+        if not ep.rare.fw2_live and end_ts - ep.state_time >= fin_timeout:
             set_state(ep, CLOSED, ep.state_time + fin_timeout)
     elif st == SYN_SENT:
         if ep.syn_time >= 0 and end_ts - ep.syn_time >= SYN_SENT_TIMEOUT:

@@ -12,10 +12,10 @@
 # 140 GB or more.  Its packets, ACK advances, bytes and sequence numbers stay
 # long long; so do a connection's id and order, beside its codes and
 # handshake bits in C ints.  The ints lie in pairs between the long longs
-# (an int alone is padded to 8 bytes; wscale is the one left).  That took 80
-# bytes off an Endpoint, which then fit the small-object allocator (512
-# bytes at most) instead of a malloc call each, and 40 off a Connection; the
-# rare fields apart (EndpointRare) leave an Endpoint 320 bytes.
+# (an int alone is padded to 8 bytes).  That took 80 bytes off an Endpoint,
+# which then fit the small-object allocator (512 bytes at most) instead of a
+# malloc call each, and 40 off a Connection; the rare fields apart
+# (EndpointRare) leave an Endpoint 304 bytes.
 # Every time is a C double: a packet's timestamp (or one reckoned from
 # it, as Zeek's removal time), -1.0 for "not yet", infinity for "never".
 # The packet loop hands segment() its timestamp as a C double, so a packet
@@ -35,9 +35,9 @@ cdef class Endpoint:
     cdef public int port, state
     cdef public double state_time
     cdef public long long isn, snd_nxt, rcv_nxt, fin_seq
-    cdef public bint got_fin, active_close, fw2_live
-    cdef public int tw_entries
-    cdef public double syn_time, fin_time, rst_time, last_syn_time, rxmt_time
+    cdef public bint got_fin, active_close
+    cdef public int tw_entries, wscale
+    cdef public double syn_time, fin_time, last_syn_time, rxmt_time
     cdef public double got_fin_time
     cdef public long long packets, bytes
     cdef public double first_time, last_time
@@ -53,7 +53,6 @@ cdef class Endpoint:
     cdef public double seg_time
     cdef public long long ctl_seq
     cdef public double ctl_time
-    cdef public int wscale
     cdef public long long acks
     cdef public object addr, trans_flat
     cdef public EndpointRare rare
@@ -61,7 +60,9 @@ cdef class Endpoint:
 
 @cython.final
 cdef class EndpointRare:
-    cdef public int probes, zero_windows, gaps, zgaps
+    cdef public int probes, zero_windows, gaps
+    cdef public bint fw2_live
+    cdef public int zgaps
     cdef public double probe_time
     cdef public long long zmissed, last_rst, unseen_step
     cdef public double unseen_time
