@@ -68,7 +68,7 @@ def test_port_reuse_is_one_finding_per_service(bench):
     services = [a["details"]["service"] for a in found]
     assert len(services) == len(set(services))
     reused = sorted(c.id for c in analysis.connections
-                    if TIME_WAIT in (c.reused_peer_state, c.reused_own_state))
+                    if TIME_WAIT in (c.rare.reused_peer_state, c.rare.reused_own_state))
     assert sorted(i for a in found for i in a["connections"]) == reused
     assert sum(a["details"]["count"] for a in found) == len(reused) > len(found)
 

@@ -135,7 +135,7 @@ def test_rst_out_of_window_changes_nothing(run_trace):
     t.s("R", S + 30)                   # in the window but not RCV.NXT: a challenge ACK, not a reset
     [conn] = run_trace(t)
     assert states(conn) == ("ESTABLISHED", "ESTABLISHED")
-    assert conn.rst_ignored == 2
+    assert conn.rare.rst_ignored == 2
     assert conn.close == "none"
 
 
@@ -295,7 +295,7 @@ def test_port_reuse_after_close(run_trace):
     old, new = run_trace(t)
     assert states(old) == ("CLOSED", "CLOSED")  # the TIME_WAIT socket was replaced
     assert states(new) == ("ESTABLISHED", "ESTABLISHED")
-    assert new.reused_peer_state >= 0
+    assert new.rare.reused_peer_state >= 0
 
 
 def test_challenge_ack_after_client_reboot(run_trace):
@@ -309,7 +309,7 @@ def test_challenge_ack_after_client_reboot(run_trace):
     t.c("S", 90000, dt=1.0).s("SA", 7000, 90001).c("A", 90001, 7001)
     old, new = run_trace(t)
     assert states(old) == ("CLOSED", "CLOSED")
-    assert old.reset_by is old.client
+    assert old.rare.reset_by is old.client
     assert states(new) == ("ESTABLISHED", "ESTABLISHED")
     assert (new.client.packets, new.server.packets) == (3, 1)
     assert new.history == "ShA"

@@ -3,7 +3,9 @@ from conftest import SAMPLES
 
 from tcpflow_analyze.engine import wire
 from tcpflow_analyze.analysis import analyze
-from tcpflow_analyze.model.connection import RARE, Connection, Endpoint, own_rare
+from tcpflow_analyze.model.connection import (
+    CONNECTION_RARE, RARE, Connection, ConnectionRare, Endpoint, own_connection_rare, own_rare,
+)
 from tcpflow_analyze.views.report import build_report
 from tcpflow_analyze.render.json_out import dumps
 
@@ -32,8 +34,10 @@ def test_round_trip_keeps_every_field_and_link(monkeypatch, batch):
         index = {id(c): i for i, c in enumerate(a.connections)}
         linked = 0
         for orig, copy in zip(a.connections, back):
-            for s in Connection.__slots__:
-                o, c = getattr(orig, s), getattr(copy, s)
+            assert (copy.rare is CONNECTION_RARE) == (orig.rare is CONNECTION_RARE)
+            fields = [(s, getattr(orig, s), getattr(copy, s)) for s in Connection.__slots__ if s != "rare"]
+            fields += [(s, getattr(orig.rare, s), getattr(copy.rare, s)) for s in ConnectionRare.__slots__]
+            for s, o, c in fields:
                 if isinstance(o, Connection):
                     linked += 1
                     assert back.index(c) == index[id(o)]
@@ -52,15 +56,15 @@ def test_round_trip_keeps_every_field_and_link(monkeypatch, batch):
 
 def test_a_link_to_an_unlisted_instance_travels_too():
     a = analyze([str(SAMPLES / "port_reuse.pcap")])
-    conns = [c for c in a.connections if c.reused_from is not None]
+    conns = [c for c in a.connections if c.rare.reused_from is not None]
     assert conns
     back = wire.decode(wire.encode(conns))
     assert len(back) == len(conns)
     for orig, copy in zip(conns, back):
-        assert copy.reused_from is not None and copy.reused_from not in back
-        assert slots(copy.reused_from.client) == slots(orig.reused_from.client)
-        assert copy.reused_from.superseded is (copy if orig.reused_from.superseded is orig else
-                                               copy.reused_from.superseded)
+        assert copy.rare.reused_from is not None and copy.rare.reused_from not in back
+        assert slots(copy.rare.reused_from.client) == slots(orig.rare.reused_from.client)
+        assert copy.rare.reused_from.rare.superseded is (copy if orig.rare.reused_from.rare.superseded is orig else
+                                               copy.rare.reused_from.rare.superseded)
 
 
 def _zeek_split_trace(tmp_path):
@@ -79,9 +83,9 @@ def test_zeek_rows_of_a_split_connection_travel(tmp_path):
     from tcpflow_analyze.engine.zeek import ZeekRow
     a = analyze([_zeek_split_trace(tmp_path)])
     (conn,) = a.connections
-    assert conn.zrows and all(isinstance(r, ZeekRow) for r in conn.zrows)
+    assert conn.rare.zrows and all(isinstance(r, ZeekRow) for r in conn.rare.zrows)
     (back,) = wire.decode(wire.encode(a.connections))
-    assert [slots(r) for r in back.zrows] == [slots(r) for r in conn.zrows]
+    assert [slots(r) for r in back.rare.zrows] == [slots(r) for r in conn.rare.zrows]
     before = dumps(build_report(a))
     a.connections = [back]
     assert dumps(build_report(a)) == before
@@ -100,7 +104,7 @@ def test_zeek_split_same_report_with_jobs_and_partitions(tmp_path, fmt):
     assert two.stdout == one.stdout
     options = AnalysisOptions()
     merged = merge([analyze_partition([path], i, 3, options) for i in range(3)], options)
-    assert [c.zrows and len(c.zrows) for c in merged.connections] == [1]
+    assert [c.rare.zrows and len(c.rare.zrows) for c in merged.connections] == [1]
 
 
 # Slots that hold other objects of the graph, or need their own type: left as
@@ -138,12 +142,21 @@ def test_every_slot_travels_with_a_value_of_its_own():
         n += 1
         value = getattr(rare, s)
         setattr(rare, s, [n, n + 1] if s == "holes" else n + 0.5 if isinstance(value, float) else n)
+    # The connection's too, but for its links (the round-trip test's).
+    crare = own_connection_rare(conn)
+    for s in ConnectionRare.__slots__:
+        n += 1
+        value = getattr(crare, s)
+        if s in _KEEP:
+            continue
+        setattr(crare, s, bool(n & 1) if isinstance(value, bool) else n if isinstance(value, int) else n + 0.5)
     (back,) = wire.decode(wire.encode([conn]))
     assert back.server.rare is RARE and back.client.rare is not RARE
     assert slots(back.client) == slots(client)
     assert slots(back.server) == slots(server)
-    assert {s: getattr(back, s) for s in Connection.__slots__ if s not in ("client", "server")} == \
-        {s: getattr(conn, s) for s in Connection.__slots__ if s not in ("client", "server")}
+    assert {s: getattr(back, s) for s in Connection.__slots__ if s not in ("client", "server", "rare")} == \
+        {s: getattr(conn, s) for s in Connection.__slots__ if s not in ("client", "server", "rare")}
+    assert back.rare is not CONNECTION_RARE and slots(back.rare) == slots(crare)
 
 
 def test_connection_pxd_lays_the_c_fields_out_in_one_block():
@@ -160,7 +173,7 @@ def test_connection_pxd_lays_the_c_fields_out_in_one_block():
                                       (Endpoint, connection.ENDPOINT_OBJECTS, "port", "acks")):
         body = text.split(f"cdef class {cls.__name__}:")[1].split("cdef class")[0]
         declared = []
-        for ctype, names in re.findall(r"cdef public (long long|int|bint|double|object|bytes|EndpointRare|Endpoint) "
+        for ctype, names in re.findall(r"cdef public (long long|int|bint|double|object|bytes|EndpointRare|ConnectionRare|Endpoint) "
                                        r"([\w, ]+)", body):
             declared += [(name.strip(), ctype) for name in names.split(",")]
         c_fields = [n for n, t in declared if t in ("long long", "int", "bint", "double")]

@@ -85,7 +85,7 @@ class HostTimeWait:
 
 # The compiled core reads the connections' fields in C (timewait.pxd): the
 # two passes below visit every connection of the capture.
-@cython.locals(c=Connection, client=Endpoint, server=Endpoint, counts=dict, hosts=dict, tally=list, work=dict,
+@cython.locals(c=Connection, client=Endpoint, server=Endpoint, counts=dict, hosts=dict, work=dict,
                spans=list, opens=list, lifetimes=list)
 def time_wait_by_host(analysis, port_range=DEFAULT_PORT_RANGE, min_time_wait: int = 0) -> dict[str, HostTimeWait]:
     """Per host with at least ``min_time_wait`` TIME_WAIT entries: the others
@@ -96,25 +96,19 @@ def time_wait_by_host(analysis, port_range=DEFAULT_PORT_RANGE, min_time_wait: in
     conns = analysis.connections
     # Most endpoints never were in TIME_WAIT, and most hosts that were stay
     # below ``min_time_wait``: the counters say so, before any span is built.
-    # (A one-item list per host: every endpoint holds its own copy of the
-    # address, and the count is updated in place without a second lookup.)
+    # (Plain ints, not a one-item list per host to count in place: a storm's
+    # 40k client hosts would hold as many lists, made while every connection
+    # is held, where the memory a run needs peaks.)
     counts = {}
+    get = counts.get
     for c in conns:
         client, server = c.client, c.server
         if client.tw_entries:
-            tally = counts.get(client.addr)
-            if tally is None:
-                counts[client.addr] = [client.tw_entries]
-            else:
-                tally[0] += client.tw_entries
+            counts[client.addr] = get(client.addr, 0) + client.tw_entries
         if server.tw_entries:
-            tally = counts.get(server.addr)
-            if tally is None:
-                counts[server.addr] = [server.tw_entries]
-            else:
-                tally[0] += server.tw_entries
-    hosts = {host: HostTimeWait(ip_text(host), range_size=range_size, time_wait=tally[0])
-             for host, tally in counts.items() if tally[0] >= min_time_wait}
+            counts[server.addr] = get(server.addr, 0) + server.tw_entries
+    hosts = {host: HostTimeWait(ip_text(host), range_size=range_size, time_wait=n)
+             for host, n in counts.items() if n >= min_time_wait}
     if not hosts:
         return {}
     # The rest only for those hosts, in one more pass: their TIME_WAIT spans,

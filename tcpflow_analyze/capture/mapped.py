@@ -25,7 +25,7 @@ import os
 # The pages walked are given back (MADV_DONTNEED: the page cache keeps them)
 # once this many have gathered: kept mapped, the whole file would count in
 # the process's resident memory, as if it had been read into it.
-RELEASE = 1 << 22
+RELEASE = 1 << 20
 # Not every system has madvise (Windows).
 _DONTNEED = getattr(mmap, "MADV_DONTNEED", None)
 

@@ -20,7 +20,7 @@ RECORD_HEADER_LEN = 16
 CHUNK = 1 << 22
 # The longest stretch of a mapped file walked between two checks of its size
 # (mapped): a truncation inside it, as the walk runs, is SIGBUS.
-WINDOW = 1 << 22
+WINDOW = 1 << 20
 
 # libpcap's own ceiling for a record (pcap-common.h: MAXIMUM_SNAPLEN).  A caplen
 # above both this and the file's snaplen cannot be trusted: the record headers

@@ -35,7 +35,7 @@ def detect(analysis, cfg) -> list[Anomaly]:
     for svc, group, fold in with_folds(conns, analysis, REFUSED):
         clients = clients_of(group, fold)
         count = len(group) + (fold.count if fold else 0)
-        times = [c.rst_time for c in group] + ([fold.first, fold.last] if fold else [])
+        times = [c.rare.rst_time for c in group] + ([fold.first, fold.last] if fold else [])
         first = min(times)
         out.append(Anomaly(
             TYPE, SEVERITY, first, ids(group),

@@ -71,16 +71,16 @@ def _kind(instance) -> str:
 def _peer_reset(conns):
     out = []
     for c in conns:
-        if c.reset_by is None or c.rst_ack or c.rst_prior is None or not c.hs & HS_ACK:
+        if c.rare.reset_by is None or c.rare.rst_ack or c.rare.rst_prior is None or not c.hs & HS_ACK:
             continue
-        sender_prior, receiver_prior = c.rst_prior
-        if sender_prior not in SYNCHRONIZED or receiver_prior not in SYNCHRONIZED or c.reset_by.fin_seq >= 0:
+        sender_prior, receiver_prior = c.rare.rst_prior
+        if sender_prior not in SYNCHRONIZED or receiver_prior not in SYNCHRONIZED or c.rare.reset_by.fin_seq >= 0:
             continue
-        lost = c.reset_by
+        lost = c.rare.reset_by
         kept = c.server if lost is c.client else c.client
         lost_by, kept_by = service(lost), service(kept)
         out.append(Instance(
-            service(c.server), c.rst_time, [c.id],
+            service(c.server), c.rare.rst_time, [c.id],
             f"{lost_by} answered {kept_by} with a bare RST (no ACK) although it never "
             f"closed the connection: it had lost it (crashed or rebooted); {kept_by} kept it "
             f"{STATE_NAMES[receiver_prior]} until then",
@@ -123,7 +123,7 @@ def _embryonic(analysis, flood_threshold, claimed):
     out = []
     for svc, group, fold in with_folds(settled, analysis, EMBRYONIC):
         sources = clients_of(group, fold)
-        count, cookies = len(group), sum(1 for c in group if c.syn_cookie)
+        count, cookies = len(group), sum(1 for c in group if c.rare.syn_cookie)
         held = sum(1 for c in group if c.server.state != CLOSED)
         first = min((c.server.syn_time for c in group), default=None)
         last = max((c.server.syn_time for c in group), default=None)
@@ -194,19 +194,19 @@ def _unanswered_summary(svc, group):
 def _challenge_ack(conns):
     out = []
     for old in conns:
-        if old.challenge_time < 0 or old.challenge_state == TIME_WAIT:
+        if old.rare.challenge_time < 0 or old.rare.challenge_state == TIME_WAIT:
             continue
-        new = old.superseded
+        new = old.rare.superseded
         delay = retry_delay(new)
         out.append(Instance(
-            service(old.server), old.challenge_time, [old.id] + ([new.id] if new is not None else []),
+            service(old.server), old.rare.challenge_time, [old.id] + ([new.id] if new is not None else []),
             f"{service(old.client)} reconnected from the same port while {service(old.server)} still "
-            f"held the old connection ({STATE_NAMES[old.challenge_state]}): the server answered "
+            f"held the old connection ({STATE_NAMES[old.rare.challenge_state]}): the server answered "
             f"the new SYN with a challenge ACK carrying the old numbers (RFC 5961 4), the client "
             f"reset the old connection" + (f" and its retried SYN got through after {delay * 1000:.0f} ms"
                                            if delay is not None else ""),
             {"kind": "challenge_ack", "client": service(old.client), "server": service(old.server),
-             "server_state": STATE_NAMES[old.challenge_state],
+             "server_state": STATE_NAMES[old.rare.challenge_state],
              "retry_delay": None if delay is None else round(delay, 6)}, SEVERITY))
     return out
 

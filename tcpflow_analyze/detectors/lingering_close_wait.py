@@ -44,8 +44,8 @@ def detect(analysis, cfg) -> list[Anomaly]:
                 continue
             if x.fin_time >= 0 and x.fin_time >= x.got_fin_time:
                 until, still = x.fin_time, False
-            elif x.fin_seq < 0 and c.reset_by is not None and c.rst_time >= x.got_fin_time:
-                until, still = c.rst_time, False
+            elif x.fin_seq < 0 and c.rare.reset_by is not None and c.rare.rst_time >= x.got_fin_time:
+                until, still = c.rare.rst_time, False
             elif x.fin_seq < 0:
                 until, still = end, True
             else:

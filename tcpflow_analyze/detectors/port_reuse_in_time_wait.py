@@ -33,11 +33,11 @@ EXPLANATION = (
 def detect(analysis, cfg) -> list[Anomaly]:
     found = []
     for c in analysis.connections:
-        if c.reused_peer_state != TIME_WAIT and c.reused_own_state != TIME_WAIT:
+        if c.rare.reused_peer_state != TIME_WAIT and c.rare.reused_own_state != TIME_WAIT:
             continue
-        if c.reused_from is not None and c.reused_from.challenge_time >= 0:
+        if c.rare.reused_from is not None and c.rare.reused_from.rare.challenge_time >= 0:
             continue  # the TIME_WAIT refused the SYN: syn_to_time_wait tells that story
-        holder = "server" if c.reused_peer_state == TIME_WAIT else "client"
+        holder = "server" if c.rare.reused_peer_state == TIME_WAIT else "client"
         accepted = bool(c.hs & HS_SYNACK)
         svc, client = service(c.server), service(c.client)
         found.append(Instance(

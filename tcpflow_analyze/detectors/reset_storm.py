@@ -47,17 +47,17 @@ def detect(analysis, cfg) -> list[Anomaly]:
     claimed = scanned(analysis, cfg)
     by_host = defaultdict(list)
     for c in analysis.connections:
-        if c.reset_by is not None and c.id not in claimed and aborted(c):
-            by_host[c.reset_by.addr].append(c)
+        if c.rare.reset_by is not None and c.id not in claimed and aborted(c):
+            by_host[c.rare.reset_by.addr].append(c)
     out = []
     for addr, conns in by_host.items():
         if len(conns) < need:
             continue
-        conns.sort(key=lambda c: c.rst_time)
+        conns.sort(key=lambda c: c.rare.rst_time)
         best = (0, 0, 0)  # count, start index, end index
         lo = 0
         for hi, c in enumerate(conns):
-            while c.rst_time - conns[lo].rst_time > window:
+            while c.rare.rst_time - conns[lo].rare.rst_time > window:
                 lo += 1
             if hi - lo + 1 > best[0]:
                 best = (hi - lo + 1, lo, hi)
@@ -65,13 +65,13 @@ def detect(analysis, cfg) -> list[Anomaly]:
         if count < need:
             continue
         burst = conns[lo:hi + 1]
-        span = burst[-1].rst_time - burst[0].rst_time
-        peers = [service(c.server if c.reset_by is c.client else c.client) for c in burst]
+        span = burst[-1].rare.rst_time - burst[0].rare.rst_time
+        peers = [service(c.server if c.rare.reset_by is c.client else c.client) for c in burst]
         out.append(Anomaly(
-            TYPE, SEVERITY, burst[0].rst_time, [c.id for c in burst],
+            TYPE, SEVERITY, burst[0].rare.rst_time, [c.id for c in burst],
             f"{ip_text(addr)} aborted {count} connections with RST within {span:.1f} s",
-            {"host": ip_text(addr), "count": count, "first_time": report_time(burst[0].rst_time),
-             "last_time": report_time(burst[-1].rst_time), "window": window, "span": round(span, 3),
+            {"host": ip_text(addr), "count": count, "first_time": report_time(burst[0].rare.rst_time),
+             "last_time": report_time(burst[-1].rare.rst_time), "window": window, "span": round(span, 3),
              "total_resets": len(conns), "peers": top_counts(peers, 5)}))
     return out
 
@@ -87,7 +87,7 @@ def aborted(conn) -> bool:
     SYN_RECEIVED; the sender has no connection although the SYN-ACK would have
     synchronized it), a RST ending a TIME_WAIT (the connection was already
     closed on both sides; syn_to_time_wait tells that)."""
-    prior = conn.rst_prior
+    prior = conn.rare.rst_prior
     if prior is None:
         return False
     sender, receiver = prior

@@ -28,13 +28,13 @@ def detect(analysis, cfg) -> list[Anomaly]:
     claimed = scanned(analysis, cfg)
     found = []
     for c in analysis.connections:
-        if c.hs & (HS_SYN | HS_SYNACK | HS_ACK) != HS_SYN | HS_SYNACK or c.reset_by is not c.client:
+        if c.hs & (HS_SYN | HS_SYNACK | HS_ACK) != HS_SYN | HS_SYNACK or c.rare.reset_by is not c.client:
             continue
-        if c.rst_time < c.server.syn_time or c.id in claimed:
+        if c.rare.rst_time < c.server.syn_time or c.id in claimed:
             continue
-        if c.replay_of is not None:
+        if c.rare.replay_of is not None:
             origin = "replay"
-            why = f"a replay of connection {c.replay_of.id}'s SYN (same ISN)"
+            why = f"a replay of connection {c.rare.replay_of.id}'s SYN (same ISN)"
         elif c.client.syn_count > 1:
             origin = "retransmission"
             why = f"a retransmitted SYN ({c.client.syn_count} SYNs seen)"
@@ -42,10 +42,10 @@ def detect(analysis, cfg) -> list[Anomaly]:
             origin = "unknown"
             why = "a SYN its sender does not recognise (stale, replayed before the capture, or forged)"
         found.append(Instance(
-            service(c.server), c.rst_time, [c.id],
+            service(c.server), c.rare.rst_time, [c.id],
             f"{service(c.client)} answered {service(c.server)}'s SYN-ACK with RST: the SYN was {why}",
             {"syn_origin": origin, "client": service(c.client), "server": service(c.server),
-             "replay_of": c.replay_of.id if c.replay_of is not None else None,
+             "replay_of": c.rare.replay_of.id if c.rare.replay_of is not None else None,
              "syns": c.client.syn_count}, SEVERITY))
     return grouped(TYPE, found, _summary)
 

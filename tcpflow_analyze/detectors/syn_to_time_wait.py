@@ -37,14 +37,14 @@ EXPLANATION = (
 def detect(analysis, cfg) -> list[Anomaly]:
     found = []
     for old in analysis.connections:
-        if old.challenge_time < 0 or old.challenge_state != TIME_WAIT:
+        if old.rare.challenge_time < 0 or old.rare.challenge_state != TIME_WAIT:
             continue
-        new = old.superseded
+        new = old.rare.superseded
         delay = retry_delay(new)
         cost = f": the retried SYN got through after {delay * 1000:.0f} ms" if delay is not None else ""
         client, server = service(old.client), service(old.server)
         found.append(Instance(
-            server, old.challenge_time, [old.id] + ([new.id] if new is not None else []),
+            server, old.rare.challenge_time, [old.id] + ([new.id] if new is not None else []),
             f"{client}'s new SYN hit {server}'s TIME_WAIT socket, which "
             f"answered with the old connection's ACK; the client reset it and retried{cost}",
             {"client": client, "server": server,

@@ -7,7 +7,9 @@
 # are C values for the same reason; a constant another module imports from
 # here (DUP_WINDOW) stays a Python object, which a C global would not be.
 import cython
-from ..model.connection cimport Connection, Endpoint, EndpointRare, Transitions, own_rare
+from ..model.connection cimport (
+    Connection, ConnectionRare, Endpoint, EndpointRare, Transitions, own_connection_rare, own_rare,
+)
 
 cdef long long ACK, FIN, RST, SYN
 cdef long long HS_ACK, HS_OVERFLOW, HS_SIMOPEN, HS_SYN, HS_SYNACK, SEQ_HALF, SEQ_MASK
@@ -35,7 +37,7 @@ cpdef receipts(Connection conn, Endpoint x, Endpoint y, bint upper, ts, long lon
 
 cdef lost_synack(Connection conn, Endpoint x, Endpoint y, ts)
 
-@cython.locals(sig="long long", fin_seq="long long", st="long long", rare=EndpointRare)
+@cython.locals(sig="long long", fin_seq="long long", st="long long", rare=EndpointRare, crare=ConnectionRare)
 cpdef control(Connection conn, Endpoint x, Endpoint y, bint upper, ts, long long seq, long long ack,
               long long flags, long long plen, wscale)
 

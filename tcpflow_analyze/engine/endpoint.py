@@ -27,7 +27,7 @@ except ImportError:   # the pure-Python build, where Cython need not be installe
 from ..decode import ACK, FIN, RST, SYN
 from ..model.connection import (
     EVIDENCE_INFERRED, HS_ACK, HS_OVERFLOW, HS_SIMOPEN, HS_SYN, HS_SYNACK, SEQ_HALF, SEQ_MASK, Endpoint, Transitions,
-    ended_history, own_rare, seq_ge,
+    ended_history, own_connection_rare, own_rare, seq_ge,
 )
 from ..model.states import (
     CLOSE_WAIT, CLOSED, CLOSING, ESTABLISHED, FIN_WAIT_1, FIN_WAIT_2, LAST_ACK, LISTEN, SYN_RECEIVED,
@@ -252,17 +252,18 @@ def control(conn, x, y, upper, ts, seq, ack, flags, plen, wscale) -> None:
         x.ctl_seq = sig
         x.ctl_time = ts
     if flags & RST:
+        crare = own_connection_rare(conn)
         if rst_acceptable(x, y, seq, ack, flags):
-            if conn.reset_by is None:
-                conn.rst_time = ts
-                conn.rst_ack = bool(flags & ACK)
-                conn.rst_prior = (x.state, y.state)
-            conn.reset_by = x
+            if crare.reset_by is None:
+                crare.rst_time = ts
+                crare.rst_ack = bool(flags & ACK)
+                crare.rst_prior = (x.state, y.state)
+            crare.reset_by = x
             set_state(x, CLOSED, ts)
             set_state(y, CLOSED, ts)
             check_ended(conn)
         else:
-            conn.rst_ignored += 1
+            crare.rst_ignored += 1
         return
     if flags & SYN:
         if x.isn < 0 or x.state in (CLOSED, UNKNOWN, LISTEN):

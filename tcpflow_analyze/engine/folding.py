@@ -141,7 +141,7 @@ class FoldedGroup:
 def refused(conn: Connection) -> bool:
     """A connection refused: the client's SYN answered by the server's RST,
     no SYN-ACK ever (nothing listens, or a firewall rejects; Zeek's REJ)."""
-    return conn.reset_by is conn.server and not conn.hs & HS_SYNACK and conn.client.syn_count > 0
+    return conn.rare.reset_by is conn.server and not conn.hs & HS_SYNACK and conn.client.syn_count > 0
 
 
 def syn_only(conn: Connection) -> bool:
@@ -150,7 +150,7 @@ def syn_only(conn: Connection) -> bool:
 
 
 def kind_of(conn: Connection) -> str:
-    if conn.hs & HS_SYNACK and not conn.hs & HS_ACK and conn.reset_by is None:
+    if conn.hs & HS_SYNACK and not conn.hs & HS_ACK and conn.rare.reset_by is None:
         return EMBRYONIC
     if refused(conn):
         return REFUSED
@@ -185,7 +185,7 @@ class Folds:
         g.client_states[STATE_NAMES[conn.client.state]] += 1
         g.server_states[STATE_NAMES[conn.server.state]] += 1
         g.syn_counts[conn.client.syn_count] += 1
-        g.syn_cookies += conn.syn_cookie
+        g.syn_cookies += conn.rare.syn_cookie
         g.held += conn.server.state != CLOSED
         seen = self.seen
         for name, n in capture_sums((conn,)).items():

@@ -86,7 +86,7 @@ class ObservedTable(ConnectionTable):
         sender = conn.client if from_client else conn.server
         self.observer.segment(conn, Segment(ts, from_client, flags, seq, ack, plen, win,
                                             sender.retransmits > retransmits,
-                                            bool(flags & RST) and conn.rst_ignored > rst_ignored))
+                                            bool(flags & RST) and conn.rare.rst_ignored > rst_ignored))
 
     def _route(self, ts, key, conn, sport, dport, seq, ack, flags, encap=None):
         conn = ConnectionTable._route(self, ts, key, conn, sport, dport, seq, ack, flags, encap)
@@ -94,7 +94,7 @@ class ObservedTable(ConnectionTable):
             conn.route_check = True   # every packet of it comes this way
             from_client = key == conn.ckey
             sender = conn.client if from_client else conn.server
-            self._given = (conn, from_client, sender.retransmits, conn.rst_ignored)
+            self._given = (conn, from_client, sender.retransmits, conn.rare.rst_ignored)
         return conn
 
     def _handed_over(self, old, ts, new, flags) -> None:

@@ -19,7 +19,7 @@
 # The key and the window scale stay Python objects (the ports are boxed only
 # for the few packets that route or split a connection).
 import cython
-from ..model.connection cimport Connection, Endpoint, EndpointRare, own_rare, reverse_key
+from ..model.connection cimport Connection, Endpoint, EndpointRare, own_connection_rare, own_rare, reverse_key
 from .flowtable cimport FlowTable
 # The state machine's functions (cpdef in their .pxd) called through their C
 # entries: no argument tuple, no ints boxed for a call and unboxed again.
@@ -34,6 +34,7 @@ cdef long long H_ACK, H_DATA, TOO_LARGE_SEQ_DELTA
 cdef class ConnectionTable:
     cdef public FlowTable table
     cdef public dict hosts
+    cdef public Py_ssize_t hosts_kept
     cdef public object options, max_table, max_finished, finished, finished_failed, order, folds
     cdef public object evicted, _order, packet_number, likely_server_ports, awaiting
 

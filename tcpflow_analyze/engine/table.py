@@ -21,7 +21,7 @@ except ImportError:   # the pure-Python build, where Cython need not be installe
 from ..decode import ACK, FIN, RST, SYN
 from ..model.connection import (
     HS_SYN, HS_SYNACK, SEQ_HALF, SEQ_MASK, Z_CLOSED, Z_IN_STEP, Z_INACTIVE, Z_RESET, Connection, Endpoint,
-    own_rare, reverse_key, split_key,
+    own_connection_rare, own_rare, reverse_key, split_key,
 )
 from ..model.states import CLOSED, ESTABLISHED, SYN_SENT, UNKNOWN
 from . import history, zeek
@@ -87,8 +87,11 @@ class ConnectionTable:
         # Tunneled connections whose other direction has not been seen yet,
         # by that direction's 4-tuple (no tag): see ``_adopt``.
         self.awaiting: dict[bytes, Connection] = {}
-        # Each host's address, shared by its endpoints (``_new``).
+        # Each host's address, shared by its endpoints (``_new``); at most
+        # as many as the table holds keys, so that memory stays bounded by the
+        # connections kept (a flood from spoofed sources is a host a SYN).
         self.hosts: dict[bytes, bytes] = {}
+        self.hosts_kept = min(HOSTS_KEPT, self.max_table)
 
     # ------------------------------------------------------------------ hot path
     def segment(self, ts, key, sport, dport, seq, ack, flags, win, plen, wscale, ipb=0, encap=None, conn=None,
@@ -501,18 +504,20 @@ class ConnectionTable:
             if x.isn == seq and not conn.ended:
                 return conn  # retransmitted SYN-ACK
             if y.state == SYN_SENT and acks_syn(y, ack):
-                if conn.prev is not None:
+                rare = conn.rare
+                if rare.prev is not None:
                     # The peer accepted the new connection, so its old TCB on
                     # this tuple is gone (Linux lets a SYN with a higher ISN
                     # replace a TIME_WAIT socket: tcp_timewait_state_process).
-                    self._retire(conn.prev, ts, conn, flags)
-                    conn.prev = None
+                    self._retire(rare.prev, ts, conn, flags)
+                    rare.prev = None
                 return conn
             if conn.ended or (y.isn >= 0 and not acks_syn(y, ack)):
                 return self._reuse(ts, key, conn, x, y, sport, dport, seq, ack, flags, encap)
             return conn
 
-        prev = conn.prev
+        rare = conn.rare
+        prev = rare.prev
         if prev is not None:
             # A new SYN landed on a tuple whose old connection was still alive
             # at the peer (a rebooted client, or a TIME_WAIT socket).  The
@@ -523,32 +528,35 @@ class ConnectionTable:
             if (prev.client.state != CLOSED or prev.server.state != CLOSED) \
                     and c.state == SYN_SENT and not conn.hs & HS_SYNACK:
                 if not is_client and not acks_syn(c, ack):
-                    if prev.challenge_time < 0:
-                        prev.challenge_time = ts
-                        prev.challenge_state = prev.server.state
+                    if prev.rare.challenge_time < 0:
+                        prare = own_connection_rare(prev)
+                        prare.challenge_time = ts
+                        prare.challenge_state = prev.server.state
                     return prev
                 if is_client and flags & RST:
                     return prev
                 return conn
-            conn.prev = None
+            rare.prev = None
         if conn.ended and not flags & SYN and ts - conn.last_seen > self.options.time_wait:
             # Long after both sides closed: a connection the capture joins
             # mid-stream, not a straggler of the old one.
             return self._reuse(ts, key, conn, x, y, sport, dport, seq, ack, flags, encap)
-        if conn.prev is None and not conn.ended:
+        if rare.prev is None and not conn.ended:
             conn.route_check = False
         return conn
 
     def _reuse(self, ts, key, old, x_old, y_old, sport, dport, seq, ack, flags, encap=None):
         """A new connection instance on a 4-tuple that already had one."""
         new = self._new(ts, key, sport, dport, seq, ack, flags, encap)
-        old.superseded = new
-        old.prev = None
-        new.reused_peer_state = y_old.state
-        new.reused_own_state = x_old.state
-        new.reused_from = old
+        orare = own_connection_rare(old)
+        orare.superseded = new
+        orare.prev = None
+        nrare = own_connection_rare(new)
+        nrare.reused_peer_state = y_old.state
+        nrare.reused_own_state = x_old.state
+        nrare.reused_from = old
         if flags & SYN and not flags & ACK and x_old.isn == seq and x_old is old.client:
-            new.replay_of = old
+            nrare.replay_of = old
         if flags & SYN and not flags & ACK:
             # The sender started a new connection on this tuple: its old TCB
             # can no longer exist (one 4-tuple, one socket).  The peer's side
@@ -558,7 +566,7 @@ class ConnectionTable:
                 check_ended(old)
                 self._handed_over(old, ts, new, flags)
             if y_old.state != CLOSED:
-                new.prev = old
+                nrare.prev = old
                 new.route_check = True
         return new
 
@@ -658,7 +666,7 @@ class ConnectionTable:
         # hosts).  Bounded like ``model.text``'s address texts, so that a
         # capture of many hosts costs no more than before.
         hosts = self.hosts
-        if len(hosts) >= HOSTS_KEPT:
+        if len(hosts) >= self.hosts_kept:
             hosts.clear()
         src = hosts.setdefault(src, src)
         dst = hosts.setdefault(dst, dst)
@@ -740,12 +748,16 @@ class ConnectionTable:
         # finished connection has usually long settled.
         zeek.write_out(oldest)
         self._settle(oldest, ts)
-        # Links between instances of one 4-tuple end with it.
-        if oldest.superseded is not None and oldest.superseded.reused_from is oldest:
-            oldest.superseded.reused_from = None
-            oldest.superseded.prev = None
-        if oldest.reused_from is not None and oldest.reused_from.superseded is oldest:
-            oldest.reused_from.superseded = None
+        # Links between instances of one 4-tuple end with it (a link set is
+        # on a record of the instance's own).
+        rare = oldest.rare
+        later = rare.superseded
+        if later is not None and later.rare.reused_from is oldest:
+            later.rare.reused_from = None
+            later.rare.prev = None
+        earlier = rare.reused_from
+        if earlier is not None and earlier.rare.superseded is oldest:
+            earlier.rare.superseded = None
         self.folds.add(oldest)
 
     def _evict(self, ts: float) -> None:
@@ -766,8 +778,8 @@ class ConnectionTable:
             conn = order.popleft()
             if self.table.get(conn.ckey) is not conn:
                 continue  # already finished
-            if ts - conn.last_seen < EVICT_RECENT and not conn.evict_spared:
-                conn.evict_spared = True  # one second chance, not more
+            if ts - conn.last_seen < EVICT_RECENT and not conn.rare.evict_spared:
+                own_connection_rare(conn).evict_spared = True  # one second chance, not more
                 order.append(conn)
                 continue
             for k in keys_of(conn):

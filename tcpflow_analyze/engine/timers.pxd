@@ -7,7 +7,7 @@
 # costs no object.  A time that is written (a state's date) stays the Python
 # object it was, int or float, in both builds.
 import cython
-from ..model.connection cimport Connection, Endpoint, EndpointRare
+from ..model.connection cimport Connection, Endpoint, EndpointRare, own_connection_rare
 from .endpoint cimport fin_acked, receive_fin, set_state
 
 cdef long long EVIDENCE_INFERRED, EVIDENCE_UNKNOWN, HS_ACK, HS_SYNACK, SEQ_HALF, SEQ_MASK

@@ -8,7 +8,8 @@ given, is told of each (``observer.Observer.timer``).
 from __future__ import annotations
 
 from ..model.connection import (
-    EVIDENCE_INFERRED, EVIDENCE_UNKNOWN, HS_ACK, HS_SYNACK, SEQ_HALF, SEQ_MASK, Connection, Endpoint, seq_ge,
+    EVIDENCE_INFERRED, EVIDENCE_UNKNOWN, HS_ACK, HS_SYNACK, SEQ_HALF, SEQ_MASK, Connection, Endpoint,
+    own_connection_rare, seq_ge,
 )
 from ..model.states import (
     CLOSE_WAIT, CLOSED, CLOSING, ESTABLISHED, FIN_WAIT_1, LAST_ACK, UNKNOWN, FIN_ANSWER_TIME, FIN_WAIT_2, SYN_RECEIVED, SYN_RECEIVED_TIMEOUT, SYN_SENT, SYN_SENT_TIMEOUT,
@@ -76,7 +77,7 @@ def infer_from_silence(conn: Connection, end_ts: float, unanswered: float) -> No
     if (s.state == SYN_RECEIVED and s.syn_count == 1 and not conn.hs & HS_ACK
             and end_ts - s.syn_time >= SYNACK_RETRANSMIT_WAIT):
         set_state(s, CLOSED, s.syn_time)
-        conn.syn_cookie = True
+        own_connection_rare(conn).syn_cookie = True
     # peer_gone's first test likewise: few endpoints retransmitted last.
     if c.rxmt_time > s.last_time:
         peer_gone(c, s, unanswered)
@@ -174,7 +175,7 @@ def lost_answer(conn: Connection, x: Endpoint, y: Endpoint, end_ts: float, event
             events.append((x.fin_time, 1, x, y))
     seg_time, rxmt_time = x.seg_time, x.rxmt_time
     if (conn.evidence < EVIDENCE_INFERRED and seg_time >= 0 and rxmt_time < seg_time
-            and end_ts - seg_time >= LOST_ANSWER_WAIT and y.rcv_nxt >= 0 and conn.reset_by is None):
+            and end_ts - seg_time >= LOST_ANSWER_WAIT and y.rcv_nxt >= 0 and conn.rare.reset_by is None):
         data_end = x.fin_seq if x.fin_seq >= 0 else x.snd_nxt
         # not seq_ge(y.rcv_nxt, data_end), written out: nearly every
         # connection gets this far, twice.

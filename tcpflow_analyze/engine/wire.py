@@ -21,19 +21,24 @@ except ImportError:   # the pure-Python build, where Cython need not be installe
     from .._core import NO_CYTHON as cython
 
 from ..model.connection import (
-    CONNECTION_OBJECTS, ENDPOINT_OBJECTS, RARE, Connection, Endpoint, EndpointRare, Transitions, history_from_block,
+    CONNECTION_OBJECTS, CONNECTION_RARE, ENDPOINT_OBJECTS, RARE, Connection, ConnectionRare, Endpoint, EndpointRare,
+    Transitions, history_from_block,
 )
 from .zeek import ZeekRow
 
-# Slots holding other objects, sent as indexes (into the list, or 1/2 for the
-# client/server endpoint).
+# A connection's rare slots (ConnectionRare) holding other objects, sent as
+# indexes (into the list, or 1/2 for the client/server endpoint).
 _LINKS = ("prev", "superseded", "reused_from", "replay_of")
 _ENDPOINT_LINKS = ("reset_by",)
 _OWNED = ("client", "server")
 # Zeek's finished conn.log rows of an instance Zeek split (engine.zeek), sent
 # as a tuple of their slots each: marshal takes built-in types only.
 _ROWS = ("zrows",)
-_PLAIN = tuple(s for s in Connection.__slots__ if s not in _LINKS + _ENDPOINT_LINKS + _OWNED + _ROWS)
+_PLAIN = tuple(s for s in Connection.__slots__ if s not in _OWNED)
+# The rest of a connection's rare slots travel as a tuple, or None for the
+# shared CONNECTION_RARE (most connections: it stays shared on arrival).
+_CONN_RARE_PLAIN = tuple(s for s in ConnectionRare.__slots__ if s not in _LINKS + _ENDPOINT_LINKS + _ROWS)
+_conn_rare_values = operator.attrgetter(*_CONN_RARE_PLAIN)
 # Compiled, the int and bool slots travel as the bytes of their C fields
 # (_numbers_out), the rest by name; plain Python, every slot by name.
 if cython.compiled:
@@ -43,6 +48,7 @@ else:
     _ENDPOINT_SLOTS = Endpoint.__slots__
 
 _conn_values = operator.attrgetter(*_PLAIN)
+_CONN_RARE = _PLAIN.index("rare")
 _endpoint_values = operator.attrgetter(*_ENDPOINT_SLOTS)
 _HISTORY = _ENDPOINT_SLOTS.index("trans_flat")
 # An endpoint's rare fields travel as a tuple of their slots, or None for
@@ -70,6 +76,7 @@ _assign_conn = _assigner(_PLAIN)
 _assign_endpoint = _assigner(_ENDPOINT_SLOTS)
 _assign_row = _assigner(ZeekRow.__slots__)
 _assign_rare = _assigner(EndpointRare.__slots__)
+_assign_conn_rare = _assigner(_CONN_RARE_PLAIN)
 
 
 def _blocks(c):
@@ -153,9 +160,10 @@ def encode(conns: list[Connection]) -> bytes:
     i = 0
     while i < len(rows_of):
         c = rows_of[i]
+        rare = c.rare
         links = []
         for name in _LINKS:
-            other = getattr(c, name)
+            other = getattr(rare, name)
             if other is None:
                 links.append(-1)
                 continue
@@ -164,9 +172,11 @@ def encode(conns: list[Connection]) -> bytes:
                 j = index[id(other)] = len(rows_of)
                 rows_of.append(other)
             links.append(j)
-        rb = c.reset_by
-        rows.append((_conn_values(c), _endpoint_out(c.client), _endpoint_out(c.server),
-                     0 if rb is None else 1 if rb is c.client else 2, links, _rows_out(c.zrows)))
+        rb = rare.reset_by
+        values = list(_conn_values(c))
+        values[_CONN_RARE] = None if rare is CONNECTION_RARE else _conn_rare_values(rare)
+        rows.append((tuple(values), _endpoint_out(c.client), _endpoint_out(c.server),
+                     0 if rb is None else 1 if rb is c.client else 2, links, _rows_out(rare.zrows)))
         i += 1
     batches = []
     for i in range(0, len(rows), BATCH):
@@ -191,18 +201,28 @@ def decode(data: bytes) -> list[Connection]:
         at = 0
         for values, client_values, server_values, reset_by, linked, zrows in rows:
             c = new_conn(Connection)
-            _assign_conn(c, values)
+            rare = values[_CONN_RARE]
+            if rare is None:
+                rare = CONNECTION_RARE
+            else:
+                values_of, rare = rare, ConnectionRare()
+                _assign_conn_rare(rare, values_of)
+            _assign_conn(c, values[:_CONN_RARE] + (rare,) + values[_CONN_RARE + 1:])
             c.client = client = new_endpoint(Endpoint)
             _endpoint_in(client, client_values)
             c.server = server = new_endpoint(Endpoint)
             _endpoint_in(server, server_values)
             if cython.compiled:
                 at = _numbers_in(c, numbers, at)
-            c.reset_by = None if reset_by == 0 else client if reset_by == 1 else server
-            c.zrows = _rows_in(zrows)
+            # (Set only on a record of the connection's own: it came with one.)
+            if reset_by:
+                rare.reset_by = client if reset_by == 1 else server
+            if zrows is not None:
+                rare.zrows = _rows_in(zrows)
             conns.append(c)
             links.append(linked)
     for c, linked in zip(conns, links):
         for name, i in zip(_LINKS, linked):
-            setattr(c, name, conns[i] if i >= 0 else None)
+            if i >= 0:
+                setattr(c.rare, name, conns[i])
     return conns[:listed]

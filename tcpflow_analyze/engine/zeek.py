@@ -21,7 +21,7 @@ from ..decode import ACK, FIN, RST, SYN
 from ..model.sha1 import sha1
 from ..model.connection import (
     SEQ_HALF, SEQ_MASK, Z_CLOSED, Z_ESTABLISHED, Z_IN_STEP, Z_INACTIVE, Z_PARTIAL, Z_RESET, Z_SYN_ACK_SENT,
-    Z_SYN_SENT, RARE, Connection,
+    Z_SYN_SENT, RARE, Connection, own_connection_rare,
 )
 
 
@@ -171,8 +171,9 @@ def row_counts(conn):
     """The current row's (orig packets, resp packets, orig ip bytes, resp ip bytes)."""
     c, s = conn.client, conn.server
     cp, sp, cb, sb = c.packets, s.packets, c.ip_bytes, s.ip_bytes
-    if conn.zbase is not None:
-        bcp, bsp, bcb, bsb = conn.zbase
+    base = conn.rare.zbase
+    if base is not None:
+        bcp, bsp, bcb, bsb = base
         cp, sp, cb, sb = cp - bcp, sp - bsp, cb - bcb, sb - bsb
     return (sp, cp, sb, cb) if conn.zflip else (cp, sp, cb, sb)
 
@@ -202,11 +203,12 @@ def split(conn, ts: float, last: float, x_is_client: bool, sport: int, dport: in
     only the Zeek view starts over."""
     write_out(conn)
     row = current_row(conn, last)
-    if conn.zrows is None:
-        conn.zrows = []
-    conn.zrows.append(row)
+    crare = own_connection_rare(conn)
+    if crare.zrows is None:
+        crare.zrows = []
+    crare.zrows.append(row)
     c, s = conn.client, conn.server
-    conn.zbase = (c.packets, s.packets, c.ip_bytes, s.ip_bytes)
+    crare.zbase = (c.packets, s.packets, c.ip_bytes, s.ip_bytes)
     conn.zfirst = ts
     conn.zend = _NEVER
     conn.zclosed = -1.0
@@ -429,6 +431,7 @@ def conn_state(conn: Connection) -> str:
 def missed_bytes(conn) -> int:
     """Zeek's missed_bytes over all the instance's rows."""
     n = conn.client.rare.zmissed + conn.server.rare.zmissed
-    if conn.zrows:
-        n += sum(r.missed_bytes for r in conn.zrows)
+    rows = conn.rare.zrows
+    if rows:
+        n += sum(r.missed_bytes for r in rows)
     return n

@@ -79,25 +79,35 @@ cpdef EndpointRare own_rare(Endpoint ep)
 
 cdef class Connection:
     cdef public bint roles_inferred
-    cdef public double first_seen
-    cdef public int hs, rst_ignored
-    cdef public bint ended, route_check, evict_spared
-    cdef public int reused_peer_state, reused_own_state
-    cdef public double last_seen
-    cdef public long long seq_order
-    cdef public bint syn_cookie
-    cdef public long long id
-    cdef public double rst_time
-    cdef public bint rst_ack
-    cdef public double challenge_time
-    cdef public int challenge_state
-    cdef public bint zflip
+    cdef public int hs
+    cdef public bint ended, route_check
+    cdef public double first_seen, last_seen
+    cdef public long long seq_order, id
     cdef public double zfirst, zend, zclosed
+    cdef public bint zflip
     cdef public int one_sided, evidence
     cdef public bytes ckey
     cdef public Endpoint client, server
-    cdef public object hist, reset_by, prev, superseded, reused_from, rst_prior, replay_of, zbase, zrows
-    cdef public object encap
+    cdef public object hist, encap
+    cdef public ConnectionRare rare
+
+
+@cython.final
+cdef class ConnectionRare:
+    cdef public object reset_by
+    cdef public double rst_time
+    cdef public bint rst_ack
+    cdef public int rst_ignored
+    cdef public object rst_prior, prev, superseded, reused_from
+    cdef public int reused_peer_state, reused_own_state
+    cdef public object replay_of
+    cdef public double challenge_time
+    cdef public int challenge_state
+    cdef public bint syn_cookie, evict_spared
+    cdef public object zbase, zrows
+
+@cython.locals(rare=ConnectionRare)
+cpdef ConnectionRare own_connection_rare(Connection conn)
 
 
 cdef Py_ssize_t _C_KEY_MAX

@@ -955,7 +955,7 @@ def _timer_note(conn, side, state, before, options) -> str:
         return f"FIN_WAIT_2 timeout ({options.fin_timeout:g} s)"
     if before == SYN_SENT:
         return f"SYN retries exhausted ({SYN_SENT_TIMEOUT:g} s)"
-    if before == SYN_RECEIVED and conn.syn_cookie:
+    if before == SYN_RECEIVED and conn.rare.syn_cookie:
         return "SYN cookie: server kept no TCB"
     if before == SYN_RECEIVED:
         return f"SYN-ACK retries exhausted ({SYN_RECEIVED_TIMEOUT:g} s)"

@@ -129,18 +129,18 @@ RECORD: tuple[Field, ...] = (
     _per_side("ip_bytes", "ip_bytes"),
     # Zeek's conn.log history and conn_state for this connection (its first
     # row, if Zeek split it: ``zeek.rows``; the finished rows are
-    # ``conn.zrows``, the current one is the connection's own), with the case
+    # ``conn.rare.zrows``, the current one is the connection's own), with the case
     # of the letters following Zeek's originator (``zeek.orig``).
-    Field("history", STR, "conn.zrows[0].history if conn.zrows else conn.hist"),
-    Field("conn_state", STR, "conn.zrows[0].conn_state if conn.zrows else conn_state(conn)"),
+    Field("history", STR, "conn.rare.zrows[0].history if conn.rare.zrows else conn.hist"),
+    Field("conn_state", STR, "conn.rare.zrows[0].conn_state if conn.rare.zrows else conn_state(conn)"),
     # The Community ID v1 hash (seed 0) of the 4-tuple: joins with Zeek's
     # and Suricata's records of the same flow.
     Field("community_id", STR, "community_id(c.addr, c.port, s.addr, s.port)"),
     Field("zeek", OBJECT, fields=(
-        Field("uid", STR, "conn.zrows[0].uid if conn.zrows else uid(conn)", csv="zeek_uid"),
-        Field("orig", STR, "ORIG_SIDE_NAMES[conn.zrows[0].flip if conn.zrows else conn.zflip]", csv="zeek_orig"),
-        Field("rows", INT, "1 + len(conn.zrows) if conn.zrows else 1", csv="zeek_rows"),
-        Field("missed_bytes", INT, "missed_bytes(conn) if conn.zrows else c.rare.zmissed + s.rare.zmissed",
+        Field("uid", STR, "conn.rare.zrows[0].uid if conn.rare.zrows else uid(conn)", csv="zeek_uid"),
+        Field("orig", STR, "ORIG_SIDE_NAMES[conn.rare.zrows[0].flip if conn.rare.zrows else conn.zflip]", csv="zeek_orig"),
+        Field("rows", INT, "1 + len(conn.rare.zrows) if conn.rare.zrows else 1", csv="zeek_rows"),
+        Field("missed_bytes", INT, "missed_bytes(conn) if conn.rare.zrows else c.rare.zmissed + s.rare.zmissed",
               csv="zeek_missed_bytes"),
     )),
     # The tunnel that carried the connection (decode.tunnel): "vxlan",

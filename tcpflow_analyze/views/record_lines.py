@@ -30,7 +30,7 @@ def json_lines(conns, types):
         anomalies = get(cid)
         c = conn.client
         s = conn.server
-        yield f'{{"id": {cid}, "client": {{"ip": "{ip_text(c.addr)}", "port": {c.port}, "state": "{STATE_NAMES[c.state]}"}}, "server": {{"ip": "{ip_text(s.addr)}", "port": {s.port}, "state": "{STATE_NAMES[s.state]}"}}, "roles_inferred": {"true" if conn.roles_inferred else "false"}, "first_seen": {_json_time(conn.first_seen)}, "last_seen": {_json_time(conn.last_seen)}, "duration": {_json_time(conn.last_seen - conn.first_seen)}, "packets": {{"client": {c.packets}, "server": {s.packets}}}, "bytes": {{"client": {c.bytes}, "server": {s.bytes}}}, "retransmissions": {{"client": {c.retransmits}, "server": {s.retransmits}}}, "duplicates": {{"client": {c.rare.duplicates + c.rare.ctl_duplicates}, "server": {s.rare.duplicates + s.rare.ctl_duplicates}}}, "handshake": "{conn.handshake}", "simultaneous_open": {"true" if conn.simultaneous_open else "false"}, "handshake_rtt": {_json_time(s.syn_time - c.last_syn_time if c.last_syn_time >= 0 and s.syn_time >= 0 else None)}, "connect_time": {_json_time(s.syn_time - c.syn_time if c.last_syn_time >= 0 and s.syn_time >= 0 else None)}, "syn_retries": {c.syn_count - 1 if c.syn_count > 1 else 0}, "close": "{conn.close}", "ip_bytes": {{"client": {c.ip_bytes}, "server": {s.ip_bytes}}}, "history": "{conn.zrows[0].history if conn.zrows else conn.hist}", "conn_state": "{conn.zrows[0].conn_state if conn.zrows else conn_state(conn)}", "community_id": "{community_id(c.addr, c.port, s.addr, s.port)}", "zeek": {{"uid": "{conn.zrows[0].uid if conn.zrows else uid(conn)}", "orig": "{ORIG_SIDE_NAMES[conn.zrows[0].flip if conn.zrows else conn.zflip]}", "rows": {1 + len(conn.zrows) if conn.zrows else 1}, "missed_bytes": {missed_bytes(conn) if conn.zrows else c.rare.zmissed + s.rare.zmissed}}}, "encapsulation": {opt_text(None if conn.encap is None else conn.encap[0])}, "tunnel_id": {opt_text(None if conn.encap is None else conn.encap[1])}, "one_sided": {opt_text(ONE_SIDED_NAMES[conn.one_sided])}, "missed_bytes": {c.rare.missed + s.rare.missed}, "state_evidence": "{EVIDENCE_NAMES[conn.evidence]}", "anomalies": {anomaly_list_text(anomalies) if anomalies else "[]"}}}'
+        yield f'{{"id": {cid}, "client": {{"ip": "{ip_text(c.addr)}", "port": {c.port}, "state": "{STATE_NAMES[c.state]}"}}, "server": {{"ip": "{ip_text(s.addr)}", "port": {s.port}, "state": "{STATE_NAMES[s.state]}"}}, "roles_inferred": {"true" if conn.roles_inferred else "false"}, "first_seen": {_json_time(conn.first_seen)}, "last_seen": {_json_time(conn.last_seen)}, "duration": {_json_time(conn.last_seen - conn.first_seen)}, "packets": {{"client": {c.packets}, "server": {s.packets}}}, "bytes": {{"client": {c.bytes}, "server": {s.bytes}}}, "retransmissions": {{"client": {c.retransmits}, "server": {s.retransmits}}}, "duplicates": {{"client": {c.rare.duplicates + c.rare.ctl_duplicates}, "server": {s.rare.duplicates + s.rare.ctl_duplicates}}}, "handshake": "{conn.handshake}", "simultaneous_open": {"true" if conn.simultaneous_open else "false"}, "handshake_rtt": {_json_time(s.syn_time - c.last_syn_time if c.last_syn_time >= 0 and s.syn_time >= 0 else None)}, "connect_time": {_json_time(s.syn_time - c.syn_time if c.last_syn_time >= 0 and s.syn_time >= 0 else None)}, "syn_retries": {c.syn_count - 1 if c.syn_count > 1 else 0}, "close": "{conn.close}", "ip_bytes": {{"client": {c.ip_bytes}, "server": {s.ip_bytes}}}, "history": "{conn.rare.zrows[0].history if conn.rare.zrows else conn.hist}", "conn_state": "{conn.rare.zrows[0].conn_state if conn.rare.zrows else conn_state(conn)}", "community_id": "{community_id(c.addr, c.port, s.addr, s.port)}", "zeek": {{"uid": "{conn.rare.zrows[0].uid if conn.rare.zrows else uid(conn)}", "orig": "{ORIG_SIDE_NAMES[conn.rare.zrows[0].flip if conn.rare.zrows else conn.zflip]}", "rows": {1 + len(conn.rare.zrows) if conn.rare.zrows else 1}, "missed_bytes": {missed_bytes(conn) if conn.rare.zrows else c.rare.zmissed + s.rare.zmissed}}}, "encapsulation": {opt_text(None if conn.encap is None else conn.encap[0])}, "tunnel_id": {opt_text(None if conn.encap is None else conn.encap[1])}, "one_sided": {opt_text(ONE_SIDED_NAMES[conn.one_sided])}, "missed_bytes": {c.rare.missed + s.rare.missed}, "state_evidence": "{EVIDENCE_NAMES[conn.evidence]}", "anomalies": {anomaly_list_text(anomalies) if anomalies else "[]"}}}'
 
 
 @cython.locals(conn=Connection, c=Endpoint, s=Endpoint, out=LineText)
@@ -103,19 +103,19 @@ def json_chunks(conns, types, sep):
         out.lit(b', "server": ')
         out.num(s.ip_bytes)
         out.lit(b'}, "history": ')
-        out.quoted(conn.zrows[0].history if conn.zrows else conn.hist)
+        out.quoted(conn.rare.zrows[0].history if conn.rare.zrows else conn.hist)
         out.lit(b', "conn_state": ')
-        out.quoted(conn.zrows[0].conn_state if conn.zrows else conn_state(conn))
+        out.quoted(conn.rare.zrows[0].conn_state if conn.rare.zrows else conn_state(conn))
         out.lit(b', "community_id": ')
         out.quoted(community_id(c.addr, c.port, s.addr, s.port))
         out.lit(b', "zeek": {"uid": ')
-        out.quoted(conn.zrows[0].uid if conn.zrows else uid(conn))
+        out.quoted(conn.rare.zrows[0].uid if conn.rare.zrows else uid(conn))
         out.lit(b', "orig": ')
-        out.quoted(ORIG_SIDE_NAMES[conn.zrows[0].flip if conn.zrows else conn.zflip])
+        out.quoted(ORIG_SIDE_NAMES[conn.rare.zrows[0].flip if conn.rare.zrows else conn.zflip])
         out.lit(b', "rows": ')
-        out.num(1 + len(conn.zrows) if conn.zrows else 1)
+        out.num(1 + len(conn.rare.zrows) if conn.rare.zrows else 1)
         out.lit(b', "missed_bytes": ')
-        out.num(missed_bytes(conn) if conn.zrows else c.rare.zmissed + s.rare.zmissed)
+        out.num(missed_bytes(conn) if conn.rare.zrows else c.rare.zmissed + s.rare.zmissed)
         out.lit(b'}, "encapsulation": ')
         out.opt_text(None if conn.encap is None else conn.encap[0])
         out.lit(b', "tunnel_id": ')

@@ -61,8 +61,8 @@ DEFAULT_SORT = "connections"
 def reset_when_synchronized(conn) -> bool:
     """A RST accepted on a synchronized connection (RFC 9293 3.3.2): an
     abort, not a refusal of the SYN."""
-    prior = conn.rst_prior
-    return conn.reset_by is not None and prior is not None and (prior[0] in SYNCHRONIZED or prior[1] in SYNCHRONIZED)
+    prior = conn.rare.rst_prior
+    return conn.rare.reset_by is not None and prior is not None and (prior[0] in SYNCHRONIZED or prior[1] in SYNCHRONIZED)
 
 
 class _Tally:

@@ -66,7 +66,7 @@ def listen_evidence(analysis) -> dict[tuple[bytes, int], list[tuple[float, bool]
         if conn.hs & HS_SYNACK and s.syn_time >= 0:
             out[(s.addr, s.port)].append((s.syn_time, True))
         elif refused(conn):
-            out[(s.addr, s.port)].append((conn.rst_time, False))
+            out[(s.addr, s.port)].append((conn.rare.rst_time, False))
     for events in out.values():
         events.sort()
     return out

@@ -37,7 +37,7 @@ def rows(conns) -> list[dict]:
     for conn in conns:
         c, s = conn.client, conn.server
         cid = community_id(c.addr, c.port, s.addr, s.port)
-        pieces = list(conn.zrows or ()) + [current_row(conn, conn.last_seen)]
+        pieces = list(conn.rare.zrows or ()) + [current_row(conn, conn.last_seen)]
         for row in pieces:
             o, r = (s, c) if row.flip else (c, s)
             duration = row.last - row.first
