@@ -1,9 +1,10 @@
-"""An endpoint's rare fields (model.connection.EndpointRare): shared until
-the first of them is set, and the shared record never written."""
+"""An endpoint's and a connection's rare fields (model.connection.EndpointRare,
+ConnectionRare): shared until the first of them is set, and the shared record
+never written."""
 from conftest import SAMPLES
 
 from tcpflow_analyze.analysis import analyze
-from tcpflow_analyze.model.connection import RARE, EndpointRare, own_rare
+from tcpflow_analyze.model.connection import CONNECTION_RARE, RARE, ConnectionRare, EndpointRare, own_rare
 
 
 def _values(rare):
@@ -43,3 +44,21 @@ def test_own_rare_makes_one_record_once():
     mine = own_rare(ep)
     assert mine is not RARE and ep.rare is mine and own_rare(ep) is mine
     assert _values(mine) == DEFAULTS
+
+
+def test_a_connection_s_shared_record_is_never_written():
+    # Kernel-made captures where a connection's rare fields move: accepted
+    # and ignored RSTs, a 4-tuple reused (links between instances), the
+    # challenge ACK of a rebooted peer, a SYN answered from a cookie (the
+    # flood), Zeek's rows split by a RST followed by more packets.
+    fresh = _values(ConnectionRare())
+    owned = set()
+    for name in ("rst_abort.pcap", "port_reuse.pcap", "challenge_ack_reboot.pcap", "stale_syn.pcap",
+                 "syn_flood.pcap", "half_open_reboot.pcap", "time_wait_storm.pcap"):
+        for conn in analyze([str(SAMPLES / name)]).connections:
+            if conn.rare is not CONNECTION_RARE:
+                owned.update(s for s, v in _values(conn.rare).items() if v != fresh[s])
+        assert _values(CONNECTION_RARE) == fresh, name
+    assert {"reset_by", "rst_time", "rst_prior", "superseded", "reused_from", "challenge_time"} <= owned
+    # A clean capture's connections share it.
+    assert all(c.rare is CONNECTION_RARE for c in analyze([str(SAMPLES / "client_close_first.pcap")]).connections)

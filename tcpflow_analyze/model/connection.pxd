@@ -5,17 +5,18 @@
 # int (counters from 0; states; ports; sequence numbers of 32 bits or -1 for
 # "not seen") is a C long long, and one whose every value is True or False a
 # C bint: reading one gives the same int or bool in both builds, and neither
-# costs an object per value.  An endpoint's small codes (port, state, window
-# scale, Zeek's states, history bits) and its counts of particular segments
-# (retransmissions, zero windows, gaps, duplicates, SYNs, FINs, probes) are a
-# C int: 2**31 of one such segment from one endpoint would be a capture of
-# 140 GB or more.  Its packets, ACK advances, bytes and sequence numbers stay
-# long long; so do a connection's id and order, beside its codes and
-# handshake bits in C ints.  The ints lie in pairs between the long longs
-# (an int alone is padded to 8 bytes).  That took 80 bytes off an Endpoint,
-# which then fit the small-object allocator (512 bytes at most) instead of a
-# malloc call each, and 40 off a Connection; the rare fields apart
-# (EndpointRare) leave an Endpoint 304 bytes.
+# costs an object per value.  An endpoint's counts of particular segments
+# (retransmissions, SYNs, FINs, TIME_WAIT entries) are a C int: 2**31 of one
+# such segment from one endpoint would be a capture of 140 GB or more.  Its
+# small codes are as small as their values: a port an unsigned short, the
+# window scale (-1, or the option's byte) a short, our states, Zeek's and
+# the history bits (all below 128) a signed char; so are a connection's
+# handshake bits and its one-sided and evidence codes.  Its packets, ACK
+# advances, bytes and sequence numbers stay long long; so do a connection's
+# id and order.  The small fields lie together before the 8-byte ones, so
+# that no padding is left between them.  With the rare fields apart
+# (EndpointRare, ConnectionRare), an Endpoint is 288 bytes and a Connection
+# 144 (160 with its GC header), from 504 and 296 before any of this.
 # Every time is a C double: a packet's timestamp (or one reckoned from
 # it, as Zeek's removal time), -1.0 for "not yet", infinity for "never".
 # The packet loop hands segment() its timestamp as a C double, so a packet
@@ -32,22 +33,17 @@ from cpython.mem cimport PyMem_Free, PyMem_Malloc, PyMem_Realloc
 from libc.string cimport memcpy, memmove
 
 cdef class Endpoint:
-    cdef public int port, state
+    cdef public unsigned short port
+    cdef public short wscale
+    cdef public signed char state, zstate, zprev, hist_seen
+    cdef public bint got_fin, active_close, zdid_close
+    cdef public int tw_entries, syn_count, retransmits, zrxmit, fin_count
     cdef public double state_time
     cdef public long long isn, snd_nxt, rcv_nxt, fin_seq
-    cdef public bint got_fin, active_close
-    cdef public int tw_entries, wscale
-    cdef public double syn_time, fin_time, last_syn_time, rxmt_time
-    cdef public double got_fin_time
+    cdef public double syn_time, fin_time, last_syn_time, rxmt_time, got_fin_time
     cdef public long long packets, bytes
     cdef public double first_time, last_time
-    cdef public int syn_count, retransmits, zstate, zprev
-    cdef public long long zstart, zlast, zdata
-    cdef public int zrxmit
-    cdef public bint zdid_close
-    cdef public long long ip_bytes
-    cdef public int hist_seen, fin_count
-    cdef public long long last_syn, last_fin
+    cdef public long long zstart, zlast, zdata, ip_bytes, last_syn, last_fin
     cdef public double last_fin_time
     cdef public long long seg_seq
     cdef public double seg_time
@@ -78,14 +74,11 @@ cpdef EndpointRare own_rare(Endpoint ep)
 
 
 cdef class Connection:
-    cdef public bint roles_inferred
-    cdef public int hs
-    cdef public bint ended, route_check
+    cdef public bint roles_inferred, ended, route_check, zflip
     cdef public double first_seen, last_seen
     cdef public long long seq_order, id
     cdef public double zfirst, zend, zclosed
-    cdef public bint zflip
-    cdef public int one_sided, evidence
+    cdef public signed char hs, one_sided, evidence
     cdef public bytes ckey
     cdef public Endpoint client, server
     cdef public object hist, encap

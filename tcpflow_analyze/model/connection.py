@@ -59,17 +59,23 @@ def seq_ge(a: int, b: int) -> bool:
 class Endpoint:
     __slots__ = (
         "addr", "port",
-        "state", "state_time",
+        "wscale",
+        "state",
+        "zstate", "zprev",  # Zeek's states (Z_*)
+        "hist_seen",
+        "got_fin",      # we acknowledged the peer's FIN
+        "active_close",  # our FIN went out before we had the peer's FIN
+        "zdid_close",   # Zeek's did_close: this endpoint's FIN or RST closed it in Zeek's eyes
+        "tw_entries",   # times it entered TIME_WAIT (a shortcut past most endpoints)
+        "syn_count",    # SYN or SYN-ACK segments sent
+        "retransmits",
+        "zrxmit",       # Zeek's retransmission count (TCP_Endpoint::DidRxmit, the T letter)
+        "fin_count",    # FIN segments sent
+        "state_time",
         "isn",          # initial sequence number, -1 until a SYN is seen
         "snd_nxt",      # one past the highest sequence number sent, -1 until seen
         "rcv_nxt",      # the highest acknowledgment this endpoint sent, -1 until seen
         "fin_seq",      # sequence number of this endpoint's FIN, -1 if none
-        "got_fin",      # we acknowledged the peer's FIN
-        "active_close",  # our FIN went out before we had the peer's FIN
-        "tw_entries",   # times it entered TIME_WAIT (a shortcut past most endpoints)
-        # (Beside the other C ints of connection.pxd: in a pair they fill one
-        # long long's place, alone it takes as much.)
-        "wscale",
         "syn_time", "fin_time",
         "last_syn_time",  # this endpoint's last SYN before the peer's first SYN: the one a SYN-ACK answers
         "rxmt_time",    # when this endpoint last retransmitted payload
@@ -82,20 +88,13 @@ class Endpoint:
         "trans_flat",
         "packets", "bytes",
         "first_time", "last_time",
-        "syn_count",    # SYN or SYN-ACK segments sent
-        "retransmits",
-        "zstate", "zprev",
         # Zeek's own sequence bookkeeping, kept apart from ours so that the
         # Zeek view cannot move our endpoint states (TCPSessionAdapter.cc):
         "zstart",       # start_seq: the ISN, or one below the first sequence number seen; -1 until seen
         "zlast",        # last_seq: one past the highest segment end seen, zero-length ones included; -1 until seen;
                         # Z_IN_STEP while it and zdata equal snd_nxt (engine.table: "in step")
         "zdata",        # one past the payload the reassembler holds (a FIN's byte is not data); -1 until seen
-        "zrxmit",       # Zeek's retransmission count (TCP_Endpoint::DidRxmit, the T letter)
-        "zdid_close",   # Zeek's did_close: this endpoint's FIN or RST closed it in Zeek's eyes
         "ip_bytes",     # IP-level bytes sent (Zeek's orig_ip_bytes / resp_ip_bytes: IP total lengths)
-        "hist_seen",
-        "fin_count",    # FIN segments sent
         "last_syn", "last_fin",
         "last_fin_time",  # when the last FIN went (a FIN retransmitted or not)
         # The last data segment that carried new bytes (its sequence number
@@ -243,9 +242,9 @@ ORIG_SIDE_NAMES = ("client", "server")
 class Connection:
     __slots__ = (
         "roles_inferred",
-        "hs",             # HS_* bits
         "ended",          # both sides closed: a new SYN starts a new instance
         "route_check",    # packets need a look before they are attributed
+        "zflip",          # Zeek's originator is our server (Zeek guesses roles by likely_server_ports, we by port)
         "first_seen",
         "last_seen",
         "seq_order",      # creation order, to break first_seen ties
@@ -256,7 +255,7 @@ class Connection:
         "zfirst",         # when the current row began
         "zend",           # when Zeek removes the current row (its close/reset timer), or infinity
         "zclosed",        # when both endpoints had closed (Zeek stops the row's clock), or -1
-        "zflip",          # Zeek's originator is our server (Zeek guesses roles by likely_server_ports, we by port)
+        "hs",             # HS_* bits
         # 0, or 1/2 when only the client's/server's packets were seen though
         # they prove the peer answered (ONE_SIDED_NAMES): a one-way capture.
         "one_sided",
