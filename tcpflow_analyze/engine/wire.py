@@ -119,21 +119,32 @@ def _endpoint_out(ep):
     flat = values[_HISTORY]
     if type(flat) is Transitions:
         values[_HISTORY] = flat.block()
-    rare = values[_RARE]
-    values[_RARE] = None if rare is RARE else _rare_values(rare)
+    values[_RARE] = _rare_out(values[_RARE], RARE, _rare_values)
     return tuple(values)
 
 
 def _endpoint_in(ep, values):
-    rare = values[_RARE]
-    if rare is None:
-        rare = RARE
-    else:
-        values_of, rare = rare, EndpointRare()
-        _assign_rare(rare, values_of)
-    _assign_endpoint(ep, values[:_RARE] + (rare,) + values[_RARE + 1:])
+    _assign_endpoint(ep, _rare_in(values, _RARE, RARE, EndpointRare, _assign_rare))
     if type(ep.trans_flat) is bytes:
         ep.trans_flat = history_from_block(ep.trans_flat)
+
+
+def _rare_out(rare, shared, values_of):
+    """A rare record (EndpointRare, ConnectionRare) as it travels: None for
+    the shared one, else its values."""
+    return None if rare is shared else values_of(rare)
+
+
+def _rare_in(values, at, shared, make, assign):
+    """``values`` with the rare record at ``at`` made again from what
+    travelled (the shared one for None)."""
+    travelled = values[at]
+    if travelled is None:
+        rare = shared
+    else:
+        rare = make()
+        assign(rare, travelled)
+    return values[:at] + (rare,) + values[at + 1:]
 
 
 def _rows_out(rows):
@@ -174,7 +185,7 @@ def encode(conns: list[Connection]) -> bytes:
             links.append(j)
         rb = rare.reset_by
         values = list(_conn_values(c))
-        values[_CONN_RARE] = None if rare is CONNECTION_RARE else _conn_rare_values(rare)
+        values[_CONN_RARE] = _rare_out(rare, CONNECTION_RARE, _conn_rare_values)
         rows.append((tuple(values), _endpoint_out(c.client), _endpoint_out(c.server),
                      0 if rb is None else 1 if rb is c.client else 2, links, _rows_out(rare.zrows)))
         i += 1
@@ -201,13 +212,8 @@ def decode(data: bytes) -> list[Connection]:
         at = 0
         for values, client_values, server_values, reset_by, linked, zrows in rows:
             c = new_conn(Connection)
-            rare = values[_CONN_RARE]
-            if rare is None:
-                rare = CONNECTION_RARE
-            else:
-                values_of, rare = rare, ConnectionRare()
-                _assign_conn_rare(rare, values_of)
-            _assign_conn(c, values[:_CONN_RARE] + (rare,) + values[_CONN_RARE + 1:])
+            _assign_conn(c, _rare_in(values, _CONN_RARE, CONNECTION_RARE, ConnectionRare, _assign_conn_rare))
+            rare = c.rare
             c.client = client = new_endpoint(Endpoint)
             _endpoint_in(client, client_values)
             c.server = server = new_endpoint(Endpoint)
