@@ -18,7 +18,12 @@ more than one ACK ignored, which loss alone rarely does.
 """
 from __future__ import annotations
 
-from ..model.connection import HS_OVERFLOW
+try:
+    import cython
+except ImportError:   # the pure-Python build, where Cython need not be installed
+    from .._core import NO_CYTHON as cython
+
+from ..model.connection import HS_OVERFLOW, Connection
 from ..model.states import ESTABLISHED
 from .base import Anomaly, Instance, Option, duration_text, grouped, plural, service
 
@@ -38,6 +43,7 @@ EXPLANATION = (
 )
 
 
+@cython.locals(c=Connection)
 def detect(analysis, cfg) -> list[Anomaly]:
     end = analysis.stats.end
     instances = []

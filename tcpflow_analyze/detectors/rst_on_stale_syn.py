@@ -8,7 +8,12 @@ the server from opening a connection nobody asked for.
 """
 from __future__ import annotations
 
-from ..model.connection import HS_ACK, HS_SYN, HS_SYNACK
+try:
+    import cython
+except ImportError:   # the pure-Python build, where Cython need not be installed
+    from .._core import NO_CYTHON as cython
+
+from ..model.connection import HS_ACK, HS_SYN, HS_SYNACK, Connection
 from .base import Anomaly, Instance, Option, grouped, service, span_text
 from .scans import scanned
 
@@ -23,6 +28,7 @@ EXPLANATION = (
 )
 
 
+@cython.locals(c=Connection)
 def detect(analysis, cfg) -> list[Anomaly]:
     # nmap's -sS scan resets every open port's SYN-ACK: port_scan tells that.
     claimed = scanned(analysis, cfg)

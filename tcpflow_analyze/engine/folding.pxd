@@ -3,7 +3,7 @@
 # (the fold decision, the detectors): the connection as the extension type of
 # model/connection.pxd, so that their field tests are C reads.
 import cython
-from ..model.connection cimport Connection, Endpoint
+from ..model.connection cimport Connection, Endpoint, EndpointRare
 
 cpdef bint refused(Connection conn)
 
@@ -15,5 +15,8 @@ cpdef kind_of(Connection conn)
 # connection and its endpoints as extension types, each field a C read.
 @cython.locals(conn=Connection, c=Endpoint, s=Endpoint, one_sided="long long", inferred="long long",
                missed="long long", duplicates="long long", acks="long long", gaps="long long", holes="long long",
-               ca="long long", sa="long long")
+               ca="long long", sa="long long", cr=EndpointRare, sr=EndpointRare)
 cpdef dict capture_sums(conns)
+
+@cython.locals(conn=Connection, by_client="long long[:]", by_server="long long[:]")
+cpdef tuple end_states(conns)

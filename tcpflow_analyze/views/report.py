@@ -4,7 +4,7 @@ from __future__ import annotations
 from collections import Counter
 
 from .. import __version__
-from ..engine.folding import SEEN_KEYS
+from ..engine.folding import SEEN_KEYS, end_states
 from ..model.states import STATE_NAMES
 from . import findings, record
 from .capture import capture_counts, folded_counts
@@ -79,10 +79,8 @@ def build_report(analysis, anomalies=(), connections=None, counted=None, selecte
     entries = ConnectionEntries(conns, types)
     start = stats.start
     end = stats.end
-    states = {"client": Counter(), "server": Counter()}
-    for conn in counted:
-        states["client"][STATE_NAMES[conn.client.state]] += 1
-        states["server"][STATE_NAMES[conn.server.state]] += 1
+    states = {side: Counter({STATE_NAMES[state]: n for state, n in enumerate(counts) if n})
+              for side, counts in zip(("client", "server"), end_states(counted))}
     # What the capture showed and missed (views.capture), counted as the
     # views' notices count it: the folded connections' counts included
     # (``omitted_counts`` says how much of each is theirs).
