@@ -803,7 +803,7 @@ class ConnectionTable:
                 conn.id = -1
                 out.append(conn)
         # The flow table's memory goes back before the report's is taken.
-        self.table = FlowTable() if cython.compiled else {}
+        self.table = type(self.table)()
         self.finished.clear()
         self.finished_failed.clear()
         self.order.clear()

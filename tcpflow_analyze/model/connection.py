@@ -167,12 +167,10 @@ class Endpoint:
 @cython.cclass
 class EndpointRare:
     __slots__ = (
-        "probes",       # zero-length segments at SND.NXT - 1 (keepalive probes) ...
+        "probes", "probe_time",  # zero-length segments at SND.NXT - 1 (keepalive probes)
         "zero_windows", "gaps",
         "fw2_live",     # data arrived while in FIN_WAIT_2: a half-close, not an orphan
-        "zgaps",        # content gaps Zeek writes (G) ...
-        "probe_time",   # ... and when the last probe went
-        "zmissed",      # ... and their bytes (conn.log missed_bytes)
+        "zgaps", "zmissed",  # content gaps Zeek writes (G) and their bytes (conn.log missed_bytes)
         "last_rst",     # the sequence number of the last RST sent (Zeek's R letter, once per number)
         # While none of this endpoint's packets were seen: the last advance of
         # the peer's acknowledgment (bytes) and when it was seen; what the
