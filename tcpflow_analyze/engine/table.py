@@ -790,25 +790,41 @@ class ConnectionTable:
             self._finish(conn, ts)
 
     # ------------------------------------------------------------------ end
+    @cython.locals(conn=Connection)
     def connections(self) -> list[Connection]:
         """Every connection instance kept for the report, ordered by first
         packet.  The capture is over: the table lets them go."""
-        out = []
         # Each once, though the table holds a live one under each of its
-        # keys: its id (0 until number_connections gives it one) marks it
-        # taken.  A set of them would be a slot per connection at the end of
-        # the capture, where the memory a run needs peaks.
-        for conn in chain(self.finished, self.finished_failed, self.table.values()):
-            if conn.id == 0:
-                conn.id = -1
-                out.append(conn)
+        # keys: its id (0 until numbered) marks it taken.  A set of them
+        # would be a slot per connection at the end of the capture, where
+        # the memory a run needs peaks.
+        kept = chain(self.finished, self.finished_failed, self.table.values())
+        if self.packet_number is None:
+            # One table's own connections: their seq_order is 1, 2, ... as
+            # _new made them, so each goes to its slot in creation order, in
+            # one pass and without a sort (a partition's is a packet's
+            # number, sparse: sorted below).
+            slots = [None] * (self._order + 1)
+            for conn in kept:
+                if conn.id == 0:
+                    conn.id = -1
+                    slots[conn.seq_order] = conn
+            out = [conn for conn in slots if conn is not None]
+            slots = None
+        else:
+            out = []
+            for conn in kept:
+                if conn.id == 0:
+                    conn.id = -1
+                    out.append(conn)
+            out.sort(key=_BY_CREATION)
         # The flow table's memory goes back before the report's is taken.
         self.table = type(self.table)()
         self.finished.clear()
         self.finished_failed.clear()
         self.order.clear()
         self.awaiting.clear()
-        number_connections(out)
+        number_created(out)
         return out
 
     def finalize(self, end_ts: float) -> list[Connection]:
@@ -908,16 +924,28 @@ def number_connections(conns: list[Connection]) -> None:
     and give them their report ids: one order whether one process or several
     partitions (``analysis.parallel.merge``) tracked them."""
     conns.sort(key=_BY_CREATION)
+    number_created(conns)
+
+
+@cython.locals(conn=Connection, i="long long", first="double", last="double")
+def number_created(conns: list[Connection]) -> None:
+    """``number_connections`` for connections already in creation order."""
     # A capture's timestamps nearly always rise with its packets, and then
-    # creation order is already first-packet order: one pass to see that is
-    # cheaper than sorting on (first_seen, seq_order) pairs.  Otherwise a
-    # stable sort on first_seen keeps creation order among ties.
+    # creation order is already first-packet order: numbering them as they
+    # stand, and seeing that on the way, is cheaper than sorting on
+    # (first_seen, seq_order) pairs.  Otherwise a stable sort on first_seen
+    # keeps creation order among ties.
     last = float("-inf")
+    i = 0
     for conn in conns:
         first = conn.first_seen
         if first < last:
             conns.sort(key=_BY_FIRST_SEEN)
-            break
+            i = 0
+            for conn in conns:
+                i += 1
+                conn.id = i
+            return
         last = first
-    for i, conn in enumerate(conns, 1):
+        i += 1
         conn.id = i
