@@ -809,7 +809,8 @@ class ConnectionTable:
                 if conn.id == 0:
                     conn.id = -1
                     slots[conn.seq_order] = conn
-            out = [conn for conn in slots if conn is not None]
+            # The empty slots out (a Connection is always true), in C in both builds.
+            out = list(filter(None, slots))
             slots = None
         else:
             out = []
