@@ -56,6 +56,17 @@ _HISTORY = _ENDPOINT_SLOTS.index("trans_flat")
 _RARE = _ENDPOINT_SLOTS.index("rare")
 _rare_values = operator.attrgetter(*EndpointRare.__slots__)
 _row_values = operator.attrgetter(*ZeekRow.__slots__)
+# Compiled, the slots that travel by name are set as C fields
+# (_connection_in, _endpoint_in), not through the generic attribute setter
+# as the generated assigners below do (a type lookup and a descriptor call
+# per slot: a quarter of the unpacking).  Each is named there: another object
+# slot would travel unset, so it stops the import here.
+_CKEY = _PLAIN.index("ckey")
+_HIST = _PLAIN.index("hist")
+_ENCAP = _PLAIN.index("encap")
+_ADDR = _ENDPOINT_SLOTS.index("addr")
+if cython.compiled and (len(_PLAIN) != 4 or len(_ENDPOINT_SLOTS) != 3):
+    raise ImportError("engine.wire: a connection or endpoint slot that travels by name is not set on arrival")
 # marshal format 4 keeps an object written twice one object (a host's
 # address, one bytes object for all its endpoints; a live history's time
 # shared with its state_time in the pure build), so the unpacked
@@ -66,17 +77,64 @@ _MARSHAL_VERSION = 4
 BATCH = 4096
 
 
-def _assigner(slots) -> callable:
-    namespace: dict = {}
-    exec(f"def assign(self, values):\n    ({', '.join('self.' + s for s in slots)},) = values\n", namespace)
+def _assigner(slots, made=None) -> callable:
+    """``assign(obj, values)``: every one of ``slots`` set from ``values`` in
+    one statement; ``made``: slot -> a function making that slot's value
+    from what travelled (a rare record, a history), applied on the way."""
+    made = made or {}
+    targets = ", ".join(f"_{s}" if s in made else f"self.{s}" for s in slots)
+    after = "".join(f"    self.{s} = _make_{s}(_{s})\n" for s in slots if s in made)
+    namespace: dict = {f"_make_{s}": f for s, f in made.items()}
+    exec(f"def assign(self, values):\n    ({targets},) = values\n{after}", namespace)
     return namespace["assign"]
 
 
-_assign_conn = _assigner(_PLAIN)
-_assign_endpoint = _assigner(_ENDPOINT_SLOTS)
+def _rare_maker(shared, make, assign):
+    """The function making a rare record (EndpointRare, ConnectionRare) again
+    from what travelled: the shared one for None."""
+    def made(travelled):
+        if travelled is None:
+            return shared
+        rare = make()
+        assign(rare, travelled)
+        return rare
+    return made
+
+
+def _history_in(flat):
+    """A history as it travelled: a compiled core's ``Transitions`` went as
+    its C memory's bytes."""
+    return history_from_block(flat) if type(flat) is bytes else flat
+
+
 _assign_row = _assigner(ZeekRow.__slots__)
 _assign_rare = _assigner(EndpointRare.__slots__)
 _assign_conn_rare = _assigner(_CONN_RARE_PLAIN)
+_connection_rare_in = _rare_maker(CONNECTION_RARE, ConnectionRare, _assign_conn_rare)
+_endpoint_rare_in = _rare_maker(RARE, EndpointRare, _assign_rare)
+_assign_conn = _assigner(_PLAIN, {"rare": _connection_rare_in})
+_assign_endpoint = _assigner(_ENDPOINT_SLOTS, {"rare": _endpoint_rare_in, "trans_flat": _history_in})
+
+
+def _connection_in(c, values):
+    """``c``'s slots that travel by name, from ``values``."""
+    if cython.compiled:
+        c.ckey = values[_CKEY]
+        c.hist = values[_HIST]
+        c.encap = values[_ENCAP]
+        c.rare = _connection_rare_in(values[_CONN_RARE])
+    else:
+        _assign_conn(c, values)
+
+
+def _endpoint_in(ep, values):
+    """``ep``'s slots that travel by name, from ``values``."""
+    if cython.compiled:
+        ep.addr = values[_ADDR]
+        ep.trans_flat = _history_in(values[_HISTORY])
+        ep.rare = _endpoint_rare_in(values[_RARE])
+    else:
+        _assign_endpoint(ep, values)
 
 
 def _blocks(c):
@@ -115,7 +173,13 @@ def _endpoint_out(ep):
     """``ep``'s slots that travel by name; a history of the compiled core
     (``Transitions``) as its C memory's bytes (marshal takes built-in types only, and a
     float object per time would cost what packing the rest does)."""
-    values = list(_endpoint_values(ep))
+    if cython.compiled:
+        values = [None, None, None]
+        values[_ADDR] = ep.addr
+        values[_HISTORY] = ep.trans_flat
+        values[_RARE] = ep.rare
+    else:
+        values = list(_endpoint_values(ep))
     flat = values[_HISTORY]
     if type(flat) is Transitions:
         values[_HISTORY] = flat.block()
@@ -123,28 +187,23 @@ def _endpoint_out(ep):
     return tuple(values)
 
 
-def _endpoint_in(ep, values):
-    _assign_endpoint(ep, _rare_in(values, _RARE, RARE, EndpointRare, _assign_rare))
-    if type(ep.trans_flat) is bytes:
-        ep.trans_flat = history_from_block(ep.trans_flat)
+def _connection_out(c):
+    """``c``'s slots that travel by name (its endpoints apart)."""
+    if cython.compiled:
+        values = [None, None, None, None]
+        values[_CKEY] = c.ckey
+        values[_HIST] = c.hist
+        values[_ENCAP] = c.encap
+    else:
+        values = list(_conn_values(c))
+    values[_CONN_RARE] = _rare_out(c.rare, CONNECTION_RARE, _conn_rare_values)
+    return tuple(values)
 
 
 def _rare_out(rare, shared, values_of):
     """A rare record (EndpointRare, ConnectionRare) as it travels: None for
     the shared one, else its values."""
     return None if rare is shared else values_of(rare)
-
-
-def _rare_in(values, at, shared, make, assign):
-    """``values`` with the rare record at ``at`` made again from what
-    travelled (the shared one for None)."""
-    travelled = values[at]
-    if travelled is None:
-        rare = shared
-    else:
-        rare = make()
-        assign(rare, travelled)
-    return values[:at] + (rare,) + values[at + 1:]
 
 
 def _rows_out(rows):
@@ -172,8 +231,10 @@ def encode(conns: list[Connection]) -> bytes:
     while i < len(rows_of):
         c = rows_of[i]
         rare = c.rare
-        links = []
-        for name in _LINKS:
+        # Links (row indexes, -1 for none) live in a rare record of the
+        # connection's own: None for the shared one, which has none.
+        links = None if rare is CONNECTION_RARE else []
+        for name in _LINKS if links is not None else ():
             other = getattr(rare, name)
             if other is None:
                 links.append(-1)
@@ -184,9 +245,7 @@ def encode(conns: list[Connection]) -> bytes:
                 rows_of.append(other)
             links.append(j)
         rb = rare.reset_by
-        values = list(_conn_values(c))
-        values[_CONN_RARE] = _rare_out(rare, CONNECTION_RARE, _conn_rare_values)
-        rows.append((tuple(values), _endpoint_out(c.client), _endpoint_out(c.server),
+        rows.append((_connection_out(c), _endpoint_out(c.client), _endpoint_out(c.server),
                      0 if rb is None else 1 if rb is c.client else 2, links, _rows_out(rare.zrows)))
         i += 1
     batches = []
@@ -212,7 +271,7 @@ def decode(data: bytes) -> list[Connection]:
         at = 0
         for values, client_values, server_values, reset_by, linked, zrows in rows:
             c = new_conn(Connection)
-            _assign_conn(c, _rare_in(values, _CONN_RARE, CONNECTION_RARE, ConnectionRare, _assign_conn_rare))
+            _connection_in(c, values)
             rare = c.rare
             c.client = client = new_endpoint(Endpoint)
             _endpoint_in(client, client_values)
@@ -226,8 +285,9 @@ def decode(data: bytes) -> list[Connection]:
             if zrows is not None:
                 rare.zrows = _rows_in(zrows)
             conns.append(c)
-            links.append(linked)
-    for c, linked in zip(conns, links):
+            if linked is not None:
+                links.append((c, linked))
+    for c, linked in links:
         for name, i in zip(_LINKS, linked):
             if i >= 0:
                 setattr(c.rare, name, conns[i])
