@@ -32,6 +32,12 @@ def sweep(spans):
     for start, stop in spans:
         starts.append(start)
         stops.append(stop)
+    return sweep_lists(starts, stops)
+
+
+def sweep_lists(starts: list, stops: list):
+    """``sweep`` of spans given as a list of their starts and one of their
+    stops (each sorted here, in place)."""
     starts.sort()
     stops.sort()
     peak, peak_time, times, counts = sweep_sorted(starts, stops)

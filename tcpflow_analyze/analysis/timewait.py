@@ -5,13 +5,14 @@ Shared by the ``time_wait_storm`` detector and the ``timewait`` command.
 """
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass, field
+from heapq import nlargest
+from operator import itemgetter
 
 from ..model.connection import Connection, Endpoint
 from ..model.states import TIME_WAIT
 from ..model.text import address_port_text, ip_text
-from .timeline import sweep
+from .timeline import sweep_lists
 
 try:
     import cython
@@ -19,6 +20,9 @@ except ImportError:   # the pure-Python build, where Cython need not be installe
     from .._core import NO_CYTHON as cython
 
 _INF = float("inf")
+# Counter.most_common's key: the same five, in the same order, without a
+# Counter made from the dict first.
+_COUNT = itemgetter(1)
 
 # Linux's default net.ipv4.ip_local_port_range.
 DEFAULT_PORT_RANGE = (32768, 60999)
@@ -158,11 +162,11 @@ def _sweep_spans(h, items, lo, hi) -> None:
         conn_ids.add(c.id)
         remote = (peer.addr, peer.port)
         remotes[remote] = remotes.get(remote, 0) + 1
-    h.peak, h.peak_time, h.series = sweep(zip(starts, stops))
+    h.peak, h.peak_time, h.series = sweep_lists(starts, stops)
     h.at_end = at_end
     h.conn_ids = sorted(conn_ids)
     h.remotes = [{"endpoint": _endpoint(addr, remote_port), "count": n}
-                 for (addr, remote_port), n in Counter(remotes).most_common(5)]
+                 for (addr, remote_port), n in nlargest(5, remotes.items(), key=_COUNT)]
     if h.peak_time is not None:
         peak_time = h.peak_time
         h.ports_at_peak = len({local for start, stop, _, local, _ in items
