@@ -4,8 +4,12 @@ from __future__ import annotations
 import queue
 import threading
 
-# What a stream's reader thread reads at a time (StreamAhead).
-STREAM_CHUNK = 1 << 22
+# What a stream's reader thread reads at a time (StreamAhead).  Up to three
+# chunks are held at once (the one walked, one queued, one being read), at
+# the end of the capture too, where the memory a run needs peaks: 1 MiB
+# chunks held the 2M capture's peak 9-16 MB lower than 4 MiB ones, in no
+# more time (bench/README.md, "eighth round").
+STREAM_CHUNK = 1 << 20
 
 
 class StreamAhead:
