@@ -15,7 +15,7 @@ from clirun import invoke
 from conftest import ROOT, SAMPLES, walk_windows
 
 from tcpflow_analyze.analysis import analyze
-from tcpflow_analyze.capture import pcap, read_windows, source
+from tcpflow_analyze.capture import pcap, pcapng, read_windows, source
 
 BULK = SAMPLES / "bulk_loss.pcap"          # 4,283 packets, records up to ~1.5 kB
 
@@ -201,3 +201,96 @@ def test_the_file_position_follows_the_walk(monkeypatch):
             break
         positions.append(os.lseek(raw.fileno(), 0, os.SEEK_CUR))
     assert positions == sorted(positions) and positions[-1] > BULK.stat().st_size - 8192
+
+
+# ------------------------------------------------------------------ pcapng
+# A regular pcapng file is mapped too: its runs of Enhanced Packet Blocks are
+# walked in the map, every other block copied out of it.
+
+NG = SAMPLES / "pcapng.pcapng"
+
+
+def _pcapng(frames, every=None):
+    """A pcapng file of ``frames`` as EPBs of one Ethernet interface; with
+    ``every``, a Simple Packet Block instead of every ``every``-th EPB (it
+    takes the careful way)."""
+    shb = struct.pack("<IIIHHq", 0x0A0D0D0A, 28, 0x1A2B3C4D, 1, 0, -1) + struct.pack("<I", 28)
+    idb = struct.pack("<IIHHI", 1, 20, 1, 0, 65535) + struct.pack("<I", 20)
+    out = shb + idb
+    for i, f in enumerate(frames):
+        pad = b"\0" * (-len(f) % 4)
+        if every and i % every == every - 1:
+            blen = 16 + len(f) + len(pad)
+            out += struct.pack("<III", 3, blen, len(f)) + f + pad + struct.pack("<I", blen)
+        else:
+            blen = 32 + len(f) + len(pad)
+            ts = (1_700_000_000 + i) * 1_000_000
+            out += struct.pack("<IIIIIII", 6, blen, 0, ts >> 32, ts & 0xFFFFFFFF, len(f), len(f)) + f + pad \
+                + struct.pack("<I", blen)
+    return out
+
+
+def _ng_offsets(data):
+    """Each block's file offset after the section and interface blocks."""
+    offs, pos = [], 48
+    while pos < len(data):
+        offs.append(pos)
+        pos += struct.unpack_from("<I", data, pos + 4)[0]
+    return offs
+
+
+def test_a_regular_pcapng_file_is_walked_in_its_map():
+    windows = read_windows([str(NG)], [])
+    buf, pos, end, _, _ = next(windows)
+    assert isinstance(buf, mmap.mmap) and end - pos <= pcapng.WINDOW
+    windows.close()
+    assert buf.closed
+
+
+@pytest.mark.parametrize("every", [None, 7])
+def test_a_pcapng_map_reads_as_a_pipe(tmp_path, monkeypatch, every):
+    # Small windows: blocks cross their ends in every way; with every 7th
+    # packet a Simple Packet Block, the walk leaves the map and comes back.
+    monkeypatch.setattr(pcapng, "WINDOW", 700)
+    path = tmp_path / "small.pcapng"
+    path.write_bytes(_pcapng(_frames(300), every))
+    mapped = walk_windows(read_windows([str(path)], []))
+    monkeypatch.setattr(source, "_map", lambda raw: None)
+    read = walk_windows(read_windows([str(path)], []))
+    assert len(mapped) == 300 and mapped == read
+    sample = walk_windows(read_windows([str(NG)], []))
+    monkeypatch.undo()
+    assert walk_windows(read_windows([str(NG)], [])) == sample and sample
+
+
+@pytest.mark.parametrize("inside", [0, 30])
+def test_a_pcapng_file_truncated_between_windows_is_damage(tmp_path, monkeypatch, inside):
+    monkeypatch.setattr(pcapng, "WINDOW", 700)
+    frames = _frames(200)
+    data = _pcapng(frames)
+    offs = _ng_offsets(data)
+    path = tmp_path / "shrinking.pcapng"
+    path.write_bytes(data)
+    cut = offs[100] + inside
+    damages = []
+    got = walk_windows(_then(read_windows([str(path)], damages), 1, lambda: os.truncate(path, cut)))
+    assert [g[2] for g in got] == frames[:100]
+    [d] = damages
+    assert (d.offset, d.packet) == (offs[100], 100)
+    assert d.reason.startswith(f"the file shrank from {len(data)} to {cut} bytes while it was read")
+
+
+@pytest.mark.parametrize("inside", [0, 20])
+def test_a_growing_pcapng_file_is_read_whole(tmp_path, monkeypatch, inside):
+    monkeypatch.setattr(pcapng, "WINDOW", 700)
+    frames = _frames(200)
+    data = _pcapng(frames)
+    first = _ng_offsets(data)[50] + inside
+    path = tmp_path / "growing.pcapng"
+    path.write_bytes(data[:first])
+
+    def append():
+        with open(path, "ab") as fh:
+            fh.write(data[first:])
+    got = walk_windows(_then(read_windows([str(path)], damages := []), 1, append))
+    assert [g[2] for g in got] == frames and not damages

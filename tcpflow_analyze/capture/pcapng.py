@@ -10,6 +10,7 @@ from __future__ import annotations
 import struct
 
 from ..errors import CaptureError
+from .pcap import WINDOW, _shrunk
 from .windows import EPB, EPB_FIXED_LEN, EPB_HEADER_LEN, INF, PACKED, packed_layout, record_at
 
 SHB = 0x0A0D0D0A
@@ -61,9 +62,16 @@ def _parse_idb(body: bytes, endian: str) -> _Interface:
 READ_SIZE = 1 << 20
 
 
-def pcapng_windows(path: str, stream, head: bytes, damage):
+def pcapng_windows(path: str, stream, head: bytes, damage, mapping=None):
     """The packets of a pcapng stream whose first bytes (already read) are
     ``head``, as windows (the protocol of ``windows``).
+
+    ``mapping`` (``mapped.Mapping``), for a regular file: runs of Enhanced
+    Packet Blocks are walked in the mapped file itself, in windows of at
+    most ``pcap.WINDOW`` bytes, the file's size checked before each (as the
+    pcap reader does: see ``mapped``); every other block is copied out of
+    the map and taken the careful way below.  Past the map's end (a file
+    that grew) reading goes on from ``stream``, at that offset.
 
     Blocks are walked in place in large read buffers.  A run of Enhanced
     Packet Blocks of one interface -- nearly every block of a capture -- is
@@ -76,6 +84,11 @@ def pcapng_windows(path: str, stream, head: bytes, damage):
     buf = bytes(head)
     pos = 0          # where the next block starts in buf
     base = 0         # file offset of buf[0]
+    mm = tail = None
+    if mapping is not None:
+        mm = buf = mapping.map
+        limit = len(mm)   # what the file is known to hold of the map
+        told = damage     # damage as given: the file's shrinking is told before the reason
     endian = "<"
     block_header = struct.Struct("<II")
     epb_header = struct.Struct("<IIIIIII")  # type, length, interface, ts high, ts low, caplen, wire length
@@ -90,7 +103,25 @@ def pcapng_windows(path: str, stream, head: bytes, damage):
     last_run = None
     first = True
     while True:
-        n = len(buf)
+        if mm is not None and buf is not mm:
+            if tail.left_map:
+                mm = None   # the careful way read past the map: the stream from here
+            else:
+                # Back from the careful way, still inside the map: the map again.
+                buf, pos, base = mm, base + pos, 0
+        if mm is not None:
+            # Checked before any page past those already checked is touched
+            # (mapped): the window ends where the file is known to hold it.
+            size = mapping.size()
+            if size < limit:
+                damage = _shrunk(told, len(mm), size)
+                limit = max(size, pos)   # -1: unknown, so touch nothing new
+            n = limit
+            if pos + 8 <= limit:
+                # At least the block at pos: one larger than a window is walked whole.
+                n = min(pos + max(WINDOW, block_header.unpack_from(mm, pos)[1]), limit)
+        else:
+            n = len(buf)
         if pos + EPB_FIXED_LEN <= n:
             btype, _, if_id, _, _, _, _ = epb_header.unpack_from(buf, pos)
             if btype == EPB and if_id < len(interfaces):
@@ -99,10 +130,25 @@ def pcapng_windows(path: str, stream, head: bytes, damage):
                     packet_no += walked
                     last_run = (buf, pos, stop, layouts[if_id])
                     pos = stop
+                    if mm is not None:
+                        mapping.walked_to(pos)
                     continue
         # Everything else -- other blocks, a block crossing the buffer's end,
         # damage -- the careful way.
-        block = _Block(buf, pos, stream)
+        if mm is not None:
+            # The block copied out of the map (never the map's whole rest);
+            # past what the file holds of it, read on from the stream.
+            tail = _MapTail(mm, pos, limit, stream)
+            want = 8
+            if pos + 8 <= limit:
+                # The block and no more: a capture of Simple Packet Blocks
+                # takes every packet this way.
+                # (A length past MAX_BLOCK_LEN is damage, told from the header alone.)
+                blen = block_header.unpack_from(mm, pos)[1]
+                want = max(8, blen) if blen <= MAX_BLOCK_LEN else 8
+            block = _Block(tail.read(want), 0, tail)
+        else:
+            block = _Block(buf, pos, stream)
         if not block.fill(8):
             if first:
                 raise CaptureError(path, f"pcapng section header block cut short ({block.avail} bytes)")
@@ -259,6 +305,34 @@ class _Block:
             have += len(more)
         self.buf = b"".join(parts)
         return have >= n
+
+
+class _MapTail:
+    """The mapped file read on from ``pos`` as a stream: copies of the map
+    up to ``limit``, then ``stream`` (a ``read_at`` reader) from that offset
+    (a file that grew)."""
+
+    __slots__ = ("mm", "pos", "limit", "stream", "left_map")
+
+    def __init__(self, mm, pos: int, limit: int, stream):
+        self.mm = mm
+        self.pos = pos
+        self.limit = limit
+        self.stream = stream
+        self.left_map = False
+
+    def read(self, n: int) -> bytes:
+        if self.pos < self.limit:
+            end = min(self.pos + n, self.limit)
+            data = self.mm[self.pos:end]
+            self.pos = end
+            return data
+        if not self.left_map:
+            # The file's position is the walk's (mapped.walked_to): read by
+            # position from here; the position follows from there.
+            self.left_map = True
+            return self.stream.read_at(self.pos, n)
+        return self.stream.read(n)
 
 
 def _options_fit(body: bytes, pos: int, endian: str) -> bool:

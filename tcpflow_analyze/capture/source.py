@@ -398,9 +398,10 @@ class _Opened:
             # A regular pcap file is mapped (mapped: no copy), or where it
             # cannot be, read by position: no buffers to join.
             self.read_at = src.read_at if self.gz is None and _is_regular(raw) else None
-            if self.read_at is not None and not self.pcapng:
+            if self.read_at is not None:
                 self.mapping = _map(raw)
-            if read_ahead and (self.read_at is None or self.pcapng) and not isinstance(self.gz, _GzipStream):
+            if read_ahead and self.mapping is None and (self.read_at is None or self.pcapng) \
+                    and not isinstance(self.gz, _GzipStream):
                 # A pipe (standard input, or gzip inflated by a child), or a
                 # pcapng file (read on, block by block): its reads run beside
                 # the walk (bench/README.md, Tricks: read_ahead_pipe).  Not gzip inflated here: that
@@ -431,7 +432,7 @@ class _Opened:
 
     def windows(self):
         if self.pcapng:
-            return pcapng_windows(self.name, self.stream, self.head, self.damage)
+            return pcapng_windows(self.name, self.stream, self.head, self.damage, self.mapping)
         return pcap_windows(self.name, self.stream, self.head, self.damage, self.read_at, self.mapping)
 
     def close(self):
