@@ -84,27 +84,6 @@ def _then(windows, after: int, action):
         reply = yield window
 
 
-@pytest.mark.parametrize("inside", [0, 30])
-def test_a_file_truncated_between_windows_is_damage(tmp_path, monkeypatch, inside):
-    # Windows of about 700 bytes; the file cut after the first, at a
-    # record's start (inside=0) or 30 bytes into it.  Without the size
-    # check, the walk would touch pages past the new end: SIGBUS.
-    monkeypatch.setattr(pcap, "WINDOW", 700)
-    frames = _frames(200)
-    data = _pcap(frames)
-    offs = _offsets(frames)
-    path = tmp_path / "shrinking.pcap"
-    path.write_bytes(data)
-    cut = offs[100] + inside
-    damages = []
-    got = walk_windows(_then(read_windows([str(path)], damages), 1, lambda: os.truncate(path, cut)))
-    assert [g[2] for g in got] == frames[:100]
-    [d] = damages
-    assert (d.offset, d.packet) == (offs[100], 100)
-    why = f"the file shrank from {len(data)} to {cut} bytes while it was read"
-    assert d.reason == (why if not inside else f"{why}; last record cut short (14 of {len(frames[100])} bytes)")
-
-
 def test_a_file_truncated_behind_the_walk_is_damage(tmp_path, monkeypatch):
     # Cut below where the walk already is: nothing more is touched.  (Past
     # the first 8 KiB: positional reads go through the file object's buffer,
@@ -137,26 +116,6 @@ def test_a_file_truncated_while_read_is_reported_as_a_cut_capture(tmp_path, monk
     assert cap["truncated"] is True and 0 < cap["packets"] < 4283
     assert cap["truncation"]["reason"].startswith(f"the file shrank from {len(data)} to 50000 bytes while it was read")
     assert "truncated at byte" in run.stderr
-
-
-@pytest.mark.parametrize("inside", [0, 20])
-def test_a_growing_file_is_read_whole(tmp_path, monkeypatch, inside):
-    # A capture still being written: what is appended after the file was
-    # mapped, the rest of a record cut at the map's end included, is read by
-    # position.
-    monkeypatch.setattr(pcap, "WINDOW", 700)
-    frames = _frames(200)
-    data = _pcap(frames)
-    first = _offsets(frames)[50] + inside
-    path = tmp_path / "growing.pcap"
-    path.write_bytes(data[:first])
-
-    def append():
-        with open(path, "ab") as fh:
-            fh.write(data[first:])
-    windows = read_windows([str(path)], damages := [])
-    got = walk_windows(_then(windows, 1, append))
-    assert [g[2] for g in got] == frames and not damages
 
 
 def test_a_file_that_cannot_be_mapped_is_read_by_position(tmp_path, monkeypatch):
@@ -263,13 +222,29 @@ def test_a_pcapng_map_reads_as_a_pipe(tmp_path, monkeypatch, every):
     assert walk_windows(read_windows([str(NG)], [])) == sample and sample
 
 
-@pytest.mark.parametrize("inside", [0, 30])
-def test_a_pcapng_file_truncated_between_windows_is_damage(tmp_path, monkeypatch, inside):
-    monkeypatch.setattr(pcapng, "WINDOW", 700)
+# Each format's builder, block offsets (then the end's) and windowing module.
+FORMATS = {"pcap": (lambda frames: _pcap(frames), lambda data, frames: _offsets(frames), pcap),
+           "pcapng": (lambda frames: _pcapng(frames), lambda data, frames: _ng_offsets(data) + [len(data)], pcapng)}
+
+
+def _small_windows(monkeypatch, fmt):
+    """200 frames in a capture of ``fmt``, walked in windows of about 700
+    bytes: (frames, the file's bytes, each record's offset and the end's)."""
+    build, offsets, module = FORMATS[fmt]
+    monkeypatch.setattr(module, "WINDOW", 700)
     frames = _frames(200)
-    data = _pcapng(frames)
-    offs = _ng_offsets(data)
-    path = tmp_path / "shrinking.pcapng"
+    data = build(frames)
+    return frames, data, offsets(data, frames)
+
+
+@pytest.mark.parametrize("fmt", sorted(FORMATS))
+@pytest.mark.parametrize("inside", [0, 30])
+def test_a_file_truncated_between_windows_is_damage(tmp_path, monkeypatch, inside, fmt):
+    # The file cut after the first window, at a record's start (inside=0)
+    # or 30 bytes into it.  Without the size check, the walk would touch
+    # pages past the new end: SIGBUS.
+    frames, data, offs = _small_windows(monkeypatch, fmt)
+    path = tmp_path / f"shrinking.{fmt}"
     path.write_bytes(data)
     cut = offs[100] + inside
     damages = []
@@ -277,16 +252,21 @@ def test_a_pcapng_file_truncated_between_windows_is_damage(tmp_path, monkeypatch
     assert [g[2] for g in got] == frames[:100]
     [d] = damages
     assert (d.offset, d.packet) == (offs[100], 100)
-    assert d.reason.startswith(f"the file shrank from {len(data)} to {cut} bytes while it was read")
+    why = f"the file shrank from {len(data)} to {cut} bytes while it was read"
+    cut_short = {"pcap": f"last record cut short (14 of {len(frames[100])} bytes)",
+                 "pcapng": f"block cut short (30 of {offs[101] - offs[100]} bytes)"}[fmt]
+    assert d.reason == (why if not inside else f"{why}; {cut_short}")
 
 
+@pytest.mark.parametrize("fmt", sorted(FORMATS))
 @pytest.mark.parametrize("inside", [0, 20])
-def test_a_growing_pcapng_file_is_read_whole(tmp_path, monkeypatch, inside):
-    monkeypatch.setattr(pcapng, "WINDOW", 700)
-    frames = _frames(200)
-    data = _pcapng(frames)
-    first = _ng_offsets(data)[50] + inside
-    path = tmp_path / "growing.pcapng"
+def test_a_growing_file_is_read_whole(tmp_path, monkeypatch, inside, fmt):
+    # A capture still being written: what is appended after the file was
+    # mapped, the rest of a record cut at the map's end included, is read by
+    # position.
+    frames, data, offs = _small_windows(monkeypatch, fmt)
+    first = offs[50] + inside
+    path = tmp_path / f"growing.{fmt}"
     path.write_bytes(data[:first])
 
     def append():
