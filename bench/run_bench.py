@@ -157,7 +157,7 @@ OURS_REV = None
 # module at install.  Where the environment sets PYTHONDONTWRITEBYTECODE
 # (as this project's machines do), a run would otherwise parse and compile
 # the modules that are not compiled to C every time: 0.07-0.1 s of CPU, 4% of a
-# 2M-packet run (bench/README.md, *Start-up*), that no installed copy pays.
+# 2M-packet run (bench/README.md, *What is run*), that no installed copy pays.
 PYCACHE = os.path.join(REPO, "bench", "out", "pycache")
 
 

@@ -377,8 +377,9 @@ def test_pcapng_block_trailer_mismatch(tmp_path):
     the_good_connection(rep)
 
 
+@pytest.mark.parametrize("mapped", [True, False])
 @pytest.mark.parametrize("read_ahead", [False, True])
-def test_pcapng_block_claiming_16_mib_is_not_read(tmp_path, read_ahead):
+def test_pcapng_block_claiming_16_mib_is_not_read(tmp_path, monkeypatch, read_ahead, mapped):
     # The block claims 16 MiB + 4 and 20 MiB of data follow: the reader does
     # not read it in to see; a read-ahead thread holds its own two chunks at
     # most (one queued, one it is reading), whatever the block claims -- three
@@ -386,12 +387,17 @@ def test_pcapng_block_claiming_16_mib_is_not_read(tmp_path, read_ahead):
     # thread reads its next chunk before the walker lets go of the last, 14
     # MiB with the thread (a bound of two chunks failed in 1 run of 12, and
     # in 4 of 12 once the compiled walk got faster).  Reading the claimed
-    # block in would pass 18 MiB.
+    # block in would pass 18 MiB.  A regular file is mapped: the block's
+    # header is read from the map and nothing after it copied out; unmapped,
+    # it is read as above.
     from tcpflow_analyze.engine.loop import CaptureStats, run
     from tcpflow_analyze.capture import read_windows
     from tcpflow_analyze.capture.readahead import STREAM_CHUNK
     from tcpflow_analyze.analysis import AnalysisOptions
     from tcpflow_analyze.engine.table import ConnectionTable
+    from tcpflow_analyze.capture import source
+    if not mapped:
+        monkeypatch.setattr(source, "_map", lambda raw: None)
     frames, data = _ng_good()
     path = write(tmp_path, "m.pcapng", data + struct.pack("<II", 6, (16 << 20) + 4))
     with open(path, "r+b") as fh:

@@ -87,7 +87,7 @@ def pcap_windows(path: str, stream, head: bytes, damage, read_at=None, mapping=N
         if file_off is None:
             return  # damage met in the map
         if shrunk is not None:
-            damage = _shrunk(damage, *shrunk)
+            damage = shrunk_damage(damage, *shrunk)
     if read_at is not None:
         buf, eof = read_whole(read_at, file_off, CHUNK)
         pos = 0
@@ -153,7 +153,7 @@ def _too_long(caplen: int, snaplen: int, max_caplen: int) -> str:
         else f"record length {caplen} exceeds the {max_caplen}-byte limit"
 
 
-def _shrunk(damage, mapped: int, size: int):
+def shrunk_damage(damage, mapped: int, size: int):
     """``damage`` saying that the file was cut while it was read."""
     why = f"the file shrank from {mapped} to {size} bytes while it was read" if size >= 0 \
         else "the file's size could not be checked while it was mapped"

@@ -10,7 +10,7 @@ from __future__ import annotations
 import struct
 
 from ..errors import CaptureError
-from .pcap import WINDOW, _shrunk
+from .pcap import WINDOW, shrunk_damage
 from .windows import EPB, EPB_FIXED_LEN, EPB_HEADER_LEN, INF, PACKED, packed_layout, record_at
 
 SHB = 0x0A0D0D0A
@@ -114,7 +114,7 @@ def pcapng_windows(path: str, stream, head: bytes, damage, mapping=None):
             # (mapped): the window ends where the file is known to hold it.
             size = mapping.size()
             if size < limit:
-                damage = _shrunk(told, len(mm), size)
+                damage = shrunk_damage(told, len(mm), size)
                 limit = max(size, pos)   # -1: unknown, so touch nothing new
             n = limit
             if pos + 8 <= limit:

@@ -395,15 +395,16 @@ class _Opened:
             else:
                 raise CaptureError(name, f"not a pcap or pcapng capture (starts with {head.hex()})")
             self.head = head
-            # A regular pcap file is mapped (mapped: no copy), or where it
-            # cannot be, read by position: no buffers to join.
+            # A regular pcap or pcapng file is mapped (mapped: no copy), or
+            # where it cannot be, read by position (pcap) or on (pcapng).
             self.read_at = src.read_at if self.gz is None and _is_regular(raw) else None
             if self.read_at is not None:
                 self.mapping = _map(raw)
             if read_ahead and self.mapping is None and (self.read_at is None or self.pcapng) \
                     and not isinstance(self.gz, _GzipStream):
                 # A pipe (standard input, or gzip inflated by a child), or a
-                # pcapng file (read on, block by block): its reads run beside
+                # pcapng file that could not be mapped (read on, block by
+                # block): its reads run beside
                 # the walk (bench/README.md, Tricks: read_ahead_pipe).  Not gzip inflated here: that
                 # takes the GIL back after every output block, and measured
                 # slower in a thread than inline.
