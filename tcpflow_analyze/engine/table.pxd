@@ -44,3 +44,18 @@ cdef class ConnectionTable:
                    n="long long", yd="long long", zl="long long", tso=object)
     cpdef segment(self, double ts, bytes key, long sport, long dport, long long seq, long long ack, long long flags, long long win,
                   long long plen, wscale, long long ipb=*, encap=*, Connection conn=*, bint upper=*)
+
+    # Routing (a SYN, a RST, a new 4-tuple, a connection flagged for it):
+    # C calls from segment() with C arguments, not Python method calls with
+    # the header fields boxed for each.  cpdef, so that a Python subclass's
+    # override (ObservedTable._route) is still the one called.
+    @cython.locals(x=Endpoint, y=Endpoint, prev=Connection, c=Endpoint, is_client="bint")
+    cpdef Connection _route(self, double ts, bytes key, Connection conn, long sport, long dport, long long seq,
+                            long long ack, long long flags, encap=*)
+    @cython.locals(new=Connection)
+    cpdef Connection _reuse(self, double ts, bytes key, Connection old, Endpoint x_old, Endpoint y_old, long sport,
+                            long dport, long long seq, long long ack, long long flags, encap=*)
+    @cython.locals(conn=Connection, client=Endpoint, server=Endpoint, tag=bytes, rkey=bytes,
+                   src=bytes, dst=bytes, alen="Py_ssize_t", a2="Py_ssize_t", kp="const char *", tso=object)
+    cpdef Connection _new(self, double ts, bytes key, long sport, long dport, long long seq, long long ack,
+                          long long flags, encap=*)

@@ -477,10 +477,10 @@ class ConnectionTable:
                 history.add_scaled(conn, rare.zgaps, "G", not upper)
 
     # ------------------------------------------------------------------ routing
-    # The per-connection methods stay def (engine.observer.ObservedTable
-    # overrides them); their connections and endpoints typed all the same, so
-    # that their field reads and writes are C ones, not a getattr each.
-    @cython.locals(conn=Connection, x=Endpoint, y=Endpoint, prev=Connection, c=Endpoint, is_client="bint")
+    # _route, _reuse and _new are cpdef in table.pxd (engine.observer.
+    # ObservedTable overrides _route); the other per-connection methods stay
+    # def, their connections and endpoints typed all the same, so that their
+    # field reads and writes are C ones, not a getattr each.
     def _route(self, ts, key, conn, sport, dport, seq, ack, flags, encap=None):
         """Which connection instance a packet belongs to (creating one if new)."""
         if conn is None:
@@ -619,8 +619,6 @@ class ConnectionTable:
         conn.encap = (conn.encap[0], shown, conn.encap[2], key)
         return conn
 
-    @cython.locals(conn=Connection, client=Endpoint, server=Endpoint, key=bytes, tag=bytes, rkey=bytes,
-                   src=bytes, dst=bytes, alen="Py_ssize_t", a2="Py_ssize_t", kp="const char *")
     def _new(self, ts, key, sport, dport, seq, ack, flags, encap=None):
         self._order = self._order + 1 if self.packet_number is None else self.packet_number
         # The key is (src, dst, sport, dport) and the tunnel's tag, if any:
@@ -670,14 +668,15 @@ class ConnectionTable:
             hosts.clear()
         src = hosts.setdefault(src, src)
         dst = hosts.setdefault(dst, dst)
+        tso = ts   # the time as the object the constructors keep (compiled: boxed once)
         if sender_is_client:
-            client = Endpoint(src, sport, state, ts)
-            server = Endpoint(dst, dport, state, ts)
-            conn = Connection(key, client, server, ts, self._order)
+            client = Endpoint(src, sport, state, tso)
+            server = Endpoint(dst, dport, state, tso)
+            conn = Connection(key, client, server, tso, self._order)
         else:
-            client = Endpoint(dst, dport, state, ts)
-            server = Endpoint(src, sport, state, ts)
-            conn = Connection(rkey, client, server, ts, self._order)
+            client = Endpoint(dst, dport, state, tso)
+            server = Endpoint(src, sport, state, tso)
+            conn = Connection(rkey, client, server, tso, self._order)
         conn.roles_inferred = inferred
         # Zeek's roles (its conn.log orig/resp) are its own guess: the sender
         # of the first packet unless Zeek flips it (zeek.zeek_flips), which
@@ -718,8 +717,7 @@ class ConnectionTable:
         if len(order) > self.max_table:
             # Drop finished connections from the eviction queue, so it (and
             # what it keeps alive) stays proportional to the live table.
-            table = self.table
-            self.order = deque(c for c in order if table.get(c.ckey) is c)
+            self.order = live_order(order, self.table)
         return conn
 
     # ------------------------------------------------------------------ memory
@@ -838,6 +836,12 @@ class ConnectionTable:
 
     def _settle(self, conn: Connection, ts: float) -> None:
         settle(conn, ts, self.options)
+
+
+def live_order(order, table) -> deque:
+    """The eviction queue ``order`` without the connections that have left
+    ``table``."""
+    return deque(c for c in order if table.get(c.ckey) is c)
 
 
 def keys_of(conn: Connection) -> tuple:
