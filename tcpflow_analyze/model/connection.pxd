@@ -102,6 +102,10 @@ cdef class ConnectionRare:
 @cython.locals(rare=ConnectionRare)
 cpdef ConnectionRare own_connection_rare(Connection conn)
 
+cpdef str handshake_kind(Connection conn)
+cpdef bint opened_simultaneously(Connection conn)
+cpdef str close_kind(Connection conn)
+
 
 cdef Py_ssize_t _C_KEY_MAX
 @cython.locals(n=Py_ssize_t, m=Py_ssize_t, alen=Py_ssize_t, a2=Py_ssize_t, kp="const char *",

@@ -298,15 +298,11 @@ class Connection:
 
     @property
     def handshake(self) -> str:
-        if self.hs & (HS_SYN | HS_SYNACK | HS_ACK) == HS_SYN | HS_SYNACK | HS_ACK:
-            return "complete"
-        if self.hs & (HS_SYN | HS_SYNACK):
-            return "partial"
-        return "none"
+        return handshake_kind(self)
 
     @property
     def simultaneous_open(self) -> bool:
-        return bool(self.hs & HS_SIMOPEN)
+        return opened_simultaneously(self)
 
     @property
     def listen_overflow(self) -> bool:
@@ -314,11 +310,32 @@ class Connection:
 
     @property
     def close(self) -> str:
-        if self.rare.reset_by is not None:
-            return "rst"
-        if self.client.fin_seq >= 0 or self.server.fin_seq >= 0:
-            return "fin"
-        return "none"
+        return close_kind(self)
+
+
+# The properties' values as functions: compiled, the record's line writer
+# (views.record_lines) calls them in C, not through a property lookup each.
+def handshake_kind(conn: Connection) -> str:
+    """"complete" (SYN, SYN-ACK and the ACK of it seen), "partial" or "none"."""
+    if conn.hs & (HS_SYN | HS_SYNACK | HS_ACK) == HS_SYN | HS_SYNACK | HS_ACK:
+        return "complete"
+    if conn.hs & (HS_SYN | HS_SYNACK):
+        return "partial"
+    return "none"
+
+
+def opened_simultaneously(conn: Connection) -> bool:
+    """Crossed SYNs (RFC 9293 3.5 figure 8)."""
+    return bool(conn.hs & HS_SIMOPEN)
+
+
+def close_kind(conn: Connection) -> str:
+    """"rst" (reset), "fin" (a FIN seen from either side) or "none"."""
+    if conn.rare.reset_by is not None:
+        return "rst"
+    if conn.client.fin_seq >= 0 or conn.server.fin_seq >= 0:
+        return "fin"
+    return "none"
 
 
 # A connection's fields that most captures leave at their defaults: on the

@@ -43,7 +43,9 @@ from pathlib import Path
 
 from ..engine.zeek import conn_state, missed_bytes, uid
 from ..model.community_id import community_id
-from ..model.connection import EVIDENCE_NAMES, ONE_SIDED_NAMES, ORIG_SIDE_NAMES
+from ..model.connection import (
+    EVIDENCE_NAMES, ONE_SIDED_NAMES, ORIG_SIDE_NAMES, close_kind, handshake_kind, opened_simultaneously,
+)
 from ..model.states import STATE_NAMES
 from ..model.text import iso_utc, ip_text, report_time
 from .jsontext import anomaly_list_text, json_time, opt_text
@@ -115,17 +117,17 @@ RECORD: tuple[Field, ...] = (
         Field("client", INT, "c.rare.duplicates + c.rare.ctl_duplicates", csv="client_duplicates"),
         Field("server", INT, "s.rare.duplicates + s.rare.ctl_duplicates", csv="server_duplicates"),
     )),
-    Field("handshake", STR, "conn.handshake"),
+    Field("handshake", STR, "handshake_kind(conn)"),
     # Crossed SYNs (RFC 9293 3.5 figure 8): the handshake is "complete" with
     # no listener and no third segment, so say how it was made.
-    Field("simultaneous_open", BOOL, "conn.simultaneous_open"),
+    Field("simultaneous_open", BOOL, "opened_simultaneously(conn)"),
     # Timed at the capture point from the SYN the SYN-ACK answered (the last
     # before it: RTT), and from the first SYN (what connect() waited, a lost
     # SYN's retransmission timeout included); None without both.
     Field("handshake_rtt", TIME, "s.syn_time - c.last_syn_time if c.last_syn_time >= 0 and s.syn_time >= 0 else None"),
     Field("connect_time", TIME, "s.syn_time - c.syn_time if c.last_syn_time >= 0 and s.syn_time >= 0 else None"),
     Field("syn_retries", INT, "c.syn_count - 1 if c.syn_count > 1 else 0"),
-    Field("close", STR, "conn.close"),
+    Field("close", STR, "close_kind(conn)"),
     _per_side("ip_bytes", "ip_bytes"),
     # Zeek's conn.log history and conn_state for this connection (its first
     # row, if Zeek split it: ``zeek.rows``; the finished rows are
@@ -193,6 +195,7 @@ _NAMESPACE = {
     "ONE_SIDED_NAMES": ONE_SIDED_NAMES, "EVIDENCE_NAMES": EVIDENCE_NAMES,
     "report_time": report_time, "_json_time": _json_time, "anomaly_list_text": anomaly_list_text,
     "csv_time": csv_time, "iso_utc": iso_utc,
+    "handshake_kind": handshake_kind, "opened_simultaneously": opened_simultaneously, "close_kind": close_kind,
 }
 
 
@@ -422,7 +425,10 @@ except ImportError:   # the pure-Python build, where Cython need not be installe
 
 from ..engine.zeek import conn_state, missed_bytes, uid
 from ..model.community_id import community_id
-from ..model.connection import EVIDENCE_NAMES, ONE_SIDED_NAMES, ORIG_SIDE_NAMES, Connection, Endpoint
+from ..model.connection import (
+    EVIDENCE_NAMES, ONE_SIDED_NAMES, ORIG_SIDE_NAMES, Connection, Endpoint, close_kind, handshake_kind,
+    opened_simultaneously,
+)
 from ..model.states import STATE_NAMES
 from ..model.text import ip_text
 from .jsontext import LineText, anomaly_list_text, joined, opt_text

@@ -12,7 +12,10 @@ except ImportError:   # the pure-Python build, where Cython need not be installe
 
 from ..engine.zeek import conn_state, missed_bytes, uid
 from ..model.community_id import community_id
-from ..model.connection import EVIDENCE_NAMES, ONE_SIDED_NAMES, ORIG_SIDE_NAMES, Connection, Endpoint
+from ..model.connection import (
+    EVIDENCE_NAMES, ONE_SIDED_NAMES, ORIG_SIDE_NAMES, Connection, Endpoint, close_kind, handshake_kind,
+    opened_simultaneously,
+)
 from ..model.states import STATE_NAMES
 from ..model.text import ip_text
 from .jsontext import LineText, anomaly_list_text, joined, opt_text
@@ -30,7 +33,7 @@ def json_lines(conns, types):
         anomalies = get(cid)
         c = conn.client
         s = conn.server
-        yield f'{{"id": {cid}, "client": {{"ip": "{ip_text(c.addr)}", "port": {c.port}, "state": "{STATE_NAMES[c.state]}"}}, "server": {{"ip": "{ip_text(s.addr)}", "port": {s.port}, "state": "{STATE_NAMES[s.state]}"}}, "roles_inferred": {"true" if conn.roles_inferred else "false"}, "first_seen": {_json_time(conn.first_seen)}, "last_seen": {_json_time(conn.last_seen)}, "duration": {_json_time(conn.last_seen - conn.first_seen)}, "packets": {{"client": {c.packets}, "server": {s.packets}}}, "bytes": {{"client": {c.bytes}, "server": {s.bytes}}}, "retransmissions": {{"client": {c.retransmits}, "server": {s.retransmits}}}, "duplicates": {{"client": {c.rare.duplicates + c.rare.ctl_duplicates}, "server": {s.rare.duplicates + s.rare.ctl_duplicates}}}, "handshake": "{conn.handshake}", "simultaneous_open": {"true" if conn.simultaneous_open else "false"}, "handshake_rtt": {_json_time(s.syn_time - c.last_syn_time if c.last_syn_time >= 0 and s.syn_time >= 0 else None)}, "connect_time": {_json_time(s.syn_time - c.syn_time if c.last_syn_time >= 0 and s.syn_time >= 0 else None)}, "syn_retries": {c.syn_count - 1 if c.syn_count > 1 else 0}, "close": "{conn.close}", "ip_bytes": {{"client": {c.ip_bytes}, "server": {s.ip_bytes}}}, "history": "{conn.rare.zrows[0].history if conn.rare.zrows else conn.hist}", "conn_state": "{conn.rare.zrows[0].conn_state if conn.rare.zrows else conn_state(conn)}", "community_id": "{community_id(c.addr, c.port, s.addr, s.port)}", "zeek": {{"uid": "{conn.rare.zrows[0].uid if conn.rare.zrows else uid(conn)}", "orig": "{ORIG_SIDE_NAMES[conn.rare.zrows[0].flip if conn.rare.zrows else conn.zflip]}", "rows": {1 + len(conn.rare.zrows) if conn.rare.zrows else 1}, "missed_bytes": {missed_bytes(conn) if conn.rare.zrows else c.rare.zmissed + s.rare.zmissed}}}, "encapsulation": {opt_text(None if conn.encap is None else conn.encap[0])}, "tunnel_id": {opt_text(None if conn.encap is None else conn.encap[1])}, "one_sided": {opt_text(ONE_SIDED_NAMES[conn.one_sided])}, "missed_bytes": {c.rare.missed + s.rare.missed}, "state_evidence": "{EVIDENCE_NAMES[conn.evidence]}", "anomalies": {anomaly_list_text(anomalies) if anomalies else "[]"}}}'
+        yield f'{{"id": {cid}, "client": {{"ip": "{ip_text(c.addr)}", "port": {c.port}, "state": "{STATE_NAMES[c.state]}"}}, "server": {{"ip": "{ip_text(s.addr)}", "port": {s.port}, "state": "{STATE_NAMES[s.state]}"}}, "roles_inferred": {"true" if conn.roles_inferred else "false"}, "first_seen": {_json_time(conn.first_seen)}, "last_seen": {_json_time(conn.last_seen)}, "duration": {_json_time(conn.last_seen - conn.first_seen)}, "packets": {{"client": {c.packets}, "server": {s.packets}}}, "bytes": {{"client": {c.bytes}, "server": {s.bytes}}}, "retransmissions": {{"client": {c.retransmits}, "server": {s.retransmits}}}, "duplicates": {{"client": {c.rare.duplicates + c.rare.ctl_duplicates}, "server": {s.rare.duplicates + s.rare.ctl_duplicates}}}, "handshake": "{handshake_kind(conn)}", "simultaneous_open": {"true" if opened_simultaneously(conn) else "false"}, "handshake_rtt": {_json_time(s.syn_time - c.last_syn_time if c.last_syn_time >= 0 and s.syn_time >= 0 else None)}, "connect_time": {_json_time(s.syn_time - c.syn_time if c.last_syn_time >= 0 and s.syn_time >= 0 else None)}, "syn_retries": {c.syn_count - 1 if c.syn_count > 1 else 0}, "close": "{close_kind(conn)}", "ip_bytes": {{"client": {c.ip_bytes}, "server": {s.ip_bytes}}}, "history": "{conn.rare.zrows[0].history if conn.rare.zrows else conn.hist}", "conn_state": "{conn.rare.zrows[0].conn_state if conn.rare.zrows else conn_state(conn)}", "community_id": "{community_id(c.addr, c.port, s.addr, s.port)}", "zeek": {{"uid": "{conn.rare.zrows[0].uid if conn.rare.zrows else uid(conn)}", "orig": "{ORIG_SIDE_NAMES[conn.rare.zrows[0].flip if conn.rare.zrows else conn.zflip]}", "rows": {1 + len(conn.rare.zrows) if conn.rare.zrows else 1}, "missed_bytes": {missed_bytes(conn) if conn.rare.zrows else c.rare.zmissed + s.rare.zmissed}}}, "encapsulation": {opt_text(None if conn.encap is None else conn.encap[0])}, "tunnel_id": {opt_text(None if conn.encap is None else conn.encap[1])}, "one_sided": {opt_text(ONE_SIDED_NAMES[conn.one_sided])}, "missed_bytes": {c.rare.missed + s.rare.missed}, "state_evidence": "{EVIDENCE_NAMES[conn.evidence]}", "anomalies": {anomaly_list_text(anomalies) if anomalies else "[]"}}}'
 
 
 @cython.locals(conn=Connection, c=Endpoint, s=Endpoint, out=LineText)
@@ -87,9 +90,9 @@ def json_chunks(conns, types, sep):
         out.lit(b', "server": ')
         out.num(s.rare.duplicates + s.rare.ctl_duplicates)
         out.lit(b'}, "handshake": ')
-        out.quoted(conn.handshake)
+        out.quoted(handshake_kind(conn))
         out.lit(b', "simultaneous_open": ')
-        out.boolean(conn.simultaneous_open)
+        out.boolean(opened_simultaneously(conn))
         out.lit(b', "handshake_rtt": ')
         out.time(s.syn_time - c.last_syn_time if c.last_syn_time >= 0 and s.syn_time >= 0 else None)
         out.lit(b', "connect_time": ')
@@ -97,7 +100,7 @@ def json_chunks(conns, types, sep):
         out.lit(b', "syn_retries": ')
         out.num(c.syn_count - 1 if c.syn_count > 1 else 0)
         out.lit(b', "close": ')
-        out.quoted(conn.close)
+        out.quoted(close_kind(conn))
         out.lit(b', "ip_bytes": {"client": ')
         out.num(c.ip_bytes)
         out.lit(b', "server": ')
