@@ -4,5 +4,9 @@
 # decode_tcp's bytes become one per call).
 import cython
 
+# The option kinds it compares each byte with: C values (a Python constant
+# would box the byte for each comparison).
+cdef long TCPOPT_EOL, TCPOPT_NOP, TCPOPT_WSCALE
+
 @cython.locals(pos=Py_ssize_t, kind=long, length=long)
 cpdef window_scale(const unsigned char[:] buf, Py_ssize_t start, Py_ssize_t end)
