@@ -30,6 +30,21 @@ cdef long long ACK, FIN, RST, SYN, _ROUTED
 cdef long long SEQ_HALF, SEQ_MASK, Z_CLOSED, Z_IN_STEP, Z_INACTIVE, Z_RESET
 cdef long long CLOSED, ESTABLISHED, SYN_SENT, UNKNOWN
 cdef long long H_ACK, H_DATA, TOO_LARGE_SEQ_DELTA
+cdef double DUP_WINDOW, _NEVER
+
+# segment()'s sequence-space helpers: C calls with C arguments.
+@cython.locals(rare=EndpointRare, nxt="long long")
+cdef _zero_length_off(Endpoint x, long long seq, double ts)
+@cython.locals(yd="long long", g="long long")
+cdef _ack_beyond(Connection conn, Endpoint x, Endpoint y, bint upper, long long rn, long long ack, long long ynxt,
+                 double ts)
+@cython.locals(rare=EndpointRare, gap="long long")
+cdef _missed(Connection conn, Endpoint x, Endpoint y, bint upper, long long rn, long long ack, long long ynxt,
+             double ts)
+@cython.locals(end="long long")
+cdef _zeek_data(Endpoint x, long long seq, long long plen, long long flags)
+@cython.locals(rare=EndpointRare, yf="long long", g="long long")
+cdef _zeek_ack(Connection conn, Endpoint x, Endpoint y, bint upper, long long ack, long long yd)
 
 cdef class ConnectionTable:
     cdef public FlowTable table

@@ -183,7 +183,7 @@ class ConnectionTable:
                     x.zrxmit += 1
                     history.add_scaled(conn, x.zrxmit, "T", upper)
             elif seq != x.snd_nxt:
-                self._zero_length_off(x, seq, ts)
+                _zero_length_off(x, seq, ts)
             if flags & ACK:
                 rn = x.rcv_nxt
                 if rn < 0 or 0 < ((ack - rn) & SEQ_MASK) < SEQ_HALF:
@@ -193,7 +193,7 @@ class ConnectionTable:
                         acked_holes(y, ack)
                     ynxt = y.snd_nxt
                     if y.zlast != Z_IN_STEP or 0 < ((ack - ynxt) & SEQ_MASK) < SEQ_HALF:
-                        self._ack_beyond(conn, x, y, upper, rn, ack, ynxt, ts)
+                        _ack_beyond(conn, x, y, upper, rn, ack, ynxt, ts)
             return
 
         # The general path: handshakes, closes, resets, a first packet, our
@@ -202,7 +202,7 @@ class ConnectionTable:
         # fields that keep a time (a transition's, Zeek's) take: made once
         # here, not once per call (compiled, ``ts`` is a C double).
         tso = ts
-        if tso >= conn.zend:
+        if ts >= conn.zend:
             # Zeek removed the connection 5 s after it closed or was reset:
             # this packet opens a new conn.log row (the Zeek view only).
             zeek.split(conn, tso, conn.last_seen, upper, sport, dport, flags, self.likely_server_ports)
@@ -265,7 +265,7 @@ class ConnectionTable:
                 x.zlast = zend
                 if plen:
                     if ctl:
-                        self._zeek_data(x, seq, plen, flags)
+                        _zeek_data(x, seq, plen, flags)
                     elif 0 < ((zend - x.zdata) & SEQ_MASK) < SEQ_HALF:
                         # In-order payload: the reassembler's frontier moves with it.
                         x.zdata = zend
@@ -273,7 +273,7 @@ class ConnectionTable:
                 x.zrxmit += 1
                 history.add_scaled(conn, x.zrxmit, "T", upper)
                 # A retransmission may fill a hole the reassembler had.
-                self._zeek_data(x, seq, plen, flags)
+                _zeek_data(x, seq, plen, flags)
         if zs == Z_INACTIVE or ctl:
             zeek.update(conn, x, y, upper != conn.zflip, flags, plen, seq, tso)
 
@@ -329,7 +329,7 @@ class ConnectionTable:
         elif x.snd_nxt < 0:
             x.snd_nxt = seq
         elif seq != x.snd_nxt:
-            self._zero_length_off(x, seq, tso)
+            _zero_length_off(x, seq, tso)
         if flags & ACK:
             rn = x.rcv_nxt
             if rn < 0 or 0 < ((ack - rn) & SEQ_MASK) < SEQ_HALF:
@@ -348,16 +348,16 @@ class ConnectionTable:
                         unseen_peer_ack(conn, x, y, upper, rn, ack, tso)
                 elif y.zlast == Z_IN_STEP:
                     if 0 < ((ack - ynxt) & SEQ_MASK) < SEQ_HALF:
-                        self._ack_beyond(conn, x, y, upper, rn, ack, ynxt, tso)
+                        _ack_beyond(conn, x, y, upper, rn, ack, ynxt, tso)
                 else:
                     # _ack_beyond's out-of-step half, inline: the general
                     # path has y out of step at most packets (a call each).
                     if 0 < ((ack - ynxt) & SEQ_MASK) < SEQ_HALF and y.state != UNKNOWN:
-                        self._missed(conn, x, y, upper, rn, ack, ynxt, tso)
+                        _missed(conn, x, y, upper, rn, ack, ynxt, tso)
                     yd = y.zdata
                     g = (ack - yd) & SEQ_MASK
                     if g and g < SEQ_HALF and yd >= 0 and y.zstate != Z_INACTIVE and yd != y.fin_seq:
-                        self._zeek_ack(conn, x, y, upper, ack, yd)
+                        _zeek_ack(conn, x, y, upper, ack, yd)
         if ctl:
             control(conn, x, y, upper, tso, seq, ack, flags, plen, wscale)
             if ctl != SYN:
@@ -376,105 +376,6 @@ class ConnectionTable:
             n = x.snd_nxt
             if x.zlast == n and x.zdata == n and conn.zend == _NEVER:
                 x.zlast = Z_IN_STEP
-
-    @staticmethod
-    def _zero_length_off(x, seq, ts) -> None:
-        """A zero-length segment not at SND.NXT (seen before)."""
-        nxt = x.snd_nxt
-        if seq == (nxt - 1) & SEQ_MASK:
-            # One below SND.NXT: a keepalive probe (RFC 9293 3.8.4; Linux
-            # tcp_write_wakeup).
-            rare = own_rare(x)
-            rare.probes += 1
-            rare.probe_time = ts
-        elif x.zlast == Z_IN_STEP and 0 < ((seq - nxt) & SEQ_MASK) < SEQ_HALF:
-            # Beyond SND.NXT (the capture missed x's bytes): Zeek's last_seq
-            # moves to it, ours and its reassembler's frontier do not.  Out
-            # of step from here.
-            x.zdata = nxt
-            x.zlast = seq
-
-    def _ack_beyond(self, conn, x, y, upper, rn, ack, ynxt, ts) -> None:
-        """x's acknowledgment advanced (from ``rn``), to beyond anything y was
-        seen to send (the capture missed y's bytes), or y is out of step or
-        never seen."""
-        if ynxt < 0:
-            # Nothing of y's seen yet (its Zeek numbers are unset, -1): a
-            # capture joined mid-stream, or one that shows one direction only.
-            unseen_peer_ack(conn, x, y, upper, rn, ack, ts)
-            return
-        if y.zlast == Z_IN_STEP:
-            # In step: Zeek's frontier is ynxt, so its gap is ours (and y,
-            # in step, is seen and neither INACTIVE nor RESET); y's numbers
-            # part from ours here.
-            y.zlast = y.zdata = ynxt
-            if y.state != UNKNOWN:
-                self._missed(conn, x, y, upper, rn, ack, ynxt, ts)
-            self._zeek_ack(conn, x, y, upper, ack, ynxt)
-            return
-        if 0 < ((ack - ynxt) & SEQ_MASK) < SEQ_HALF and y.state != UNKNOWN:
-            self._missed(conn, x, y, upper, rn, ack, ynxt, ts)
-        # Zeek's content gap (TCP_Reassembler::AckReceived): the ACK beyond
-        # the payload its reassembler holds; only for an endpoint that sent.
-        # (The general path has this inline.)
-        yd = y.zdata
-        g = (ack - yd) & SEQ_MASK
-        if g and g < SEQ_HALF and yd >= 0 and y.zstate != Z_INACTIVE and yd != y.fin_seq:
-            # (The ACK of y's FIN, its frontier at the FIN: held below the
-            # FIN, that ACK is no gap -- the common case, without the call.)
-            self._zeek_ack(conn, x, y, upper, ack, yd)
-
-    @staticmethod
-    def _missed(conn, x, y, upper, rn, ack, ynxt, ts) -> None:
-        """x acknowledges beyond y's SND.NXT: the capture missed y's bytes
-        (our count of the loss; Zeek's own gap, its G, is ``_zeek_ack``)."""
-        gap = (ack - ynxt) & SEQ_MASK
-        y.snd_nxt = ack
-        rare = own_rare(y)
-        rare.gaps += 1
-        if y.packets:
-            rare.missed += gap
-            if rare.hole_ack != ack:   # one gap per ACK event, as Zeek counts
-                rare.gap_acks += 1
-            if gap == 1:
-                # One sequence number past y's last byte: most likely y's
-                # FIN (RFC 9293 3.4: a FIN takes one), which the capture lost
-                # (``timers``).
-                rare.fin_guess = ack
-                rare.fin_guess_time = ts
-        else:
-            unseen_peer_ack(conn, x, y, upper, rn, ack, ts)
-
-    @staticmethod
-    def _zeek_data(x, seq, plen, flags) -> None:
-        """Payload reaches Zeek's reassembler: its frontier moves (a SYN's
-        data starts after the SYN octet; a RST's is not stream data)."""
-        if flags & RST:
-            return
-        end = (seq + plen + (1 if flags & SYN else 0)) & SEQ_MASK
-        if 0 < ((end - x.zdata) & SEQ_MASK) < SEQ_HALF:
-            x.zdata = end
-
-    @staticmethod
-    def _zeek_ack(conn, x, y, upper, ack, yd) -> None:
-        """x acknowledges beyond the payload Zeek's reassembler holds for y:
-        a content gap (TCP_Reassembler::AckReceived, Undelivered, Gap).  The
-        ACK is held below y's FIN (a FIN's octet is not data), so a FIN that
-        jumped over unseen data shows the hole when it is acknowledged.
-        Written (G, missed_bytes) only between two endpoints established or
-        closing cleanly: never for an endpoint that did not send, nor after
-        a RST."""
-        yf = y.fin_seq
-        if yf >= 0 and 0 < ((ack - yf) & SEQ_MASK) < SEQ_HALF:
-            ack = yf
-        g = (ack - yd) & SEQ_MASK
-        if g and g < SEQ_HALF:
-            y.zdata = ack
-            if zeek.clean(y) and zeek.clean(x):
-                rare = own_rare(y)
-                rare.zgaps += 1
-                rare.zmissed += g
-                history.add_scaled(conn, rare.zgaps, "G", not upper)
 
     # ------------------------------------------------------------------ routing
     # _route, _reuse and _new are cpdef in table.pxd (engine.observer.
@@ -836,6 +737,109 @@ class ConnectionTable:
 
     def _settle(self, conn: Connection, ts: float) -> None:
         settle(conn, ts, self.options)
+
+
+# The sequence-space helpers of ConnectionTable.segment: functions, not
+# methods (nothing overrides them), so that compiled they are C calls
+# (table.pxd), not a method lookup and boxed arguments each.
+def _zero_length_off(x, seq, ts) -> None:
+    """A zero-length segment not at SND.NXT (seen before)."""
+    nxt = x.snd_nxt
+    if seq == (nxt - 1) & SEQ_MASK:
+        # One below SND.NXT: a keepalive probe (RFC 9293 3.8.4; Linux
+        # tcp_write_wakeup).
+        rare = own_rare(x)
+        rare.probes += 1
+        rare.probe_time = ts
+    elif x.zlast == Z_IN_STEP and 0 < ((seq - nxt) & SEQ_MASK) < SEQ_HALF:
+        # Beyond SND.NXT (the capture missed x's bytes): Zeek's last_seq
+        # moves to it, ours and its reassembler's frontier do not.  Out
+        # of step from here.
+        x.zdata = nxt
+        x.zlast = seq
+
+
+def _ack_beyond(conn, x, y, upper, rn, ack, ynxt, ts) -> None:
+    """x's acknowledgment advanced (from ``rn``), to beyond anything y was
+    seen to send (the capture missed y's bytes), or y is out of step or
+    never seen."""
+    if ynxt < 0:
+        # Nothing of y's seen yet (its Zeek numbers are unset, -1): a
+        # capture joined mid-stream, or one that shows one direction only.
+        unseen_peer_ack(conn, x, y, upper, rn, ack, ts)
+        return
+    if y.zlast == Z_IN_STEP:
+        # In step: Zeek's frontier is ynxt, so its gap is ours (and y,
+        # in step, is seen and neither INACTIVE nor RESET); y's numbers
+        # part from ours here.
+        y.zlast = y.zdata = ynxt
+        if y.state != UNKNOWN:
+            _missed(conn, x, y, upper, rn, ack, ynxt, ts)
+        _zeek_ack(conn, x, y, upper, ack, ynxt)
+        return
+    if 0 < ((ack - ynxt) & SEQ_MASK) < SEQ_HALF and y.state != UNKNOWN:
+        _missed(conn, x, y, upper, rn, ack, ynxt, ts)
+    # Zeek's content gap (TCP_Reassembler::AckReceived): the ACK beyond
+    # the payload its reassembler holds; only for an endpoint that sent.
+    # (The general path has this inline.)
+    yd = y.zdata
+    g = (ack - yd) & SEQ_MASK
+    if g and g < SEQ_HALF and yd >= 0 and y.zstate != Z_INACTIVE and yd != y.fin_seq:
+        # (The ACK of y's FIN, its frontier at the FIN: held below the
+        # FIN, that ACK is no gap -- the common case, without the call.)
+        _zeek_ack(conn, x, y, upper, ack, yd)
+
+
+def _missed(conn, x, y, upper, rn, ack, ynxt, ts) -> None:
+    """x acknowledges beyond y's SND.NXT: the capture missed y's bytes
+    (our count of the loss; Zeek's own gap, its G, is ``_zeek_ack``)."""
+    gap = (ack - ynxt) & SEQ_MASK
+    y.snd_nxt = ack
+    rare = own_rare(y)
+    rare.gaps += 1
+    if y.packets:
+        rare.missed += gap
+        if rare.hole_ack != ack:   # one gap per ACK event, as Zeek counts
+            rare.gap_acks += 1
+        if gap == 1:
+            # One sequence number past y's last byte: most likely y's
+            # FIN (RFC 9293 3.4: a FIN takes one), which the capture lost
+            # (``timers``).
+            rare.fin_guess = ack
+            rare.fin_guess_time = ts
+    else:
+        unseen_peer_ack(conn, x, y, upper, rn, ack, ts)
+
+
+def _zeek_data(x, seq, plen, flags) -> None:
+    """Payload reaches Zeek's reassembler: its frontier moves (a SYN's
+    data starts after the SYN octet; a RST's is not stream data)."""
+    if flags & RST:
+        return
+    end = (seq + plen + (1 if flags & SYN else 0)) & SEQ_MASK
+    if 0 < ((end - x.zdata) & SEQ_MASK) < SEQ_HALF:
+        x.zdata = end
+
+
+def _zeek_ack(conn, x, y, upper, ack, yd) -> None:
+    """x acknowledges beyond the payload Zeek's reassembler holds for y:
+    a content gap (TCP_Reassembler::AckReceived, Undelivered, Gap).  The
+    ACK is held below y's FIN (a FIN's octet is not data), so a FIN that
+    jumped over unseen data shows the hole when it is acknowledged.
+    Written (G, missed_bytes) only between two endpoints established or
+    closing cleanly: never for an endpoint that did not send, nor after
+    a RST."""
+    yf = y.fin_seq
+    if yf >= 0 and 0 < ((ack - yf) & SEQ_MASK) < SEQ_HALF:
+        ack = yf
+    g = (ack - yd) & SEQ_MASK
+    if g and g < SEQ_HALF:
+        y.zdata = ack
+        if zeek.clean(y) and zeek.clean(x):
+            rare = own_rare(y)
+            rare.zgaps += 1
+            rare.zmissed += g
+            history.add_scaled(conn, rare.zgaps, "G", not upper)
 
 
 def live_order(order, table) -> deque:
