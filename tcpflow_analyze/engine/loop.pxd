@@ -12,10 +12,6 @@
 # setup.py), so both builds give the same bits.
 import cython
 from libc.string cimport memcpy
-
-# GCC's and Clang's cache-line prefetch (loop.py: the walk's ``prefetch``).
-cdef extern from *:
-    void prefetch "__builtin_prefetch"(const void *p) noexcept nogil
 from .flowtable cimport _UPPER, FlowSeen, FlowTable
 from .table cimport ConnectionTable
 from ..model.connection cimport Connection

@@ -338,12 +338,6 @@ def run(windows, table, stats: CaptureStats, owned=None, progress=None) -> None:
                         sec = _rd32(p, big)
                         frac = _rd32(p + 4, big)
                         caplen = _rd32(p + 8, big)
-                        # The next record's header and the packet's first
-                        # bytes (its IP and TCP headers), asked for while this
-                        # one is tracked: otherwise their first touch waits on
-                        # memory, packet after packet.
-                        prefetch(p + hlen + caplen)
-                        prefetch(p + hlen + caplen + 64)
                     else:
                         sec, frac, caplen, _ = unpack_rec(buf, pos)
                     off = pos + hlen
@@ -361,9 +355,6 @@ def run(windows, table, stats: CaptureStats, owned=None, progress=None) -> None:
                         ts_hi = _rd32(p + 12, big)
                         ts_lo = _rd32(p + 16, big)
                         caplen = _rd32(p + 20, big)
-                        # As for pcap records: the block after this one.
-                        prefetch(p + blen)
-                        prefetch(p + blen + 64)
                     else:
                         btype, blen, iface, ts_hi, ts_lo, caplen, _ = unpack_rec(buf, pos)
                     nxt = pos + blen
