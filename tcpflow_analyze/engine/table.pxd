@@ -25,6 +25,7 @@ from .flowtable cimport FlowTable
 # entries: no argument tuple, no ints boxed for a call and unboxed again.
 from . cimport history, zeek
 from .endpoint cimport acks_syn, check_ended, control, receipts, set_state, unseen_peer_ack
+from .timers cimport settle_with
 
 cdef long long ACK, FIN, RST, SYN, _ROUTED
 cdef long long SEQ_HALF, SEQ_MASK, Z_CLOSED, Z_IN_STEP, Z_INACTIVE, Z_RESET
@@ -52,6 +53,7 @@ cdef class ConnectionTable:
     cdef public Py_ssize_t hosts_kept
     cdef public object options, max_table, max_finished, finished, finished_failed, order, folds
     cdef public object evicted, _order, packet_number, likely_server_ports, awaiting
+    cdef public object unanswered, time_wait, fin_timeout
 
     @cython.locals(x=Endpoint, y=Endpoint, rare=EndpointRare, ctl="long long",
                    nxt="long long", end="long long", adv="long long", rn="long long", ynxt="long long",
@@ -74,3 +76,5 @@ cdef class ConnectionTable:
                    src=bytes, dst=bytes, alen="Py_ssize_t", a2="Py_ssize_t", kp="const char *", tso=object)
     cpdef Connection _new(self, double ts, bytes key, long sport, long dport, long long seq, long long ack,
                           long long flags, encap=*)
+    # Once per connection at its end (ObservedTable overrides it: cpdef).
+    cpdef _settle(self, Connection conn, double ts)

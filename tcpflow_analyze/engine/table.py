@@ -29,7 +29,7 @@ from .endpoint import DUP_WINDOW, acks_syn, check_ended, control, receipts, set_
 from .folding import OTHER, Folds, kind_of
 from .history import H_ACK, H_DATA
 from .zeek import _NEVER, TOO_LARGE_SEQ_DELTA
-from .timers import settle
+from .timers import settle_with
 
 if cython.compiled:
     from .flowtable import FlowTable
@@ -64,6 +64,10 @@ class ConnectionTable:
     def __init__(self, options):
         """``options``: an ``analysis.AnalysisOptions`` (timers, memory bounds)."""
         self.options = options
+        # The timers' options, read once (``_settle``, for every connection).
+        self.unanswered = options.unanswered
+        self.time_wait = options.time_wait
+        self.fin_timeout = options.fin_timeout
         # Compiled, the same mapping in C memory, which the compiled walk
         # also reads from a packet's bytes (engine.flowtable).
         self.table: dict[bytes, Connection] = FlowTable() if cython.compiled else {}
@@ -736,7 +740,7 @@ class ConnectionTable:
         return conns
 
     def _settle(self, conn: Connection, ts: float) -> None:
-        settle(conn, ts, self.options)
+        settle_with(conn, ts, self.unanswered, self.time_wait, self.fin_timeout)
 
 
 # The sequence-space helpers of ConnectionTable.segment: functions, not

@@ -17,6 +17,8 @@ cdef double SYN_RECEIVED_TIMEOUT, SYN_SENT_TIMEOUT
 
 cpdef settle(Connection conn, double end_ts, options, on_change=*)
 
+cpdef settle_with(Connection conn, double end_ts, unanswered, time_wait, fin_timeout)
+
 @cython.locals(c=Endpoint, s=Endpoint)
 cpdef infer_from_silence(Connection conn, double end_ts, unanswered)
 

@@ -33,16 +33,21 @@ def settle(conn: Connection, end_ts: float, options, on_change=None) -> None:
     if on_change is not None:
         # Each endpoint's history so far, to tell the observer what moved.
         marks = (len(conn.client.trans_flat), len(conn.server.trans_flat))
-    infer_from_silence(conn, end_ts, options.unanswered)
-    time_wait, fin_timeout = options.time_wait, options.fin_timeout
-    apply_timers(conn.client, end_ts, time_wait, fin_timeout)
-    apply_timers(conn.server, end_ts, time_wait, fin_timeout)
+    settle_with(conn, end_ts, options.unanswered, options.time_wait, options.fin_timeout)
     if on_change is None:
         return
     for side, ep, mark in (("client", conn.client, marks[0]), ("server", conn.server, marks[1])):
         flat = ep.trans_flat
         for i in range(mark, len(flat), 2):
             on_change(conn, side, flat[i - 1], flat[i + 1], flat[i])
+
+
+def settle_with(conn: Connection, end_ts: float, unanswered, time_wait, fin_timeout) -> None:
+    """``settle`` without an observer, the options' values given (a table
+    reads them once, not three attributes for each connection)."""
+    infer_from_silence(conn, end_ts, unanswered)
+    apply_timers(conn.client, end_ts, time_wait, fin_timeout)
+    apply_timers(conn.server, end_ts, time_wait, fin_timeout)
 
 
 def infer_from_silence(conn: Connection, end_ts: float, unanswered: float) -> None:
