@@ -8,7 +8,7 @@
 # here (DUP_WINDOW) stays a Python object, which a C global would not be.
 import cython
 from ..model.connection cimport (
-    Connection, ConnectionRare, Endpoint, EndpointRare, Transitions, own_connection_rare, own_rare,
+    Connection, ConnectionRare, Endpoint, EndpointRare, Transitions, ended_history, own_connection_rare, own_rare,
 )
 
 cdef long long ACK, FIN, RST, SYN
@@ -28,6 +28,8 @@ cpdef receive_fin(Endpoint x, ts)
 
 @cython.locals(st="long long")
 cpdef fin_acked(Connection conn, Endpoint sender, Endpoint receiver, ts)
+
+cdef inline bint _done(long long state) noexcept
 
 cpdef check_ended(Connection conn)
 

@@ -34,7 +34,6 @@ from ..model.states import (
     SYN_SENT, TIME_WAIT, UNKNOWN,
 )
 
-_DONE = (CLOSED, TIME_WAIT)
 
 # A copy of an endpoint's latest segment (same sequence and acknowledgment
 # numbers, same flags) this soon after it (seconds) is the capture seeing one
@@ -131,9 +130,14 @@ def fin_acked(conn, sender: Endpoint, receiver: Endpoint, ts: float) -> None:
     check_ended(conn)
 
 
+def _done(state: int) -> bool:
+    """An endpoint's TCB is gone or going: CLOSED, or TIME_WAIT."""
+    return state == CLOSED or state == TIME_WAIT
+
+
 def check_ended(conn) -> None:
     """Both sides closed: a new SYN on the 4-tuple starts a new instance."""
-    if conn.client.state in _DONE and conn.server.state in _DONE:
+    if _done(conn.client.state) and _done(conn.server.state):
         if not conn.ended:
             # Each side's history, grown by appending while the connection
             # lived, kept from now on as it will stay (``ended_history``): it
