@@ -19,7 +19,9 @@
 # The key and the window scale stay Python objects (the ports are boxed only
 # for the few packets that route or split a connection).
 import cython
-from ..model.connection cimport Connection, Endpoint, EndpointRare, own_connection_rare, own_rare, reverse_key
+from ..model.connection cimport (
+    Connection, Endpoint, EndpointRare, new_connection, new_endpoint, own_connection_rare, own_rare, reverse_key,
+)
 from .flowtable cimport FlowTable
 # The state machine's functions (cpdef in their .pxd) called through their C
 # entries: no argument tuple, no ints boxed for a call and unboxed again.

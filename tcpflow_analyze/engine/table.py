@@ -21,7 +21,7 @@ except ImportError:   # the pure-Python build, where Cython need not be installe
 from ..decode import ACK, FIN, RST, SYN
 from ..model.connection import (
     HS_SYN, HS_SYNACK, SEQ_HALF, SEQ_MASK, Z_CLOSED, Z_IN_STEP, Z_INACTIVE, Z_RESET, Connection, Endpoint,
-    own_connection_rare, own_rare, reverse_key, split_key,
+    new_connection, new_endpoint, own_connection_rare, own_rare, reverse_key, split_key,
 )
 from ..model.states import CLOSED, ESTABLISHED, SYN_SENT, UNKNOWN
 from . import history, zeek
@@ -575,13 +575,13 @@ class ConnectionTable:
         dst = hosts.setdefault(dst, dst)
         tso = ts   # the time as the object the constructors keep (compiled: boxed once)
         if sender_is_client:
-            client = Endpoint(src, sport, state, tso)
-            server = Endpoint(dst, dport, state, tso)
-            conn = Connection(key, client, server, tso, self._order)
+            client = new_endpoint(src, sport, state, tso)
+            server = new_endpoint(dst, dport, state, tso)
+            conn = new_connection(key, client, server, tso, self._order)
         else:
-            client = Endpoint(dst, dport, state, tso)
-            server = Endpoint(src, sport, state, tso)
-            conn = Connection(rkey, client, server, tso, self._order)
+            client = new_endpoint(dst, dport, state, tso)
+            server = new_endpoint(src, sport, state, tso)
+            conn = new_connection(rkey, client, server, tso, self._order)
         conn.roles_inferred = inferred
         # Zeek's roles (its conn.log orig/resp) are its own guess: the sender
         # of the first packet unless Zeek flips it (zeek.zeek_flips), which

@@ -102,6 +102,14 @@ cdef class ConnectionRare:
 @cython.locals(rare=ConnectionRare)
 cpdef ConnectionRare own_connection_rare(Connection conn)
 
+# New endpoints and connections without a constructor call (connection.py).
+@cython.locals(ep=Endpoint)
+cpdef Endpoint new_endpoint(bytes addr, long port, long state, ts)
+cdef _start_endpoint(Endpoint ep, addr, long port, long state, ts)
+@cython.locals(conn=Connection)
+cpdef Connection new_connection(bytes ckey, Endpoint client, Endpoint server, ts, long long order)
+cdef _start_connection(Connection conn, ckey, Endpoint client, Endpoint server, ts, long long order)
+
 cpdef str handshake_kind(Connection conn)
 cpdef bint opened_simultaneously(Connection conn)
 cpdef str close_kind(Connection conn)

@@ -110,50 +110,64 @@ class Endpoint:
 
     def __init__(self, addr: bytes, port: int, state: int, ts: float | None = None):
         """``ts``: when the endpoint was first seen, in ``state`` (its first transition)."""
-        self.addr = addr
-        self.port = port
-        self.state = state
-        self.isn = -1
-        self.snd_nxt = -1
-        self.rcv_nxt = -1
-        self.wscale = -1
-        self.fin_seq = -1
-        self.got_fin = False
-        self.active_close = False
-        self.syn_time = -1.0
-        self.last_syn_time = -1.0
-        self.fin_time = -1.0
-        self.rxmt_time = -1.0
-        self.syn_count = 0
-        self.got_fin_time = -1.0
-        self.state_time = 0.0 if ts is None else ts
-        # (The pure build's list made here: a call fewer per endpoint.)
-        self.trans_flat = new_history(ts, state) if cython.compiled else [] if ts is None else [ts, state]
-        self.tw_entries = 0
-        self.packets = 0
-        self.bytes = 0
-        self.retransmits = 0
-        self.first_time = -1.0
-        self.last_time = -1.0
-        self.zstate = Z_INACTIVE
-        self.zprev = Z_INACTIVE
-        self.zstart = -1
-        self.zlast = -1
-        self.zdata = -1
-        self.zrxmit = 0
-        self.zdid_close = False
-        self.ip_bytes = 0
-        self.hist_seen = 0
-        self.last_syn = -1
-        self.last_fin = -1
-        self.fin_count = 0
-        self.last_fin_time = -1.0
-        self.seg_seq = -1
-        self.seg_time = -1.0
-        self.ctl_seq = -1
-        self.ctl_time = -1.0
-        self.acks = 0
-        self.rare = RARE
+        _start_endpoint(self, addr, port, state, ts)
+
+
+def new_endpoint(addr: bytes, port: int, state: int, ts) -> Endpoint:
+    """``Endpoint(addr, port, state, ts)``, as the tracker makes two per
+    connection: compiled, allocated and set by C calls, without the
+    constructor's argument tuple to build and parse."""
+    ep = Endpoint.__new__(Endpoint)
+    _start_endpoint(ep, addr, port, state, ts)
+    return ep
+
+
+def _start_endpoint(ep: Endpoint, addr: bytes, port: int, state: int, ts) -> None:
+    """Every slot of a new endpoint."""
+    ep.addr = addr
+    ep.port = port
+    ep.state = state
+    ep.isn = -1
+    ep.snd_nxt = -1
+    ep.rcv_nxt = -1
+    ep.wscale = -1
+    ep.fin_seq = -1
+    ep.got_fin = False
+    ep.active_close = False
+    ep.syn_time = -1.0
+    ep.last_syn_time = -1.0
+    ep.fin_time = -1.0
+    ep.rxmt_time = -1.0
+    ep.syn_count = 0
+    ep.got_fin_time = -1.0
+    ep.state_time = 0.0 if ts is None else ts
+    # (The pure build's list made here: a call fewer per endpoint.)
+    ep.trans_flat = new_history(ts, state) if cython.compiled else [] if ts is None else [ts, state]
+    ep.tw_entries = 0
+    ep.packets = 0
+    ep.bytes = 0
+    ep.retransmits = 0
+    ep.first_time = -1.0
+    ep.last_time = -1.0
+    ep.zstate = Z_INACTIVE
+    ep.zprev = Z_INACTIVE
+    ep.zstart = -1
+    ep.zlast = -1
+    ep.zdata = -1
+    ep.zrxmit = 0
+    ep.zdid_close = False
+    ep.ip_bytes = 0
+    ep.hist_seen = 0
+    ep.last_syn = -1
+    ep.last_fin = -1
+    ep.fin_count = 0
+    ep.last_fin_time = -1.0
+    ep.seg_seq = -1
+    ep.seg_time = -1.0
+    ep.ctl_seq = -1
+    ep.ctl_time = -1.0
+    ep.acks = 0
+    ep.rare = RARE
 
 
 # An endpoint's fields that nearly every capture leaves at their defaults:
@@ -271,26 +285,7 @@ class Connection:
     )
 
     def __init__(self, ckey: bytes, client: Endpoint, server: Endpoint, ts: float, order: int):
-        self.ckey = ckey
-        self.client = client
-        self.server = server
-        self.roles_inferred = False
-        self.first_seen = ts
-        self.last_seen = ts
-        self.hist = ""
-        self.hs = 0
-        self.ended = False
-        self.route_check = False
-        self.seq_order = order
-        self.id = 0
-        self.zflip = False
-        self.zfirst = ts
-        self.zend = _NEVER
-        self.zclosed = -1.0
-        self.encap = None
-        self.one_sided = 0
-        self.evidence = EVIDENCE_SEEN
-        self.rare = CONNECTION_RARE
+        _start_connection(self, ckey, client, server, ts, order)
 
     @property
     def history(self) -> str:
@@ -396,6 +391,38 @@ def own_connection_rare(conn: Connection) -> ConnectionRare:
     if rare is CONNECTION_RARE:
         rare = conn.rare = ConnectionRare()
     return rare
+
+
+def new_connection(ckey: bytes, client: Endpoint, server: Endpoint, ts, order: int) -> Connection:
+    """``Connection(ckey, client, server, ts, order)``, made as ``new_endpoint``
+    makes an endpoint."""
+    conn = Connection.__new__(Connection)
+    _start_connection(conn, ckey, client, server, ts, order)
+    return conn
+
+
+def _start_connection(conn: Connection, ckey: bytes, client: Endpoint, server: Endpoint, ts, order: int) -> None:
+    """Every slot of a new connection."""
+    conn.ckey = ckey
+    conn.client = client
+    conn.server = server
+    conn.roles_inferred = False
+    conn.first_seen = ts
+    conn.last_seen = ts
+    conn.hist = ""
+    conn.hs = 0
+    conn.ended = False
+    conn.route_check = False
+    conn.seq_order = order
+    conn.id = 0
+    conn.zflip = False
+    conn.zfirst = ts
+    conn.zend = _NEVER
+    conn.zclosed = -1.0
+    conn.encap = None
+    conn.one_sided = 0
+    conn.evidence = EVIDENCE_SEEN
+    conn.rare = CONNECTION_RARE
 
 
 # The slots that hold Python objects (None, floats, bytes, lists, other
