@@ -11,6 +11,8 @@ ACK = 0x10
 URG = 0x20
 ECE = 0x40
 CWR = 0x80
+# The control flags: a segment with one opens, closes or resets.
+CONTROL = SYN | FIN | RST
 
 # Why a packet was not analyzed.  Names are the report's capture.skipped keys.
 SKIP_NON_IP = 0

@@ -6,7 +6,7 @@
 import cython
 from ..model.connection cimport Connection, Endpoint, EndpointRare, own_rare
 
-cdef long long ACK, FIN, RST, SYN, SEQ_MASK
+cdef long long ACK, CONTROL, FIN, RST, SYN, SEQ_MASK
 cdef dict _RESPONDER
 
 cpdef add(Connection conn, letter, bint upper)

@@ -11,7 +11,7 @@ HIST_* masks); retransmissions, gaps and zero windows are written at their
 """
 from __future__ import annotations
 
-from ..decode import ACK, FIN, RST, SYN
+from ..decode import ACK, CONTROL, FIN, RST, SYN
 from ..model.connection import SEQ_MASK, own_rare
 
 # Letters recorded once per direction (Zeek: HIST_* masks).
@@ -53,7 +53,7 @@ def control(conn, ep, flags: int, seq: int, plen: int, upper: bool) -> None:
     S, H, F and R the first time, then again whenever the sequence number
     differs from the last such segment's (a FIN's number is after its
     data); I or Q once for a segment carrying several of SYN, FIN, RST."""
-    ctl = flags & (SYN | FIN | RST)
+    ctl = flags & CONTROL
     if ctl == SYN:
         bit = H_SYN
         letter = "H" if flags & ACK else "S"

@@ -29,7 +29,7 @@ from . cimport history, zeek
 from .endpoint cimport acks_syn, check_ended, control, receipts, set_state, unseen_peer_ack
 from .timers cimport settle_with
 
-cdef long long ACK, FIN, RST, SYN, _ROUTED
+cdef long long ACK, CONTROL, FIN, RST, SYN, _ROUTED
 cdef long long SEQ_HALF, SEQ_MASK, Z_CLOSED, Z_IN_STEP, Z_INACTIVE, Z_RESET
 cdef long long CLOSED, ESTABLISHED, SYN_SENT, UNKNOWN
 cdef long long H_ACK, H_DATA, TOO_LARGE_SEQ_DELTA

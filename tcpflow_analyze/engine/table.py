@@ -18,7 +18,7 @@ try:
 except ImportError:   # the pure-Python build, where Cython need not be installed
     from .._core import NO_CYTHON as cython
 
-from ..decode import ACK, FIN, RST, SYN
+from ..decode import ACK, CONTROL, FIN, RST, SYN
 from ..model.connection import (
     HS_SYN, HS_SYNACK, SEQ_HALF, SEQ_MASK, Z_CLOSED, Z_IN_STEP, Z_INACTIVE, Z_RESET, Connection, Endpoint,
     new_connection, new_endpoint, own_connection_rare, own_rare, reverse_key, split_key,
@@ -121,7 +121,7 @@ class ConnectionTable:
         else:
             x = conn.server
             y = conn.client
-        ctl = flags & (SYN | FIN | RST)
+        ctl = flags & CONTROL
         # Zeek's last_seq and reassembler frontier of an endpoint (zlast,
         # zdata) are not kept while both equal our SND.NXT (zlast is
         # Z_IN_STEP then, zdata stale) -- how nearly every packet leaves

@@ -9,7 +9,7 @@ from libc.string cimport memcpy
 from ..model.connection cimport Connection, Endpoint
 from ..model.sha1 cimport digest as sha1_digest
 
-cdef long long ACK, FIN, RST, SYN, SEQ_HALF, SEQ_MASK
+cdef long long ACK, CONTROL, FIN, RST, SYN, SEQ_HALF, SEQ_MASK
 cdef long long Z_CLOSED, Z_ESTABLISHED, Z_IN_STEP, Z_INACTIVE, Z_PARTIAL, Z_RESET, Z_SYN_ACK_SENT, Z_SYN_SENT
 
 cpdef _set(Endpoint x, long long state)

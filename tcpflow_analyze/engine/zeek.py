@@ -17,7 +17,7 @@ try:
 except ImportError:   # the pure-Python build, where Cython need not be installed
     from .._core import NO_CYTHON as cython
 
-from ..decode import ACK, FIN, RST, SYN
+from ..decode import ACK, CONTROL, FIN, RST, SYN
 from ..model.sha1 import sha1
 from ..model.connection import (
     SEQ_HALF, SEQ_MASK, Z_CLOSED, Z_ESTABLISHED, Z_IN_STEP, Z_INACTIVE, Z_PARTIAL, Z_RESET, Z_SYN_ACK_SENT,
@@ -93,7 +93,7 @@ def update(conn, x, y, is_orig: bool, flags: int, plen: int, seq: int, ts: float
     ``y`` (TCPSessionAdapter::UpdateStateMachine); ``is_orig``: ``x`` is
     Zeek's originator."""
     zs = x.zstate
-    ctl = flags & (SYN | FIN | RST)
+    ctl = flags & CONTROL
     # The handshake and the first FIN, nearly every control segment, here
     # without the calls of the general dispatch below (the state's update,
     # SetState): a call per control segment instead of three or four.
