@@ -261,8 +261,8 @@ def encode(conns: list[Connection]) -> bytes:
 def decode(data: bytes) -> list[Connection]:
     # The class's own __new__, not object.__new__: compiled, Connection and
     # Endpoint are extension types, which object.__new__ refuses to make.
-    new_conn = Connection.__new__
-    new_endpoint = Endpoint.__new__
+    blank_conn = Connection.__new__
+    blank_endpoint = Endpoint.__new__
     listed, batches = marshal.loads(data)
     conns = []
     links = []
@@ -270,12 +270,12 @@ def decode(data: bytes) -> list[Connection]:
         rows, numbers = marshal.loads(batch)
         at = 0
         for values, client_values, server_values, reset_by, linked, zrows in rows:
-            c = new_conn(Connection)
+            c = blank_conn(Connection)
             _connection_in(c, values)
             rare = c.rare
-            c.client = client = new_endpoint(Endpoint)
+            c.client = client = blank_endpoint(Endpoint)
             _endpoint_in(client, client_values)
-            c.server = server = new_endpoint(Endpoint)
+            c.server = server = blank_endpoint(Endpoint)
             _endpoint_in(server, server_values)
             if cython.compiled:
                 at = _numbers_in(c, numbers, at)

@@ -10,7 +10,7 @@ import json
 import textwrap
 from collections import deque
 
-from ..decode import ACK, FIN, RST, SYN
+from ..decode import ACK, CONTROL
 from ..model.states import STATE_NAMES
 from ..views.ladder import FOLD_KEEP, FOLD_MIN, SEGMENT, FoldedRun, Ladder, LadderEvent
 from .json_out import _as_json, _key, _write
@@ -76,7 +76,7 @@ def _quiet(ev: LadderEvent, prev: tuple) -> bool:
     Retransmissions stay quiet: loss recovery is what a data phase is made of,
     and the fold line counts them.
     """
-    return (ev.kind == SEGMENT and not ev.flags & (SYN | FIN | RST) and not ev.anomalies
+    return (ev.kind == SEGMENT and not ev.flags & CONTROL and not ev.anomalies
             and not ev.rst_ignored and (ev.client_state, ev.server_state) == prev)
 
 

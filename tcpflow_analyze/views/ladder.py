@@ -35,7 +35,7 @@ from ..analysis import Analysis, AnalysisOptions, analyze
 from ..engine.observer import Observer
 from ..model.connection import HS_ACK, HS_SYNACK, SEQ_MASK, reverse_key, split_key
 from ..model.text import endpoint_text
-from ..decode import ACK, CWR, ECE, FIN, PSH, RST, SYN, URG
+from ..decode import ACK, CONTROL, CWR, ECE, FIN, PSH, RST, SYN, URG
 from .record import connection_entry
 from ..model.states import (
     CLOSED, ESTABLISHED, FIN_WAIT_2,
@@ -370,10 +370,9 @@ class _Folder:
         risky = {s + 1 for s in self.le.values()} | {b[1] for b in self.near.values()}
         serial, flags, bits, cst, sst = self.serial, rows.flags, rows.bits, rows.cst, rows.sst
         trans = set(rows.trans_at[bisect_left(rows.trans_at, base):])
-        loud = SYN | FIN | RST
 
         def quiet(r):
-            return (r and kind[r] != 1 and not flags[r] & loud and not bits[r] & _RST_IGNORED and r not in trans
+            return (r and kind[r] != 1 and not flags[r] & CONTROL and not bits[r] & _RST_IGNORED and r not in trans
                     and serial[r] not in risky and cst[r] == cst[r - 1] and sst[r] == sst[r - 1])
 
         plan = []   # rows kept, and (start, end) ranges folded into one row
