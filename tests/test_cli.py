@@ -327,6 +327,23 @@ def test_json_time_at_every_magnitude():
     assert not wrong, [(t, _json_time(t), json.dumps(report_time(t))) for t in wrong[:5]]
 
 
+def test_ip_text_writes_what_inet_ntop_writes():
+    # The compiled build writes an IPv4 address's text itself
+    # (model.text._v4_text): every octet value, in every position, as
+    # inet_ntop writes it.
+    import random
+    import socket
+
+    from tcpflow_analyze.model.text import ip_text
+    rng = random.Random(7)
+    addrs = [bytes(rng.randrange(256) if j != i else v for j in range(4)) for i in range(4) for v in range(256)]
+    addrs += [bytes(4), b"\xff" * 4, bytes([10, 0, 100, 9]), bytes([1, 20, 255, 0])]
+    wrong = [a for a in addrs if ip_text(a) != socket.inet_ntop(socket.AF_INET, a)]
+    assert not wrong, [(a, ip_text(a)) for a in wrong[:5]]
+    v6 = bytes(range(16))
+    assert ip_text(v6) == socket.inet_ntop(socket.AF_INET6, v6)
+
+
 def test_progress_on_a_terminal_only(tmp_path):
     import io
 

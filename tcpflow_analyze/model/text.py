@@ -12,6 +12,11 @@ import math
 import re
 import socket
 
+try:
+    import cython
+except ImportError:   # the pure-Python build, where Cython need not be installed
+    from .._core import NO_CYTHON as cython
+
 
 # What a terminal or a viewer would act on instead of showing: the C0 and
 # C1 controls and DEL (ESC starts colour, title and screen sequences, BEL
@@ -50,8 +55,35 @@ def ip_text(addr: bytes) -> str:
     if text is None:
         if len(_IP_TEXTS) >= _IP_TEXTS_MAX:
             _IP_TEXTS.clear()
-        text = _IP_TEXTS[addr] = socket.inet_ntop(socket.AF_INET6 if len(addr) == 16 else socket.AF_INET, addr)
+        if cython.compiled and len(addr) == 4:
+            # Most addresses of a big capture are clients seen once or twice:
+            # their text is made more often than found here.
+            text = _v4_text(addr)
+        else:
+            text = socket.inet_ntop(socket.AF_INET6 if len(addr) == 16 else socket.AF_INET, addr)
+        _IP_TEXTS[addr] = text
     return text
+
+
+def _v4_text(addr):
+    """inet_ntop's text of a 4-byte address, written in C (the compiled
+    build only): dotted decimal, no leading zeros."""
+    p = cython.cast(cython.p_uchar, addr)
+    n = 0
+    for i in range(4):
+        v = p[i]
+        if i:
+            buf[n] = 46   # "."
+            n += 1
+        if v >= 100:
+            buf[n] = 48 + v // 100
+            n += 1
+        if v >= 10:
+            buf[n] = 48 + v // 10 % 10
+            n += 1
+        buf[n] = 48 + v % 10
+        n += 1
+    return buf[:n].decode("ascii")
 
 
 def endpoint_text(ep) -> str:

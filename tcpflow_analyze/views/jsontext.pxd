@@ -61,7 +61,7 @@ cdef class LineText:
     cdef inline int boolean(self, bint value) except -1
     @cython.locals(u="unsigned long long")
     cdef inline int num(self, long long v) except -1
-    @cython.locals(d=double)
-    cdef inline int time(self, t) except -1
+    cdef inline int time(self, double d) except -1
+    cdef inline int opt_time(self, t) except -1
     cdef inline int names(self, types) except -1
     cpdef bytes take(self)

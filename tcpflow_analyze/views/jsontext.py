@@ -235,17 +235,23 @@ class LineText:
             u = cython.cast(cython.ulonglong, 0) - u
         self.n += _decimal(u, self.buf + self.n)
 
-    def time(self, t):
-        """A TIME value, as ``json_time`` writes it: the common case (a
-        timestamp or a duration from 1e-4 s) printed in place."""
-        if t is not None:
-            d = t
-            if _micro_range(d):
-                if self.n + 32 > self.cap:
-                    self._room(32)
-                self.n += _micro_chars(d, self.buf + self.n)
-                return 0
-        self.text(json_time(t))
+    def time(self, d):
+        """A TIME value that is never None, as ``json_time`` writes it: the
+        common case (a timestamp or a duration from 1e-4 s) printed in
+        place, from the C double (no float object made for it)."""
+        if _micro_range(d):
+            if self.n + 32 > self.cap:
+                self._room(32)
+            self.n += _micro_chars(d, self.buf + self.n)
+        else:
+            self.text(json_time(d))
+
+    def opt_time(self, t):
+        """A TIME value that may be None (``Field.optional``)."""
+        if t is None:
+            self.lit(b"null")
+        else:
+            self.time(t)
 
     def names(self, types):
         """A NAMES value (the anomaly list)."""

@@ -76,6 +76,9 @@ class Field:
     # A timestamp: the CSV writes its ISO 8601 UTC text in a column beside
     # the epoch one (``{csv}_utc``), the form spreadsheets read as a date.
     csv_utc: bool = False
+    # A TIME that may be None (JSON null): the compiled line writer takes
+    # the others as C doubles, with no float object made per value.
+    optional: bool = False
 
 
 def _endpoint(side: str, ep: str) -> Field:
@@ -124,8 +127,10 @@ RECORD: tuple[Field, ...] = (
     # Timed at the capture point from the SYN the SYN-ACK answered (the last
     # before it: RTT), and from the first SYN (what connect() waited, a lost
     # SYN's retransmission timeout included); None without both.
-    Field("handshake_rtt", TIME, "s.syn_time - c.last_syn_time if c.last_syn_time >= 0 and s.syn_time >= 0 else None"),
-    Field("connect_time", TIME, "s.syn_time - c.syn_time if c.last_syn_time >= 0 and s.syn_time >= 0 else None"),
+    Field("handshake_rtt", TIME, "s.syn_time - c.last_syn_time if c.last_syn_time >= 0 and s.syn_time >= 0 else None",
+          optional=True),
+    Field("connect_time", TIME, "s.syn_time - c.syn_time if c.last_syn_time >= 0 and s.syn_time >= 0 else None",
+          optional=True),
     Field("syn_retries", INT, "c.syn_count - 1 if c.syn_count > 1 else 0"),
     Field("close", STR, "close_kind(conn)"),
     _per_side("ip_bytes", "ip_bytes"),
@@ -289,7 +294,7 @@ def _steps(fields, steps: list) -> list:
             _steps(f.fields, steps)
             steps.append(("lit", "}"))
         elif f.kind in _FSTRING_VALUES:
-            steps.append((f.kind, f.get))
+            steps.append((_OPT_TIME if f.kind == TIME and f.optional else f.kind, f.get))
         else:
             raise ValueError(f"field {f.name}: unknown kind {f.kind!r}")
     return steps
@@ -306,6 +311,10 @@ def _record_steps() -> list:
     return merged
 
 
+# A step's kind for an optional TIME (``Field.optional``): the f-string
+# writes it as any TIME, the compiled writer with a method of its own.
+_OPT_TIME = "opt_time"
+
 # A value of each kind in the f-string line, from its getter.
 _FSTRING_VALUES = {
     INT: lambda g: "{" + g + "}",
@@ -313,6 +322,7 @@ _FSTRING_VALUES = {
     OPT_STR: lambda g: "{opt_text(" + g + ")}",
     BOOL: lambda g: '{"true" if ' + g + ' else "false"}',
     TIME: lambda g: "{_json_time(" + g + ")}",
+    _OPT_TIME: lambda g: "{_json_time(" + g + ")}",
     NAMES: lambda g: "{anomaly_list_text(" + g + ") if " + g + ' else "[]"}',
 }
 
@@ -374,7 +384,8 @@ SOURCE["json_lines"] = (
 
 
 # The LineText method that writes a value of each kind (views.jsontext).
-_WRITER_METHODS = {INT: "num", STR: "quoted", OPT_STR: "opt_text", BOOL: "boolean", TIME: "time", NAMES: "names"}
+_WRITER_METHODS = {INT: "num", STR: "quoted", OPT_STR: "opt_text", BOOL: "boolean", TIME: "time",
+                   _OPT_TIME: "opt_time", NAMES: "names"}
 
 
 def _writer_code(indent: str) -> str:
