@@ -50,8 +50,11 @@ from ..model.connection import Connection
 # Slots to start with (a power of two), as bits of the hash.
 FLOW_SLOT_BITS = 10
 # Entries in front of them (``seen``), as bits: from the hash's low end (a
-# slot's are its top bits).
-FLOW_SEEN_BITS = 14
+# slot's are its top bits).  4,096 entries, 256 KB: the front competes for
+# the processor's second-level cache with the connections each packet
+# touches, and a megabyte of it (14 bits) cost more there than its extra
+# hits saved (bench/README, "tenth round").
+FLOW_SEEN_BITS = 12
 # Golden-ratio multiplier (Knuth 6.4), and the 64-bit finalizer of
 # MurmurHash3 (fmix64): each bit of the key moves about half the bits kept.
 _MUL = 0x9E3779B97F4A7C15
