@@ -290,6 +290,27 @@ def test_time_wait_entered_at_the_capture_end_is_counted():
     assert hosts["10.0.0.1"].time_wait == 1 and hosts["10.0.0.1"].at_end == 1
 
 
+def test_one_storming_host_is_counted_as_among_many(tmp_path):
+    # With one host left at the threshold, time_wait_by_host compares each
+    # endpoint's address with it rather than looking it up: the same
+    # answer as when it is one of several.
+    from tcpflow_analyze.analysis.timewait import time_wait_by_host
+    t = Trace()
+    for client in [("10.0.0.1", 40000 + i) for i in range(3)] + [("10.0.0.3", 41000)]:
+        t.client = client
+        t.handshake()
+        t.c("FA", 1001, 5001)
+        t.s("FA", 5001, 1002)
+        t.c("A", 1002, 5002)
+    analysis = analyze([t.write(str(tmp_path / "t.pcap"))])
+    several = time_wait_by_host(analysis)
+    assert {host: h.time_wait for host, h in several.items()} == {"10.0.0.1": 3, "10.0.0.3": 1}
+    alone = time_wait_by_host(analysis, min_time_wait=2)
+    assert list(alone) == ["10.0.0.1"]
+    assert alone["10.0.0.1"].as_dict(60.0) == several["10.0.0.1"].as_dict(60.0)
+    assert alone["10.0.0.1"].opened == 3 and alone["10.0.0.1"].active_closes == 3
+
+
 def test_timewait_command_close_wait_view():
     view = json.loads(cli("timewait", "--format", "json", str(SAMPLES / "close_wait_leak.pcap")).output)
     [svc] = [d for d in view["close_wait"] if d["at_end"]]

@@ -90,7 +90,7 @@ class HostTimeWait:
 # The compiled core reads the connections' fields in C (timewait.pxd): the
 # two passes below visit every connection of the capture.
 @cython.locals(c=Connection, client=Endpoint, server=Endpoint, counts=dict, hosts=dict, work=dict,
-               spans=list, opens=list, lifetimes=list)
+               spans=list, opens=list, lifetimes=list, only=tuple, only_host=bytes)
 def time_wait_by_host(analysis, port_range=DEFAULT_PORT_RANGE, min_time_wait: int = 0) -> dict[str, HostTimeWait]:
     """Per host with at least ``min_time_wait`` TIME_WAIT entries: the others
     cannot peak there, and leaving them out keeps the detector cheap on
@@ -120,9 +120,18 @@ def time_wait_by_host(analysis, port_range=DEFAULT_PORT_RANGE, min_time_wait: in
     # host -> (HostTimeWait, [(start, stop, conn, local port, remote)],
     # [first_seen of connections it opened], [their lifetimes])
     work = {host: (h, [], [], []) for host, h in hosts.items()}
+    # Nearly always one host storms: then its address is compared with each
+    # endpoint's (the same object, as the table shares one per host), not
+    # looked up twice per connection.
+    only = only_host = None
+    if len(work) == 1:
+        only_host, only = next(iter(work.items()))
     for c in conns:
         client, server = c.client, c.server
-        found = work.get(client.addr)
+        if only is None:
+            found = work.get(client.addr)
+        else:
+            found = only if client.addr is only_host or client.addr == only_host else None
         if found is not None:
             h, spans, opens, lifetimes = found
             if client.tw_entries:
@@ -131,7 +140,10 @@ def time_wait_by_host(analysis, port_range=DEFAULT_PORT_RANGE, min_time_wait: in
                 opens.append(c.first_seen)
                 lifetimes.append(c.last_seen - c.first_seen)
             _count_close(h, client, server)
-        found = work.get(server.addr)
+        if only is None:
+            found = work.get(server.addr)
+        else:
+            found = only if server.addr is only_host or server.addr == only_host else None
         if found is not None:
             h, spans, opens, lifetimes = found
             if server.tw_entries:
