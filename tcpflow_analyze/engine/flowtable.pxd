@@ -61,6 +61,7 @@ cdef class FlowTable:
     @cython.locals(n=Py_ssize_t, seen="FlowSeen *")
     cpdef get(self, bytes key, default=*)
 
+    @cython.locals(n=Py_ssize_t, k="const unsigned char *", h=uint64_t, slot="FlowSlot *")
     cpdef setdefault(self, bytes key, conn)
 
     @cython.locals(i=Py_ssize_t)

@@ -226,6 +226,27 @@ class FlowTable:
             del self.others[key]
 
     def setdefault(self, key, conn):
+        # A new connection's way back (engine.table._new): one probe finds
+        # the key absent and its slot, not a lookup and then a store that
+        # probes again.
+        n = len(key)
+        if _untagged(n) and isinstance(conn, Connection):
+            k = cython.cast(cython.p_uchar, key)
+            h = _hash(k, n) | _UPPER
+            slot = self._probe(k, n, h)
+            if slot != cython.NULL:
+                return cython.cast(object, slot.conn)
+            if self.others:
+                was = self.others.get(key)
+                if was is not None:
+                    return was
+            if _key_matches(conn, k, n, True):
+                self._insert(h, conn)
+            elif _key_matches(conn, k, n, False):
+                self._insert(h & ~_UPPER, conn)
+            else:
+                self.others[key] = conn
+            return conn
         was = self.get(key)
         if was is None:
             self[key] = conn

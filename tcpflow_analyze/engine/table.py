@@ -610,9 +610,13 @@ class ConnectionTable:
         old = self.table.get(key)
         if old is not None and old is not conn:
             self._finish(old, ts)
-        elif len(self.table) >= self.max_table:
-            self._evict(ts)
-        self.table[key] = conn
+            self.table[key] = conn
+        else:
+            if len(self.table) >= self.max_table:
+                self._evict(ts)
+            # Absent: entered where the probe ends (compiled: one probe,
+            # not a second one by a store).
+            self.table.setdefault(key, conn)
         # The way back in one probe where it was not mapped (nearly always).
         was = self.table.setdefault(rkey, conn)
         if was is not conn:
