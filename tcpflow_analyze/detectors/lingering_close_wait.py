@@ -33,9 +33,13 @@ EXPLANATION = (
 )
 
 
-@cython.locals(c=Connection, x=Endpoint)
+# (The times as C doubles: nearly every side that got a FIN is tested, and
+# its age was a float object made for the comparison.)
+@cython.locals(c=Connection, x=Endpoint, limit="double", end="double", until="double", age="double",
+               still="bint")
 def detect(analysis, cfg) -> list[Anomaly]:
-    threshold = cfg["close_wait_timeout"]
+    threshold = cfg["close_wait_timeout"]   # as given (an int stays one in the details)
+    limit = threshold
     end = analysis.stats.end or 0.0
     found = []
     for c in analysis.connections:
@@ -51,7 +55,7 @@ def detect(analysis, cfg) -> list[Anomaly]:
             else:
                 continue  # x's FIN came first: it never was in CLOSE_WAIT
             age = until - x.got_fin_time
-            if age < threshold:
+            if age < limit:
                 continue
             peer = c.client if x is c.server else c.server
             found.append(Instance(

@@ -39,6 +39,8 @@ cdef bytes _B62_OF_BYTE
 cpdef uid(Connection conn)
 
 cpdef orig_resp(Connection conn)
+cpdef Endpoint originator(Connection conn)
+cpdef Endpoint responder(Connection conn)
 
 cpdef size(Endpoint x, Endpoint peer)
 

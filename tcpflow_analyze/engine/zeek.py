@@ -393,7 +393,17 @@ def size(x, peer) -> int:
 
 def orig_resp(conn: Connection):
     """Zeek's originator and responder endpoints."""
-    return (conn.server, conn.client) if conn.zflip else (conn.client, conn.server)
+    return originator(conn), responder(conn)
+
+
+def originator(conn: Connection):
+    """Zeek's originator: our client unless Zeek guessed the roles otherwise."""
+    return conn.server if conn.zflip else conn.client
+
+
+def responder(conn: Connection):
+    """Zeek's responder (``originator``'s peer)."""
+    return conn.client if conn.zflip else conn.server
 
 
 _RSTOS0 = re.compile(r"\^?S[^HAFGIQ]*R.*")
@@ -401,7 +411,9 @@ _RSTOS0 = re.compile(r"\^?S[^HAFGIQ]*R.*")
 
 def conn_state(conn: Connection) -> str:
     """conn/main.zeek's conn_state, for TCP."""
-    o, r = orig_resp(conn)
+    # (Each endpoint by itself: no tuple made per connection line.)
+    o = originator(conn)
+    r = responder(conn)
     os_ = o.zstate
     rs = r.zstate
     o_inactive = os_ == Z_INACTIVE or os_ == Z_PARTIAL
