@@ -18,30 +18,31 @@ cdef long long SYN_SENT, TIME_WAIT, UNKNOWN
 cdef bint _COMPILED
 
 @cython.locals(trans=object)
-cpdef set_state(Endpoint ep, long long state, ts)
+cpdef set_state(Endpoint ep, long long state, double ts)
 
 @cython.locals(isn="long long", nxt="long long")
 cpdef acks_syn(Endpoint ep, long long ack)
 
 @cython.locals(st="long long")
-cpdef receive_fin(Endpoint x, ts)
+cpdef receive_fin(Endpoint x, double ts)
 
 @cython.locals(st="long long")
-cpdef fin_acked(Connection conn, Endpoint sender, Endpoint receiver, ts)
+cpdef fin_acked(Connection conn, Endpoint sender, Endpoint receiver, double ts)
 
 cdef inline bint _done(long long state) noexcept
 
 cpdef check_ended(Connection conn)
 
 @cython.locals(xst="long long", yst="long long", rn="long long", rare=EndpointRare)
-cpdef receipts(Connection conn, Endpoint x, Endpoint y, bint upper, ts, long long ack, long long flags,
+cpdef receipts(Connection conn, Endpoint x, Endpoint y, bint upper, double ts, long long ack, long long flags,
                long long plen)
 
-cdef lost_synack(Connection conn, Endpoint x, Endpoint y, ts)
+cdef lost_synack(Connection conn, Endpoint x, Endpoint y, double ts)
 
 @cython.locals(sig="long long", fin_seq="long long", st="long long", rare=EndpointRare, crare=ConnectionRare)
-cpdef control(Connection conn, Endpoint x, Endpoint y, bint upper, ts, long long seq, long long ack,
+cpdef control(Connection conn, Endpoint x, Endpoint y, bint upper, double ts, long long seq, long long ack,
               long long flags, long long plen, wscale)
 
 @cython.locals(step="long long", xst="long long", yst="long long", rare=EndpointRare)
-cpdef unseen_peer_ack(Connection conn, Endpoint x, Endpoint y, bint upper, long long rn, long long ack, ts)
+cpdef unseen_peer_ack(Connection conn, Endpoint x, Endpoint y, bint upper, long long rn, long long ack,
+                      double ts)

@@ -60,7 +60,7 @@ cdef class ConnectionTable:
     @cython.locals(x=Endpoint, y=Endpoint, rare=EndpointRare, ctl="long long",
                    nxt="long long", end="long long", adv="long long", rn="long long", ynxt="long long",
                    seglen="long long", zs="long long", zend="long long", d="long long", g="long long",
-                   n="long long", yd="long long", zl="long long", tso=object)
+                   n="long long", yd="long long", zl="long long")
     cpdef segment(self, double ts, bytes key, long sport, long dport, long long seq, long long ack, long long flags, long long win,
                   long long plen, wscale, long long ipb=*, encap=*, Connection conn=*, bint upper=*)
 

@@ -16,7 +16,7 @@ cpdef _set(Endpoint x, long long state)
 
 @cython.locals(zs="long long", ctl="long long")
 cpdef update(Connection conn, Endpoint x, Endpoint y, bint is_orig, long long flags, long long plen, long long seq,
-             ts=*)
+             double ts=*)
 
 @cython.locals(zs="long long")
 cpdef init_endpoint(Endpoint x, long long flags, long long seq, long long end)
@@ -25,7 +25,7 @@ cpdef clean(Endpoint x)
 
 # Once per connection (its close, its conn.log row, its JSON line): typed so
 # that their field reads are C reads, not a getattr each.
-cpdef _closed_by(Connection conn, Endpoint x, Endpoint y, ts)
+cpdef _closed_by(Connection conn, Endpoint x, Endpoint y, double ts)
 
 @cython.locals(c=Endpoint, s=Endpoint)
 cpdef write_out(Connection conn)
