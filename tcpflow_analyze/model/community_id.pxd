@@ -1,5 +1,6 @@
 # C types for model/community_id.py (pure-Python mode: community_id.py is the
-# one source): a cpdef, so that the compiled connection-line writer
+# one source): a cpdef taking the ports as C integers (no int object per
+# port), so that the compiled connection-line writer
 # (views/record_lines.pxd) calls it in C; the message, its digest (sha1.pxd's
 # C SHA-1) and the text in C buffers.
 import cython
@@ -11,4 +12,4 @@ cdef bytes _BASE64
 @cython.locals(n=Py_ssize_t, sd="unsigned short", pr="unsigned char", ap="unsigned short", bp="unsigned short",
                msg="unsigned char[40]", d="unsigned char[21]", text="char[32]", i=int, v="unsigned int",
                alphabet="const unsigned char *")
-cpdef str community_id(a_addr, a_port, b_addr, b_port, proto=*, seed=*)
+cpdef str community_id(a_addr, long a_port, b_addr, long b_port, proto=*, seed=*)

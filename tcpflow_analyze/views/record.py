@@ -399,7 +399,7 @@ def _writer_code(indent: str) -> str:
 # (``jsontext.LineText``) and handed on a few hundred at a time, joined by
 # ``sep``.  As plain Python the f-string lines are faster: joined as they are.
 SOURCE["json_chunks"] = (
-    "@cython.locals(conn=Connection, c=Endpoint, s=Endpoint, out=LineText)\n"
+    "@cython.locals(conn=Connection, c=Endpoint, s=Endpoint, out=LineText, i=\"Py_ssize_t\", cid=\"long long\")\n"
     "def json_chunks(conns, types, sep):\n"
     '    """The text of ``json_lines(conns, types)`` joined by ``sep``, in chunks\n'
     '    of a few hundred lines (a chunk after the first starts with ``sep``)."""\n'
