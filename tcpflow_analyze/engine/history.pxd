@@ -8,6 +8,7 @@ from ..model.connection cimport Connection, Endpoint, EndpointRare, own_rare
 
 cdef long long ACK, CONTROL, FIN, RST, SYN, SEQ_MASK
 cdef dict _RESPONDER
+cdef bint _COMPILED
 
 cpdef add(Connection conn, letter, bint upper)
 

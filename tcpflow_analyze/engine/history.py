@@ -11,6 +11,11 @@ HIST_* masks); retransmissions, gaps and zero windows are written at their
 """
 from __future__ import annotations
 
+try:
+    import cython
+except ImportError:   # the pure-Python build, where Cython need not be installed
+    from .._core import NO_CYTHON as cython
+
 from ..decode import ACK, CONTROL, FIN, RST, SYN
 from ..model.connection import SEQ_MASK, own_rare
 
@@ -26,13 +31,16 @@ H_MULTIFLAG = 64
 SCALED_COUNTS = frozenset(10 ** i for i in range(19))
 
 # Each letter's responder case, looked up: a letter is written for nearly
-# every control segment, and a lookup costs less than a method call.
+# every control segment, and a lookup costs less than a method call.  The
+# compiled build adds 32 to the letter's code instead (a C test and no dict
+# lookup; a one-letter str is the interpreter's own cached object).
 _RESPONDER = {c: c.lower() for c in "ABCDEFGHIJKLMNOPQRSTUVWXYZ"}
+_COMPILED = cython.compiled
 
 
 def add(conn, letter: str, upper: bool) -> None:
     """``letter`` (upper case) for Zeek's originator, its lower case for the responder."""
-    conn.hist += letter if upper != conn.zflip else _RESPONDER[letter]
+    conn.hist += letter if upper != conn.zflip else chr(ord(letter) + 32) if _COMPILED else _RESPONDER[letter]
 
 
 def add_scaled(conn, count: int, letter: str, upper: bool) -> None:
@@ -85,4 +93,4 @@ def control(conn, ep, flags: int, seq: int, plen: int, upper: bool) -> None:
         return
     # add(), written out: a letter for nearly every control segment, and
     # the pure build pays a Python call for each.
-    conn.hist += letter if upper != conn.zflip else _RESPONDER[letter]
+    conn.hist += letter if upper != conn.zflip else chr(ord(letter) + 32) if _COMPILED else _RESPONDER[letter]
