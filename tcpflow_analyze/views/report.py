@@ -71,9 +71,13 @@ def build_report(analysis, anomalies=(), connections=None, counted=None, selecte
     lists: dict[tuple, tuple] = {}
     for a in anomalies:
         t = a.type
+        alone = lists.setdefault((t,), (t,))
         for cid in a.connections:
-            listed = types.get(cid, ())
-            if t not in listed:
+            listed = types.get(cid)
+            if listed is None:
+                # Its first type (nearly every listed connection has one).
+                types[cid] = alone
+            elif t not in listed:
                 listed += (t,)
                 types[cid] = lists.setdefault(listed, listed)
     entries = ConnectionEntries(conns, types)
