@@ -7,6 +7,10 @@ from libc.stdint cimport uint32_t, uint64_t
 from libc.string cimport memcmp, memcpy
 from ..model.connection cimport Connection
 
+# GCC's and Clang's cache-line prefetch (FlowTable.prefetch).
+cdef extern from *:
+    void _prefetch "__builtin_prefetch"(const void *p) noexcept nogil
+
 cdef struct FlowSlot:
     uint64_t hash     # the key's hash, its low bit the direction (_UPPER)
     PyObject *conn      # owned; NULL: an empty slot
@@ -49,6 +53,9 @@ cdef class FlowTable:
 
     @cython.locals(h=uint64_t, seen="FlowSeen *", slot="FlowSlot *")
     cdef FlowSeen *find(self, const unsigned char *k, Py_ssize_t n) noexcept
+
+    @cython.locals(h=uint64_t)
+    cdef void prefetch(self, const unsigned char *k, Py_ssize_t n) noexcept
 
     @cython.locals(i=Py_ssize_t, slot="FlowSlot *")
     cdef FlowSlot *_probe(self, const unsigned char *k, Py_ssize_t n, uint64_t h) noexcept

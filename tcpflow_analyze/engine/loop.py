@@ -516,6 +516,12 @@ def run(windows, table, stats: CaptureStats, owned=None, progress=None) -> None:
                                         continue  # another partition's connection
                                     table.packet_number = packets
                                 if direct:
+                                    # The next record's flow (if it is another
+                                    # packet of this layout), asked for now:
+                                    # its table lines arrive while this
+                                    # packet is tracked (FlowTable.prefetch).
+                                    if pos + hlen + key4_end <= end:
+                                        flows.prefetch(base + pos + hlen + key4, key4_end - key4)
                                     if _flow_segment(flows, table, base + off + key4, key4_end - key4, ts, sport,
                                                      dport, seq, ack, flags, win, plen, total):
                                         continue
@@ -553,6 +559,8 @@ def run(windows, table, stats: CaptureStats, owned=None, progress=None) -> None:
                                         continue
                                     table.packet_number = packets
                                 if direct:
+                                    if pos + hlen + key6_end <= end:
+                                        flows.prefetch(base + pos + hlen + key6, key6_end - key6)
                                     if _flow_segment(flows, table, base + off + key6, key6_end - key6, ts, sport,
                                                      dport, seq, ack, flags, win, plen, ip_plen + 40):
                                         continue
