@@ -8,5 +8,8 @@ cdef Py_ssize_t _IP_TEXTS_MAX
 
 cpdef str ip_text(addr)
 
-@cython.locals(p="const unsigned char *", buf="char[16]", n=int, i=int, v=int)
+@cython.locals(buf="char[16]", n=int)
 cdef str _v4_text(bytes addr)
+
+@cython.locals(n=int, i=int, v=int)
+cdef int v4_chars(const unsigned char *p, char *out) noexcept

@@ -66,24 +66,32 @@ def ip_text(addr: bytes) -> str:
 
 
 def _v4_text(addr):
-    """inet_ntop's text of a 4-byte address, written in C (the compiled
-    build only): dotted decimal, no leading zeros."""
-    p = cython.cast(cython.p_uchar, addr)
+    """inet_ntop's text of a 4-byte address, made in C (the compiled build
+    only)."""
+    n = v4_chars(cython.cast(cython.p_uchar, addr), buf)
+    return buf[:n].decode("ascii")
+
+
+def v4_chars(p, out):
+    """inet_ntop's text of the 4-byte address at ``p`` -- dotted decimal, no
+    leading zeros -- written at ``out`` (15 bytes at most); its length (the
+    compiled build only: ``_v4_text``, and the JSON line writer's
+    ``LineText.address``, which prints it in place)."""
     n = 0
     for i in range(4):
         v = p[i]
         if i:
-            buf[n] = 46   # "."
+            out[n] = 46   # "."
             n += 1
         if v >= 100:
-            buf[n] = 48 + v // 100
+            out[n] = 48 + v // 100
             n += 1
         if v >= 10:
-            buf[n] = 48 + v // 10 % 10
+            out[n] = 48 + v // 10 % 10
             n += 1
-        buf[n] = 48 + v % 10
+        out[n] = 48 + v % 10
         n += 1
-    return buf[:n].decode("ascii")
+    return n
 
 
 def endpoint_text(ep) -> str:

@@ -12,6 +12,8 @@ from libc.string cimport memcpy, strlen
 cdef extern from "Python.h":
     const char *PyUnicode_AsUTF8AndSize(object text, Py_ssize_t *size) except NULL
 
+from ..model.text cimport ip_text, v4_chars
+
 cdef list MICRO_TEXTS
 
 cdef extern from *:
@@ -57,6 +59,7 @@ cdef class LineText:
     @cython.locals(n=Py_ssize_t, p="const char *")
     cdef inline int text(self, str s) except -1
     cdef inline int quoted(self, str s) except -1
+    cdef inline int address(self, bytes addr) except -1
     cdef inline int opt_text(self, value) except -1
     cdef inline int boolean(self, bint value) except -1
     @cython.locals(u="unsigned long long")

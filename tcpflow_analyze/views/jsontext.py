@@ -9,7 +9,7 @@ try:
 except ImportError:   # the pure-Python build, where Cython need not be installed
     from .._core import NO_CYTHON as cython
 
-from ..model.text import MICRO_TEXTS, round6_text
+from ..model.text import MICRO_TEXTS, ip_text, round6_text
 
 _INF = float("inf")
 
@@ -210,6 +210,20 @@ class LineText:
         self.lit(b'"')
         self.text(s)
         self.lit(b'"')
+
+    def address(self, addr):
+        """An address's text in quotes, as ``ip_text`` writes it: an IPv4
+        address printed in place (most of a big capture's addresses are
+        clients seen once or twice: no text made and cached for each)."""
+        if len(addr) == 4:
+            if self.n + 17 > self.cap:
+                self._room(17)
+            self.buf[self.n] = 34   # '"'
+            self.n += 1 + v4_chars(cython.cast(cython.p_uchar, addr), self.buf + self.n + 1)
+            self.buf[self.n] = 34
+            self.n += 1
+        else:
+            self.quoted(ip_text(addr))
 
     def opt_text(self, value):
         """An OPT_STR value (``opt_text``)."""

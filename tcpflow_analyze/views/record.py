@@ -79,6 +79,9 @@ class Field:
     # A TIME that may be None (JSON null): the compiled line writer takes
     # the others as C doubles, with no float object made per value.
     optional: bool = False
+    # An address's text (``get`` is ``ip_text`` of it): the expression of the
+    # raw address, which the compiled line writer prints in place.
+    address: str = ""
 
 
 def _endpoint(side: str, ep: str) -> Field:
@@ -86,7 +89,7 @@ def _endpoint(side: str, ep: str) -> Field:
     # client_port, server_ip, server_port, client_state, server_state).
     after = {"client": "server_port", "server": "client_state"}[side]
     return Field(side, OBJECT, fields=(
-        Field("ip", STR, f"ip_text({ep}.addr)", csv=f"{side}_ip"),
+        Field("ip", STR, f"ip_text({ep}.addr)", csv=f"{side}_ip", address=f"{ep}.addr"),
         Field("port", INT, f"{ep}.port", csv=f"{side}_port"),
         Field("state", STR, f"STATE_NAMES[{ep}.state]", csv=f"{side}_state", csv_after=after),
     ))
@@ -293,6 +296,8 @@ def _steps(fields, steps: list) -> list:
             steps.append(("lit", "{"))
             _steps(f.fields, steps)
             steps.append(("lit", "}"))
+        elif f.address:
+            steps.append((_ADDRESS, f.address))
         elif f.kind in _FSTRING_VALUES:
             steps.append((_OPT_TIME if f.kind == TIME and f.optional else f.kind, f.get))
         else:
@@ -312,8 +317,10 @@ def _record_steps() -> list:
 
 
 # A step's kind for an optional TIME (``Field.optional``): the f-string
-# writes it as any TIME, the compiled writer with a method of its own.
+# writes it as any TIME, the compiled writer with a method of its own; and
+# for an address (``Field.address``: the f-string writes its ``ip_text``).
 _OPT_TIME = "opt_time"
+_ADDRESS = "address"
 
 # A value of each kind in the f-string line, from its getter.
 _FSTRING_VALUES = {
@@ -323,6 +330,7 @@ _FSTRING_VALUES = {
     BOOL: lambda g: '{"true" if ' + g + ' else "false"}',
     TIME: lambda g: "{_json_time(" + g + ")}",
     _OPT_TIME: lambda g: "{_json_time(" + g + ")}",
+    _ADDRESS: lambda g: '"{ip_text(' + g + ')}"',
     NAMES: lambda g: "{anomaly_list_text(" + g + ") if " + g + ' else "[]"}',
 }
 
@@ -385,7 +393,7 @@ SOURCE["json_lines"] = (
 
 # The LineText method that writes a value of each kind (views.jsontext).
 _WRITER_METHODS = {INT: "num", STR: "quoted", OPT_STR: "opt_text", BOOL: "boolean", TIME: "time",
-                   _OPT_TIME: "opt_time", NAMES: "names"}
+                   _OPT_TIME: "opt_time", _ADDRESS: "address", NAMES: "names"}
 
 
 def _writer_code(indent: str) -> str:
