@@ -6,7 +6,9 @@
 # build and runs as Python, setup.py's fallback).
 import cython
 from libc.math cimport frexp
-from libc.stdlib cimport free, malloc, realloc
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, _PyBytes_Resize
+from cpython.object cimport PyObject
+from cpython.ref cimport Py_DECREF, Py_INCREF
 from libc.string cimport memcpy, strlen
 
 cdef extern from "Python.h":
@@ -50,8 +52,11 @@ cdef class LineText:
     cdef readonly Py_ssize_t n, chunk
     cdef Py_ssize_t cap
     cdef char *buf
+    cdef bytes text_obj
 
-    @cython.locals(cap=Py_ssize_t, grown="char *")
+    cdef int _fresh(self) except -1
+    @cython.locals(p="PyObject *")
+    cdef int _resize(self, Py_ssize_t size) except -1
     cdef int _room(self, Py_ssize_t need) except -1
     cdef inline int line(self) except -1
     @cython.locals(n=Py_ssize_t)

@@ -150,11 +150,12 @@ JOINED_LINES = 256
 
 
 class LineText:
-    """The connection lines' text, written in place into one C buffer (the
-    compiled build's line writer, ``views.record_lines.json_chunks``): a
-    line's forty-odd values are copied or printed straight into the text,
-    where the f-string line made each one a string of its own and joined
-    them.  ``take()`` gives the text gathered so far and starts anew.
+    """The connection lines' text, written in place into the bytes object
+    that a chunk of them is handed on as (the compiled build's line writer,
+    ``views.record_lines.json_chunks``): a line's forty-odd values are
+    copied or printed straight into the text, where the f-string line made
+    each one a string of its own and joined them.  ``take()`` gives the
+    text gathered so far and starts anew.
 
     The compiled build's only: as plain Python the f-string lines are the
     faster writer, and ``json_chunks`` joins those instead."""
@@ -165,24 +166,35 @@ class LineText:
         self.first = True
         self.n = 0
         self.chunk = CHUNK_BYTES
-        self.cap = CHUNK_BYTES * 2
-        self.buf = cython.cast(cython.p_char, malloc(self.cap))
-        if self.buf == cython.NULL:
-            raise MemoryError()
+        self._fresh()
 
-    def __dealloc__(self):
-        free(self.buf)
+    def _fresh(self):
+        """A new chunk's text: written straight into the bytes object that
+        ``take`` hands on, so that no chunk is copied out of a buffer (95 MB
+        of lines on the 2M capture)."""
+        self.text_obj = PyBytes_FromStringAndSize(cython.NULL, CHUNK_BYTES * 2)
+        self.buf = PyBytes_AS_STRING(self.text_obj)
+        self.cap = CHUNK_BYTES * 2
+        self.n = 0
+
+    def _resize(self, size):
+        """The chunk's bytes object made ``size`` bytes long, where the
+        allocator can in place (``_PyBytes_Resize`` wants the only
+        reference: this one's, held in ``p`` meanwhile)."""
+        p = cython.cast(cython.pointer(PyObject), self.text_obj)
+        Py_INCREF(self.text_obj)
+        self.text_obj = None
+        _PyBytes_Resize(cython.address(p), size)
+        self.text_obj = cython.cast(object, p)
+        Py_DECREF(self.text_obj)
+        self.buf = PyBytes_AS_STRING(self.text_obj)
+        self.cap = size
 
     def _room(self, need):
         """Room for ``need`` more bytes (a line larger than the buffer: a
         history or an anomaly list of thousands of letters)."""
         if self.n + need > self.cap:
-            cap = max(self.cap * 2, self.n + need)
-            grown = cython.cast(cython.p_char, realloc(self.buf, cap))
-            if grown == cython.NULL:
-                raise MemoryError()
-            self.buf = grown
-            self.cap = cap
+            self._resize(max(self.cap * 2, self.n + need))
 
     def line(self):
         """A line starts: the separator, unless it is the first."""
@@ -278,6 +290,7 @@ class LineText:
         """The text gathered since the last ``take``, as its UTF-8 bytes: the
         writer writes them as they are (``output.write_text``), with no str
         decoded from them and encoded again."""
-        chunk = self.buf[:self.n]
-        self.n = 0
+        self._resize(self.n)
+        chunk = self.text_obj
+        self._fresh()
         return chunk
