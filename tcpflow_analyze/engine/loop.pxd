@@ -25,7 +25,7 @@ cdef long ETH_P_8021Q, SYN, ROUTED, EPB, EPB_FIXED_LEN
 @cython.locals(seen="FlowSeen *", conn=Connection)
 cdef int _flow_segment(FlowTable flows, ConnectionTable table, const unsigned char *k, Py_ssize_t n, double ts,
                        long sport, long dport, long long seq, long long ack, long flags, long win, long plen,
-                       long ipb) except -1
+                       long ipb, Py_ssize_t shift, Py_ssize_t room) except -1
 
 
 # The C loads (loop.py: _u16 ... _c_mirror): a pointer into the window, the

@@ -126,10 +126,18 @@ def _c_key(p, n, tag):
     return key[:n + m]
 
 
-def _flow_segment(flows, table, k, n, ts, sport, dport, seq, ack, flags, win, plen, ipb):
+def _flow_segment(flows, table, k, n, ts, sport, dport, seq, ack, flags, win, plen, ipb, shift, room):
     """The segment given to its connection, if the flow table maps its key
     (the ``n`` bytes at ``k``) and the table would route it nowhere else: 1
-    if so, else 0 (the table's segment() is then called with the key)."""
+    if so, else 0 (the table's segment() is then called with the key).
+    First the next record's key, where this layout puts it (``shift`` bytes
+    on; ``room``: the bytes of the window from ``k`` on), if it lies in the
+    window: its flow-table lines are asked for (``FlowTable.prefetch``), to
+    arrive while this packet is tracked.  (Computed here, not in the walk:
+    code added to the walk's loop slows the pure build's, which never runs
+    it, by the longer jumps over it.)"""
+    if shift + n <= room:
+        flows.prefetch(k + shift, n)
     if flags & ROUTED:
         return 0
     seen = flows.find(k, n)
@@ -515,16 +523,10 @@ def run(windows, table, stats: CaptureStats, owned=None, progress=None) -> None:
                                         others += 1
                                         continue  # another partition's connection
                                     table.packet_number = packets
-                                if direct:
-                                    # The next record's flow (if it is another
-                                    # packet of this layout), asked for now:
-                                    # its table lines arrive while this
-                                    # packet is tracked (FlowTable.prefetch).
-                                    if pos + hlen + key4_end <= end:
-                                        flows.prefetch(base + pos + hlen + key4, key4_end - key4)
-                                    if _flow_segment(flows, table, base + off + key4, key4_end - key4, ts, sport,
-                                                     dport, seq, ack, flags, win, plen, total):
-                                        continue
+                                if direct and _flow_segment(flows, table, base + off + key4, key4_end - key4, ts,
+                                                            sport, dport, seq, ack, flags, win, plen, total,
+                                                            pos + hlen - off, end - off - key4):
+                                    continue
                                 key = base[off + key4:off + key4_end] if c_loads else buf[off + key4:off + key4_end]
                                 table.segment(ts, key, sport, dport, seq, ack, flags, win,
                                         plen, window_scale(view, off + tcp4 + 20, min(off + tcp4 + thl, off + caplen))
@@ -558,12 +560,10 @@ def run(windows, table, stats: CaptureStats, owned=None, progress=None) -> None:
                                         others += 1
                                         continue
                                     table.packet_number = packets
-                                if direct:
-                                    if pos + hlen + key6_end <= end:
-                                        flows.prefetch(base + pos + hlen + key6, key6_end - key6)
-                                    if _flow_segment(flows, table, base + off + key6, key6_end - key6, ts, sport,
-                                                     dport, seq, ack, flags, win, plen, ip_plen + 40):
-                                        continue
+                                if direct and _flow_segment(flows, table, base + off + key6, key6_end - key6, ts,
+                                                            sport, dport, seq, ack, flags, win, plen, ip_plen + 40,
+                                                            pos + hlen - off, end - off - key6):
+                                    continue
                                 key = base[off + key6:off + key6_end] if c_loads else buf[off + key6:off + key6_end]
                                 table.segment(ts, key, sport, dport, seq, ack, flags, win,
                                         plen, window_scale(view, off + tcp6 + 20, min(off + tcp6 + thl, off + caplen))
