@@ -121,8 +121,8 @@ def time_wait_by_host(analysis, port_range=DEFAULT_PORT_RANGE, min_time_wait: in
     # [first_seen of connections it opened], [their lifetimes])
     work = {host: (h, [], [], []) for host, h in hosts.items()}
     # Nearly always one host storms: then its address is compared with each
-    # endpoint's (the same object, as the table shares one per host), not
-    # looked up twice per connection.
+    # endpoint's (bytes equality tests identity first, and the table shares
+    # one object per host), not looked up twice per connection.
     only = only_host = None
     if len(work) == 1:
         only_host, only = next(iter(work.items()))
@@ -131,7 +131,7 @@ def time_wait_by_host(analysis, port_range=DEFAULT_PORT_RANGE, min_time_wait: in
         if only is None:
             found = work.get(client.addr)
         else:
-            found = only if client.addr is only_host or client.addr == only_host else None
+            found = only if client.addr == only_host else None
         if found is not None:
             h, spans, opens, lifetimes = found
             if client.tw_entries:
@@ -143,7 +143,7 @@ def time_wait_by_host(analysis, port_range=DEFAULT_PORT_RANGE, min_time_wait: in
         if only is None:
             found = work.get(server.addr)
         else:
-            found = only if server.addr is only_host or server.addr == only_host else None
+            found = only if server.addr == only_host else None
         if found is not None:
             h, spans, opens, lifetimes = found
             if server.tw_entries:

@@ -74,6 +74,8 @@ cdef class FlowTable:
     @cython.locals(i=Py_ssize_t)
     cpdef list values(self)
 
+    cdef int _place(self, bytes key, const unsigned char *k, Py_ssize_t n, uint64_t h, conn) except -1
+
     @cython.locals(slot="FlowSlot *")
     cdef int _insert(self, uint64_t h, Connection conn) except -1
 

@@ -216,16 +216,28 @@ class FlowTable:
                 # Mapped anew: the key still names a slot only if it is one
                 # of the new connection's own keys.
                 self._remove(slot)
-            if isinstance(conn, Connection):
-                if _key_matches(conn, k, n, True):
-                    self._insert(h, conn)
-                    self.others.pop(key, None)
-                    return
-                if _key_matches(conn, k, n, False):
-                    self._insert(h & ~_UPPER, conn)
-                    self.others.pop(key, None)
-                    return
+            self._place(key, k, n, h, conn)
+            return
         self.others[key] = conn
+
+    def _place(self, key, k, n, h, conn):
+        """Enter ``conn`` under the untagged ``key`` (``n`` bytes at ``k``,
+        hash ``h`` with the direction bit set), which no slot holds: in a
+        slot if it is one of the connection's own keys (the direction bit
+        saying which), else beside, in ``others``."""
+        if isinstance(conn, Connection):
+            if _key_matches(conn, k, n, True):
+                self._insert(h, conn)
+            elif _key_matches(conn, k, n, False):
+                self._insert(h & ~_UPPER, conn)
+            else:
+                self.others[key] = conn
+                return 0
+            if self.others:
+                self.others.pop(key, None)   # mapped before under another connection
+            return 0
+        self.others[key] = conn
+        return 0
 
     @cython.locals(slot="FlowSlot *")
     def __delitem__(self, key):
@@ -240,7 +252,7 @@ class FlowTable:
         # the key absent and its slot, not a lookup and then a store that
         # probes again.
         n = len(key)
-        if _untagged(n) and isinstance(conn, Connection):
+        if _untagged(n):
             k = cython.cast(cython.p_uchar, key)
             h = _hash(k, n) | _UPPER
             slot = self._probe(k, n, h)
@@ -250,12 +262,7 @@ class FlowTable:
                 was = self.others.get(key)
                 if was is not None:
                     return was
-            if _key_matches(conn, k, n, True):
-                self._insert(h, conn)
-            elif _key_matches(conn, k, n, False):
-                self._insert(h & ~_UPPER, conn)
-            else:
-                self.others[key] = conn
+            self._place(key, k, n, h, conn)
             return conn
         was = self.get(key)
         if was is None:

@@ -88,8 +88,9 @@ def _endpoint(side: str, ep: str) -> Field:
     # In the CSV each endpoint's state follows both addresses (client_ip,
     # client_port, server_ip, server_port, client_state, server_state).
     after = {"client": "server_port", "server": "client_state"}[side]
+    addr = f"{ep}.addr"
     return Field(side, OBJECT, fields=(
-        Field("ip", STR, f"ip_text({ep}.addr)", csv=f"{side}_ip", address=f"{ep}.addr"),
+        Field("ip", STR, f"ip_text({addr})", csv=f"{side}_ip", address=addr),
         Field("port", INT, f"{ep}.port", csv=f"{side}_port"),
         Field("state", STR, f"STATE_NAMES[{ep}.state]", csv=f"{side}_state", csv_after=after),
     ))
@@ -329,10 +330,10 @@ _FSTRING_VALUES = {
     OPT_STR: lambda g: "{opt_text(" + g + ")}",
     BOOL: lambda g: '{"true" if ' + g + ' else "false"}',
     TIME: lambda g: "{_json_time(" + g + ")}",
-    _OPT_TIME: lambda g: "{_json_time(" + g + ")}",
     _ADDRESS: lambda g: '"{ip_text(' + g + ')}"',
     NAMES: lambda g: "{anomaly_list_text(" + g + ") if " + g + ' else "[]"}',
 }
+_FSTRING_VALUES[_OPT_TIME] = _FSTRING_VALUES[TIME]
 
 
 def _fstring() -> str:
