@@ -284,3 +284,17 @@ def test_conn_log_says_what_the_capture_lost(tmp_path):
     # A capture that lost nothing has no such line.
     clean = invoke("analyze", "--format", "zeek", str(SAMPLES / "close_wait.pcap"))
     assert "#notice" not in clean.stdout
+
+
+def test_history_letters_step_through_shared_strings():
+    from tcpflow_analyze.engine import history
+    first = history.grown(history.grown("", "S"), "h")
+    again = history.grown(history.grown("", "S"), "h")
+    assert first == again == "Sh"
+    assert first is again   # one string for every connection that went this way
+    # More distinct histories than the table keeps: it starts afresh, and
+    # every history is still its letters in order.
+    made = [history.grown(f"S{i}", "a") for i in range(70_000)]
+    assert made[:2] == ["S0a", "S1a"] and made[-1] == "S69999a"
+    assert history.grown(history.grown("Sh", "A"), "D") == "ShAD"
+    assert history.grown("ShA", "D") is history.grown(history.grown("Sh", "A"), "D")

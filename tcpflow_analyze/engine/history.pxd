@@ -7,7 +7,11 @@ import cython
 from ..model.connection cimport Connection, Endpoint, EndpointRare, own_rare
 
 cdef long long ACK, CONTROL, FIN, RST, SYN, SEQ_MASK
-cdef dict _RESPONDER
+cdef dict _RESPONDER, _NEXT
+cdef Py_ssize_t _NEXT_MAX
+
+@cython.locals(nexts=dict, after=str)
+cpdef str grown(str hist, str letter)
 cdef bint _COMPILED
 
 cpdef add(Connection conn, letter, bint upper)
