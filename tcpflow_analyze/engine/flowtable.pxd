@@ -1,5 +1,6 @@
 # C types for engine/flowtable.py (pure-Python mode: compiled only, see there).
 import cython
+from cpython.bytes cimport PyBytes_FromStringAndSize
 from cpython.object cimport PyObject
 from cpython.ref cimport Py_INCREF, Py_XDECREF
 from libc.stdlib cimport calloc, free
@@ -87,4 +88,26 @@ cdef class FlowTable:
     cdef int _remove(self, FlowSlot *slot) except -1
 
     @cython.locals(old="FlowSlot *", size=Py_ssize_t, i=Py_ssize_t)
+    cdef int _grow(self) except -1
+
+
+cdef struct HostSlot:
+    uint64_t hash
+    PyObject *addr      # owned; NULL: an empty slot
+
+@cython.final
+cdef class HostTable:
+    cdef HostSlot *slots
+    cdef Py_ssize_t mask, used, kept
+    cdef int shift
+
+    @cython.locals(slots="HostSlot *")
+    cdef int _allocate(self, int bits) except -1
+    @cython.locals(i=Py_ssize_t)
+    cdef int _clear(self) except -1
+    @cython.locals(h=uint64_t, i=Py_ssize_t, slot="HostSlot *", addr=bytes)
+    cdef bytes shared(self, const unsigned char *k, Py_ssize_t n)
+    @cython.locals(i=Py_ssize_t)
+    cdef HostSlot *_empty_slot(self, uint64_t h) noexcept
+    @cython.locals(old="HostSlot *", size=Py_ssize_t, i=Py_ssize_t)
     cdef int _grow(self) except -1

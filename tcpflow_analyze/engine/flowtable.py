@@ -338,4 +338,87 @@ class FlowTable:
         return 0
 
 
+class HostTable:
+    """One bytes object per host address, looked up from the address's bytes
+    in the packet (``shared``): the compiled build's ``ConnectionTable.hosts``,
+    where the pure build keeps a dict of address -> itself.  A new
+    connection's two addresses are found with no bytes object made for
+    either, and hashed as flow keys are, not with SipHash.  At most ``kept``
+    addresses; the next one after that starts the table afresh, as the dict
+    is cleared, so that memory stays bounded by the connections kept."""
+
+    def __init__(self, kept):
+        self.kept = kept
+        self.used = 0
+        self._allocate(FLOW_SLOT_BITS)
+
+    def _allocate(self, bits):
+        """Empty slots, ``1 << bits`` of them (as ``FlowTable._allocate``)."""
+        slots = cython.cast(cython.pointer(HostSlot), calloc(1 << bits, cython.sizeof(HostSlot)))
+        if slots == cython.NULL:
+            raise MemoryError("the host table")
+        self.slots = slots
+        self.mask = (1 << bits) - 1
+        self.shift = 64 - bits
+
+    def _clear(self):
+        for i in range(self.mask + 1):
+            Py_XDECREF(self.slots[i].addr)
+            self.slots[i].addr = cython.NULL
+        self.used = 0
+
+    @cython.locals(i="Py_ssize_t")
+    def __dealloc__(self):
+        if self.slots != cython.NULL:
+            for i in range(self.mask + 1):
+                Py_XDECREF(self.slots[i].addr)
+            free(self.slots)
+
+    def __len__(self):
+        return self.used
+
+    def shared(self, k, n):
+        """The address of ``n`` bytes at ``k`` (4 or 16), as the one bytes
+        object kept for it."""
+        h = _hash(k, n)
+        i = h >> self.shift
+        while True:
+            slot = self.slots + i
+            if slot.addr == cython.NULL:
+                break
+            if slot.hash == h:
+                addr = cython.cast(bytes, slot.addr)
+                if len(addr) == n and memcmp(cython.cast(cython.p_uchar, addr), k, n) == 0:
+                    return addr
+            i = (i + 1) & self.mask
+        if self.used >= self.kept:
+            self._clear()
+            slot = self.slots + (h >> self.shift)
+        elif (self.used + 1) * 2 > self.mask + 1:
+            self._grow()
+            slot = self._empty_slot(h)
+        addr = PyBytes_FromStringAndSize(cython.cast(cython.p_char, k), n)
+        Py_INCREF(addr)
+        slot.addr = cython.cast(cython.pointer(PyObject), addr)
+        slot.hash = h
+        self.used += 1
+        return addr
+
+    def _empty_slot(self, h):
+        i = h >> self.shift
+        while self.slots[i].addr != cython.NULL:
+            i = (i + 1) & self.mask
+        return self.slots + i
+
+    def _grow(self):
+        old = self.slots
+        size = self.mask + 1
+        self._allocate(65 - self.shift)
+        for i in range(size):
+            if old[i].addr != cython.NULL:
+                self._empty_slot(old[i].hash)[0] = old[i]
+        free(old)
+        return 0
+
+
 _MISSING = object()

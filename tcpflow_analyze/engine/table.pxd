@@ -22,7 +22,7 @@ import cython
 from ..model.connection cimport (
     Connection, Endpoint, EndpointRare, new_connection, new_endpoint, own_connection_rare, own_rare, reverse_key,
 )
-from .flowtable cimport FlowTable
+from .flowtable cimport FlowTable, HostTable
 # The state machine's functions (cpdef in their .pxd) called through their C
 # entries: no argument tuple, no ints boxed for a call and unboxed again.
 from . cimport history, zeek
@@ -51,7 +51,7 @@ cdef _zeek_ack(Connection conn, Endpoint x, Endpoint y, bint upper, long long ac
 
 cdef class ConnectionTable:
     cdef public FlowTable table
-    cdef public dict hosts
+    cdef public object hosts
     cdef public Py_ssize_t hosts_kept
     cdef public object options, max_table, max_finished, finished, finished_failed, order, folds
     cdef public object evicted, _order, packet_number, likely_server_ports, awaiting
@@ -75,7 +75,8 @@ cdef class ConnectionTable:
     cpdef Connection _reuse(self, double ts, bytes key, Connection old, Endpoint x_old, Endpoint y_old, long sport,
                             long dport, long long seq, long long ack, long long flags, encap=*)
     @cython.locals(conn=Connection, client=Endpoint, server=Endpoint, tag=bytes, rkey=bytes,
-                   src=bytes, dst=bytes, alen="Py_ssize_t", a2="Py_ssize_t", kp="const char *", tso=object)
+                   src=bytes, dst=bytes, alen="Py_ssize_t", a2="Py_ssize_t", kp="const unsigned char *", tso=object,
+                   hosts_c=HostTable)
     cpdef Connection _new(self, double ts, bytes key, long sport, long dport, long long seq, long long ack,
                           long long flags, encap=*)
     # Once per connection at its end (ObservedTable overrides it: cpdef).

@@ -32,7 +32,7 @@ from .zeek import _NEVER, TOO_LARGE_SEQ_DELTA
 from .timers import settle_with
 
 if cython.compiled:
-    from .flowtable import FlowTable
+    from .flowtable import FlowTable, HostTable
 
 _BY_CREATION = attrgetter("seq_order")
 _BY_FIRST_SEEN = attrgetter("first_seen")
@@ -94,8 +94,9 @@ class ConnectionTable:
         # Each host's address, shared by its endpoints (``_new``); at most
         # as many as the table holds keys, so that memory stays bounded by the
         # connections kept (a flood from spoofed sources is a host a SYN).
-        self.hosts: dict[bytes, bytes] = {}
+        # (Compiled, a HostTable: found from the key's bytes, engine.flowtable.)
         self.hosts_kept = min(HOSTS_KEPT, self.max_table)
+        self.hosts: dict[bytes, bytes] = HostTable(self.hosts_kept) if cython.compiled else {}
 
     # ------------------------------------------------------------------ hot path
     def segment(self, ts, key, sport, dport, seq, ack, flags, win, plen, wscale, ipb=0, encap=None, conn=None,
@@ -536,11 +537,13 @@ class ConnectionTable:
             alen = (len(key) - 4) >> 1
         a2 = alen + alen
         if cython.compiled:
-            # From the key's C memory: no slice object each, and the
-            # reverse key made in C (reverse_key).
-            kp = cython.cast(cython.p_char, key)
-            src = kp[:alen]
-            dst = kp[alen:a2]
+            # From the key's C memory: each address as its host's one bytes
+            # object (no slice made to look it up), and the reverse key made
+            # in C (reverse_key).
+            hosts_c = cython.cast(HostTable, self.hosts)
+            kp = cython.cast(cython.p_uchar, key)
+            src = hosts_c.shared(kp, alen)
+            dst = hosts_c.shared(kp + alen, alen)
             rkey = reverse_key(key)
         else:
             # The slices reverse_key makes, inline: a Python call fewer per
@@ -567,11 +570,12 @@ class ConnectionTable:
         # connection it opens (the 2M bench capture: 202,894 endpoints, 22,340
         # hosts).  Bounded like ``model.text``'s address texts, so that a
         # capture of many hosts costs no more than before.
-        hosts = self.hosts
-        if len(hosts) >= self.hosts_kept:
-            hosts.clear()
-        src = hosts.setdefault(src, src)
-        dst = hosts.setdefault(dst, dst)
+        if not cython.compiled:
+            hosts = self.hosts
+            if len(hosts) >= self.hosts_kept:
+                hosts.clear()
+            src = hosts.setdefault(src, src)
+            dst = hosts.setdefault(dst, dst)
         tso = ts   # the time as the object the constructors keep (compiled: boxed once)
         if sender_is_client:
             client = new_endpoint(src, sport, state, tso)
