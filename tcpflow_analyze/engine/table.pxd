@@ -53,8 +53,10 @@ cdef class ConnectionTable:
     cdef public FlowTable table
     cdef public object hosts
     cdef public Py_ssize_t hosts_kept
-    cdef public object options, max_table, max_finished, finished, finished_failed, order, folds
-    cdef public object evicted, _order, packet_number, likely_server_ports, awaiting
+    cdef public Py_ssize_t max_table, max_finished
+    cdef public long long _order
+    cdef public object options, finished, finished_failed, order, folds
+    cdef public object evicted, packet_number, likely_server_ports, awaiting
     cdef public object unanswered, time_wait, fin_timeout
 
     @cython.locals(x=Endpoint, y=Endpoint, rare=EndpointRare, ctl="long long",
