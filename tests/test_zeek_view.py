@@ -298,3 +298,4 @@ def test_history_letters_step_through_shared_strings():
     assert made[:2] == ["S0a", "S1a"] and made[-1] == "S69999a"
     assert history.grown(history.grown("Sh", "A"), "D") == "ShAD"
     assert history.grown("ShA", "D") is history.grown(history.grown("Sh", "A"), "D")
+    assert history.grown("Sh", "\u00e9") == "Sh\u00e9"   # no letter of Zeek's, but still appended

@@ -10,7 +10,7 @@ cdef long long ACK, CONTROL, FIN, RST, SYN, SEQ_MASK
 cdef dict _RESPONDER, _NEXT
 cdef Py_ssize_t _NEXT_MAX
 
-@cython.locals(nexts=dict, after=str)
+@cython.locals(code=Py_ssize_t, nexts=list, after=str)
 cpdef str grown(str hist, str letter)
 cdef bint _COMPILED
 

@@ -39,27 +39,31 @@ SCALED_COUNTS = frozenset(10 ** i for i in range(19))
 _RESPONDER = {c: c.lower() for c in "ABCDEFGHIJKLMNOPQRSTUVWXYZ"}
 _COMPILED = cython.compiled
 
-# Each history met so far, with the history each letter makes of it: a
-# connection's history steps from one shared string to the next, where
-# appending would make (and later free) a string per letter, about seven a
-# connection.  Connections go few ways (40 distinct histories among the 2M
-# bench capture's 101,447 connections), so the table stays small; a capture
-# that makes more than ``_NEXT_MAX`` starts it afresh.  The pure build
-# appends: there the call per letter would cost more than the string.
+# Each history met so far, with the history each letter makes of it (by
+# the letter's code): a connection's history steps from one shared string to
+# the next, where appending would make (and later free) a string per letter,
+# about seven a connection.  Connections go few ways (40 distinct histories
+# among the 2M bench capture's 101,447 connections), so the table stays
+# small; a capture that makes more than ``_NEXT_MAX`` starts it afresh.  The
+# pure build appends: there the call per letter would cost more than the
+# string.
 _NEXT: dict = {}
-_NEXT_MAX = 1 << 16
+_NEXT_MAX = 1 << 12
 
 
 def grown(hist: str, letter: str) -> str:
     """``hist`` with ``letter`` appended: the shared string when there is one."""
+    code = ord(letter)
+    if code >= 128:
+        return hist + letter
     nexts = _NEXT.get(hist)
     if nexts is None:
         if len(_NEXT) >= _NEXT_MAX:
             _NEXT.clear()
-        nexts = _NEXT[hist] = {}
-    after = nexts.get(letter)
+        nexts = _NEXT[hist] = [None] * 128
+    after = nexts[code]
     if after is None:
-        after = nexts[letter] = intern(hist + letter)
+        after = nexts[code] = intern(hist + letter)
     return after
 
 
