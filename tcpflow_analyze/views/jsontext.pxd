@@ -33,8 +33,6 @@ cdef int _micro_chars(double d, char *out) noexcept
 
 cdef inline bint _micro_range(double d) noexcept
 
-@cython.locals(k=int, digits="char[20]")
-cdef inline int _decimal(unsigned long long u, char *out) noexcept
 
 @cython.locals(n=int, text="char[32]")
 cdef str _micro_text(double d)
@@ -66,10 +64,53 @@ cdef class LineText:
     cdef inline int quoted(self, str s) except -1
     cdef inline int address(self, bytes addr) except -1
     cdef inline int opt_text(self, value) except -1
-    cdef inline int boolean(self, bint value) except -1
-    @cython.locals(u="unsigned long long")
-    cdef inline int num(self, long long v) except -1
     cdef inline int time(self, double d) except -1
     cdef inline int opt_time(self, t) except -1
     cdef inline int names(self, types) except -1
     cpdef bytes take(self)
+
+
+# The writes the generated line writer makes most (record_lines.pxd cimports
+# them): defined here, so that they are compiled into that module, where the
+# C compiler sees each literal and copies its known length in a few moves.
+# As LineText methods they were calls through the class's table from
+# another module, and each literal a strlen and a memcpy call (45 literals
+# and 15 integers a line).
+cdef inline int lit(LineText out, const char *s) except -1:
+    cdef Py_ssize_t n = strlen(s)
+    if out.n + n > out.cap:
+        out._room(n)
+    memcpy(out.buf + out.n, s, n)
+    out.n += n
+    return 0
+
+
+cdef inline int boolean(LineText out, bint value) except -1:
+    return lit(out, b"true") if value else lit(out, b"false")
+
+
+cdef inline int num(LineText out, long long v) except -1:
+    """An integer's decimal digits."""
+    cdef unsigned long long u = <unsigned long long>v
+    if out.n + 21 > out.cap:
+        out._room(21)
+    if v < 0:
+        out.buf[out.n] = 45   # "-"
+        out.n += 1
+        u = <unsigned long long>0 - u
+    out.n += _decimal(u, out.buf + out.n)
+    return 0
+
+
+cdef inline int _decimal(unsigned long long u, char *out) noexcept:
+    """The decimal digits of ``u`` written at ``out`` (20 at most); their count."""
+    cdef char digits[20]
+    cdef int k = 20
+    while True:
+        k -= 1
+        digits[k] = 48 + u % 10
+        u //= 10
+        if u == 0:
+            break
+    memcpy(out, &digits[k], 20 - k)
+    return 20 - k

@@ -93,18 +93,8 @@ def _micro_chars(d, out):
     return n
 
 
-def _decimal(u, out):
-    """The decimal digits of ``u`` written at ``out`` (20 at most); their
-    count (the compiled build only)."""
-    k = 20
-    while True:
-        k -= 1
-        digits[k] = 48 + u % 10
-        u //= 10
-        if u == 0:
-            break
-    memcpy(out, cython.address(digits[k]), 20 - k)
-    return 20 - k
+# (_decimal, the digits of an integer, is in jsontext.pxd: the generated
+# line writer has it compiled in, with ``lit`` and ``num``.)
 
 
 def _micro_text(d):
@@ -244,22 +234,6 @@ class LineText:
         else:
             self.quoted(value)
 
-    def boolean(self, value):
-        if value:
-            self.lit(b"true")
-        else:
-            self.lit(b"false")
-
-    def num(self, v):
-        """An integer's decimal digits."""
-        if self.n + 21 > self.cap:
-            self._room(21)
-        u = cython.cast(cython.ulonglong, v)
-        if v < 0:
-            self.buf[self.n] = 45   # "-"
-            self.n += 1
-            u = cython.cast(cython.ulonglong, 0) - u
-        self.n += _decimal(u, self.buf + self.n)
 
     def time(self, d):
         """A TIME value that is never None, as ``json_time`` writes it: the

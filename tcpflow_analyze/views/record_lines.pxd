@@ -9,4 +9,4 @@ from ..model.connection cimport Connection, Endpoint, close_kind, handshake_kind
 from ..model.community_id cimport community_id
 from ..model.text cimport ip_text
 from ..engine.zeek cimport conn_state, uid
-from .jsontext cimport LineText, anomaly_list_text, json_time as _json_time, opt_text
+from .jsontext cimport LineText, anomaly_list_text, boolean, json_time as _json_time, lit, num, opt_text
