@@ -27,8 +27,7 @@ cpdef str json_time(t)
 @cython.locals(m=double, e=int, big=u128, k=int, q=u128, rest=u128, half=u128)
 cdef u128 _micros(double d) noexcept
 
-@cython.locals(q=u128, whole="unsigned long long", micros="unsigned long long", scale="unsigned long long",
-               n=int)
+@cython.locals(q="unsigned long long", whole="unsigned long long", micros="unsigned long long", n=int, i=int)
 cdef int _micro_chars(double d, char *out) noexcept
 
 cdef inline bint _micro_range(double d) noexcept
@@ -71,13 +70,11 @@ cdef class LineText:
 
 
 # The writes the generated line writer makes most (record_lines.pxd cimports
-# them): defined here, so that they are compiled into that module, where the
-# C compiler sees each literal and copies its known length in a few moves.
-# As LineText methods they were calls through the class's table from
-# another module, and each literal a strlen and a memcpy call (45 literals
-# and 15 integers a line).
-cdef inline int lit(LineText out, const char *s) except -1:
-    cdef Py_ssize_t n = strlen(s)
+# them): defined here, so that they are compiled into that module.  As
+# LineText methods they were calls through the class's table from another
+# module, and each literal a strlen (45 literals and 15 integers a line).
+cdef inline int lit(LineText out, const char *s, Py_ssize_t n) except -1:
+    """The ``n`` bytes at ``s`` (the generated writer gives each literal's length)."""
     if out.n + n > out.cap:
         out._room(n)
     memcpy(out.buf + out.n, s, n)
@@ -86,7 +83,7 @@ cdef inline int lit(LineText out, const char *s) except -1:
 
 
 cdef inline int boolean(LineText out, bint value) except -1:
-    return lit(out, b"true") if value else lit(out, b"false")
+    return lit(out, b"true", 4) if value else lit(out, b"false", 5)
 
 
 cdef inline int num(LineText out, long long v) except -1:

@@ -72,9 +72,11 @@ def _micro_chars(d, out):
     """What "%.6f" % d writes without its trailing zeros, for d in [1e-4,
     2**32), written at ``out`` (17 bytes at most); its length (the compiled
     build only)."""
-    q = _micros(d)
-    whole = cython.cast(cython.ulonglong, q // 1000000)
-    micros = cython.cast(cython.ulonglong, q % 1000000)
+    # Below 2**32 * 10**6: 64 bits, divided by constants (a multiply each,
+    # where a 128-bit division is a library call).
+    q = cython.cast(cython.ulonglong, _micros(d))
+    whole = q // 1000000
+    micros = q % 1000000
     # The whole seconds' digits, then the point and the fraction's six
     # digits without trailing zeros ("0" if none are left).
     n = _decimal(whole, out)
@@ -82,14 +84,15 @@ def _micro_chars(d, out):
     n += 1
     if micros == 0:
         out[n] = 48
-        n += 1
-    else:
-        scale = 100000
-        while micros:
-            out[n] = 48 + micros // scale
-            micros %= scale
-            scale //= 10
-            n += 1
+        return n + 1
+    i = n + 5
+    while i >= n:
+        out[i] = 48 + micros % 10
+        micros //= 10
+        i -= 1
+    n += 6
+    while out[n - 1] == 48:
+        n -= 1
     return n
 
 

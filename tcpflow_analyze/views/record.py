@@ -394,14 +394,15 @@ SOURCE["json_lines"] = (
 
 # The LineText method that writes a value of each kind (views.jsontext).
 # (``lit``, ``num`` and ``boolean`` are jsontext.pxd's inline functions.)
-_WRITERS = {"lit": "lit(out, {})", INT: "num(out, {})", STR: "out.quoted({})", OPT_STR: "out.opt_text({})",
+_WRITERS = {"lit": "lit(out, {}, {})", INT: "num(out, {})", STR: "out.quoted({})", OPT_STR: "out.opt_text({})",
             BOOL: "boolean(out, {})", TIME: "out.time({})", _OPT_TIME: "out.opt_time({})",
             _ADDRESS: "out.address({})", NAMES: "out.names({})"}
 
 
 def _writer_code(indent: str) -> str:
     """The statements that write one record into ``out`` (a LineText)."""
-    return "".join(indent + _WRITERS[kind].format(repr(arg.encode()) if kind == "lit" else arg) + "\n"
+    return "".join(indent + (_WRITERS[kind].format(repr(arg.encode()), len(arg.encode())) if kind == "lit" else
+                             _WRITERS[kind].format(arg)) + "\n"
                    for kind, arg in _record_steps())
 
 
