@@ -27,7 +27,8 @@ cpdef str json_time(t)
 @cython.locals(m=double, e=int, big=u128, k=int, q=u128, rest=u128, half=u128)
 cdef u128 _micros(double d) noexcept
 
-@cython.locals(q="unsigned long long", whole="unsigned long long", micros="unsigned long long", n=int, i=int)
+@cython.locals(x=double, diff=double, q="unsigned long long", whole="unsigned long long",
+               micros="unsigned long long", n=int, i=int)
 cdef int _micro_chars(double d, char *out) noexcept
 
 cdef inline bint _micro_range(double d) noexcept

@@ -72,9 +72,17 @@ def _micro_chars(d, out):
     """What "%.6f" % d writes without its trailing zeros, for d in [1e-4,
     2**32), written at ``out`` (17 bytes at most); its length (the compiled
     build only)."""
-    # Below 2**32 * 10**6: 64 bits, divided by constants (a multiply each,
-    # where a 128-bit division is a library call).
-    q = cython.cast(cython.ulonglong, _micros(d))
+    # The microseconds from one product: below 2**32 s it is under 2**52,
+    # so off by at most 0.25 from the exact d * 10**6, and a count it lies
+    # within 0.25 of is the exact one's rounding too.  Nearer a half (a tie,
+    # or a time that is not a whole microsecond), counted exactly.
+    x = d * 1000000.0
+    q = cython.cast(cython.ulonglong, x + 0.5)
+    diff = x - cython.cast(cython.double, q)
+    if not -0.25 < diff < 0.25:
+        q = cython.cast(cython.ulonglong, _micros(d))
+    # 64 bits, divided by constants (a multiply each, where a 128-bit
+    # division is a library call).
     whole = q // 1000000
     micros = q % 1000000
     # The whole seconds' digits, then the point and the fraction's six
