@@ -87,10 +87,30 @@ class HostTimeWait:
         }
 
 
+@cython.cclass
+class _Spans:
+    """A host's TIME_WAIT spans, as columns: a float, a port and an id each,
+    where a tuple per span held the connection and both endpoints (a storming
+    client has tens of thousands).  ``ids`` holds each connection once, in
+    the order the spans came (``ordered``: ascending, as the connections are
+    numbered); ``remotes`` counts the spans per (peer address, port), in the
+    order the peers came."""
+
+    def __init__(self):
+        self.starts = []
+        self.stops = []
+        self.ports = []
+        self.ids = []
+        self.remotes = {}
+        self.at_end = 0
+        self.last_id = -1
+        self.ordered = True
+
+
 # The compiled core reads the connections' fields in C (timewait.pxd): the
 # two passes below visit every connection of the capture.
 @cython.locals(c=Connection, client=Endpoint, server=Endpoint, counts=dict, hosts=dict, work=dict,
-               spans=list, opens=list, lifetimes=list, only=tuple, only_host=bytes)
+               spans=_Spans, opens=list, lifetimes=list, only=tuple, only_host=bytes)
 def time_wait_by_host(analysis, port_range=DEFAULT_PORT_RANGE, min_time_wait: int = 0) -> dict[str, HostTimeWait]:
     """Per host with at least ``min_time_wait`` TIME_WAIT entries: the others
     cannot peak there, and leaving them out keeps the detector cheap on
@@ -117,9 +137,9 @@ def time_wait_by_host(analysis, port_range=DEFAULT_PORT_RANGE, min_time_wait: in
         return {}
     # The rest only for those hosts, in one more pass: their TIME_WAIT spans,
     # who closes first, how fast they open, how long connections live.
-    # host -> (HostTimeWait, [(start, stop, conn, local port, remote)],
-    # [first_seen of connections it opened], [their lifetimes])
-    work = {host: (h, [], [], []) for host, h in hosts.items()}
+    # host -> (HostTimeWait, its TIME_WAIT spans, [first_seen of
+    # connections it opened], [their lifetimes])
+    work = {host: (h, _Spans(), [], []) for host, h in hosts.items()}
     # Nearly always one host storms: then its address is compared with each
     # endpoint's (bytes equality tests identity first, and the table shares
     # one object per host), not looked up twice per connection.
@@ -149,9 +169,9 @@ def time_wait_by_host(analysis, port_range=DEFAULT_PORT_RANGE, min_time_wait: in
             if server.tw_entries:
                 _add_spans(spans, c, server, client)
             _count_close(h, server, client)
-    for h, items, times, lifetimes in work.values():
-        if items:
-            _sweep_spans(h, items, lo, hi)
+    for h, spans, times, lifetimes in work.values():
+        if spans.starts:
+            _sweep_spans(h, spans, lo, hi)
         if times:
             h.opened = len(times)
             span = max(times) - min(times)
@@ -160,29 +180,23 @@ def time_wait_by_host(analysis, port_range=DEFAULT_PORT_RANGE, min_time_wait: in
     return {h.host: h for h in hosts.values()}
 
 
-@cython.locals(c=Connection, peer=Endpoint)
-def _sweep_spans(h, items, lo, hi) -> None:
+def _sweep_spans(h, spans, lo, hi) -> None:
     """A host's TIME_WAIT over time, from its spans: peak, series, who toward."""
-    inf = _INF
-    starts, stops, conn_ids, remotes = [], [], set(), {}
-    at_end = 0
-    for start, stop, c, _, peer in items:
-        starts.append(start)
-        stops.append(stop)
-        if stop == inf:
-            at_end += 1
-        conn_ids.add(c.id)
-        remote = (peer.addr, peer.port)
-        remotes[remote] = remotes.get(remote, 0) + 1
-    h.peak, h.peak_time, h.series = sweep_lists(starts, stops)
-    h.at_end = at_end
-    h.conn_ids = sorted(conn_ids)
+    # (sweep_lists sorts what it is given: the columns stay in span order.)
+    h.peak, h.peak_time, h.series = sweep_lists(list(spans.starts), list(spans.stops))
+    h.at_end = spans.at_end
+    h.conn_ids = spans.ids if spans.ordered else sorted(set(spans.ids))
     h.remotes = [{"endpoint": _endpoint(addr, remote_port), "count": n}
-                 for (addr, remote_port), n in nlargest(5, remotes.items(), key=_COUNT)]
+                 for (addr, remote_port), n in nlargest(5, spans.remotes.items(), key=_COUNT)]
     if h.peak_time is not None:
         peak_time = h.peak_time
-        h.ports_at_peak = len({local for start, stop, _, local, _ in items
-                               if start <= peak_time < stop and lo <= local <= hi})
+        starts, stops, ports = spans.starts, spans.stops, spans.ports
+        held = set()
+        for i in range(len(starts)):
+            local = ports[i]
+            if starts[i] <= peak_time < stops[i] and lo <= local <= hi:
+                held.add(local)
+        h.ports_at_peak = len(held)
 
 
 def _add_spans(spans, c, me, peer) -> None:
@@ -199,7 +213,21 @@ def _add_spans(spans, c, me, peer) -> None:
             # Still in TIME_WAIT when the capture ends: it has not left,
             # so it counts against any that start at the end.
             stop = flat[i + 2] if i + 2 < n else _INF
-            spans.append((start, stop if stop > start else start, c, me.port, peer))
+            if stop < start:
+                stop = start
+            spans.starts.append(start)
+            spans.stops.append(stop)
+            spans.ports.append(me.port)
+            if stop == _INF:
+                spans.at_end += 1
+            cid = c.id
+            if cid != spans.last_id:
+                if cid < spans.last_id:
+                    spans.ordered = False
+                spans.ids.append(cid)
+                spans.last_id = cid
+            remote = (peer.addr, peer.port)
+            spans.remotes[remote] = spans.remotes.get(remote, 0) + 1
             if me.tw_entries == 1:
                 break
         i += step
