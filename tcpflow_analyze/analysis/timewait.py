@@ -103,7 +103,7 @@ class _Spans:
         self.ids = []
         self.remotes = {}
         self.at_end = 0
-        self.last_id = -1
+        self.last_id = -(1 << 63)   # below any id
         self.ordered = True
 
 
