@@ -34,9 +34,11 @@ cpdef write_out(Connection conn)
 # buffers.
 cdef bytes _B62_OF_BYTE
 
-@cython.locals(key=bytes, n=Py_ssize_t, t=double, bits="unsigned long long", i=int, msg="unsigned char[320]",
-               d="unsigned char[20]", text="char[20]", digits="const unsigned char *")
+@cython.locals(text="char[20]")
 cpdef uid(Connection conn)
+@cython.locals(key=bytes, n=Py_ssize_t, t=double, bits="unsigned long long", i=int, msg="unsigned char[320]",
+               d="unsigned char[20]", digits="const unsigned char *")
+cdef int uid_chars(Connection conn, char *text) noexcept
 
 cpdef orig_resp(Connection conn)
 cpdef Endpoint originator(Connection conn)

@@ -243,26 +243,35 @@ def uid(conn) -> str:
     Zeek writes them (its 96 random bits in base 62) -- but ours are a hash
     of the 4-tuple and the row's first packet time, so the same capture
     gives the same uids (Zeek's are random per run)."""
+    if cython.compiled and uid_chars(conn, text) == 18:
+        return text[:18].decode("ascii")
+    digest = sha1(conn.ckey + _TIME.pack(conn.zfirst)).digest()
+    return "C" + digest[:17].translate(_B62_OF_BYTE).decode("ascii")
+
+
+def uid_chars(conn, text):
+    """``uid(conn)``'s 18 characters written at ``text``; 18, or 0 for a key
+    too long for the message buffer (the compiled build only: the
+    connection-line writer prints it in place)."""
     key = conn.ckey
     n = len(key)
-    if cython.compiled and n <= 312:
-        # The message and digits below, made in C buffers, which hold any key
-        # the engine makes (36 bytes and a tunnel tag of at most 255,
-        # decode.tunnel).  The time's bytes as _TIME packs them: its bit
-        # pattern little-endian, whatever this machine's byte order.
-        memcpy(msg, cython.cast(cython.p_char, key), n)
-        t = conn.zfirst
-        memcpy(cython.address(bits), cython.address(t), 8)
-        for i in range(8):
-            msg[n + i] = (bits >> (8 * i)) & 0xFF
-        sha1_digest(msg, n + 8, d)
-        digits = _B62_OF_BYTE
-        text[0] = 67   # "C"
-        for i in range(17):
-            text[1 + i] = digits[d[i]]
-        return text[:18].decode("ascii")
-    digest = sha1(key + _TIME.pack(conn.zfirst)).digest()
-    return "C" + digest[:17].translate(_B62_OF_BYTE).decode("ascii")
+    if n > 312:
+        return 0
+    # The message and digits below, made in C buffers, which hold any key
+    # the engine makes (36 bytes and a tunnel tag of at most 255,
+    # decode.tunnel).  The time's bytes as _TIME packs them: its bit
+    # pattern little-endian, whatever this machine's byte order.
+    memcpy(msg, cython.cast(cython.p_char, key), n)
+    t = conn.zfirst
+    memcpy(cython.address(bits), cython.address(t), 8)
+    for i in range(8):
+        msg[n + i] = (bits >> (8 * i)) & 0xFF
+    sha1_digest(msg, n + 8, d)
+    digits = _B62_OF_BYTE
+    text[0] = 67   # "C"
+    for i in range(17):
+        text[1 + i] = digits[d[i]]
+    return 18
 
 
 def _inactive(conn, x, y, is_orig, flags, plen, seq):

@@ -9,7 +9,9 @@ from .sha1 cimport digest as sha1_digest
 
 cdef bytes _BASE64
 
-@cython.locals(n=Py_ssize_t, sd="unsigned short", pr="unsigned char", ap="unsigned short", bp="unsigned short",
-               msg="unsigned char[40]", d="unsigned char[21]", text="char[32]", i=int, v="unsigned int",
-               alphabet="const unsigned char *")
+@cython.locals(text="char[32]")
 cpdef str community_id(a_addr, long a_port, b_addr, long b_port, proto=*, seed=*)
+@cython.locals(n=Py_ssize_t, sd="unsigned short", pr="unsigned char", ap="unsigned short", bp="unsigned short",
+               msg="unsigned char[40]", d="unsigned char[21]", i=int, v="unsigned int",
+               alphabet="const unsigned char *")
+cdef int id_chars(a_addr, long a_port, b_addr, long b_port, long proto, long seed, char *text) except -1

@@ -82,6 +82,9 @@ class Field:
     # An address's text (``get`` is ``ip_text`` of it): the expression of the
     # raw address, which the compiled line writer prints in place.
     address: str = ""
+    # A STR the compiled line writer prints in place (a digest's text): the
+    # statement that writes it, quoted, into ``out`` (record_lines.pxd).
+    writes: str = ""
 
 
 def _endpoint(side: str, ep: str) -> Field:
@@ -146,9 +149,11 @@ RECORD: tuple[Field, ...] = (
     Field("conn_state", STR, "conn.rare.zrows[0].conn_state if conn.rare.zrows else conn_state(conn)"),
     # The Community ID v1 hash (seed 0) of the 4-tuple: joins with Zeek's
     # and Suricata's records of the same flow.
-    Field("community_id", STR, "community_id(c.addr, c.port, s.addr, s.port)"),
+    Field("community_id", STR, "community_id(c.addr, c.port, s.addr, s.port)",
+          writes="community_id_into(out, c.addr, c.port, s.addr, s.port)"),
     Field("zeek", OBJECT, fields=(
-        Field("uid", STR, "conn.rare.zrows[0].uid if conn.rare.zrows else uid(conn)", csv="zeek_uid"),
+        Field("uid", STR, "conn.rare.zrows[0].uid if conn.rare.zrows else uid(conn)", csv="zeek_uid",
+              writes="out.quoted(conn.rare.zrows[0].uid) if conn.rare.zrows else uid_into(out, conn)"),
         Field("orig", STR, "ORIG_SIDE_NAMES[conn.rare.zrows[0].flip if conn.rare.zrows else conn.zflip]", csv="zeek_orig"),
         Field("rows", INT, "1 + len(conn.rare.zrows) if conn.rare.zrows else 1", csv="zeek_rows"),
         Field("missed_bytes", INT, "missed_bytes(conn) if conn.rare.zrows else c.rare.zmissed + s.rare.zmissed",
@@ -299,6 +304,8 @@ def _steps(fields, steps: list) -> list:
             steps.append(("lit", "}"))
         elif f.address:
             steps.append((_ADDRESS, f.address))
+        elif f.writes:
+            steps.append((_WRITES, (f.get, f.writes)))
         elif f.kind in _FSTRING_VALUES:
             steps.append((_OPT_TIME if f.kind == TIME and f.optional else f.kind, f.get))
         else:
@@ -322,6 +329,9 @@ def _record_steps() -> list:
 # for an address (``Field.address``: the f-string writes its ``ip_text``).
 _OPT_TIME = "opt_time"
 _ADDRESS = "address"
+# ... and for a value the compiled writer prints in place (``Field.writes``):
+# its argument is (the getter, the writer's statement).
+_WRITES = "writes"
 
 # A value of each kind in the f-string line, from its getter.
 _FSTRING_VALUES = {
@@ -334,6 +344,7 @@ _FSTRING_VALUES = {
     NAMES: lambda g: "{anomaly_list_text(" + g + ") if " + g + ' else "[]"}',
 }
 _FSTRING_VALUES[_OPT_TIME] = _FSTRING_VALUES[TIME]
+_FSTRING_VALUES[_WRITES] = lambda arg: _FSTRING_VALUES[STR](arg[0])
 
 
 def _fstring() -> str:
@@ -396,13 +407,13 @@ SOURCE["json_lines"] = (
 # (``lit``, ``num`` and ``boolean`` are jsontext.pxd's inline functions.)
 _WRITERS = {"lit": "lit(out, {}, {})", INT: "num(out, {})", STR: "out.quoted({})", OPT_STR: "out.opt_text({})",
             BOOL: "boolean(out, {})", TIME: "out.time({})", _OPT_TIME: "out.opt_time({})",
-            _ADDRESS: "out.address({})", NAMES: "out.names({})"}
+            _ADDRESS: "out.address({})", NAMES: "out.names({})", _WRITES: "{}"}
 
 
 def _writer_code(indent: str) -> str:
     """The statements that write one record into ``out`` (a LineText)."""
     return "".join(indent + (_WRITERS[kind].format(repr(arg.encode()), len(arg.encode())) if kind == "lit" else
-                             _WRITERS[kind].format(arg)) + "\n"
+                             arg[1] if kind == _WRITES else _WRITERS[kind].format(arg)) + "\n"
                    for kind, arg in _record_steps())
 
 

@@ -6,7 +6,36 @@
 # modules' C entries.  The types themselves are in the generated
 # @cython.locals.
 from ..model.connection cimport Connection, Endpoint, close_kind, handshake_kind, opened_simultaneously
-from ..model.community_id cimport community_id
+from ..model.community_id cimport community_id, id_chars
 from ..model.text cimport ip_text
-from ..engine.zeek cimport conn_state, uid
+from ..engine.zeek cimport conn_state, uid, uid_chars
 from .jsontext cimport LineText, anomaly_list_text, boolean, json_time as _json_time, lit, num, opt_text
+
+
+# The two digests' texts (Community ID, Zeek's uid), printed in quotes
+# straight into the line (``Field.writes``): no str made, copied and freed
+# for each, two a line.
+cdef inline int community_id_into(LineText out, a_addr, long a_port, b_addr, long b_port) except -1:
+    cdef int n
+    if out.n + 32 > out.cap:
+        out._room(32)
+    n = id_chars(a_addr, a_port, b_addr, b_port, 6, 0, out.buf + out.n + 1)   # community_id()'s defaults: TCP, seed 0
+    if n == 0:
+        return out.quoted(community_id(a_addr, a_port, b_addr, b_port))
+    out.buf[out.n] = 34   # '"'
+    out.buf[out.n + 1 + n] = 34
+    out.n += n + 2
+    return 0
+
+
+cdef inline int uid_into(LineText out, Connection conn) except -1:
+    cdef int n
+    if out.n + 20 > out.cap:
+        out._room(20)
+    n = uid_chars(conn, out.buf + out.n + 1)
+    if n == 0:
+        return out.quoted(uid(conn))
+    out.buf[out.n] = 34
+    out.buf[out.n + 1 + n] = 34
+    out.n += n + 2
+    return 0
