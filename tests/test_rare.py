@@ -62,3 +62,23 @@ def test_a_connection_s_shared_record_is_never_written():
     assert {"reset_by", "rst_time", "rst_prior", "superseded", "reused_from", "challenge_time"} <= owned
     # A clean capture's connections share it.
     assert all(c.rare is CONNECTION_RARE for c in analyze([str(SAMPLES / "client_close_first.pcap")]).connections)
+
+
+def test_the_detectors_eventful_connections_are_every_one_with_an_event():
+    # Kernel-made: refusals, resets, a reboot's challenge ACK, 4-tuples
+    # reused from TIME_WAIT.  The detectors that look for those walk
+    # base.eventful; every connection where one happened is in it, in order.
+    from tcpflow_analyze.detectors.base import eventful, shared_results
+
+    for name in ("closed_port.pcap", "rst_abort.pcap", "challenge_ack_reboot.pcap", "port_reuse.pcap",
+                 "half_open_reboot.pcap"):
+        a = analyze([str(SAMPLES / name)])
+        with shared_results():
+            listed = eventful(a)
+            assert eventful(a) is listed   # worked out once per run
+        assert listed == [c for c in a.connections if c.rare is not CONNECTION_RARE]
+        happened = [c for c in a.connections
+                    if c.rare.reset_by is not None or c.rare.challenge_time >= 0 or c.rare.reused_from is not None]
+        assert happened, name
+        assert all(c in listed for c in happened)
+        assert eventful(a) is not listed   # outside a run: made anew

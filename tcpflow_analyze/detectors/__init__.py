@@ -9,9 +9,8 @@ from . import (
     accept_queue_overflow, connection_refused, half_open, lingering_close_wait, no_tcp_traffic, port_reuse_in_time_wait, reset_storm,
     port_scan, rst_on_stale_syn, syn_to_time_wait, syn_unanswered, time_wait_storm,
 )
-from .base import SEVERITIES, Anomaly, Option
+from .base import SEVERITIES, Anomaly, Option, shared_results
 from .config import DetectorConfig
-from .scans import shared_scans
 
 DETECTORS = (
     half_open, accept_queue_overflow, rst_on_stale_syn, lingering_close_wait, time_wait_storm,
@@ -37,7 +36,7 @@ def run(analysis, cfg=None) -> list[Anomaly]:
     """Every anomaly in the analysis, ordered by time; ``cfg``: see ``config``."""
     config_ = config(cfg)
     found: list[Anomaly] = []
-    with shared_scans():
+    with shared_results():
         for detector in DETECTORS:
             found.extend(detector.detect(analysis, config_))
     found.sort(key=lambda a: (a.time if a.time is not None else float("inf"), a.type))

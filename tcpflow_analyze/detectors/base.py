@@ -9,9 +9,10 @@ connections.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from ..model.connection import Connection
+from ..model.connection import CONNECTION_RARE, Connection
 from ..model.text import address_port_text, endpoint_text, ip_text, report_time
 
 SEVERITIES = ("info", "warning", "critical")
@@ -148,6 +149,47 @@ def duration_text(seconds: float) -> str:
     """Seconds for a message: milliseconds below one second (a scan of 200
     ports takes 40 ms, which "0.0 s" would hide)."""
     return f"{seconds * 1000:.0f} ms" if seconds < 1 else f"{seconds:.1f} s"
+
+
+# What several detectors ask of one analysis, worked out once while
+# ``shared_results`` is on: (id of the analysis, key) -> (analysis, result).
+# Off (None) outside it, where a caller may change the connections between
+# two calls.
+_shared: dict | None = None
+
+
+@contextmanager
+def shared_results():
+    """Within, ``once`` works each result out once per analysis:
+    ``detectors.run`` runs a dozen detectors over the same connections."""
+    global _shared
+    _shared = {}
+    try:
+        yield
+    finally:
+        _shared = None
+
+
+def once(analysis, key, make):
+    """``make()``, or what it gave for ``analysis`` and ``key`` before (see
+    ``shared_results``)."""
+    if _shared is None:
+        return make()
+    known = _shared.get((id(analysis), key))
+    if known is None or known[0] is not analysis:
+        known = _shared[(id(analysis), key)] = (analysis, make())
+    return known[1]
+
+
+def eventful(analysis) -> list:
+    """The connections with a record of their own for the rare events (a
+    RST, a reuse of the 4-tuple, a challenge ACK, a SYN cookie:
+    model.connection's ConnectionRare), in the order of
+    ``analysis.connections``.  Every other connection shares
+    CONNECTION_RARE, whose fields all say "never": a detector that looks
+    for one of those events walks these (a fifth of a busy capture's
+    connections), not every connection."""
+    return once(analysis, "eventful", lambda: [c for c in analysis.connections if c.rare is not CONNECTION_RARE])
 
 
 def with_folds(conns, analysis, kind):

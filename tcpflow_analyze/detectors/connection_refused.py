@@ -12,7 +12,7 @@ except ImportError:   # the pure-Python build, where Cython need not be installe
 
 from ..engine.folding import REFUSED, refused
 from ..model.connection import Connection
-from .base import Anomaly, Option, clients_of, ids, plural, report_time, with_folds
+from .base import Anomaly, Option, clients_of, eventful, ids, plural, report_time, with_folds
 from .scans import scanned
 
 TYPE = "connection_refused"
@@ -30,7 +30,8 @@ def detect(analysis, cfg) -> list[Anomaly]:
     claimed = scanned(analysis, cfg)  # a scan's refusals are told by port_scan
     # Only refusals: with_folds then groups them without asking every
     # connection of the capture for its kind.
-    conns = [c for c in analysis.connections if refused(c) and c.id not in claimed]
+    # (A refusal's RST is recorded on the rare fields.)
+    conns = [c for c in eventful(analysis) if refused(c) and c.id not in claimed]
     out = []
     for svc, group, fold in with_folds(conns, analysis, REFUSED):
         clients = clients_of(group, fold)

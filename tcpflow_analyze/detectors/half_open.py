@@ -29,8 +29,8 @@ except ImportError:   # the pure-Python build, where Cython need not be installe
 from ..model.connection import HS_ACK, HS_SYNACK, Connection, Endpoint
 from ..engine.folding import EMBRYONIC
 from ..model.states import CLOSED, STATE_NAMES, SYNACK_ANSWER_TIME, SYNCHRONIZED, TIME_WAIT
-from .base import (Anomaly, Instance, Option, clients_of, grouped, ids, plural, report_time, retry_delay, service,
-                   span_text, with_folds)
+from .base import (Anomaly, Instance, Option, clients_of, eventful, grouped, ids, plural, report_time, retry_delay,
+                   service, span_text, with_folds)
 from .scans import scanned
 
 TYPE = "half_open"
@@ -56,10 +56,11 @@ def detect(analysis, cfg) -> list[Anomaly]:
     conns = analysis.connections
     # Grouped per server service and kind: a server that rebooted under 700
     # clients is one finding, "which service, how many, since when".
-    out = grouped(TYPE, _peer_reset(conns), _peer_reset_summary, by=_kind)
+    # (A RST and a challenge ACK are recorded on the rare fields.)
+    out = grouped(TYPE, _peer_reset(eventful(analysis)), _peer_reset_summary, by=_kind)
     out += _embryonic(analysis, cfg["syn_flood_threshold"], scanned(analysis, cfg))
     out += grouped(TYPE, _unanswered(conns, cfg["half_open_timeout"]), _unanswered_summary, by=_kind)
-    out += grouped(TYPE, _challenge_ack(conns), _challenge_ack_summary, by=_kind)
+    out += grouped(TYPE, _challenge_ack(eventful(analysis)), _challenge_ack_summary, by=_kind)
     return out
 
 

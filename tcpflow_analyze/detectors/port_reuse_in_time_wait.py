@@ -17,7 +17,7 @@ except ImportError:   # the pure-Python build, where Cython need not be installe
 
 from ..model.connection import HS_SYNACK, Connection
 from ..model.states import TIME_WAIT
-from .base import Anomaly, Instance, Option, grouped, service, span_text
+from .base import Anomaly, Instance, Option, eventful, grouped, service, span_text
 
 TYPE = "port_reuse_in_time_wait"
 SEVERITY = "info"
@@ -32,7 +32,7 @@ EXPLANATION = (
 @cython.locals(c=Connection)
 def detect(analysis, cfg) -> list[Anomaly]:
     found = []
-    for c in analysis.connections:
+    for c in eventful(analysis):   # a reuse is recorded on the rare fields
         if c.rare.reused_peer_state != TIME_WAIT and c.rare.reused_own_state != TIME_WAIT:
             continue
         if c.rare.reused_from is not None and c.rare.reused_from.rare.challenge_time >= 0:

@@ -19,7 +19,7 @@ except ImportError:   # the pure-Python build, where Cython need not be installe
 
 from ..model.connection import HS_ACK, Connection
 from ..model.states import SYNCHRONIZED, TIME_WAIT
-from .base import Anomaly, Option, ip_text, report_time, top_counts, service
+from .base import Anomaly, Option, eventful, ip_text, report_time, top_counts, service
 from .scans import scanned
 
 TYPE = "reset_storm"
@@ -46,7 +46,7 @@ def detect(analysis, cfg) -> list[Anomaly]:
     # A scan's refusals are port_scan's story, not a host aborting connections.
     claimed = scanned(analysis, cfg)
     by_host = defaultdict(list)
-    for c in analysis.connections:
+    for c in eventful(analysis):   # a RST is recorded on the rare fields
         if c.rare.reset_by is not None and c.id not in claimed and aborted(c):
             by_host[c.rare.reset_by.addr].append(c)
     out = []

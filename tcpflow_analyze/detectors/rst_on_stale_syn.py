@@ -14,7 +14,7 @@ except ImportError:   # the pure-Python build, where Cython need not be installe
     from .._core import NO_CYTHON as cython
 
 from ..model.connection import HS_ACK, HS_SYN, HS_SYNACK, Connection
-from .base import Anomaly, Instance, Option, grouped, service, span_text
+from .base import Anomaly, Instance, Option, eventful, grouped, service, span_text
 from .scans import scanned
 
 TYPE = "rst_on_stale_syn"
@@ -33,7 +33,7 @@ def detect(analysis, cfg) -> list[Anomaly]:
     # nmap's -sS scan resets every open port's SYN-ACK: port_scan tells that.
     claimed = scanned(analysis, cfg)
     found = []
-    for c in analysis.connections:
+    for c in eventful(analysis):   # a RST is recorded on the rare fields
         if c.hs & (HS_SYN | HS_SYNACK | HS_ACK) != HS_SYN | HS_SYNACK or c.rare.reset_by is not c.client:
             continue
         if c.rare.rst_time < c.server.syn_time or c.id in claimed:

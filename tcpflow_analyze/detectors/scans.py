@@ -18,7 +18,6 @@ per source, and are not claimed.
 from __future__ import annotations
 
 from collections import defaultdict
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 try:
@@ -28,6 +27,7 @@ except ImportError:   # the pure-Python build, where Cython need not be installe
 
 from ..engine.folding import refused
 from ..model.connection import HS_SYNACK, Connection
+from .base import once
 
 REFUSED = "refused"
 UNANSWERED = "unanswered"
@@ -63,36 +63,14 @@ def outcome(conn: Connection) -> str | None:
     return None
 
 
-# find_scans' answers while ``shared_scans`` is on: (analysis, need) ->
-# scans.  Off (None) outside it, where a caller may change the connections
-# between two calls.
-_shared: dict | None = None
-
-
-@contextmanager
-def shared_scans():
-    """Within, the scans of an analysis are worked out once: ``detectors.run``
-    runs six detectors that ask for them over the same connections."""
-    global _shared
-    _shared = {}
-    try:
-        yield
-    finally:
-        _shared = None
-
-
 def find_scans(analysis, cfg) -> list[Scan]:
     """Every (source, target) pair whose probes reached at least
-    ``cfg["scan_ports"]`` distinct destination ports (0: none is a scan)."""
+    ``cfg["scan_ports"]`` distinct destination ports (0: none is a scan).
+    Six detectors ask: worked out once per run (``base.shared_results``)."""
     need = cfg["scan_ports"]
     if not need:
         return []
-    if _shared is None:
-        return _find_scans(analysis, need)
-    known = _shared.get((id(analysis), need))
-    if known is None or known[0] is not analysis:
-        known = _shared[(id(analysis), need)] = (analysis, _find_scans(analysis, need))
-    return known[1]
+    return once(analysis, ("scans", need), lambda: _find_scans(analysis, need))
 
 
 @cython.locals(c=Connection)
@@ -120,8 +98,10 @@ def _find_scans(analysis, need: int) -> list[Scan]:
 
 
 def scanned(analysis, cfg) -> set[int]:
-    """The ids of every connection a scan claims."""
-    return {c.id for scan in find_scans(analysis, cfg) for c in scan.probes}
+    """The ids of every connection a scan claims (once per run, as
+    ``find_scans``: the five detectors that leave them out ask)."""
+    return once(analysis, ("scanned", cfg["scan_ports"]),
+                lambda: {c.id for scan in find_scans(analysis, cfg) for c in scan.probes})
 
 
 def port_ranges(ports) -> str:
@@ -135,5 +115,4 @@ def port_ranges(ports) -> str:
     return ", ".join(str(lo) if lo == hi else f"{lo}-{hi}" for lo, hi in runs)
 
 
-__all__ = ["ANSWERED", "REFUSED", "UNANSWERED", "Scan", "find_scans", "outcome", "port_ranges", "scanned",
-           "shared_scans"]
+__all__ = ["ANSWERED", "REFUSED", "UNANSWERED", "Scan", "find_scans", "outcome", "port_ranges", "scanned"]

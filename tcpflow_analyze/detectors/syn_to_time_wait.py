@@ -19,7 +19,7 @@ except ImportError:   # the pure-Python build, where Cython need not be installe
 
 from ..model.connection import Connection
 from ..model.states import TIME_WAIT
-from .base import Anomaly, Instance, Option, grouped, retry_delay, service, span_text
+from .base import Anomaly, Instance, Option, eventful, grouped, retry_delay, service, span_text
 
 TYPE = "syn_to_time_wait"
 SEVERITY = "warning"
@@ -36,7 +36,7 @@ EXPLANATION = (
 @cython.locals(old=Connection)
 def detect(analysis, cfg) -> list[Anomaly]:
     found = []
-    for old in analysis.connections:
+    for old in eventful(analysis):   # a challenge ACK is recorded on the rare fields
         if old.rare.challenge_time < 0 or old.rare.challenge_state != TIME_WAIT:
             continue
         new = old.rare.superseded
