@@ -84,7 +84,9 @@ def _find_scans(analysis, need: int) -> list[Scan]:
             pairs[(c.client.addr, c.server.addr)].append((c, what))
     scans = []
     for (source, target), probes in pairs.items():
-        if len({c.server.port for c, _ in probes}) < need:
+        # (Fewer probes than ``need`` cannot reach as many ports: most pairs
+        # are a client's one failed connection.)
+        if len(probes) < need or len({c.server.port for c, _ in probes}) < need:
             continue
         ports: dict[int, str] = {}
         for c, what in probes:
