@@ -51,6 +51,8 @@ cdef class LineText:
     cdef Py_ssize_t cap
     cdef char *buf
     cdef bytes text_obj
+    cdef object last_types
+    cdef str last_names
 
     cdef int _fresh(self) except -1
     @cython.locals(p="PyObject *")

@@ -165,6 +165,8 @@ class LineText:
         """``sep``: the text written before every line but the first."""
         self.sep = sep
         self.first = True
+        self.last_types = None
+        self.last_names = ""
         self.n = 0
         self.chunk = CHUNK_BYTES
         self._fresh()
@@ -265,9 +267,15 @@ class LineText:
             self.time(t)
 
     def names(self, types):
-        """A NAMES value (the anomaly list)."""
+        """A NAMES value (the anomaly list).  The report's lists are tuples,
+        one shared by every connection with the same types (views.report),
+        and the lines of a storm have the same one: its text is made once
+        for a run of them, not once a line."""
         if types:
-            self.text(anomaly_list_text(types))
+            if types is not self.last_types:
+                self.last_types = types
+                self.last_names = anomaly_list_text(types)
+            self.text(self.last_names)
         else:
             self.lit(b"[]")
 
