@@ -78,6 +78,10 @@ def test_cli_table_is_the_same(monkeypatch):
     # forked child) against --jobs 1: the same text.
     monkeypatch.setattr(forked_writers, "MIN_CONNECTIONS", 1)
     monkeypatch.setattr(forked_writers, "usable_cores", lambda: 2)
+    # A thread another test left in this process (dask's offload pool,
+    # after test_parallel's local cluster) makes start() refuse to fork, as
+    # it should; a command's own process has none.
+    monkeypatch.setattr(forked_writers.threading, "active_count", lambda: 1)
     started = []
     real_start = ForkedTable.start.__func__
 
