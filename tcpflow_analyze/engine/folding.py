@@ -161,7 +161,9 @@ def refused(conn: Connection) -> bool:
 
 def syn_only(conn: Connection) -> bool:
     """The client's SYN(s) and nothing at all from the server (Zeek's S0)."""
-    return conn.client.syn_count > 0 and not conn.hs & HS_SYNACK and conn.server.packets == 0
+    # The connection's own handshake bits first: they rule out nearly every
+    # connection before either endpoint is read (syn_unanswered asks of all).
+    return not conn.hs & HS_SYNACK and conn.client.syn_count > 0 and conn.server.packets == 0
 
 
 def kind_of(conn: Connection) -> str:
