@@ -21,12 +21,14 @@ cdef struct FlowSeen:
     uint64_t hash       # its slot's
     PyObject *conn      # borrowed from its slot; NULL: an empty entry
     Py_ssize_t klen
-    unsigned char key[40]   # 36 at most
+    unsigned char key[40]   # _SEEN_KEY: a longer key is not kept in front
 
 cdef int FLOW_SLOT_BITS, FLOW_SEEN_BITS
+cdef enum:
+    _SEEN_KEY = 40
 cdef uint64_t _MUL, _MIX1, _MIX2, _SEED
 
-@cython.locals(h=uint64_t, w=uint32_t, i=Py_ssize_t)
+@cython.locals(h=uint64_t, w=uint32_t, i=Py_ssize_t, m=Py_ssize_t)
 cdef inline uint64_t _hash(const unsigned char *k, Py_ssize_t n) noexcept
 # The stored hash's low bit: the slot's key is its connection's ckey (1) or
 # the reverse (0).  A key's home slot is from the bits above it.
@@ -34,12 +36,13 @@ cdef enum:
     _UPPER = 1
 cdef object _MISSING
 
-@cython.locals(ck=bytes, c="const unsigned char *")
+@cython.locals(ck=bytes, c="const unsigned char *", m=Py_ssize_t)
 cdef inline bint _key_matches(Connection conn, const unsigned char *k, Py_ssize_t n, bint upper) noexcept
 @cython.locals(a2=Py_ssize_t)
 cdef inline bint _is_reverse(const unsigned char *k, const unsigned char *c, Py_ssize_t alen) noexcept
 
-cdef bint _untagged(Py_ssize_t n) noexcept
+@cython.locals(m=Py_ssize_t)
+cdef bint _slotted(const unsigned char *k, Py_ssize_t n) noexcept
 
 @cython.final
 cdef class FlowTable:

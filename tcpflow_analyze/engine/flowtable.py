@@ -8,15 +8,16 @@ one source for both.  The compiled walk (engine.loop) also looks a packet's
 key up straight from its bytes in the window (``find``): no key object, and
 no miss to a slower map behind, for every packet of a known flow.
 
-An IPv4 or IPv6 key (12 or 36 bytes, no tunnel tag) takes a slot of 16
-bytes: its hash and its connection, a reference the slot owns.  The key
-itself is not kept.  A connection is entered only under its own keys, its
-client's direction (``ckey``) or the reverse, so a slot's key is its
-connection's ``ckey`` or ``ckey`` reversed, and a bit of the stored hash
-says which.  So the reverse key needs no bytes object kept per connection,
-and the table no 24-byte dict entry per key.  A tunneled key (it ends with
-its tag: odd length), or a key entered under a connection whose keys it is
-not, is kept in a dict beside (``others``).
+An IPv4 or IPv6 key (12 or 36 bytes, then a tunnel's tag if it has one)
+takes a slot of 16 bytes: its hash and its connection, a reference the slot
+owns.  The key itself is not kept.  A connection is entered only under its
+own keys, its client's direction (``ckey``) or the reverse, so a slot's key
+is its connection's ``ckey`` or ``ckey`` reversed (a tag stays where it
+is), and a bit of the stored hash says which.  So the reverse key needs no
+bytes object kept per connection, and the table no 24-byte dict entry per
+key.  A key entered under a connection whose keys it is not (a tunneled
+direction adopted under another tunnel id) is kept in a dict beside
+(``others``).
 
 In front of the slots, for the walk, a direct-mapped cache of the keys it
 found last (``seen``: 64 bytes each, the key kept whole): a connection's
@@ -65,10 +66,16 @@ _SEED = int.from_bytes(os.urandom(8), "little")
 
 
 def _hash(k, n):
-    """The hash of the ``n`` bytes at ``k`` (``n`` a multiple of 4)."""
+    """The hash of the ``n`` bytes at ``k``."""
     h = _SEED
-    for i in range(0, n, 4):
+    m = n & ~3
+    for i in range(0, m, 4):
         memcpy(cython.address(w), k + i, 4)
+        h = (h ^ w) * _MUL
+    if m < n:
+        # A tunnel's tag: its last bytes as one more word.
+        w = 0
+        memcpy(cython.address(w), k + m, n - m)
         h = (h ^ w) * _MUL
     h ^= h >> 33
     h *= _MIX1
@@ -88,7 +95,13 @@ def _key_matches(conn, k, n, upper):
     # loads rather than calls.
     if n == 12:
         return memcmp(k, c, 12) == 0 if upper else _is_reverse(k, c, 4)
-    return memcmp(k, c, 36) == 0 if upper else _is_reverse(k, c, 16)
+    if n == 36:
+        return memcmp(k, c, 36) == 0 if upper else _is_reverse(k, c, 16)
+    if upper:
+        return memcmp(k, c, n) == 0
+    # A tunnel's key: its 4-tuple reversed, the same tag after it.
+    m = n - k[n - 1]
+    return _is_reverse(k, c, (m - 4) >> 1) and memcmp(k + m, c + m, n - m) == 0
 
 
 def _is_reverse(k, c, alen):
@@ -99,10 +112,16 @@ def _is_reverse(k, c, alen):
             and memcmp(k + a2, c + a2 + 2, 2) == 0 and memcmp(k + a2 + 2, c + a2, 2) == 0)
 
 
-def _untagged(n):
-    """Whether a key of ``n`` bytes goes in the slots: IPv4's or IPv6's
-    addresses and ports, without a tunnel's tag."""
-    return n == 12 or n == 36
+def _slotted(k, n):
+    """Whether the key of ``n`` bytes at ``k`` goes in the slots: IPv4's or
+    IPv6's addresses and ports, then a tunnel's tag if it has one (odd
+    length: the tag's last byte is its length, decode.tunnel)."""
+    if n == 12 or n == 36:
+        return True
+    if n & 1:
+        m = n - k[n - 1]
+        return m == 12 or m == 36
+    return False
 
 
 class FlowTable:
@@ -135,9 +154,10 @@ class FlowTable:
         free(self.seen)
 
     def find(self, k, n):
-        """The walk's lookup of the ``n``-byte untagged key at ``k``: its
-        entry in ``seen`` (entered from its slot if not there yet), or NULL
-        where no connection has the key."""
+        """The walk's lookup of the ``n``-byte key at ``k`` (``_slotted``):
+        its entry in ``seen`` (entered from its slot if not there yet), or
+        NULL where no connection has the key.  A key longer than an entry
+        holds (IPv6 with a tunnel's tag) is found in its slot each time."""
         h = _hash(k, n) | _UPPER
         seen = self._seen_of(h)
         if seen.conn != cython.NULL and (seen.hash | _UPPER) == h and seen.klen == n \
@@ -148,8 +168,11 @@ class FlowTable:
             return cython.NULL
         seen.hash = slot.hash
         seen.conn = slot.conn
-        seen.klen = n
-        memcpy(seen.key, k, n)
+        if n <= _SEEN_KEY:
+            seen.klen = n
+            memcpy(seen.key, k, n)
+        else:
+            seen.klen = 0
         return seen
 
     def prefetch(self, k, n):
@@ -163,7 +186,7 @@ class FlowTable:
         _prefetch(self.slots + (h >> self.shift))
 
     def _probe(self, k, n, h):
-        """The slot of the ``n``-byte untagged key at ``k`` (``h``: its hash,
+        """The slot of the ``n``-byte key at ``k`` (``_slotted``; ``h``: its hash,
         the direction bit set), or NULL."""
         i = h >> self.shift
         while True:
@@ -182,16 +205,16 @@ class FlowTable:
 
     def _find_key(self, key):
         n = len(key)
-        if not _untagged(n):
-            return cython.NULL
         k = cython.cast(cython.p_uchar, key)
+        if not _slotted(k, n):
+            return cython.NULL
         return self._probe(k, n, _hash(k, n) | _UPPER)
 
     def get(self, key, default=None):
         # Through ``seen`` as the walk looks up (a packet that comes here, a
         # SYN or a RST, is followed by more of its flow).
         n = len(key)
-        if _untagged(n):
+        if _slotted(cython.cast(cython.p_uchar, key), n):
             seen = self.find(cython.cast(cython.p_uchar, key), n)
             if seen != cython.NULL:
                 return cython.cast(object, seen.conn)
@@ -208,8 +231,8 @@ class FlowTable:
     @cython.locals(n="Py_ssize_t", k="const unsigned char *", h="uint64_t", slot="FlowSlot *")
     def __setitem__(self, key, conn):
         n = len(key)
-        if _untagged(n):
-            k = cython.cast(cython.p_uchar, key)
+        k = cython.cast(cython.p_uchar, key)
+        if _slotted(k, n):
             h = _hash(k, n) | _UPPER
             slot = self._probe(k, n, h)
             if slot != cython.NULL:
@@ -221,7 +244,7 @@ class FlowTable:
         self.others[key] = conn
 
     def _place(self, key, k, n, h, conn):
-        """Enter ``conn`` under the untagged ``key`` (``n`` bytes at ``k``,
+        """Enter ``conn`` under ``key`` (``_slotted``: ``n`` bytes at ``k``,
         hash ``h`` with the direction bit set), which no slot holds: in a
         slot if it is one of the connection's own keys (the direction bit
         saying which), else beside, in ``others``."""
@@ -252,8 +275,8 @@ class FlowTable:
         # the key absent and its slot, not a lookup and then a store that
         # probes again.
         n = len(key)
-        if _untagged(n):
-            k = cython.cast(cython.p_uchar, key)
+        k = cython.cast(cython.p_uchar, key)
+        if _slotted(k, n):
             h = _hash(k, n) | _UPPER
             slot = self._probe(k, n, h)
             if slot != cython.NULL:

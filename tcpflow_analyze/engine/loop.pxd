@@ -44,6 +44,10 @@ cdef long long _rd32(const unsigned char *p, bint big) noexcept
 
 @cython.locals(m=Py_ssize_t, key="unsigned char[64]")
 cdef bytes _c_key(const unsigned char *p, Py_ssize_t n, bytes tag)
+@cython.locals(m=Py_ssize_t, key="unsigned char[64]")
+cdef int _flow_tagged(FlowTable flows, ConnectionTable table, const unsigned char *p, Py_ssize_t n, bytes tag,
+                      double ts, long sport, long dport, long long seq, long long ack, long flags, long win,
+                      long plen, long ipb) except -1
 
 cdef (long, long) _c_etype_vhl(const unsigned char *p, Py_ssize_t e_at, bint raw,
                                const unsigned char *ip) noexcept

@@ -150,6 +150,18 @@ def _flow_segment(flows, table, k, n, ts, sport, dport, seq, ack, flags, win, pl
     return 1
 
 
+def _flow_tagged(flows, table, p, n, tag, ts, sport, dport, seq, ack, flags, win, plen, ipb):
+    """``_flow_segment`` for a tunneled packet, whose key is the ``n`` bytes
+    at ``p`` and then the tunnel's ``tag``: made in a C buffer for the
+    flow table's lookup, not as a bytes object (compiled only)."""
+    m = len(tag)
+    if n + m > _KEY_MAX:
+        return 0
+    memcpy(key, p, n)
+    memcpy(cython.address(key[n]), cython.cast(cython.p_char, tag), m)
+    return _flow_segment(flows, table, key, n + m, ts, sport, dport, seq, ack, flags, win, plen, ipb, 0, 0)
+
+
 def _record_order(unpack, fields: int) -> int:
     """How the compiled walk reads a window's record headers: 1 (little-endian)
     or 2 (big-endian) where ``unpack`` reads ``fields`` unsigned 32-bit
@@ -422,6 +434,10 @@ def run(windows, table, stats: CaptureStats, owned=None, progress=None) -> None:
                                     vx_last = vni
                                     vx_encap, vx_tag = vnis.get(vni) or vxlan_encap(vnis, vni)
                                 vxlan_fast += 1
+                                if direct and _flow_tagged(flows, table, base + off + mirror_key,
+                                                           mirror_key_end - mirror_key, vx_tag, ts, sport, dport,
+                                                           seq, ack, flags, win, plen, itotal):
+                                    continue
                                 table.segment(ts, _c_key(base + off + mirror_key, mirror_key_end - mirror_key, vx_tag)
                                               if c_loads else buf[off + mirror_key:off + mirror_key_end] + vx_tag,
                                         sport, dport,
@@ -480,6 +496,9 @@ def run(windows, table, stats: CaptureStats, owned=None, progress=None) -> None:
                                     vx_last = vni
                                     vx_encap, vx_tag = vnis.get(vni) or vxlan_encap(vnis, vni)
                                 vxlan_fast += 1
+                                if direct and _flow_tagged(flows, table, base + key_at, key_end - key_at, vx_tag, ts,
+                                                           sport, dport, seq, ack, flags, win, plen, ipb):
+                                    continue
                                 table.segment(ts, _c_key(base + key_at, key_end - key_at, vx_tag) if c_loads
                                               else buf[key_at:key_end] + vx_tag, sport, dport, seq, ack, flags, win,
                                         plen,
