@@ -28,7 +28,7 @@ cdef enum:
     _SEEN_KEY = 40
 cdef uint64_t _MUL, _MIX1, _MIX2, _SEED
 
-@cython.locals(h=uint64_t, w=uint32_t, i=Py_ssize_t, m=Py_ssize_t)
+@cython.locals(h=uint64_t, w=uint32_t, i=Py_ssize_t)
 cdef inline uint64_t _hash(const unsigned char *k, Py_ssize_t n) noexcept
 # The stored hash's low bit: the slot's key is its connection's ckey (1) or
 # the reverse (0).  A key's home slot is from the bits above it.

@@ -68,14 +68,13 @@ _SEED = int.from_bytes(os.urandom(8), "little")
 def _hash(k, n):
     """The hash of the ``n`` bytes at ``k``."""
     h = _SEED
-    m = n & ~3
-    for i in range(0, m, 4):
+    for i in range(0, n - 3, 4):
         memcpy(cython.address(w), k + i, 4)
         h = (h ^ w) * _MUL
-    if m < n:
+    if n & 3:
         # A tunnel's tag: its last bytes as one more word.
         w = 0
-        memcpy(cython.address(w), k + m, n - m)
+        memcpy(cython.address(w), k + (n & ~3), n & 3)
         h = (h ^ w) * _MUL
     h ^= h >> 33
     h *= _MIX1

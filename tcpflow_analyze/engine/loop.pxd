@@ -33,7 +33,7 @@ cdef int _flow_segment(FlowTable flows, ConnectionTable table, const unsigned ch
 cdef Py_ssize_t _IP_VHL, _IP_TOS, _IP_LEN, _IP_OFF, _IP_P, _IP6_VFC, _IP6_PLEN, _IP6_NXT
 cdef Py_ssize_t _TCP_SPORT, _TCP_DPORT, _TCP_SEQ, _TCP_ACK, _TCP_OFF, _TCP_FLAGS, _TCP_WIN
 cdef Py_ssize_t _UDP_DPORT, _UDP_ULEN, _VXLAN_VNI, _ETH_TYPE
-cdef Py_ssize_t _IPV4_LEN, _IPV6_LEN, _UDP_LEN, _VXLAN_LEN, _ETH_LEN, _VX_L2, _VX_ETYPE, _KEY_MAX
+cdef Py_ssize_t _IPV4_LEN, _IPV6_LEN, _UDP_LEN, _VXLAN_LEN, _ETH_LEN, _VX_L2, _VX_ETYPE, _KEY_MAX, _VNI_FRONT
 
 cdef long _u16(const unsigned char *p) noexcept
 @cython.locals(v="long long")
@@ -89,6 +89,6 @@ cdef (long, long, long, long, long, long, long, long long, long, long, long, lon
     ts_hi="unsigned long long", ts_lo="unsigned long long",
     sport=long, dport=long, seq="long long", ack="long long", win=long,
     udp_dport=long, ulen=long, vni="long long", vx_last="long long", ietype=long, ivhl=long, ifrag=long,
-    iproto=long,
+    iproto=long, j=Py_ssize_t, vx_words=list, vx_found=list,
 )
 cpdef run(windows, ConnectionTable table, stats, owned=*, progress=*)
