@@ -159,7 +159,10 @@ def _flow_tagged(flows, table, p, n, tag, ts, sport, dport, seq, ack, flags, win
     m = len(tag)
     if n + m > _KEY_MAX:
         return 0
-    memcpy(key, p, n)
+    if n == 12:
+        memcpy(key, p, 12)   # (IPv4 inside: a constant length, copied in moves, not a call)
+    else:
+        memcpy(key, p, n)
     memcpy(cython.address(key[n]), cython.cast(cython.p_char, tag), m)
     return _flow_segment(flows, table, key, n + m, ts, sport, dport, seq, ack, flags, win, plen, ipb, 0, 0)
 
