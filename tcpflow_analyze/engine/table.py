@@ -599,8 +599,9 @@ class ConnectionTable:
         if encap is not None:
             conn.encap = encap
             if tag:
-                # The way back, until seen, is entered under this tag too.
-                self.awaiting[dst + src + key[a2 + 2:a2 + 4] + key[a2:a2 + 2]] = conn
+                # The way back, until seen, is entered under this tag too:
+                # its 4-tuple, the reverse key without the tag.
+                self.awaiting[rkey[:a2 + 4]] = conn
         if flags & SYN and flags & ACK:
             # A SYN-ACK seen before (or without) its SYN: the client's SYN is
             # implied by the acknowledgment number.  (Zeek's originator stays
