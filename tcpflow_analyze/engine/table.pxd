@@ -21,6 +21,7 @@
 import cython
 from ..model.connection cimport (
     Connection, Endpoint, EndpointRare, new_connection, new_endpoint, own_connection_rare, own_rare, reverse_key,
+    split_key,
 )
 from .flowtable cimport FlowTable, HostTable
 # The state machine's functions (cpdef in their .pxd) called through their C

@@ -601,7 +601,7 @@ class ConnectionTable:
             if tag:
                 # The way back, until seen, is entered under this tag too:
                 # its 4-tuple, the reverse key without the tag.
-                self.awaiting[rkey[:a2 + 4]] = conn
+                self.awaiting[cython.cast(cython.p_char, rkey)[:a2 + 4] if cython.compiled else rkey[:a2 + 4]] = conn
         if flags & SYN and flags & ACK:
             # A SYN-ACK seen before (or without) its SYN: the client's SYN is
             # implied by the acknowledgment number.  (Zeek's originator stays

@@ -120,6 +120,12 @@ cdef Py_ssize_t _C_KEY_MAX
                buf="char[296]")   # _C_KEY_MAX
 cpdef bytes reverse_key(bytes key)
 
+# (A C call from engine.table's _adopt and _finish, once per tunneled
+# connection: as a Python function it cost a vectorcall with its keyword
+# parsing, more than the two slices.)
+@cython.locals(n=Py_ssize_t, m=Py_ssize_t, kp="const char *")
+cpdef tuple split_key(bytes key)
+
 
 # An ended endpoint's history in C memory (connection.py says why).
 @cython.final

@@ -604,8 +604,14 @@ def split_key(key: bytes) -> tuple[bytes, bytes]:
     """A flow key's 4-tuple part and its tunnel tag (b"" if none).  A tag's
     last byte is its length and that length is odd (decode.tunnel), so a
     tagged key is the only kind with an odd length."""
-    if len(key) & 1:
-        return key[:-key[-1]], key[-key[-1]:]
+    n = len(key)
+    if n & 1:
+        m = n - key[n - 1]
+        if cython.compiled:
+            # From the key's C memory: a bytes object each, no slice object.
+            kp = cython.cast(cython.p_char, key)
+            return kp[:m], kp[m:n]
+        return key[:m], key[m:]
     return key, b""
 
 
