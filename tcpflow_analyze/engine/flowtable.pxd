@@ -12,9 +12,12 @@ from ..model.connection cimport Connection
 cdef extern from *:
     void _prefetch "__builtin_prefetch"(const void *p) noexcept nogil
 
-cdef struct FlowSlot:
-    uint64_t hash     # the key's hash, its low bit the direction (_UPPER)
-    PyObject *conn      # owned; NULL: an empty slot
+# A slot of either table: a key's hash (the flow table's: its low bit the
+# direction, _UPPER) and what the key maps to (a connection, a host's
+# address), a reference the slot owns; NULL: an empty slot.
+cdef struct Slot:
+    uint64_t hash
+    PyObject *ref
 
 # A key the walk found (flowtable.py: ``seen``): one cache line.
 cdef struct FlowSeen:
@@ -44,35 +47,48 @@ cdef inline bint _is_reverse(const unsigned char *k, const unsigned char *c, Py_
 @cython.locals(m=Py_ssize_t)
 cdef bint _slotted(const unsigned char *k, Py_ssize_t n) noexcept
 
-@cython.final
-cdef class FlowTable:
-    cdef FlowSlot *slots
-    cdef FlowSeen *seen
+cdef class OpenSlots:
+    cdef Slot *slots
     cdef Py_ssize_t mask, used
     cdef int shift
+
+    @cython.final
+    @cython.locals(slots="Slot *")
+    cdef int _allocate(self, int bits) except -1
+    @cython.final
+    @cython.locals(i=Py_ssize_t)
+    cdef Slot *_empty_slot(self, uint64_t h) noexcept
+    @cython.final
+    @cython.locals(old="Slot *", size=Py_ssize_t, i=Py_ssize_t)
+    cdef int _grow(self) except -1
+    @cython.final
+    @cython.locals(i=Py_ssize_t)
+    cdef int _release(self) except -1
+
+
+@cython.final
+cdef class FlowTable(OpenSlots):
+    cdef FlowSeen *seen
     cdef public dict others
 
-    @cython.locals(slots="FlowSlot *")
-    cdef int _allocate(self, int bits) except -1
-
-    @cython.locals(h=uint64_t, seen="FlowSeen *", slot="FlowSlot *")
+    @cython.locals(h=uint64_t, seen="FlowSeen *", slot="Slot *")
     cdef FlowSeen *find(self, const unsigned char *k, Py_ssize_t n) noexcept
 
     @cython.locals(h=uint64_t)
     cdef void prefetch(self, const unsigned char *k, Py_ssize_t n) noexcept
 
-    @cython.locals(i=Py_ssize_t, slot="FlowSlot *")
-    cdef FlowSlot *_probe(self, const unsigned char *k, Py_ssize_t n, uint64_t h) noexcept
+    @cython.locals(i=Py_ssize_t, slot="Slot *")
+    cdef Slot *_probe(self, const unsigned char *k, Py_ssize_t n, uint64_t h) noexcept
 
     cdef inline FlowSeen *_seen_of(self, uint64_t h) noexcept
 
     @cython.locals(n=Py_ssize_t, k="const unsigned char *")
-    cdef FlowSlot *_find_key(self, bytes key) noexcept
+    cdef Slot *_find_key(self, bytes key) noexcept
 
     @cython.locals(n=Py_ssize_t, seen="FlowSeen *")
     cpdef get(self, bytes key, default=*)
 
-    @cython.locals(n=Py_ssize_t, k="const unsigned char *", h=uint64_t, slot="FlowSlot *")
+    @cython.locals(n=Py_ssize_t, k="const unsigned char *", h=uint64_t, slot="Slot *")
     cpdef setdefault(self, bytes key, conn)
 
     @cython.locals(i=Py_ssize_t)
@@ -80,37 +96,18 @@ cdef class FlowTable:
 
     cdef int _place(self, bytes key, const unsigned char *k, Py_ssize_t n, uint64_t h, conn) except -1
 
-    @cython.locals(slot="FlowSlot *")
+    @cython.locals(slot="Slot *")
     cdef int _insert(self, uint64_t h, Connection conn) except -1
-
-    @cython.locals(i=Py_ssize_t)
-    cdef FlowSlot *_empty_slot(self, uint64_t h) noexcept
 
     @cython.locals(conn="PyObject *", seen="FlowSeen *", i=Py_ssize_t, j=Py_ssize_t, home=Py_ssize_t,
                    mask=Py_ssize_t)
-    cdef int _remove(self, FlowSlot *slot) except -1
-
-    @cython.locals(old="FlowSlot *", size=Py_ssize_t, i=Py_ssize_t)
-    cdef int _grow(self) except -1
+    cdef int _remove(self, Slot *slot) except -1
 
 
-cdef struct HostSlot:
-    uint64_t hash
-    PyObject *addr      # owned; NULL: an empty slot
 
 @cython.final
-cdef class HostTable:
-    cdef HostSlot *slots
-    cdef Py_ssize_t mask, used, kept
-    cdef int shift
+cdef class HostTable(OpenSlots):
+    cdef Py_ssize_t kept
 
-    @cython.locals(slots="HostSlot *")
-    cdef int _allocate(self, int bits) except -1
-    @cython.locals(i=Py_ssize_t)
-    cdef int _clear(self) except -1
-    @cython.locals(h=uint64_t, i=Py_ssize_t, slot="HostSlot *", addr=bytes)
+    @cython.locals(h=uint64_t, i=Py_ssize_t, slot="Slot *", addr=bytes)
     cdef bytes shared(self, const unsigned char *k, Py_ssize_t n)
-    @cython.locals(i=Py_ssize_t)
-    cdef HostSlot *_empty_slot(self, uint64_t h) noexcept
-    @cython.locals(old="HostSlot *", size=Py_ssize_t, i=Py_ssize_t)
-    cdef int _grow(self) except -1

@@ -123,7 +123,53 @@ def _slotted(k, n):
     return False
 
 
-class FlowTable:
+class OpenSlots:
+    """What the two tables below share: C slots of (hash, an object the slot
+    owns), open addressing with linear probing from the hash's top bits,
+    twice the slots past half full."""
+
+    def _allocate(self, bits):
+        """Empty slots, ``1 << bits`` of them (those there were are the
+        caller's: ``_grow``'s, kept if this fails)."""
+        slots = cython.cast(cython.pointer(Slot), calloc(1 << bits, cython.sizeof(Slot)))
+        if slots == cython.NULL:
+            raise MemoryError("the flow table")
+        self.slots = slots
+        self.mask = (1 << bits) - 1
+        self.shift = 64 - bits
+
+    def _empty_slot(self, h):
+        """The first empty slot from the home of hash ``h`` on."""
+        i = h >> self.shift
+        while self.slots[i].ref != cython.NULL:
+            i = (i + 1) & self.mask
+        return self.slots + i
+
+    def _grow(self):
+        old = self.slots
+        size = self.mask + 1
+        self._allocate(65 - self.shift)
+        for i in range(size):
+            if old[i].ref != cython.NULL:
+                self._empty_slot(old[i].hash)[0] = old[i]
+        free(old)
+        return 0
+
+    def _release(self):
+        """Every slot emptied, its object let go."""
+        for i in range(self.mask + 1):
+            Py_XDECREF(self.slots[i].ref)
+            self.slots[i].ref = cython.NULL
+        self.used = 0
+        return 0
+
+    def __dealloc__(self):
+        if self.slots != cython.NULL:
+            self._release()
+            free(self.slots)
+
+
+class FlowTable(OpenSlots):
     """Flow key -> connection, as a dict maps them."""
 
     def __init__(self):
@@ -134,22 +180,7 @@ class FlowTable:
             raise MemoryError("the flow table")
         self._allocate(FLOW_SLOT_BITS)
 
-    def _allocate(self, bits):
-        """Empty slots, ``1 << bits`` of them (those there were are the
-        caller's: ``_grow``'s, kept if this fails)."""
-        slots = cython.cast(cython.pointer(FlowSlot), calloc(1 << bits, cython.sizeof(FlowSlot)))
-        if slots == cython.NULL:
-            raise MemoryError("the flow table")
-        self.slots = slots
-        self.mask = (1 << bits) - 1
-        self.shift = 64 - bits
-
-    @cython.locals(i="Py_ssize_t")
     def __dealloc__(self):
-        if self.slots != cython.NULL:
-            for i in range(self.mask + 1):
-                Py_XDECREF(self.slots[i].conn)
-            free(self.slots)
         free(self.seen)
 
     def find(self, k, n):
@@ -166,7 +197,7 @@ class FlowTable:
         if slot == cython.NULL:
             return cython.NULL
         seen.hash = slot.hash
-        seen.conn = slot.conn
+        seen.conn = slot.ref
         if n <= _SEEN_KEY:
             seen.klen = n
             memcpy(seen.key, k, n)
@@ -190,9 +221,9 @@ class FlowTable:
         i = h >> self.shift
         while True:
             slot = self.slots + i
-            if slot.conn == cython.NULL:
+            if slot.ref == cython.NULL:
                 return cython.NULL
-            if (slot.hash | _UPPER) == h and _key_matches(cython.cast(Connection, slot.conn), k, n,
+            if (slot.hash | _UPPER) == h and _key_matches(cython.cast(Connection, slot.ref), k, n,
                                                             slot.hash & _UPPER):
                 return slot
             i = (i + 1) & self.mask
@@ -227,7 +258,7 @@ class FlowTable:
             raise KeyError(key)
         return conn
 
-    @cython.locals(n="Py_ssize_t", k="const unsigned char *", h="uint64_t", slot="FlowSlot *")
+    @cython.locals(n="Py_ssize_t", k="const unsigned char *", h="uint64_t", slot="Slot *")
     def __setitem__(self, key, conn):
         n = len(key)
         k = cython.cast(cython.p_uchar, key)
@@ -261,7 +292,7 @@ class FlowTable:
         self.others[key] = conn
         return 0
 
-    @cython.locals(slot="FlowSlot *")
+    @cython.locals(slot="Slot *")
     def __delitem__(self, key):
         slot = self._find_key(key)
         if slot != cython.NULL:
@@ -279,7 +310,7 @@ class FlowTable:
             h = _hash(k, n) | _UPPER
             slot = self._probe(k, n, h)
             if slot != cython.NULL:
-                return cython.cast(object, slot.conn)
+                return cython.cast(object, slot.ref)
             if self.others:
                 was = self.others.get(key)
                 if was is not None:
@@ -299,8 +330,8 @@ class FlowTable:
         """The connections, once per key (as a dict's values)."""
         out = []
         for i in range(self.mask + 1):
-            if self.slots[i].conn != cython.NULL:
-                out.append(cython.cast(object, self.slots[i].conn))
+            if self.slots[i].ref != cython.NULL:
+                out.append(cython.cast(object, self.slots[i].ref))
         out.extend(self.others.values())
         return out
 
@@ -309,22 +340,15 @@ class FlowTable:
             self._grow()
         slot = self._empty_slot(h)
         Py_INCREF(conn)
-        slot.conn = cython.cast(cython.pointer(PyObject), conn)
+        slot.ref = cython.cast(cython.pointer(PyObject), conn)
         slot.hash = h
         self.used += 1
         return 0
 
-    def _empty_slot(self, h):
-        """The first empty slot from the home of hash ``h`` on."""
-        i = h >> self.shift
-        while self.slots[i].conn != cython.NULL:
-            i = (i + 1) & self.mask
-        return self.slots + i
-
     def _remove(self, slot):
         """Empty ``slot``, and move back into the gap each entry after it that
         its probe would no longer reach (Knuth 6.4, algorithm R)."""
-        conn = slot.conn
+        conn = slot.ref
         # Its key's entry in front (a connection is in the slots under its
         # two keys, which the direction bit tells apart).
         seen = self._seen_of(slot.hash)
@@ -335,7 +359,7 @@ class FlowTable:
         j = i
         while True:
             j = (j + 1) & mask
-            if self.slots[j].conn == cython.NULL:
+            if self.slots[j].ref == cython.NULL:
                 break
             home = self.slots[j].hash >> self.shift
             # The entry at j may move to i unless its home lies cyclically
@@ -343,24 +367,13 @@ class FlowTable:
             if (i <= j and (home <= i or home > j)) or (i > j and home <= i and home > j):
                 self.slots[i] = self.slots[j]
                 i = j
-        self.slots[i].conn = cython.NULL
+        self.slots[i].ref = cython.NULL
         self.slots[i].hash = 0
         self.used -= 1
         Py_XDECREF(conn)
         return 0
 
-    def _grow(self):
-        old = self.slots
-        size = self.mask + 1
-        self._allocate(65 - self.shift)
-        for i in range(size):
-            if old[i].conn != cython.NULL:
-                self._empty_slot(old[i].hash)[0] = old[i]
-        free(old)
-        return 0
-
-
-class HostTable:
+class HostTable(OpenSlots):
     """One bytes object per host address, looked up from the address's bytes
     in the packet (``shared``): the compiled build's ``ConnectionTable.hosts``,
     where the pure build keeps a dict of address -> itself.  A new
@@ -374,28 +387,6 @@ class HostTable:
         self.used = 0
         self._allocate(FLOW_SLOT_BITS)
 
-    def _allocate(self, bits):
-        """Empty slots, ``1 << bits`` of them (as ``FlowTable._allocate``)."""
-        slots = cython.cast(cython.pointer(HostSlot), calloc(1 << bits, cython.sizeof(HostSlot)))
-        if slots == cython.NULL:
-            raise MemoryError("the host table")
-        self.slots = slots
-        self.mask = (1 << bits) - 1
-        self.shift = 64 - bits
-
-    def _clear(self):
-        for i in range(self.mask + 1):
-            Py_XDECREF(self.slots[i].addr)
-            self.slots[i].addr = cython.NULL
-        self.used = 0
-
-    @cython.locals(i="Py_ssize_t")
-    def __dealloc__(self):
-        if self.slots != cython.NULL:
-            for i in range(self.mask + 1):
-                Py_XDECREF(self.slots[i].addr)
-            free(self.slots)
-
     def __len__(self):
         return self.used
 
@@ -406,41 +397,25 @@ class HostTable:
         i = h >> self.shift
         while True:
             slot = self.slots + i
-            if slot.addr == cython.NULL:
+            if slot.ref == cython.NULL:
                 break
             if slot.hash == h:
-                addr = cython.cast(bytes, slot.addr)
+                addr = cython.cast(bytes, slot.ref)
                 if len(addr) == n and memcmp(cython.cast(cython.p_uchar, addr), k, n) == 0:
                     return addr
             i = (i + 1) & self.mask
         if self.used >= self.kept:
-            self._clear()
+            self._release()
             slot = self.slots + (h >> self.shift)
         elif (self.used + 1) * 2 > self.mask + 1:
             self._grow()
             slot = self._empty_slot(h)
         addr = PyBytes_FromStringAndSize(cython.cast(cython.p_char, k), n)
         Py_INCREF(addr)
-        slot.addr = cython.cast(cython.pointer(PyObject), addr)
+        slot.ref = cython.cast(cython.pointer(PyObject), addr)
         slot.hash = h
         self.used += 1
         return addr
-
-    def _empty_slot(self, h):
-        i = h >> self.shift
-        while self.slots[i].addr != cython.NULL:
-            i = (i + 1) & self.mask
-        return self.slots + i
-
-    def _grow(self):
-        old = self.slots
-        size = self.mask + 1
-        self._allocate(65 - self.shift)
-        for i in range(size):
-            if old[i].addr != cython.NULL:
-                self._empty_slot(old[i].hash)[0] = old[i]
-        free(old)
-        return 0
 
 
 _MISSING = object()

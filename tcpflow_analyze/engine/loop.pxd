@@ -42,6 +42,8 @@ cdef long long _u32(const unsigned char *p) noexcept
 cdef long long _le32(const unsigned char *p) noexcept
 cdef long long _rd32(const unsigned char *p, bint big) noexcept
 
+@cython.locals(m=Py_ssize_t)
+cdef Py_ssize_t _tagged_into(unsigned char *key, const unsigned char *p, Py_ssize_t n, bytes tag) noexcept
 @cython.locals(m=Py_ssize_t, key="unsigned char[64]")
 cdef bytes _c_key(const unsigned char *p, Py_ssize_t n, bytes tag)
 @cython.locals(m=Py_ssize_t, key="unsigned char[64]")

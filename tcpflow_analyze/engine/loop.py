@@ -116,16 +116,26 @@ def _rd32(p, big):
     return _u32(p) if big else _le32(p)
 
 
-def _c_key(p, n, tag):
-    """A tunneled packet's flow key: the ``n`` bytes at ``p`` (as ``_u16``)
-    and then the tunnel's tag, made as one bytes object (``+`` would make
-    two, each through the buffer protocol)."""
+def _tagged_into(key, p, n, tag):
+    """A tunneled packet's flow key -- the ``n`` bytes at ``p`` (as
+    ``_u16``), then the tunnel's tag -- written at ``key`` (``_KEY_MAX``
+    bytes); its length, or 0 where it is longer."""
     m = len(tag)
     if n + m > _KEY_MAX:
-        return p[:n] + tag
-    memcpy(key, p, n)
-    memcpy(cython.address(key[n]), cython.cast(cython.p_char, tag), m)
-    return key[:n + m]
+        return 0
+    if n == 12:
+        memcpy(key, p, 12)   # (IPv4 inside: a constant length, copied in moves, not a call)
+    else:
+        memcpy(key, p, n)
+    memcpy(key + n, cython.cast(cython.p_char, tag), m)
+    return n + m
+
+
+def _c_key(p, n, tag):
+    """A tunneled packet's flow key as one bytes object (``+`` would make
+    two, each through the buffer protocol)."""
+    m = _tagged_into(key, p, n, tag)
+    return key[:m] if m else p[:n] + tag
 
 
 def _flow_segment(flows, table, k, n, ts, sport, dport, seq, ack, flags, win, plen, ipb, shift, room):
@@ -156,15 +166,8 @@ def _flow_tagged(flows, table, p, n, tag, ts, sport, dport, seq, ack, flags, win
     """``_flow_segment`` for a tunneled packet, whose key is the ``n`` bytes
     at ``p`` and then the tunnel's ``tag``: made in a C buffer for the
     flow table's lookup, not as a bytes object (compiled only)."""
-    m = len(tag)
-    if n + m > _KEY_MAX:
-        return 0
-    if n == 12:
-        memcpy(key, p, 12)   # (IPv4 inside: a constant length, copied in moves, not a call)
-    else:
-        memcpy(key, p, n)
-    memcpy(cython.address(key[n]), cython.cast(cython.p_char, tag), m)
-    return _flow_segment(flows, table, key, n + m, ts, sport, dport, seq, ack, flags, win, plen, ipb, 0, 0)
+    m = _tagged_into(key, p, n, tag)
+    return _flow_segment(flows, table, key, m, ts, sport, dport, seq, ack, flags, win, plen, ipb, 0, 0) if m else 0
 
 
 def _record_order(unpack, fields: int) -> int:

@@ -9,7 +9,7 @@ from libc.math cimport frexp
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, _PyBytes_Resize
 from cpython.object cimport PyObject
 from cpython.ref cimport Py_DECREF, Py_INCREF
-from libc.string cimport memcpy, strlen
+from libc.string cimport memcpy
 
 cdef extern from "Python.h":
     const char *PyUnicode_AsUTF8AndSize(object text, Py_ssize_t *size) except NULL
@@ -60,7 +60,6 @@ cdef class LineText:
     cdef int _room(self, Py_ssize_t need) except -1
     cdef inline int line(self) except -1
     @cython.locals(n=Py_ssize_t)
-    cdef inline int lit(self, const char *s) except -1
     @cython.locals(n=Py_ssize_t, p="const char *")
     cdef inline int text(self, str s) except -1
     cdef inline int quoted(self, str s) except -1
@@ -82,6 +81,15 @@ cdef inline int lit(LineText out, const char *s, Py_ssize_t n) except -1:
         out._room(n)
     memcpy(out.buf + out.n, s, n)
     out.n += n
+    return 0
+
+
+cdef inline int quoted_at(LineText out, Py_ssize_t n) except -1:
+    """The ``n`` characters written one past the end of ``out`` (room for
+    them and two quotes made by the caller) taken in, in quotes."""
+    out.buf[out.n] = 34   # '"'
+    out.buf[out.n + 1 + n] = 34
+    out.n += n + 2
     return 0
 
 

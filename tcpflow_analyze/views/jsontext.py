@@ -206,13 +206,6 @@ class LineText:
         else:
             self.text(self.sep)
 
-    def lit(self, s):
-        n = strlen(s)
-        if self.n + n > self.cap:
-            self._room(n)
-        memcpy(self.buf + self.n, s, n)
-        self.n += n
-
     def text(self, s):
         p = PyUnicode_AsUTF8AndSize(s, cython.address(n))
         if self.n + n > self.cap:
@@ -222,9 +215,9 @@ class LineText:
 
     def quoted(self, s):
         """A STR value: its text in quotes (it needs no escape)."""
-        self.lit(b'"')
+        lit(self, b'"', 1)
         self.text(s)
-        self.lit(b'"')
+        lit(self, b'"', 1)
 
     def address(self, addr):
         """An address's text in quotes, as ``ip_text`` writes it: an IPv4
@@ -233,20 +226,16 @@ class LineText:
         if len(addr) == 4:
             if self.n + 17 > self.cap:
                 self._room(17)
-            self.buf[self.n] = 34   # '"'
-            self.n += 1 + v4_chars(cython.cast(cython.p_uchar, addr), self.buf + self.n + 1)
-            self.buf[self.n] = 34
-            self.n += 1
+            quoted_at(self, v4_chars(cython.cast(cython.p_uchar, addr), self.buf + self.n + 1))
         else:
             self.quoted(ip_text(addr))
 
     def opt_text(self, value):
         """An OPT_STR value (``opt_text``)."""
         if value is None:
-            self.lit(b"null")
+            lit(self, b"null", 4)
         else:
             self.quoted(value)
-
 
     def time(self, d):
         """A TIME value that is never None, as ``json_time`` writes it: the
@@ -262,7 +251,7 @@ class LineText:
     def opt_time(self, t):
         """A TIME value that may be None (``Field.optional``)."""
         if t is None:
-            self.lit(b"null")
+            lit(self, b"null", 4)
         else:
             self.time(t)
 
@@ -277,7 +266,7 @@ class LineText:
                 self.last_names = anomaly_list_text(types)
             self.text(self.last_names)
         else:
-            self.lit(b"[]")
+            lit(self, b"[]", 2)
 
     def take(self) -> bytes:
         """The text gathered since the last ``take``, as its UTF-8 bytes: the

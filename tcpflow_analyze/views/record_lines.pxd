@@ -9,7 +9,7 @@ from ..model.connection cimport Connection, Endpoint, close_kind, handshake_kind
 from ..model.community_id cimport community_id, id_chars
 from ..model.text cimport ip_text
 from ..engine.zeek cimport conn_state, uid, uid_chars
-from .jsontext cimport LineText, anomaly_list_text, boolean, json_time as _json_time, lit, num, opt_text
+from .jsontext cimport LineText, anomaly_list_text, boolean, json_time as _json_time, lit, num, opt_text, quoted_at
 
 
 # The two digests' texts (Community ID, Zeek's uid), printed in quotes
@@ -22,10 +22,7 @@ cdef inline int community_id_into(LineText out, a_addr, long a_port, b_addr, lon
     n = id_chars(a_addr, a_port, b_addr, b_port, 6, 0, out.buf + out.n + 1)   # community_id()'s defaults: TCP, seed 0
     if n == 0:
         return out.quoted(community_id(a_addr, a_port, b_addr, b_port))
-    out.buf[out.n] = 34   # '"'
-    out.buf[out.n + 1 + n] = 34
-    out.n += n + 2
-    return 0
+    return quoted_at(out, n)
 
 
 cdef inline int uid_into(LineText out, Connection conn) except -1:
@@ -35,7 +32,4 @@ cdef inline int uid_into(LineText out, Connection conn) except -1:
     n = uid_chars(conn, out.buf + out.n + 1)
     if n == 0:
         return out.quoted(uid(conn))
-    out.buf[out.n] = 34
-    out.buf[out.n + 1 + n] = 34
-    out.n += n + 2
-    return 0
+    return quoted_at(out, n)
