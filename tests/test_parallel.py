@@ -76,6 +76,43 @@ def test_partitions_own_every_bucket_once(nparts, parent):
         assert sum(owned[0]) > sum(owned[1])
 
 
+def test_shipped_through_a_file_same_connections():
+    # A local worker writes its packed connections to a file the parent
+    # holds open (memfd), and sends only their length through the pool.
+    import os
+
+    from tcpflow_analyze.analysis import AnalysisOptions
+    from tcpflow_analyze.analysis.parallel import Shipped, _shipping_file, analyze_partition
+    from tcpflow_analyze.views.report import build_report
+    from tcpflow_analyze.render.json_out import dumps
+    from tcpflow_analyze.analysis.parallel import merge
+    options = AnalysisOptions()
+    fd = _shipping_file()
+    try:
+        shipped = analyze_partition(CAPTURES, 1, 2, options, ship_fd=fd, read_ahead=False)
+        assert isinstance(shipped.connections, Shipped)
+        assert os.fstat(fd).st_size == shipped.connections.length > 0
+        shipped.received(fd)
+    finally:
+        os.close(fd)
+    kept = analyze_partition(CAPTURES, 1, 2, options, packed=False, read_ahead=False)
+    assert len(shipped.connections) == len(kept.connections) > 100
+    assert dumps(build_report(merge([shipped], options))) == dumps(build_report(merge([kept], options)))
+
+
+def test_shipping_costs_less_where_the_report_keeps_a_part():
+    # Past --max-report-connections' worth of capture, a worker ships at most
+    # that many connections while it tracks ever more: the merging process's
+    # share comes down towards an equal one.
+    from tcpflow_analyze.analysis import AnalysisOptions
+    from tcpflow_analyze.analysis.parallel import ship_cost, shares
+    options = AnalysisOptions()
+    small, big, huge = (ship_cost(size, options) for size in (10 << 20, 1 << 30, 10 << 30))
+    assert small == ship_cost(0, options) > big > huge > 0
+    assert shares(2, True, small)[0] > shares(2, True, big)[0] > shares(2, True, huge)[0] > 0.5
+    assert ship_cost(1 << 30, options.share(0.1)) < big
+
+
 @pytest.mark.parametrize("cores", [2, 8])
 def test_gzip_and_read_ahead_same_report(tmp_path, monkeypatch, cores):
     # One capture file, gzipped: with a process on every core it is read

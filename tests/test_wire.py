@@ -184,3 +184,30 @@ def test_connection_pxd_lays_the_c_fields_out_in_one_block():
         assert c_fields == [s for s in cls.__slots__ if s not in objects]
         assert (c_fields[0], c_fields[-1]) == (first, last)
         assert [n for n, t in declared if t not in c_types] == [s for s in cls.__slots__ if s in objects]
+
+
+def test_a_packing_read_from_a_buffer_and_garbage_refused():
+    # The parent of a --jobs run unpacks straight from the mapped file; what
+    # is not a packing is an error, not a crash.
+    import mmap
+    a = analyze([str(SAMPLES / "port_reuse.pcap")])
+    data = wire.encode(a.connections)
+    with mmap.mmap(-1, len(data)) as m:
+        m.write(bytes(data))
+        back = wire.decode(m)
+    assert [c.ckey for c in back] == [c.ckey for c in a.connections]
+    before = dumps(build_report(a))
+    a.connections = back
+    assert dumps(build_report(a)) == before
+    for bad in (b"", b"\0" * 15, b"\xff" * 40):
+        with pytest.raises(ValueError):
+            wire.decode(bad)
+    if type(data) is bytearray:
+        # The compiled packing (records, then their tables, then the two
+        # lengths): records cut short are refused, never read past.
+        import struct
+        used, tlen = struct.unpack_from("=qq", data, len(data) - 16)
+        for cut in (1, 100, used - 1):
+            short = bytes(data[:used - cut]) + bytes(data[used:used + tlen]) + struct.pack("=qq", used - cut, tlen)
+            with pytest.raises(ValueError):
+                wire.decode(short)

@@ -19,8 +19,10 @@ partition gets its share of them.
 """
 from __future__ import annotations
 
+import mmap
 import multiprocessing
 import os
+import tempfile
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 
@@ -35,36 +37,69 @@ from . import Analysis, analyze
 from .options import AnalysisOptions
 
 
+@dataclass(frozen=True)
+class Shipped:
+    """A worker's connections packed by ``wire`` and written to a file that
+    its parent holds open too (``ship_fd``): the result it sends through the
+    pool's pipe is this length, not tens of megabytes that the pipe would
+    copy three times and the parent read in 64 KiB turns between its own
+    work (bench/README: "--jobs on the compiled core")."""
+    length: int
+
+
 @dataclass
 class PartResult:
     stats: CaptureStats
-    connections: list | bytes   # bytes: packed by ``wire`` to cross a process boundary
+    # bytes (bytearray): packed by ``wire`` to cross a process boundary; Shipped: left in a file
+    connections: list | bytes | bytearray | Shipped
     folds: Folds
     evicted: int
 
     def unpacked(self) -> list:
-        return wire.decode(self.connections) if isinstance(self.connections, bytes) else self.connections
+        if isinstance(self.connections, (bytes, bytearray)):
+            return wire.decode(self.connections)
+        return self.connections
+
+    def received(self, fd: int) -> None:
+        """The connections a worker shipped to ``fd`` (see Shipped), unpacked."""
+        if isinstance(self.connections, Shipped):
+            with mmap.mmap(fd, self.connections.length, access=mmap.ACCESS_READ) as data:
+                self.connections = wire.decode(data)
 
 
 # Hash buckets (of sport ^ dport) that partitions divide between them: 60
 # splits evenly into 2, 3, 4, 5 or 6, and unevenly as ``shares`` asks.
 BUCKETS = 60
-# Shipping a worker's connections back (packing, the pipe, unpacking) costs
+# Shipping a worker's connections back (packing, the file, unpacking) costs
 # about 0.4 of tracking them in the pure build (0.65 s against 1.6 s for
 # 50,000 connections), and about as much as tracking them on the compiled
 # core, which tracks five times as fast (bench/README: "--jobs on the
-# compiled core").
+# compiled core") -- where every connection is reported.
 SHIP_COST = 0.4
 SHIP_COST_COMPILED = 1.0
+# But a report keeps at most --max-report-connections (the rest are folded
+# into counts): past a capture of about that many connections -- 1,800
+# bytes of capture file a connection in the benchmark's traffic -- what a
+# worker ships stops growing while what it tracks goes on growing with the
+# capture, so shipping costs that much less in proportion.
+CAPTURE_BYTES_PER_CONNECTION = 1800
 
 
-def shares(nparts: int, parent: bool = False) -> list[float]:
+def ship_cost(capture_bytes: int, options: AnalysisOptions) -> float:
+    """What shipping a connection costs, as a share of tracking it, for a
+    capture of ``capture_bytes`` (0: not known)."""
+    ship = SHIP_COST_COMPILED if "engine.wire" in _core.compiled_modules() else SHIP_COST
+    kept = options.max_report_connections * CAPTURE_BYTES_PER_CONNECTION
+    return ship * kept / capture_bytes if capture_bytes > kept else ship
+
+
+def shares(nparts: int, parent: bool = False, ship: float = SHIP_COST) -> list[float]:
     """Each partition's share of the connections.  Equal, unless partition 0
     is tracked by the process that merges (``parent``): it ships nothing, so
-    it takes more, and the workers' results arrive as it finishes."""
+    it takes more (by ``ship``: see ``ship_cost``), and the workers' results
+    arrive as it finishes."""
     if not parent or nparts == 1:
         return [1 / nparts] * nparts
-    ship = SHIP_COST_COMPILED if "engine.wire" in _core.compiled_modules() else SHIP_COST
     mine = (1 + ship) / (1 + ship + nparts - 1)
     return [mine] + [(1 - mine) / (nparts - 1)] * (nparts - 1)
 
@@ -78,17 +113,42 @@ def owned_buckets(part: int, weights: list[float]) -> bytes:
 
 
 def analyze_partition(paths, part: int, nparts: int, options: AnalysisOptions, packed: bool = True,
-                      progress=None, weights: list[float] | None = None, read_ahead: bool = True) -> PartResult:
+                      progress=None, weights: list[float] | None = None, read_ahead: bool = True,
+                      ship_fd: int | None = None) -> PartResult:
     """Track the connections of one partition of the captures in ``paths``
     (of ``nparts``, sized by ``weights``: equal by default); ``packed``: for
-    another process (see ``wire``); ``read_ahead``: see ``read_windows``."""
+    another process (see ``wire``), written to ``ship_fd`` if given (see
+    Shipped); ``read_ahead``: see ``read_windows``."""
     weights = weights or shares(nparts)
     owned = owned_buckets(part, weights)
     analysis = analyze(paths, options.share(sum(owned) / BUCKETS), owned=owned, progress=progress,
                        read_ahead=read_ahead)
     conns = analysis.connections
-    return PartResult(analysis.stats, wire.encode(conns) if packed else conns, analysis.folds,
-                      analysis.stats.evicted)
+    if packed:
+        conns = wire.encode(conns)
+        if ship_fd is not None:
+            conns = _ship(conns, ship_fd)
+    return PartResult(analysis.stats, conns, analysis.folds, analysis.stats.evicted)
+
+
+def _ship(data, fd: int) -> Shipped:
+    view = memoryview(data)
+    done = 0
+    while done < len(view):
+        done += os.pwrite(fd, view[done:], done)
+    return Shipped(len(view))
+
+
+def _shipping_file() -> int:
+    """A file for a worker to ship its connections in, with no name (no
+    file is left behind, however the run ends): in memory where the system
+    offers that (memfd), else in the temporary directory."""
+    try:
+        return os.memfd_create("tcpflow-analyze-part")
+    except (AttributeError, OSError):
+        fd, path = tempfile.mkstemp(prefix="tcpflow-analyze-part-")
+        os.unlink(path)
+        return fd
 
 
 def merge(results: list[PartResult], options: AnalysisOptions) -> Analysis:
@@ -138,26 +198,40 @@ def analyze_parallel(paths, jobs: int, options: AnalysisOptions, progress=None) 
     process reads the whole capture too, its reading is the progress shown."""
     # fork: the workers inherit the imported package and start at once.
     ctx = multiprocessing.get_context("fork")
-    weights = shares(jobs, parent=True)
+    try:
+        size = sum(os.path.getsize(p) for p in paths)
+    except OSError:
+        size = 0   # the reader reports it
+    weights = shares(jobs, parent=True, ship=ship_cost(size, options))
     # A thread reading ahead needs a core of its own: with a process on every
     # core it only takes turns with them.
     read_ahead = jobs < usable_cores()
     # The workers are forked in the first submit, by this (the main) thread:
     # their death signal (children.die_with_parent) follows the thread that
     # forked them.
-    with ProcessPoolExecutor(max_workers=jobs - 1, mp_context=ctx, initializer=forked_child,
-                             initargs=(os.getpid(),)) as pool:
-        try:
-            with signals_held():
-                futures = [pool.submit(analyze_partition, list(paths), i, jobs, options, weights=weights,
-                                       read_ahead=read_ahead)
-                           for i in range(1, jobs)]
-            mine = analyze_partition(paths, 0, jobs, options, packed=False, progress=progress, weights=weights,
-                                     read_ahead=read_ahead)
-            results = [mine] + [f.result() for f in futures]
-        except BaseException:
-            _kill_workers(pool)
-            raise
+    # Made before the workers are forked, so that each inherits them.
+    fds = [_shipping_file() for _ in range(1, jobs)]
+    try:
+        with ProcessPoolExecutor(max_workers=jobs - 1, mp_context=ctx, initializer=forked_child,
+                                 initargs=(os.getpid(),)) as pool:
+            try:
+                with signals_held():
+                    futures = [pool.submit(analyze_partition, list(paths), i, jobs, options, weights=weights,
+                                           read_ahead=read_ahead, ship_fd=fds[i - 1])
+                               for i in range(1, jobs)]
+                mine = analyze_partition(paths, 0, jobs, options, packed=False, progress=progress,
+                                         weights=weights, read_ahead=read_ahead)
+                results = [mine]
+                for f, fd in zip(futures, fds):
+                    result = f.result()
+                    result.received(fd)
+                    results.append(result)
+            except BaseException:
+                _kill_workers(pool)
+                raise
+    finally:
+        for fd in fds:
+            os.close(fd)
     return merge(results, options)
 
 

@@ -144,6 +144,8 @@ cdef class Transitions:
     cdef int _move(self, Py_ssize_t room) except -1
     @cython.locals(m=Py_ssize_t)
     cpdef bytes block(self)
+    @cython.locals(m=Py_ssize_t)
+    cdef Py_ssize_t copy_to(self, char *at) noexcept
 
 cdef Py_ssize_t HISTORY_ROOM
 
@@ -155,3 +157,5 @@ cpdef ended_history(flat)
 
 @cython.locals(m=Py_ssize_t, history=Transitions)
 cpdef Transitions history_from_block(bytes block)
+@cython.locals(history=Transitions)
+cdef Transitions history_at(const char *at, Py_ssize_t m)

@@ -572,13 +572,21 @@ class Transitions:
         return Transitions, (tuple(self),)
 
     def block(self):
-        """The history as bytes, its times then its states: how a --jobs
-        worker ships it (``engine.wire``; ``history_from_block`` takes it
-        back), without a float object per time."""
+        """The history as bytes, its times then its states, without a float
+        object per time (``history_from_block`` takes it back)."""
         m = self.n >> 1
         if self.room == m:
             return cython.cast(cython.p_char, self.times)[:m * 9]
         return cython.cast(cython.p_char, self.times)[:m * 8] + cython.cast(cython.p_char, self.states)[:m]
+
+    def copy_to(self, at):
+        """``block()`` written at ``at`` (C memory with room for it), not
+        made as bytes: how a --jobs worker ships it (``engine.wire``;
+        ``history_at`` takes it back).  The bytes written."""
+        m = self.n >> 1
+        memcpy(at, self.times, m * 8)
+        memcpy(at + m * 8, self.states, m)
+        return m * 9
 
     def __repr__(self):
         return f"Transitions({tuple(self)!r})"
@@ -586,10 +594,15 @@ class Transitions:
 
 def history_from_block(block):
     """The ``Transitions`` whose ``block()`` gave ``block`` (compiled only)."""
-    m = len(block) // 9
+    return history_at(cython.cast(cython.p_char, block), len(block) // 9)
+
+
+def history_at(at, m):
+    """The ``Transitions`` of ``m`` changes of state whose ``block()`` lies
+    at ``at`` in C memory (compiled only)."""
     history = Transitions.__new__(Transitions)
     history._allocate(m)
-    memcpy(history.times, cython.cast(cython.p_char, block), m * 9)
+    memcpy(history.times, at, m * 9)
     history.n = 2 * m
     return history
 
