@@ -25,7 +25,7 @@ LAYERS = (
     {"detectors"},
     {"views"},
     {"render"},
-    {"runtime", "output", "progress"},
+    {"runtime", "output", "progress", "arenas"},
     {"cli", "__main__"},
 )
 
