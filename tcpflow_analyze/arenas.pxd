@@ -1,15 +1,19 @@
 # C for arenas.py (pure-Python mode: arenas.py is the one source).  The
 # arena allocator below hands Python's small-object allocator (obmalloc)
 # its arenas carved from 64 MiB chunks aligned to 2 MiB and marked for
-# transparent huge pages (hugepages.pxd), so that a run's heap faults in 2
-# MiB at a time, not 4 KiB.  Linux only; elsewhere, or where a chunk cannot
-# be mapped, the interpreter's own allocator serves.
-from .hugepages cimport tfa_big_zeroed
-
+# transparent huge pages (madvise MADV_HUGEPAGE), so that a run's heap
+# faults in 2 MiB at a time, not 4 KiB.  Linux only; elsewhere, or where
+# a chunk cannot be mapped, the interpreter's own allocator serves.
 cdef extern from *:
     """
+    #if defined(__linux__)
+    #include <sys/mman.h>
+    #endif
     #if defined(__linux__) && defined(MADV_HUGEPAGE)
+    #include <stdint.h>
+    #include <stdlib.h>
     #define TFA_CHUNK ((size_t)64 << 20)
+    #define TFA_HUGE ((size_t)2 << 20)
     #define TFA_MAX_CHUNKS 4096
     static PyObjectArenaAllocator tfa_prev;
     static int tfa_installed = 0;
@@ -31,14 +35,20 @@ cdef extern from *:
     }
 
     static int tfa_new_chunk(void) {
-        int advised;
-        char *start;
         if (tfa_nchunks == TFA_MAX_CHUNKS)
             return 0;
-        start = (char *)tfa_big_zeroed(TFA_CHUNK, &advised);
-        if (start == NULL)
+        size_t span = TFA_CHUNK + TFA_HUGE;
+        char *raw = mmap(NULL, span, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (raw == MAP_FAILED)
             return 0;
-        tfa_huge_chunks += advised;
+        char *start = (char *)(((uintptr_t)raw + TFA_HUGE - 1) & ~(uintptr_t)(TFA_HUGE - 1));
+        char *end = start + TFA_CHUNK;
+        if (start > raw)
+            munmap(raw, (size_t)(start - raw));
+        if (raw + span > end)
+            munmap(end, (size_t)(raw + span - end));
+        if (madvise(start, TFA_CHUNK, MADV_HUGEPAGE) == 0)
+            tfa_huge_chunks++;
         tfa_chunks[tfa_nchunks++] = start;
         tfa_next = start;
         tfa_left = TFA_CHUNK;

@@ -89,35 +89,3 @@ def test_it_holds_its_connections():
     assert sys.getrefcount(conn) == before + 1
     del table
     assert sys.getrefcount(conn) == before
-
-
-def _grown_table(conns, monkeypatch, huge):
-    """A table of 100,000 keys, a seventh deleted again, checked against a
-    dict all the way; given back with the switch turned the other way."""
-    table, model = _flow_table(), {}
-    for i in range(100_000):
-        conn = conns[i % 1000]
-        key = i.to_bytes(4, "big") + conn.ckey[4:]
-        table[key] = model[key] = conn
-    assert len(table) == len(model) == 100_000
-    for key in list(model)[::7]:
-        assert table[key] is model[key]
-        del table[key], model[key]
-    assert len(table) == len(model)
-    assert not [key for key, conn in model.items() if table.get(key) is not conn]
-    # Given back by its size alone, whatever the switch says by then.
-    monkeypatch.setenv("TCPFLOW_ANALYZE_HUGE_PAGES", "1" if huge == "0" else "0")
-
-
-@pytest.mark.parametrize("huge", ["1", "0"])
-def test_a_table_grown_past_two_mib_in_a_mapping_of_its_own(monkeypatch, huge):
-    # 100,000 keys: 262,144 slots of 16 bytes, each array from 2 MiB on a
-    # mapping of its own (hugepages.pxd), with the huge-page advice or
-    # without; growth, lookups, deletion and the table's end as a dict's.
-    import sys
-    monkeypatch.setenv("TCPFLOW_ANALYZE_HUGE_PAGES", huge)
-    rng = random.Random(2 << 20)
-    conns = [_connection(rng) for _ in range(1000)]
-    base = [sys.getrefcount(c) for c in conns]
-    _grown_table(conns, monkeypatch, huge)
-    assert [sys.getrefcount(c) for c in conns] == base

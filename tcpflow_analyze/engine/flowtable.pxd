@@ -6,7 +6,6 @@ from cpython.ref cimport Py_INCREF, Py_XDECREF
 from libc.stdlib cimport calloc, free
 from libc.stdint cimport uint32_t, uint64_t
 from libc.string cimport memcmp, memcpy
-from ..hugepages cimport tfa_big_free, tfa_big_zeroed
 from ..model.connection cimport Connection
 
 # GCC's and Clang's cache-line prefetch (FlowTable.prefetch).
@@ -54,7 +53,7 @@ cdef class OpenSlots:
     cdef int shift
 
     @cython.final
-    @cython.locals(slots="Slot *", advised=int)
+    @cython.locals(slots="Slot *")
     cdef int _allocate(self, int bits) except -1
     @cython.final
     @cython.locals(i=Py_ssize_t)

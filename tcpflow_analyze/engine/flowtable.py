@@ -131,10 +131,7 @@ class OpenSlots:
     def _allocate(self, bits):
         """Empty slots, ``1 << bits`` of them (those there were are the
         caller's: ``_grow``'s, kept if this fails)."""
-        # From 2 MiB (131,072 slots) a mapping of its own in huge pages
-        # (hugepages.pxd): a growing table is faulted in 2 MiB at a time.
-        slots = cython.cast(cython.pointer(Slot), tfa_big_zeroed((1 << bits) * cython.sizeof(Slot),
-                                                                  cython.address(advised)))
+        slots = cython.cast(cython.pointer(Slot), calloc(1 << bits, cython.sizeof(Slot)))
         if slots == cython.NULL:
             raise MemoryError("the flow table")
         self.slots = slots
@@ -155,7 +152,7 @@ class OpenSlots:
         for i in range(size):
             if old[i].ref != cython.NULL:
                 self._empty_slot(old[i].hash)[0] = old[i]
-        tfa_big_free(old, size * cython.sizeof(Slot))
+        free(old)
         return 0
 
     def _release(self):
@@ -169,7 +166,7 @@ class OpenSlots:
     def __dealloc__(self):
         if self.slots != cython.NULL:
             self._release()
-            tfa_big_free(self.slots, (self.mask + 1) * cython.sizeof(Slot))
+            free(self.slots)
 
 
 class FlowTable(OpenSlots):
