@@ -50,13 +50,6 @@ TRICKS = {
         "ENTRY = 'main'",
         "file",
     ),
-    "huge_pages": (
-        "the interpreter's arenas carved from chunks marked for transparent huge pages (arenas.huge_page_arenas; "
-        "compiled core, Linux)",
-        ["analyze", "--format", "json", "--jobs", "1"],
-        "import os\nos.environ['TCPFLOW_ANALYZE_HUGE_PAGES'] = '0'",
-        "file",
-    ),
     "mmap": (
         "a regular pcap file is mapped and walked in place, not read into buffers (capture.mapped)",
         ["analyze", "--format", "json", "--jobs", "1"],

@@ -24,7 +24,6 @@ import sys
 # the package before it is built, so it parses the literal: keep it one).
 COMPILED = (
     "_build_info",
-    "arenas",
     "capture.windows",
     "decode.tcp",
     "engine.endpoint",

@@ -19,7 +19,6 @@ import sys
 import click
 
 from . import __version__, _core, detectors
-from .arenas import huge_page_arenas
 from .analysis import AnalysisOptions
 from .analysis import analyze as run_analysis
 from .analysis.filters import SORT_KEYS, ConnectionFilter, parse_network, parse_state_spec, parse_time, select, select_anomalies
@@ -590,7 +589,6 @@ def main():
     endpoint's TCP stack was in, and what went wrong."""
     runtime.end_on_signals(click.get_current_context().call_on_close)
     runtime.pause_cyclic_gc(click.get_current_context().call_on_close)
-    huge_page_arenas()
 
 
 @main.command()

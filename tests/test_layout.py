@@ -25,7 +25,7 @@ LAYERS = (
     {"detectors"},
     {"views"},
     {"render"},
-    {"runtime", "output", "progress", "arenas"},
+    {"runtime", "output", "progress"},
     {"cli", "__main__"},
 )
 
