@@ -21,6 +21,8 @@ cdef bytearray _encode_flat(list conns)
 
 cdef char *_endpoint_flat(char *p, Endpoint ep, Py_ssize_t m, dict addrs, list addr_list) except NULL
 
+cdef int _numbered(obj, dict numbers, list objects) except -1
+
 @cython.locals(c=Connection, client=Endpoint, server=Endpoint, rare=ConnectionRare, conn_at="char *",
                client_at="char *", server_at="char *", conn_len=Py_ssize_t, ep_len=Py_ssize_t, blocks=Py_ssize_t,
                klen=Py_ssize_t, extra=Py_ssize_t, p="char *", end="char *", n=Py_ssize_t, used="long long",

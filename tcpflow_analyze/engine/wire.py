@@ -282,12 +282,7 @@ def _encode_flat(conns):
         memcpy(p + conn_len, client_at, ep_len)
         memcpy(p + conn_len + ep_len, server_at, ep_len)
         p += blocks
-        hist = c.hist
-        h = hists.get(hist)
-        if h is None:
-            h = hists[hist] = len(hist_list)
-            hist_list.append(hist)
-        _put32(p, h)
+        _put32(p, _numbered(c.hist, hists, hist_list))
         rare = c.rare
         if (rare is CONNECTION_RARE and client.rare is RARE and server.rare is RARE and c.encap is None
                 and cm >= 0 and sm >= 0):
@@ -324,16 +319,21 @@ def _encode_flat(conns):
 def _endpoint_flat(p, ep, m, addrs, addr_list):
     """``ep``'s address number and history (``m`` changes; -1: not a
     ``Transitions``, it travels in the extras) written at ``p``; where they end."""
-    addr = ep.addr
-    a = addrs.get(addr)
-    if a is None:
-        a = addrs[addr] = len(addr_list)
-        addr_list.append(addr)
-    _put32(p, a)
+    _put32(p, _numbered(ep.addr, addrs, addr_list))
     _put32(p + 4, m)
     if m > 0:
         return p + 8 + cython.cast(Transitions, ep.trans_flat).copy_to(p + 8)
     return p + 8
+
+
+def _numbered(obj, numbers, objects):
+    """``obj``'s number among ``objects`` (appended to them, and entered in
+    ``numbers``, obj -> number, the first time)."""
+    n = numbers.get(obj)
+    if n is None:
+        n = numbers[obj] = len(objects)
+        objects.append(obj)
+    return n
 
 
 def _decode_flat(data):
