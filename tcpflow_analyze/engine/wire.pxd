@@ -15,7 +15,7 @@ cdef (char *, Py_ssize_t, char *, char *, Py_ssize_t) _blocks(Connection c) noex
 
 @cython.locals(c=Connection, client=Endpoint, server=Endpoint, rare=ConnectionRare, conn_at="char *",
                client_at="char *", server_at="char *", conn_len=Py_ssize_t, ep_len=Py_ssize_t, blocks=Py_ssize_t,
-               klen=Py_ssize_t, cm=Py_ssize_t, sm=Py_ssize_t, used=Py_ssize_t, room=Py_ssize_t, need=Py_ssize_t, i=Py_ssize_t, p="char *",
+               klen=Py_ssize_t, cm=Py_ssize_t, sm=Py_ssize_t, used=Py_ssize_t, i=Py_ssize_t, p="char *",
                out=bytearray, key=bytes, tables=bytes, tlen=Py_ssize_t)
 cdef bytearray _encode_flat(list conns)
 

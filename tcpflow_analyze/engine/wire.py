@@ -256,7 +256,6 @@ def _encode_flat(conns):
     extras = []
     out = bytearray()
     used = 0
-    room = 0
     blocks = 0
     i = 0
     while i < len(rows_of):
@@ -271,12 +270,7 @@ def _encode_flat(conns):
         sh = server.trans_flat
         cm = cython.cast(Transitions, ch).n >> 1 if type(ch) is Transitions else -1
         sm = cython.cast(Transitions, sh).n >> 1 if type(sh) is Transitions else -1
-        need = used + blocks + 28 + klen + 9 * (max(cm, 0) + max(sm, 0))
-        if need > room:
-            # Doubled: bytearray's own growth (an eighth) would copy the
-            # block about eight times over on the way to tens of megabytes.
-            room = max(need, 2 * room)
-            PyByteArray_Resize(out, room)
+        PyByteArray_Resize(out, used + blocks + 28 + klen + 9 * (max(cm, 0) + max(sm, 0)))
         p = PyByteArray_AS_STRING(out) + used
         memcpy(p, conn_at, conn_len)
         memcpy(p + conn_len, client_at, ep_len)
