@@ -43,7 +43,7 @@ class Shipped:
     its parent holds open too (``ship_fd``): the result it sends through the
     pool's pipe is this length, not tens of megabytes that the pipe would
     copy three times and the parent read in 64 KiB turns between its own
-    work (bench/README: "--jobs on the compiled core")."""
+    work (bench/README: "--jobs, twelfth round")."""
     length: int
 
 

@@ -240,10 +240,10 @@ def _blocks(c):
 # (-1: none), its key, and for each endpoint its address's number and its
 # history (``Transitions.copy_to``) -- with the few objects that are not
 # the same for many connections (rare records, links, tunnels, Zeek's rows)
-# in a list after it, marshalled, then the two lengths.  Nothing is made per connection but the
-# objects that arrive: the tuples per connection that ``_encode_rows``
-# marshals cost about 4 us a connection at each end, as much as tracking it
-# (bench/README: "--jobs on the compiled core").
+# in a list after it, marshalled, then the two lengths.  Nothing is made
+# per connection but the objects that arrive: the tuples per connection
+# that ``_encode_rows`` marshals cost about 4 us a connection at each end,
+# as much as tracking it (bench/README: "--jobs, twelfth round").
 
 
 def _encode_flat(conns):

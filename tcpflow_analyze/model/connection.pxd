@@ -29,6 +29,7 @@
 # the first, port and roles_inferred, to the last, acks and evidence).
 
 import cython
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize
 from cpython.mem cimport PyMem_Free, PyMem_Malloc, PyMem_Realloc
 from libc.string cimport memcpy, memmove
 
@@ -142,7 +143,7 @@ cdef class Transitions:
     cdef int fit(self) except -1
     @cython.locals(m=Py_ssize_t, block="void *")
     cdef int _move(self, Py_ssize_t room) except -1
-    @cython.locals(m=Py_ssize_t)
+    @cython.locals(out=bytes)
     cpdef bytes block(self)
     @cython.locals(m=Py_ssize_t)
     cdef Py_ssize_t copy_to(self, char *at) noexcept

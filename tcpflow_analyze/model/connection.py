@@ -574,10 +574,9 @@ class Transitions:
     def block(self):
         """The history as bytes, its times then its states, without a float
         object per time (``history_from_block`` takes it back)."""
-        m = self.n >> 1
-        if self.room == m:
-            return cython.cast(cython.p_char, self.times)[:m * 9]
-        return cython.cast(cython.p_char, self.times)[:m * 8] + cython.cast(cython.p_char, self.states)[:m]
+        out = PyBytes_FromStringAndSize(cython.NULL, (self.n >> 1) * 9)
+        self.copy_to(PyBytes_AS_STRING(out))
+        return out
 
     def copy_to(self, at):
         """``block()`` written at ``at`` (C memory with room for it), not
