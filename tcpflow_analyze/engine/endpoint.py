@@ -205,7 +205,7 @@ def receipts(conn, x, y, upper, ts, ack, flags, plen) -> None:
         # its 2*MSL timer (Linux: tcp_timewait_state_process).
         x.state_time = ts
     rn = x.rcv_nxt
-    if rn >= 0 and 0 < ((ack - rn) & SEQ_MASK) < SEQ_HALF:
+    if rn >= 0 and ack != rn and ((ack - rn) & SEQ_MASK) < SEQ_HALF:
         # x's acknowledgment advanced: y is sending, so y is synchronized.
         if y.state == UNKNOWN:
             set_state(y, ESTABLISHED, ts)

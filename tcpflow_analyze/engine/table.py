@@ -191,7 +191,7 @@ class ConnectionTable:
                 _zero_length_off(x, seq, ts)
             if flags & ACK:
                 rn = x.rcv_nxt
-                if rn < 0 or 0 < ((ack - rn) & SEQ_MASK) < SEQ_HALF:
+                if rn < 0 or ack != rn and ((ack - rn) & SEQ_MASK) < SEQ_HALF:
                     x.rcv_nxt = ack
                     x.acks += 1
                     if y.rare.holes is not None:
@@ -336,7 +336,7 @@ class ConnectionTable:
             _zero_length_off(x, seq, ts)
         if flags & ACK:
             rn = x.rcv_nxt
-            if rn < 0 or 0 < ((ack - rn) & SEQ_MASK) < SEQ_HALF:
+            if rn < 0 or ack != rn and ((ack - rn) & SEQ_MASK) < SEQ_HALF:
                 x.rcv_nxt = ack
                 # Zeek's capture_loss counts an "ACK event" where the
                 # acknowledgment advances (TCP_Reassembler::AckReceived),
@@ -351,12 +351,12 @@ class ConnectionTable:
                     if not flags & SYN:
                         unseen_peer_ack(conn, x, y, upper, rn, ack, ts)
                 elif y.zlast == Z_IN_STEP:
-                    if 0 < ((ack - ynxt) & SEQ_MASK) < SEQ_HALF:
+                    if ack != ynxt and ((ack - ynxt) & SEQ_MASK) < SEQ_HALF:
                         _ack_beyond(conn, x, y, upper, rn, ack, ynxt, ts)
                 else:
                     # _ack_beyond's out-of-step half, inline: the general
                     # path has y out of step at most packets (a call each).
-                    if 0 < ((ack - ynxt) & SEQ_MASK) < SEQ_HALF and y.state != UNKNOWN:
+                    if ack != ynxt and ((ack - ynxt) & SEQ_MASK) < SEQ_HALF and y.state != UNKNOWN:
                         _missed(conn, x, y, upper, rn, ack, ynxt, ts)
                     yd = y.zdata
                     g = (ack - yd) & SEQ_MASK
@@ -842,7 +842,7 @@ def _zeek_ack(conn, x, y, upper, ack, yd) -> None:
     closing cleanly: never for an endpoint that did not send, nor after
     a RST."""
     yf = y.fin_seq
-    if yf >= 0 and 0 < ((ack - yf) & SEQ_MASK) < SEQ_HALF:
+    if yf >= 0 and ack != yf and ((ack - yf) & SEQ_MASK) < SEQ_HALF:
         ack = yf
     g = (ack - yd) & SEQ_MASK
     if g and g < SEQ_HALF:

@@ -386,7 +386,7 @@ def size(x, peer) -> int:
         return 0
     top = x.zlast
     ack = peer.rcv_nxt
-    if ack >= 0 and (top < 0 or 0 < ((ack - top) & SEQ_MASK) < SEQ_HALF):
+    if ack >= 0 and (top < 0 or ack != top and ((ack - top) & SEQ_MASK) < SEQ_HALF):
         top = ack
     if top < 0:
         return 0
