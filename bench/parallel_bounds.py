@@ -85,6 +85,12 @@ def read_exactly(fd, n):
         buf += os.read(fd, n - len(buf))
     return bytes(buf)
 
+def write_all(fd, data):
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+    return len(data)
+
 def number(fd):
     return struct.unpack("<Q", read_exactly(fd, 8))[0]
 
@@ -96,26 +102,22 @@ if child == 0:
         c.id += offset
     found = detectors.run(a, cfg)
     sent = pickle.dumps(found, protocol=pickle.HIGHEST_PROTOCOL)
-    os.write(up_w, struct.pack("<Q", len(sent)))
-    os.write(up_w, sent)
+    write_all(up_w, struct.pack("<Q", len(sent)) + sent)
     size = 0
     for chunk in build_report(a, found)["connections"].json_chunks(",\\n    "):
-        size += os.write(lines, chunk if chunk.__class__ is bytes else chunk.encode())
-    os.write(up_w, struct.pack("<Q", size))
+        size += write_all(lines, chunk if chunk.__class__ is bytes else chunk.encode())
+    write_all(up_w, struct.pack("<Q", size))
     os._exit(0)
 a = analyze([first], options)
-os.write(down_w, struct.pack("<Q", len(a.connections)))
+write_all(down_w, struct.pack("<Q", len(a.connections)))
 found = detectors.run(a, cfg)
 found += pickle.loads(read_exactly(up_r, number(up_r)))
-found.sort(key=lambda x: (x.time is None, x.time or 0.0))
+found.sort(key=detectors.report_order)
 report = build_report(a, found)
 mine = report["connections"]
 out = os.fdopen(1, "wb", closefd=False)
 
 class Joined:
-    def __len__(self):
-        return len(mine)
-
     def json_chunks(self, sep):
         any_ = False
         for chunk in mine.json_chunks(sep):

@@ -39,8 +39,14 @@ def run(analysis, cfg=None) -> list[Anomaly]:
     with shared_results():
         for detector in DETECTORS:
             found.extend(detector.detect(analysis, config_))
-    found.sort(key=lambda a: (a.time if a.time is not None else float("inf"), a.type))
+    found.sort(key=report_order)
     return found
 
 
-__all__ = ["Anomaly", "DETECTORS", "DetectorConfig", "Option", "SEVERITIES", "TYPES", "all_options", "config", "run"]
+def report_order(anomaly: Anomaly):
+    """Where ``anomaly`` stands in a report's list: by time (none: last),
+    then by type."""
+    return (anomaly.time if anomaly.time is not None else float("inf"), anomaly.type)
+
+
+__all__ = ["Anomaly", "DETECTORS", "DetectorConfig", "Option", "SEVERITIES", "TYPES", "all_options", "config", "report_order", "run"]

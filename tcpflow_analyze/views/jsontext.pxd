@@ -59,7 +59,6 @@ cdef class LineText:
     cdef int _resize(self, Py_ssize_t size) except -1
     cdef int _room(self, Py_ssize_t need) except -1
     cdef inline int line(self) except -1
-    @cython.locals(n=Py_ssize_t)
     @cython.locals(n=Py_ssize_t, p="const char *")
     cdef inline int text(self, str s) except -1
     cdef inline int quoted(self, str s) except -1
